@@ -1,0 +1,139 @@
+"""Regenerates src/huntvault/schema/tables.json from the reference files in ../shared/reference.
+
+Run by hand when the reference changes: `python scripts/build_schema.py [REFERENCE_DIR]`.
+The JSON file is the data file the package ships; this script is only how it was made.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src" / "huntvault" / "schema" / "tables.json"
+
+ARROW = {
+    "string": "string",
+    "int": "int32",
+    "long": "int64",
+    "real": "float64",
+    "bool": "bool",
+    "datetime": "timestamp[us, tz=UTC]",
+    "dynamic": "string (JSON text)",
+    "guid": "string",
+    "timespan": "int64 (100ns ticks)",
+    "decimal": "float64",
+}
+
+SENTINEL_ONLY = {"TimeGenerated", "TenantId", "SourceSystem", "Type", "_BilledSize", "_IsBillable", "_ResourceId"}
+
+# Tables taken from the Sentinel-flavour CSV (their Defender-flavour columns are not in the markdown).
+CSV_PREFIXES = ("Email", "Identity", "CloudAppEvents", "UrlClickEvents", "DeviceTvm", "Behavior")
+
+# Streamable per defender-export.md section 6 (plus IdentityInfo, seen on the wire).
+STREAMED = {
+    "AlertEvidence", "AlertInfo", "CloudAppEvents", "DeviceEvents", "DeviceFileCertificateInfo",
+    "DeviceFileEvents", "DeviceImageLoadEvents", "DeviceInfo", "DeviceLogonEvents", "DeviceNetworkEvents",
+    "DeviceNetworkInfo", "DeviceProcessEvents", "DeviceRegistryEvents", "EmailAttachmentInfo", "EmailEvents",
+    "EmailPostDeliveryEvents", "EmailUrlInfo", "IdentityLogonEvents", "IdentityQueryEvents",
+    "IdentityDirectoryEvents", "UrlClickEvents", "IdentityInfo",
+}
+
+SESSION_COLUMNS = [
+    ("InitiatingProcessSessionId", "long"),
+    ("IsInitiatingProcessRemoteSession", "bool"),
+    ("InitiatingProcessRemoteSessionDeviceName", "string"),
+    ("InitiatingProcessRemoteSessionIP", "string"),
+]
+
+ROW = re.compile(r"^\|\s*\d+\s*\|\s*`([^`]+)`\s*\|\s*(\w+)\s*\|\s*(.*?)\s*\|\s*$")
+
+
+def parse_markdown(path: Path) -> dict[str, list[dict[str, object]]]:
+    tables: dict[str, list[dict[str, object]]] = {}
+    current: str | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            name = line[3:].split(" ")[0].strip()
+            current = name if re.fullmatch(r"[A-Z][A-Za-z]+", name) and name not in {"Sources"} else None
+            if current in {"JSON", "Sentinel", "Machine"}:
+                current = None
+            continue
+        if current is None:
+            continue
+        m = ROW.match(line)
+        if not m:
+            continue
+        col, kql_type, note = m.group(1), m.group(2), m.group(3)
+        kql_type = "bool" if kql_type == "boolean" else kql_type
+        json_in_string = note.startswith("**yes**")
+        cols = tables.setdefault(current, [])
+        if any(c["name"] == col for c in cols):
+            continue
+        cols.append({"name": col, "type": "dynamic" if json_in_string else kql_type, "json_in_string": json_in_string})
+    return tables
+
+
+def parse_csv(path: Path) -> dict[str, list[dict[str, object]]]:
+    tables: dict[str, list[dict[str, object]]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            table = row["table_name"]
+            if not table.startswith(CSV_PREFIXES):
+                continue
+            col, kql_type = row["column_name"], row["column_type"]
+            if col in SENTINEL_ONLY:
+                continue
+            cols = tables.setdefault(table, [{"name": "Timestamp", "type": "datetime", "json_in_string": False}])
+            if any(c["name"] == col for c in cols):
+                continue
+            kql_type = "bool" if kql_type == "boolean" else kql_type
+            cols.append({"name": col, "type": kql_type, "json_in_string": kql_type == "dynamic"})
+    return tables
+
+
+def dedupe_key(name: str, columns: list[dict[str, object]]) -> list[str] | None:
+    names = {str(c["name"]) for c in columns}
+    if {"DeviceId", "Timestamp", "ReportId"} <= names:
+        return ["DeviceId", "Timestamp", "ReportId"]
+    if name == "AlertInfo":
+        return ["AlertId", "Timestamp"]
+    return None  # content hash of the whole row
+
+
+def main() -> None:
+    ref = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "reference"
+    md = parse_markdown(ref / "defender-tables.md")
+    # The two tables whose page predates the session columns get them, as the other Device* tables did.
+    for name in ("DeviceLogonEvents", "DeviceImageLoadEvents"):
+        have = {c["name"] for c in md[name]}
+        for col, typ in SESSION_COLUMNS:
+            if col not in have:
+                md[name].append({"name": col, "type": typ, "json_in_string": False, "inferred": True})
+    tables: dict[str, dict[str, object]] = {}
+    for name, cols in {**md, **parse_csv(ref / "defender-tables-sentinel-flavour.csv")}.items():
+        time_col = "EventTime" if name == "AlertEvents" else "Timestamp"
+        if not any(c["name"] == "MachineGroup" for c in cols):
+            cols.append({"name": "MachineGroup", "type": "string", "json_in_string": False, "decoration": True})
+        tables[name] = {
+            "streamed": name in STREAMED,
+            "legacy": name == "AlertEvents",
+            "time_column": time_col,
+            "dedupe_key": dedupe_key(name, cols),
+            "columns": cols,
+        }
+    doc = {
+        "about": "Defender advanced-hunting tables (Defender flavour) as exported by the Streaming API. "
+        "Generated by scripts/build_schema.py from shared/reference; dynamic columns arrive as JSON in a string.",
+        "kql_to_arrow": ARROW,
+        "tables": dict(sorted(tables.items())),
+    }
+    OUT.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(tables)} tables, {sum(len(t['columns']) for t in tables.values())} columns -> {OUT}")  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

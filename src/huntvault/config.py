@@ -1,0 +1,318 @@
+"""huntvault.toml: every setting with its default, secrets from HUNTVAULT_* variables, validation and redaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huntvault.errors import ConfigError
+
+DEFAULT_FILE = "huntvault.toml"
+ENV_FILE = "HUNTVAULT_CONFIG"
+
+
+def secret(env: str) -> Any:
+    """A field whose value comes only from the environment variable `env`, never from the file."""
+    return field(default="", metadata={"secret": True, "env": env})
+
+
+@dataclass
+class ArchiveConfig:
+    path: str = "huntvault-data/archive"
+    flush_rows: int = 200_000  # rows buffered per table before a part is written
+    flush_seconds: float = 5.0  # a buffered row waits at most this long (freshness)
+    flush_bytes: int = 256 * 1024 * 1024  # total buffered JSON bytes before everything is flushed
+    compression: str = "zstd"
+    target_part_rows: int = 1_000_000  # what `compact` aims for
+
+
+@dataclass
+class RetentionConfig:
+    default_days: int = 0  # 0 keeps forever
+    tables: dict[str, int] = field(default_factory=dict)  # per-table days, e.g. DeviceNetworkEvents = 365
+
+
+@dataclass
+class SourceConfig:
+    name: str = "local"
+    kind: str = "local"  # local | azure-blob | eventhub | eventhub-replay | jsonl
+    path: str = ""  # local folder, jsonl file or Event Hub replay folder
+    account_url: str = ""  # azure-blob with azure-identity (DefaultAzureCredential)
+    containers: list[str] = field(default_factory=list)  # subset of insights-logs-advancedhunting-*; empty = all
+    eventhub_name: str = ""  # empty = one hub per table
+    consumer_group: str = "$Default"
+    checkpoint_container: str = "huntvault-checkpoints"
+    poll_seconds: float = 2.0
+    connection_string: str = secret("HUNTVAULT_AZURE_CONNECTION_STRING")
+    sas_token: str = secret("HUNTVAULT_AZURE_SAS_TOKEN")
+    eventhub_connection_string: str = secret("HUNTVAULT_EVENTHUB_CONNECTION_STRING")
+
+
+@dataclass
+class IndexConfig:
+    enabled: bool = True
+    path: str = "huntvault-data/index"
+    tables: list[str] = field(default_factory=list)  # empty = every archived table
+    writer_heap_mb: int = 256
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    no_auth: bool = False  # only honoured on a loopback host
+    max_request_bytes: int = 1_048_576
+    admin_key: str = secret("HUNTVAULT_ADMIN_KEY")
+    query_key: str = secret("HUNTVAULT_QUERY_KEY")
+
+
+@dataclass
+class HuntConfig:
+    engine: str = "duckdb"  # duckdb | spark
+    timeout_seconds: float = 300.0
+    row_cap: int = 100_000
+    memory_limit: str = "4GB"
+    threads: int = 0  # 0 = all cores
+
+
+@dataclass
+class DefenderApiConfig:
+    base_url: str = "https://api.securitycenter.microsoft.com"
+    authority: str = "https://login.microsoftonline.com"
+    tenant_id: str = ""
+    client_id: str = ""
+    scope: str = "https://api.securitycenter.microsoft.com/.default"
+    certificate_path: str = ""  # PEM with private key, instead of a secret
+    certificate_thumbprint: str = ""
+    ca_bundle: str = ""  # trust this CA for the API and token endpoint (emulators)
+    calls_per_minute: int = 100
+    calls_per_hour: int = 1500
+    page_size: int = 1000
+    expand_evidence: bool = True
+    machine_cache_seconds: float = 3600.0
+    client_secret: str = secret("HUNTVAULT_DEFENDER_CLIENT_SECRET")
+
+
+@dataclass
+class SinkConfig:
+    name: str = "stdout"
+    kind: str = "stdout"  # logs-ingestion | data-collector | archive | jsonl | stdout
+    endpoint: str = ""  # DCE / Logs Ingestion endpoint, or Data Collector base URL
+    dcr_immutable_id: str = ""
+    stream: str = "Custom-MDATPAlerts_CL"
+    workspace_id: str = ""
+    log_type: str = "MDATPAlerts"
+    time_generated_field: str = "lastUpdateTime"
+    path: str = ""  # jsonl file, or archive folder (default: [archive].path)
+    authority: str = "https://login.microsoftonline.com"
+    tenant_id: str = ""
+    client_id: str = ""
+    ca_bundle: str = ""
+    batch_size: int = 500
+    shared_key: str = secret("HUNTVAULT_LA_SHARED_KEY")
+    client_secret: str = secret("HUNTVAULT_LA_CLIENT_SECRET")
+
+
+@dataclass
+class ForwardConfig:
+    state_dir: str = "huntvault-data/forward"
+    merge: str = "prefixed"  # prefixed | logicapp
+    poll_seconds: float = 60.0
+    overlap_seconds: float = 300.0
+    start_lookback_hours: float = 24.0
+    defender: DefenderApiConfig = field(default_factory=DefenderApiConfig)
+    sinks: list[SinkConfig] = field(default_factory=list)
+
+
+@dataclass
+class DetectConfig:
+    rules_dir: str = "rules"
+    state_dir: str = "huntvault-data/detect"
+
+
+@dataclass
+class Config:
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    sources: list[SourceConfig] = field(default_factory=list)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    hunt: HuntConfig = field(default_factory=HuntConfig)
+    forward: ForwardConfig = field(default_factory=ForwardConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    source_file: str = ""  # where it was read from ("" = built-in defaults)
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def _check_scalar(kind: type, value: Any, key: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(key, f"expected a whole number, got {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(key, f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _convert(tp: Any, value: Any, key: str, env: typing.Mapping[str, str]) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a table, got {type(value).__name__}")
+        return _build(tp, value, key, env)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {type(value).__name__}")
+        return [_convert(item, v, f"{key}[{i}]", env) for i, v in enumerate(value)]
+    if origin is dict:
+        _, val_tp = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a table, got {type(value).__name__}")
+        return {k: _convert(val_tp, v, f"{key}.{k}", env) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(key, "unsupported union type")
+    if tp in _SCALARS:
+        return _check_scalar(tp, value, key)
+    raise ConfigError(key, f"unsupported type {tp!r}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str, env: typing.Mapping[str, str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}.{key}" if prefix else key
+        f = fields.get(key)
+        if f is None or key == "source_file":
+            known = ", ".join(sorted(n for n in fields if n != "source_file"))
+            raise ConfigError(full, f"unknown setting (known here: {known})")
+        if f.metadata.get("secret"):
+            raise ConfigError(full, f"secrets are read only from the environment variable {f.metadata['env']}")
+        kwargs[key] = _convert(hints[key], value, full, env)
+    obj = cls(**kwargs)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("secret"):
+            setattr(obj, f.name, env.get(f.metadata["env"], ""))
+    return obj
+
+
+def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
+    """Load `path`, else $HUNTVAULT_CONFIG, else ./huntvault.toml if present, else the built-in defaults."""
+    env = os.environ if env is None else env
+    chosen = Path(path) if path else Path(env[ENV_FILE]) if env.get(ENV_FILE) else None
+    if chosen is None and Path(DEFAULT_FILE).is_file():
+        chosen = Path(DEFAULT_FILE)
+    data: dict[str, Any] = {}
+    if chosen is not None:
+        try:
+            data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("(file)", f"{chosen} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("(file)", f"{chosen} is not valid TOML: {exc}") from None
+    cfg = typing.cast(Config, _build(Config, data, "", env))
+    cfg.source_file = str(chosen) if chosen else ""
+    validate(cfg)
+    return cfg
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "kind@source": ("local", "azure-blob", "eventhub", "eventhub-replay", "jsonl"),
+    "kind@sink": ("logs-ingestion", "data-collector", "archive", "jsonl", "stdout"),
+    "merge": ("prefixed", "logicapp"),
+    "engine": ("duckdb", "spark"),
+}
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks the type conversion cannot make; each names its key."""
+    for i, src in enumerate(cfg.sources):
+        if src.kind not in _CHOICES["kind@source"]:
+            raise ConfigError(f"sources[{i}].kind", f"must be one of {', '.join(_CHOICES['kind@source'])}")
+    names = [s.name for s in cfg.sources]
+    if len(set(names)) != len(names):
+        raise ConfigError("sources", "source names must be unique")
+    for i, sink in enumerate(cfg.forward.sinks):
+        if sink.kind not in _CHOICES["kind@sink"]:
+            raise ConfigError(f"forward.sinks[{i}].kind", f"must be one of {', '.join(_CHOICES['kind@sink'])}")
+    if cfg.forward.merge not in _CHOICES["merge"]:
+        raise ConfigError("forward.merge", f"must be one of {', '.join(_CHOICES['merge'])}")
+    if cfg.hunt.engine not in _CHOICES["engine"]:
+        raise ConfigError("hunt.engine", f"must be one of {', '.join(_CHOICES['engine'])}")
+    for table, days in cfg.retention.tables.items():
+        if days < 0:
+            raise ConfigError(f"retention.tables.{table}", "days must be >= 0 (0 keeps forever)")
+    if cfg.retention.default_days < 0:
+        raise ConfigError("retention.default_days", "days must be >= 0 (0 keeps forever)")
+    if not 1 <= cfg.server.port <= 65535:
+        raise ConfigError("server.port", "must be between 1 and 65535")
+    if cfg.archive.flush_rows <= 0:
+        raise ConfigError("archive.flush_rows", "must be > 0")
+
+
+def as_dict(cfg: Config, redact: bool = True) -> dict[str, Any]:
+    """The effective configuration as plain data, secrets shown as `***` (set) or `""` (unset)."""
+
+    def walk(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            out: dict[str, Any] = {}
+            for f in dataclasses.fields(obj):
+                value = getattr(obj, f.name)
+                if f.metadata.get("secret") and redact:
+                    out[f.name] = f"*** (from {f.metadata['env']})" if value else f"(unset: {f.metadata['env']})"
+                else:
+                    out[f.name] = walk(value)
+            return out
+        if isinstance(obj, list):
+            return [walk(v) for v in obj]
+        if isinstance(obj, dict):
+            return {k: walk(v) for k, v in obj.items()}
+        return obj
+
+    return typing.cast(dict[str, Any], walk(cfg))
+
+
+def to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Render `as_dict` output as TOML (for `config show`)."""
+    lines: list[str] = []
+    tables: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    out = "\n".join(lines)
+    for key, value in tables:
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, list):
+            for item in value:
+                out += f"\n\n[[{name}]]\n" + to_toml(item, name)
+        else:
+            body = to_toml(value, name)
+            out += f"\n\n[{name}]\n" + body
+    return out.strip("\n")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

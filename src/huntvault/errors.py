@@ -1,0 +1,107 @@
+"""The one error tree of huntvault: every failure a user can see is a HuntvaultError."""
+
+from __future__ import annotations
+
+
+class HuntvaultError(Exception):
+    """Base of every error huntvault raises on purpose."""
+
+
+class ConfigError(HuntvaultError):
+    """The configuration is invalid; names the offending key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"config: {key}: {message}")
+
+
+class SchemaError(HuntvaultError):
+    """The schema data file or a table lookup is wrong."""
+
+
+class NormaliseError(HuntvaultError):
+    """One export line cannot be turned into a typed row; the reason goes to quarantine."""
+
+    def __init__(self, reason: str, column: str | None = None) -> None:
+        self.reason = reason
+        self.column = column
+        super().__init__(f"{column}: {reason}" if column else reason)
+
+
+class EmulatorError(HuntvaultError):
+    """The tenant emulator was asked for something it cannot do."""
+
+
+class SourceError(HuntvaultError):
+    """A streaming-export source (blob, folder, Event Hub, jsonl) failed."""
+
+
+class ArchiveError(HuntvaultError):
+    """The Parquet archive, its manifest or its catalog failed."""
+
+
+class IndexError_(HuntvaultError):
+    """The full-text index failed (named with a trailing underscore to keep the builtin)."""
+
+
+class SearchError(HuntvaultError):
+    """A search request is invalid; carries the HTTP status and Azure's error code."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "InvalidRequestParameter") -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
+class KqlError(HuntvaultError):
+    """A KQL query is invalid or unsupported; carries line and column (1-based) of the culprit."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0, query: str | None = None) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.query = query
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The message with position and, when the query text is known, a caret under the culprit."""
+        if not self.line:
+            return self.message
+        head = f"line {self.line}, column {self.column}: {self.message}"
+        if self.query is None:
+            return head
+        lines = self.query.splitlines() or [""]
+        if self.line > len(lines):
+            return head
+        src = lines[self.line - 1]
+        return f"{head}\n  {src}\n  {' ' * max(self.column - 1, 0)}^"
+
+
+class KqlSyntaxError(KqlError):
+    """The query does not parse."""
+
+
+class KqlSemanticError(KqlError):
+    """The query parses but names an unknown table, column or function, or mixes types."""
+
+
+class KqlUnsupportedError(KqlError):
+    """The query uses a feature that cannot work offline (externaldata URL, FileProfile...)."""
+
+
+class ForwardError(HuntvaultError):
+    """The alert forwarder failed (Defender API, enrichment, sink)."""
+
+
+class SinkRejected(ForwardError):
+    """A sink permanently rejected a batch (4xx other than 429); it goes to the dead-letter folder."""
+
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class DetectError(HuntvaultError):
+    """A detection rule is invalid or failed to run."""
