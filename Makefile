@@ -7,9 +7,14 @@ NODE_STAMP := node_modules/.installed
 DEMO_DIR ?= .demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint setup clean node
+.PHONY: demo test bench lint setup clean node chromium
 
-setup: $(STAMP) $(NODE_STAMP)
+setup: $(STAMP) $(NODE_STAMP) chromium
+
+# headless Chromium for the browser tests (Debian package; Playwright never downloads a browser)
+chromium:
+	@test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
@@ -23,7 +28,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 node: $(NODE_STAMP)
 
-demo: setup
+demo: $(STAMP)
 	$(PY) -m huntvault.demo --dir $(DEMO_DIR)
 
 test: setup

@@ -49,6 +49,7 @@ class SourceConfig:
     consumer_group: str = "$Default"
     checkpoint_container: str = "huntvault-checkpoints"
     poll_seconds: float = 2.0
+    table: str = ""  # jsonl: the table of bare rows (envelopes name their own)
     connection_string: str = secret("HUNTVAULT_AZURE_CONNECTION_STRING")
     sas_token: str = secret("HUNTVAULT_AZURE_SAS_TOKEN")
     eventhub_connection_string: str = secret("HUNTVAULT_EVENTHUB_CONNECTION_STRING")
@@ -60,6 +61,7 @@ class IndexConfig:
     path: str = "huntvault-data/index"
     tables: list[str] = field(default_factory=list)  # empty = every archived table
     writer_heap_mb: int = 256
+    poll_seconds: float = 2.0  # the server re-syncs the indexes with the archive this often
 
 
 @dataclass
@@ -93,9 +95,15 @@ class DefenderApiConfig:
     ca_bundle: str = ""  # trust this CA for the API and token endpoint (emulators)
     calls_per_minute: int = 100
     calls_per_hour: int = 1500
-    page_size: int = 1000
+    page_size: int = 10000  # $top; the API maximum
     expand_evidence: bool = True
     machine_cache_seconds: float = 3600.0
+    machine_batch_size: int = 100  # ids per `$filter=id in (...)` call
+    machine_full_refresh_pages: int = 3  # refresh the whole machine list once per TTL if <= N pages (0 = off)
+    timeout_seconds: float = 60.0
+    max_retries: int = 5  # 5xx answers and timeouts, with exponential backoff
+    max_throttle_retries: int = 20  # 429 answers, each waiting Retry-After
+    retry_backoff_seconds: float = 2.0
     client_secret: str = secret("HUNTVAULT_DEFENDER_CLIENT_SECRET")
 
 
@@ -114,7 +122,14 @@ class SinkConfig:
     tenant_id: str = ""
     client_id: str = ""
     ca_bundle: str = ""
-    batch_size: int = 500
+    scope: str = "https://monitor.azure.com/.default"  # logs-ingestion token scope
+    certificate_path: str = ""  # logs-ingestion: PEM with private key, instead of a client secret
+    certificate_thumbprint: str = ""
+    batch_size: int = 500  # records per delivery unit (ledger commit after each)
+    max_request_bytes: int = 1_000_000  # logs-ingestion: per call, under the 1 MB limit
+    retry_seconds: float = 30.0  # wait before retrying a sink that is down
+    max_retries: int = 5  # per request: 429 (after Retry-After), 5xx and network errors
+    retry_backoff_seconds: float = 0.5
     shared_key: str = secret("HUNTVAULT_LA_SHARED_KEY")
     client_secret: str = secret("HUNTVAULT_LA_CLIENT_SECRET")
 
@@ -126,6 +141,7 @@ class ForwardConfig:
     poll_seconds: float = 60.0
     overlap_seconds: float = 300.0
     start_lookback_hours: float = 24.0
+    start_from: str = ""  # ISO 8601 first cursor; empty = now - start_lookback_hours
     defender: DefenderApiConfig = field(default_factory=DefenderApiConfig)
     sinks: list[SinkConfig] = field(default_factory=list)
 
@@ -134,6 +150,12 @@ class ForwardConfig:
 class DetectConfig:
     rules_dir: str = "rules"
     state_dir: str = "huntvault-data/detect"
+    poll_seconds: float = 30.0  # --follow: pause between cycles
+    ingest_delay: str = "10m"  # the watermark trails the newest ingested event by this much
+    watermark_sources: list[str] = field(default_factory=list)  # ingestion sources that gate windows; empty = all
+    start_from: str = ""  # ISO 8601: first window of a new rule starts here; "" = the latest whole window
+    max_windows_per_cycle: int = 48  # catch-up windows per rule before other rules get their turn
+    sinks: list[SinkConfig] = field(default_factory=list)  # forwarder sinks for detection alerts; none = archive only
 
 
 @dataclass
@@ -200,6 +222,11 @@ def _build(cls: type, data: dict[str, Any], prefix: str, env: typing.Mapping[str
         if f.metadata.get("secret"):
             raise ConfigError(full, f"secrets are read only from the environment variable {f.metadata['env']}")
         kwargs[key] = _convert(hints[key], value, full, env)
+    for f in dataclasses.fields(cls):
+        sub = hints[f.name]
+        if f.name not in kwargs and dataclasses.is_dataclass(sub) and isinstance(sub, type):
+            # a section absent from the file still reads its secrets from the environment
+            kwargs[f.name] = _build(sub, {}, f"{prefix}.{f.name}" if prefix else f.name, env)
     obj = cls(**kwargs)
     for f in dataclasses.fields(cls):
         if f.metadata.get("secret"):
@@ -288,9 +315,7 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
     lines: list[str] = []
     tables: list[tuple[str, Any]] = []
     for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        if isinstance(value, dict) or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
             tables.append((key, value))
         else:
             lines.append(f"{key} = {_toml_value(value)}")

@@ -103,5 +103,21 @@ class SinkRejected(ForwardError):
         super().__init__(message)
 
 
+class SinkUnavailable(ForwardError):
+    """A sink cannot take data right now (network, 5xx, throttled past retries); records stay queued."""
+
+
 class DetectError(HuntvaultError):
     """A detection rule is invalid or failed to run."""
+
+
+class RuleError(DetectError):
+    """A rule file is invalid; carries the file and the line/column (1-based) of the culprit."""
+
+    def __init__(self, message: str, path: str = "", line: int = 0, column: int = 0) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+        where = path + (f":{line}:{column}" if line else "")
+        super().__init__(f"{where}: {message}" if where else message)

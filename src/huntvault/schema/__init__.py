@@ -63,6 +63,7 @@ class Table:
     time_column: str = "Timestamp"
     streamed: bool = True
     legacy: bool = False
+    own: bool = False  # a table huntvault writes itself (forwarded API alerts, detections), not Defender's
     dedupe_key: tuple[str, ...] | None = None
     by_name: dict[str, Column] = field(default_factory=dict, compare=False, repr=False)
 
@@ -110,6 +111,7 @@ def _load() -> dict[str, Table]:
             time_column=spec.get("time_column", "Timestamp"),
             streamed=bool(spec.get("streamed", True)),
             legacy=bool(spec.get("legacy", False)),
+            own=bool(spec.get("huntvault", False)),
             dedupe_key=tuple(key) if key else None,
         )
     return tables

@@ -213,10 +213,9 @@ def normalise_record(obj: Mapping[str, Any], table_hint: str | None = None) -> R
     if not isinstance(obj, Mapping):
         raise NormaliseError(f"record is a JSON {type(obj).__name__}, not an object")
     props = obj.get("properties")
+    envelope: Mapping[str, Any] = obj
     if props is None and table_hint is not None and "category" not in obj:
         props, envelope = obj, {}
-    else:
-        envelope = obj
     if not isinstance(props, Mapping):
         raise NormaliseError("no properties object" if props is None else "properties is not an object")
     category = envelope.get("category")

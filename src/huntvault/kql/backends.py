@@ -1,0 +1,201 @@
+"""Backends: the table catalog over the Parquet archive and SQL execution on DuckDB or Spark."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from huntvault import schema
+from huntvault.errors import KqlSemanticError, KqlUnsupportedError
+
+#: Tables the Defender export never carries (defender-export.md): named in the unknown-table error.
+NOT_STREAMED_HINT = " (not part of the streaming export, so not in the archive)"
+
+
+class Catalog:
+    """Table names and columns (KQL types) the planner can read, and how to name them in SQL."""
+
+    def __init__(self, tables: dict[str, list[tuple[str, str]]]) -> None:
+        self.tables = tables
+
+    def has_table(self, name: str) -> bool:
+        return name in self.tables
+
+    def columns(self, name: str) -> list[tuple[str, str]] | None:
+        return self.tables.get(name)
+
+    def table_names(self) -> list[str]:
+        return sorted(self.tables)
+
+    def table_expr(self, name: str) -> exp.Expression:
+        return exp.Table(this=exp.to_identifier(name, quoted=True))
+
+    def missing_reason(self, name: str) -> str:
+        t = schema.get_table(name)
+        if t is not None and not t.streamed:
+            return NOT_STREAMED_HINT
+        return ""
+
+    def discover(self, sql: str) -> list[str]:
+        raise KqlUnsupportedError("this backend cannot run discovery queries")
+
+
+def schema_tables() -> dict[str, list[tuple[str, str]]]:
+    return {name: [(c.name, c.type) for c in t.columns] for name, t in schema.tables().items()}
+
+
+class DuckDBBackend(Catalog):
+    """DuckDB over the archive: `open_catalog` when the archive package provides it, else our own views."""
+
+    dialect = "duckdb"
+
+    def __init__(self, archive: str | Path | None, threads: int = 0, memory_limit: str = "") -> None:
+        import duckdb
+
+        self.con: Any = None
+        if archive is not None:
+            self.con = self._open_archive(Path(archive))
+        if self.con is None:
+            self.con = duckdb.connect(":memory:")
+            if archive is not None:
+                create_views(self.con, Path(archive))
+        self.con.execute("SET TimeZone='UTC'")
+        self.con.execute("SET enable_object_cache=true")  # Parquet metadata is read once per connection
+        if threads:
+            self.con.execute(f"SET threads={int(threads)}")
+        if memory_limit:
+            if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", memory_limit.strip(), re.IGNORECASE):
+                raise KqlUnsupportedError(f"hunt.memory_limit {memory_limit!r} is not a size like 4GB")
+            self.con.execute(f"SET memory_limit='{memory_limit.strip()}'")
+        tables = schema_tables() if archive is not None else {}
+        if archive is not None:
+            for name in self._view_names():
+                if name not in tables and not name.startswith("_"):
+                    tables[name] = self._describe(name)
+            tables = {n: c for n, c in tables.items() if n in self._view_names()}
+        super().__init__(tables)
+
+    @staticmethod
+    def _open_archive(path: Path) -> Any:
+        """The archive package's catalog when the folder is a real archive (it has a manifest); hand-made
+        Parquet in the same layout without a manifest (benchmarks, fixtures) gets our own views instead."""
+        try:
+            from huntvault.archive import archived_tables, open_catalog
+        except ImportError:
+            return None
+        if not archived_tables(path) and any(path.glob("*/date=*/*.parquet")):
+            return None
+        return open_catalog(path, read_only=True)
+
+    def _view_names(self) -> set[str]:
+        rows = self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        return {r[0] for r in rows}
+
+    def _describe(self, name: str) -> list[tuple[str, str]]:
+        rows = self.con.execute(f'DESCRIBE "{name}"').fetchall()
+        kinds = {"VARCHAR": "string", "BIGINT": "long", "INTEGER": "int", "DOUBLE": "real", "BOOLEAN": "bool",
+                 "TIMESTAMP WITH TIME ZONE": "datetime", "JSON": "dynamic"}
+        return [(r[0], kinds.get(r[1], "string")) for r in rows if not r[0].startswith("_") and r[0] != "date"]
+
+    def execute(self, sql: str, timeout: float | None = None) -> pa.Table:
+        timer = None
+        if timeout:
+            timer = threading.Timer(timeout, self.con.interrupt)
+            timer.start()
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        except Exception as exc:  # duckdb raises its own error tree; surface it as a KQL error
+            if timer is not None and not timer.is_alive():
+                raise KqlUnsupportedError(f"the query ran longer than the {timeout:g} s timeout") from None
+            raise KqlSemanticError(f"the query failed in DuckDB: {str(exc).splitlines()[0]}") from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def discover(self, sql: str) -> list[str]:
+        return [str(r[0]) for r in self.con.execute(sql).fetchall() if r[0] is not None]
+
+
+def create_views(con: Any, archive: Path) -> None:
+    """One view per schema table: hive-partitioned Parquet when the folder has data, else a typed empty view."""
+    from huntvault.kql.values import SQL_TYPES
+
+    for name, t in schema.tables().items():
+        folder = archive / name
+        parts = list(folder.glob("date=*/*.parquet")) if folder.is_dir() else []
+        if parts:
+            pattern = str(folder / "date=*" / "*.parquet").replace("'", "''")
+            con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning=true, union_by_name=true)")
+        else:
+            cols = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.type]}) AS "{c.name}"' for c in t.columns)
+            con.execute(f'CREATE VIEW "{name}" AS SELECT {cols} WHERE false')
+
+
+class SparkBackend(Catalog):
+    """pyspark in local mode over the same Parquet archive (one session per process)."""
+
+    dialect = "spark"
+    _session: Any = None
+
+    def __init__(self, archive: str | Path | None) -> None:
+        spark = self.session()
+        tables: dict[str, list[tuple[str, str]]] = {}
+        if archive is not None:
+            for name, cols in schema_tables().items():
+                folder = Path(archive) / name
+                files = _committed_parts(Path(archive), name)
+                if files:
+                    spark.read.option("basePath", str(folder)).parquet(*map(str, files)).createOrReplaceTempView(name)
+                else:
+                    from huntvault.kql.values import SQL_TYPES
+
+                    sel = ", ".join(f"CAST(NULL AS {_spark_type(SQL_TYPES[c[1]])}) AS `{c[0]}`" for c in cols)
+                    spark.sql(f"SELECT {sel} WHERE false").createOrReplaceTempView(name)
+                tables[name] = cols
+        super().__init__(tables)
+
+    @classmethod
+    def session(cls) -> Any:
+        if cls._session is None:
+            from pyspark.sql import SparkSession
+
+            cls._session = (SparkSession.builder.master("local[1]").appName("huntvault-hunt")
+                            .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+                            .config("spark.ui.showConsoleProgress", "false")
+                            .config("spark.sql.shuffle.partitions", "2").config("spark.sql.ansi.enabled", "false")
+                            .getOrCreate())
+            cls._session.sparkContext.setLogLevel("ERROR")
+        return cls._session
+
+    def table_expr(self, name: str) -> exp.Expression:
+        return exp.Table(this=exp.to_identifier(name, quoted=True))
+
+    def execute(self, sql: str, timeout: float | None = None) -> pa.Table:
+        try:
+            df = self.session().sql(sql)
+            return df.toArrow() if hasattr(df, "toArrow") else pa.Table.from_pandas(df.toPandas())
+        except Exception as exc:
+            raise KqlSemanticError(f"the query failed in Spark: {str(exc).splitlines()[0]}") from None
+
+    def discover(self, sql: str) -> list[str]:
+        return [str(r[0]) for r in self.session().sql(sql).collect() if r[0] is not None]
+
+
+def _committed_parts(archive: Path, table: str) -> list[Path]:
+    """The table's live Parquet parts: from the archive manifest when there is one, else the folder layout."""
+    try:
+        from huntvault.archive import archived_tables, table_files
+    except ImportError:
+        archived_tables = None  # type: ignore[assignment]
+    if archived_tables is not None and archived_tables(archive):
+        return list(table_files(archive, table))
+    return sorted((archive / table).glob("date=*/*.parquet"))
+
+
+def _spark_type(t: str) -> str:
+    return {"VARCHAR": "STRING", "JSON": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "INT": "INT"}.get(t, t)

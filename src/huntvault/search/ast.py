@@ -1,0 +1,144 @@
+"""Full-text query tree shared by the simple and Lucene parsers, and its compilation to tantivy queries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import tantivy
+
+from huntvault.errors import SearchError
+from huntvault.index import FieldSpec, IndexLayout, analyze
+
+
+@dataclass
+class MatchAll:
+    """`*` (or an empty search): every document, score 1.0."""
+
+
+@dataclass
+class Text:
+    """A leaf: a term, phrase, prefix, fuzzy, wildcard or regex, optionally fielded."""
+
+    text: str
+    kind: str = "term"  # term | phrase | prefix | fuzzy | wildcard | regex
+    field: str | None = None  # Azure path, e.g. properties/FileName
+    slop: int = 0
+    distance: int = 2
+
+
+@dataclass
+class Bool:
+    must: list[Node] = field(default_factory=list)
+    should: list[Node] = field(default_factory=list)
+    must_not: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class Not:
+    """A negation that matches everything except its operand (simple syntax `-x`)."""
+
+    node: Node
+
+
+@dataclass
+class Boost:
+    node: Node
+    factor: float
+
+
+Node = MatchAll | Text | Bool | Not | Boost
+
+MAX_CLAUSES = 1024
+
+
+def _wildcard_regex(pattern: str) -> str:
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+class Compiler:
+    """Turns a query tree into a tantivy query over an index's searchable fields."""
+
+    def __init__(
+        self, layout: IndexLayout, schema: tantivy.Schema, fields: list[FieldSpec], parameter: str
+    ) -> None:
+        self.layout = layout
+        self.schema = schema
+        self.fields = fields
+        self.parameter = parameter
+        self.clauses = 0
+
+    def compile(self, node: Node) -> tantivy.Query:
+        self.clauses += 1
+        if self.clauses > MAX_CLAUSES:
+            raise SearchError(f"The query has more than {MAX_CLAUSES} clauses.\r\nParameter name: search")
+        if isinstance(node, MatchAll):
+            return tantivy.Query.all_query()
+        if isinstance(node, Boost):
+            return tantivy.Query.boost_query(self.compile(node.node), node.factor)
+        if isinstance(node, Not):
+            return tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, tantivy.Query.all_query()),
+                    (tantivy.Occur.MustNot, self.compile(node.node)),
+                ]
+            )
+        if isinstance(node, Bool):
+            parts: list[tuple[tantivy.Occur, tantivy.Query]] = []
+            parts += [(tantivy.Occur.Must, self.compile(n)) for n in node.must]
+            parts += [(tantivy.Occur.Should, self.compile(n)) for n in node.should]
+            negs = [(tantivy.Occur.MustNot, self.compile(n)) for n in node.must_not]
+            if negs and not parts:
+                parts.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+            if not parts:
+                return tantivy.Query.empty_query()
+            return tantivy.Query.boolean_query(parts + negs)
+        return self._text(node)
+
+    def _targets(self, leaf: Text) -> list[FieldSpec]:
+        if leaf.field is None:
+            return self.fields
+        return [self.layout.field(leaf.field, self.parameter, need="searchable")]
+
+    def _text(self, leaf: Text) -> tantivy.Query:
+        targets = self._targets(leaf)
+        per_field = [q for f in targets if (q := self._leaf(leaf, f.text_field)) is not None]
+        if not per_field:
+            return tantivy.Query.empty_query()
+        if len(per_field) == 1:
+            return per_field[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
+
+    def _leaf(self, leaf: Text, name: str) -> tantivy.Query | None:
+        kind = leaf.kind
+        if kind in ("term", "phrase"):
+            tokens = analyze(leaf.text)
+            if not tokens:
+                return None
+            if len(tokens) == 1:
+                return tantivy.Query.term_query(self.schema, name, tokens[0])
+            words: list[str | tuple[int, str]] = list(tokens)
+            return tantivy.Query.phrase_query(self.schema, name, words, slop=leaf.slop)
+        text = leaf.text
+        try:
+            if kind == "prefix":  # a one-word phrase prefix is tantivy's term-prefix query
+                return tantivy.Query.phrase_prefix_query(self.schema, name, [text.lower()])
+            if kind == "wildcard":
+                return tantivy.Query.regex_query(self.schema, name, _wildcard_regex(text))
+            if kind == "regex":
+                return tantivy.Query.regex_query(self.schema, name, text)
+            if kind == "fuzzy":
+                return tantivy.Query.fuzzy_term_query(self.schema, name, text.lower(), distance=leaf.distance)
+        except ValueError as exc:
+            raise SearchError(
+                f"Failed to parse query string: invalid {kind} '{text}': {exc}.\r\nParameter name: search"
+            ) from None
+        raise SearchError(f"unsupported query leaf {kind}")

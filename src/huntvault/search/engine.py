@@ -1,0 +1,391 @@
+"""The search engine: runs an Azure search request (query, filter, order, paging, facets, highlight) on an index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import tantivy
+
+from huntvault.errors import SearchError
+from huntvault.index import KEY_FIELD, SOURCE_FIELD, FieldSpec, IndexLayout, IndexStore, TableIndex
+from huntvault.search.ast import Compiler, MatchAll, Node
+from huntvault.search.facets import parse_facet, run_facet
+from huntvault.search.filters import FilterCompiler
+from huntvault.search.lucene import parse_lucene
+from huntvault.search.odata import SCORE, IsMatch, OrderKey, parse_filter, parse_orderby, parse_select
+from huntvault.search.request import DEFAULT_TOP, MAX_SKIP, MAX_TOP, SearchRequest
+from huntvault.search.simple import parse_simple
+
+PARSERS: dict[str, Callable[[str, str], Node]] = {"simple": parse_simple, "full": parse_lucene}
+MAX_SORT_CANDIDATES = MAX_SKIP + MAX_TOP + 10_000
+SNIPPET_CHARS = 200
+HIGHLIGHTS_PER_FIELD = 5
+
+
+@dataclass
+class Prepared:
+    """A request compiled against one index."""
+
+    index: TableIndex
+    searcher: tantivy.Searcher
+    text_query: tantivy.Query
+    query: tantivy.Query
+    match_all: bool
+    order: list[OrderKey]
+    select: list[str] | None
+    scoring_filter: bool = False
+
+    @property
+    def constant_score(self) -> bool:
+        """`*` without search.ismatchscoring: every hit scores 1.0."""
+        return self.match_all and not self.scoring_filter
+
+
+@dataclass
+class Page:
+    """One page of hits: addresses, scores when known, whether more match, and the total when counted."""
+
+    addrs: list[tantivy.DocAddress]
+    scores: list[float] | None
+    more: bool
+    total: int | None
+
+
+def _hit_count(res: tantivy.SearchResult) -> int:
+    return int(getattr(res, "count", 0) or 0)
+
+
+def _null_first(column: list[Any]) -> Callable[[int], tuple[bool, Any]]:
+    """Sort key over row indexes: nulls before values (ascending), after them when reversed."""
+    return lambda i: (column[i] is not None, column[i])
+
+
+def _get_path(doc: dict[str, Any], path: str) -> Any:
+    cur: Any = doc
+    for part in path.split("/"):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def project(doc: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    """$select: keep the chosen paths, complex paths returned as nested objects."""
+    if select is None:
+        return doc
+    out: dict[str, Any] = {}
+    for path in select:
+        parts = path.split("/")
+        src: Any = doc
+        dst = out
+        for i, part in enumerate(parts):
+            if not isinstance(src, dict):
+                break
+            if i == len(parts) - 1:
+                dst[part] = src.get(part)
+            else:
+                src = src.get(part)
+                if src is None:
+                    dst[part] = None
+                    break
+                dst = dst.setdefault(part, {})
+    return out
+
+
+class SearchEngine:
+    """Answers search, lookup and count requests against an IndexStore."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.store = store
+
+    # -- compilation --
+
+    def _fields(self, layout: IndexLayout, names: list[str], parameter: str) -> list[FieldSpec]:
+        if not names:
+            return layout.searchable
+        out: list[FieldSpec] = []
+        for name in names:
+            if layout.is_complex(name):
+                out.extend(f for f in layout.searchable if f.path.startswith(name + "/"))
+            else:
+                out.append(layout.field(name, parameter, need="searchable"))
+        return out
+
+    def _text(
+        self,
+        layout: IndexLayout,
+        schema: tantivy.Schema,
+        search: str | None,
+        mode: str,
+        qtype: str,
+        fields: list[str],
+        parameter: str = "search",
+    ) -> tuple[tantivy.Query, bool]:
+        text = (search or "").strip()
+        node = MatchAll() if text in ("", "*") else PARSERS[qtype](text, mode)
+        compiler = Compiler(layout, schema, self._fields(layout, fields, "searchFields"), parameter)
+        return compiler.compile(node), isinstance(node, MatchAll)
+
+    def prepare(self, name: str, req: SearchRequest) -> Prepared:
+        index = self.store.get(name)
+        layout = index.layout
+        searcher = index.searcher()
+        schema = index.schema
+        text_q, match_all = self._text(
+            layout, schema, req.search, req.search_mode, req.query_type, req.search_fields
+        )
+        query = text_q
+        scoring_filter = False
+        if req.filter is not None and req.filter.strip():
+
+            def ismatch(node: IsMatch) -> tantivy.Query:
+                q, _ = self._text(layout, schema, node.search, node.search_mode, node.query_type, node.fields)
+                return q
+
+            compiler = FilterCompiler(layout, schema, searcher, req.filter, ismatch)
+            fq = compiler.compile(parse_filter(req.filter))
+            scoring_filter = compiler.scoring
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Must, fq)])
+        order = parse_orderby(req.orderby) if req.orderby else []
+        for key in order:
+            if key.path != SCORE:
+                if layout.is_complex(key.path):
+                    raise SearchError(
+                        f"The complex field '{key.path}' cannot be sorted.\r\nParameter name: $orderby"
+                    )
+                layout.field(key.path, "$orderby")
+        select = parse_select(req.select) if req.select else None
+        for path in select or []:
+            if not layout.is_complex(path):
+                layout.field(path, "$select")
+        for path in req.highlight:
+            layout.field(path.split("-")[0], "highlight", need="searchable")
+        return Prepared(index, searcher, text_q, query, match_all, order, select, scoring_filter)
+
+    # -- execution --
+
+    def search(self, name: str, req: SearchRequest) -> dict[str, Any]:
+        p = self.prepare(name, req)
+        page = min(DEFAULT_TOP if req.top is None else req.top, MAX_TOP)
+        found = self._page(p, req.skip, page, req.count)
+        addrs, scores = found.addrs, found.scores
+        docs = [orjson.loads(p.searcher.doc(a).get_first(SOURCE_FIELD) or "{}") for a in addrs]
+        if p.constant_score:
+            scores = [1.0] * len(docs)
+        elif scores is None:
+            scores = self._scores(p, docs)
+        out: dict[str, Any] = {}
+        if req.count:
+            out["@odata.count"] = found.total
+        if req.minimum_coverage is not None:
+            out["@search.coverage"] = 100.0
+        if req.facets:
+            facets = [parse_facet(f, p.index.layout) for f in req.facets]
+            out["@search.facets"] = {f.field.path: run_facet(f, p.searcher, p.query) for f in facets}
+        returned = len(addrs)
+        more = found.more
+        wants_more = req.top is None or req.top > returned
+        if more and wants_more and req.skip + returned <= MAX_SKIP and returned:
+            nxt = req.to_body()
+            nxt["skip"] = req.skip + returned
+            if req.top is not None:
+                nxt["top"] = req.top - returned
+            out["@search.nextPageParameters"] = nxt
+        highlighter = self._highlighter(p, req) if req.highlight and not p.match_all else None
+        value = []
+        for doc, score in zip(docs, scores, strict=True):
+            item: dict[str, Any] = {"@search.score": score}
+            if highlighter is not None:
+                hl = highlighter(doc)
+                if hl:
+                    item["@search.highlights"] = hl
+            item.update(project(doc, p.select))
+            value.append(item)
+        out["value"] = value
+        return out
+
+    def _page(self, p: Prepared, skip: int, page: int, count: bool) -> Page:
+        """The hits of one page; counting every match happens only when `$count` asks for it."""
+        searcher, query = p.searcher, p.query
+        primary = p.order[0] if p.order else OrderKey(SCORE, True)
+        if primary.path == SCORE and primary.descending and len(p.order) <= 1:
+            res = searcher.search(query, page + 1, count=count, offset=skip)  # one extra hit: are there more?
+            hits = res.hits[:page]
+            total = _hit_count(res) if count else None
+            return Page([h[1] for h in hits], [float(h[0]) for h in hits], len(res.hits) > page, total)
+        return self._sorted_page(p, primary, skip, page, count)
+
+    def _sorted_page(self, p: Prepared, primary: OrderKey, skip: int, page: int, count: bool) -> Page:
+        """Multi-key ordering: tantivy orders by the first key; ties at the page edge are widened, then sorted."""
+        searcher, query = p.searcher, p.query
+        want = skip + max(page, 1)
+        limit = want + 1
+        total: int | None = None
+        while True:
+            if primary.path == SCORE:
+                res = searcher.search(query, limit, count=count or not primary.descending)
+                cands = [(float(h[0]), h[1]) for h in res.hits]
+                total = _hit_count(res) if count or not primary.descending else None
+                if not primary.descending:
+                    everything = _hit_count(res)
+                    if everything > MAX_SORT_CANDIDATES:
+                        raise SearchError(
+                            "Ordering by ascending score is limited to 110000 matching documents.\r\nParameter name: $orderby"
+                        )
+                    res = searcher.search(query, max(everything, 1), count=False)
+                    cands = [(float(h[0]), h[1]) for h in res.hits]
+                    break
+            else:
+                cands, total = self._by_field(p, primary, limit, count)
+            if (
+                len(cands) < limit
+                or len(p.order) <= 1
+                or cands[want - 1][0] != cands[-1][0]
+                or limit > MAX_SORT_CANDIDATES
+            ):
+                break
+            limit *= 2
+        rows: list[list[Any]] = [[v, a] for v, a in cands]
+        score_col: list[float] | None = [float(v) for v, _ in cands] if primary.path == SCORE else None
+        # every key (the first one's values came with the hits), sorted stably from the last key
+        sort_keys = p.order if p.order else [primary]
+        columns = [
+            [r[0] for r in rows]
+            if i == 0 and k.path != SCORE
+            else self._column(p, k, [r[1] for r in rows], score_col)
+            for i, k in enumerate(sort_keys)
+        ]
+        order_idx = list(range(len(rows)))
+        for col, key in reversed(list(zip(columns, sort_keys, strict=True))):
+            order_idx.sort(key=_null_first(col), reverse=key.descending)
+        chosen = order_idx[skip : skip + page]
+        addrs = [rows[i][1] for i in chosen]
+        scores = [score_col[i] for i in chosen] if score_col is not None else None
+        return Page(addrs, scores, len(order_idx) > skip + page, total if count else None)
+
+    def _by_field(
+        self, p: Prepared, key: OrderKey, limit: int, count: bool
+    ) -> tuple[list[tuple[Any, tantivy.DocAddress]], int | None]:
+        """The first `limit` hits in `key` order (nulls first under asc, as Azure), with their key values."""
+        searcher, query = p.searcher, p.query
+        spec = p.index.layout.fields[key.path]
+        order = tantivy.Order.Desc if key.descending else tantivy.Order.Asc
+        nulls: list[tuple[Any, tantivy.DocAddress]] = []
+        null_count = 0
+        base = query
+        if not key.descending:  # tantivy puts documents without a value last
+            present = tantivy.Query.exists_query(spec.value_field)
+            base = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, query),
+                    (tantivy.Occur.Must, tantivy.Query.const_score_query(present, 0.0)),
+                ]
+            )
+            null_q = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.MustNot, present)]
+            )
+            nres = searcher.search(null_q, limit, count=count)
+            nulls = [(None, h[1]) for h in nres.hits]
+            null_count = _hit_count(nres) if count else 0
+        res = searcher.search(base, limit, count=count, order_by_field=spec.value_field, order=order)
+        cands = nulls + [(h[0], h[1]) for h in res.hits]
+        return cands, (_hit_count(res) + null_count) if count else None
+
+    def _column(
+        self, p: Prepared, key: OrderKey, addrs: list[tantivy.DocAddress], score_col: list[float] | None
+    ) -> list[Any]:
+        if key.path == SCORE:
+            if score_col is not None:
+                return list(score_col)
+            return [1.0] * len(addrs) if p.constant_score else self._score_map(p, addrs)
+        spec = p.index.layout.fields[key.path]
+        if spec.storage in ("int", "float", "bool", "date"):
+            return list(p.searcher.fast_field_values(spec.value_field, addrs))
+        values = []
+        for a in addrs:
+            doc = orjson.loads(p.searcher.doc(a).get_first(SOURCE_FIELD) or "{}")
+            values.append(_get_path(doc, key.path))
+        return values
+
+    def _score_map(self, p: Prepared, addrs: list[tantivy.DocAddress]) -> list[Any]:
+        keys = [str(p.searcher.doc(a).get_first(KEY_FIELD) or "") for a in addrs]
+        by_key = self._scores_for_keys(p, [k for k in keys if k])
+        return [by_key.get(k, 0.0) for k in keys]
+
+    def _scores_for_keys(self, p: Prepared, keys: list[str]) -> dict[str, float]:
+        if not keys:
+            return {}
+        q = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, p.query),
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.const_score_query(
+                        tantivy.Query.term_set_query(p.index.schema, KEY_FIELD, keys), 0.0
+                    ),
+                ),
+            ]
+        )
+        res = p.searcher.search(q, len(keys), count=False)
+        return {str(p.searcher.doc(a).get_first(KEY_FIELD)): float(s) for s, a in res.hits}
+
+    def _scores(self, p: Prepared, docs: list[dict[str, Any]]) -> list[float]:
+        by_key = self._scores_for_keys(p, [d.get(KEY_FIELD, "") for d in docs])
+        return [by_key.get(d.get(KEY_FIELD, ""), 0.0) for d in docs]
+
+    def _highlighter(
+        self, p: Prepared, req: SearchRequest
+    ) -> Callable[[dict[str, Any]], dict[str, list[str]]]:
+        gens: list[tuple[str, FieldSpec, tantivy.SnippetGenerator, int]] = []
+        for item in req.highlight:
+            path, _, n = item.partition("-")
+            spec = p.index.layout.field(path, "highlight", need="searchable")
+            gen = tantivy.SnippetGenerator.create(p.searcher, p.text_query, p.index.schema, spec.text_field)
+            gen.set_max_num_chars(SNIPPET_CHARS)
+            gens.append((path, spec, gen, int(n) if n.isdigit() else HIGHLIGHTS_PER_FIELD))
+        pre, post = req.highlight_pre, req.highlight_post
+
+        def highlight(doc: dict[str, Any]) -> dict[str, list[str]]:
+            out: dict[str, list[str]] = {}
+            for path, spec, gen, limit in gens:
+                text = _get_path(doc, path)
+                if not isinstance(text, str) or not text or limit == 0:
+                    continue
+                snippet = gen.snippet_from_doc(tantivy.Document(**{spec.text_field: [text]}))
+                ranges = snippet.highlighted()
+                if not ranges:
+                    continue
+                frag = snippet.fragment().encode("utf-8")
+                parts: list[bytes] = []
+                last = 0
+                for r in ranges:
+                    parts += [frag[last : r.start], pre.encode(), frag[r.start : r.end], post.encode()]
+                    last = r.end
+                parts.append(frag[last:])
+                out[path] = [b"".join(parts).decode("utf-8", errors="replace")][:limit]
+            return out
+
+        return highlight
+
+    # -- other document operations --
+
+    def lookup(self, name: str, key: str, select: str | None = None) -> dict[str, Any]:
+        index = self.store.get(name)
+        searcher = index.searcher()
+        fields = parse_select(select) if select else None
+        for path in fields or []:
+            if not index.layout.is_complex(path):
+                index.layout.field(path, "$select")
+        res = searcher.search(tantivy.Query.term_query(index.schema, KEY_FIELD, key), 1, count=False)
+        if not res.hits:
+            raise SearchError(
+                f"Document with key '{key}' was not found in index '{index.name}'.", 404, "DocumentNotFound"
+            )
+        doc = orjson.loads(searcher.doc(res.hits[0][1]).get_first(SOURCE_FIELD) or "{}")
+        return project(doc, fields)
+
+    def count(self, name: str) -> int:
+        return int(self.store.get(name).searcher().num_docs)

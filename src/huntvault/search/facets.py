@@ -1,0 +1,236 @@
+"""Facets: Azure facet expressions (count, sort, values, interval, timeoffset) run as tantivy aggregations."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import tantivy
+
+from huntvault.errors import SearchError
+from huntvault.index import FieldSpec, IndexLayout
+from huntvault.search.filters import micros
+from huntvault.search.odata import tokenize
+
+DEFAULT_COUNT = 10
+UNLIMITED = 10_000
+MAX_BUCKETS = 10_000
+_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+FIXED_UNITS_US: dict[str, int] = {
+    "minute": 60_000_000,
+    "hour": 3_600_000_000,
+    "day": 86_400_000_000,
+    "week": 7 * 86_400_000_000,
+}
+CALENDAR_MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+MONDAY_OFFSET_US = 4 * 86_400_000_000  # 1970-01-01 was a Thursday; weeks start on Monday
+
+
+@dataclass
+class FacetSpec:
+    expression: str
+    field: FieldSpec
+    count: int | None = None
+    sort: str | None = None
+    values: list[Any] = dc_field(default_factory=list)
+    interval: float | str | None = None
+    timeoffset_us: int = 0
+
+
+def _bad(expression: str, why: str) -> SearchError:
+    return SearchError(f"Invalid facet expression '{expression}': {why}.\r\nParameter name: facet")
+
+
+def parse_facet(expression: str, layout: IndexLayout) -> FacetSpec:
+    parts = [p.strip() for p in expression.split(",")]
+    path = parts[0]
+    if layout.is_complex(path):
+        raise _bad(expression, f"'{path}' is a complex field; facet on one of its subfields")
+    spec = FacetSpec(expression, layout.field(path, "facet"))
+    for part in parts[1:]:
+        name, sep, value = part.partition(":")
+        if not sep:
+            raise _bad(expression, f"'{part}' is not of the form name:value")
+        handler = OPTIONS.get(name.strip())
+        if handler is None:
+            raise _bad(
+                expression, f"unknown facet parameter '{name}' (count, sort, values, interval, timeoffset)"
+            )
+        handler(spec, value.strip())
+    if (spec.values or spec.interval is not None) and (spec.count is not None or spec.sort is not None):
+        raise _bad(expression, "'count' and 'sort' cannot be combined with 'interval' or 'values'")
+    if spec.values and spec.interval is not None:
+        raise _bad(expression, "'values' and 'interval' are mutually exclusive")
+    if (spec.values or spec.interval is not None) and spec.field.storage not in ("int", "float", "date"):
+        raise _bad(
+            expression, f"'values' and 'interval' need a numeric or date field; '{path}' is {spec.field.edm}"
+        )
+    if spec.timeoffset_us and not (spec.field.storage == "date" and isinstance(spec.interval, str)):
+        raise _bad(expression, "'timeoffset' needs a date interval on an Edm.DateTimeOffset field")
+    return spec
+
+
+def _count(spec: FacetSpec, value: str) -> None:
+    if not value.isdigit():
+        raise _bad(spec.expression, f"count must be a non-negative integer, not '{value}'")
+    spec.count = int(value)
+
+
+def _sort(spec: FacetSpec, value: str) -> None:
+    if value not in ("count", "-count", "value", "-value"):
+        raise _bad(spec.expression, f"sort must be count, -count, value or -value, not '{value}'")
+    spec.sort = value
+
+
+def _values(spec: FacetSpec, value: str) -> None:
+    out: list[Any] = []
+    for raw in value.split("|"):
+        raw = raw.strip()
+        toks = tokenize(raw, "facet")
+        if len(toks) != 2 or toks[0].kind not in ("number", "datetime"):
+            raise _bad(spec.expression, f"'{raw}' is not a number or DateTimeOffset value")
+        v = toks[0].value
+        out.append(micros(v) if isinstance(v, datetime) else v)
+    if out != sorted(out):
+        raise _bad(spec.expression, "values must be in ascending order")
+    spec.values = out
+
+
+def _interval(spec: FacetSpec, value: str) -> None:
+    if value in FIXED_UNITS_US or value in CALENDAR_MONTHS:
+        spec.interval = value
+        return
+    try:
+        number = float(value)
+    except ValueError:
+        raise _bad(
+            spec.expression,
+            f"interval must be a positive number or minute|hour|day|week|month|quarter|year, not '{value}'",
+        ) from None
+    if number <= 0:
+        raise _bad(spec.expression, "interval must be greater than 0")
+    spec.interval = number
+
+
+def _timeoffset(spec: FacetSpec, value: str) -> None:
+    m = _OFFSET.match(value)
+    if not m:
+        raise _bad(spec.expression, f"timeoffset must look like +hh:mm or -hh:mm, not '{value}'")
+    sign = 1 if m.group(1) == "+" else -1
+    spec.timeoffset_us = sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60) * 1_000_000
+
+
+OPTIONS: dict[str, Callable[[FacetSpec, str], None]] = {
+    "count": _count,
+    "sort": _sort,
+    "values": _values,
+    "interval": _interval,
+    "timeoffset": _timeoffset,
+}
+
+
+def _iso(us: float) -> str:
+    t = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond:06d}" if t.microsecond else "") + "Z"
+
+
+def _out(spec: FacetSpec, value: Any) -> Any:
+    if spec.field.storage == "date":
+        return _iso(value)
+    if spec.field.storage == "int":
+        return int(value)
+    if spec.field.storage == "bool":
+        return bool(value)
+    return value
+
+
+def run_facet(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query) -> list[dict[str, Any]]:
+    name = spec.field.value_field
+    if spec.values:
+        return _ranges(spec, searcher, query, spec.values)
+    if isinstance(spec.interval, str) and spec.interval in CALENDAR_MONTHS:
+        return _calendar(spec, searcher, query)
+    if spec.interval is not None:
+        interval = FIXED_UNITS_US[spec.interval] if isinstance(spec.interval, str) else spec.interval
+        agg: dict[str, Any] = {"field": name, "interval": interval}
+        if spec.field.storage == "date":
+            offset = (MONDAY_OFFSET_US if spec.interval == "week" else 0) - spec.timeoffset_us
+            agg["offset"] = offset % interval
+        res = searcher.aggregate(query, {"f": {"histogram": agg}})
+        return [
+            {"value": _out(spec, b["key"]), "count": b["doc_count"]}
+            for b in res["f"]["buckets"]
+            if b["doc_count"]
+        ]
+    count = DEFAULT_COUNT if spec.count is None else (spec.count or UNLIMITED)
+    order = {
+        "count": {"_count": "desc"},
+        "-count": {"_count": "asc"},
+        "value": {"_key": "asc"},
+        "-value": {"_key": "desc"},
+    }[spec.sort or "count"]
+    res = searcher.aggregate(query, {"f": {"terms": {"field": name, "size": count, "order": order}}})
+    buckets = [{"value": _out(spec, b["key"]), "count": b["doc_count"]} for b in res["f"]["buckets"]]
+    if (spec.sort or "count") in ("count", "-count"):
+        desc = (spec.sort or "count") == "count"
+        buckets.sort(key=lambda b: (-b["count"] if desc else b["count"], str(b["value"])))
+    return buckets
+
+
+def _range_counts(
+    searcher: tantivy.Searcher, query: tantivy.Query, name: str, ranges: list[dict[str, Any]]
+) -> list[int]:
+    """Doc counts per range, matched on the bounds (tantivy adds buckets for any uncovered gap)."""
+    res = searcher.aggregate(query, {"f": {"range": {"field": name, "ranges": ranges}}})
+    by_bounds = {(b.get("from"), b.get("to")): b["doc_count"] for b in res["f"]["buckets"]}
+
+    def bound(v: Any) -> float | None:
+        return None if v is None else float(v)
+
+    return [by_bounds.get((bound(r.get("from")), bound(r.get("to"))), 0) for r in ranges]
+
+
+def _ranges(
+    spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query, bounds: list[Any]
+) -> list[dict[str, Any]]:
+    ranges: list[dict[str, Any]] = [{"to": bounds[0]}]
+    ranges += [{"from": a, "to": b} for a, b in itertools.pairwise(bounds)]
+    ranges.append({"from": bounds[-1]})
+    counts = _range_counts(searcher, query, spec.field.value_field, ranges)
+    out = []
+    for r, n in zip(ranges, counts, strict=True):
+        bucket: dict[str, Any] = {}
+        if "from" in r:
+            bucket["from"] = _out(spec, r["from"])
+        if "to" in r:
+            bucket["to"] = _out(spec, r["to"])
+        bucket["count"] = n
+        out.append(bucket)
+    return out
+
+
+def _calendar(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query) -> list[dict[str, Any]]:
+    stats = searcher.aggregate(query, {"s": {"stats": {"field": spec.field.value_field}}})["s"]
+    if not stats.get("count"):
+        return []
+    step = CALENDAR_MONTHS[str(spec.interval)]
+    offset = timedelta(microseconds=spec.timeoffset_us)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    lo = epoch + timedelta(microseconds=int(stats["min"])) + offset
+    hi = epoch + timedelta(microseconds=int(stats["max"])) + offset
+    month0 = (lo.month - 1) // step * step if step < 12 else 0
+    cur = datetime(lo.year, month0 + 1, 1, tzinfo=UTC)
+    starts: list[datetime] = []
+    while cur <= hi and len(starts) < MAX_BUCKETS:
+        starts.append(cur)
+        m = cur.month - 1 + step
+        cur = datetime(cur.year + m // 12, m % 12 + 1, 1, tzinfo=UTC)
+    edges = [micros(s - offset) for s in [*starts, cur]]
+    ranges = [{"from": a, "to": b} for a, b in itertools.pairwise(edges)]
+    counts = _range_counts(searcher, query, spec.field.value_field, ranges)
+    return [{"value": _iso(r["from"]), "count": n} for r, n in zip(ranges, counts, strict=True) if n]

@@ -1,0 +1,190 @@
+"""The Azure AI Search REST routes, in both URL forms (`/indexes/name/...` and the SDK's `/indexes('name')/...`)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from huntvault.errors import SearchError
+from huntvault.search import SearchRequest, SearchService, from_body, from_query
+from huntvault.web.app import ADMIN, require
+
+router = APIRouter()
+
+
+class OrjsonResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _svc(request: Request) -> SearchService:
+    svc: SearchService = request.app.state.search
+    return svc
+
+
+def _api_version(request: Request) -> str:
+    return request.query_params.get("api-version", "2024-07-01")
+
+
+# -- indexes ---------------------------------------------------------------------------------------
+
+
+@router.get("/indexes")
+def list_indexes(request: Request) -> Response:
+    require(request, ADMIN)
+    svc = _svc(request)
+    select = request.query_params.get("$select")
+    defs = [svc.index_definition(n) for n in svc.index_names()]
+    if select:
+        wanted = [s.strip() for s in select.split(",")]
+        defs = [{k: d.get(k) for k in wanted if k in d} for d in defs]
+    return OrjsonResponse({"value": defs})
+
+
+def _index_definition(request: Request, name: str) -> Response:
+    require(request, ADMIN)
+    return OrjsonResponse(_svc(request).index_definition(name))
+
+
+def _index_stats(request: Request, name: str) -> Response:
+    require(request, ADMIN)
+    return OrjsonResponse(_svc(request).index_stats(name))
+
+
+def _read_only_index(request: Request, name: str = "") -> Response:
+    require(request, ADMIN)
+    raise SearchError(
+        "Index definitions are derived from the huntvault archive (one index per archived table) and "
+        "cannot be created, changed or deleted through the API.",
+        405,
+        "OperationNotAllowed",
+    )
+
+
+for _path in ("/indexes/{name}", "/indexes('{name}')"):
+    router.add_api_route(_path, _index_definition, methods=["GET"])
+    router.add_api_route(_path, _read_only_index, methods=["PUT", "DELETE"])
+router.add_api_route("/indexes", _read_only_index, methods=["POST"])
+for _path in ("/indexes/{name}/stats", "/indexes('{name}')/search.stats"):
+    router.add_api_route(_path, _index_stats, methods=["GET"])
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+
+def _next_link(request: Request, name: str, out: dict[str, Any], get_form: bool) -> None:
+    nxt = out.get("@search.nextPageParameters")
+    if nxt is None:
+        return
+    base = str(request.base_url).rstrip("/")
+    if get_form:
+        params = [
+            (k, v) for k, v in request.query_params.multi_items() if k not in ("$skip", "$top", "api-key")
+        ]
+        params.append(("$skip", str(nxt["skip"])))
+        if "top" in nxt:
+            params.append(("$top", str(nxt["top"])))
+        out["@odata.nextLink"] = f"{base}/indexes('{name}')/docs?{urlencode(params)}"
+    else:
+        out["@odata.nextLink"] = (
+            f"{base}/indexes('{name}')/docs/search.post.search?api-version={_api_version(request)}"
+        )
+
+
+def _search_get(request: Request, name: str) -> Response:
+    require(request)
+    req = from_query(request.query_params.multi_items())
+    out = _svc(request).search(name, req)
+    _next_link(request, name, out, get_form=True)
+    return OrjsonResponse(out)
+
+
+async def _search_post(request: Request, name: str) -> Response:
+    require(request)
+    ctype = request.headers.get("content-type", "application/json")
+    if "json" not in ctype:
+        raise SearchError(
+            f"Content-Type '{ctype}' is not supported; send application/json.", 415, "UnsupportedMediaType"
+        )
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise SearchError(f"The request body is not valid JSON: {exc}.", 400, "InvalidRequestBody") from None
+    req: SearchRequest = from_body(body)
+    out = _svc(request).search(name, req)
+    _next_link(request, name, out, get_form=False)
+    return OrjsonResponse(out)
+
+
+def _count(request: Request, name: str) -> Response:
+    require(request)
+    return PlainTextResponse(str(_svc(request).count(name)))
+
+
+def _lookup(request: Request, name: str, key: str) -> Response:
+    require(request)
+    if len(key) >= 2 and key.startswith("'") and key.endswith("'"):
+        key = key[1:-1].replace("''", "'")
+    return OrjsonResponse(_svc(request).lookup(name, key, request.query_params.get("$select")))
+
+
+def _lookup_paren(request: Request, name: str, key: str) -> Response:
+    return _lookup(request, name, key.replace("''", "'"))
+
+
+def _index_docs(request: Request, name: str) -> Response:
+    require(request, ADMIN)
+    raise SearchError(
+        "Documents come from the huntvault archive; the index is read-only through the API (ingest the export instead).",
+        405,
+        "OperationNotAllowed",
+    )
+
+
+for _idx in ("/indexes/{name}", "/indexes('{name}')"):
+    router.add_api_route(_idx + "/docs/$count", _count, methods=["GET"])
+    router.add_api_route(_idx + "/docs/search.post.search", _search_post, methods=["POST"])
+    router.add_api_route(_idx + "/docs/search", _search_post, methods=["POST"])
+    router.add_api_route(_idx + "/docs/search.index", _index_docs, methods=["POST"])
+    router.add_api_route(_idx + "/docs/index", _index_docs, methods=["POST"])
+    router.add_api_route(_idx + "/docs", _search_get, methods=["GET"])
+    router.add_api_route(_idx + "/docs('{key:path}')", _lookup_paren, methods=["GET"])
+    router.add_api_route(_idx + "/docs/{key:path}", _lookup, methods=["GET"])
+
+
+# -- indexers --------------------------------------------------------------------------------------
+
+
+@router.get("/indexers")
+def list_indexers(request: Request) -> Response:
+    require(request, ADMIN)
+    return OrjsonResponse({"value": _svc(request).indexers()})
+
+
+def _indexer(request: Request, name: str) -> Response:
+    require(request, ADMIN)
+    return OrjsonResponse(_svc(request).indexer(name))
+
+
+def _indexer_status(request: Request, name: str) -> Response:
+    require(request, ADMIN)
+    return OrjsonResponse(_svc(request).indexer_status(name))
+
+
+def _indexer_run(request: Request, name: str) -> Response:
+    require(request, ADMIN)
+    _svc(request).run_indexer(name)
+    return Response(status_code=202)
+
+
+for _path in ("/indexers/{name}", "/indexers('{name}')"):
+    router.add_api_route(_path, _indexer, methods=["GET"])
+router.add_api_route("/indexers/{name}/status", _indexer_status, methods=["GET"])
+router.add_api_route("/indexers('{name}')/search.status", _indexer_status, methods=["GET"])
+router.add_api_route("/indexers/{name}/run", _indexer_run, methods=["POST"])
+router.add_api_route("/indexers('{name}')/search.run", _indexer_run, methods=["POST"])

@@ -1,0 +1,85 @@
+// huntvault Alerts page: forwarded alerts with machine, evidence and delivery state per sink.
+"use strict";
+
+(async () => {
+  const { el } = HV;
+  const list = document.getElementById("alerts-list");
+  const filter = document.getElementById("alerts-filter");
+  const countBox = document.getElementById("alerts-count");
+  const errBox = document.getElementById("alerts-error");
+  let data = null;
+
+  const SEVERITY = { High: "bad", Medium: "warn", Low: "", Informational: "" };
+  const DELIVERY = { sent: ["delivered", "ok"], pending: ["queued", "warn"], dead: ["dead-lettered", "bad"] };
+
+  function evidenceText(e) {
+    const main = e.fileName || e.processCommandLine || e.ipAddress || e.url || e.accountName || e.userPrincipalName ||
+      e.registryKey || e.sha1 || "";
+    const extra = e.filePath ? ` in ${e.filePath}` : e.domainName && e.accountName ? ` (${e.domainName})` : "";
+    return `${main}${extra}`;
+  }
+
+  function card(a, sinks) {
+    const m = a.machine || {};
+    const deliveries = el("ul", { class: "deliveries", "aria-label": "Delivery per sink" }, sinks.map((s) => {
+      const d = a.deliveries[s];
+      const [text, kind] = d ? DELIVERY[d.state] || [d.state, ""] : ["not queued", ""];
+      const title = d ? [d.at ? `at ${HV.fmtTime(d.at)}` : "", d.reason || "", d.version ? `version ${HV.fmtTime(d.version)}` : ""].filter(Boolean).join(" · ") : "";
+      return el("li", { "data-sink": s, "data-state": d ? d.state : "none" }, el("span", { class: "sink-name" }, s), " ",
+        el("span", { class: `badge ${kind}`, title }, text));
+    }));
+    const evidence = a.evidence || [];
+    const details = el("details", { class: "evidence" },
+      el("summary", {}, `${evidence.length} evidence item${evidence.length === 1 ? "" : "s"}`),
+      evidence.length ? HV.table([
+        { key: "entityType", label: "Entity" },
+        { key: "x", label: "What", class: "wrap", fmt: (v, e) => evidenceText(e) },
+        { key: "detectionStatus", label: "Detection" },
+        { key: "evidenceCreationTime", label: "Seen", fmt: HV.fmtTime },
+      ], evidence, { label: "Evidence" }) : el("p", { class: "hint" }, "No evidence in the forwarded record."));
+    const machine = [m.computerDnsName || m.id || "unknown machine", m.osPlatform, m.healthStatus,
+      m.riskScore ? `risk ${m.riskScore}` : "", m.lastIpAddress].filter(Boolean).join(" · ");
+    return el("article", { class: "alert-card", "data-alert": a.id, tabindex: "0", "aria-label": a.title || a.id },
+      el("header", {},
+        el("span", { class: `badge ${SEVERITY[a.severity] ?? ""}` }, a.severity || "?"), " ",
+        el("h2", {}, a.title || (a.body_known ? a.id : `${a.id} (body not kept locally)`))),
+      el("p", { class: "meta" },
+        el("span", { class: "machine" }, machine), " · ",
+        `${a.status || ""}${a.classification ? " (" + a.classification + ")" : ""}`, " · ",
+        `updated ${HV.fmtTime(a.lastUpdateTime)}`, a.incidentId ? ` · incident ${a.incidentId}` : "",
+        (a.mitreTechniques || []).length ? ` · ${a.mitreTechniques.join(", ")}` : ""),
+      deliveries, details);
+  }
+
+  function render() {
+    HV.clear(list);
+    if (!data) return;
+    const q = filter.value.trim().toLowerCase();
+    const rows = data.value.filter((a) => !q || JSON.stringify(a).toLowerCase().includes(q));
+    countBox.textContent = `${HV.fmtNum(rows.length)} of ${HV.fmtNum(data.total)} alerts` +
+      (data.total > data.value.length ? ` (newest ${data.value.length} loaded)` : "");
+    if (!data.total) {
+      list.append(el("p", { class: "hint" }, data.sinks.length
+        ? "No alert forwarded yet: run `huntvault forward`."
+        : "No forwarder configured ([forward] in huntvault.toml)."));
+      return;
+    }
+    for (const a of rows) list.append(card(a, data.sinks));
+  }
+
+  async function load() {
+    errBox.textContent = "";
+    try {
+      data = await HV.api("/api/alerts");
+      render();
+    } catch (err) {
+      errBox.textContent = HV.errorText(err);
+    }
+  }
+
+  filter.addEventListener("input", render);
+  document.getElementById("alerts-refresh").addEventListener("click", load);
+  await HV.ready();
+  await load();
+  document.body.dataset.ready = "true";
+})();

@@ -1,0 +1,90 @@
+"""Index-time analysis: values analyzed once per distinct value in DuckDB index exactly the analyzer's tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+
+from huntvault.index import IndexStore, analyze, layout_for
+from huntvault.index.builder import DocumentBuilder
+from huntvault.index.fields import pretokenize
+from huntvault.schema import get_table
+from huntvault.search import SearchEngine, from_query_string
+from tests.support.search import INDEX, generate_table, write_archive
+
+ODD = [
+    r"C:\Windows\System32\CMD.EXE /c whoami /all",
+    "O'Brien’s 10.0.0.1:445, 1,024 bytes",
+    "Ünïcödé_Wörds ДОМЕН\\Пользователь 東京 x" + "y" * 300 + " tail",
+    "--- !!! ...",
+    "",
+]
+
+
+def odd_table() -> pa.Table:
+    data = generate_table("DeviceProcessEvents", len(ODD), seed=5, spacing_s=60)
+    col = data.schema.get_field_index("ProcessCommandLine")
+    return data.set_column(col, "ProcessCommandLine", pa.array(ODD, pa.string()))
+
+
+def test_pretokenize_is_the_analyzer_joined_by_spaces() -> None:
+    cache: dict[str, str] = {}
+    out = pretokenize([*ODD, None, ODD[0]], cache)
+    assert out[-2] is None
+    for value, joined in zip([*ODD, ODD[0]], [*out[:-2], out[-1]], strict=True):
+        assert joined is not None
+        assert joined.split() == analyze(value)
+    assert set(cache) == set(ODD)  # each distinct value analyzed once
+
+
+def test_builder_feeds_pre_analyzed_text(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    parts = write_archive(root, "DeviceProcessEvents", odd_table())
+    table = get_table("DeviceProcessEvents")
+    assert table is not None
+    spec = layout_for(table).fields["properties/ProcessCommandLine"]
+    builder = DocumentBuilder(layout_for(table))
+    try:
+        docs = [orjson.loads(d) for batch in builder.documents(parts, root) for d in batch]
+    finally:
+        builder.close()
+    by_text = {orjson.loads(d["_src"])["properties"]["ProcessCommandLine"]: d for d in docs}
+    for value in ODD:
+        doc = by_text[value]
+        tokens = analyze(value)
+        if tokens:
+            assert doc[spec.text_field].split() == tokens
+        else:  # nothing to search: the analyzed field is absent, as for an empty value
+            assert spec.text_field not in doc
+        if value:
+            assert doc[spec.value_field] == value  # the raw twin keeps the original text
+        else:
+            assert spec.value_field not in doc
+
+
+def test_search_and_highlight_after_pre_analysis(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    write_archive(root, "DeviceProcessEvents", odd_table())
+    store = IndexStore(tmp_path / "index", root)
+    assert store.sync()[INDEX].status == "success"
+    engine = SearchEngine(store)
+
+    def hits(qs: str) -> list[dict[str, object]]:
+        return list(engine.search(INDEX, from_query_string(qs))["value"])
+
+    found = hits(
+        "search=cmd.exe&searchFields=properties/ProcessCommandLine&highlight=properties/ProcessCommandLine"
+    )
+    assert len(found) == 1
+    highlights = found[0]["@search.highlights"]
+    assert isinstance(highlights, dict)
+    # highlights are computed on the original text with the real analyzer
+    assert "<em>CMD.EXE</em>" in highlights["properties/ProcessCommandLine"][0]
+    assert len(hits('search="whoami /all"&searchFields=properties/ProcessCommandLine')) == 1
+    assert len(hits("search=o'brien’s&searchFields=properties/ProcessCommandLine")) == 1
+    assert len(hits("search=пользователь&searchFields=properties/ProcessCommandLine")) == 1
+    assert len(hits("search=ünïcödé_wörds&searchFields=properties/ProcessCommandLine")) == 1
+    assert len(hits("search=tail&searchFields=properties/ProcessCommandLine")) == 1
+    assert hits("search=cmd&searchFields=properties/ProcessCommandLine") == []  # cmd.exe is one token
