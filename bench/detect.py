@@ -40,8 +40,17 @@ TICKS_PER_HOUR = 36_000_000_000
 
 
 def build(path: Path, devices: int, days: float, per_device_day: int, end: str) -> tuple[int, Any, Any]:
-    opt = ExportOptions(days=days, devices=devices, seed=3, end=end, events_per_device_day=per_device_day,
-                        unknown_table="", unknown_column="", dup_rate=0.0, late_rate=0.0)
+    opt = ExportOptions(
+        days=days,
+        devices=devices,
+        seed=3,
+        end=end,
+        events_per_device_day=per_device_day,
+        unknown_table="",
+        unknown_column="",
+        dup_rate=0.0,
+        late_rate=0.0,
+    )
     ex = Exporter(opt, [], None)
     total = 0
     first, last = ex.start_ticks // TICKS_PER_HOUR, -(-ex.end_ticks // TICKS_PER_HOUR)
@@ -87,7 +96,9 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=30)
     ap.add_argument("--devices", type=int, default=500)
     ap.add_argument("--events-per-device-day", type=int, default=2000)
-    ap.add_argument("--overhead-rules", type=int, default=8, help="rules used for the scheduler-vs-direct comparison")
+    ap.add_argument(
+        "--overhead-rules", type=int, default=8, help="rules used for the scheduler-vs-direct comparison"
+    )
     ap.add_argument("--end", default="2026-11-01T00:00:00Z")
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the archive in this folder")
     args = ap.parse_args()
@@ -106,8 +117,10 @@ def main() -> None:
             start = end - timedelta(days=args.days)
         else:
             rows, start, end = build(archive, args.devices, args.days, args.events_per_device_day, args.end)
-        print(f"archive: {args.devices} devices x {args.days:g} days x {args.events_per_device_day} events/device/day "
-              f"= {rows:,} rows, built in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"archive: {args.devices} devices x {args.days:g} days x {args.events_per_device_day} events/device/day "
+            f"= {rows:,} rows, built in {time.perf_counter() - t0:.1f} s"
+        )
         rules = make_rules(args.rules)
 
         # 1. backtesting throughput
@@ -121,10 +134,12 @@ def main() -> None:
             windows += rep.windows
         bt = time.perf_counter() - t1
         cpu = time.process_time() - c1
-        print(f"backtest: {len(rules)} rules over {args.days:g} days = {windows} windows, {alerts} alerts, "
-              f"{bt:.1f} s -> {len(rules) / (bt / 60):.1f} rules/minute ({windows / bt:.1f} windows/s); "
-              f"this process's CPU time {cpu:.1f} s -> {len(rules) / (cpu / 60):.1f} rules/CPU-minute "
-              f"(wall/CPU {bt / cpu:.1f}: how shared the machine was)")
+        print(
+            f"backtest: {len(rules)} rules over {args.days:g} days = {windows} windows, {alerts} alerts, "
+            f"{bt:.1f} s -> {len(rules) / (bt / 60):.1f} rules/minute ({windows / bt:.1f} windows/s); "
+            f"this process's CPU time {cpu:.1f} s -> {len(rules) / (cpu / 60):.1f} rules/CPU-minute "
+            f"(wall/CPU {bt / cpu:.1f}: how shared the machine was)"
+        )
 
         # 2. scheduler overhead against the same queries run directly (same rules, same windows)
         subset = rules[: args.overhead_rules]
@@ -133,8 +148,16 @@ def main() -> None:
         state_dir = tmp / "state"
         state = DetectState(state_dir)
         store = ArchiveAlertStore(archive, state_dir)
-        sched = Scheduler(subset, state, ArchiveRunner(archive), store, watermark=fixed_watermark(end),
-                          clock=lambda: end, start=start, max_windows=10**9)
+        sched = Scheduler(
+            subset,
+            state,
+            ArchiveRunner(archive),
+            store,
+            watermark=fixed_watermark(end),
+            clock=lambda: end,
+            start=start,
+            max_windows=10**9,
+        )
         t2 = time.perf_counter()
         cycle = sched.run_once()
         sched_s = time.perf_counter() - t2
@@ -142,11 +165,15 @@ def main() -> None:
         state.close()
         assert len(cycle.windows) == base_windows, (len(cycle.windows), base_windows)
         after_s, _ = direct(subset, ArchiveRunner(archive), start, end)
-        base_s = (before_s + after_s) / 2  # the baseline runs before and after, against drift on a shared machine
-        print(f"scheduler: {len(subset)} rules, {base_windows} windows: direct queries {base_s:.1f} s "
-              f"(before {before_s:.1f} s, after {after_s:.1f} s), "
-              f"scheduler (durable state, alert store) {sched_s:.1f} s -> overhead x{sched_s / base_s:.3f} "
-              f"({(sched_s - base_s) / base_windows * 1000:+.1f} ms per window), {cycle.alerts} alerts stored")
+        base_s = (
+            before_s + after_s
+        ) / 2  # the baseline runs before and after, against drift on a shared machine
+        print(
+            f"scheduler: {len(subset)} rules, {base_windows} windows: direct queries {base_s:.1f} s "
+            f"(before {before_s:.1f} s, after {after_s:.1f} s), "
+            f"scheduler (durable state, alert store) {sched_s:.1f} s -> overhead x{sched_s / base_s:.3f} "
+            f"({(sched_s - base_s) / base_windows * 1000:+.1f} ms per window), {cycle.alerts} alerts stored"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -65,15 +65,29 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="hv-bench-forward-"))
     end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     t0 = time.perf_counter()
-    emu = start_emulators(tmp / "emu", seed=5, devices=args.devices, extra_alerts=args.alerts, end=end, days=2.0,
-                          clock_speed=0.0, now=end + dt.timedelta(days=2), per_minute=10**9, per_hour=10**9)
-    print(f"emulators up in {time.perf_counter() - t0:.1f}s: {len(emu.defender.alerts)} alerts over "
-          f"{len(emu.tenant.devices)} machines (server rate limit lifted; the client budget stays at 100/min)")
+    emu = start_emulators(
+        tmp / "emu",
+        seed=5,
+        devices=args.devices,
+        extra_alerts=args.alerts,
+        end=end,
+        days=2.0,
+        clock_speed=0.0,
+        now=end + dt.timedelta(days=2),
+        per_minute=10**9,
+        per_hour=10**9,
+    )
+    print(
+        f"emulators up in {time.perf_counter() - t0:.1f}s: {len(emu.defender.alerts)} alerts over "
+        f"{len(emu.tenant.devices)} machines (server rate limit lifted; the client budget stays at 100/min)"
+    )
     try:
         # -- baseline: the Logic-App recipe -------------------------------------------------------
         la_calls, la_rate = logic_app_baseline(emu, args.sample)
-        print(f"\nLogic-App recipe (sample of {args.sample}): {la_calls:.3f} API calls per alert, {la_rate:.0f} alerts/s "
-              f"unthrottled; at 1,500 calls/h, {args.alerts:,} alerts need {args.alerts * la_calls / 1500:.1f} h")
+        print(
+            f"\nLogic-App recipe (sample of {args.sample}): {la_calls:.3f} API calls per alert, {la_rate:.0f} alerts/s "
+            f"unthrottled; at 1,500 calls/h, {args.alerts:,} alerts need {args.alerts * la_calls / 1500:.1f} h"
+        )
 
         # -- huntvault backfill -------------------------------------------------------------------
         cfg = forward_cfg(emu, tmp / "backfill", tmp)
@@ -83,11 +97,13 @@ def main() -> None:
         elapsed = time.perf_counter() - t0
         sent = result.sinks["sentinel"].sent
         calls = result.poll.api_calls
-        print(f"\nhuntvault backfill: {result.poll.alerts} alert versions, {calls} API calls "
-              f"= {calls / max(result.poll.alerts, 1):.4f} calls per alert; {sent} to Logs Ingestion and "
-              f"{result.sinks['file'].sent} to JSON lines in {elapsed:.1f}s = {result.poll.alerts / elapsed:.0f} alerts/s "
-              f"end to end ({result.poll.alerts / elapsed / la_rate:.1f}x the recipe unthrottled; the recipe within "
-              f"the API limits manages {1500 / la_calls / 3600:.2f} alerts/s)")
+        print(
+            f"\nhuntvault backfill: {result.poll.alerts} alert versions, {calls} API calls "
+            f"= {calls / max(result.poll.alerts, 1):.4f} calls per alert; {sent} to Logs Ingestion and "
+            f"{result.sinks['file'].sent} to JSON lines in {elapsed:.1f}s = {result.poll.alerts / elapsed:.0f} alerts/s "
+            f"end to end ({result.poll.alerts / elapsed / la_rate:.1f}x the recipe unthrottled; the recipe within "
+            f"the API limits manages {1500 / la_calls / 3600:.2f} alerts/s)"
+        )
         fw.close()
 
         # -- huntvault steady state ---------------------------------------------------------------
@@ -97,10 +113,16 @@ def main() -> None:
         cfg.start_from = start.isoformat()
         fw = Forwarder(cfg)
         emulated = [0.0]
-        fw._machines = MachineCache(fw.client, cfg.defender.machine_cache_seconds, clock=lambda: emulated[0],
-                                    full_refresh_pages=cfg.defender.machine_full_refresh_pages)
+        fw._machines = MachineCache(
+            fw.client,
+            cfg.defender.machine_cache_seconds,
+            clock=lambda: emulated[0],
+            full_refresh_pages=cfg.defender.machine_full_refresh_pages,
+        )
         waits: list[float] = []  # the budget runs on emulated time too; a wait would be recorded here
-        fw.client.budget = RateBudget.per_minute_hour(100, 1500, clock=lambda: emulated[0], sleep=waits.append)
+        fw.client.budget = RateBudget.per_minute_hour(
+            100, 1500, clock=lambda: emulated[0], sleep=waits.append
+        )
         step = args.poll_minutes * 60
         versions = calls = cycles = 0
         t0 = time.perf_counter()
@@ -114,15 +136,19 @@ def main() -> None:
             emulated[0] += step
         elapsed = time.perf_counter() - t0
         hours = cycles * step / 3600
-        print(f"\nhuntvault steady state: {cycles} polls every {args.poll_minutes:g} emulated minutes over {hours:.0f} h; "
-              f"{versions} new alerts and updates forwarded with {calls} API calls = {calls / max(versions, 1):.4f} "
-              f"calls per alert (target <= 0.05; Logic-App recipe {la_calls:.2f}, ratio {la_calls / max(calls / max(versions, 1), 1e-9):.0f}x); "
-              f"{versions / elapsed:.0f} alerts/s end to end")
+        print(
+            f"\nhuntvault steady state: {cycles} polls every {args.poll_minutes:g} emulated minutes over {hours:.0f} h; "
+            f"{versions} new alerts and updates forwarded with {calls} API calls = {calls / max(versions, 1):.4f} "
+            f"calls per alert (target <= 0.05; Logic-App recipe {la_calls:.2f}, ratio {la_calls / max(calls / max(versions, 1), 1e-9):.0f}x); "
+            f"{versions / elapsed:.0f} alerts/s end to end"
+        )
         st = forward_status(cfg)
         print(f"  client budget waits on emulated time: {len(waits)}")
-        print(f"  pending after the run: {sum(s['pending'] for s in st['sinks'].values())}; "
-              f"machine cache hits {fw.machines.hits}, misses {fw.machines.misses}, "
-              f"full machine-list refreshes {fw.machines.full_refreshes}")
+        print(
+            f"  pending after the run: {sum(s['pending'] for s in st['sinks'].values())}; "
+            f"machine cache hits {fw.machines.hits}, misses {fw.machines.misses}, "
+            f"full machine-list refreshes {fw.machines.full_refreshes}"
+        )
         fw.close()
     finally:
         emu.stop()

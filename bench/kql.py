@@ -107,17 +107,17 @@ def _value(col: str, kind: str) -> str:
         "DeviceName": "'host-' || (i % 5000)::VARCHAR || '.corp.example'",
         "ActionType": "CASE WHEN i % 50 = 0 THEN 'ProcessCreatedWithItems' ELSE 'ProcessCreated' END",
         "FileName": "['cmd.exe','powershell.exe','svchost.exe','rundll32.exe','certutil.exe','chrome.exe','explorer.exe',"
-                    "'winword.exe','excel.exe','msiexec.exe'][1 + (hash(i) % 10)::INT]",
+        "'winword.exe','excel.exe','msiexec.exe'][1 + (hash(i) % 10)::INT]",
         "FolderPath": "CASE WHEN i % 17 = 0 THEN 'C:\\Users\\u\\AppData\\Local\\Temp\\x.exe' ELSE 'C:\\Windows\\System32\\x.exe' END",
         "ProcessCommandLine": "['cmd.exe /c whoami','powershell.exe -enc SQBFAFgA','powershell -nop -w hidden -c iex',"
-                              "'rundll32.exe shell32.dll,Control_RunDLL','certutil -urlcache -f http://x/a.exe',"
-                              "'chrome.exe --type=renderer --encoded','mimikatz.exe sekurlsa::logonpasswords',"
-                              "'svchost.exe -k netsvcs -p','msiexec /i pkg.msi /qn','powershell -ExecutionPolicy Bypass -File a.ps1']"
-                              "[1 + (hash(i * 7) % 10)::INT] || ' ' || (i % 1000)::VARCHAR",
+        "'rundll32.exe shell32.dll,Control_RunDLL','certutil -urlcache -f http://x/a.exe',"
+        "'chrome.exe --type=renderer --encoded','mimikatz.exe sekurlsa::logonpasswords',"
+        "'svchost.exe -k netsvcs -p','msiexec /i pkg.msi /qn','powershell -ExecutionPolicy Bypass -File a.ps1']"
+        "[1 + (hash(i * 7) % 10)::INT] || ' ' || (i % 1000)::VARCHAR",
         "AccountName": "'user' || (i % 300)::VARCHAR",
         "ReportId": "i",
         "AdditionalFields": "CASE WHEN i % 50 = 0 THEN '{\"Tag\":\"' || ['beacon','benign','other'][1 + (i % 3)::INT] || "
-                            "'\",\"Items\":[' || (i % 7)::VARCHAR || ',' || (i % 11)::VARCHAR || ']}' ELSE NULL END",
+        "'\",\"Items\":[' || (i % 7)::VARCHAR || ',' || (i % 11)::VARCHAR || ']}' ELSE NULL END",
         "RemotePort": "[443, 80, 4444, 53, 8080][1 + (hash(i) % 5)::INT]",
         "RemoteIP": "'10.' || (i % 256)::VARCHAR || '.' || ((i // 256) % 256)::VARCHAR || '.1'",
         "RemoteUrl": "'site' || (i % 900)::VARCHAR || '.example.com'",
@@ -169,7 +169,10 @@ def main() -> None:
         print(f"  done in {time.perf_counter() - t0:.1f} s", flush=True)
     backend = DuckDBBackend(data)
     con = backend.con
-    total = sum(con.sql(f'SELECT count(*) FROM "{t}"').fetchall()[0][0] for t in ("DeviceProcessEvents", "DeviceNetworkEvents"))
+    total = sum(
+        con.sql(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
+        for t in ("DeviceProcessEvents", "DeviceNetworkEvents")
+    )
     print(f"archive: {total:,} rows")
     try:
         import duckdb_kql
@@ -179,10 +182,14 @@ def main() -> None:
         duckdb_kql = None
     ratios: list[float] = []
     peer_ratios: list[float] = []
-    print(f"{'query':<22}{'baseline ms':>12}{'huntvault ms':>14}{'ratio':>8}{'same':>6}{'duckdb-kql ms':>15}{'ratio':>8}")
+    print(
+        f"{'query':<22}{'baseline ms':>12}{'huntvault ms':>14}{'ratio':>8}{'same':>6}{'duckdb-kql ms':>15}{'ratio':>8}"
+    )
     for name, (kql, sql) in QUERIES.items():
         base_t, base = best(lambda sql=sql: con.sql(sql).fetchall(), args.repeat)
-        ours_t, ours = best(lambda kql=kql: execute(kql, backend=backend, now=NOW).table.to_pylist(), args.repeat)
+        ours_t, ours = best(
+            lambda kql=kql: execute(kql, backend=backend, now=NOW).table.to_pylist(), args.repeat
+        )
         same = sorted(map(str, (tuple(r.values()) for r in ours))) == sorted(map(str, base))
         ratio = ours_t / base_t
         ratios.append(ratio)
@@ -198,12 +205,17 @@ def main() -> None:
             except Exception as exc:
                 peer = "fails"
                 peer_ratio = type(exc).__name__[:8]
-        print(f"{name:<22}{base_t * 1000:>12.0f}{ours_t * 1000:>14.0f}{ratio:>8.2f}{'yes' if same else 'NO':>6}{peer:>15}{peer_ratio:>8}", flush=True)
+        print(
+            f"{name:<22}{base_t * 1000:>12.0f}{ours_t * 1000:>14.0f}{ratio:>8.2f}{'yes' if same else 'NO':>6}{peer:>15}{peer_ratio:>8}",
+            flush=True,
+        )
     gm = math.exp(statistics.mean(math.log(r) for r in ratios))
     print(f"geometric mean ratio huntvault/baseline: {gm:.2f} (target <= 1.3)")
     if peer_ratios:
         pgm = math.exp(statistics.mean(math.log(r) for r in peer_ratios))
-        print(f"geometric mean ratio duckdb-kql/baseline over the {len(peer_ratios)} queries it runs: {pgm:.2f}")
+        print(
+            f"geometric mean ratio duckdb-kql/baseline over the {len(peer_ratios)} queries it runs: {pgm:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -151,3 +152,18 @@ def test_retention_cli_uses_config(tmp_path: Path) -> None:
     res = runner.invoke(main, ["--config", str(cfg), "retention", "apply", "--archive", str(arc)])
     assert res.exit_code == 0 and "dropped 1 partitions" in res.output
     assert archived_tables(arc) == ["EmailEvents"]
+
+
+def test_catalog_time_filter_skips_row_groups(tmp_path: Path) -> None:
+    with Archive(tmp_path) as arc:
+        for day in ("2026-07-01", "2026-07-02", "2026-07-03", "2026-07-04"):
+            arc.append_rows("DeviceFileEvents", rows(day, 0, 20))
+    con = open_catalog(tmp_path)
+    query = "SELECT count(*) FROM DeviceFileEvents WHERE Timestamp > TIMESTAMP '2026-07-04 00:00:00'"
+    assert con.sql(query).fetchall() == [(20,)]
+    assert con.sql("SELECT typeof(Timestamp) FROM DeviceFileEvents LIMIT 1").fetchall() == [("TIMESTAMP",)]
+    plan = "\n".join(str(r[1]) for r in con.sql("EXPLAIN ANALYZE " + query).fetchall())
+    found = re.search(r"Row Groups Scanned: (\d+) / (\d+)", plan)
+    assert found is not None, plan
+    assert int(found.group(1)) < int(found.group(2)) == 4
+    con.close()

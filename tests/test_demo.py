@@ -16,8 +16,10 @@ from huntvault.kql import execute
 @pytest.mark.slow
 def test_demo_pipeline_finds_every_planted_attack(tmp_path: Path) -> None:
     with open(tmp_path / "demo.log", "w") as log:
-        state = run(DemoOptions(tmp_path / "demo", devices=6, days=1.0, seed=3, serve=False),
-                    console=Console(file=log, width=120))
+        state = run(
+            DemoOptions(tmp_path / "demo", devices=6, days=1.0, seed=3, serve=False),
+            console=Console(file=log, width=120),
+        )
     manifest = state.manifest
     assert manifest is not None
     # every story the emulator planted has an example hunt, and the hunt's rows name the story's device
@@ -30,7 +32,9 @@ def test_demo_pipeline_finds_every_planted_attack(tmp_path: Path) -> None:
         result = execute(sample_query(STORY_HUNTS[story["name"]]), state.archive_dir)
         cells = {str(v).lower() for col in result.table.columns for v in col.to_pylist()}
         short = story["device_name"].split(".")[0].lower()
-        times = [v for col in result.table.columns if pa.types.is_timestamp(col.type) for v in col.to_pylist()]
+        times = [
+            v for col in result.table.columns if pa.types.is_timestamp(col.type) for v in col.to_pylist()
+        ]
         start = datetime.fromisoformat(story["start"][:19]).replace(tzinfo=UTC) - timedelta(minutes=5)
         end = datetime.fromisoformat(story["end"][:19]).replace(tzinfo=UTC) + timedelta(minutes=5)
         # a row names the story's device, or (for charts binned by time) falls inside the story's window

@@ -95,9 +95,16 @@ def test_each_rule_fires_on_its_story(story: EmulatedArchive, rule_id: str) -> N
 def test_rules_stay_quiet_on_a_clean_tenant(clean: EmulatedArchive) -> None:
     rules = list(rules_by_id().values())
     store = MemoryAlertStore()
-    sched = Scheduler(rules, DetectState(None), ArchiveRunner(clean.path), store,
-                      watermark=fixed_watermark(clean.end), clock=lambda: clean.end, start=clean.start,
-                      max_windows=1000)
+    sched = Scheduler(
+        rules,
+        DetectState(None),
+        ArchiveRunner(clean.path),
+        store,
+        watermark=fixed_watermark(clean.end),
+        clock=lambda: clean.end,
+        start=clean.start,
+        max_windows=1000,
+    )
     rep = sched.run_once()
     assert rep.errors == {}
     assert store.alerts == {}
@@ -148,11 +155,20 @@ def test_late_data_inside_the_lookback_is_caught_end_to_end(tmp_path: Path) -> N
     now = [story_hour + timedelta(hours=1)]  # the window holding the attack has run ...
     store = MemoryAlertStore()
     runner = ArchiveRunner(arc.path)
-    sched = Scheduler([rule], DetectState(tmp_path / "state"), runner, store, watermark=lambda: now[0],
-                      clock=lambda: now[0], start=story_hour - timedelta(hours=2))
+    sched = Scheduler(
+        [rule],
+        DetectState(tmp_path / "state"),
+        runner,
+        store,
+        watermark=lambda: now[0],
+        clock=lambda: now[0],
+        start=story_hour - timedelta(hours=2),
+    )
     sched.run_once()
     assert store.alerts == {}
-    write_rows(arc.path, {"DeviceLogonEvents": late}, source="late-source")  # ... before its rows were archived
+    write_rows(
+        arc.path, {"DeviceLogonEvents": late}, source="late-source"
+    )  # ... before its rows were archived
     now[0] = story_hour + timedelta(hours=2)
     rep = sched.run_once()
     assert rep.alerts == 1
@@ -183,8 +199,17 @@ def test_crash_mid_run_archive_and_sink_get_each_alert_once(story: EmulatedArchi
         state = DetectState(state_dir)
         store = ArchiveAlertStore(archive, state_dir, sinks)
         try:
-            Scheduler(rules, state, ArchiveRunner(archive), store, watermark=fixed_watermark(end), clock=lambda: end,
-                      start=start, crash_at=crash_at, max_windows=100).run_once()
+            Scheduler(
+                rules,
+                state,
+                ArchiveRunner(archive),
+                store,
+                watermark=fixed_watermark(end),
+                clock=lambda: end,
+                start=start,
+                crash_at=crash_at,
+                max_windows=100,
+            ).run_once()
         finally:
             store.close()
             state.close()
@@ -221,9 +246,16 @@ def test_watermark_follows_ingestion(tmp_path: Path) -> None:
 
 # -- CLI --------------------------------------------------------------------------------------------
 
+
 def _config(tmp_path: Path, archive: Path, rules: Path, **detect: Any) -> Path:
-    lines = ["[archive]", f'path = "{archive}"', "", "[detect]", f'rules_dir = "{rules}"',
-             f'state_dir = "{tmp_path / "detect-state"}"']
+    lines = [
+        "[archive]",
+        f'path = "{archive}"',
+        "",
+        "[detect]",
+        f'rules_dir = "{rules}"',
+        f'state_dir = "{tmp_path / "detect-state"}"',
+    ]
     lines += [f"{k} = {json.dumps(v)}" for k, v in detect.items()]
     path = tmp_path / "huntvault.toml"
     path.write_text("\n".join(lines) + "\n")
@@ -234,8 +266,10 @@ def test_cli_check(tmp_path: Path) -> None:
     ok = CliRunner().invoke(main, ["detect", "check", str(RULES_DIR)])
     assert ok.exit_code == 0, ok.output
     assert "8 rules ok, 0 errors" in ok.output
-    (tmp_path / "bad.yaml").write_text("id: bad\nname: b\nseverity: Low\nschedule: {every: 1h}\n"
-                                       "query: |\n  DeviceEvents\n  | where Foo == 1\n")
+    (tmp_path / "bad.yaml").write_text(
+        "id: bad\nname: b\nseverity: Low\nschedule: {every: 1h}\n"
+        "query: |\n  DeviceEvents\n  | where Foo == 1\n"
+    )
     bad = CliRunner().invoke(main, ["detect", "check", str(tmp_path), "--json"])
     assert bad.exit_code == 1
     (problem,) = json.loads(bad.output)["problems"]
@@ -244,15 +278,40 @@ def test_cli_check(tmp_path: Path) -> None:
 
 def test_cli_backtest_json(story: EmulatedArchive, tmp_path: Path) -> None:
     cfg = _config(tmp_path, story.path, RULES_DIR)
-    res = CliRunner().invoke(main, ["--config", str(cfg), "detect", "backtest", "hv-brute-force-public-ip",
-                                    "--from", "2026-10-31", "--to", "2026-10-31", "--json"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(cfg),
+            "detect",
+            "backtest",
+            "hv-brute-force-public-ip",
+            "--from",
+            "2026-10-31",
+            "--to",
+            "2026-10-31",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["windows"] == 24 and data["alerts"] == 1
     assert data["alerts_per_day"] == {"2026-10-31": 1}
     assert data["entities"]["ip"] == {BRUTE_FORCE_IP: 1}
-    text = CliRunner().invoke(main, ["--config", str(cfg), "detect", "backtest", str(RULES_DIR / "brute-force-public-ip.yaml"),
-                                     "--from", "2026-10-31T00:00:00Z", "--to", "2026-10-31T12:00:00Z"])
+    text = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(cfg),
+            "detect",
+            "backtest",
+            str(RULES_DIR / "brute-force-public-ip.yaml"),
+            "--from",
+            "2026-10-31T00:00:00Z",
+            "--to",
+            "2026-10-31T12:00:00Z",
+        ],
+    )
     assert text.exit_code == 0 and "12 windows" in text.output and "192.0.2.200 (1)" in text.output
 
 
@@ -263,8 +322,14 @@ def test_cli_run_once_then_status(story: EmulatedArchive, tmp_path: Path) -> Non
     rules = tmp_path / "rules"
     rules.mkdir()
     shutil.copy(RULES_DIR / "antivirus-detection.yaml", rules)
-    cfg = _config(tmp_path, archive, rules, start_from="2026-10-31T00:00:00Z", max_windows_per_cycle=6,
-                  ingest_delay="0s")
+    cfg = _config(
+        tmp_path,
+        archive,
+        rules,
+        start_from="2026-10-31T00:00:00Z",
+        max_windows_per_cycle=6,
+        ingest_delay="0s",
+    )
     res = CliRunner().invoke(main, ["--config", str(cfg), "detect", "run", "--once"])
     assert res.exit_code == 0, res.output
     assert res.output.count("hv-antivirus-detection: [") == 6 and "alerts 1" in res.output
@@ -289,10 +354,15 @@ def test_cli_follow_runs_until_sigterm(story: EmulatedArchive, tmp_path: Path) -
     shutil.copy(RULES_DIR / "brute-force-public-ip.yaml", rules)
     archive = tmp_path / "archive"
     shutil.copytree(story.path, archive)
-    cfg = _config(tmp_path, archive, rules, start_from="2026-10-31T00:00:00Z", max_windows_per_cycle=2,
-                  poll_seconds=0.2)
-    proc = subprocess.Popen([sys.executable, "-m", "huntvault.cli", "--config", str(cfg), "detect", "--follow"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cfg = _config(
+        tmp_path, archive, rules, start_from="2026-10-31T00:00:00Z", max_windows_per_cycle=2, poll_seconds=0.2
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "huntvault.cli", "--config", str(cfg), "detect", "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     db = tmp_path / "detect-state" / "detect.sqlite"
     try:
         deadline = time.monotonic() + 120

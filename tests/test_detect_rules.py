@@ -20,11 +20,20 @@ from huntvault.errors import DetectError, RuleError
 from tests.support.detect import FIXTURES, RULES_DIR, dt, native_rule
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1h", timedelta(hours=1)), ("30m", timedelta(minutes=30)), ("2h30m", timedelta(hours=2, minutes=30)),
-    ("1d", timedelta(days=1)), ("90s", timedelta(seconds=90)), ("PT1H", timedelta(hours=1)),
-    ("P1D", timedelta(days=1)), ("PT5M", timedelta(minutes=5)), ("P1DT12H", timedelta(days=1, hours=12)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1h", timedelta(hours=1)),
+        ("30m", timedelta(minutes=30)),
+        ("2h30m", timedelta(hours=2, minutes=30)),
+        ("1d", timedelta(days=1)),
+        ("90s", timedelta(seconds=90)),
+        ("PT1H", timedelta(hours=1)),
+        ("P1D", timedelta(days=1)),
+        ("PT5M", timedelta(minutes=5)),
+        ("P1DT12H", timedelta(days=1, hours=12)),
+    ],
+)
 def test_durations(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
@@ -62,8 +71,11 @@ def test_sentinel_rule_loads_as_is() -> None:
     assert rule.grouping.mode == "row"  # eventGroupingSettings: AlertPerResult
     assert rule.suppress_for == timedelta(0)  # suppressionEnabled: false
     kinds = {e.kind: e.columns for e in rule.entities}
-    assert kinds == {"user": ("AccountName", "AccountDomain"), "device": ("HostName", "DnsDomain"),
-                     "file_hash": ("SHA256",)}  # the Algorithm identifier is not a value column
+    assert kinds == {
+        "user": ("AccountName", "AccountDomain"),
+        "device": ("HostName", "DnsDomain"),
+        "file_hash": ("SHA256",),
+    }  # the Algorithm identifier is not a value column
     assert {e.sentinel_type for e in rule.entities} == {"Account", "Host", "FileHash"}
 
 
@@ -90,20 +102,45 @@ query: DeviceLogonEvents | where ActionType == "LogonFailed"
     assert rule.suppress_for == timedelta(hours=5) and rule.suppress_by_rule
 
 
-@pytest.mark.parametrize(("body", "line", "column", "words"), [
-    ("id: a\nname: b\nseverity: Critical\nschedule: {every: 1h}\nquery: DeviceEvents\n", 3, 11, "severity"),
-    ("id: a\nname: b\nseverity: Low\nschedule: {every: 1h, lookbak: 2h}\nquery: DeviceEvents\n", 4, 23, "lookbak"),
-    ("id: a\nname: b\nseverity: Low\nschedule: {every: soon}\nquery: DeviceEvents\n", 4, 19, "duration"),
-    ("id: a\n name: b\n", 2, 6, "invalid YAML"),
-    ("id: a\nname: b\nseverity: Low\nschedule: {every: 1h}\nquery: DeviceEvents\nentities:\n  host: DeviceName\n",
-     7, 3, "entity kind"),
-    ("id: a\nname: b\nseverity: Low\nschedule: {every: 1h}\n", 1, 1, "query"),
-    ("id: a b\nname: b\nseverity: Low\nschedule: {every: 1h}\nquery: DeviceEvents\n", 1, 5, "id"),
-    ("id: a\nname: b\nseverity: Low\ntechniques: [T1059, Execution]\nschedule: {every: 1h}\nquery: DeviceEvents\n",
-     4, 21, "MITRE"),
-    ("id: a\nname: b\nseverity: Low\nqueryFrequency: 1h\nquery: DeviceEvents\nentityMappings:\n  - entityType: IP\n",
-     7, 5, "fieldMappings"),
-])
+@pytest.mark.parametrize(
+    ("body", "line", "column", "words"),
+    [
+        (
+            "id: a\nname: b\nseverity: Critical\nschedule: {every: 1h}\nquery: DeviceEvents\n",
+            3,
+            11,
+            "severity",
+        ),
+        (
+            "id: a\nname: b\nseverity: Low\nschedule: {every: 1h, lookbak: 2h}\nquery: DeviceEvents\n",
+            4,
+            23,
+            "lookbak",
+        ),
+        ("id: a\nname: b\nseverity: Low\nschedule: {every: soon}\nquery: DeviceEvents\n", 4, 19, "duration"),
+        ("id: a\n name: b\n", 2, 6, "invalid YAML"),
+        (
+            "id: a\nname: b\nseverity: Low\nschedule: {every: 1h}\nquery: DeviceEvents\nentities:\n  host: DeviceName\n",
+            7,
+            3,
+            "entity kind",
+        ),
+        ("id: a\nname: b\nseverity: Low\nschedule: {every: 1h}\n", 1, 1, "query"),
+        ("id: a b\nname: b\nseverity: Low\nschedule: {every: 1h}\nquery: DeviceEvents\n", 1, 5, "id"),
+        (
+            "id: a\nname: b\nseverity: Low\ntechniques: [T1059, Execution]\nschedule: {every: 1h}\nquery: DeviceEvents\n",
+            4,
+            21,
+            "MITRE",
+        ),
+        (
+            "id: a\nname: b\nseverity: Low\nqueryFrequency: 1h\nquery: DeviceEvents\nentityMappings:\n  - entityType: IP\n",
+            7,
+            5,
+            "fieldMappings",
+        ),
+    ],
+)
 def test_errors_carry_positions(body: str, line: int, column: int, words: str) -> None:
     with pytest.raises(RuleError) as info:
         load_rule_text(body, "r.yaml")
@@ -128,16 +165,27 @@ def test_shipped_rules_pass_check() -> None:
 
 
 def test_check_maps_kql_errors_to_file_positions(tmp_path: Path) -> None:
-    (tmp_path / "block.yaml").write_text(native_rule(
-        "block", "DeviceProcessEvents\n| where FileName =~ 'x.exe'\n| project Timestamp, DeviceNme",
-        entities="entities:\n  device: DeviceName"))
+    (tmp_path / "block.yaml").write_text(
+        native_rule(
+            "block",
+            "DeviceProcessEvents\n| where FileName =~ 'x.exe'\n| project Timestamp, DeviceNme",
+            entities="entities:\n  device: DeviceName",
+        )
+    )
     (tmp_path / "quoted.yaml").write_text(
         "id: quoted\nname: q\nseverity: Low\nschedule: {every: 1h}\n"
-        "query: \"DeviceEvents | where (ActionType == 'x'\"\n")
-    (tmp_path / "entity.yaml").write_text(native_rule(
-        "entity", "DeviceEvents | project Timestamp, DeviceName", entities="entities:\n  ip: RemoteIP"))
-    (tmp_path / "fine.yaml").write_text(native_rule("fine", "DeviceEvents | project Timestamp, DeviceName",
-                                                    entities="entities:\n  device: DeviceName"))
+        "query: \"DeviceEvents | where (ActionType == 'x'\"\n"
+    )
+    (tmp_path / "entity.yaml").write_text(
+        native_rule(
+            "entity", "DeviceEvents | project Timestamp, DeviceName", entities="entities:\n  ip: RemoteIP"
+        )
+    )
+    (tmp_path / "fine.yaml").write_text(
+        native_rule(
+            "fine", "DeviceEvents | project Timestamp, DeviceName", entities="entities:\n  device: DeviceName"
+        )
+    )
     report = check_rules(tmp_path)
     by_rule = {p.rule_id: p for p in report.problems}
     assert [r.id for r in report.rules] == ["fine"]
@@ -151,8 +199,10 @@ def test_check_maps_kql_errors_to_file_positions(tmp_path: Path) -> None:
 
 
 def test_tables_read_ignores_strings_and_comments() -> None:
-    q = ('// DeviceFileEvents is not read\nDeviceProcessEvents | where ProcessCommandLine has "DeviceEvents"\n'
-         '| join (DeviceNetworkEvents | where RemoteUrl == @"DeviceLogonEvents") on DeviceId')
+    q = (
+        '// DeviceFileEvents is not read\nDeviceProcessEvents | where ProcessCommandLine has "DeviceEvents"\n'
+        '| join (DeviceNetworkEvents | where RemoteUrl == @"DeviceLogonEvents") on DeviceId'
+    )
     assert tables_read(q) == ["DeviceProcessEvents", "DeviceNetworkEvents"]
 
 
@@ -162,6 +212,8 @@ def test_window_query_shadows_each_table_on_one_line() -> None:
     first, rest = out.split("\n", 1)
     assert rest == q
     assert first.count("let ") == 2
-    assert "let DeviceEvents = DeviceEvents | where Timestamp >= datetime(2026-10-31T10:00:00.000000Z)" in first
+    assert (
+        "let DeviceEvents = DeviceEvents | where Timestamp >= datetime(2026-10-31T10:00:00.000000Z)" in first
+    )
     assert "Timestamp < datetime(2026-10-31T12:00:00.000000Z)" in first
     assert window_query("print 1", dt("2026-10-31T10:00:00Z"), dt("2026-10-31T12:00:00Z")) == "print 1"

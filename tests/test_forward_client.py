@@ -27,9 +27,14 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
 
 def client_for(emu: Emulators, sleeps: list[float] | None = None, **overrides: object) -> DefenderClient:
     cfg = DefenderApiConfig(
-        base_url=emu.defender_server.url, authority=emu.defender_server.url, tenant_id=emu.creds.tenant_id,
-        client_id=emu.creds.client_id, client_secret=emu.creds.client_secret, ca_bundle=str(emu.tls.ca),
-        retry_backoff_seconds=0.01, timeout_seconds=5.0,
+        base_url=emu.defender_server.url,
+        authority=emu.defender_server.url,
+        tenant_id=emu.creds.tenant_id,
+        client_id=emu.creds.client_id,
+        client_secret=emu.creds.client_secret,
+        ca_bundle=str(emu.tls.ca),
+        retry_backoff_seconds=0.01,
+        timeout_seconds=5.0,
     )
     for key, value in overrides.items():
         setattr(cfg, key, value)
@@ -53,20 +58,35 @@ def test_a_certificate_credential_gets_a_token(emu: Emulators, tmp_path: Path) -
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "forwarder")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     pem = cert.public_bytes(serialization.Encoding.PEM)
     path = tmp_path / "app.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()) + pem)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        + pem
+    )
     emu.defender.issuer.certificates["cert-app"] = pem.decode()
     client = client_for(emu, client_id="cert-app", client_secret="", certificate_path=str(path))
     assert "value" in client.get("/api/alerts", {"$top": "1"})
     # a different key for the same client is refused
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_bytes(other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()) + pem)
+    path.write_bytes(
+        other.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        + pem
+    )
     with pytest.raises(ForwardError, match="invalid_client"):
         client_for(emu, client_id="cert-app", client_secret="", certificate_path=str(path)).get("/api/alerts")
 

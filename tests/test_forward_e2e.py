@@ -31,7 +31,9 @@ def drain(fw: Forwarder, rounds: int = 10) -> None:
     raise AssertionError(f"still {fw.state.pending_count()} queued after {rounds} cycles")
 
 
-def assert_exactly_once(counts: dict[tuple[str, str], int], expected: set[tuple[str, str]], sink: str) -> None:
+def assert_exactly_once(
+    counts: dict[tuple[str, str], int], expected: set[tuple[str, str]], sink: str
+) -> None:
     dupes = {k: n for k, n in counts.items() if n != 1}
     assert not dupes, f"{sink}: delivered more than once: {list(dupes.items())[:5]}"
     missing = expected - set(counts)
@@ -43,25 +45,32 @@ def assert_exactly_once(counts: dict[tuple[str, str], int], expected: set[tuple[
 def test_every_version_arrives_exactly_once_per_sink_under_faults(tmp_path: Path) -> None:
     start = END - dt.timedelta(hours=40)
     with emulators(tmp_path / "emu", extra_alerts=90, now=start) as emu:
-        cfg, _ = forward_config(emu, tmp_path, sinks=("sentinel", "legacy", "file"), batch_size=10,
-                                extra_forward="")
+        cfg, _ = forward_config(
+            emu, tmp_path, sinks=("sentinel", "legacy", "file"), batch_size=10, extra_forward=""
+        )
         fw = Forwarder(cfg)
         expected: set[tuple[str, str]] = set()
         la_faults = emu.la.faults
         steps = [
-            lambda: setattr(emu.defender.faults, "throttle_next", 2),  # a 429 storm on the API (Retry-After 1)
+            lambda: setattr(
+                emu.defender.faults, "throttle_next", 2
+            ),  # a 429 storm on the API (Retry-After 1)
             lambda: setattr(emu.defender.faults, "fail_next", 3),  # 500s
-            lambda: (setattr(la_faults["logs-ingestion"], "down", True),  # sinks down for a while
-                     setattr(la_faults["data-collector"], "throttle_next", 50),
-                     setattr(la_faults["data-collector"], "retry_after", 0)),
+            lambda: (
+                setattr(la_faults["logs-ingestion"], "down", True),  # sinks down for a while
+                setattr(la_faults["data-collector"], "throttle_next", 50),
+                setattr(la_faults["data-collector"], "retry_after", 0),
+            ),
             lambda: emu.la_server.stop(),  # the whole Log Analytics endpoint is gone
             lambda: None,
-            lambda: (setattr(la_faults["logs-ingestion"], "down", False),
-                     setattr(la_faults["data-collector"], "throttle_next", 0),
-                     restart_la(emu),
-                     setattr(la_faults["logs-ingestion"], "reject_matching", bad_alert()),  # one bad record
-                     setattr(la_faults["logs-ingestion"], "throttle_next", 2),
-                     setattr(la_faults["logs-ingestion"], "retry_after", 0)),
+            lambda: (
+                setattr(la_faults["logs-ingestion"], "down", False),
+                setattr(la_faults["data-collector"], "throttle_next", 0),
+                restart_la(emu),
+                setattr(la_faults["logs-ingestion"], "reject_matching", bad_alert()),  # one bad record
+                setattr(la_faults["logs-ingestion"], "throttle_next", 2),
+                setattr(la_faults["logs-ingestion"], "retry_after", 0),
+            ),
             lambda: setattr(la_faults["data-collector"], "fail_next", 2),
             lambda: None,
             lambda: None,
@@ -82,8 +91,12 @@ def test_every_version_arrives_exactly_once_per_sink_under_faults(tmp_path: Path
         assert emu.defender.stats.throttled >= 2 and emu.defender.stats.failed >= 3
         # the rejected record went to the dead-letter folder; replaying it delivers it
         letters = fw.dead.list("sentinel")
-        assert letters and len({lt.keys[0][0] for lt in letters}) == 1  # every queued version of the bad alert
-        assert all(lt.status == 400 and "InvalidDataFormat" in lt.reason and len(lt.records) == 1 for lt in letters)
+        assert (
+            letters and len({lt.keys[0][0] for lt in letters}) == 1
+        )  # every queued version of the bad alert
+        assert all(
+            lt.status == 400 and "InvalidDataFormat" in lt.reason and len(lt.records) == 1 for lt in letters
+        )
         li = arrivals(emu, "logs-ingestion")
         assert all(li[lt.keys[0][0], lt.records[0]["lastUpdateTime"]] == 0 for lt in letters)
         la_faults["logs-ingestion"].reject_matching = ""  # the receiver was fixed
@@ -145,7 +158,9 @@ def test_sigkill_mid_batch_then_restart_delivers_exactly_once(tmp_path: Path) ->
         assert again.returncode == 0, again.stderr.decode()
         assert_exactly_once(arrivals(emu, "logs-ingestion"), expected, "sentinel")
         assert_exactly_once(jsonl_arrivals(tmp_path / "state" / "alerts.jsonl"), expected, "file")
-        status = CliRunner().invoke(main, ["--config", str(toml), "forward", "status", "--json"], env=emu.env())
+        status = CliRunner().invoke(
+            main, ["--config", str(toml), "forward", "status", "--json"], env=emu.env()
+        )
         assert status.exit_code == 0, status.output
         assert '"pending": 0' in status.output
 
@@ -173,7 +188,9 @@ def test_archive_sink_writes_alert_and_machine_tables_joinable_with_events(tmp_p
         toml = toml.replace("[forward]", f'[archive]\npath = "{tmp_path / "archive"}"\n\n[forward]')
         toml += '[[forward.sinks]]\nname = "vault"\nkind = "archive"\n'
         (tmp_path / "hv.toml").write_text(toml)
-        result = CliRunner().invoke(main, ["--config", str(tmp_path / "hv.toml"), "forward", "--once"], env=emu.env())
+        result = CliRunner().invoke(
+            main, ["--config", str(tmp_path / "hv.toml"), "forward", "--once"], env=emu.env()
+        )
         assert result.exit_code == 0, result.output
         archive = tmp_path / "archive"
         assert archived_tables(archive) == ["DefenderApiAlerts", "DefenderApiMachines"]
@@ -183,7 +200,9 @@ def test_archive_sink_writes_alert_and_machine_tables_joinable_with_events(tmp_p
             SELECT a.AlertId, a.DeviceId, m.computerDnsName FROM DefenderApiAlerts a
             JOIN (SELECT DISTINCT DeviceId, computerDnsName, Timestamp FROM DefenderApiMachines) m
               ON a.DeviceId = m.DeviceId AND a.Timestamp = m.Timestamp"""
-        assert con.execute("SELECT count(*) FROM DefenderApiAlerts WHERE _Extra IS NOT NULL").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM DefenderApiAlerts WHERE _Extra IS NOT NULL").fetchone() == (
+            0,
+        )
         rows = con.execute(join).fetchall()
         assert len(rows) == len(visible_versions(emu))
         names = {d.id: d.name for d in emu.tenant.devices}
@@ -192,9 +211,13 @@ def test_archive_sink_writes_alert_and_machine_tables_joinable_with_events(tmp_p
         import shutil
 
         shutil.rmtree(tmp_path / "state")
-        again = CliRunner().invoke(main, ["--config", str(tmp_path / "hv.toml"), "forward", "--once"], env=emu.env())
+        again = CliRunner().invoke(
+            main, ["--config", str(tmp_path / "hv.toml"), "forward", "--once"], env=emu.env()
+        )
         assert again.exit_code == 0, again.output
-        assert open_catalog(archive).execute("SELECT count(*) FROM DefenderApiAlerts").fetchone() == (len(rows),)
+        assert open_catalog(archive).execute("SELECT count(*) FROM DefenderApiAlerts").fetchone() == (
+            len(rows),
+        )
 
 
 def test_permanent_rejections_are_dead_lettered_and_replayed(tmp_path: Path) -> None:
@@ -214,7 +237,9 @@ def test_permanent_rejections_are_dead_lettered_and_replayed(tmp_path: Path) -> 
         second = runner.invoke(main, ["--config", str(toml), "forward", "--once"], env=emu.env())
         assert "sent 0, dead-lettered 0" in second.output
         emu.la.workspaces[emu.creds.workspace_id] = good_key
-        replay = runner.invoke(main, ["--config", str(toml), "forward", "--replay-dead-letter"], env=emu.env())
+        replay = runner.invoke(
+            main, ["--config", str(toml), "forward", "--replay-dead-letter"], env=emu.env()
+        )
         assert replay.exit_code == 0, replay.output
         assert f"legacy: replayed {len(versions)}" in replay.output
         assert_exactly_once(arrivals(emu, "data-collector"), versions, "legacy")
@@ -230,9 +255,29 @@ def test_emulate_serve_then_forward_with_its_sample_config(tmp_path: Path) -> No
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT)}
     serve = subprocess.Popen(
-        [sys.executable, "-m", "huntvault.cli", "emulate", "serve", "--port", str(port), "--la-port", str(free_port()),
-         "--dir", str(tmp_path / "emu"), "--devices", "6", "--alerts", "12"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "huntvault.cli",
+            "emulate",
+            "serve",
+            "--port",
+            str(port),
+            "--la-port",
+            str(free_port()),
+            "--dir",
+            str(tmp_path / "emu"),
+            "--devices",
+            "6",
+            "--alerts",
+            "12",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines: list[str] = []
         assert serve.stdout is not None
@@ -243,11 +288,17 @@ def test_emulate_serve_then_forward_with_its_sample_config(tmp_path: Path) -> No
         # the secrets are printed as export lines; read the rest of them
         while sum(line.startswith("export ") for line in lines) < 3:
             lines.append(serve.stdout.readline().strip())
-        secrets = dict(line[len("export "):].split("=", 1) for line in lines if line.startswith("export "))
+        secrets = dict(line[len("export ") :].split("=", 1) for line in lines if line.startswith("export "))
         sample = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("Sample config:"))
         assert f"https://127.0.0.1:{port}" in Path(sample).read_text()
-        run = subprocess.run([sys.executable, "-m", "huntvault.cli", "--config", sample, "forward", "--once"],
-                             cwd=tmp_path, env={**env, **secrets}, capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-m", "huntvault.cli", "--config", sample, "forward", "--once"],
+            cwd=tmp_path,
+            env={**env, **secrets},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr
         assert "retired on 2026-09-14" in run.stderr  # the Data Collector warning at start-up
         sent = [line for line in run.stdout.splitlines() if ": sent " in line]

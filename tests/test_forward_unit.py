@@ -77,8 +77,15 @@ def test_shared_key_signature_matches_a_vector_computed_with_openssl() -> None:
 
 def test_data_collector_signs_the_utf8_byte_length(monkeypatch: pytest.MonkeyPatch) -> None:
     key = base64.b64encode(b"k" * 32).decode()
-    sink = DataCollectorSink(SinkConfig(name="dc", kind="data-collector", workspace_id="ws", shared_key=key,
-                                        endpoint="https://127.0.0.1:1"))
+    sink = DataCollectorSink(
+        SinkConfig(
+            name="dc",
+            kind="data-collector",
+            workspace_id="ws",
+            shared_key=key,
+            endpoint="https://127.0.0.1:1",
+        )
+    )
     sent: dict[str, object] = {}
 
     class Resp:
@@ -96,7 +103,8 @@ def test_data_collector_signs_the_utf8_byte_length(monkeypatch: pytest.MonkeyPat
     assert isinstance(headers, dict)
     assert len(body) > len(body.decode())  # non-ASCII: bytes != characters
     assert headers["Authorization"] == "SharedKey ws:" + expected_signature(
-        key, headers["x-ms-date"], len(body), "application/json")
+        key, headers["x-ms-date"], len(body), "application/json"
+    )
     assert headers["Log-Type"] == "MDATPAlerts"
     assert headers["time-generated-field"] == "lastUpdateTime"
     assert sent["url"] == "https://127.0.0.1:1/api/logs?api-version=2016-04-01"
@@ -105,8 +113,11 @@ def test_data_collector_signs_the_utf8_byte_length(monkeypatch: pytest.MonkeyPat
 def test_data_collector_rejects_bad_log_type() -> None:
     key = base64.b64encode(b"k" * 32).decode()
     with pytest.raises(ConfigError, match="log_type"):
-        DataCollectorSink(SinkConfig(name="dc", kind="data-collector", workspace_id="ws", shared_key=key,
-                                     log_type="MDATP-Alerts"))
+        DataCollectorSink(
+            SinkConfig(
+                name="dc", kind="data-collector", workspace_id="ws", shared_key=key, log_type="MDATP-Alerts"
+            )
+        )
 
 
 def test_logicapp_merge_is_last_wins_so_the_machine_id_replaces_the_alert_id() -> None:
@@ -135,7 +146,9 @@ def test_odata_filter_subset() -> None:
     rec = {"lastUpdateTime": "2026-10-31T10:00:00.1234567Z", "id": "A1", "severity": "High", "n": 5}
     assert compile_filter("lastUpdateTime ge 2026-10-31T10:00:00Z")(rec)
     assert not compile_filter("lastUpdateTime lt 2026-10-31T10:00:00.123456Z")(rec)
-    assert compile_filter("lastUpdateTime ge 2026-10-31T09:00:00Z and lastUpdateTime lt 2026-10-31T11:00:00Z")(rec)
+    assert compile_filter(
+        "lastUpdateTime ge 2026-10-31T09:00:00Z and lastUpdateTime lt 2026-10-31T11:00:00Z"
+    )(rec)
     assert compile_filter("id in ('x','a1')")(rec)
     assert not compile_filter("id in ('x', 'y')")(rec)
     assert compile_filter("(severity eq 'Low' or severity eq 'high') and not (n gt 6)")(rec)

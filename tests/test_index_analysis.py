@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from huntvault.index import IndexStore, analyze, layout_for
 from huntvault.index.builder import DocumentBuilder
-from huntvault.index.fields import pretokenize
+from huntvault.index.fields import EMPTY_FIELD, pretokenize
 from huntvault.schema import get_table
 from huntvault.search import SearchEngine, from_query_string
 from tests.support.search import INDEX, generate_table, write_archive
@@ -50,7 +50,7 @@ def test_builder_feeds_pre_analyzed_text(tmp_path: Path) -> None:
         docs = [orjson.loads(d) for batch in builder.documents(parts, root) for d in batch]
     finally:
         builder.close()
-    by_text = {orjson.loads(d["_src"])["properties"]["ProcessCommandLine"]: d for d in docs}
+    by_text = {d.get(spec.value_field, ""): d for d in docs}
     for value in ODD:
         doc = by_text[value]
         tokens = analyze(value)
@@ -58,10 +58,9 @@ def test_builder_feeds_pre_analyzed_text(tmp_path: Path) -> None:
             assert doc[spec.text_field].split() == tokens
         else:  # nothing to search: the analyzed field is absent, as for an empty value
             assert spec.text_field not in doc
-        if value:
-            assert doc[spec.value_field] == value  # the raw twin keeps the original text
-        else:
+        if not value:  # '' is indexed as absent and remembered in `_empty` so documents show ""
             assert spec.value_field not in doc
+            assert spec.path in doc[EMPTY_FIELD].split("\n")
 
 
 def test_search_and_highlight_after_pre_analysis(tmp_path: Path) -> None:
@@ -88,3 +87,43 @@ def test_search_and_highlight_after_pre_analysis(tmp_path: Path) -> None:
     assert len(hits("search=ünïcödé_wörds&searchFields=properties/ProcessCommandLine")) == 1
     assert len(hits("search=tail&searchFields=properties/ProcessCommandLine")) == 1
     assert hits("search=cmd&searchFields=properties/ProcessCommandLine") == []  # cmd.exe is one token
+
+
+def test_documents_rebuilt_from_stored_fields(tmp_path: Path) -> None:
+    data = generate_table("DeviceProcessEvents", 4, seed=6, spacing_s=60)
+    if "_Extra" in data.schema.names:
+        data = data.drop_columns(["_Extra"])
+    extras = [None, "{}", '{"NewCol":1,"Nested":{"a":[1,2]}}', '{"AccountName":"override","Gone":null}']
+    data = data.append_column("_Extra", pa.array(extras, pa.string()))
+    col = data.schema.get_field_index("InitiatingProcessAccountName")
+    data = data.set_column(col, "InitiatingProcessAccountName", pa.array(["", "a", "", "b"], pa.string()))
+    data = data.drop_columns(["FolderPath"])  # a column this part does not have
+    root = tmp_path / "archive"
+    write_archive(root, "DeviceProcessEvents", data)
+    store = IndexStore(tmp_path / "index", root)
+    store.sync()
+    engine = SearchEngine(store)
+    res = engine.search(INDEX, from_query_string("search=*&$orderby=properties/ReportId"))
+    docs = res["value"]
+    assert [d["properties"]["InitiatingProcessAccountName"] for d in docs] == ["", "a", "", "b"]
+    assert all(d["properties"]["FolderPath"] is None for d in docs)
+    assert all(d["metadata_storage_size"] is None for d in docs)
+    assert list(docs[0])[:7] == [
+        "@search.score",
+        "id",
+        "time",
+        "tenantId",
+        "category",
+        "operationName",
+        "properties",
+    ]
+    assert docs[0]["time"].endswith("Z") and len(docs[0]["time"]) == len("2026-07-20T08:00:00.000000Z")
+    assert docs[0]["properties"]["Timestamp"] == data.column("Timestamp")[0].as_py().strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+    assert "NewCol" not in docs[0]["properties"]
+    assert docs[2]["properties"]["NewCol"] == 1 and docs[2]["properties"]["Nested"] == {"a": [1, 2]}
+    props = docs[3]["properties"]
+    assert props["AccountName"] == "override" and "Gone" not in props
+    assert list(props)[-1] == "AccountName"  # merge-patched keys move to the end, as json_merge_patch
+    assert engine.lookup(INDEX, docs[3]["id"]) == {k: v for k, v in docs[3].items() if k != "@search.score"}

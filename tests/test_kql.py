@@ -68,7 +68,9 @@ def test_externaldata_local_file(tmp_path: Path) -> None:
     f = tmp_path / "iocs.csv"
     f.write_text("sha,score\nabc,5\ndef,7\n")
     path = str(f).replace("\\", "\\\\")
-    t = run(f"externaldata(sha:string, score:long)['{path}'] with (format='csv', ignoreFirstRecord=true) | summarize sum(score)")
+    t = run(
+        f"externaldata(sha:string, score:long)['{path}'] with (format='csv', ignoreFirstRecord=true) | summarize sum(score)"
+    )
     assert t.to_pylist() == [{"sum_score": 12}]
 
 
@@ -78,8 +80,11 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_archive_has_term_and_time_column_aliases(archive: Path) -> None:
-    t = run('DeviceProcessEvents | where TimeGenerated > ago(1d) and ProcessCommandLine has "-enc" | project TimeGenerated, FileName',
-            archive, now=NOW)
+    t = run(
+        'DeviceProcessEvents | where TimeGenerated > ago(1d) and ProcessCommandLine has "-enc" | project TimeGenerated, FileName',
+        archive,
+        now=NOW,
+    )
     assert t.column_names == ["TimeGenerated", "FileName"]
     assert t.column("FileName").to_pylist() == []
     t = run('DeviceProcessEvents | where ProcessCommandLine has "-enc" | project FileName', archive, now=NOW)
@@ -87,17 +92,31 @@ def test_archive_has_term_and_time_column_aliases(archive: Path) -> None:
 
 
 def test_archive_legacy_table_and_join(archive: Path) -> None:
-    t = run("ProcessCreationEvents | join kind=inner (DeviceNetworkEvents | project DeviceId, RemoteIP) on DeviceId "
-            "| summarize dcount(RemoteIP) by DeviceName | sort by DeviceName asc", archive, now=NOW)
-    assert t.to_pylist() == [{"DeviceName": "host-a", "dcount_RemoteIP": 1}, {"DeviceName": "host-b", "dcount_RemoteIP": 1}]
+    t = run(
+        "ProcessCreationEvents | join kind=inner (DeviceNetworkEvents | project DeviceId, RemoteIP) on DeviceId "
+        "| summarize dcount(RemoteIP) by DeviceName | sort by DeviceName asc",
+        archive,
+        now=NOW,
+    )
+    assert t.to_pylist() == [
+        {"DeviceName": "host-a", "dcount_RemoteIP": 1},
+        {"DeviceName": "host-b", "dcount_RemoteIP": 1},
+    ]
 
 
 def test_archive_dynamic_json_text_column(archive: Path) -> None:
-    t = run("DeviceProcessEvents | extend Tag = tostring(AdditionalFields.Tag) | mv-expand Item = AdditionalFields.Items "
-            "| project ReportId, Tag, Item = toint(Item) | sort by ReportId asc, Item asc", archive, now=NOW)
+    t = run(
+        "DeviceProcessEvents | extend Tag = tostring(AdditionalFields.Tag) | mv-expand Item = AdditionalFields.Items "
+        "| project ReportId, Tag, Item = toint(Item) | sort by ReportId asc, Item asc",
+        archive,
+        now=NOW,
+    )
     # a null bag expands to one row with null; the empty array of ReportId 3 to no row (T4)
-    assert t.to_pylist() == [{"ReportId": 1, "Tag": "x", "Item": 1}, {"ReportId": 1, "Tag": "x", "Item": 2},
-                             {"ReportId": 2, "Tag": "", "Item": None}]
+    assert t.to_pylist() == [
+        {"ReportId": 1, "Tag": "x", "Item": 1},
+        {"ReportId": 1, "Tag": "x", "Item": 2},
+        {"ReportId": 2, "Tag": "", "Item": None},
+    ]
 
 
 def test_archive_empty_typed_tables(archive: Path) -> None:
@@ -124,9 +143,20 @@ def emulator_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except ImportError:  # the emulator or the ingester is not there: hand-made rows instead
         return write_archive(tmp_path_factory.mktemp("corpus-archive"), sample_rows())
     root = tmp_path_factory.mktemp("emulator")
-    write_export(root / "export", days=30, devices=2, events_per_device_day=40, events_per_user_day=2, seed=7,
-                 end=CORPUS_NOW.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    run_ingest(SourceConfig(name="local", kind="local", path=str(root / "export")), str(root / "archive"), ArchiveConfig())
+    write_export(
+        root / "export",
+        days=30,
+        devices=2,
+        events_per_device_day=40,
+        events_per_user_day=2,
+        seed=7,
+        end=CORPUS_NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    run_ingest(
+        SourceConfig(name="local", kind="local", path=str(root / "export")),
+        str(root / "archive"),
+        ArchiveConfig(),
+    )
     return root / "archive"
 
 
@@ -154,20 +184,33 @@ def test_corpus_parse_and_execute(emulator_archive: Path) -> None:
             executed += 1
         except KqlError as exc:
             failures.append(f"{Path(f).name}: {str(exc).splitlines()[0]}")
-    print(f"\nKQL corpus: {len(files)} files, {parsed} parse, {multi} multi-query artifacts (clear error), "
-          f"{len(files) - parsed - multi} other parse failures; {executed}/{parsed} execute "
-          f"({100 * executed / parsed:.1f}%) returning {rows} rows in total")
+    print(
+        f"\nKQL corpus: {len(files)} files, {parsed} parse, {multi} multi-query artifacts (clear error), "
+        f"{len(files) - parsed - multi} other parse failures; {executed}/{parsed} execute "
+        f"({100 * executed / parsed:.1f}%) returning {rows} rows in total"
+    )
     for line in failures:
         print("  not executed:", line)
-    assert parsed + multi >= len(files) - 2  # the two non-query artifacts are listed in docs/kql-unsupported.md
+    assert (
+        parsed + multi >= len(files) - 2
+    )  # the two non-query artifacts are listed in docs/kql-unsupported.md
     assert executed / parsed >= 0.95
 
 
 def test_cli_hunt_jsonl(archive: Path) -> None:
     from huntvault.cli import main
 
-    res = CliRunner().invoke(main, ["hunt", "--archive", str(archive), "--format", "jsonl",
-                                    "DeviceNetworkEvents | project Timestamp, RemotePort | sort by RemotePort asc"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "hunt",
+            "--archive",
+            str(archive),
+            "--format",
+            "jsonl",
+            "DeviceNetworkEvents | project Timestamp, RemotePort | sort by RemotePort asc",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert res.output.splitlines()[0] == '{"Timestamp": "2024-06-15T09:31:00Z", "RemotePort": 53}'
 
@@ -177,7 +220,9 @@ def test_cli_hunt_formats_file_stdin_and_explain(tmp_path: Path) -> None:
 
     runner = CliRunner()
     q = tmp_path / "q.kql"
-    q.write_text('datatable(a:string, d:dynamic)["x,y", dynamic({"k": 1})] | extend t = datetime(2024-06-15 10:00)')
+    q.write_text(
+        'datatable(a:string, d:dynamic)["x,y", dynamic({"k": 1})] | extend t = datetime(2024-06-15 10:00)'
+    )
     res = runner.invoke(main, ["hunt", "--format", "csv", "-f", str(q)])
     assert res.exit_code == 0, res.output
     assert res.output.splitlines() == ["a,d,t", '"x,y","{""k"":1}",2024-06-15T10:00:00Z']

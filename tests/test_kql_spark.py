@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from huntvault.errors import KqlUnsupportedError
 from huntvault.kql import execute
 from tests.support.kql import NOW, Case, canonical, load_cases, sample_rows, write_archive
 
@@ -31,6 +32,22 @@ def test_spark_case(case: Case, spark_backend) -> None:  # type: ignore[no-untyp
     assert case.expected is not None
     result = execute(case.query, backend=spark_backend, now=NOW)
     assert canonical(result.rows(), case.ordered) == canonical(case.expected, case.ordered), result.sql
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("series_stats", "print y = dynamic([1, 2, 3]) | extend series_stats(y)"),
+        (
+            "series_decompose_anomalies",
+            "print y = dynamic([1, 2, 3]) | project d = series_decompose_anomalies(y)",
+        ),
+        ("series_add", "print y = dynamic([1, 2, 3]) | project a = series_add(y, y)"),
+    ],
+)
+def test_spark_series_functions_fail_by_name(name: str, query: str, spark_backend) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(KqlUnsupportedError, match=rf"{name}\(\) runs on the DuckDB engine only"):
+        execute(query, backend=spark_backend, now=NOW)
 
 
 ARCHIVE_QUERIES = [

@@ -26,8 +26,13 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="huntvault")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, built-in defaults).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, built-in defaults).",
+)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Keep Defender advanced-hunting data for years: ingest, search, hunt, forward."""
@@ -64,75 +69,172 @@ def emulate_group() -> None:
 
 
 @emulate_group.command("export")
-@click.option("--to", "to_dir", type=click.Path(file_okay=False), default=None, help="Write the export layout as folders.")
-@click.option("--to-azure", "azure", metavar="CONNECTION_STRING", default=None, help="Write append blobs to this account.")
-@click.option("--eventhub-format", "eventhub_dir", type=click.Path(file_okay=False), default=None,
-              help='Write {"records":[...]} Event Hub messages as files.')
-@click.option("--eventhub-name", default="", help="One named hub for all tables (default: one hub per table).")
+@click.option(
+    "--to",
+    "to_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the export layout as folders.",
+)
+@click.option(
+    "--to-azure",
+    "azure",
+    metavar="CONNECTION_STRING",
+    default=None,
+    help="Write append blobs to this account.",
+)
+@click.option(
+    "--eventhub-format",
+    "eventhub_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help='Write {"records":[...]} Event Hub messages as files.',
+)
+@click.option(
+    "--eventhub-name", default="", help="One named hub for all tables (default: one hub per table)."
+)
 @click.option("--days", type=float, default=1.0, show_default=True)
 @click.option("--devices", type=int, default=5, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--end", default="", help="ISO time closing the window (default: start of the current UTC hour).")
-@click.option("--dup-rate", type=float, default=0.002, show_default=True, help="Share of lines delivered twice.")
-@click.option("--late-rate", type=float, default=0.02, show_default=True, help="Share of lines appended hours late.")
+@click.option(
+    "--end", default="", help="ISO time closing the window (default: start of the current UTC hour)."
+)
+@click.option(
+    "--dup-rate", type=float, default=0.002, show_default=True, help="Share of lines delivered twice."
+)
+@click.option(
+    "--late-rate", type=float, default=0.02, show_default=True, help="Share of lines appended hours late."
+)
 @click.option("--events-per-device-day", type=int, default=2000, show_default=True)
 @click.option("--unknown-column", default="EmulatorDriftField", show_default=True, help='"" disables it.')
 @click.option("--unknown-table", default="EmulatorDriftEvents", show_default=True, help='"" disables it.')
-@click.option("--malformed", type=int, default=0, show_default=True, help="Broken lines to inject (quarantine tests).")
-@click.option("--manifest-dir", type=click.Path(file_okay=False), default=None,
-              help="Where manifest.json goes (default: --to, else <--eventhub-format>-manifest, else .).")
+@click.option(
+    "--malformed", type=int, default=0, show_default=True, help="Broken lines to inject (quarantine tests)."
+)
+@click.option(
+    "--manifest-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where manifest.json goes (default: --to, else <--eventhub-format>-manifest, else .).",
+)
 @click.option("--follow", is_flag=True, help="After the window, keep appending in real time.")
 @click.option("--rate", type=float, default=100.0, show_default=True, help="Lines per second with --follow.")
 @click.option("--max-events", type=int, default=None, help="Stop --follow after this many events.")
 @click.option("--duration", type=float, default=None, help="Stop --follow after this many seconds.")
-@click.option("--overwrite", is_flag=True, help="Replace an export already in the targets (instead of refusing).")
-def emulate_export(to_dir: str | None, azure: str | None, eventhub_dir: str | None, eventhub_name: str,
-                   days: float, devices: int, seed: int, end: str, dup_rate: float, late_rate: float,
-                   events_per_device_day: int,
-                   unknown_column: str, unknown_table: str, malformed: int, manifest_dir: str | None, follow: bool,
-                   rate: float, max_events: int | None, duration: float | None, overwrite: bool) -> None:
+@click.option(
+    "--overwrite", is_flag=True, help="Replace an export already in the targets (instead of refusing)."
+)
+def emulate_export(
+    to_dir: str | None,
+    azure: str | None,
+    eventhub_dir: str | None,
+    eventhub_name: str,
+    days: float,
+    devices: int,
+    seed: int,
+    end: str,
+    dup_rate: float,
+    late_rate: float,
+    events_per_device_day: int,
+    unknown_column: str,
+    unknown_table: str,
+    malformed: int,
+    manifest_dir: str | None,
+    follow: bool,
+    rate: float,
+    max_events: int | None,
+    duration: float | None,
+    overwrite: bool,
+) -> None:
     """Write a deterministic emulated Defender streaming export (and manifest.json)."""
     from huntvault.emulator import write_export
 
     manifest = write_export(
-        to_dir, azure_connection_string=azure, eventhub_dir=eventhub_dir, manifest_dir=manifest_dir,
-        follow_rate=rate if follow else None, max_events=max_events, duration=duration, overwrite=overwrite,
+        to_dir,
+        azure_connection_string=azure,
+        eventhub_dir=eventhub_dir,
+        manifest_dir=manifest_dir,
+        follow_rate=rate if follow else None,
+        max_events=max_events,
+        duration=duration,
+        overwrite=overwrite,
         eventhub_name=eventhub_name,
-        days=days, devices=devices, seed=seed, end=end, dup_rate=dup_rate, late_rate=late_rate,
-        events_per_device_day=events_per_device_day, unknown_column=unknown_column, unknown_table=unknown_table,
-        malformed=malformed)
-    click.echo(f"tenant {manifest.tenant_id}: {manifest.total_events} events in {len(manifest.tables)} tables, "
-               f"{manifest.total_duplicates} duplicates, {len(manifest.malformed)} malformed lines, "
-               f"{len(manifest.stories)} planted stories ({manifest.start} .. {manifest.end})")
+        days=days,
+        devices=devices,
+        seed=seed,
+        end=end,
+        dup_rate=dup_rate,
+        late_rate=late_rate,
+        events_per_device_day=events_per_device_day,
+        unknown_column=unknown_column,
+        unknown_table=unknown_table,
+        malformed=malformed,
+    )
+    click.echo(
+        f"tenant {manifest.tenant_id}: {manifest.total_events} events in {len(manifest.tables)} tables, "
+        f"{manifest.total_duplicates} duplicates, {len(manifest.malformed)} malformed lines, "
+        f"{len(manifest.stories)} planted stories ({manifest.start} .. {manifest.end})"
+    )
 
 
 @emulate_group.command("serve")
-@click.option("--port", type=int, default=8443, show_default=True, help="Defender API + token endpoint (HTTPS).")
+@click.option(
+    "--port", type=int, default=8443, show_default=True, help="Defender API + token endpoint (HTTPS)."
+)
 @click.option("--la-port", type=int, default=0, help="Log Analytics endpoints (HTTPS); default --port + 1.")
-@click.option("--dir", "folder", type=click.Path(file_okay=False), default="huntvault-data/emulator", show_default=True,
-              help="Where the self-signed CA and a sample forward config are written.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False),
+    default="huntvault-data/emulator",
+    show_default=True,
+    help="Where the self-signed CA and a sample forward config are written.",
+)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--devices", type=int, default=20, show_default=True)
-@click.option("--alerts", "extra_alerts", type=int, default=200, show_default=True,
-              help="Background alerts added to the story alerts.")
-@click.option("--speed", type=float, default=1.0, show_default=True,
-              help="Emulated seconds per real second (alerts change status as the clock moves).")
-def emulate_serve(port: int, la_port: int, folder: str, seed: int, devices: int, extra_alerts: int,
-                  speed: float) -> None:
+@click.option(
+    "--alerts",
+    "extra_alerts",
+    type=int,
+    default=200,
+    show_default=True,
+    help="Background alerts added to the story alerts.",
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Emulated seconds per real second (alerts change status as the clock moves).",
+)
+def emulate_serve(
+    port: int, la_port: int, folder: str, seed: int, devices: int, extra_alerts: int, speed: float
+) -> None:
     """Serve the Defender API and Log Analytics emulators on 127.0.0.1 until interrupted."""
     import time as _time
     from pathlib import Path
 
     from huntvault.emulator.serve import start_emulators
 
-    emu = start_emulators(folder, seed=seed, devices=devices, extra_alerts=extra_alerts, clock_speed=speed,
-                          port=port, la_port=la_port or port + 1)
+    emu = start_emulators(
+        folder,
+        seed=seed,
+        devices=devices,
+        extra_alerts=extra_alerts,
+        clock_speed=speed,
+        port=port,
+        la_port=la_port or port + 1,
+    )
     sample = Path(folder) / "forward-emulator.toml"
     sample.write_text(emu.forward_toml(str(Path(folder) / "forward-state")), encoding="utf-8")
-    click.echo(f"Defender API:   {emu.defender_server.url}  (token: {emu.defender_server.url}/{emu.creds.tenant_id}"
-               "/oauth2/v2.0/token)")
-    click.echo(f"Log Analytics:  {emu.la_server.url}  (workspace {emu.creds.workspace_id}, "
-               f"DCR {emu.creds.dcr_immutable_id}, stream {emu.creds.stream})")
+    click.echo(
+        f"Defender API:   {emu.defender_server.url}  (token: {emu.defender_server.url}/{emu.creds.tenant_id}"
+        "/oauth2/v2.0/token)"
+    )
+    click.echo(
+        f"Log Analytics:  {emu.la_server.url}  (workspace {emu.creds.workspace_id}, "
+        f"DCR {emu.creds.dcr_immutable_id}, stream {emu.creds.stream})"
+    )
     click.echo(f"CA certificate: {emu.tls.ca}")
     click.echo(f"Sample config:  {sample}")
     for key, value in emu.env().items():
@@ -148,13 +250,24 @@ def emulate_serve(port: int, la_port: int, folder: str, seed: int, devices: int,
 
 @main.group("forward", invoke_without_command=True)
 @click.option("--once", "mode", flag_value="once", help="One poll and one delivery pass, then exit.")
-@click.option("--follow", "mode", flag_value="follow", default=True, help="Poll every poll_seconds (default).")
-@click.option("--replay-dead-letter", "replay", is_flag=True, help="Retry the dead-lettered records, then exit.")
+@click.option(
+    "--follow", "mode", flag_value="follow", default=True, help="Poll every poll_seconds (default)."
+)
+@click.option(
+    "--replay-dead-letter", "replay", is_flag=True, help="Retry the dead-lettered records, then exit."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log each cycle.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="huntvault.toml to use (same as the global --config).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="huntvault.toml to use (same as the global --config).",
+)
 @click.pass_context
-def forward_group(ctx: click.Context, mode: str, replay: bool, verbose: bool, config_path: str | None) -> None:
+def forward_group(
+    ctx: click.Context, mode: str, replay: bool, verbose: bool, config_path: str | None
+) -> None:
     """Forward Defender alerts, enriched with their machines, to the configured sinks."""
     if config_path:
         ctx.find_root().obj["config_path"] = config_path
@@ -166,22 +279,30 @@ def forward_group(ctx: click.Context, mode: str, replay: bool, verbose: bool, co
 
     from huntvault.forward import Forwarder
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+    )
     logging.getLogger("azure").setLevel(logging.WARNING)
     cfg = load_config(ctx)
     fw = Forwarder(cfg.forward, cfg.archive.path)
     try:
         if replay:
             for name, res in fw.replay_dead_letters().items():
-                click.echo(f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}")
+                click.echo(
+                    f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}"
+                )
             return
         if mode == "once":
             result = fw.run_once()
-            click.echo(f"polled {result.poll.alerts} alert versions with {result.poll.api_calls} API calls; "
-                       f"cursor {result.poll.cursor or '-'}")
+            click.echo(
+                f"polled {result.poll.alerts} alert versions with {result.poll.api_calls} API calls; "
+                f"cursor {result.poll.cursor or '-'}"
+            )
             for name, res in result.sinks.items():
-                click.echo(f"{name}: sent {res.sent}, dead-lettered {res.dead}, pending {res.pending}"
-                           + (f" ({res.down})" if res.down else ""))
+                click.echo(
+                    f"{name}: sent {res.sent}, dead-lettered {res.dead}, pending {res.pending}"
+                    + (f" ({res.down})" if res.down else "")
+                )
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -189,8 +310,12 @@ def forward_group(ctx: click.Context, mode: str, replay: bool, verbose: bool, co
 
         def report(result: Any) -> None:
             logging.getLogger("huntvault.forward").info(
-                "polled %d versions (%d API calls), queued %d; %s", result.poll.alerts, result.poll.api_calls,
-                result.poll.queued, ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()))
+                "polled %d versions (%d API calls), queued %d; %s",
+                result.poll.alerts,
+                result.poll.api_calls,
+                result.poll.queued,
+                ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()),
+            )
 
         fw.run_follow(stop, report)
     finally:
@@ -212,18 +337,34 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
     polled = data["alert_versions_polled"]
     click.echo(f"Defender API calls: {data['api_calls']} for {polled} alert versions polled")
     for name, s in data["sinks"].items():
-        click.echo(f"  {name}: sent {s['sent']}, pending {s['pending']}, dead-lettered {s['dead_lettered']} "
-                   f"({s['dead_letter_files']} files), replayed {s['replayed']}")
+        click.echo(
+            f"  {name}: sent {s['sent']}, pending {s['pending']}, dead-lettered {s['dead_lettered']} "
+            f"({s['dead_letter_files']} files), replayed {s['replayed']}"
+        )
 
 
 # --- ingest / archive (issue 3) -------------------------------------------------------------------
 
 
 @main.command("ingest")
-@click.option("--from", "from_dir", type=click.Path(file_okay=False), help="A local export folder (emulator output, azcopy copy).")
-@click.option("--from-azure", "from_azure", help="Connection string, or account URL (optionally ?SAS); else azure-identity.")
+@click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(file_okay=False),
+    help="A local export folder (emulator output, azcopy copy).",
+)
+@click.option(
+    "--from-azure",
+    "from_azure",
+    help="Connection string, or account URL (optionally ?SAS); else azure-identity.",
+)
 @click.option("--from-jsonl", "from_jsonl", help="A jsonl file of envelopes or bare rows ('-' = stdin).")
-@click.option("--from-replay", "from_replay", type=click.Path(file_okay=False), help="A folder of Event Hub message files.")
+@click.option(
+    "--from-replay",
+    "from_replay",
+    type=click.Path(file_okay=False),
+    help="A folder of Event Hub message files.",
+)
 @click.option("--source", "source_name", help="A [[sources]] entry of the configuration.")
 @click.option("--table", help="Table of bare rows (jsonl).")
 @click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
@@ -231,9 +372,19 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.option("--poll-seconds", type=float, default=None, help="Seconds between polls in --follow.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def ingest_cmd(ctx: click.Context, from_dir: str | None, from_azure: str | None, from_jsonl: str | None,
-               from_replay: str | None, source_name: str | None, table: str | None, archive_dir: str | None,
-               once: bool, poll_seconds: float | None, quiet: bool) -> None:
+def ingest_cmd(
+    ctx: click.Context,
+    from_dir: str | None,
+    from_azure: str | None,
+    from_jsonl: str | None,
+    from_replay: str | None,
+    source_name: str | None,
+    table: str | None,
+    archive_dir: str | None,
+    once: bool,
+    poll_seconds: float | None,
+    quiet: bool,
+) -> None:
     """Ingest the streaming export into the Parquet archive, incrementally and exactly once."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -244,22 +395,33 @@ def ingest_cmd(ctx: click.Context, from_dir: str | None, from_azure: str | None,
     if poll_seconds is not None:
         src.poll_seconds = poll_seconds
     target = archive_dir or cfg.archive.path
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[info]}"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, disable=quiet, transient=False) as bar:
         task = bar.add_task(f"ingest {src.name}", total=None, info="")
 
         def progress(stats: Any, unread: int) -> None:
-            bar.update(task, completed=stats.bytes_read, total=stats.bytes_read + unread,
-                       info=f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined")
+            bar.update(
+                task,
+                completed=stats.bytes_read,
+                total=stats.bytes_read + unread,
+                info=f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined",
+            )
 
         try:
             stats = run_ingest(src, target, cfg.archive, follow=not once, progress=progress)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
             return
-    click.echo(f"ingested {stats.rows_written:,} rows ({stats.bytes_read:,} bytes read), "
-               f"{stats.duplicates:,} duplicates dropped, {stats.quarantined:,} lines quarantined, {stats.commits} commits")
+    click.echo(
+        f"ingested {stats.rows_written:,} rows ({stats.bytes_read:,} bytes read), "
+        f"{stats.duplicates:,} duplicates dropped, {stats.quarantined:,} lines quarantined, {stats.commits} commits"
+    )
     for name, n in sorted(stats.per_table.items()):
         click.echo(f"  {name}: {n:,}")
 
@@ -276,28 +438,43 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"archive {data['archive']}: {data['total_rows']:,} rows, {data['total_bytes']:,} bytes, "
-               f"{data['quarantined']:,} quarantined lines")
+    click.echo(
+        f"archive {data['archive']}: {data['total_rows']:,} rows, {data['total_bytes']:,} bytes, "
+        f"{data['quarantined']:,} quarantined lines"
+    )
     for t in data["tables"]:
-        click.echo(f"  {t['table']:<32} {t['rows']:>12,} rows {t['bytes']:>14,} B {t['partitions']:>5} days "
-                   f"{t['parts']:>5} parts  {t['min_timestamp']} .. {t['max_timestamp']}")
+        click.echo(
+            f"  {t['table']:<32} {t['rows']:>12,} rows {t['bytes']:>14,} B {t['partitions']:>5} days "
+            f"{t['parts']:>5} parts  {t['min_timestamp']} .. {t['max_timestamp']}"
+        )
     for s in data["sources"]:
-        click.echo(f"  source {s['source']}: {s['rows']:,} rows, {s['duplicates']:,} dup, {s['quarantined']:,} quarantined, "
-                   f"{s['streams']} streams, unread {s['unread_bytes']:,} B, last commit {s['last_commit']}, "
-                   f"newest event {s['newest_event']}")
+        click.echo(
+            f"  source {s['source']}: {s['rows']:,} rows, {s['duplicates']:,} dup, {s['quarantined']:,} quarantined, "
+            f"{s['streams']} streams, unread {s['unread_bytes']:,} B, last commit {s['last_commit']}, "
+            f"newest event {s['newest_event']}"
+        )
 
 
 @main.command("compact")
 @click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
-@click.option("--target-rows", type=int, default=None, help="Rows per merged part (default: [archive].target_part_rows).")
+@click.option(
+    "--target-rows",
+    type=int,
+    default=None,
+    help="Rows per merged part (default: [archive].target_part_rows).",
+)
 @click.pass_context
 def compact_cmd(ctx: click.Context, archive_dir: str | None, target_rows: int | None) -> None:
     """Merge small parts of each partition."""
     from huntvault.archive import compact
 
     cfg = load_config(ctx)
-    rep = compact(archive_dir or cfg.archive.path, target_rows or cfg.archive.target_part_rows, cfg.archive.compression)
-    click.echo(f"compacted {rep.partitions} groups: {rep.parts_before} parts -> {rep.parts_after} ({rep.rows:,} rows)")
+    rep = compact(
+        archive_dir or cfg.archive.path, target_rows or cfg.archive.target_part_rows, cfg.archive.compression
+    )
+    click.echo(
+        f"compacted {rep.partitions} groups: {rep.parts_before} parts -> {rep.parts_after} ({rep.rows:,} rows)"
+    )
 
 
 @main.group("retention")
@@ -314,13 +491,13 @@ def retention_apply_cmd(ctx: click.Context, archive_dir: str | None, dry_run: bo
     from huntvault.archive import retention_apply
 
     cfg = load_config(ctx)
-    dropped = retention_apply(archive_dir or cfg.archive.path, cfg.retention.default_days, cfg.retention.tables,
-                              dry_run=dry_run)
+    dropped = retention_apply(
+        archive_dir or cfg.archive.path, cfg.retention.default_days, cfg.retention.tables, dry_run=dry_run
+    )
     verb = "would drop" if dry_run else "dropped"
     for d in dropped:
         click.echo(f"{verb} {d.table} {d.date}: {d.parts} parts, {d.rows:,} rows")
     click.echo(f"{verb} {len(dropped)} partitions")
-
 
 
 @main.command("index")
@@ -337,8 +514,10 @@ def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> Non
         click.echo(json.dumps({name: r.as_json() for name, r in results.items()}, indent=2))
         return
     for name, r in results.items():
-        click.echo(f"{name}: {r.status}, +{r.added_files} -{r.removed_files} parts, {r.items_processed} documents, "
-                   f"{r.items_failed} failed, {r.seconds:.2f}s{' (' + r.error + ')' if r.error else ''}")
+        click.echo(
+            f"{name}: {r.status}, +{r.added_files} -{r.removed_files} parts, {r.items_processed} documents, "
+            f"{r.items_failed} failed, {r.seconds:.2f}s{' (' + r.error + ')' if r.error else ''}"
+        )
 
 
 @main.command("search")
@@ -346,10 +525,18 @@ def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> Non
 @click.option("--index", "index_name", default=None, help="Index or table name (default: every index).")
 @click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
 @click.option("--json", "as_json", is_flag=True, help="Print Azure's JSON response.")
-@click.option("--no-sync", is_flag=True, help="Query the indexes as they are, without syncing with the archive first.")
+@click.option(
+    "--no-sync", is_flag=True, help="Query the indexes as they are, without syncing with the archive first."
+)
 @click.pass_context
-def search_cmd(ctx: click.Context, querystring: str, index_name: str | None, archive_dir: str | None, as_json: bool,
-               no_sync: bool) -> None:
+def search_cmd(
+    ctx: click.Context,
+    querystring: str,
+    index_name: str | None,
+    archive_dir: str | None,
+    as_json: bool,
+    no_sync: bool,
+) -> None:
     """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'."""
     from huntvault.search import SearchService, from_query_string, render_results
 
@@ -369,7 +556,9 @@ def search_cmd(ctx: click.Context, querystring: str, index_name: str | None, arc
 @click.option("--port", type=int, default=None, help="Port (default: [server].port, 8080).")
 @click.option("--no-auth", is_flag=True, help="No api-key needed (refused unless the host is loopback).")
 @click.pass_context
-def serve_cmd(ctx: click.Context, archive_dir: str | None, host: str | None, port: int | None, no_auth: bool) -> None:
+def serve_cmd(
+    ctx: click.Context, archive_dir: str | None, host: str | None, port: int | None, no_auth: bool
+) -> None:
     """Serve the search API, the hunt/status/alerts APIs and the UI (keys: HUNTVAULT_ADMIN_KEY, HUNTVAULT_QUERY_KEY)."""
     import uvicorn
 
@@ -383,24 +572,47 @@ def serve_cmd(ctx: click.Context, archive_dir: str | None, host: str | None, por
     click.echo("bringing the search indexes in step with the archive...")
     app = create_app(cfg, archive_dir=archive_dir, start_indexer=True)
     base = f"http://{cfg.server.host}:{cfg.server.port}"
-    click.echo(f"huntvault on {base} (search API at {base}/indexes, indexes in {cfg.index.path})"
-               + (" -- no api-key required (--no-auth, loopback only)" if cfg.server.no_auth else ""))
+    click.echo(
+        f"huntvault on {base} (search API at {base}/indexes, indexes in {cfg.index.path})"
+        + (" -- no api-key required (--no-auth, loopback only)" if cfg.server.no_auth else "")
+    )
     for title, url in page_urls(base).items():
         click.echo(f"  {title:<16} {url}")
     uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_level="warning")
 
 
 @main.command("hunt")
-@click.option("--archive", "archive", type=click.Path(file_okay=False), default=None,
-              help="Archive folder (default: [archive].path when it exists; none for literal-only queries).")
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None, help="Backend (default: [hunt].engine).")
+@click.option(
+    "--archive",
+    "archive",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Archive folder (default: [archive].path when it exists; none for literal-only queries).",
+)
+@click.option(
+    "--engine", type=click.Choice(["duckdb", "spark"]), default=None, help="Backend (default: [hunt].engine)."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "jsonl"]), default="table")
 @click.option("--explain", is_flag=True, help="Print the SQL instead of running the query.")
-@click.option("-f", "--file", "query_file", type=click.File("r", encoding="utf-8"), default=None, help="Read the query from a file.")
+@click.option(
+    "-f",
+    "--file",
+    "query_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Read the query from a file.",
+)
 @click.argument("query", required=False)
 @click.pass_context
-def hunt(ctx: click.Context, archive: str | None, engine: str | None, fmt: str, explain: bool,
-         query_file: Any, query: str | None) -> None:
+def hunt(
+    ctx: click.Context,
+    archive: str | None,
+    engine: str | None,
+    fmt: str,
+    explain: bool,
+    query_file: Any,
+    query: str | None,
+) -> None:
     """Run a KQL hunting query over the archive (QUERY, -f FILE, or - for stdin)."""
     from pathlib import Path
 
@@ -417,16 +629,30 @@ def hunt(ctx: click.Context, archive: str | None, engine: str | None, fmt: str, 
     if explain:
         click.echo(kql.explain(text, archive, engine=chosen))
         return
-    result = kql.execute(text, archive, engine=chosen, row_cap=cfg.hunt.row_cap, timeout=cfg.hunt.timeout_seconds,
-                         threads=cfg.hunt.threads, memory_limit=cfg.hunt.memory_limit)
+    result = kql.execute(
+        text,
+        archive,
+        engine=chosen,
+        row_cap=cfg.hunt.row_cap,
+        timeout=cfg.hunt.timeout_seconds,
+        threads=cfg.hunt.threads,
+        memory_limit=cfg.hunt.memory_limit,
+    )
     click.echo(render(result, fmt), nl=False)
 
 
 @main.group("detect", invoke_without_command=True)
 @click.option("--once", "mode", flag_value="once", help="Run every due window once, then exit.")
-@click.option("--follow", "mode", flag_value="follow", default=True, help="Keep running rules on their schedules.")
-@click.option("--rules", "rules_dir", type=click.Path(file_okay=False), default=None,
-              help="Rules folder (default: [detect].rules_dir).")
+@click.option(
+    "--follow", "mode", flag_value="follow", default=True, help="Keep running rules on their schedules."
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Rules folder (default: [detect].rules_dir).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log each window.")
 @click.pass_context
 def detect_group(ctx: click.Context, mode: str, rules_dir: str | None, verbose: bool) -> None:
@@ -442,14 +668,18 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
 
     from huntvault.detect import CycleReport, open_scheduler
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+    )
     cfg = load_config(ctx)
     sched = open_scheduler(cfg, rules_dir)
 
     def show(report: CycleReport) -> None:
         for w in report.windows:
-            click.echo(f"{w.rule_id}: [{w.start.isoformat()}, {w.end.isoformat()}) rows {w.rows}, alerts {w.alerts}"
-                       + (f", suppressed {w.suppressed}" if w.suppressed else ""))
+            click.echo(
+                f"{w.rule_id}: [{w.start.isoformat()}, {w.end.isoformat()}) rows {w.rows}, alerts {w.alerts}"
+                + (f", suppressed {w.suppressed}" if w.suppressed else "")
+            )
         for rid, why in report.errors.items():
             click.echo(f"{rid}: error: {why}", err=True)
         if verbose:
@@ -472,7 +702,9 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
 
 
 @detect_group.command("run")
-@click.option("--once", "mode", flag_value="once", default=True, help="Run every due window once, then exit (default).")
+@click.option(
+    "--once", "mode", flag_value="once", default=True, help="Run every due window once, then exit (default)."
+)
 @click.option("--follow", "mode", flag_value="follow", help="Keep running rules on their schedules.")
 @click.option("--rules", "rules_dir", type=click.Path(file_okay=False), default=None)
 @click.option("-v", "--verbose", is_flag=True)
@@ -496,8 +728,10 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
     else:
         for problem in report.problems:
             click.echo(problem.render())
-        click.echo(f"{len(report.rules)} rules ok, {len(report.errors)} errors, "
-                   f"{len(report.problems) - len(report.errors)} warnings")
+        click.echo(
+            f"{len(report.rules)} rules ok, {len(report.errors)} errors, "
+            f"{len(report.problems) - len(report.errors)} warnings"
+        )
     if report.errors:
         sys.exit(1)
 
@@ -505,29 +739,49 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
 @detect_group.command("backtest")
 @click.argument("rule")
 @click.option("--from", "from_", required=True, help="First day (YYYY-MM-DD) or ISO 8601 instant.")
-@click.option("--to", "to", required=True, help="Last day, included (YYYY-MM-DD), or ISO 8601 instant (excluded).")
-@click.option("--rules", "rules_dir", type=click.Path(file_okay=False), default=None,
-              help="Where to look RULE up by id (default: [detect].rules_dir); RULE may also be a file.")
+@click.option(
+    "--to", "to", required=True, help="Last day, included (YYYY-MM-DD), or ISO 8601 instant (excluded)."
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to look RULE up by id (default: [detect].rules_dir); RULE may also be a file.",
+)
 @click.option("--archive", "archive_dir", type=click.Path(file_okay=False), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def detect_backtest_cmd(ctx: click.Context, rule: str, from_: str, to: str, rules_dir: str | None,
-                        archive_dir: str | None, as_json: bool) -> None:
+def detect_backtest_cmd(
+    ctx: click.Context,
+    rule: str,
+    from_: str,
+    to: str,
+    rules_dir: str | None,
+    archive_dir: str | None,
+    as_json: bool,
+) -> None:
     """Replay RULE over history window by window: alerts per day, entities, run time."""
     from huntvault.detect import ArchiveRunner, backtest, find_rule, parse_when
 
     cfg = load_config(ctx)
     found = find_rule(rules_dir or cfg.detect.rules_dir, rule)
-    report = backtest(found, ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine), parse_when(from_),
-                      parse_when(to, end_of_day=True))
+    report = backtest(
+        found,
+        ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine),
+        parse_when(from_),
+        parse_when(to, end_of_day=True),
+    )
     data = report.to_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
     click.echo(f"{data['rule']} ({data['name']}): every {data['every']}, lookback {data['lookback']}")
-    click.echo(f"{data['windows']} windows from {data['from']} to {data['to']}: {data['rows']} result rows, "
-               f"{data['alerts']} alerts, {data['suppressed']} suppressed; {data['run_seconds']} s "
-               f"({data['query_seconds']} s in queries, slowest window {data['slowest_window_seconds']} s)")
+    click.echo(
+        f"{data['windows']} windows from {data['from']} to {data['to']}: {data['rows']} result rows, "
+        f"{data['alerts']} alerts, {data['suppressed']} suppressed; {data['run_seconds']} s "
+        f"({data['query_seconds']} s in queries, slowest window {data['slowest_window_seconds']} s)"
+    )
     for day, n in data["alerts_per_day"].items():
         click.echo(f"  {day}  {n}")
     for kind, values in data["entities"].items():
@@ -549,8 +803,10 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
         return
     click.echo(f"ingestion watermark: {data['watermark'] or '(nothing ingested)'}")
     for rid, r in data["rules"].items():
-        click.echo(f"  {rid}: last window end {r['last_window_end'] or '-'}, {r['windows']} windows, "
-                   f"{r['alerts']} alerts, {r['undelivered_windows']} undelivered")
+        click.echo(
+            f"  {rid}: last window end {r['last_window_end'] or '-'}, {r['windows']} windows, "
+            f"{r['alerts']} alerts, {r['undelivered_windows']} undelivered"
+        )
     for err in data["rule_errors"]:
         click.echo(f"  rule error: {err}", err=True)
 

@@ -44,7 +44,9 @@ class SourceConfig:
     kind: str = "local"  # local | azure-blob | eventhub | eventhub-replay | jsonl
     path: str = ""  # local folder, jsonl file or Event Hub replay folder
     account_url: str = ""  # azure-blob with azure-identity (DefaultAzureCredential)
-    containers: list[str] = field(default_factory=list)  # subset of insights-logs-advancedhunting-*; empty = all
+    containers: list[str] = field(
+        default_factory=list
+    )  # subset of insights-logs-advancedhunting-*; empty = all
     eventhub_name: str = ""  # empty = one hub per table
     consumer_group: str = "$Default"
     checkpoint_container: str = "huntvault-checkpoints"
@@ -152,10 +154,14 @@ class DetectConfig:
     state_dir: str = "huntvault-data/detect"
     poll_seconds: float = 30.0  # --follow: pause between cycles
     ingest_delay: str = "10m"  # the watermark trails the newest ingested event by this much
-    watermark_sources: list[str] = field(default_factory=list)  # ingestion sources that gate windows; empty = all
+    watermark_sources: list[str] = field(
+        default_factory=list
+    )  # ingestion sources that gate windows; empty = all
     start_from: str = ""  # ISO 8601: first window of a new rule starts here; "" = the latest whole window
     max_windows_per_cycle: int = 48  # catch-up windows per rule before other rules get their turn
-    sinks: list[SinkConfig] = field(default_factory=list)  # forwarder sinks for detection alerts; none = archive only
+    sinks: list[SinkConfig] = field(
+        default_factory=list
+    )  # forwarder sinks for detection alerts; none = archive only
 
 
 @dataclass
@@ -220,7 +226,9 @@ def _build(cls: type, data: dict[str, Any], prefix: str, env: typing.Mapping[str
             known = ", ".join(sorted(n for n in fields if n != "source_file"))
             raise ConfigError(full, f"unknown setting (known here: {known})")
         if f.metadata.get("secret"):
-            raise ConfigError(full, f"secrets are read only from the environment variable {f.metadata['env']}")
+            raise ConfigError(
+                full, f"secrets are read only from the environment variable {f.metadata['env']}"
+            )
         kwargs[key] = _convert(hints[key], value, full, env)
     for f in dataclasses.fields(cls):
         sub = hints[f.name]
@@ -272,7 +280,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("sources", "source names must be unique")
     for i, sink in enumerate(cfg.forward.sinks):
         if sink.kind not in _CHOICES["kind@sink"]:
-            raise ConfigError(f"forward.sinks[{i}].kind", f"must be one of {', '.join(_CHOICES['kind@sink'])}")
+            raise ConfigError(
+                f"forward.sinks[{i}].kind", f"must be one of {', '.join(_CHOICES['kind@sink'])}"
+            )
     if cfg.forward.merge not in _CHOICES["merge"]:
         raise ConfigError("forward.merge", f"must be one of {', '.join(_CHOICES['merge'])}")
     if cfg.hunt.engine not in _CHOICES["engine"]:
@@ -297,7 +307,9 @@ def as_dict(cfg: Config, redact: bool = True) -> dict[str, Any]:
             for f in dataclasses.fields(obj):
                 value = getattr(obj, f.name)
                 if f.metadata.get("secret") and redact:
-                    out[f.name] = f"*** (from {f.metadata['env']})" if value else f"(unset: {f.metadata['env']})"
+                    out[f.name] = (
+                        f"*** (from {f.metadata['env']})" if value else f"(unset: {f.metadata['env']})"
+                    )
                 else:
                     out[f.name] = walk(value)
             return out
@@ -315,7 +327,9 @@ def to_toml(data: dict[str, Any], prefix: str = "") -> str:
     lines: list[str] = []
     tables: list[tuple[str, Any]] = []
     for key, value in data.items():
-        if isinstance(value, dict) or (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)):
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        ):
             tables.append((key, value))
         else:
             lines.append(f"{key} = {_toml_value(value)}")

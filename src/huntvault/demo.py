@@ -37,13 +37,19 @@ STORY_HUNTS: dict[str, str] = {
 
 #: Three portal-style searches (index, query string) that land on planted activity.
 EXAMPLE_SEARCHES: tuple[tuple[str, str], ...] = (
-    ("DeviceProcessEvents",
-     "search=psexec&$select=properties/Timestamp,properties/DeviceName,properties/ProcessCommandLine&$count=true"),
-    ("DeviceProcessEvents",
-     'search="shadows /all"&$select=properties/Timestamp,properties/DeviceName,properties/ProcessCommandLine'
-     "&$orderby=properties/Timestamp desc"),
-    ("DeviceLogonEvents",
-     "search=*&$filter=properties/ActionType eq 'LogonFailed'&facet=properties/DeviceName&$count=true&$top=5"),
+    (
+        "DeviceProcessEvents",
+        "search=psexec&$select=properties/Timestamp,properties/DeviceName,properties/ProcessCommandLine&$count=true",
+    ),
+    (
+        "DeviceProcessEvents",
+        'search="shadows /all"&$select=properties/Timestamp,properties/DeviceName,properties/ProcessCommandLine'
+        "&$orderby=properties/Timestamp desc",
+    ),
+    (
+        "DeviceLogonEvents",
+        "search=*&$filter=properties/ActionType eq 'LogonFailed'&facet=properties/DeviceName&$count=true&$top=5",
+    ),
 )
 
 #: The three hunts printed as links (the others are on the Hunting page's sample list).
@@ -100,8 +106,10 @@ def step_emulate(state: DemoState) -> None:
     state.manifest = m = write_export(
         state.export_dir, devices=o.devices, days=o.days, seed=o.seed, end=end.isoformat(), overwrite=True
     )
-    state.console.print(f"tenant {m.tenant_id}, {m.start} .. {m.end}: {m.total_events:,} events, "
-                        f"{m.total_duplicates:,} duplicates injected, folder {state.export_dir}")
+    state.console.print(
+        f"tenant {m.tenant_id}, {m.start} .. {m.end}: {m.total_events:,} events, "
+        f"{m.total_duplicates:,} duplicates injected, folder {state.export_dir}"
+    )
     table = Table(title="Streaming export per table")
     for col in ("table", "events", "duplicates", "late lines", "blobs"):
         table.add_column(col, justify="left" if col == "table" else "right")
@@ -114,8 +122,13 @@ def step_emulate(state: DemoState) -> None:
     for col in ("story", "device", "user", "start (UTC)", "alerts"):
         stories.add_column(col, no_wrap=True)
     for s in m.stories:
-        stories.add_row(s["name"], s["device_name"].split(".")[0], s["user"].split("\\")[-1],
-                        s["start"][5:16].replace("T", " "), str(len(s["alert_ids"])))
+        stories.add_row(
+            s["name"],
+            s["device_name"].split(".")[0],
+            s["user"].split("\\")[-1],
+            s["start"][5:16].replace("T", " "),
+            str(len(s["alert_ids"])),
+        )
     state.console.print(stories)
 
 
@@ -125,8 +138,7 @@ def _write_config(state: DemoState, forward_toml: str) -> configmod.Config:
         f'[archive]\npath = "{root / "archive"}"\nflush_seconds = 2.0\n\n'
         f'[index]\npath = "{root / "index"}"\n\n'
         f'[[sources]]\nname = "demo-export"\nkind = "local"\npath = "{root / "export"}"\n\n'
-        f'[detect]\nstate_dir = "{root / "detect"}"\n\n'
-        + forward_toml
+        f'[detect]\nstate_dir = "{root / "detect"}"\n\n' + forward_toml
     )
     path = root / "huntvault.toml"
     path.write_text(text, encoding="utf-8")
@@ -138,14 +150,24 @@ def step_start_emulators(state: DemoState) -> None:
     from huntvault.emulator.serve import start_emulators
 
     o = state.opts
-    emu = start_emulators(state.root / "emulator", seed=o.seed, devices=o.devices, end=o.end, days=o.days,
-                          extra_alerts=20, port=0, la_port=0)
+    emu = start_emulators(
+        state.root / "emulator",
+        seed=o.seed,
+        devices=o.devices,
+        end=o.end,
+        days=o.days,
+        extra_alerts=20,
+        port=0,
+        la_port=0,
+    )
     state.emulators = emu
     os.environ.update(emu.env())  # the forwarder's secrets come from HUNTVAULT_* variables, never the file
     forward_toml = emu.forward_toml(str((state.root / "forward").resolve()))
     state.config = _write_config(state, forward_toml)
-    state.console.print(f"Defender API emulator {emu.defender_server.url}, Log Analytics emulator {emu.la_server.url}; "
-                        f"config {state.root / 'huntvault.toml'}")
+    state.console.print(
+        f"Defender API emulator {emu.defender_server.url}, Log Analytics emulator {emu.la_server.url}; "
+        f"config {state.root / 'huntvault.toml'}"
+    )
 
 
 def step_ingest(state: DemoState) -> None:
@@ -154,11 +176,15 @@ def step_ingest(state: DemoState) -> None:
 
     assert state.config is not None
     stats = run_ingest(state.config.sources[0], str(state.archive_dir), state.config.archive)
-    state.console.print(f"{stats.rows_written:,} rows archived, {stats.duplicates:,} duplicates dropped, "
-                        f"{stats.quarantined:,} lines quarantined, {stats.commits} commits")
+    state.console.print(
+        f"{stats.rows_written:,} rows archived, {stats.duplicates:,} duplicates dropped, "
+        f"{stats.quarantined:,} lines quarantined, {stats.commits} commits"
+    )
     if state.manifest is not None and stats.rows_written != state.manifest.total_events:
-        state.console.print(f"[red]archived {stats.rows_written:,} rows but the export holds "
-                            f"{state.manifest.total_events:,} distinct events[/red]")
+        state.console.print(
+            f"[red]archived {stats.rows_written:,} rows but the export holds "
+            f"{state.manifest.total_events:,} distinct events[/red]"
+        )
 
 
 def step_index(state: DemoState) -> None:
@@ -182,9 +208,13 @@ def step_forward(state: DemoState) -> None:
         result = fw.run_once()
     finally:
         fw.close()
-    sent = "; ".join(f"{name}: {r.sent} sent, {r.pending} pending, {r.dead} dead-lettered"
-                     for name, r in result.sinks.items())
-    state.console.print(f"{result.poll.alerts} alert versions with {result.poll.api_calls} Defender API calls; {sent}")
+    sent = "; ".join(
+        f"{name}: {r.sent} sent, {r.pending} pending, {r.dead} dead-lettered"
+        for name, r in result.sinks.items()
+    )
+    state.console.print(
+        f"{result.poll.alerts} alert versions with {result.poll.api_calls} Defender API calls; {sent}"
+    )
 
 
 def step_hunt(state: DemoState) -> None:
@@ -209,8 +239,10 @@ def step_serve(state: DemoState) -> None:
     o = state.opts
     server = start_background_server(state.config, state.archive_dir, host=o.host, port=o.port, no_auth=True)
     c = state.console
-    c.print(f"[bold green]huntvault is serving on {server.url}[/bold green] "
-            "(--no-auth: bound to 127.0.0.1 only, no key needed)")
+    c.print(
+        f"[bold green]huntvault is serving on {server.url}[/bold green] "
+        "(--no-auth: bound to 127.0.0.1 only, no key needed)"
+    )
     for title, url in page_urls(server.url).items():
         c.print(f"  {title:<16} {url}")
     c.print("\n[bold]Three example searches[/bold] (Azure AI Search query strings, also usable with curl):")
@@ -267,7 +299,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--no-serve", action="store_true", help="stop after the hunts instead of serving the UI")
+    parser.add_argument(
+        "--no-serve", action="store_true", help="stop after the hunts instead of serving the UI"
+    )
     args = parser.parse_args(argv)
     run(DemoOptions(args.dir, args.devices, args.days, args.seed, port=args.port, serve=not args.no_serve))
 

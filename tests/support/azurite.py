@@ -61,11 +61,22 @@ def start_azurite(timeout: float = 30.0) -> Iterator[Azurite]:
     folder = Path(tempfile.mkdtemp(prefix="azurite-"))
     port = free_port()
     cmd = [
-        azurite_binary(), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder),
-        "--silent", "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl",
+        azurite_binary(),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--location",
+        str(folder),
+        "--silent",
+        "--skipApiVersionCheck",
+        "--loose",
+        "--disableProductStyleUrl",
     ]
     log = (folder / "azurite.log").open("wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NODE_NO_WARNINGS": "1"})
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NODE_NO_WARNINGS": "1"}
+    )
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -74,7 +85,9 @@ def start_azurite(timeout: float = 30.0) -> Iterator[Azurite]:
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"azurite did not start: {(folder / 'azurite.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"azurite did not start: {(folder / 'azurite.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(0.1)
         yield Azurite("127.0.0.1", port, folder)
     finally:

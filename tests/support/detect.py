@@ -30,9 +30,17 @@ class EmulatedArchive:
     stories: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> device, start, end
 
 
-def build_archive(path: Path, *, devices: int = 6, days: float = 1.0, seed: int = 1, end: str = END,
-                  events_per_device_day: int = 300, clean: bool = False,
-                  keep: Callable[[str, dict[str, Any]], bool] | None = None) -> EmulatedArchive:
+def build_archive(
+    path: Path,
+    *,
+    devices: int = 6,
+    days: float = 1.0,
+    seed: int = 1,
+    end: str = END,
+    events_per_device_day: int = 300,
+    clean: bool = False,
+    keep: Callable[[str, dict[str, Any]], bool] | None = None,
+) -> EmulatedArchive:
     """Write the emulator's rows for the window straight into an archive at `path` (one commit per table).
 
     `clean=True` leaves out every planted row (stories and their alerts): the same tenant and noise,
@@ -40,8 +48,17 @@ def build_archive(path: Path, *, devices: int = 6, days: float = 1.0, seed: int 
     """
     from huntvault.emulator import Exporter, ExportOptions
 
-    opt = ExportOptions(days=days, devices=devices, seed=seed, end=end, events_per_device_day=events_per_device_day,
-                        unknown_table="", unknown_column="", dup_rate=0.0, late_rate=0.0)
+    opt = ExportOptions(
+        days=days,
+        devices=devices,
+        seed=seed,
+        end=end,
+        events_per_device_day=events_per_device_day,
+        unknown_table="",
+        unknown_column="",
+        dup_rate=0.0,
+        late_rate=0.0,
+    )
     ex = Exporter(opt, [], None)
     if clean:
         ex.planted = defaultdict(list)  # the exporter's planted rows (stories + alert tables), by hour
@@ -51,11 +68,17 @@ def build_archive(path: Path, *, devices: int = 6, days: float = 1.0, seed: int 
             if keep is None or keep(table, row):
                 by_table[table].append(row)
     write_rows(path, by_table)
-    stories = {} if clean else {
-        s.name: {"device": s.device_name, "start": s.start, "end": s.end, "user": s.user.name}
-        for s in ex.tenant.stories
-    }
-    return EmulatedArchive(path, ex.tenant.start, ex.tenant.end, sum(map(len, by_table.values())), devices, stories)
+    stories = (
+        {}
+        if clean
+        else {
+            s.name: {"device": s.device_name, "start": s.start, "end": s.end, "user": s.user.name}
+            for s in ex.tenant.stories
+        }
+    )
+    return EmulatedArchive(
+        path, ex.tenant.start, ex.tenant.end, sum(map(len, by_table.values())), devices, stories
+    )
 
 
 def write_rows(path: Path, by_table: dict[str, list[dict[str, Any]]], source: str = "emulator") -> None:
@@ -73,17 +96,44 @@ def dt(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def native_rule(rule_id: str, query: str, *, every: str = "1h", lookback: str = "2h", entities: str = "",
-                grouping: str = "", suppression: str = "", extra: str = "") -> str:
+def native_rule(
+    rule_id: str,
+    query: str,
+    *,
+    every: str = "1h",
+    lookback: str = "2h",
+    entities: str = "",
+    grouping: str = "",
+    suppression: str = "",
+    extra: str = "",
+) -> str:
     """A native rule file's text with `query` as a block scalar."""
     body = "\n".join("  " + line for line in query.strip().splitlines())
-    parts = [f"id: {rule_id}", f"name: Test rule {rule_id}", "severity: Medium", "tactics: [Execution]",
-             "techniques: [T1059.001]", "schedule:", f"  every: {every}", f"  lookback: {lookback}",
-             "query: |", body]
+    parts = [
+        f"id: {rule_id}",
+        f"name: Test rule {rule_id}",
+        "severity: Medium",
+        "tactics: [Execution]",
+        "techniques: [T1059.001]",
+        "schedule:",
+        f"  every: {every}",
+        f"  lookback: {lookback}",
+        "query: |",
+        body,
+    ]
     for chunk in (entities, grouping, suppression, extra):
         if chunk:
             parts.append(chunk.strip("\n"))
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["END", "FIXTURES", "RULES_DIR", "EmulatedArchive", "build_archive", "dt", "native_rule", "write_rows"]
+__all__ = [
+    "END",
+    "FIXTURES",
+    "RULES_DIR",
+    "EmulatedArchive",
+    "build_archive",
+    "dt",
+    "native_rule",
+    "write_rows",
+]

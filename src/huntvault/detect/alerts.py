@@ -118,9 +118,18 @@ class Alert:
             t = iso(h.time or self.window_end)
             items = list(h.entities.items()) or [("row", "")]
             for kind, value in items:
-                out.append({"Timestamp": t, "AlertId": self.id, "RuleId": self.rule.id, "EvidenceIndex": n,
-                            "EntityType": kind, "EntityValue": value, "RowKey": h.key,
-                            "Row": orjson.dumps(h.values, option=orjson.OPT_SORT_KEYS).decode()})
+                out.append(
+                    {
+                        "Timestamp": t,
+                        "AlertId": self.id,
+                        "RuleId": self.rule.id,
+                        "EvidenceIndex": n,
+                        "EntityType": kind,
+                        "EntityValue": value,
+                        "RowKey": h.key,
+                        "Row": orjson.dumps(h.values, option=orjson.OPT_SORT_KEYS).decode(),
+                    }
+                )
         return out
 
 
@@ -233,8 +242,19 @@ def decide(
                 vals = ents.setdefault(k, [])
                 if v not in vals:
                     vals.append(v)
-        dec.alerts.append(Alert(_alert_id(rule, end, ekey, members), rule, start, end, ekey, ents,
-                                tuple(members), min(times), max(times)))
+        dec.alerts.append(
+            Alert(
+                _alert_id(rule, end, ekey, members),
+                rule,
+                start,
+                end,
+                ekey,
+                ents,
+                tuple(members),
+                min(times),
+                max(times),
+            )
+        )
     return dec
 
 
@@ -242,4 +262,14 @@ def _t(h: Hit, default: datetime) -> datetime:
     return h.time or default
 
 
-__all__ = ["MAX_EVIDENCE", "TIME_COLUMNS", "Alert", "Decision", "Hit", "decide", "group_key", "hits_of", "iso"]
+__all__ = [
+    "MAX_EVIDENCE",
+    "TIME_COLUMNS",
+    "Alert",
+    "Decision",
+    "Hit",
+    "decide",
+    "group_key",
+    "hits_of",
+    "iso",
+]

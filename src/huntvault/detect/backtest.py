@@ -40,12 +40,22 @@ class BacktestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rule": self.rule_id, "name": self.rule_name, "from": self.start.isoformat(), "to": self.end.isoformat(),
-            "every": self.every, "lookback": self.lookback, "windows": self.windows, "rows": self.rows,
-            "alerts": self.alerts, "suppressed": self.suppressed, "alerts_per_day": self.per_day,
-            "entities": self.entities, "run_seconds": round(self.seconds, 3),
+            "rule": self.rule_id,
+            "name": self.rule_name,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "every": self.every,
+            "lookback": self.lookback,
+            "windows": self.windows,
+            "rows": self.rows,
+            "alerts": self.alerts,
+            "suppressed": self.suppressed,
+            "alerts_per_day": self.per_day,
+            "entities": self.entities,
+            "run_seconds": round(self.seconds, 3),
             "query_seconds": round(self.query_seconds, 3),
-            "slowest_window_seconds": round(self.slowest_window_seconds, 3), "alert_list": self.alert_list,
+            "slowest_window_seconds": round(self.slowest_window_seconds, 3),
+            "alert_list": self.alert_list,
         }
 
 
@@ -69,9 +79,19 @@ def backtest(rule: Rule, runner: QueryRunner, start: datetime, end: datetime) ->
         raise DetectError("--to must be after --from")
     state = DetectState(None)
     store = MemoryAlertStore()
-    sched = Scheduler([rule], state, runner, store, watermark=fixed_watermark(end), clock=lambda: end, start=start,
-                      max_windows=1_000_000)
-    rep = BacktestReport(rule.id, rule.name, start, end, format_duration(rule.every), format_duration(rule.lookback))
+    sched = Scheduler(
+        [rule],
+        state,
+        runner,
+        store,
+        watermark=fixed_watermark(end),
+        clock=lambda: end,
+        start=start,
+        max_windows=1_000_000,
+    )
+    rep = BacktestReport(
+        rule.id, rule.name, start, end, format_duration(rule.every), format_duration(rule.lookback)
+    )
     t0 = time.perf_counter()
     try:
         cycle = sched.run_once()
@@ -93,8 +113,21 @@ def backtest(rule: Rule, runner: QueryRunner, start: datetime, end: datetime) ->
             per_day[w.end.strftime("%Y-%m-%d")] += 1
             for ent in record["entities"]:
                 entities.setdefault(ent["kind"], Counter())[ent["value"]] += 1
-            rep.alert_list.append({k: record[k] for k in ("id", "windowEnd", "firstEventTime", "lastEventTime",
-                                                         "severity", "groupKey", "rowCount", "entities")})
+            rep.alert_list.append(
+                {
+                    k: record[k]
+                    for k in (
+                        "id",
+                        "windowEnd",
+                        "firstEventTime",
+                        "lastEventTime",
+                        "severity",
+                        "groupKey",
+                        "rowCount",
+                        "entities",
+                    )
+                }
+            )
     rep.alerts = len(rep.alert_list)
     rep.per_day = dict(sorted(per_day.items()))
     rep.entities = {k: dict(c.most_common()) for k, c in sorted(entities.items())}

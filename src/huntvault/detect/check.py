@@ -28,8 +28,14 @@ class Problem:
         return f"{where}: {self.severity}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "column": self.column, "severity": self.severity,
-                "rule": self.rule_id, "message": self.message}
+        return {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "rule": self.rule_id,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -61,13 +67,28 @@ def check_rule(rule: Rule, checker: Checker = result_columns) -> list[Problem]:
         missing = [c for c in ent.columns if c not in have]
         if len(missing) == len(ent.columns):
             pos = rule.positions.get(f"entities.{ent.kind}", rule.query_position)
-            problems.append(Problem(rule.path, pos.line, pos.column,
-                                    f"entity {ent.kind}: the query's output has no column {', '.join(missing)} "
-                                    f"(it has: {', '.join(columns) or 'none'})", rule.id))
+            problems.append(
+                Problem(
+                    rule.path,
+                    pos.line,
+                    pos.column,
+                    f"entity {ent.kind}: the query's output has no column {', '.join(missing)} "
+                    f"(it has: {', '.join(columns) or 'none'})",
+                    rule.id,
+                )
+            )
     if not tables_read(rule.query):
         pos = rule.query_position
-        problems.append(Problem(rule.path, pos.line, pos.column, "the query names no archive table, so the "
-                                "schedule window cannot be imposed on it", rule.id, "warning"))
+        problems.append(
+            Problem(
+                rule.path,
+                pos.line,
+                pos.column,
+                "the query names no archive table, so the schedule window cannot be imposed on it",
+                rule.id,
+                "warning",
+            )
+        )
     return problems
 
 

@@ -15,7 +15,9 @@ from huntvault.errors import KqlError
 from huntvault.schema import tables
 
 #: Strings, verbatim strings and comments are blanked before looking for table names.
-_NOISE = re.compile(r'//[^\n]*|@"(?:[^"]|"")*"|@\'(?:[^\']|\'\')*\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'')
+_NOISE = re.compile(
+    r'//[^\n]*|@"(?:[^"]|"")*"|@\'(?:[^\']|\'\')*\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''
+)
 _IDENT = re.compile(r"(?<![\w.$])([A-Za-z_][A-Za-z0-9_]*)\b")
 
 
@@ -67,7 +69,9 @@ class QueryRunner(Protocol):
     use it to skip archive partitions, never to change the result.
     """
 
-    def __call__(self, query: str, now: datetime, window: tuple[datetime, datetime] | None = None) -> pa.Table: ...
+    def __call__(
+        self, query: str, now: datetime, window: tuple[datetime, datetime] | None = None
+    ) -> pa.Table: ...
 
 
 class ArchiveRunner:
@@ -95,7 +99,9 @@ class ArchiveRunner:
             self._backend = DuckDBBackend(self.archive)
         return self._backend
 
-    def __call__(self, query: str, now: datetime, window: tuple[datetime, datetime] | None = None) -> pa.Table:
+    def __call__(
+        self, query: str, now: datetime, window: tuple[datetime, datetime] | None = None
+    ) -> pa.Table:
         import huntvault.kql as kql
 
         if self.engine != "duckdb":
@@ -111,8 +117,9 @@ class ArchiveRunner:
         for name in names:
             full = f"{name}__hv_all"
             if name not in self._saved:
-                row = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ? AND NOT internal",
-                                  [name]).fetchone()
+                row = con.execute(
+                    "SELECT sql FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]
+                ).fetchone()
                 if row is None or " AS " not in row[0]:
                     continue
                 con.execute(f'CREATE VIEW "{full}" AS {row[0].split(" AS ", 1)[1]}')
@@ -122,8 +129,10 @@ class ArchiveRunner:
                 continue
             lo = window[0].astimezone(UTC).date().isoformat()
             hi = (window[1].astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
-            con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM "{full}" '
-                        f"WHERE date BETWEEN DATE '{lo}' AND DATE '{hi}'")
+            con.execute(
+                f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM "{full}" '
+                f"WHERE date BETWEEN DATE '{lo}' AND DATE '{hi}'"
+            )
 
 
 class SchemaChecker:
@@ -156,5 +165,14 @@ def result_columns(query: str) -> list[str]:
 
 Checker = Callable[[str], list[str]]
 
-__all__ = ["ArchiveRunner", "Checker", "QueryRunner", "SchemaChecker", "kql_datetime", "result_columns", "tables_read", "unshift",
-           "window_query"]
+__all__ = [
+    "ArchiveRunner",
+    "Checker",
+    "QueryRunner",
+    "SchemaChecker",
+    "kql_datetime",
+    "result_columns",
+    "tables_read",
+    "unshift",
+    "window_query",
+]

@@ -209,8 +209,19 @@ def _check_keys(doc: Doc, where: Path_, allowed: set[str], what: str) -> None:
 # the native shape
 
 NATIVE_KEYS = {
-    "id", "name", "description", "severity", "tactics", "techniques", "schedule", "query", "entities",
-    "grouping", "suppression", "enabled", "trigger",
+    "id",
+    "name",
+    "description",
+    "severity",
+    "tactics",
+    "techniques",
+    "schedule",
+    "query",
+    "entities",
+    "grouping",
+    "suppression",
+    "enabled",
+    "trigger",
 }
 
 
@@ -221,7 +232,9 @@ def _native(doc: Doc) -> Rule:
     if not isinstance(_get(doc, ("schedule",)), dict):
         raise doc.error("missing required key 'schedule' (with every and lookback)", ("schedule",))
     every = _duration(doc, ("schedule", "every"))
-    lookback = _duration(doc, ("schedule", "lookback")) if _get(doc, ("schedule", "lookback")) is not None else every
+    lookback = (
+        _duration(doc, ("schedule", "lookback")) if _get(doc, ("schedule", "lookback")) is not None else every
+    )
     text, qpos, block, indent = _query(doc, ("query",))
     entities = _native_entities(doc)
     grouping = _native_grouping(doc, entities)
@@ -240,12 +253,27 @@ def _native(doc: Doc) -> Rule:
     if enabled is not None and not isinstance(enabled, bool):
         raise doc.error("enabled must be true or false", ("enabled",))
     return Rule(
-        id=rid, name=_text(doc, ("name",)), severity=_severity(doc, ("severity",)), query=text, every=every,
-        lookback=lookback, description=_text(doc, ("description",), required=False),
-        tactics=_str_list(doc, ("tactics",)), techniques=_techniques(doc, ("techniques",)), entities=entities,
-        grouping=grouping, suppress_for=suppress, trigger=trigger, enabled=enabled is not False, shape="native",
-        path=doc.path, query_position=qpos, query_block=block, query_indent=indent,
-        positions=dict(doc.rule_positions))
+        id=rid,
+        name=_text(doc, ("name",)),
+        severity=_severity(doc, ("severity",)),
+        query=text,
+        every=every,
+        lookback=lookback,
+        description=_text(doc, ("description",), required=False),
+        tactics=_str_list(doc, ("tactics",)),
+        techniques=_techniques(doc, ("techniques",)),
+        entities=entities,
+        grouping=grouping,
+        suppress_for=suppress,
+        trigger=trigger,
+        enabled=enabled is not False,
+        shape="native",
+        path=doc.path,
+        query_position=qpos,
+        query_block=block,
+        query_indent=indent,
+        positions=dict(doc.rule_positions),
+    )
 
 
 def _rule_id(doc: Doc, where: Path_) -> str:
@@ -264,8 +292,11 @@ def _native_entities(doc: Doc) -> tuple[EntityMapping, ...]:
     out: list[EntityMapping] = []
     for kind in raw:
         if kind not in ENTITY_KINDS:
-            raise doc.error(f"unknown entity kind {kind!r} (known: {', '.join(ENTITY_KINDS)})", ("entities", kind),
-                            key=True)
+            raise doc.error(
+                f"unknown entity kind {kind!r} (known: {', '.join(ENTITY_KINDS)})",
+                ("entities", kind),
+                key=True,
+            )
         cols = _str_list(doc, ("entities", kind))
         if not cols:
             raise doc.error(f"entity {kind!r} needs at least one column", ("entities", kind))
@@ -292,7 +323,9 @@ def _native_grouping(doc: Doc, entities: tuple[EntityMapping, ...]) -> Grouping:
     kinds = {e.kind for e in entities}
     for i, kind in enumerate(by):
         if kind not in kinds:
-            raise doc.error(f"grouping by {kind!r}, which the rule's entities do not map", ("grouping", "by", i))
+            raise doc.error(
+                f"grouping by {kind!r}, which the rule's entities do not map", ("grouping", "by", i)
+            )
     if mode == "entity" and not entities:
         raise doc.error("grouping per entity needs entity mappings", where)
     return Grouping(mode, by)
@@ -320,15 +353,46 @@ def _trigger(doc: Doc, op_where: Path_, th_where: Path_) -> Trigger:
 
 #: Keys of Sentinel analytics-rule YAML that carry no meaning here (kept for the as-is promise).
 SENTINEL_IGNORED = {
-    "requiredDataConnectors", "version", "status", "metadata", "tags", "customDetails", "alertDetailsOverride",
-    "incidentConfiguration", "kind", "query_type", "displayName", "enabled", "templateVersion", "sentinelEntitiesMappings",
+    "requiredDataConnectors",
+    "version",
+    "status",
+    "metadata",
+    "tags",
+    "customDetails",
+    "alertDetailsOverride",
+    "incidentConfiguration",
+    "kind",
+    "query_type",
+    "displayName",
+    "enabled",
+    "templateVersion",
+    "sentinelEntitiesMappings",
 }
 SENTINEL_KEYS = {
-    "id", "name", "description", "severity", "queryFrequency", "queryPeriod", "triggerOperator", "triggerThreshold",
-    "tactics", "relevantTechniques", "techniques", "query", "entityMappings", "eventGroupingSettings",
-    "suppressionDuration", "suppressionEnabled",
+    "id",
+    "name",
+    "description",
+    "severity",
+    "queryFrequency",
+    "queryPeriod",
+    "triggerOperator",
+    "triggerThreshold",
+    "tactics",
+    "relevantTechniques",
+    "techniques",
+    "query",
+    "entityMappings",
+    "eventGroupingSettings",
+    "suppressionDuration",
+    "suppressionEnabled",
 } | SENTINEL_IGNORED
-SENTINEL_MARKERS = ("queryFrequency", "queryPeriod", "entityMappings", "triggerOperator", "relevantTechniques")
+SENTINEL_MARKERS = (
+    "queryFrequency",
+    "queryPeriod",
+    "entityMappings",
+    "triggerOperator",
+    "relevantTechniques",
+)
 _AGGREGATION = {"alertperresult": "row", "singlealert": "window"}
 
 
@@ -350,21 +414,38 @@ def _sentinel(doc: Doc) -> Rule:
     if agg is not None:
         mode = _AGGREGATION.get(str(agg).lower())
         if mode is None:
-            raise doc.error(f"aggregationKind must be SingleAlert or AlertPerResult, not {agg!r}",
-                            ("eventGroupingSettings", "aggregationKind"))
+            raise doc.error(
+                f"aggregationKind must be SingleAlert or AlertPerResult, not {agg!r}",
+                ("eventGroupingSettings", "aggregationKind"),
+            )
         grouping = Grouping(mode)
     suppress = timedelta(0)
     if _get(doc, ("suppressionEnabled",)) is True and _get(doc, ("suppressionDuration",)) is not None:
         suppress = _duration(doc, ("suppressionDuration",))
     techniques = _techniques(doc, ("relevantTechniques",)) or _techniques(doc, ("techniques",))
     return Rule(
-        id=rid, name=_text(doc, ("name",)), severity=_severity(doc, ("severity",)), query=text, every=every,
-        lookback=lookback, description=_text(doc, ("description",), required=False).strip(),
-        tactics=_str_list(doc, ("tactics",)), techniques=techniques, entities=entities, grouping=grouping,
-        suppress_for=suppress, suppress_by_rule=suppress > timedelta(0),
+        id=rid,
+        name=_text(doc, ("name",)),
+        severity=_severity(doc, ("severity",)),
+        query=text,
+        every=every,
+        lookback=lookback,
+        description=_text(doc, ("description",), required=False).strip(),
+        tactics=_str_list(doc, ("tactics",)),
+        techniques=techniques,
+        entities=entities,
+        grouping=grouping,
+        suppress_for=suppress,
+        suppress_by_rule=suppress > timedelta(0),
         trigger=_trigger(doc, ("triggerOperator",), ("triggerThreshold",)),
-        enabled=_get(doc, ("enabled",)) is not False, shape="sentinel", path=doc.path, query_position=qpos,
-        query_block=block, query_indent=indent, positions=dict(doc.rule_positions))
+        enabled=_get(doc, ("enabled",)) is not False,
+        shape="sentinel",
+        path=doc.path,
+        query_position=qpos,
+        query_block=block,
+        query_indent=indent,
+        positions=dict(doc.rule_positions),
+    )
 
 
 def _sentinel_entities(doc: Doc) -> tuple[EntityMapping, ...]:

@@ -61,7 +61,9 @@ _COMPARE = {
 
 _UNITS: dict[str, float] = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SHORT = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)", re.IGNORECASE)
-_ISO = re.compile(r"P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.I)
+_ISO = re.compile(
+    r"P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.I
+)
 
 
 def parse_duration(text: object) -> timedelta:
@@ -156,7 +158,9 @@ class Rule:
     query_position: Position = field(default_factory=Position)
     query_block: bool = False  # the query is a `|`/`>` block scalar (KQL line n is file line start + n - 1)
     query_indent: int = 0
-    positions: dict[str, Position] = field(default_factory=dict, compare=False, hash=False)  # "entities.ip" -> where
+    positions: dict[str, Position] = field(
+        default_factory=dict, compare=False, hash=False
+    )  # "entities.ip" -> where
 
     def entity(self, kind: str) -> EntityMapping | None:
         return next((e for e in self.entities if e.kind == kind), None)

@@ -50,10 +50,17 @@ def open_scheduler(cfg: Config, rules_dir: str | None = None) -> Scheduler:
     archive = cfg.archive.path
     state = DetectState(cfg.detect.state_dir)
     store = ArchiveAlertStore(archive, cfg.detect.state_dir, cfg.detect.sinks, cfg.archive.compression)
-    return Scheduler(rules, state, ArchiveRunner(archive, cfg.hunt.engine), store,
-                     watermark=lambda: archive_watermark(archive, sources, delay),
-                     clock=lambda: datetime.now(UTC), start=start, max_windows=cfg.detect.max_windows_per_cycle,
-                     reload=load)
+    return Scheduler(
+        rules,
+        state,
+        ArchiveRunner(archive, cfg.hunt.engine),
+        store,
+        watermark=lambda: archive_watermark(archive, sources, delay),
+        clock=lambda: datetime.now(UTC),
+        start=start,
+        max_windows=cfg.detect.max_windows_per_cycle,
+        reload=load,
+    )
 
 
 def detect_status(cfg: Config, rules_dir: str | None = None) -> dict[str, Any]:
@@ -62,14 +69,20 @@ def detect_status(cfg: Config, rules_dir: str | None = None) -> dict[str, Any]:
     state = DetectState(cfg.detect.state_dir)
     try:
         mark = archive_watermark(cfg.archive.path, list(cfg.detect.watermark_sources) or None, _delay(cfg))
-        out: dict[str, Any] = {"watermark": mark.isoformat() if mark else None, "rules": {},
-                               "rule_errors": [str(e) for e in errors]}
+        out: dict[str, Any] = {
+            "watermark": mark.isoformat() if mark else None,
+            "rules": {},
+            "rule_errors": [str(e) for e in errors],
+        }
         for rule in rules:
             last = state.last_end(rule.id)
             out["rules"][rule.id] = {
-                "enabled": rule.enabled, "every": str(rule.every), "lookback": str(rule.lookback),
+                "enabled": rule.enabled,
+                "every": str(rule.every),
+                "lookback": str(rule.lookback),
                 "last_window_end": last.isoformat() if last else None,
-                "windows": len(state.windows(rule.id)), "alerts": state.raised_count(rule.id),
+                "windows": len(state.windows(rule.id)),
+                "alerts": state.raised_count(rule.id),
                 "undelivered_windows": len(state.pending(rule.id)),
             }
         return out

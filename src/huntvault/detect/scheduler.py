@@ -138,16 +138,35 @@ class Scheduler:
             raise unshift(exc, rule.query, text) from None
         res.query_seconds = time.perf_counter() - t0
         self.crash_at("after-query", rule, end)
-        dec = decide(rule, start, end, table,
-                     lambda keys: self.state.known_rows(rule.id, keys),
-                     lambda skey: self.state.suppressed_until(rule.id, skey))
+        dec = decide(
+            rule,
+            start,
+            end,
+            table,
+            lambda keys: self.state.known_rows(rule.id, keys),
+            lambda skey: self.state.suppressed_until(rule.id, skey),
+        )
         items = [(a.id, a.record(), a.evidence_rows()) for a in dec.alerts]
-        res.rows, res.alerts, res.suppressed, res.already_reported = dec.rows, len(items), dec.suppressed, dec.already
+        res.rows, res.alerts, res.suppressed, res.already_reported = (
+            dec.rows,
+            len(items),
+            dec.suppressed,
+            dec.already,
+        )
         res.alert_ids = [a.id for a in dec.alerts]
         res.seconds = time.perf_counter() - t0
-        self.state.record_window(rule.id, start, end, rows=dec.rows, seconds=res.seconds, alerts=items,
-                                 new_rows=dec.new_rows, suppress_until=dec.suppress_until, suppressed=dec.suppressed,
-                                 forget_before=end - rule.lookback - rule.every)
+        self.state.record_window(
+            rule.id,
+            start,
+            end,
+            rows=dec.rows,
+            seconds=res.seconds,
+            alerts=items,
+            new_rows=dec.new_rows,
+            suppress_until=dec.suppress_until,
+            suppressed=dec.suppressed,
+            forget_before=end - rule.lookback - rule.every,
+        )
         self.crash_at("after-record", rule, end)
         self.deliver_pending(rule)
         return res
@@ -196,16 +215,24 @@ class Scheduler:
             ran += 1
             end = end + rule.every
         if not ran:
-            report.waiting[rule.id] = f"next window ends {end.isoformat()}, ingestion covers {limit.isoformat()}"
+            report.waiting[rule.id] = (
+                f"next window ends {end.isoformat()}, ingestion covers {limit.isoformat()}"
+            )
 
-    def run_follow(self, stop: threading.Event, poll_seconds: float = 30.0,
-                   on_cycle: Callable[[CycleReport], None] | None = None) -> None:
+    def run_follow(
+        self,
+        stop: threading.Event,
+        poll_seconds: float = 30.0,
+        on_cycle: Callable[[CycleReport], None] | None = None,
+    ) -> None:
         """Cycle until `stop` is set; a cycle that ran max_windows for some rule is followed at once."""
         while not stop.is_set():
             report = self.run_once()
             if on_cycle is not None:
                 on_cycle(report)
-            behind = any(sum(1 for w in report.windows if w.rule_id == r.id) >= self.max_windows for r in self.rules)
+            behind = any(
+                sum(1 for w in report.windows if w.rule_id == r.id) >= self.max_windows for r in self.rules
+            )
             if not behind:
                 stop.wait(poll_seconds)
 

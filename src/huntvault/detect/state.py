@@ -132,12 +132,19 @@ class DetectState:
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(
-                f"SELECT row_key FROM reported_rows WHERE rule_id = ? AND row_key IN ({marks})", (rule_id, *chunk)))
+            found.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT row_key FROM reported_rows WHERE rule_id = ? AND row_key IN ({marks})",
+                    (rule_id, *chunk),
+                )
+            )
         return found
 
     def suppressed_until(self, rule_id: str, skey: str) -> datetime | None:
-        row = self.db.execute("SELECT until FROM suppression WHERE rule_id = ? AND skey = ?", (rule_id, skey)).fetchone()
+        row = self.db.execute(
+            "SELECT until FROM suppression WHERE rule_id = ? AND skey = ?", (rule_id, skey)
+        ).fetchone()
         return parse_ts(row[0]) if row else None
 
     def pending(self, rule_id: str | None = None) -> list[Pending]:
@@ -150,13 +157,18 @@ class DetectState:
         for rid, end in self.db.execute(sql + " ORDER BY end_time, rule_id", args).fetchall():
             rows = self.db.execute(
                 "SELECT alert_id, record, evidence FROM outbox WHERE rule_id = ? AND end_time = ? ORDER BY alert_id",
-                (rid, end)).fetchall()
-            out.append(Pending(rid, parse_ts(end), [(a, orjson.loads(r), orjson.loads(e)) for a, r, e in rows]))
+                (rid, end),
+            ).fetchall()
+            out.append(
+                Pending(rid, parse_ts(end), [(a, orjson.loads(r), orjson.loads(e)) for a, r, e in rows])
+            )
         return out
 
     def windows(self, rule_id: str) -> list[dict[str, Any]]:
         cols = ("end_time", "start_time", "status", "rows", "alerts", "suppressed", "seconds")
-        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM windows WHERE rule_id = ? ORDER BY end_time", (rule_id,))
+        rows = self.db.execute(
+            f"SELECT {', '.join(cols)} FROM windows WHERE rule_id = ? ORDER BY end_time", (rule_id,)
+        )
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def raised_count(self, rule_id: str | None = None) -> int:
@@ -185,28 +197,43 @@ class DetectState:
         status = "computed" if alerts else "done"
         with self._tx():
             for alert_id, record, evidence in alerts:
-                self.db.execute("INSERT OR REPLACE INTO outbox VALUES (?, ?, ?, ?, ?)",
-                                (rule_id, e, alert_id, orjson.dumps(record), orjson.dumps(evidence)))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO outbox VALUES (?, ?, ?, ?, ?)",
+                    (rule_id, e, alert_id, orjson.dumps(record), orjson.dumps(evidence)),
+                )
                 self.db.execute("INSERT OR IGNORE INTO raised VALUES (?, ?, ?)", (alert_id, rule_id, e))
-            self.db.executemany("INSERT OR IGNORE INTO reported_rows VALUES (?, ?, ?)",
-                                [(rule_id, k, e) for k in new_rows])
+            self.db.executemany(
+                "INSERT OR IGNORE INTO reported_rows VALUES (?, ?, ?)", [(rule_id, k, e) for k in new_rows]
+            )
             for skey, until in suppress_until.items():
-                self.db.execute("INSERT INTO suppression VALUES (?, ?, ?) ON CONFLICT (rule_id, skey) DO UPDATE "
-                                "SET until = max(until, excluded.until)", (rule_id, skey, ts(until)))
-            self.db.execute("INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (rule_id, e, ts(start), status, rows, len(alerts), suppressed, seconds))
-            self.db.execute("INSERT INTO progress VALUES (?, ?) ON CONFLICT (rule_id) DO UPDATE "
-                            "SET last_end = max(last_end, excluded.last_end)", (rule_id, e))
+                self.db.execute(
+                    "INSERT INTO suppression VALUES (?, ?, ?) ON CONFLICT (rule_id, skey) DO UPDATE "
+                    "SET until = max(until, excluded.until)",
+                    (rule_id, skey, ts(until)),
+                )
+            self.db.execute(
+                "INSERT OR REPLACE INTO windows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rule_id, e, ts(start), status, rows, len(alerts), suppressed, seconds),
+            )
+            self.db.execute(
+                "INSERT INTO progress VALUES (?, ?) ON CONFLICT (rule_id) DO UPDATE "
+                "SET last_end = max(last_end, excluded.last_end)",
+                (rule_id, e),
+            )
             if forget_before is not None:
-                self.db.execute("DELETE FROM reported_rows WHERE rule_id = ? AND end_time < ?",
-                                (rule_id, ts(forget_before)))
+                self.db.execute(
+                    "DELETE FROM reported_rows WHERE rule_id = ? AND end_time < ?",
+                    (rule_id, ts(forget_before)),
+                )
 
     def mark_done(self, rule_id: str, end: datetime) -> None:
         """The window's alerts are archived and queued: empty its outbox."""
         e = ts(end)
         with self._tx():
             self.db.execute("DELETE FROM outbox WHERE rule_id = ? AND end_time = ?", (rule_id, e))
-            self.db.execute("UPDATE windows SET status = 'done' WHERE rule_id = ? AND end_time = ?", (rule_id, e))
+            self.db.execute(
+                "UPDATE windows SET status = 'done' WHERE rule_id = ? AND end_time = ?", (rule_id, e)
+            )
 
 
 __all__ = ["DetectState", "Pending", "parse_ts", "ts"]

@@ -60,8 +60,13 @@ class ArchiveAlertStore:
     (alert id, lastUpdateTime), so a repeated enqueue is skipped too.
     """
 
-    def __init__(self, archive: str | os.PathLike[str], state_dir: str | os.PathLike[str],
-                 sinks: list[SinkConfig] | None = None, compression: str = "zstd") -> None:
+    def __init__(
+        self,
+        archive: str | os.PathLike[str],
+        state_dir: str | os.PathLike[str],
+        sinks: list[SinkConfig] | None = None,
+        compression: str = "zstd",
+    ) -> None:
         from huntvault.archive import Archive
 
         self.archive = Archive(archive, compression=compression)
@@ -82,7 +87,10 @@ class ArchiveAlertStore:
         evidence = [row for _, _, rows in items for row in rows]
         batch.add(ALERTS_TABLE, conform(rows_to_arrow(ALERTS_TABLE, alerts), archive_schema(ALERTS_TABLE)))
         if evidence:
-            batch.add(EVIDENCE_TABLE, conform(rows_to_arrow(EVIDENCE_TABLE, evidence), archive_schema(EVIDENCE_TABLE)))
+            batch.add(
+                EVIDENCE_TABLE,
+                conform(rows_to_arrow(EVIDENCE_TABLE, evidence), archive_schema(EVIDENCE_TABLE)),
+            )
         self.archive.commit(batch)
         if self.forwarder is not None:
             from datetime import UTC, datetime
@@ -124,5 +132,12 @@ class MemoryAlertStore:
         pass
 
 
-__all__ = ["ALERTS_TABLE", "EVIDENCE_TABLE", "AlertItem", "AlertStore", "ArchiveAlertStore",
-           "MemoryAlertStore", "archive_row"]
+__all__ = [
+    "ALERTS_TABLE",
+    "EVIDENCE_TABLE",
+    "AlertItem",
+    "AlertStore",
+    "ArchiveAlertStore",
+    "MemoryAlertStore",
+    "archive_row",
+]

@@ -18,7 +18,12 @@ from huntvault.errors import ForwardError
 
 #: Entra authorities MSAL knows; any other host (an emulator, a sovereign proxy) skips instance discovery.
 KNOWN_AUTHORITY_HOSTS = frozenset(
-    {"login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn"}
+    {
+        "login.microsoftonline.com",
+        "login.microsoftonline.us",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
 )
 
 

@@ -34,7 +34,12 @@ class DeadLetterBox:
         self.root = Path(state_dir) / "dead-letter"
 
     def put(
-        self, sink: str, records: list[dict[str, Any]], keys: list[tuple[str, str]], reason: str, status: int,
+        self,
+        sink: str,
+        records: list[dict[str, Any]],
+        keys: list[tuple[str, str]],
+        reason: str,
+        status: int,
         attempts: int = 1,
     ) -> Path:
         folder = self.root / sink
@@ -42,10 +47,18 @@ class DeadLetterBox:
         digest = hashlib.sha256(orjson.dumps(keys)).hexdigest()[:16]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         final = folder / f"{stamp}-{digest}.json"
-        self._write(final, {
-            "sink": sink, "reason": reason, "status": status, "attempts": attempts,
-            "time": datetime.now(UTC).isoformat(), "keys": keys, "records": records,
-        })
+        self._write(
+            final,
+            {
+                "sink": sink,
+                "reason": reason,
+                "status": status,
+                "attempts": attempts,
+                "time": datetime.now(UTC).isoformat(),
+                "keys": keys,
+                "records": records,
+            },
+        )
         return final
 
     @staticmethod
@@ -68,18 +81,33 @@ class DeadLetterBox:
         for folder in folders:
             for path in sorted(folder.glob("*.json")):
                 doc = orjson.loads(path.read_bytes())
-                out.append(DeadLetter(
-                    path, doc["sink"], doc["reason"], int(doc["status"]), doc["records"],
-                    [(str(k[0]), str(k[1])) for k in doc["keys"]], int(doc.get("attempts", 1)),
-                ))
+                out.append(
+                    DeadLetter(
+                        path,
+                        doc["sink"],
+                        doc["reason"],
+                        int(doc["status"]),
+                        doc["records"],
+                        [(str(k[0]), str(k[1])) for k in doc["keys"]],
+                        int(doc.get("attempts", 1)),
+                    )
+                )
         return out
 
     def rejected_again(self, letter: DeadLetter, reason: str, status: int) -> None:
         """A replay was rejected again: keep the file, with the new reason and one more attempt."""
-        self._write(letter.path, {
-            "sink": letter.sink, "reason": reason, "status": status, "attempts": letter.attempts + 1,
-            "time": datetime.now(UTC).isoformat(), "keys": letter.keys, "records": letter.records,
-        })
+        self._write(
+            letter.path,
+            {
+                "sink": letter.sink,
+                "reason": reason,
+                "status": status,
+                "attempts": letter.attempts + 1,
+                "time": datetime.now(UTC).isoformat(),
+                "keys": letter.keys,
+                "records": letter.records,
+            },
+        )
 
     @staticmethod
     def remove(letter: DeadLetter) -> None:

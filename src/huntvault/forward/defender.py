@@ -79,7 +79,9 @@ class DefenderClient:
             cfg.scope,
             self.session,
         )
-        self.budget = budget or RateBudget.per_minute_hour(cfg.calls_per_minute, cfg.calls_per_hour, sleep=sleep)
+        self.budget = budget or RateBudget.per_minute_hour(
+            cfg.calls_per_minute, cfg.calls_per_hour, sleep=sleep
+        )
         self._sleep = sleep
         self.calls = 0  # HTTP requests sent to the API (retries included)
         self.throttled = 0  # 429 answers seen
@@ -258,7 +260,10 @@ class MachineCache:
     """
 
     def __init__(
-        self, client: DefenderClient, ttl_seconds: float, clock: Callable[[], float] = time.monotonic,
+        self,
+        client: DefenderClient,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
         full_refresh_pages: int = 0,
     ) -> None:
         self._client = client

@@ -38,8 +38,12 @@ def rfc1123_now() -> str:
 
 
 def shared_key_signature(
-    shared_key: str, date: str, content_length: int, method: str = "POST",
-    content_type: str = "application/json", resource: str = "/api/logs",
+    shared_key: str,
+    date: str,
+    content_length: int,
+    method: str = "POST",
+    content_type: str = "application/json",
+    resource: str = "/api/logs",
 ) -> str:
     """Base64(HMAC-SHA256(Base64Decode(key), UTF8(VERB\\nlength\\ntype\\nx-ms-date:DATE\\nresource))).
 
@@ -78,7 +82,7 @@ class DataCollectorSink:
         self.session = make_session(cfg.ca_bundle)
         log.warning(
             "sink %s uses the HTTP Data Collector API, which Microsoft retired on %s; "
-            "move to the Logs Ingestion API (kind = \"logs-ingestion\") where the endpoint no longer accepts it",
+            'move to the Logs Ingestion API (kind = "logs-ingestion") where the endpoint no longer accepts it',
             cfg.name,
             DATA_COLLECTOR_RETIREMENT,
         )
@@ -149,13 +153,21 @@ class LogsIngestionSink:
                 raise ConfigError(f"forward.sinks.{cfg.name}.{key}", "required for a logs-ingestion sink")
         self.session = make_session(cfg.ca_bundle)
         self.tokens = TokenProvider(
-            ClientCredentials(cfg.authority, cfg.tenant_id, cfg.client_id, cfg.client_secret, cfg.certificate_path,
-                              cfg.certificate_thumbprint),
+            ClientCredentials(
+                cfg.authority,
+                cfg.tenant_id,
+                cfg.client_id,
+                cfg.client_secret,
+                cfg.certificate_path,
+                cfg.certificate_thumbprint,
+            ),
             cfg.scope,
             self.session,
         )
         transport = RequestsTransport(
-            session=make_session(cfg.ca_bundle), session_owner=True, use_env_settings=False,
+            session=make_session(cfg.ca_bundle),
+            session_owner=True,
+            use_env_settings=False,
             connection_verify=cfg.ca_bundle or True,
         )
         self.client = LogsIngestionClient(
@@ -171,11 +183,16 @@ class LogsIngestionSink:
     def _shape(self, record: dict[str, Any]) -> dict[str, Any]:
         out = rename_reserved(record)
         if "TimeGenerated" not in out:
-            out = {"TimeGenerated": record.get(self.cfg.time_generated_field) or record.get("alertCreationTime"), **out}
+            out = {
+                "TimeGenerated": record.get(self.cfg.time_generated_field) or record.get("alertCreationTime"),
+                **out,
+            }
         return out
 
     def units(self, records: list[dict[str, Any]]) -> list[list[int]]:
-        return units_by_bytes([self._shape(r) for r in records], self.cfg.max_request_bytes, self.cfg.batch_size)
+        return units_by_bytes(
+            [self._shape(r) for r in records], self.cfg.max_request_bytes, self.cfg.batch_size
+        )
 
     def send(self, records: list[dict[str, Any]]) -> None:
         from azure.core.exceptions import AzureError, HttpResponseError
@@ -184,7 +201,10 @@ class LogsIngestionSink:
         failures: list[Any] = []
         try:
             self.client.upload(
-                rule_id=self.cfg.dcr_immutable_id, stream_name=self.cfg.stream, logs=logs, on_error=failures.append
+                rule_id=self.cfg.dcr_immutable_id,
+                stream_name=self.cfg.stream,
+                logs=logs,
+                on_error=failures.append,
             )
         except HttpResponseError as exc:
             failures.append(exc)
@@ -192,7 +212,9 @@ class LogsIngestionSink:
             raise SinkUnavailable(f"sink {self.name}: logs ingestion unavailable: {exc}") from None
         for failure in failures:
             err = getattr(failure, "error", failure)
-            status = getattr(err, "status_code", None) or getattr(getattr(err, "response", None), "status_code", 0)
+            status = getattr(err, "status_code", None) or getattr(
+                getattr(err, "response", None), "status_code", 0
+            )
             message = str(getattr(err, "message", err))[:300]
             if status and 400 <= status < 500 and status != 429 and status != 408:
                 raise SinkRejected(f"logs ingestion rejected the upload: HTTP {status}: {message}", status)

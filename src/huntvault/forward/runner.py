@@ -82,7 +82,9 @@ class Forwarder:
         self._lock_fd = _lock_state_dir(cfg.state_dir)
         self.state = ForwardState(cfg.state_dir)
         self.dead = DeadLetterBox(cfg.state_dir)
-        self.sinks: list[Sink] = sinks if sinks is not None else [build_sink(s, archive_path) for s in cfg.sinks]
+        self.sinks: list[Sink] = (
+            sinks if sinks is not None else [build_sink(s, archive_path) for s in cfg.sinks]
+        )
         names = [s.name for s in self.sinks]
         if len(set(names)) != len(names):
             raise ConfigError("forward.sinks", "sink names must be unique (they key the ledger)")
@@ -102,8 +104,11 @@ class Forwarder:
     @property
     def machines(self) -> MachineCache:
         if self._machines is None:
-            self._machines = MachineCache(self.client, self.cfg.defender.machine_cache_seconds,
-                                          full_refresh_pages=self.cfg.defender.machine_full_refresh_pages)
+            self._machines = MachineCache(
+                self.client,
+                self.cfg.defender.machine_cache_seconds,
+                full_refresh_pages=self.cfg.defender.machine_full_refresh_pages,
+            )
         return self._machines
 
     def close(self) -> None:
@@ -162,8 +167,12 @@ class Forwarder:
             except SinkUnavailable as exc:
                 res.down = str(exc)
                 self._down_until[sink.name] = self._clock() + self._retry.get(sink.name, 30.0)
-                log.warning("sink %s is down, %d records stay queued: %s", sink.name,
-                            self.state.pending_count(sink.name), exc)
+                log.warning(
+                    "sink %s is down, %d records stay queued: %s",
+                    sink.name,
+                    self.state.pending_count(sink.name),
+                    exc,
+                )
             res.pending = self.state.pending_count(sink.name)
         return results
 
@@ -185,11 +194,18 @@ class Forwarder:
                 self._send_unit(sink, items[:half], res)
                 self._send_unit(sink, items[half:], res)
                 return
-            path = self.dead.put(sink.name, [p.record for p in items], [(p.alert_id, p.last_update) for p in items],
-                                 str(exc), exc.status)
+            path = self.dead.put(
+                sink.name,
+                [p.record for p in items],
+                [(p.alert_id, p.last_update) for p in items],
+                str(exc),
+                exc.status,
+            )
             self.state.settle(items, "dead", _now_text())
             res.dead += len(items)
-            log.error("sink %s rejected alert %s (%s): dead-lettered to %s", sink.name, items[0].alert_id, exc, path)
+            log.error(
+                "sink %s rejected alert %s (%s): dead-lettered to %s", sink.name, items[0].alert_id, exc, path
+            )
             return
         except SinkUnavailable:
             raise
@@ -203,7 +219,9 @@ class Forwarder:
         poll = self.poll()
         return CycleResult(poll, self.deliver())
 
-    def run_follow(self, stop: threading.Event, on_cycle: Callable[[CycleResult], None] | None = None) -> None:
+    def run_follow(
+        self, stop: threading.Event, on_cycle: Callable[[CycleResult], None] | None = None
+    ) -> None:
         """Poll every poll_seconds until `stop` is set; a failed poll is logged and retried next cycle."""
         while not stop.is_set():
             try:

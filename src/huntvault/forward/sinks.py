@@ -123,9 +123,17 @@ class ArchiveSink:
         for r in records:
             when = r.get("lastUpdateTime") or r.get("alertCreationTime")
             alert = {k: v for k, v in r.items() if not (k.startswith("Machine") and k != "Machine")}
-            alerts.append({"Timestamp": when, "AlertId": str(r.get("id", "")),
-                           "DeviceId": str(r.get("machineId") or ""), **alert})
-            machine = {k[7:8].lower() + k[8:]: v for k, v in r.items() if k.startswith("Machine") and len(k) > 7}
+            alerts.append(
+                {
+                    "Timestamp": when,
+                    "AlertId": str(r.get("id", "")),
+                    "DeviceId": str(r.get("machineId") or ""),
+                    **alert,
+                }
+            )
+            machine = {
+                k[7:8].lower() + k[8:]: v for k, v in r.items() if k.startswith("Machine") and len(k) > 7
+            }
             if machine.get("id"):
                 machines.append({"Timestamp": when, "DeviceId": str(machine["id"]), **machine})
         try:

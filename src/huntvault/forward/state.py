@@ -73,7 +73,11 @@ class ForwardState:
 
     # -- poll step: queue + cursor in one transaction ----------------------------------------------
     def enqueue(
-        self, sinks: Iterable[str], records: list[tuple[str, str, dict[str, Any]]], high_water: datetime | None, now: str
+        self,
+        sinks: Iterable[str],
+        records: list[tuple[str, str, dict[str, Any]]],
+        high_water: datetime | None,
+        now: str,
     ) -> int:
         """Queue (alert id, lastUpdateTime, record) for each sink unless already delivered or queued.
 
@@ -94,7 +98,8 @@ class ForwardState:
                     if row is not None and row[0] >= key:
                         continue
                     cur = self.db.execute(
-                        "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?, ?)", (sink, alert_id, key, blob, now)
+                        "INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?, ?)",
+                        (sink, alert_id, key, blob, now),
                     )
                     queued += cur.rowcount
             if high_water is not None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from huntvault.index.documents import export_document
 from huntvault.index.fields import (
     KEY_FIELD,
-    SOURCE_FIELD,
     FieldSpec,
     IndexLayout,
     analyze,
@@ -17,7 +17,6 @@ from huntvault.index.store import IndexPoller, IndexStore, SyncResult, TableInde
 
 __all__ = [
     "KEY_FIELD",
-    "SOURCE_FIELD",
     "ArchiveFile",
     "ArchiveView",
     "FieldSpec",
@@ -27,6 +26,7 @@ __all__ = [
     "SyncResult",
     "TableIndex",
     "analyze",
+    "export_document",
     "indexer_definition",
     "indexer_status",
     "layout_for",

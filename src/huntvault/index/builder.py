@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 
 from huntvault.index.fields import (
     BLOB_ACCOUNT_URL,
+    EMPTY_FIELD,
+    EXTRA_FIELD,
     FILE_FIELD,
     KEY_FIELD,
-    SOURCE_FIELD,
     FieldSpec,
     IndexLayout,
     pretokenize,
@@ -27,7 +28,7 @@ ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 BATCH_ROWS = 65_536
 #: DuckDB function: a string column -> its standard-analyzer tokens joined by spaces
 ANALYZE_UDF = "hv_analyze"
-TOKEN_CACHE_MAX = 200_000  # distinct values remembered across DuckDB vectors (cleared when full)
+TOKEN_CACHE_MAX = 50_000  # distinct values remembered across DuckDB vectors (cleared when full)
 
 
 def _q(name: str) -> str:
@@ -69,43 +70,34 @@ def key_expression(table: Table, present: set[str]) -> str:
     )
 
 
-def _same(expr: str) -> tuple[str, str]:
-    return expr, expr
-
-
-def _blob_path(table: Table) -> tuple[str, str]:
+def _blob_path(table: Table) -> str:
     prefix = _lit(f"{BLOB_ACCOUNT_URL}/{table.container}/tenantId=")
-    return _same(
+    return (
         f"{prefix} || coalesce({_q(TENANT_COLUMN)}, '') "
         f"|| strftime({_q(EXPORT_TIME_COLUMN)}, '/y=%Y/m=%m/d=%d/h=%H/m=00/PT1H.json')"
     )
 
 
-#: Fields computed from the table rather than read from a column: path -> (stored JSON value, index value).
-COMPUTED: dict[str, Callable[[Table], tuple[str, str]]] = {
-    "category": lambda t: _same(_lit(CATEGORY_PREFIX + t.name)),
-    "operationName": lambda t: _same("'Publish'"),
-    "metadata_storage_name": lambda t: _same("'PT1H.json'"),
-    "metadata_storage_content_type": lambda t: _same("'application/json'"),
+#: Fields computed from the table rather than read from a column: path -> index value expression.
+COMPUTED: dict[str, Callable[[Table], str]] = {
+    "category": lambda t: _lit(CATEGORY_PREFIX + t.name),
+    "operationName": lambda t: "'Publish'",
+    "metadata_storage_name": lambda t: "'PT1H.json'",
+    "metadata_storage_content_type": lambda t: "'application/json'",
     "metadata_storage_path": _blob_path,
-    "metadata_storage_last_modified": lambda t: (
-        f"strftime({_q(EXPORT_TIME_COLUMN)}, '{ISO_FORMAT}')",
-        f"epoch_us({_q(EXPORT_TIME_COLUMN)})",
-    ),
-    "metadata_storage_size": lambda t: _same("NULL"),  # the archive does not keep the blob
-    "metadata_storage_content_md5": lambda t: _same("NULL"),
+    "metadata_storage_last_modified": lambda t: f"epoch_us({_q(EXPORT_TIME_COLUMN)})",
+    "metadata_storage_size": lambda t: "NULL",  # the archive does not keep the blob
+    "metadata_storage_content_md5": lambda t: "NULL",
 }
 
 
-def _value_sql(spec: FieldSpec, table: Table) -> tuple[str, str]:
-    """(json value expression for the stored document, index value expression) of one field."""
+def _value_sql(spec: FieldSpec, table: Table) -> str:
+    """The index value expression of one field (datetimes as epoch microseconds)."""
     computed = COMPUTED.get(spec.path)
     if computed is not None:
         return computed(table)
     col = _q(spec.source)
-    if spec.storage == "date":
-        return f"strftime({col}, '{ISO_FORMAT}')", f"epoch_us({col})"
-    return col, col
+    return f"epoch_us({col})" if spec.storage == "date" else col
 
 
 class DocumentBuilder:
@@ -139,44 +131,35 @@ class DocumentBuilder:
         self.con.close()
 
     def sql(self, parquets: list[Path], root: Path, present: set[str]) -> str:
-        """One query over several parts; `_file` is each row's part path relative to `root`."""
+        """One query over several parts; `_file` is each row's part path relative to `root`.
+
+        No export-shape copy is built: the raw twins are stored and the document is rebuilt from them
+        (`huntvault.index.documents`); `_empty` remembers which strings were '' and `_extra` keeps `_Extra`.
+        """
         table = self.layout.table
-        src_top: list[str] = []
-        props: list[str] = []
         prefix_len = len(str(root).rstrip("/")) + 2
         index_parts: list[tuple[str, str]] = [
             (KEY_FIELD, "__key"),
             (FILE_FIELD, f"substr(__hv_file, {prefix_len})"),
         ]
+        empty: list[str] = []
         for spec in self.layout.fields.values():
             if spec.path == KEY_FIELD:
                 continue
-            if spec.source and spec.source not in present:
-                src_value, idx_value = "NULL", "NULL"
-            else:
-                src_value, idx_value = _value_sql(spec, table)
-            name = spec.path.split("/", 1)[1] if spec.path.startswith("properties/") else spec.path
-            (props if spec.path.startswith("properties/") else src_top).append(f"{_lit(name)}, {src_value}")
+            missing = bool(spec.source) and spec.source not in present
+            idx_value = "NULL" if missing else _value_sql(spec, table)
             if spec.storage == "str":
+                if spec.source and spec.source in present and spec.path not in COMPUTED:
+                    empty.append(f"CASE WHEN {_q(spec.source)} = '' THEN {_lit(spec.path)} END")
                 idx_value = f"nullif({idx_value}, '')"  # '' is indexed as absent; `eq ''` means "not present"
             index_parts.append((spec.value_field, idx_value))
             if spec.searchable:  # analyzed here, once per distinct value; the writer splits on spaces
                 index_parts.append((spec.text_field, f"nullif({ANALYZE_UDF}({idx_value}), '')"))
-        props_obj = "json_object(" + ", ".join(props) + ")"
+        if empty:
+            index_parts.append((EMPTY_FIELD, "nullif(concat_ws(chr(10), " + ", ".join(empty) + "), '')"))
         if EXTRA_COLUMN in present:
-            props_obj = (
-                f"CASE WHEN {_q(EXTRA_COLUMN)} IS NULL OR {_q(EXTRA_COLUMN)} IN ('', '{{}}') THEN {props_obj} "
-                f"ELSE json_merge_patch({props_obj}, {_q(EXTRA_COLUMN)}) END"
-            )
-        # key first, then the envelope in export order, properties, then blob metadata
-        envelope = [p for p in src_top if not p.startswith("'metadata_")]
-        metadata = [p for p in src_top if p.startswith("'metadata_")]
-        src = (
-            f"json_object('{KEY_FIELD}', __key, "
-            + ", ".join([*envelope, f"'properties', {props_obj}", *metadata])
-            + ")"
-        )
-        index_parts.insert(2, (SOURCE_FIELD, f"CAST({src} AS VARCHAR)"))
+            extra = _q(EXTRA_COLUMN)
+            index_parts.append((EXTRA_FIELD, f"CASE WHEN {extra} IN ('', '{{}}') THEN NULL ELSE {extra} END"))
         # the tantivy document as JSON text; concat() skips NULL pieces, so absent values leave no key
         # (tantivy wants absent fields, not nulls)
         pieces = [f"',\"{name}\":' || CAST(to_json({expr}) AS VARCHAR)" for name, expr in index_parts]

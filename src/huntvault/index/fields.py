@@ -42,7 +42,8 @@ EDM_STORAGE: dict[str, str] = {
 
 KEY_FIELD = "id"
 FILE_FIELD = "_file"  # archive-relative Parquet path a document came from (deletes on compaction/retention)
-SOURCE_FIELD = "_src"  # the stored document in export shape (JSON text)
+EXTRA_FIELD = "_extra"  # stored only: the row's `_Extra` JSON (properties the schema does not know)
+EMPTY_FIELD = "_empty"  # stored only: paths of string fields whose value was '' (indexed as absent)
 ANALYZER = "hv_standard"  # approximation of Lucene's standard analyzer (UAX#29 words, lower-cased)
 NO_TOKENS = "hv_stored_only"  # an analyzer that emits no token: used for the stored-only field
 # word characters, kept together across . and ' (cmd.exe, 10.0.0.1, o'brien): UAX#29 as Lucene's standard
@@ -158,7 +159,9 @@ class IndexLayout:
         sb = tantivy.SchemaBuilder()
         sb.add_text_field(KEY_FIELD, stored=True, fast=True, tokenizer_name="raw", index_option="basic")
         sb.add_text_field(FILE_FIELD, tokenizer_name="raw", index_option="basic")
-        sb.add_text_field(SOURCE_FIELD, stored=True, tokenizer_name=NO_TOKENS, index_option="basic")
+        # the export-shape document is rebuilt from the stored raw twins (index/documents.py)
+        sb.add_text_field(EXTRA_FIELD, stored=True, tokenizer_name=NO_TOKENS, index_option="basic")
+        sb.add_text_field(EMPTY_FIELD, stored=True, tokenizer_name=NO_TOKENS, index_option="basic")
         for spec in self.fields.values():
             if spec.path == KEY_FIELD:
                 continue
@@ -166,13 +169,15 @@ class IndexLayout:
                 sb.add_text_field(spec.text_field, tokenizer_name=ANALYZER, index_option="position")
             store = spec.storage
             if store == "str":
-                sb.add_text_field(spec.value_field, fast=True, tokenizer_name="raw", index_option="basic")
+                sb.add_text_field(
+                    spec.value_field, stored=True, fast=True, tokenizer_name="raw", index_option="basic"
+                )
             elif store in ("int", "date"):
-                sb.add_integer_field(spec.value_field, indexed=True, fast=True)
+                sb.add_integer_field(spec.value_field, stored=True, indexed=True, fast=True)
             elif store == "float":
-                sb.add_float_field(spec.value_field, indexed=True, fast=True)
+                sb.add_float_field(spec.value_field, stored=True, indexed=True, fast=True)
             else:
-                sb.add_boolean_field(spec.value_field, indexed=True, fast=True)
+                sb.add_boolean_field(spec.value_field, stored=True, indexed=True, fast=True)
         return sb.build()
 
     def definition(self) -> dict[str, Any]:
@@ -263,6 +268,9 @@ def analyze(text: str) -> list[str]:
     return _query_analyzer().analyze(text)
 
 
+CACHE_VALUE_CHARS = 512  # values longer than this are analyzed every time they are seen
+
+
 def pretokenize(values: list[str | None], cache: dict[str, str]) -> list[str | None]:
     """The standard analyzer's tokens of each value joined by single spaces (what the writer's whitespace
     tokenizer splits again). Tokens never contain whitespace (they are runs of word characters joined by
@@ -276,7 +284,8 @@ def pretokenize(values: list[str | None], cache: dict[str, str]) -> list[str | N
         joined = cache.get(value)
         if joined is None:
             joined = " ".join(analyze(value))
-            cache[value] = joined
+            if len(value) <= CACHE_VALUE_CHARS:  # bounds the cache's memory (long values are rarer)
+                cache[value] = joined
         out.append(joined)
     return out
 

@@ -59,9 +59,18 @@ def compile_query(query: str, backend: Any, now: datetime | None = None) -> tupl
     return dialect.render(rel.sql), rel, planner
 
 
-def execute(query: str, archive: str | Path | None = None, *, engine: str = "duckdb", now: datetime | None = None,
-            row_cap: int | None = None, timeout: float | None = None, backend: Any = None, threads: int = 0,
-            memory_limit: str = "") -> HuntResult:
+def execute(
+    query: str,
+    archive: str | Path | None = None,
+    *,
+    engine: str = "duckdb",
+    now: datetime | None = None,
+    row_cap: int | None = None,
+    timeout: float | None = None,
+    backend: Any = None,
+    threads: int = 0,
+    memory_limit: str = "",
+) -> HuntResult:
     """Run a KQL query; the result carries KQL column types and the render hint."""
     t0 = time.perf_counter()
     backend = backend or _backend(archive, engine, threads, memory_limit)
@@ -77,7 +86,9 @@ def execute(query: str, archive: str | Path | None = None, *, engine: str = "duc
         table = table.slice(0, int(row_cap or 0))
     kinds = dict(rel.cols)
     table = _finish(table, rel.cols)
-    return HuntResult(table, kinds, planner.render, sql, truncated, {"compile_s": t1 - t0, "execute_s": t2 - t1})
+    return HuntResult(
+        table, kinds, planner.render, sql, truncated, {"compile_s": t1 - t0, "execute_s": t2 - t1}
+    )
 
 
 def _finish(table: pa.Table, cols: list[tuple[str, str]]) -> pa.Table:
@@ -90,21 +101,27 @@ def _finish(table: pa.Table, cols: list[tuple[str, str]]) -> pa.Table:
             arr = arr.cast(pa.int64()).cast(pa.duration("us"))
         elif kind == "dynamic" and not pa.types.is_string(arr.type):
             arr = arr.cast(pa.string())
-        elif (kind == "datetime" and pa.types.is_timestamp(arr.type) and arr.type.tz is None) or (kind == "datetime" and pa.types.is_timestamp(arr.type) and arr.type.unit != "us"):
+        elif (kind == "datetime" and pa.types.is_timestamp(arr.type) and arr.type.tz is None) or (
+            kind == "datetime" and pa.types.is_timestamp(arr.type) and arr.type.unit != "us"
+        ):
             arr = arr.cast(pa.timestamp("us", tz="UTC"))
         arrays.append(arr)
         fields.append(pa.field(name, arr.type, metadata={b"kql_type": kind.encode()}))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def run(query: str, archive: str | Path | None = None, *, engine: str = "duckdb", now: datetime | None = None) -> pa.Table:
+def run(
+    query: str, archive: str | Path | None = None, *, engine: str = "duckdb", now: datetime | None = None
+) -> pa.Table:
     """Run a KQL query and return its rows as a pyarrow Table (render hint in the schema metadata)."""
     result = execute(query, archive, engine=engine, now=now)
     meta = {b"kql_render": json.dumps(result.chart).encode()} if result.chart else {}
     return result.table.replace_schema_metadata(meta or None)
 
 
-def explain(query: str, archive: str | Path | None = None, *, engine: str = "duckdb", now: datetime | None = None) -> str:
+def explain(
+    query: str, archive: str | Path | None = None, *, engine: str = "duckdb", now: datetime | None = None
+) -> str:
     """The SQL the query lowers to."""
     backend = _backend(archive, engine)
     sql, _, _ = compile_query(query, backend, now)

@@ -124,11 +124,25 @@ def make_list(distinct: bool, conditional: bool) -> Callable[[ExprCompiler, list
             where = exp.And(this=not_null, expression=exp.Paren(this=as_bool(cond)))
         if isinstance(agg, exp.Anonymous) and agg.name == "list_slice":
             inner = agg.expressions[0]
-            agg.set("expressions", [exp.Filter(this=inner, expression=exp.Where(this=where)), *agg.expressions[1:]])
+            agg.set(
+                "expressions",
+                [exp.Filter(this=inner, expression=exp.Where(this=where)), *agg.expressions[1:]],
+            )
         else:
             agg = exp.Filter(this=agg, expression=exp.Where(this=where))
-        out = exp.Cast(this=exp.Cast(this=agg, to=exp.DataType.build("JSON[]", dialect="duckdb")), to=exp.DataType.build("JSON", dialect="duckdb"))
-        return T(exp.Coalesce(this=out, expressions=[exp.Cast(this=exp.Literal.string("[]"), to=exp.DataType.build("JSON", dialect="duckdb"))]), "dynamic")
+        out = exp.Cast(
+            this=exp.Cast(this=agg, to=exp.DataType.build("JSON[]", dialect="duckdb")),
+            to=exp.DataType.build("JSON", dialect="duckdb"),
+        )
+        return T(
+            exp.Coalesce(
+                this=out,
+                expressions=[
+                    exp.Cast(this=exp.Literal.string("[]"), to=exp.DataType.build("JSON", dialect="duckdb"))
+                ],
+            ),
+            "dynamic",
+        )
 
     return lower
 
@@ -137,16 +151,45 @@ def a_make_bag(c: ExprCompiler, args: list[T]) -> T:
     v = args[0]
     merged = anon("json_group_structure", v.sql)
     del merged
-    keys = anon("json_merge_patch", exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb")),
-                anon("json_merge_patch", exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb")), v.sql))
+    keys = anon(
+        "json_merge_patch",
+        exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb")),
+        anon(
+            "json_merge_patch",
+            exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb")),
+            v.sql,
+        ),
+    )
     del keys
     # reduce the list of bags into one object, later keys win
     lst = anon("list", v.sql)
-    lam = exp.Lambda(this=anon("json_merge_patch", exp.column("acc"), exp.column("x")),
-                     expressions=[exp.to_identifier("acc"), exp.to_identifier("x")])
-    red = anon("list_reduce", anon("list_prepend", exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb")),
-                                   exp.Filter(this=lst, expression=exp.Where(this=exp.EQ(this=anon("json_type", v.sql), expression=exp.Literal.string("OBJECT"))))), lam)
-    return T(exp.Coalesce(this=red, expressions=[exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb"))]), "dynamic")
+    lam = exp.Lambda(
+        this=anon("json_merge_patch", exp.column("acc"), exp.column("x")),
+        expressions=[exp.to_identifier("acc"), exp.to_identifier("x")],
+    )
+    red = anon(
+        "list_reduce",
+        anon(
+            "list_prepend",
+            exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb")),
+            exp.Filter(
+                this=lst,
+                expression=exp.Where(
+                    this=exp.EQ(this=anon("json_type", v.sql), expression=exp.Literal.string("OBJECT"))
+                ),
+            ),
+        ),
+        lam,
+    )
+    return T(
+        exp.Coalesce(
+            this=red,
+            expressions=[
+                exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("JSON", dialect="duckdb"))
+            ],
+        ),
+        "dynamic",
+    )
 
 
 def a_any(c: ExprCompiler, args: list[T]) -> T:
@@ -202,10 +245,14 @@ AGGREGATES: dict[str, Aggregate] = {
     "count_distinct": Aggregate(a_dcount, "count_distinct_", empty="0"),
     "dcount": Aggregate(a_dcount, "dcount_", empty="0"),
     "dcountif": Aggregate(a_dcountif, "dcountif_", empty="0"),
-    "sum": Aggregate(a_sum, "sum_", empty="0"), "sumif": Aggregate(a_sumif, "sumif_", empty="0"),
-    "avg": Aggregate(a_avg, "avg_"), "avgif": Aggregate(a_avgif, "avgif_"),
-    "min": Aggregate(a_minmax(exp.Min), "min_"), "max": Aggregate(a_minmax(exp.Max), "max_"),
-    "minif": Aggregate(a_minmaxif(exp.Min), "minif_"), "maxif": Aggregate(a_minmaxif(exp.Max), "maxif_"),
+    "sum": Aggregate(a_sum, "sum_", empty="0"),
+    "sumif": Aggregate(a_sumif, "sumif_", empty="0"),
+    "avg": Aggregate(a_avg, "avg_"),
+    "avgif": Aggregate(a_avgif, "avgif_"),
+    "min": Aggregate(a_minmax(exp.Min), "min_"),
+    "max": Aggregate(a_minmax(exp.Max), "max_"),
+    "minif": Aggregate(a_minmaxif(exp.Min), "minif_"),
+    "maxif": Aggregate(a_minmaxif(exp.Max), "maxif_"),
     "make_set": Aggregate(make_list(True, False), "set_", empty="[]"),
     "makeset": Aggregate(make_list(True, False), "set_", empty="[]"),
     "make_set_if": Aggregate(make_list(True, True), "set_", empty="[]"),
@@ -213,18 +260,28 @@ AGGREGATES: dict[str, Aggregate] = {
     "makelist": Aggregate(make_list(False, False), "list_", empty="[]"),
     "make_list_if": Aggregate(make_list(False, True), "list_", empty="[]"),
     "make_list_with_nulls": Aggregate(make_list(False, False), "list_", empty="[]"),
-    "make_bag": Aggregate(a_make_bag, "bag_", empty="{}"), "make_bag_if": Aggregate(a_make_bag, "bag_", empty="{}"),
-    "any": Aggregate(a_any, "any_"), "take_any": Aggregate(a_any, "any_"),
-    "anyif": Aggregate(a_anyif, "anyif_"), "take_anyif": Aggregate(a_anyif, "anyif_"),
-    "percentile": Aggregate(a_percentile, "percentile_"), "percentiles": Aggregate(a_percentiles, "percentiles_"),
-    "stdev": Aggregate(stat("stddev_samp"), "stdev_", empty="0"), "stdevp": Aggregate(stat("stddev_pop"), "stdevp_"),
-    "stdevif": Aggregate(statif("stddev_samp"), "stdevif_"), "variance": Aggregate(stat("var_samp"), "variance_", empty="0"),
-    "variancep": Aggregate(stat("var_pop"), "variancep_"), "varianceif": Aggregate(statif("var_samp"), "varianceif_"),
-    "hll": Aggregate(a_hll, "hll_"), "binary_all_or": Aggregate(a_binary_all("bit_or"), "binary_all_or_"),
+    "make_bag": Aggregate(a_make_bag, "bag_", empty="{}"),
+    "make_bag_if": Aggregate(a_make_bag, "bag_", empty="{}"),
+    "any": Aggregate(a_any, "any_"),
+    "take_any": Aggregate(a_any, "any_"),
+    "anyif": Aggregate(a_anyif, "anyif_"),
+    "take_anyif": Aggregate(a_anyif, "anyif_"),
+    "percentile": Aggregate(a_percentile, "percentile_"),
+    "percentiles": Aggregate(a_percentiles, "percentiles_"),
+    "stdev": Aggregate(stat("stddev_samp"), "stdev_", empty="0"),
+    "stdevp": Aggregate(stat("stddev_pop"), "stdevp_"),
+    "stdevif": Aggregate(statif("stddev_samp"), "stdevif_"),
+    "variance": Aggregate(stat("var_samp"), "variance_", empty="0"),
+    "variancep": Aggregate(stat("var_pop"), "variancep_"),
+    "varianceif": Aggregate(statif("var_samp"), "varianceif_"),
+    "hll": Aggregate(a_hll, "hll_"),
+    "binary_all_or": Aggregate(a_binary_all("bit_or"), "binary_all_or_"),
     "binary_all_and": Aggregate(a_binary_all("bit_and"), "binary_all_and_"),
     # arg_max/arg_min are expanded by summarize itself (several output columns); listed for name lookup
-    "arg_max": Aggregate(a_any, "max_"), "argmax": Aggregate(a_any, "max_"),
-    "arg_min": Aggregate(a_any, "min_"), "argmin": Aggregate(a_any, "min_"),
+    "arg_max": Aggregate(a_any, "max_"),
+    "argmax": Aggregate(a_any, "max_"),
+    "arg_min": Aggregate(a_any, "min_"),
+    "argmin": Aggregate(a_any, "min_"),
 }
 
 ARG_EXTREMES = {"arg_max": "max", "argmax": "max", "arg_min": "min", "argmin": "min"}

@@ -156,7 +156,9 @@ class SearchSource(Node):
 class Lambda(Node):
     """`(a:string, T:(x:long)) { let ...; body }` bound by `let f = ...`."""
 
-    params: list[tuple[str, str | list[ColumnDecl] | None, Node | None]]  # name, type or tabular schema, default
+    params: list[
+        tuple[str, str | list[ColumnDecl] | None, Node | None]
+    ]  # name, type or tabular schema, default
     lets: list[Let]
     body: Node
     view: bool = False

@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from huntvault import schema
 from huntvault.errors import KqlSemanticError, KqlUnsupportedError
+from huntvault.kql.series_math import register as register_series_udf
 
 #: Tables the Defender export never carries (defender-export.md): named in the unknown-table error.
 NOT_STREAMED_HINT = " (not part of the streaming export, so not in the archive)"
@@ -65,6 +66,7 @@ class DuckDBBackend(Catalog):
             if archive is not None:
                 create_views(self.con, Path(archive))
         self.con.execute("SET TimeZone='UTC'")
+        register_series_udf(self.con)
         self.con.execute("SET enable_object_cache=true")  # Parquet metadata is read once per connection
         if threads:
             self.con.execute(f"SET threads={int(threads)}")
@@ -98,9 +100,18 @@ class DuckDBBackend(Catalog):
 
     def _describe(self, name: str) -> list[tuple[str, str]]:
         rows = self.con.execute(f'DESCRIBE "{name}"').fetchall()
-        kinds = {"VARCHAR": "string", "BIGINT": "long", "INTEGER": "int", "DOUBLE": "real", "BOOLEAN": "bool",
-                 "TIMESTAMP WITH TIME ZONE": "datetime", "JSON": "dynamic"}
-        return [(r[0], kinds.get(r[1], "string")) for r in rows if not r[0].startswith("_") and r[0] != "date"]
+        kinds = {
+            "VARCHAR": "string",
+            "BIGINT": "long",
+            "INTEGER": "int",
+            "DOUBLE": "real",
+            "BOOLEAN": "bool",
+            "TIMESTAMP WITH TIME ZONE": "datetime",
+            "JSON": "dynamic",
+        }
+        return [
+            (r[0], kinds.get(r[1], "string")) for r in rows if not r[0].startswith("_") and r[0] != "date"
+        ]
 
     def execute(self, sql: str, timeout: float | None = None) -> pa.Table:
         timer = None
@@ -130,7 +141,9 @@ def create_views(con: Any, archive: Path) -> None:
         parts = list(folder.glob("date=*/*.parquet")) if folder.is_dir() else []
         if parts:
             pattern = str(folder / "date=*" / "*.parquet").replace("'", "''")
-            con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning=true, union_by_name=true)")
+            con.execute(
+                f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning=true, union_by_name=true)"
+            )
         else:
             cols = ", ".join(f'CAST(NULL AS {SQL_TYPES[c.type]}) AS "{c.name}"' for c in t.columns)
             con.execute(f'CREATE VIEW "{name}" AS SELECT {cols} WHERE false')
@@ -150,7 +163,9 @@ class SparkBackend(Catalog):
                 folder = Path(archive) / name
                 files = _committed_parts(Path(archive), name)
                 if files:
-                    spark.read.option("basePath", str(folder)).parquet(*map(str, files)).createOrReplaceTempView(name)
+                    spark.read.option("basePath", str(folder)).parquet(
+                        *map(str, files)
+                    ).createOrReplaceTempView(name)
                 else:
                     from huntvault.kql.values import SQL_TYPES
 
@@ -164,11 +179,16 @@ class SparkBackend(Catalog):
         if cls._session is None:
             from pyspark.sql import SparkSession
 
-            cls._session = (SparkSession.builder.master("local[1]").appName("huntvault-hunt")
-                            .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
-                            .config("spark.ui.showConsoleProgress", "false")
-                            .config("spark.sql.shuffle.partitions", "2").config("spark.sql.ansi.enabled", "false")
-                            .getOrCreate())
+            cls._session = (
+                SparkSession.builder.master("local[1]")
+                .appName("huntvault-hunt")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.sql.shuffle.partitions", "2")
+                .config("spark.sql.ansi.enabled", "false")
+                .getOrCreate()
+            )
             cls._session.sparkContext.setLogLevel("ERROR")
         return cls._session
 

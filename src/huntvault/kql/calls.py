@@ -28,7 +28,9 @@ def flatten_items(c: ExprCompiler, items: list[A.Node]) -> tuple[list[T], list[e
         if c.planner.is_tabular(item, c.scope):
             rel = c.planner.relation(item, c.scope.env)
             first = rel.cols[0][0]
-            subqueries.append(exp.select(exp.column(first, quoted=True)).from_(rel.sql.subquery(c.planner.fresh("in"))))
+            subqueries.append(
+                exp.select(exp.column(first, quoted=True)).from_(rel.sql.subquery(c.planner.fresh("in")))
+            )
             continue
         v = c.compile(item)
         if v.is_const and v.type == "dynamic" and isinstance(v.const, list):
@@ -80,8 +82,16 @@ def list_operator(c: ExprCompiler, node: A.ListOp) -> T:
             lam_body: exp.Expression = anon("json_extract_string", exp.column("x"), S("$"))
             if ci:
                 lam_body = exp.Lower(this=lam_body)
-            vals_list = anon("list_transform", lst, exp.Lambda(this=lam_body, expressions=[exp.to_identifier("x")]))
-            parts.append(fn("coalesce", anon("list_contains", vals_list, lower_str(left) if ci else to_string(left).sql), exp.false()))
+            vals_list = anon(
+                "list_transform", lst, exp.Lambda(this=lam_body, expressions=[exp.to_identifier("x")])
+            )
+            parts.append(
+                fn(
+                    "coalesce",
+                    anon("list_contains", vals_list, lower_str(left) if ci else to_string(left).sql),
+                    exp.false(),
+                )
+            )
         if not parts:
             return literal(negated, "bool")
         out = parts[0]
@@ -103,9 +113,26 @@ def list_operator(c: ExprCompiler, node: A.ListOp) -> T:
         tests = [term_match(c, hay, n, "has", case_sensitive) for n in needles]
     for r in runtime:
         lst = c.planner.dialect.json_list(r.sql)
-        lam = exp.Lambda(this=term_match(c, hay, T(anon("json_extract_string", exp.column("x"), S("$")), "string"), "has", case_sensitive),
-                         expressions=[exp.to_identifier("x")])
-        tests.append(fn("coalesce", anon("list_bool_or" if base.startswith("has_any") else "list_bool_and", anon("list_transform", lst, lam)), exp.false()))
+        lam = exp.Lambda(
+            this=term_match(
+                c,
+                hay,
+                T(anon("json_extract_string", exp.column("x"), S("$")), "string"),
+                "has",
+                case_sensitive,
+            ),
+            expressions=[exp.to_identifier("x")],
+        )
+        tests.append(
+            fn(
+                "coalesce",
+                anon(
+                    "list_bool_or" if base.startswith("has_any") else "list_bool_and",
+                    anon("list_transform", lst, lam),
+                ),
+                exp.false(),
+            )
+        )
     if not tests:
         return literal(base.startswith("has_all"), "bool")
     joiner = exp.Or if base.startswith("has_any") else exp.And
@@ -134,7 +161,12 @@ def any_terms(c: ExprCompiler, hay: T, needles: list[str], case_sensitive: bool)
         tests.append(d.substring_test("contains", target, S(n if case_sensitive else n.lower())))
     for (lead, trail), ns in groups.items():
         alt = "|".join(re.escape(n) for n in ns)
-        pat = ("" if case_sensitive else "(?i)") + ("(?:^|[^\\pL\\pN])" if lead else "") + f"(?:{alt})" + ("(?:$|[^\\pL\\pN])" if trail else "")
+        pat = (
+            ("" if case_sensitive else "(?i)")
+            + ("(?:^|[^\\pL\\pN])" if lead else "")
+            + f"(?:{alt})"
+            + ("(?:$|[^\\pL\\pN])" if trail else "")
+        )
         tests.append(d.regex_match(hay.sql, S(pat)))
     return tests
 
@@ -204,6 +236,10 @@ def r_pack_all(c: ExprCompiler, node: A.Call) -> T:
 
 
 RAW_FUNCTIONS: dict[str, RawLowering] = {
-    "toscalar": r_toscalar, "materialize": r_materialize, "column_ifexists": r_column_ifexists,
-    "__tuple": r_tuple, "pack_all": r_pack_all, "bag_pack_columns": r_pack_all,
+    "toscalar": r_toscalar,
+    "materialize": r_materialize,
+    "column_ifexists": r_column_ifexists,
+    "__tuple": r_tuple,
+    "pack_all": r_pack_all,
+    "bag_pack_columns": r_pack_all,
 }

@@ -29,7 +29,9 @@ class Dialect:
     def regex_extract(self, value: exp.Expression, pattern: exp.Expression, group: int) -> exp.Expression:
         return anon("regexp_extract", value, pattern, exp.Literal.number(group))
 
-    def regex_replace(self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression) -> exp.Expression:
+    def regex_replace(
+        self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression
+    ) -> exp.Expression:
         return anon("regexp_replace", value, pattern, repl, exp.Literal.string("g"))
 
     def epoch_us(self, ts: exp.Expression) -> exp.Expression:
@@ -39,7 +41,10 @@ class Dialect:
         return anon("make_timestamptz", exp.Cast(this=micros, to=exp.DataType.build("BIGINT")))
 
     def add_micros(self, ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
-        return exp.Add(this=ts, expression=anon("to_microseconds", exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))))
+        return exp.Add(
+            this=ts,
+            expression=anon("to_microseconds", exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))),
+        )
 
     def json_extract(self, value: exp.Expression, path: exp.Expression) -> exp.Expression:
         return anon("json_extract", value, path)
@@ -49,12 +54,26 @@ class Dialect:
 
     def try_json(self, text: exp.Expression) -> exp.Expression:
         """Text that may or may not be JSON, as JSON (null when invalid)."""
-        return exp.Case(ifs=[exp.If(this=anon("json_valid", text), true=exp.Cast(this=text, to=exp.DataType.build("JSON", dialect="duckdb")))],
-                        default=exp.Null())
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=anon("json_valid", text),
+                    true=exp.Cast(this=text, to=exp.DataType.build("JSON", dialect="duckdb")),
+                )
+            ],
+            default=exp.Null(),
+        )
 
     def json_array_length(self, value: exp.Expression) -> exp.Expression:
-        return exp.Case(ifs=[exp.If(this=exp.EQ(this=anon("json_type", value), expression=exp.Literal.string("ARRAY")),
-                                    true=anon("json_array_length", value))], default=exp.Null())
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.EQ(this=anon("json_type", value), expression=exp.Literal.string("ARRAY")),
+                    true=anon("json_array_length", value),
+                )
+            ],
+            default=exp.Null(),
+        )
 
     def json_type(self, value: exp.Expression) -> exp.Expression:
         return anon("json_type", value)
@@ -68,10 +87,21 @@ class Dialect:
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
         """A property bag as a list of one-property bags (or of [key, value] pairs), for mv-expand."""
-        path = exp.DPipe(this=exp.DPipe(this=exp.Literal.string('$."'), expression=exp.column("k")), expression=exp.Literal.string('"'))
+        path = exp.DPipe(
+            this=exp.DPipe(this=exp.Literal.string('$."'), expression=exp.column("k")),
+            expression=exp.Literal.string('"'),
+        )
         value = anon("json_extract", bag.copy(), path)
-        body = anon("json_array", exp.column("k"), value) if as_array else anon("json_object", exp.column("k"), value)
-        items = anon("list_transform", anon("json_keys", bag), exp.Lambda(this=body, expressions=[exp.to_identifier("k")]))
+        body = (
+            anon("json_array", exp.column("k"), value)
+            if as_array
+            else anon("json_object", exp.column("k"), value)
+        )
+        items = anon(
+            "list_transform",
+            anon("json_keys", bag),
+            exp.Lambda(this=body, expressions=[exp.to_identifier("k")]),
+        )
         return exp.Cast(this=items, to=exp.DataType.build("JSON[]", dialect="duckdb"))
 
     def strftime(self, ts: exp.Expression, fmt: str) -> exp.Expression:
@@ -82,7 +112,9 @@ class Dialect:
             if node.name == "__json_path":
                 base, path = node.expressions
                 node.replace(self.json_extract(base, path))
-        for _ in range(self.passes):  # rewrites may expose further rewrites (a function inside a rewritten one)
+        for _ in range(
+            self.passes
+        ):  # rewrites may expose further rewrites (a function inside a rewritten one)
             tree = tree.transform(self._rewrite, copy=False)
         return parenthesise(tree).sql(dialect=self.name)
 
@@ -107,12 +139,17 @@ class SparkDialect(Dialect):
         return exp.RegexpLike(this=value, expression=pattern)
 
     def regex_escape(self, value: exp.Expression) -> exp.Expression:
-        return exp.DPipe(this=exp.DPipe(this=exp.Literal.string("\\Q"), expression=value), expression=exp.Literal.string("\\E"))
+        return exp.DPipe(
+            this=exp.DPipe(this=exp.Literal.string("\\Q"), expression=value),
+            expression=exp.Literal.string("\\E"),
+        )
 
     def regex_extract(self, value: exp.Expression, pattern: exp.Expression, group: int) -> exp.Expression:
         return anon("regexp_extract", value, pattern, exp.Literal.number(group))
 
-    def regex_replace(self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression) -> exp.Expression:
+    def regex_replace(
+        self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression
+    ) -> exp.Expression:
         return anon("regexp_replace", value, pattern, repl)
 
     def epoch_us(self, ts: exp.Expression) -> exp.Expression:
@@ -122,8 +159,13 @@ class SparkDialect(Dialect):
         return anon("timestamp_micros", exp.Cast(this=micros, to=exp.DataType.build("BIGINT")))
 
     def add_micros(self, ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
-        return anon("timestamp_micros", exp.Add(this=anon("unix_micros", ts), expression=exp.Cast(
-            this=micros, to=exp.DataType.build("BIGINT"))))
+        return anon(
+            "timestamp_micros",
+            exp.Add(
+                this=anon("unix_micros", ts),
+                expression=exp.Cast(this=micros, to=exp.DataType.build("BIGINT")),
+            ),
+        )
 
     def json_extract(self, value: exp.Expression, path: exp.Expression) -> exp.Expression:
         if isinstance(path, exp.Literal):
@@ -131,8 +173,15 @@ class SparkDialect(Dialect):
         return anon("get_json_object", value, path)
 
     def json_string(self, value: exp.Expression) -> exp.Expression:
-        return exp.Case(ifs=[exp.If(this=anon("startswith", value, exp.Literal.string('"')),
-                                    true=anon("from_json", value, exp.Literal.string("string")))], default=value)
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=anon("startswith", value, exp.Literal.string('"')),
+                    true=anon("from_json", value, exp.Literal.string("string")),
+                )
+            ],
+            default=value,
+        )
 
     def try_json(self, text: exp.Expression) -> exp.Expression:
         return text
@@ -142,30 +191,88 @@ class SparkDialect(Dialect):
 
     def json_type(self, value: exp.Expression) -> exp.Expression:
         first = anon("substr", anon("ltrim", value), exp.Literal.number(1), exp.Literal.number(1))
-        return exp.Case(ifs=[exp.If(this=exp.EQ(this=first, expression=exp.Literal.string("[")), true=exp.Literal.string("ARRAY")),
-                             exp.If(this=exp.EQ(this=first, expression=exp.Literal.string("{")), true=exp.Literal.string("OBJECT"))],
-                        default=exp.Literal.string("VARCHAR"))
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.EQ(this=first, expression=exp.Literal.string("[")),
+                    true=exp.Literal.string("ARRAY"),
+                ),
+                exp.If(
+                    this=exp.EQ(this=first, expression=exp.Literal.string("{")),
+                    true=exp.Literal.string("OBJECT"),
+                ),
+            ],
+            default=exp.Literal.string("VARCHAR"),
+        )
 
     def json_list(self, value: exp.Expression) -> exp.Expression:
         return anon("from_json", value, exp.Literal.string("array<string>"))
 
     def to_json(self, value: exp.Expression) -> exp.Expression:
-        return anon("to_json", anon("array", value)).pipe(lambda e: anon("substr", e, exp.Literal.number(2),
-                                                                          exp.Sub(this=anon("length", e), expression=exp.Literal.number(2))))
+        return anon("to_json", anon("array", value)).pipe(
+            lambda e: anon(
+                "substr",
+                e,
+                exp.Literal.number(2),
+                exp.Sub(this=anon("length", e), expression=exp.Literal.number(2)),
+            )
+        )
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
         key = anon("to_json", anon("array", exp.column("k")))
-        key = anon("substr", key, exp.Literal.number(2), exp.Sub(this=anon("length", key.copy()), expression=exp.Literal.number(2)))
-        value = anon("get_json_object", bag.copy(), anon("concat", exp.Literal.string("$['"), exp.column("k"), exp.Literal.string("']")))
+        key = anon(
+            "substr",
+            key,
+            exp.Literal.number(2),
+            exp.Sub(this=anon("length", key.copy()), expression=exp.Literal.number(2)),
+        )
+        value = anon(
+            "get_json_object",
+            bag.copy(),
+            anon("concat", exp.Literal.string("$['"), exp.column("k"), exp.Literal.string("']")),
+        )
         quoted = anon("to_json", anon("array", value))
-        quoted = anon("substr", quoted, exp.Literal.number(2), exp.Sub(this=anon("length", quoted.copy()), expression=exp.Literal.number(2)))
-        body = (anon("concat", exp.Literal.string("["), key, exp.Literal.string(","), quoted, exp.Literal.string("]")) if as_array
-                else anon("concat", exp.Literal.string("{"), key, exp.Literal.string(":"), quoted, exp.Literal.string("}")))
-        return anon("transform", anon("json_object_keys", bag), exp.Lambda(this=body, expressions=[exp.to_identifier("k")]))
+        quoted = anon(
+            "substr",
+            quoted,
+            exp.Literal.number(2),
+            exp.Sub(this=anon("length", quoted.copy()), expression=exp.Literal.number(2)),
+        )
+        body = (
+            anon(
+                "concat",
+                exp.Literal.string("["),
+                key,
+                exp.Literal.string(","),
+                quoted,
+                exp.Literal.string("]"),
+            )
+            if as_array
+            else anon(
+                "concat",
+                exp.Literal.string("{"),
+                key,
+                exp.Literal.string(":"),
+                quoted,
+                exp.Literal.string("}"),
+            )
+        )
+        return anon(
+            "transform",
+            anon("json_object_keys", bag),
+            exp.Lambda(this=body, expressions=[exp.to_identifier("k")]),
+        )
 
     def strftime(self, ts: exp.Expression, fmt: str) -> exp.Expression:
-        java = (fmt.replace("%Y", "yyyy").replace("%m", "MM").replace("%d", "dd").replace("%H", "HH")
-                .replace("%M", "mm").replace("%S", "ss").replace("%f", "SSSSSS"))
+        java = (
+            fmt.replace("%Y", "yyyy")
+            .replace("%m", "MM")
+            .replace("%d", "dd")
+            .replace("%H", "HH")
+            .replace("%M", "mm")
+            .replace("%S", "ss")
+            .replace("%f", "SSSSSS")
+        )
         return anon("date_format", ts, exp.Literal.string(java))
 
     def _special(self, node: exp.Anonymous) -> exp.Expression | None:
@@ -182,8 +289,14 @@ class SparkDialect(Dialect):
             if text == "$":
                 base = node.this
                 quoted = anon("startswith", base, exp.Literal.string('"'))
-                unquote = anon("get_json_object", exp.DPipe(this=exp.DPipe(this=exp.Literal.string('{"v":'), expression=base.copy()),
-                                                          expression=exp.Literal.string("}")), exp.Literal.string("$.v"))
+                unquote = anon(
+                    "get_json_object",
+                    exp.DPipe(
+                        this=exp.DPipe(this=exp.Literal.string('{"v":'), expression=base.copy()),
+                        expression=exp.Literal.string("}"),
+                    ),
+                    exp.Literal.string("$.v"),
+                )
                 return exp.Case(ifs=[exp.If(this=quoted, true=unquote)], default=base.copy())
             if text is not None:
                 return anon("get_json_object", node.this, exp.Literal.string(_spark_path(text)))
@@ -194,17 +307,47 @@ class SparkDialect(Dialect):
             if special is not None:
                 return special
             name = node.name.lower()
-            renames = {"epoch_us": "unix_micros", "make_timestamptz": "timestamp_micros", "json_extract_string": "get_json_object",
-                       "list_contains": "array_contains", "len": "size", "printf": "format_string", "strftime": "date_format",
-                       "json_extract": "get_json_object", "regexp_matches": "rlike", "starts_with": "startswith",
-                       "ends_with": "endswith", "to_microseconds": "__bad", "list_distinct": "array_distinct"}
+            renames = {
+                "epoch_us": "unix_micros",
+                "make_timestamptz": "timestamp_micros",
+                "json_extract_string": "get_json_object",
+                "list_contains": "array_contains",
+                "len": "size",
+                "printf": "format_string",
+                "strftime": "date_format",
+                "json_extract": "get_json_object",
+                "regexp_matches": "rlike",
+                "starts_with": "startswith",
+                "ends_with": "endswith",
+                "to_microseconds": "__bad",
+                "list_distinct": "array_distinct",
+            }
             if name in renames:
                 args = list(node.expressions)
-                if name in ("json_extract_string", "json_extract") and len(args) == 2 and isinstance(args[1], exp.Literal):
+                if (
+                    name in ("json_extract_string", "json_extract")
+                    and len(args) == 2
+                    and isinstance(args[1], exp.Literal)
+                ):
                     if args[1].this == "$":
-                        return exp.Case(ifs=[exp.If(this=anon("startswith", args[0], exp.Literal.string('"')),
-                                                    true=anon("get_json_object", exp.DPipe(this=exp.DPipe(this=exp.Literal.string('{"v":'), expression=args[0]), expression=exp.Literal.string("}")), exp.Literal.string("$.v")))],
-                                        default=args[0])
+                        return exp.Case(
+                            ifs=[
+                                exp.If(
+                                    this=anon("startswith", args[0], exp.Literal.string('"')),
+                                    true=anon(
+                                        "get_json_object",
+                                        exp.DPipe(
+                                            this=exp.DPipe(
+                                                this=exp.Literal.string('{"v":'), expression=args[0]
+                                            ),
+                                            expression=exp.Literal.string("}"),
+                                        ),
+                                        exp.Literal.string("$.v"),
+                                    ),
+                                )
+                            ],
+                            default=args[0],
+                        )
                     args[1] = exp.Literal.string(_spark_path(args[1].this))
                 return exp.Anonymous(this=renames[name], expressions=args)
         if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.JSON:
@@ -232,18 +375,31 @@ SPARK_REWRITES: dict[str, Any] = {
     "arg_max": lambda args, node: anon("max_by", *args),
     "arg_min": lambda args, node: anon("min_by", *args),
     "struct_extract": lambda args, node: exp.Dot(this=args[0], expression=exp.to_identifier(args[1].this)),
-    "trunc": lambda args, node: exp.Cast(this=args[0], to=exp.DataType.build("BIGINT")) if len(args) == 1 else None,
+    "trunc": lambda args, node: (
+        exp.Cast(this=args[0], to=exp.DataType.build("BIGINT")) if len(args) == 1 else None
+    ),
     "list_transform": lambda args, node: anon("transform", *args),
     "list_filter": lambda args, node: anon("filter", *args),
     "list_value": lambda args, node: anon("array", *args),
     "list": lambda args, node: anon("collect_list", *args),
     "json_keys": lambda args, node: anon("json_object_keys", *args),
-    "string_split": lambda args, node: anon("split", args[0], exp.DPipe(this=exp.DPipe(
-        this=exp.Literal.string("\\Q"), expression=args[1]), expression=exp.Literal.string("\\E"))),
+    "string_split": lambda args, node: anon(
+        "split",
+        args[0],
+        exp.DPipe(
+            this=exp.DPipe(this=exp.Literal.string("\\Q"), expression=args[1]),
+            expression=exp.Literal.string("\\E"),
+        ),
+    ),
     "regexp_extract_all": lambda args, node: anon("regexp_extract_all", *args),
     "list_concat": lambda args, node: anon("concat", *args),
     "list_position": lambda args, node: anon("array_position", *args),
-    "list_slice": lambda args, node: anon("slice", args[0], args[1], exp.Add(this=exp.Sub(this=args[2], expression=args[1]), expression=exp.Literal.number(1))),
+    "list_slice": lambda args, node: anon(
+        "slice",
+        args[0],
+        args[1],
+        exp.Add(this=exp.Sub(this=args[2], expression=args[1]), expression=exp.Literal.number(1)),
+    ),
     "date_part": lambda args, node: anon("date_part", *args),
     "md5": lambda args, node: anon("md5", *args),
     "sha256": lambda args, node: anon("sha2", args[0], exp.Literal.number(256)),

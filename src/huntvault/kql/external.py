@@ -32,8 +32,11 @@ def externaldata(p: Planner, node: A.Externaldata, env: dict[str, Any]) -> Rel:
         uri = p.compile(u, scope)
         text = str(uri.const)
         if "://" in text and not text.startswith("file://"):
-            raise p.error_unsupported(f"externaldata from a URL ({text[:80]}) is not available offline; "
-                                      "download the file and use its local path", u)
+            raise p.error_unsupported(
+                f"externaldata from a URL ({text[:80]}) is not available offline; "
+                "download the file and use its local path",
+                u,
+            )
         path = Path(text[7:] if text.startswith("file://") else text)
         if not path.is_file():
             raise p.semantic(f"externaldata: no such local file {str(path)!r}", u)
@@ -58,7 +61,9 @@ def externaldata(p: Planner, node: A.Externaldata, env: dict[str, Any]) -> Rel:
     if not selects:
         from huntvault.kql.values import null_of
 
-        return Rel(exp.select(*[alias(null_of(t).sql, n) for n, t in cols]).where(exp.false(), copy=False), cols)
+        return Rel(
+            exp.select(*[alias(null_of(t).sql, n) for n, t in cols]).where(exp.false(), copy=False), cols
+        )
     query: exp.Query = selects[0]  # type: ignore[assignment]
     for s in selects[1:]:
         query = exp.union(query, s, distinct=False)  # type: ignore[assignment]

@@ -97,7 +97,10 @@ def f_substring(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
     start = exp.Add(this=args[1].sql, expression=N(1))
     if len(args) > 2:
-        return T(exp.Coalesce(this=exp.Substring(this=s, start=start, length=args[2].sql), expressions=[S("")]), "string")
+        return T(
+            exp.Coalesce(this=exp.Substring(this=s, start=start, length=args[2].sql), expressions=[S("")]),
+            "string",
+        )
     return T(exp.Coalesce(this=exp.Substring(this=s, start=start), expressions=[S("")]), "string")
 
 
@@ -183,8 +186,10 @@ def f_extract_all(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     idx = groups or list(range(1, ngroups + 1))
     names = [S(f"g{i}") for i in idx]
     structs = anon("regexp_extract_all", src, pat.sql, N(0))
-    lam = exp.Lambda(this=anon("list_value", *[anon("regexp_extract", exp.column("m"), pat.sql, N(i)) for i in idx]),
-                     expressions=[exp.to_identifier("m")])
+    lam = exp.Lambda(
+        this=anon("list_value", *[anon("regexp_extract", exp.column("m"), pat.sql, N(i)) for i in idx]),
+        expressions=[exp.to_identifier("m")],
+    )
     del names
     return T(fn("to_json", anon("list_transform", structs, lam)), "dynamic")
 
@@ -196,8 +201,13 @@ def f_indexof(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         start = args[2].sql
         sub = exp.Substring(this=s, start=exp.Add(this=start, expression=N(1)))
         pos = anon("strpos", sub, needle)
-        return T(exp.Case(ifs=[exp.If(this=exp.EQ(this=pos, expression=N(0)), true=N(-1))],
-                          default=exp.Add(this=exp.Sub(this=pos, expression=N(1)), expression=start)), "long")
+        return T(
+            exp.Case(
+                ifs=[exp.If(this=exp.EQ(this=pos, expression=N(0)), true=N(-1))],
+                default=exp.Add(this=exp.Sub(this=pos, expression=N(1)), expression=start),
+            ),
+            "long",
+        )
     return T(base, "long")
 
 
@@ -205,7 +215,9 @@ def f_split(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     parts = anon("string_split", to_string(args[0]).sql, to_string(args[1]).sql)
     if len(args) == 3:
         idx = args[2].const
-        return T(fn("to_json", anon("list_value", exp.Bracket(this=parts, expressions=[N(int(idx))]))), "dynamic")
+        return T(
+            fn("to_json", anon("list_value", exp.Bracket(this=parts, expressions=[N(int(idx))]))), "dynamic"
+        )
     return T(fn("to_json", parts), "dynamic")
 
 
@@ -218,15 +230,32 @@ def f_countof(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     if len(args) == 3 and args[2].const == "regex":
         return T(anon("len", anon("regexp_extract_all", s, needle)), "long")
     diff = exp.Sub(this=exp.Length(this=s), expression=exp.Length(this=anon("replace", s, needle, S(""))))
-    return T(exp.Cast(this=exp.Div(this=diff, expression=exp.Length(this=needle)), to=exp.DataType.build("BIGINT")), "long")
+    return T(
+        exp.Cast(
+            this=exp.Div(this=diff, expression=exp.Length(this=needle)), to=exp.DataType.build("BIGINT")
+        ),
+        "long",
+    )
 
 
 def f_isempty(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     v = args[0]
     if v.type in ("string", "guid"):
-        return T(exp.Or(this=exp.Is(this=v.sql, expression=exp.Null()), expression=exp.EQ(this=v.sql, expression=S(""))), "bool")
+        return T(
+            exp.Or(
+                this=exp.Is(this=v.sql, expression=exp.Null()),
+                expression=exp.EQ(this=v.sql, expression=S("")),
+            ),
+            "bool",
+        )
     if v.type == "dynamic":
-        return T(exp.Or(this=exp.Is(this=v.sql, expression=exp.Null()), expression=exp.EQ(this=to_string(v).sql, expression=S(""))), "bool")
+        return T(
+            exp.Or(
+                this=exp.Is(this=v.sql, expression=exp.Null()),
+                expression=exp.EQ(this=to_string(v).sql, expression=S("")),
+            ),
+            "bool",
+        )
     return T(exp.Is(this=v.sql, expression=exp.Null()), "bool")
 
 
@@ -300,7 +329,10 @@ def f_ago(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     span = args[0]
     if span.is_const and span.const is not None:
         return literal(c.planner.now - timedelta(microseconds=span.const), "datetime")
-    return T(c.planner.dialect.add_micros(literal(c.planner.now, "datetime").sql, exp.Neg(this=span.sql)), "datetime")
+    return T(
+        c.planner.dialect.add_micros(literal(c.planner.now, "datetime").sql, exp.Neg(this=span.sql)),
+        "datetime",
+    )
 
 
 def f_bin(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -309,15 +341,36 @@ def f_bin(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     if v.type == "datetime":
         us = d.epoch_us(v.sql)
-        return T(d.from_epoch_us(exp.Mul(this=anon("floor", exp.Div(this=us, expression=size.sql)), expression=size.sql)),
-                 "datetime", name=v.name)
+        return T(
+            d.from_epoch_us(
+                exp.Mul(this=anon("floor", exp.Div(this=us, expression=size.sql)), expression=size.sql)
+            ),
+            "datetime",
+            name=v.name,
+        )
     if v.type == "timespan":
-        return T(exp.Cast(this=exp.Mul(this=anon("floor", exp.Div(this=v.sql, expression=size.sql)), expression=size.sql),
-                          to=exp.DataType.build("BIGINT")), "timespan", name=v.name)
+        return T(
+            exp.Cast(
+                this=exp.Mul(
+                    this=anon("floor", exp.Div(this=v.sql, expression=size.sql)), expression=size.sql
+                ),
+                to=exp.DataType.build("BIGINT"),
+            ),
+            "timespan",
+            name=v.name,
+        )
     kind = "real" if "real" in (v.type, size.type) else "long"
-    floor = exp.Mul(this=anon("floor", exp.Div(this=exp.Cast(this=v.sql, to=exp.DataType.build("DOUBLE")), expression=size.sql)),
-                    expression=size.sql)
-    return T(exp.Cast(this=floor, to=exp.DataType.build("BIGINT" if kind == "long" else "DOUBLE")), kind, name=v.name)
+    floor = exp.Mul(
+        this=anon(
+            "floor", exp.Div(this=exp.Cast(this=v.sql, to=exp.DataType.build("DOUBLE")), expression=size.sql)
+        ),
+        expression=size.sql,
+    )
+    return T(
+        exp.Cast(this=floor, to=exp.DataType.build("BIGINT" if kind == "long" else "DOUBLE")),
+        kind,
+        name=v.name,
+    )
 
 
 def f_bin_at(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -328,8 +381,15 @@ def f_bin_at(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         b = exp.Mul(this=anon("floor", exp.Div(this=us, expression=size.sql)), expression=size.sql)
         return T(d.from_epoch_us(exp.Add(this=b, expression=d.epoch_us(at.sql))), "datetime", name=v.name)
     diff = exp.Sub(this=v.sql, expression=at.sql)
-    b2 = exp.Add(this=exp.Mul(this=anon("floor", exp.Div(this=diff, expression=size.sql)), expression=size.sql), expression=at.sql)
-    return T(exp.Cast(this=b2, to=exp.DataType.build("DOUBLE" if v.type == "real" else "BIGINT")), v.type, name=v.name)
+    b2 = exp.Add(
+        this=exp.Mul(this=anon("floor", exp.Div(this=diff, expression=size.sql)), expression=size.sql),
+        expression=at.sql,
+    )
+    return T(
+        exp.Cast(this=b2, to=exp.DataType.build("DOUBLE" if v.type == "real" else "BIGINT")),
+        v.type,
+        name=v.name,
+    )
 
 
 def trunc_fn(unit: str) -> Lowering:
@@ -337,12 +397,23 @@ def trunc_fn(unit: str) -> Lowering:
         v = convert(args[0], "datetime") if args[0].type != "datetime" else args[0]
         out: exp.Expression = anon("date_trunc", S(unit), v.sql)
         if unit == "week":  # Kusto weeks start on Sunday
-            out = exp.Sub(this=anon("date_trunc", S("week"), exp.Add(this=v.sql, expression=exp.Interval(this=S("1"), unit=exp.Var(this="DAY")))),
-                          expression=exp.Interval(this=S("1"), unit=exp.Var(this="DAY")))
+            out = exp.Sub(
+                this=anon(
+                    "date_trunc",
+                    S("week"),
+                    exp.Add(this=v.sql, expression=exp.Interval(this=S("1"), unit=exp.Var(this="DAY"))),
+                ),
+                expression=exp.Interval(this=S("1"), unit=exp.Var(this="DAY")),
+            )
         out = exp.Cast(this=out, to=exp.DataType.build("TIMESTAMPTZ"))
         if len(args) > 1:
-            out = exp.Add(this=out, expression=exp.Interval(this=exp.Cast(this=args[1].sql, to=exp.DataType.build("VARCHAR")),
-                                                            unit=exp.Var(this=unit.upper())))
+            out = exp.Add(
+                this=out,
+                expression=exp.Interval(
+                    this=exp.Cast(this=args[1].sql, to=exp.DataType.build("VARCHAR")),
+                    unit=exp.Var(this=unit.upper()),
+                ),
+            )
         return T(out, "datetime")
 
     return lower
@@ -353,15 +424,29 @@ def end_fn(unit: str) -> Lowering:
 
     def lower(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         s = start(c, args, node)
-        nxt = exp.Add(this=s.sql, expression=exp.Interval(this=S("1"), unit=exp.Var(this=unit.upper() if unit != "week" else "WEEK")))
-        return T(exp.Sub(this=nxt, expression=exp.Interval(this=S("1"), unit=exp.Var(this="MICROSECOND"))), "datetime")
+        nxt = exp.Add(
+            this=s.sql,
+            expression=exp.Interval(
+                this=S("1"), unit=exp.Var(this=unit.upper() if unit != "week" else "WEEK")
+            ),
+        )
+        return T(
+            exp.Sub(this=nxt, expression=exp.Interval(this=S("1"), unit=exp.Var(this="MICROSECOND"))),
+            "datetime",
+        )
 
     return lower
 
 
 def part_fn(part: str, kind: str = "long") -> Lowering:
     def lower(c: ExprCompiler, args: list[T], node: A.Call) -> T:
-        return T(exp.Cast(this=anon("date_part", S(part), convert(args[0], "datetime").sql), to=exp.DataType.build("BIGINT")), kind)
+        return T(
+            exp.Cast(
+                this=anon("date_part", S(part), convert(args[0], "datetime").sql),
+                to=exp.DataType.build("BIGINT"),
+            ),
+            kind,
+        )
 
     return lower
 
@@ -371,18 +456,44 @@ def f_dayofweek(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     return T(exp.Mul(this=days, expression=N(86_400_000_000)), "timespan")
 
 
-DATETIME_PARTS = {"year": "year", "quarter": "quarter", "month": "month", "week": "week", "day": "day", "hour": "hour",
-                  "minute": "minute", "second": "second", "millisecond": "millisecond", "microsecond": "microsecond",
-                  "nanosecond": "microsecond", "weekofyear": "week", "dayofyear": "doy", "dayofmonth": "day"}
-PART_MICROS = {"day": 86_400_000_000, "hour": 3_600_000_000, "minute": 60_000_000, "second": 1_000_000,
-               "millisecond": 1000, "microsecond": 1, "nanosecond": 1, "week": 7 * 86_400_000_000}
+DATETIME_PARTS = {
+    "year": "year",
+    "quarter": "quarter",
+    "month": "month",
+    "week": "week",
+    "day": "day",
+    "hour": "hour",
+    "minute": "minute",
+    "second": "second",
+    "millisecond": "millisecond",
+    "microsecond": "microsecond",
+    "nanosecond": "microsecond",
+    "weekofyear": "week",
+    "dayofyear": "doy",
+    "dayofmonth": "day",
+}
+PART_MICROS = {
+    "day": 86_400_000_000,
+    "hour": 3_600_000_000,
+    "minute": 60_000_000,
+    "second": 1_000_000,
+    "millisecond": 1000,
+    "microsecond": 1,
+    "nanosecond": 1,
+    "week": 7 * 86_400_000_000,
+}
 
 
 def f_datetime_part(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     part = str(args[0].const).lower()
     if part not in DATETIME_PARTS:
         raise c.err(f"unknown datetime part {part!r}", node)
-    return T(exp.Cast(this=anon("date_part", S(DATETIME_PARTS[part]), args[1].sql), to=exp.DataType.build("BIGINT")), "long")
+    return T(
+        exp.Cast(
+            this=anon("date_part", S(DATETIME_PARTS[part]), args[1].sql), to=exp.DataType.build("BIGINT")
+        ),
+        "long",
+    )
 
 
 def f_datetime_diff(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -408,17 +519,41 @@ def f_datetime_add(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     if part in ("year", "quarter", "month"):
         unit = "MONTH" if part != "year" else "YEAR"
         amount = n.sql if part != "quarter" else exp.Mul(this=n.sql, expression=N(3))
-        return T(exp.Add(this=ts.sql, expression=exp.Interval(this=exp.Cast(this=amount, to=exp.DataType.build("VARCHAR")),
-                                                              unit=exp.Var(this=unit))), "datetime")
+        return T(
+            exp.Add(
+                this=ts.sql,
+                expression=exp.Interval(
+                    this=exp.Cast(this=amount, to=exp.DataType.build("VARCHAR")), unit=exp.Var(this=unit)
+                ),
+            ),
+            "datetime",
+        )
     micros = PART_MICROS.get(part)
     if micros is None:
         raise c.err(f"unknown datetime part {part!r}", node)
     return T(c.planner.dialect.add_micros(ts.sql, exp.Mul(this=n.sql, expression=N(micros))), "datetime")
 
 
-FORMAT_TOKENS = [("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("hh", "%I"), ("mm", "%M"),
-                 ("ss", "%S"), ("fffffff", "%f0"), ("ffffff", "%f"), ("fff", "%g"), ("tt", "%p"), ("M", "%-m"),
-                 ("d", "%-d"), ("H", "%-H"), ("h", "%-I"), ("m", "%-M"), ("s", "%-S")]
+FORMAT_TOKENS = [
+    ("yyyy", "%Y"),
+    ("yy", "%y"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("hh", "%I"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+    ("fffffff", "%f0"),
+    ("ffffff", "%f"),
+    ("fff", "%g"),
+    ("tt", "%p"),
+    ("M", "%-m"),
+    ("d", "%-d"),
+    ("H", "%-H"),
+    ("h", "%-I"),
+    ("m", "%-M"),
+    ("s", "%-S"),
+]
 
 
 def f_format_datetime(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -444,11 +579,17 @@ def f_format_timespan(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 def f_make_datetime(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     parts = [a.sql for a in args] + [N(0)] * (6 - len(args))
-    return T(exp.Cast(this=anon("make_timestamp", *parts[:6]), to=exp.DataType.build("TIMESTAMPTZ")), "datetime")
+    return T(
+        exp.Cast(this=anon("make_timestamp", *parts[:6]), to=exp.DataType.build("TIMESTAMPTZ")), "datetime"
+    )
 
 
 def f_make_timespan(c: ExprCompiler, args: list[T], node: A.Call) -> T:
-    units = [86_400_000_000, 3_600_000_000, 60_000_000, 1_000_000] if len(args) == 4 else [3_600_000_000, 60_000_000, 1_000_000]
+    units = (
+        [86_400_000_000, 3_600_000_000, 60_000_000, 1_000_000]
+        if len(args) == 4
+        else [3_600_000_000, 60_000_000, 1_000_000]
+    )
     total: exp.Expression = N(0)
     for a, u in zip(args, units, strict=False):
         total = exp.Add(this=total, expression=exp.Mul(this=a.sql, expression=N(u)))
@@ -457,7 +598,9 @@ def f_make_timespan(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 def f_unixtime(unit_micros: int) -> Lowering:
     def lower(c: ExprCompiler, args: list[T], node: A.Call) -> T:
-        return T(c.planner.dialect.from_epoch_us(exp.Mul(this=args[0].sql, expression=N(unit_micros))), "datetime")
+        return T(
+            c.planner.dialect.from_epoch_us(exp.Mul(this=args[0].sql, expression=N(unit_micros))), "datetime"
+        )
 
     return lower
 
@@ -474,10 +617,18 @@ def f_totimespan(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         except Exception:
             return null_of("timespan")
     if v.type in NUMERIC:
-        return T(exp.Cast(this=exp.Div(this=v.sql, expression=N(10)), to=exp.DataType.build("BIGINT")), "timespan")
+        return T(
+            exp.Cast(this=exp.Div(this=v.sql, expression=N(10)), to=exp.DataType.build("BIGINT")), "timespan"
+        )
     s = to_string(v).sql
     as_interval = exp.TryCast(this=s, to=exp.DataType.build("INTERVAL"))
-    return T(exp.Cast(this=exp.Mul(this=anon("epoch", as_interval), expression=N(1_000_000)), to=exp.DataType.build("BIGINT")), "timespan")
+    return T(
+        exp.Cast(
+            this=exp.Mul(this=anon("epoch", as_interval), expression=N(1_000_000)),
+            to=exp.DataType.build("BIGINT"),
+        ),
+        "timespan",
+    )
 
 
 def f_todatetime(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -498,27 +649,80 @@ def f_tostring(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 
 CORE_FUNCTIONS: dict[str, Lowering] = {
-    "strcat": f_strcat, "strcat_delim": f_strcat_delim, "strlen": f_strlen, "substring": f_substring,
-    "tolower": f_tolower, "toupper": f_toupper, "trim": f_trim("both"), "trim_start": f_trim("start"),
-    "trim_end": f_trim("end"), "replace_string": f_replace_string, "replace": f_replace_regex,
-    "replace_regex": f_replace_regex, "extract": f_extract, "extract_all": f_extract_all,
-    "indexof": f_indexof, "split": f_split, "reverse": f_reverse, "countof": f_countof, "isempty": f_isempty,
-    "isnotempty": f_isnotempty, "isnull": f_isnull, "isnotnull": f_isnotnull, "iff": f_iff, "iif": f_iff,
-    "case": f_case, "coalesce": f_coalesce, "not": f_not, "now": f_now, "ago": f_ago, "bin": f_bin,
-    "floor": f_bin, "bin_at": f_bin_at, "startofday": trunc_fn("day"), "startofweek": trunc_fn("week"),
-    "startofmonth": trunc_fn("month"), "startofyear": trunc_fn("year"), "endofday": end_fn("day"),
-    "endofweek": end_fn("week"), "endofmonth": end_fn("month"), "endofyear": end_fn("year"),
-    "dayofweek": f_dayofweek, "dayofmonth": part_fn("day"), "dayofyear": part_fn("doy"),
-    "hourofday": part_fn("hour"), "getyear": part_fn("year"), "getmonth": part_fn("month"),
-    "monthofyear": part_fn("month"), "week_of_year": part_fn("week"), "datetime_part": f_datetime_part,
-    "datepart": f_datetime_part, "datetime_diff": f_datetime_diff, "datetime_add": f_datetime_add,
-    "format_datetime": f_format_datetime, "format_timespan": f_format_timespan,
-    "make_datetime": f_make_datetime, "make_timespan": f_make_timespan,
+    "strcat": f_strcat,
+    "strcat_delim": f_strcat_delim,
+    "strlen": f_strlen,
+    "substring": f_substring,
+    "tolower": f_tolower,
+    "toupper": f_toupper,
+    "trim": f_trim("both"),
+    "trim_start": f_trim("start"),
+    "trim_end": f_trim("end"),
+    "replace_string": f_replace_string,
+    "replace": f_replace_regex,
+    "replace_regex": f_replace_regex,
+    "extract": f_extract,
+    "extract_all": f_extract_all,
+    "indexof": f_indexof,
+    "split": f_split,
+    "reverse": f_reverse,
+    "countof": f_countof,
+    "isempty": f_isempty,
+    "isnotempty": f_isnotempty,
+    "isnull": f_isnull,
+    "isnotnull": f_isnotnull,
+    "iff": f_iff,
+    "iif": f_iff,
+    "case": f_case,
+    "coalesce": f_coalesce,
+    "not": f_not,
+    "now": f_now,
+    "ago": f_ago,
+    "bin": f_bin,
+    "floor": f_bin,
+    "bin_at": f_bin_at,
+    "startofday": trunc_fn("day"),
+    "startofweek": trunc_fn("week"),
+    "startofmonth": trunc_fn("month"),
+    "startofyear": trunc_fn("year"),
+    "endofday": end_fn("day"),
+    "endofweek": end_fn("week"),
+    "endofmonth": end_fn("month"),
+    "endofyear": end_fn("year"),
+    "dayofweek": f_dayofweek,
+    "dayofmonth": part_fn("day"),
+    "dayofyear": part_fn("doy"),
+    "hourofday": part_fn("hour"),
+    "getyear": part_fn("year"),
+    "getmonth": part_fn("month"),
+    "monthofyear": part_fn("month"),
+    "week_of_year": part_fn("week"),
+    "datetime_part": f_datetime_part,
+    "datepart": f_datetime_part,
+    "datetime_diff": f_datetime_diff,
+    "datetime_add": f_datetime_add,
+    "format_datetime": f_format_datetime,
+    "format_timespan": f_format_timespan,
+    "make_datetime": f_make_datetime,
+    "make_timespan": f_make_timespan,
     "unixtime_seconds_todatetime": f_unixtime(1_000_000),
-    "unixtime_milliseconds_todatetime": f_unixtime(1000), "unixtime_microseconds_todatetime": f_unixtime(1),
-    "totimespan": f_totimespan, "time": f_totimespan, "todatetime": f_todatetime, "tostring": f_tostring,
-    "toint": conv("int"), "tolong": conv("long"), "todouble": conv("real"), "toreal": conv("real"),
-    "tobool": conv("bool"), "toboolean": conv("bool"), "toguid": conv("guid"), "int": conv("int"),
-    "long": conv("long"), "real": conv("real"), "double": conv("real"), "bool": conv("bool"),
+    "unixtime_milliseconds_todatetime": f_unixtime(1000),
+    "unixtime_microseconds_todatetime": f_unixtime(1),
+    "totimespan": f_totimespan,
+    "time": f_totimespan,
+    "todatetime": f_todatetime,
+    "tostring": f_tostring,
+    "toint": conv("int"),
+    "tolong": conv("long"),
+    "todouble": conv("real"),
+    "toreal": conv("real"),
+    "tobool": conv("bool"),
+    "toboolean": conv("bool"),
+    "toguid": conv("guid"),
+    "int": conv("int"),
+    "long": conv("long"),
+    "real": conv("real"),
+    "double": conv("real"),
+    "bool": conv("bool"),
     "string": conv("string"),
 }

@@ -7,6 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.functions import CORE_FUNCTIONS, Lowering, N, S, unify
 from huntvault.kql.scalar import ExprCompiler
+from huntvault.kql.series_fns import SERIES_FUNCTIONS
 from huntvault.kql.values import T, anon, convert, fn, literal, string, to_dynamic, to_string
 
 
@@ -38,8 +39,14 @@ def f_extractjson(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 
 def f_array_length(c: ExprCompiler, args: list[T], node: A.Call) -> T:
-    v = to_dynamic(args[0]) if args[0].type != "string" else T(c.planner.dialect.try_json(args[0].sql), "dynamic")
-    return T(exp.Cast(this=c.planner.dialect.json_array_length(v.sql), to=exp.DataType.build("BIGINT")), "long")
+    v = (
+        to_dynamic(args[0])
+        if args[0].type != "string"
+        else T(c.planner.dialect.try_json(args[0].sql), "dynamic")
+    )
+    return T(
+        exp.Cast(this=c.planner.dialect.json_array_length(v.sql), to=exp.DataType.build("BIGINT")), "long"
+    )
 
 
 def dyn(c: ExprCompiler, v: T) -> exp.Expression:
@@ -56,7 +63,9 @@ def json_list(c: ExprCompiler, v: T) -> exp.Expression:
 
 def f_pack_array(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     if all(a.is_const and a.type in ("string", "long", "real", "bool", "dynamic", "null") for a in args):
-        return literal([a.const for a in args], "dynamic")  # constant-folded: has_any/in can use it at compile time
+        return literal(
+            [a.const for a in args], "dynamic"
+        )  # constant-folded: has_any/in can use it at compile time
     return T(fn("to_json", anon("list_value", *[to_dynamic(a).sql for a in args])), "dynamic")
 
 
@@ -75,8 +84,10 @@ def f_bag_keys(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 def ordered_distinct(lst: exp.Expression) -> exp.Expression:
     """Distinct list items in first-seen order (DuckDB's list_distinct does not keep the order)."""
-    lam = exp.Lambda(this=exp.EQ(this=anon("list_position", lst.copy(), exp.column("x")), expression=exp.column("i")),
-                     expressions=[exp.to_identifier("x"), exp.to_identifier("i")])
+    lam = exp.Lambda(
+        this=exp.EQ(this=anon("list_position", lst.copy(), exp.column("x")), expression=exp.column("i")),
+        expressions=[exp.to_identifier("x"), exp.to_identifier("i")],
+    )
     return anon("list_filter", lst, lam)
 
 
@@ -95,13 +106,18 @@ def set_fn(kind: str) -> Lowering:
         elif kind == "intersect":
             out = lists[0]
             for other in lists[1:]:
-                lam2 = exp.Lambda(this=anon("list_contains", other, exp.column("x")), expressions=[exp.to_identifier("x")])
+                lam2 = exp.Lambda(
+                    this=anon("list_contains", other, exp.column("x")), expressions=[exp.to_identifier("x")]
+                )
                 out = anon("list_filter", out, lam2)
             out = ordered_distinct(out)
         else:
             out = lists[0]
             for other in lists[1:]:
-                lam = exp.Lambda(this=exp.Not(this=anon("list_contains", other, exp.column("x"))), expressions=[exp.to_identifier("x")])
+                lam = exp.Lambda(
+                    this=exp.Not(this=anon("list_contains", other, exp.column("x"))),
+                    expressions=[exp.to_identifier("x")],
+                )
                 out = anon("list_filter", out, lam)
             out = ordered_distinct(out)
         return T(fn("to_json", out), "dynamic")
@@ -114,24 +130,42 @@ def f_set_has_element(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 
 def f_array_index_of(c: ExprCompiler, args: list[T], node: A.Call) -> T:
-    return T(exp.Sub(this=anon("list_position", json_list(c, args[0]), to_dynamic(args[1]).sql), expression=N(1)), "long")
+    return T(
+        exp.Sub(this=anon("list_position", json_list(c, args[0]), to_dynamic(args[1]).sql), expression=N(1)),
+        "long",
+    )
 
 
 def f_array_slice(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     lst = json_list(c, args[0])
-    return T(fn("to_json", anon("list_slice", lst, exp.Add(this=args[1].sql, expression=N(1)), exp.Add(this=args[2].sql, expression=N(1)))), "dynamic")
+    return T(
+        fn(
+            "to_json",
+            anon(
+                "list_slice",
+                lst,
+                exp.Add(this=args[1].sql, expression=N(1)),
+                exp.Add(this=args[2].sql, expression=N(1)),
+            ),
+        ),
+        "dynamic",
+    )
 
 
 def f_strcat_array(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     items = json_list(c, args[0])
-    lam = exp.Lambda(this=exp.Coalesce(this=anon("json_extract_string", exp.column("x"), S("$")), expressions=[S("")]),
-                     expressions=[exp.to_identifier("x")])
+    lam = exp.Lambda(
+        this=exp.Coalesce(this=anon("json_extract_string", exp.column("x"), S("$")), expressions=[S("")]),
+        expressions=[exp.to_identifier("x")],
+    )
     return T(anon("array_to_string", anon("list_transform", items, lam), to_string(args[1]).sql), "string")
 
 
 def f_array_sort(desc: bool) -> Lowering:
     def lower(c: ExprCompiler, args: list[T], node: A.Call) -> T:
-        return T(fn("to_json", anon("list_sort", json_list(c, args[0]), S("DESC" if desc else "ASC"))), "dynamic")
+        return T(
+            fn("to_json", anon("list_sort", json_list(c, args[0]), S("DESC" if desc else "ASC"))), "dynamic"
+        )
 
     return lower
 
@@ -145,12 +179,46 @@ def f_parse_url(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         return d.regex_extract(s, S(rx), i)
 
     query = g(7)
-    params = anon("map_from_entries", anon("list_transform", anon("string_split", query, S("&")),
-                                           exp.Lambda(this=anon("struct_pack", exp.PropertyEQ(this=exp.to_identifier("k"), expression=anon("split_part", exp.column("p"), S("="), N(1))),
-                                                                exp.PropertyEQ(this=exp.to_identifier("v"), expression=anon("url_decode", anon("split_part", exp.column("p"), S("="), N(2))))),
-                                                      expressions=[exp.to_identifier("p")])))
-    obj = anon("json_object", S("Scheme"), g(1), S("Host"), g(4), S("Port"), g(5), S("Path"), g(6), S("Username"), g(2),
-               S("Password"), g(3), S("Query Parameters"), fn("to_json", params), S("Fragment"), g(8))
+    params = anon(
+        "map_from_entries",
+        anon(
+            "list_transform",
+            anon("string_split", query, S("&")),
+            exp.Lambda(
+                this=anon(
+                    "struct_pack",
+                    exp.PropertyEQ(
+                        this=exp.to_identifier("k"),
+                        expression=anon("split_part", exp.column("p"), S("="), N(1)),
+                    ),
+                    exp.PropertyEQ(
+                        this=exp.to_identifier("v"),
+                        expression=anon("url_decode", anon("split_part", exp.column("p"), S("="), N(2))),
+                    ),
+                ),
+                expressions=[exp.to_identifier("p")],
+            ),
+        ),
+    )
+    obj = anon(
+        "json_object",
+        S("Scheme"),
+        g(1),
+        S("Host"),
+        g(4),
+        S("Port"),
+        g(5),
+        S("Path"),
+        g(6),
+        S("Username"),
+        g(2),
+        S("Password"),
+        g(3),
+        S("Query Parameters"),
+        fn("to_json", params),
+        S("Fragment"),
+        g(8),
+    )
     return T(obj, "dynamic")
 
 
@@ -158,18 +226,31 @@ def f_parse_path(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
     d = c.planner.dialect
     rx = r"^(.*[\\/])?([^\\/]*?)(?:\.([^.\\/]*))?$"
-    obj = anon("json_object", S("Scheme"), S(""), S("RootPath"), d.regex_extract(s, S(r"^([A-Za-z]:|\\\\[^\\]+)"), 1),
-               S("DirectoryPath"), anon("rtrim", d.regex_extract(s, S(rx), 1), S("\\/")),
-               S("DirectoryName"), d.regex_extract(s, S(r"([^\\/]+)[\\/][^\\/]*$"), 1),
-               S("Filename"), d.regex_extract(s, S(r"([^\\/]*)$"), 1),
-               S("Extension"), d.regex_extract(s, S(rx), 3),
-               S("AlternateDataStreamName"), S(""))
+    obj = anon(
+        "json_object",
+        S("Scheme"),
+        S(""),
+        S("RootPath"),
+        d.regex_extract(s, S(r"^([A-Za-z]:|\\\\[^\\]+)"), 1),
+        S("DirectoryPath"),
+        anon("rtrim", d.regex_extract(s, S(rx), 1), S("\\/")),
+        S("DirectoryName"),
+        d.regex_extract(s, S(r"([^\\/]+)[\\/][^\\/]*$"), 1),
+        S("Filename"),
+        d.regex_extract(s, S(r"([^\\/]*)$"), 1),
+        S("Extension"),
+        d.regex_extract(s, S(rx), 3),
+        S("AlternateDataStreamName"),
+        S(""),
+    )
     return T(obj, "dynamic")
 
 
 def f_base64_decode(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
-    return T(exp.Coalesce(this=anon("try", anon("decode", anon("from_base64", s))), expressions=[S("")]), "string")
+    return T(
+        exp.Coalesce(this=anon("try", anon("decode", anon("from_base64", s))), expressions=[S("")]), "string"
+    )
 
 
 def f_base64_encode(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -201,23 +282,45 @@ def f_hash(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 def ipv4_num(c: ExprCompiler, s: exp.Expression) -> exp.Expression:
     d = c.planner.dialect
     rx = S(r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d+)?\s*$")
-    parts = [exp.TryCast(this=d.regex_extract(s, rx, i), to=exp.DataType.build("BIGINT")) for i in range(1, 5)]
-    num = exp.Add(this=exp.Add(this=exp.Mul(this=parts[0], expression=N(16777216)), expression=exp.Mul(this=parts[1], expression=N(65536))),
-                  expression=exp.Add(this=exp.Mul(this=parts[2], expression=N(256)), expression=parts[3]))
-    valid = exp.And(this=d.regex_match(s, rx), expression=exp.And(
-        this=exp.And(this=exp.LTE(this=parts[0], expression=N(255)), expression=exp.LTE(this=parts[1], expression=N(255))),
-        expression=exp.And(this=exp.LTE(this=parts[2], expression=N(255)), expression=exp.LTE(this=parts[3], expression=N(255)))))
+    parts = [
+        exp.TryCast(this=d.regex_extract(s, rx, i), to=exp.DataType.build("BIGINT")) for i in range(1, 5)
+    ]
+    num = exp.Add(
+        this=exp.Add(
+            this=exp.Mul(this=parts[0], expression=N(16777216)),
+            expression=exp.Mul(this=parts[1], expression=N(65536)),
+        ),
+        expression=exp.Add(this=exp.Mul(this=parts[2], expression=N(256)), expression=parts[3]),
+    )
+    valid = exp.And(
+        this=d.regex_match(s, rx),
+        expression=exp.And(
+            this=exp.And(
+                this=exp.LTE(this=parts[0], expression=N(255)),
+                expression=exp.LTE(this=parts[1], expression=N(255)),
+            ),
+            expression=exp.And(
+                this=exp.LTE(this=parts[2], expression=N(255)),
+                expression=exp.LTE(this=parts[3], expression=N(255)),
+            ),
+        ),
+    )
     return exp.Case(ifs=[exp.If(this=valid, true=num)], default=exp.Null())
 
 
 def prefix_mask(c: ExprCompiler, s: exp.Expression, default: exp.Expression | None) -> exp.Expression:
-    bits = exp.TryCast(this=c.planner.dialect.regex_extract(s, S(r"/(\d+)\s*$"), 1), to=exp.DataType.build("BIGINT"))
+    bits = exp.TryCast(
+        this=c.planner.dialect.regex_extract(s, S(r"/(\d+)\s*$"), 1), to=exp.DataType.build("BIGINT")
+    )
     return exp.Coalesce(this=bits, expressions=[default if default is not None else N(32)])
 
 
 def masked(num: exp.Expression, bits: exp.Expression) -> exp.Expression:
     size = anon("pow", N(2), exp.Sub(this=N(32), expression=bits))
-    return exp.Cast(this=exp.Mul(this=anon("floor", exp.Div(this=num, expression=size)), expression=size), to=exp.DataType.build("BIGINT"))
+    return exp.Cast(
+        this=exp.Mul(this=anon("floor", exp.Div(this=num, expression=size)), expression=size),
+        to=exp.DataType.build("BIGINT"),
+    )
 
 
 def f_parse_ipv4(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -254,7 +357,9 @@ def f_ipv4_compare(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
     bits: exp.Expression = anon("least", prefix_mask(c, a, None), prefix_mask(c, b, None))
     ma, mb = masked(ipv4_num(c, a), bits), masked(ipv4_num(c, b), bits)
-    return T(exp.Cast(this=anon("sign", exp.Sub(this=ma, expression=mb)), to=exp.DataType.build("BIGINT")), "long")
+    return T(
+        exp.Cast(this=anon("sign", exp.Sub(this=ma, expression=mb)), to=exp.DataType.build("BIGINT")), "long"
+    )
 
 
 def math_fn(name: str, kind: str = "real") -> Lowering:
@@ -284,12 +389,36 @@ def f_minmax_of(name: str) -> Lowering:
 def f_gettype(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     v = args[0]
     if v.type != "dynamic":
-        return string({"long": "long", "int": "int", "real": "real", "string": "string", "bool": "bool",
-                       "datetime": "datetime", "timespan": "timespan", "guid": "guid"}.get(v.type, v.type))
+        return string(
+            {
+                "long": "long",
+                "int": "int",
+                "real": "real",
+                "string": "string",
+                "bool": "bool",
+                "datetime": "datetime",
+                "timespan": "timespan",
+                "guid": "guid",
+            }.get(v.type, v.type)
+        )
     jt = c.planner.dialect.json_type(v.sql)
-    mapping = [("ARRAY", "array"), ("OBJECT", "dictionary"), ("VARCHAR", "string"), ("BIGINT", "long"), ("UBIGINT", "long"),
-               ("DOUBLE", "real"), ("BOOLEAN", "bool"), ("NULL", "null")]
-    return T(exp.Case(ifs=[exp.If(this=exp.EQ(this=jt, expression=S(a)), true=S(b)) for a, b in mapping], default=S("null")), "string")
+    mapping = [
+        ("ARRAY", "array"),
+        ("OBJECT", "dictionary"),
+        ("VARCHAR", "string"),
+        ("BIGINT", "long"),
+        ("UBIGINT", "long"),
+        ("DOUBLE", "real"),
+        ("BOOLEAN", "bool"),
+        ("NULL", "null"),
+    ]
+    return T(
+        exp.Case(
+            ifs=[exp.If(this=exp.EQ(this=jt, expression=S(a)), true=S(b)) for a, b in mapping],
+            default=S("null"),
+        ),
+        "string",
+    )
 
 
 def f_new_guid(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -298,16 +427,24 @@ def f_new_guid(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 def f_row_number(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     start = args[0].sql if args else N(1)
-    w = exp.Window(this=anon("row_number"), order=exp.Order(expressions=c.scope.order) if c.scope.order else None)
+    w = exp.Window(
+        this=anon("row_number"), order=exp.Order(expressions=c.scope.order) if c.scope.order else None
+    )
     return T(exp.Add(this=exp.Sub(this=w, expression=N(1)), expression=start), "long")
 
 
 def nav_fn(name: str) -> Lowering:
     def lower(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         offset = args[1].sql if len(args) > 1 else N(1)
-        extra = [convert(args[2], args[0].type).sql if args[2].type != args[0].type else args[2].sql] if len(args) > 2 else []
-        w = exp.Window(this=anon(name, args[0].sql, offset, *extra),
-                       order=exp.Order(expressions=c.scope.order) if c.scope.order else None)
+        extra = (
+            [convert(args[2], args[0].type).sql if args[2].type != args[0].type else args[2].sql]
+            if len(args) > 2
+            else []
+        )
+        w = exp.Window(
+            this=anon(name, args[0].sql, offset, *extra),
+            order=exp.Order(expressions=c.scope.order) if c.scope.order else None,
+        )
         return T(w, args[0].type)
 
     return lower
@@ -318,7 +455,9 @@ def f_column_ifexists(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 
 def f_translate(c: ExprCompiler, args: list[T], node: A.Call) -> T:
-    return T(anon("translate", to_string(args[2]).sql, to_string(args[0]).sql, to_string(args[1]).sql), "string")
+    return T(
+        anon("translate", to_string(args[2]).sql, to_string(args[0]).sql, to_string(args[1]).sql), "string"
+    )
 
 
 def f_parse_csv(c: ExprCompiler, args: list[T], node: A.Call) -> T:
@@ -358,7 +497,13 @@ def f_bag_merge(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 def f_rand(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     value = anon("random")
     if args:  # rand(n): an integer in [0, n)
-        return T(exp.Cast(this=anon("floor", exp.Mul(this=value, expression=args[0].sql)), to=exp.DataType.build("BIGINT")), "long")
+        return T(
+            exp.Cast(
+                this=anon("floor", exp.Mul(this=value, expression=args[0].sql)),
+                to=exp.DataType.build("BIGINT"),
+            ),
+            "long",
+        )
     return T(value, "real")
 
 
@@ -369,31 +514,79 @@ def f_range(c: ExprCompiler, args: list[T], node: A.Call) -> T:
 
 
 MORE_FUNCTIONS: dict[str, Lowering] = {
-    "translate": f_translate, "strrep": f_strrep, "todecimal": f_todecimal, "tohex": f_tohex,
-    "parse_json": f_parse_json, "parsejson": f_parse_json, "todynamic": f_parse_json,
-    "toobject": f_parse_json, "extractjson": f_extractjson, "extract_json": f_extractjson,
-    "parse_xml": f_parse_json, "array_length": f_array_length, "arraylength": f_array_length,
-    "pack_array": f_pack_array, "pack": f_pack, "bag_pack": f_pack, "pack_dictionary": f_pack,
-    "bag_keys": f_bag_keys, "bag_merge": f_bag_merge, "set_union": set_fn("union"),
-    "set_intersect": set_fn("intersect"), "set_difference": set_fn("difference"),
-    "array_concat": set_fn("concat"), "set_has_element": f_set_has_element,
-    "array_index_of": f_array_index_of, "array_slice": f_array_slice, "strcat_array": f_strcat_array,
-    "array_strcat": f_strcat_array, "array_sort_asc": f_array_sort(False),
-    "array_sort_desc": f_array_sort(True), "zip": f_zip, "range": f_range, "parse_url": f_parse_url,
-    "parseurl": f_parse_url, "parse_path": f_parse_path, "base64_decode_tostring": f_base64_decode,
-    "base64_decodestring": f_base64_decode, "base64_encode_tostring": f_base64_encode,
-    "base64_encodestring": f_base64_encode, "url_decode": f_url_decode, "url_encode": f_url_encode,
-    "url_encode_component": f_url_encode, "hash_md5": hash_fn("md5"), "hash_sha256": hash_fn("sha256"),
-    "hash_sha1": hash_fn("sha1"), "hash": f_hash, "parse_ipv4": f_parse_ipv4,
-    "ipv4_is_private": f_ipv4_is_private, "ipv4_is_in_range": f_ipv4_is_in_range,
-    "ipv4_is_match": f_ipv4_is_match, "ipv4_compare": f_ipv4_compare, "abs": f_abs, "round": f_round,
-    "sqrt": math_fn("sqrt"), "log": math_fn("ln"), "log10": math_fn("log10"), "log2": math_fn("log2"),
-    "exp": math_fn("exp"), "pow": math_fn("pow"), "power": math_fn("pow"), "ceiling": math_fn("ceiling"),
-    "sign": math_fn("sign", "long"), "max_of": f_minmax_of("greatest"), "min_of": f_minmax_of("least"),
-    "gettype": f_gettype, "new_guid": f_new_guid, "row_number": f_row_number, "prev": nav_fn("lag"),
-    "next": nav_fn("lead"), "rand": f_rand, "parse_csv": f_parse_csv,
+    "translate": f_translate,
+    "strrep": f_strrep,
+    "todecimal": f_todecimal,
+    "tohex": f_tohex,
+    "parse_json": f_parse_json,
+    "parsejson": f_parse_json,
+    "todynamic": f_parse_json,
+    "toobject": f_parse_json,
+    "extractjson": f_extractjson,
+    "extract_json": f_extractjson,
+    "parse_xml": f_parse_json,
+    "array_length": f_array_length,
+    "arraylength": f_array_length,
+    "pack_array": f_pack_array,
+    "pack": f_pack,
+    "bag_pack": f_pack,
+    "pack_dictionary": f_pack,
+    "bag_keys": f_bag_keys,
+    "bag_merge": f_bag_merge,
+    "set_union": set_fn("union"),
+    "set_intersect": set_fn("intersect"),
+    "set_difference": set_fn("difference"),
+    "array_concat": set_fn("concat"),
+    "set_has_element": f_set_has_element,
+    "array_index_of": f_array_index_of,
+    "array_slice": f_array_slice,
+    "strcat_array": f_strcat_array,
+    "array_strcat": f_strcat_array,
+    "array_sort_asc": f_array_sort(False),
+    "array_sort_desc": f_array_sort(True),
+    "zip": f_zip,
+    "range": f_range,
+    "parse_url": f_parse_url,
+    "parseurl": f_parse_url,
+    "parse_path": f_parse_path,
+    "base64_decode_tostring": f_base64_decode,
+    "base64_decodestring": f_base64_decode,
+    "base64_encode_tostring": f_base64_encode,
+    "base64_encodestring": f_base64_encode,
+    "url_decode": f_url_decode,
+    "url_encode": f_url_encode,
+    "url_encode_component": f_url_encode,
+    "hash_md5": hash_fn("md5"),
+    "hash_sha256": hash_fn("sha256"),
+    "hash_sha1": hash_fn("sha1"),
+    "hash": f_hash,
+    "parse_ipv4": f_parse_ipv4,
+    "ipv4_is_private": f_ipv4_is_private,
+    "ipv4_is_in_range": f_ipv4_is_in_range,
+    "ipv4_is_match": f_ipv4_is_match,
+    "ipv4_compare": f_ipv4_compare,
+    "abs": f_abs,
+    "round": f_round,
+    "sqrt": math_fn("sqrt"),
+    "log": math_fn("ln"),
+    "log10": math_fn("log10"),
+    "log2": math_fn("log2"),
+    "exp": math_fn("exp"),
+    "pow": math_fn("pow"),
+    "power": math_fn("pow"),
+    "ceiling": math_fn("ceiling"),
+    "sign": math_fn("sign", "long"),
+    "max_of": f_minmax_of("greatest"),
+    "min_of": f_minmax_of("least"),
+    "gettype": f_gettype,
+    "new_guid": f_new_guid,
+    "row_number": f_row_number,
+    "prev": nav_fn("lag"),
+    "next": nav_fn("lead"),
+    "rand": f_rand,
+    "parse_csv": f_parse_csv,
     "parse_command_line": f_parse_command_line,
 }
 
 #: every scalar function by lower-case name (legacy aliases included)
-FUNCTIONS: dict[str, Lowering] = {**CORE_FUNCTIONS, **MORE_FUNCTIONS}
+FUNCTIONS: dict[str, Lowering] = {**CORE_FUNCTIONS, **MORE_FUNCTIONS, **SERIES_FUNCTIONS}

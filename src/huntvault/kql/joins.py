@@ -18,8 +18,13 @@ def join(p: Planner, left: Rel, op: A.Join, env: dict[str, Any]) -> Rel:
     from huntvault.kql.plan import Rel
 
     right = p.relation(op.right, env)
-    kind = {"anti": "leftanti", "leftantisemi": "leftanti", "rightantisemi": "rightanti", "semi": "leftsemi",
-            "outer": "leftouter"}.get(op.kind, op.kind)
+    kind = {
+        "anti": "leftanti",
+        "leftantisemi": "leftanti",
+        "rightantisemi": "rightanti",
+        "semi": "leftsemi",
+        "outer": "leftouter",
+    }.get(op.kind, op.kind)
     lt, rt = p.fresh("l"), p.fresh("r")
     lscope = {n: T(col(n, lt), t) for n, t in left.cols}
     rscope = {n: T(col(n, rt), t) for n, t in right.cols}
@@ -40,7 +45,13 @@ def join(p: Planner, left: Rel, op: A.Join, env: dict[str, Any]) -> Rel:
             if _side(cond.left) == "$right" and _side(cond.right) == "$left":
                 a, b = b, a
             if isinstance(cond.left, A.Member):
-                lkeys.append(cond.left.name if _side(cond.left) == "$left" else cond.right.name if isinstance(cond.right, A.Member) else "")
+                lkeys.append(
+                    cond.left.name
+                    if _side(cond.left) == "$left"
+                    else cond.right.name
+                    if isinstance(cond.right, A.Member)
+                    else ""
+                )
         else:
             raise p.semantic("join conditions are column names or $left.a == $right.b", cond)
         if a.type != b.type and "dynamic" in (a.type, b.type):
@@ -64,7 +75,9 @@ def join(p: Planner, left: Rel, op: A.Join, env: dict[str, Any]) -> Rel:
         keep, _other = (left, right) if keep_left else (right, left)
         ksub, osub = (lsub, rsub) if keep_left else (rsub, lsub)
         kt = lt if keep_left else rt
-        exists = exp.Exists(this=exp.select(exp.Literal.number(1)).from_(osub, copy=False).where(on, copy=False))
+        exists = exp.Exists(
+            this=exp.select(exp.Literal.number(1)).from_(osub, copy=False).where(on, copy=False)
+        )
         pred = exists if kind.endswith("semi") else exp.Not(this=exists)
         sql = exp.select(*[col(n, kt) for n, _ in keep.cols]).from_(ksub, copy=False).where(pred, copy=False)
         cols = list(keep.cols)
@@ -89,7 +102,11 @@ def join(p: Planner, left: Rel, op: A.Join, env: dict[str, Any]) -> Rel:
     if side is None:
         raise p.semantic(f"unknown join kind {op.kind!r}", op)
     join_kind = "INNER" if not side else "OUTER"
-    sql = exp.select(*proj).from_(lsub, copy=False).join(rsub, on=on, join_type=f"{side} {join_kind}".strip(), copy=False)
+    sql = (
+        exp.select(*proj)
+        .from_(lsub, copy=False)
+        .join(rsub, on=on, join_type=f"{side} {join_kind}".strip(), copy=False)
+    )
     return Rel(sql, cols)
 
 
@@ -104,9 +121,15 @@ def dedupe(p: Planner, rel: Rel, key_exprs: list[exp.Expression], table: str) ->
     from huntvault.kql.plan import Rel
 
     keys = [k.transform(lambda n: col(n.name) if isinstance(n, exp.Column) else n) for k in key_exprs]
-    rn = exp.Window(this=anon("row_number"), partition_by=keys,
-                    order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in keys]))
+    rn = exp.Window(
+        this=anon("row_number"),
+        partition_by=keys,
+        order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in keys]),
+    )
     inner = p.select(rel, [*p.star(rel), alias(rn, "__rn")])
-    sql = exp.select(*[col(n) for n, _ in rel.cols]).from_(inner.subquery(p.fresh()), copy=False).where(
-        exp.EQ(this=col("__rn"), expression=exp.Literal.number(1)))
+    sql = (
+        exp.select(*[col(n) for n, _ in rel.cols])
+        .from_(inner.subquery(p.fresh()), copy=False)
+        .where(exp.EQ(this=col("__rn"), expression=exp.Literal.number(1)))
+    )
     return Rel(sql, rel.cols)

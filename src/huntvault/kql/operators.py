@@ -51,7 +51,11 @@ def op_where(p: Planner, rel: Rel, op: A.Where, env: dict[str, Any]) -> Rel:
     if cond.find(exp.Window) is not None:
         # SQL cannot filter on a window function (row_number(), prev()...): compute it first
         inner = p.select(rel, [*p.star(rel), alias(cond, "__keep")])
-        sql = exp.select(*p.star(rel)).from_(inner.subquery(p.fresh()), copy=False).where(col("__keep"), copy=False)
+        sql = (
+            exp.select(*p.star(rel))
+            .from_(inner.subquery(p.fresh()), copy=False)
+            .where(col("__keep"), copy=False)
+        )
         return _rel(sql, rel.cols, rel.order)
     sql = p.select(rel, p.star(rel)).where(cond, copy=False)
     return _rel(sql, rel.cols, rel.order)
@@ -68,17 +72,36 @@ def derived_name(node: A.Node, v: T) -> str | None:
 
 
 #: conversions whose result keeps the name of their argument in project / extend
-NAME_KEEPING = {"tostring", "toint", "tolong", "todouble", "toreal", "tobool", "toboolean", "todatetime",
-                "totimespan", "toguid", "todecimal"}
+NAME_KEEPING = {
+    "tostring",
+    "toint",
+    "tolong",
+    "todouble",
+    "toreal",
+    "tobool",
+    "toboolean",
+    "todatetime",
+    "totimespan",
+    "toguid",
+    "todecimal",
+}
 
 
-def assignments(p: Planner, rel: Rel, items: list[A.Assign], scope: Scope, keep: bool) -> tuple[list[tuple[str, T]], Scope]:
+def assignments(
+    p: Planner, rel: Rel, items: list[A.Assign], scope: Scope, keep: bool
+) -> tuple[list[tuple[str, T]], Scope]:
     """Compile `name = expr` items in order; later items see earlier ones (inlined)."""
     out: list[tuple[str, T]] = []
     counter = 0
     taken = {n for n, _ in rel.cols} if keep else set()
     for item in items:
         v = p.compile(item.expr, scope)
+        if v.parts is not None:  # a function with several results: one column each, named or Kusto's defaults
+            names = item.names or [n for n, _ in v.parts]
+            for pname, part in zip(names, [t for _, t in v.parts], strict=False):
+                out = [(n, t) for n, t in out if n != pname] + [(pname, part)]
+                scope = scope.child(cols={**scope.cols, pname: T(exp.Paren(this=part.sql.copy()), part.type)})
+            continue
         if item.names and len(item.names) > 1:
             raise p.semantic("a tuple assignment is only valid with arg_max/arg_min in summarize", item)
         name = item.names[0] if item.names else derived_name(item.expr, v)
@@ -205,7 +228,9 @@ def op_summarize(p: Planner, rel: Rel, op: A.Summarize, env: dict[str, Any]) -> 
         agg_scope = scope.child(aggregates=[])
         v = ExprCompiler(agg_scope).compile(expr)
         if not agg_scope.aggregates:
-            raise p.semantic("summarize needs an aggregate function here (count(), dcount(), make_set()...)", expr)
+            raise p.semantic(
+                "summarize needs an aggregate function here (count(), dcount(), make_set()...)", expr
+            )
         inner_agg = aggregate_inside(expr) if isinstance(expr, A.Call) else None
         if item.names:
             name = item.names[0]
@@ -225,7 +250,15 @@ def op_summarize(p: Planner, rel: Rel, op: A.Summarize, env: dict[str, Any]) -> 
         if not keys and isinstance(expr, A.Call) and expr.name.lower() in AGGREGATES:
             empty = AGGREGATES[expr.name.lower()].empty
             if empty == "0":
-                sql = exp.Coalesce(this=sql, expressions=[exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build("BIGINT" if v.type != "real" else "DOUBLE"))])
+                sql = exp.Coalesce(
+                    this=sql,
+                    expressions=[
+                        exp.Cast(
+                            this=exp.Literal.number(0),
+                            to=exp.DataType.build("BIGINT" if v.type != "real" else "DOUBLE"),
+                        )
+                    ],
+                )
         inner.append(alias(sql, name))
         outer.append(col(name))
         cols.append((name, v.type))
@@ -238,8 +271,18 @@ def op_summarize(p: Planner, rel: Rel, op: A.Summarize, env: dict[str, Any]) -> 
     return _rel(sql, cols)
 
 
-def arg_extreme(p: Planner, rel: Rel, scope: Scope, item: A.Assign, expr: A.Call, keys: list[tuple[str, T]],
-                inner: list[exp.Expression], outer: list[exp.Expression], cols: list[tuple[str, str]], taken: set[str]) -> None:
+def arg_extreme(
+    p: Planner,
+    rel: Rel,
+    scope: Scope,
+    item: A.Assign,
+    expr: A.Call,
+    keys: list[tuple[str, T]],
+    inner: list[exp.Expression],
+    outer: list[exp.Expression],
+    cols: list[tuple[str, str]],
+    taken: set[str],
+) -> None:
     kind = ARG_EXTREMES[expr.name.lower()]
     if not expr.args:
         raise p.semantic(f"{expr.name}() needs the expression to maximise", expr)
@@ -259,7 +302,13 @@ def arg_extreme(p: Planner, rel: Rel, scope: Scope, item: A.Assign, expr: A.Call
         for i, n in enumerate(item.names[: len(fields)]):
             fields[i] = (n, fields[i][1])
     struct_name = p.fresh("am")
-    packed = anon("struct_pack", *[exp.PropertyEQ(this=exp.to_identifier(f"f{i}"), expression=v.sql) for i, (_, v) in enumerate(fields)])
+    packed = anon(
+        "struct_pack",
+        *[
+            exp.PropertyEQ(this=exp.to_identifier(f"f{i}"), expression=v.sql)
+            for i, (_, v) in enumerate(fields)
+        ],
+    )
     func = "arg_max" if kind == "max" else "arg_min"
     inner.append(alias(anon(func, packed, target.sql), struct_name))
     for i, (n, v) in enumerate(fields):
@@ -278,7 +327,10 @@ def op_distinct(p: Planner, rel: Rel, op: A.Distinct, env: dict[str, Any]) -> Re
         return _rel(p.select(rel, p.star(rel)).distinct(copy=False), rel.cols)
     scope = p.scope_of(rel, env)
     items, _ = assignments(p, rel, [A.Assign(None, e, pos=e.pos) for e in op.items], scope, keep=False)
-    return _rel(p.select(rel, [alias(v.sql, n) for n, v in items]).distinct(copy=False), [(n, v.type) for n, v in items])
+    return _rel(
+        p.select(rel, [alias(v.sql, n) for n, v in items]).distinct(copy=False),
+        [(n, v.type) for n, v in items],
+    )
 
 
 def const_int(p: Planner, node: A.Node, env: dict[str, Any]) -> int:
@@ -295,7 +347,9 @@ def op_take(p: Planner, rel: Rel, op: A.Take, env: dict[str, Any]) -> Rel:
 
 def op_sample(p: Planner, rel: Rel, op: A.Sample, env: dict[str, Any]) -> Rel:
     n = const_int(p, op.count, env)
-    return _rel(p.select(rel, p.star(rel)).order_by(anon("random"), copy=False).limit(n, copy=False), rel.cols)
+    return _rel(
+        p.select(rel, p.star(rel)).order_by(anon("random"), copy=False).limit(n, copy=False), rel.cols
+    )
 
 
 def sort_keys(p: Planner, rel: Rel, keys: list[A.SortKey], env: dict[str, Any]) -> list[exp.Ordered]:
@@ -339,14 +393,34 @@ def op_getschema(p: Planner, rel: Rel, op: A.GetSchema, env: dict[str, Any]) -> 
     from huntvault.kql.values import SQL_TYPES
 
     rows = []
-    dotnet = {"string": "System.String", "long": "System.Int64", "int": "System.Int32", "real": "System.Double",
-              "bool": "System.Boolean", "datetime": "System.DateTime", "timespan": "System.TimeSpan",
-              "dynamic": "System.Object", "guid": "System.Guid", "decimal": "System.Data.SqlTypes.SqlDecimal"}
+    dotnet = {
+        "string": "System.String",
+        "long": "System.Int64",
+        "int": "System.Int32",
+        "real": "System.Double",
+        "bool": "System.Boolean",
+        "datetime": "System.DateTime",
+        "timespan": "System.TimeSpan",
+        "dynamic": "System.Object",
+        "guid": "System.Guid",
+        "decimal": "System.Data.SqlTypes.SqlDecimal",
+    }
     for i, (n, t) in enumerate(rel.cols):
-        rows.append(exp.select(alias(exp.Literal.string(n), "ColumnName"), alias(literal(i, "long").sql, "ColumnOrdinal"),
-                               alias(exp.Literal.string(dotnet.get(t, t)), "DataType"), alias(exp.Literal.string(t), "ColumnType")))
+        rows.append(
+            exp.select(
+                alias(exp.Literal.string(n), "ColumnName"),
+                alias(literal(i, "long").sql, "ColumnOrdinal"),
+                alias(exp.Literal.string(dotnet.get(t, t)), "DataType"),
+                alias(exp.Literal.string(t), "ColumnType"),
+            )
+        )
     del SQL_TYPES
-    cols = [("ColumnName", "string"), ("ColumnOrdinal", "long"), ("DataType", "string"), ("ColumnType", "string")]
+    cols = [
+        ("ColumnName", "string"),
+        ("ColumnOrdinal", "long"),
+        ("DataType", "string"),
+        ("ColumnType", "string"),
+    ]
     query: exp.Query = rows[0]
     for r in rows[1:]:
         query = exp.union(query, r, distinct=False)  # type: ignore[assignment]
@@ -409,8 +483,13 @@ def op_parse(p: Planner, rel: Rel, op: A.Parse, env: dict[str, Any]) -> Rel:
     matched = d.regex_match(src, exp.Literal.string(pattern))
     new: dict[str, tuple[exp.Expression, str]] = {}
     for gi, (name, kind) in enumerate(groups, start=1):
-        raw = T(exp.Case(ifs=[exp.If(this=matched, true=d.regex_extract(src, exp.Literal.string(pattern), gi))],
-                         default=exp.Literal.string("")), "string")
+        raw = T(
+            exp.Case(
+                ifs=[exp.If(this=matched, true=d.regex_extract(src, exp.Literal.string(pattern), gi))],
+                default=exp.Literal.string(""),
+            ),
+            "string",
+        )
         value = raw if kind == "string" else convert(raw, kind)
         new[name] = (value.sql, kind)
     proj: list[exp.Expression] = []
@@ -445,12 +524,24 @@ def op_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: dict[str, Any]) -> R
     for item in op.items:
         v = p.compile(item.expr, scope)
         name = item.name or v.name or "Column1"
-        j = v.sql if v.type == "dynamic" else (d.try_json(v.sql) if v.type in ("string", "guid") else to_dynamic(v).sql)
+        j = (
+            v.sql
+            if v.type == "dynamic"
+            else (d.try_json(v.sql) if v.type in ("string", "guid") else to_dynamic(v).sql)
+        )
         jt = d.json_type(j)
         bag_items = d.bag_entries(j, bagmode == "array")
-        lst = exp.Case(ifs=[exp.If(this=exp.EQ(this=jt, expression=exp.Literal.string("ARRAY")), true=d.json_list(j.copy())),
-                            exp.If(this=exp.EQ(this=jt.copy(), expression=exp.Literal.string("OBJECT")), true=bag_items)],
-                       default=anon("list_value", exp.Cast(this=j.copy(), to=exp.DataType.build("JSON", dialect="duckdb"))))
+        lst = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.EQ(this=jt, expression=exp.Literal.string("ARRAY")), true=d.json_list(j.copy())
+                ),
+                exp.If(this=exp.EQ(this=jt.copy(), expression=exp.Literal.string("OBJECT")), true=bag_items),
+            ],
+            default=anon(
+                "list_value", exp.Cast(this=j.copy(), to=exp.DataType.build("JSON", dialect="duckdb"))
+            ),
+        )
         expanded.append((name, item.to_type, lst))
     names = {n for n, _, _ in expanded}
     keep = [(n, t) for n, t in rel.cols if n not in names]
@@ -542,11 +633,32 @@ def op_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: dict[str, Any]) -> Rel
 
 
 OPERATORS: dict[type, Callable[[Planner, Rel, Any, dict[str, Any]], Rel]] = {
-    A.Where: op_where, A.Project: op_project, A.Extend: op_extend, A.ProjectAway: op_project_away,
-    A.ProjectKeep: op_project_keep, A.ProjectRename: op_project_rename, A.ProjectReorder: op_project_reorder,
-    A.Summarize: op_summarize, A.Count: op_count, A.Distinct: op_distinct, A.Take: op_take, A.Sample: op_sample,
-    A.Sort: op_sort, A.Top: op_top, A.Serialize: op_serialize, A.Render: op_render, A.GetSchema: op_getschema,
-    A.Invoke: op_invoke, A.UnionOp: op_union, A.SearchOp: op_search, A.Parse: op_parse, A.MvExpand: op_mv_expand,
-    A.Evaluate: op_evaluate, A.Join: op_join, A.TopNested: op_top_nested, A.MakeSeries: op_make_series,
-    A.MvApply: op_mv_apply, A.Partition: op_partition,
+    A.Where: op_where,
+    A.Project: op_project,
+    A.Extend: op_extend,
+    A.ProjectAway: op_project_away,
+    A.ProjectKeep: op_project_keep,
+    A.ProjectRename: op_project_rename,
+    A.ProjectReorder: op_project_reorder,
+    A.Summarize: op_summarize,
+    A.Count: op_count,
+    A.Distinct: op_distinct,
+    A.Take: op_take,
+    A.Sample: op_sample,
+    A.Sort: op_sort,
+    A.Top: op_top,
+    A.Serialize: op_serialize,
+    A.Render: op_render,
+    A.GetSchema: op_getschema,
+    A.Invoke: op_invoke,
+    A.UnionOp: op_union,
+    A.SearchOp: op_search,
+    A.Parse: op_parse,
+    A.MvExpand: op_mv_expand,
+    A.Evaluate: op_evaluate,
+    A.Join: op_join,
+    A.TopNested: op_top_nested,
+    A.MakeSeries: op_make_series,
+    A.MvApply: op_mv_apply,
+    A.Partition: op_partition,
 }

@@ -67,8 +67,19 @@ def render(result: HuntResult, fmt: str) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if fmt == "json":
-        return json.dumps({"columns": [{"name": n, "type": t} for n, t in result.columns], "rows": rows,
-                           "chart": result.chart, "truncated": result.truncated}, indent=2, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(
+                {
+                    "columns": [{"name": n, "type": t} for n, t in result.columns],
+                    "rows": rows,
+                    "chart": result.chart,
+                    "truncated": result.truncated,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

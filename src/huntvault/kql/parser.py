@@ -24,18 +24,43 @@ class Parser(ExpressionParser):
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.operators: dict[str, Callable[[Token], A.Node]] = {
-            "where": self.op_where, "filter": self.op_where, "project": self.op_project,
-            "extend": self.op_extend, "project-away": self.op_project_away, "project-keep": self.op_project_keep,
-            "project-rename": self.op_project_rename, "project-reorder": self.op_project_reorder,
-            "summarize": self.op_summarize, "count": self.op_count, "distinct": self.op_distinct,
-            "take": self.op_take, "limit": self.op_take, "sort": self.op_sort, "order": self.op_sort,
-            "top": self.op_top, "top-nested": self.op_top_nested, "join": self.op_join, "lookup": self.op_lookup,
-            "union": self.op_union, "mv-expand": self.op_mv_expand, "mvexpand": self.op_mv_expand,
-            "mv-apply": self.op_mv_apply, "mvapply": self.op_mv_apply, "parse": self.op_parse,
-            "parse-where": self.op_parse, "as": self.op_as, "invoke": self.op_invoke,
-            "serialize": self.op_serialize, "evaluate": self.op_evaluate, "make-series": self.op_make_series,
-            "getschema": self.op_getschema, "render": self.op_render, "sample": self.op_sample,
-            "search": self.op_search, "partition": self.op_partition, "project-smart": self.op_project,
+            "where": self.op_where,
+            "filter": self.op_where,
+            "project": self.op_project,
+            "extend": self.op_extend,
+            "project-away": self.op_project_away,
+            "project-keep": self.op_project_keep,
+            "project-rename": self.op_project_rename,
+            "project-reorder": self.op_project_reorder,
+            "summarize": self.op_summarize,
+            "count": self.op_count,
+            "distinct": self.op_distinct,
+            "take": self.op_take,
+            "limit": self.op_take,
+            "sort": self.op_sort,
+            "order": self.op_sort,
+            "top": self.op_top,
+            "top-nested": self.op_top_nested,
+            "join": self.op_join,
+            "lookup": self.op_lookup,
+            "union": self.op_union,
+            "mv-expand": self.op_mv_expand,
+            "mvexpand": self.op_mv_expand,
+            "mv-apply": self.op_mv_apply,
+            "mvapply": self.op_mv_apply,
+            "parse": self.op_parse,
+            "parse-where": self.op_parse,
+            "as": self.op_as,
+            "invoke": self.op_invoke,
+            "serialize": self.op_serialize,
+            "evaluate": self.op_evaluate,
+            "make-series": self.op_make_series,
+            "getschema": self.op_getschema,
+            "render": self.op_render,
+            "sample": self.op_sample,
+            "search": self.op_search,
+            "partition": self.op_partition,
+            "project-smart": self.op_project,
         }
 
     def parse_script(self) -> A.Script:
@@ -57,12 +82,19 @@ class Parser(ExpressionParser):
                 if self.tok.line > prev.line:
                     raise self.error(
                         "several queries in one block without ';' between them (the next query starts here); "
-                        "run them one at a time or separate the statements with ';'")
-                raise self.error(f"unexpected {self.describe(self.tok)}; expected '|', ';' or the end of the query")
+                        "run them one at a time or separate the statements with ';'"
+                    )
+                raise self.error(
+                    f"unexpected {self.describe(self.tok)}; expected '|', ';' or the end of the query"
+                )
         if not queries:
             t = self.toks[-1]
-            raise KqlSyntaxError("the query has no tabular expression to run (only let statements)",
-                                 t.line, t.column, self.text)
+            raise KqlSyntaxError(
+                "the query has no tabular expression to run (only let statements)",
+                t.line,
+                t.column,
+                self.text,
+            )
         return A.Script(lets, queries[-1], len(queries), pos=0)
 
     def skip_statement(self) -> None:
@@ -109,17 +141,13 @@ class Parser(ExpressionParser):
             default: A.Node | None = None
             if self.accept(":"):
                 if self.at("("):
-                    self.advance()
-                    cols: list[A.ColumnDecl] = []
-                    if self.accept("*"):
-                        pass
+                    if self.peek().kind == "punct" and self.peek().value == "*":  # (*): any table
+                        self.advance()
+                        self.advance()
+                        self.expect(")")
+                        ptype = []
                     else:
-                        while not self.at(")"):
-                            cols.append(self.column_decl())
-                            if not self.accept(","):
-                                break
-                    self.expect(")")
-                    ptype = cols
+                        ptype = self.delimited("(", ")", self.column_decl)
                 else:
                     ptype = self.type_name()
             if self.accept("="):
@@ -214,7 +242,9 @@ class Parser(ExpressionParser):
     def op_summarize(self, t: Token) -> A.Node:
         opts = self.options({"hint.shufflekey", "hint.strategy", "hint.num_partitions"})
         aggs: list[A.Assign] = []
-        if not self.at_word("by") and not (self.at("|") or self.at(";") or self.tok.kind == "eof" or self.at(")")):
+        if not self.at_word("by") and not (
+            self.at("|") or self.at(";") or self.tok.kind == "eof" or self.at(")")
+        ):
             aggs = self.assignments()
         by: list[A.Assign] = []
         if self.accept_word("by"):
@@ -486,8 +516,11 @@ class Parser(ExpressionParser):
                 key = self.identifier("a render property")
                 self.expect("=")
                 val = self.parse_expr()
-                props[key] = val.value if isinstance(val, A.Literal) else (
-                    val.name if isinstance(val, A.Name) else None)
+                props[key] = (
+                    val.value
+                    if isinstance(val, A.Literal)
+                    else (val.name if isinstance(val, A.Name) else None)
+                )
                 if not self.accept(","):
                     break
             self.expect(")")

@@ -5,32 +5,86 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from huntvault.errors import KqlSyntaxError, NormaliseError
 from huntvault.kql import ast as A
 from huntvault.kql.tokens import TIMESPAN_UNITS, Token, tokenize
 from huntvault.schema.normalise import parse_datetime
 
+T = TypeVar("T")
+
 TYPE_NAMES: dict[str, str] = {
-    "string": "string", "long": "long", "int": "int", "int32": "int", "int64": "long", "real": "real",
-    "double": "real", "float": "real", "bool": "bool", "boolean": "bool", "datetime": "datetime", "date": "datetime",
-    "timespan": "timespan", "time": "timespan", "dynamic": "dynamic", "guid": "guid", "uniqueid": "guid",
+    "string": "string",
+    "long": "long",
+    "int": "int",
+    "int32": "int",
+    "int64": "long",
+    "real": "real",
+    "double": "real",
+    "float": "real",
+    "bool": "bool",
+    "boolean": "bool",
+    "datetime": "datetime",
+    "date": "datetime",
+    "timespan": "timespan",
+    "time": "timespan",
+    "dynamic": "dynamic",
+    "guid": "guid",
+    "uniqueid": "guid",
     "decimal": "decimal",
 }
 
 #: binary string/comparison operators spelled as words (also with `!` and `_cs`).
 WORD_OPS = {
-    "has", "!has", "has_cs", "!has_cs", "hasprefix", "!hasprefix", "hasprefix_cs", "!hasprefix_cs",
-    "hassuffix", "!hassuffix", "hassuffix_cs", "!hassuffix_cs", "contains", "!contains", "contains_cs",
-    "!contains_cs", "startswith", "!startswith", "startswith_cs", "!startswith_cs", "endswith", "!endswith",
-    "endswith_cs", "!endswith_cs", "like", "notlike", "likecs", "notlikecs",
+    "has",
+    "!has",
+    "has_cs",
+    "!has_cs",
+    "hasprefix",
+    "!hasprefix",
+    "hasprefix_cs",
+    "!hasprefix_cs",
+    "hassuffix",
+    "!hassuffix",
+    "hassuffix_cs",
+    "!hassuffix_cs",
+    "contains",
+    "!contains",
+    "contains_cs",
+    "!contains_cs",
+    "startswith",
+    "!startswith",
+    "startswith_cs",
+    "!startswith_cs",
+    "endswith",
+    "!endswith",
+    "endswith_cs",
+    "!endswith_cs",
+    "like",
+    "notlike",
+    "likecs",
+    "notlikecs",
 }
 LIST_OPS = {"in", "!in", "in~", "!in~", "has_any", "has_all", "!has_any", "!has_all", "has_any_cs"}
 COMPARE_PUNCT = {"==", "!=", "<>", "=~", "!~", "<", "<=", ">", ">="}
 
-JOIN_KINDS = {"innerunique", "inner", "leftouter", "rightouter", "fullouter", "leftanti", "anti", "leftantisemi",
-              "rightanti", "rightantisemi", "leftsemi", "semi", "rightsemi", "outer"}
+JOIN_KINDS = {
+    "innerunique",
+    "inner",
+    "leftouter",
+    "rightouter",
+    "fullouter",
+    "leftanti",
+    "anti",
+    "leftantisemi",
+    "rightanti",
+    "rightantisemi",
+    "leftsemi",
+    "semi",
+    "rightsemi",
+    "outer",
+}
 
 
 class ExpressionParser:
@@ -88,6 +142,17 @@ class ExpressionParser:
             raise self.error(f"expected '{word}', found {self.describe(self.tok)}")
         return self.advance()
 
+    def delimited(self, open_: str, close: str, item: Callable[[], T], what: str | None = None) -> list[T]:
+        """`open_ item, item, ... close` (a trailing comma allowed), e.g. `( a:string, b:long )`."""
+        self.expect(open_)
+        out: list[T] = []
+        while not self.at(close):
+            out.append(item())
+            if not self.accept(","):
+                break
+        self.expect(close, what)
+        return out
+
     @staticmethod
     def describe(t: Token) -> str:
         if t.kind == "eof":
@@ -103,8 +168,13 @@ class ExpressionParser:
             return None
         word = str(self.tok.value)
         k = 1
-        while (self.peek(k).kind == "punct" and self.peek(k).value == "-" and self.peek(k + 1).kind == "ident"
-               and self.adjacent(self.peek(k - 1), self.peek(k)) and self.adjacent(self.peek(k), self.peek(k + 1))):
+        while (
+            self.peek(k).kind == "punct"
+            and self.peek(k).value == "-"
+            and self.peek(k + 1).kind == "ident"
+            and self.adjacent(self.peek(k - 1), self.peek(k))
+            and self.adjacent(self.peek(k), self.peek(k + 1))
+        ):
             word += "-" + str(self.peek(k + 1).value)
             k += 2
         return word
@@ -117,14 +187,23 @@ class ExpressionParser:
         if t.kind == "ident":
             self.advance()
             return str(t.value)
-        if self.at("[") and self.peek().kind == "string" and self.peek(2).kind == "punct" and self.peek(2).value == "]":
+        if (
+            self.at("[")
+            and self.peek().kind == "string"
+            and self.peek(2).kind == "punct"
+            and self.peek(2).value == "]"
+        ):
             self.i += 3
             return str(self.toks[self.i - 2].value)
         raise self.error(f"expected {what}, found {self.describe(t)}")
 
     def at_identifier(self) -> bool:
         return self.tok.kind == "ident" or (
-            self.at("[") and self.peek().kind == "string" and self.peek(2).kind == "punct" and self.peek(2).value == "]")
+            self.at("[")
+            and self.peek().kind == "string"
+            and self.peek(2).kind == "punct"
+            and self.peek(2).value == "]"
+        )
 
     def type_name(self) -> str:
         t = self.tok
@@ -145,7 +224,11 @@ class ExpressionParser:
         while self.tok.kind == "ident":
             word = str(self.tok.value)
             k = 1
-            while (self.peek(k).kind == "punct" and self.peek(k).value == "." and self.peek(k + 1).kind == "ident"):
+            while (
+                self.peek(k).kind == "punct"
+                and self.peek(k).value == "."
+                and self.peek(k + 1).kind == "ident"
+            ):
                 word += "." + str(self.peek(k + 1).value)
                 k += 2
             low = word.lower()
@@ -180,7 +263,7 @@ class ExpressionParser:
         if self.at_identifier():
             save = self.i
             name = self.identifier()
-            if self.at("=") :
+            if self.at("="):
                 self.advance()
                 return A.Assign([name], self.parse_expr(), pos=t.pos)
             self.i = save
@@ -207,7 +290,9 @@ class ExpressionParser:
                 self.advance()
             else:
                 text = self.identifier("a column name")
-            while (self.at("*") or self.tok.kind == "ident") and self.adjacent(self.toks[self.i - 1], self.tok):
+            while (self.at("*") or self.tok.kind == "ident") and self.adjacent(
+                self.toks[self.i - 1], self.tok
+            ):
                 text += str(self.advance().text)
             if not text:
                 raise self.error("expected a column name", start)
@@ -232,7 +317,9 @@ class ExpressionParser:
                 tables.append(inner)
             else:
                 name = self.identifier("a table name")
-                while (self.at("*") or self.tok.kind == "ident") and self.adjacent(self.toks[self.i - 1], self.tok):
+                while (self.at("*") or self.tok.kind == "ident") and self.adjacent(
+                    self.toks[self.i - 1], self.tok
+                ):
                     name += str(self.advance().text)
                 node: A.Node = A.Name(name, pos=s.pos)
                 if self.at("(") and self.adjacent(self.toks[self.i - 1], self.tok):
@@ -287,7 +374,12 @@ class ExpressionParser:
                 return left
             # `in~` / `!in~`
             nxt = self.peek(width)
-            if word in ("in", "!in") and nxt.kind == "punct" and nxt.value == "~" and self.adjacent(self.peek(width - 1), nxt):
+            if (
+                word in ("in", "!in")
+                and nxt.kind == "punct"
+                and nxt.value == "~"
+                and self.adjacent(self.peek(width - 1), nxt)
+            ):
                 word += "~"
                 width += 1
             if word in WORD_OPS:
@@ -307,8 +399,12 @@ class ExpressionParser:
             elif word in ("matches", "!matches"):
                 self.i += width
                 self.expect_word("regex")
-                left = A.Binary("matches regex" if word == "matches" else "!matches regex", left,
-                                self.parse_additive(), pos=t.pos)
+                left = A.Binary(
+                    "matches regex" if word == "matches" else "!matches regex",
+                    left,
+                    self.parse_additive(),
+                    pos=t.pos,
+                )
             else:
                 return left
 
@@ -316,14 +412,7 @@ class ExpressionParser:
         if not self.at("("):
             # `x in dynamic([..])` / `has_any mylist` without parentheses
             return [self.parse_additive()]
-        self.advance()
-        items: list[A.Node] = []
-        while not self.at(")"):
-            items.append(self.parse_pipeline())
-            if not self.accept(","):
-                break
-        self.expect(")", "')' closing the list")
-        return items
+        return self.delimited("(", ")", self.parse_pipeline, "')' closing the list")
 
     def parse_additive(self) -> A.Node:
         left = self.parse_multiplicative()
@@ -344,7 +433,11 @@ class ExpressionParser:
         if t.kind == "punct" and t.value in ("-", "+"):
             self.advance()
             operand = self.parse_unary()
-            if t.value == "-" and isinstance(operand, A.Literal) and operand.type in ("long", "real", "timespan"):
+            if (
+                t.value == "-"
+                and isinstance(operand, A.Literal)
+                and operand.type in ("long", "real", "timespan")
+            ):
                 return A.Literal(-operand.value, operand.type, pos=t.pos)
             return A.Unary(str(t.value), operand, pos=t.pos)
         return self.parse_postfix()
@@ -377,8 +470,12 @@ class ExpressionParser:
             if self.at("*") and self.peek().kind == "punct" and self.peek().value in (",", ")"):
                 s = self.advance()
                 args.append(A.Star(pos=s.pos))
-            elif (self.tok.kind == "ident" and self.peek().kind == "punct" and self.peek().value == "="
-                  and not (self.peek(2).kind == "punct" and self.peek(2).value == "=")):
+            elif (
+                self.tok.kind == "ident"
+                and self.peek().kind == "punct"
+                and self.peek().value == "="
+                and not (self.peek(2).kind == "punct" and self.peek(2).value == "=")
+            ):
                 key = str(self.advance().value)
                 self.advance()
                 named[key] = self.parse_pipeline()
@@ -439,8 +536,12 @@ class ExpressionParser:
             self.advance()
             return A.Literal(None, "null", pos=t.pos)
         sources: dict[str, Callable[[Token], A.Node]] = {
-            "datatable": self.src_datatable, "externaldata": self.src_externaldata, "print": self.src_print,
-            "union": self.src_union, "find": self.src_find, "search": self.src_search,
+            "datatable": self.src_datatable,
+            "externaldata": self.src_externaldata,
+            "print": self.src_print,
+            "union": self.src_union,
+            "find": self.src_find,
+            "search": self.src_search,
         }
         if low in ("datatable", "externaldata") and (is_call or self.peek().kind == "ident"):
             return sources[low](t)
@@ -448,9 +549,19 @@ class ExpressionParser:
             return self.src_print(t)
         if low == "union" and not (nxt.kind == "punct" and nxt.value in ("|", ")", ",", ";")):
             return self.src_union(t)
-        if low == "range" and nxt.kind == "ident" and self.peek(2).kind == "ident" and str(self.peek(2).value).lower() == "from":
+        if (
+            low == "range"
+            and nxt.kind == "ident"
+            and self.peek(2).kind == "ident"
+            and str(self.peek(2).value).lower() == "from"
+        ):
             return self.src_range(t)
-        if low in ("find", "search") and not is_call and not (nxt.kind == "punct" and nxt.value in ("|", ")", ",", ";", "=")) and nxt.kind != "eof":
+        if (
+            low in ("find", "search")
+            and not is_call
+            and not (nxt.kind == "punct" and nxt.value in ("|", ")", ",", ";", "="))
+            and nxt.kind != "eof"
+        ):
             return sources[low](t)
         if low == "dynamic" and is_call:
             self.advance()
@@ -495,14 +606,8 @@ class ExpressionParser:
 
     def json_value(self) -> Any:
         t = self.tok
-        if self.accept("["):
-            out = []
-            while not self.at("]"):
-                out.append(self.json_value())
-                if not self.accept(","):
-                    break
-            self.expect("]")
-            return out
+        if self.at("["):
+            return self.delimited("[", "]", self.json_value)
         if self.accept("{"):
             obj: dict[str, Any] = {}
             while not self.at("}"):
@@ -535,7 +640,11 @@ class ExpressionParser:
             if low == "null":
                 self.advance()
                 return None
-            if low in ("datetime", "timespan", "time", "date", "guid") and self.peek().kind == "punct" and self.peek().value == "(":
+            if (
+                low in ("datetime", "timespan", "time", "date", "guid")
+                and self.peek().kind == "punct"
+                and self.peek().value == "("
+            ):
                 lit = self.typed_literal(low, t)
                 assert isinstance(lit, A.Literal)
                 return lit.value
@@ -544,39 +653,15 @@ class ExpressionParser:
     def src_datatable(self, t: Token) -> A.Node:
         self.advance()
         self.options(set())
-        self.expect("(")
-        cols = []
-        while not self.at(")"):
-            cols.append(self.column_decl())
-            if not self.accept(","):
-                break
-        self.expect(")")
-        self.expect("[")
-        values = []
-        while not self.at("]"):
-            values.append(self.parse_expr())
-            if not self.accept(","):
-                break
-        self.expect("]")
+        cols = self.delimited("(", ")", self.column_decl)
+        values = self.delimited("[", "]", self.parse_expr)
         return A.Datatable(cols, values, pos=t.pos)
 
     def src_externaldata(self, t: Token) -> A.Node:
         self.advance()
         self.options(set())
-        self.expect("(")
-        cols = []
-        while not self.at(")"):
-            cols.append(self.column_decl())
-            if not self.accept(","):
-                break
-        self.expect(")")
-        self.expect("[")
-        uris = []
-        while not self.at("]"):
-            uris.append(self.parse_expr())
-            if not self.accept(","):
-                break
-        self.expect("]")
+        cols = self.delimited("(", ")", self.column_decl)
+        uris = self.delimited("[", "]", self.parse_expr)
         opts: dict[str, A.Node] = {}
         if self.accept_word("with"):
             self.expect("(")
@@ -640,6 +725,7 @@ class ExpressionParser:
             self.expect(")")
         return A.SearchSource(tables, self.parse_expr(), opts, pos=t.pos)
 
+
 _TS_CLOCK = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?$")
 
 
@@ -649,7 +735,9 @@ def parse_timespan_text(raw: str, parser: ExpressionParser | None = None, tok: T
     m = _TS_CLOCK.match(text)
     if m:
         sign, days, hours, minutes, seconds, frac = m.groups()
-        whole = ((int(days or 0) * 24 + int(hours)) * 60 + int(minutes)) * 60_000_000 + int(seconds or 0) * 1_000_000
+        whole = ((int(days or 0) * 24 + int(hours)) * 60 + int(minutes)) * 60_000_000 + int(
+            seconds or 0
+        ) * 1_000_000
         micros = whole + int((frac or "0").ljust(7, "0")) / 10
         return -micros if sign else float(micros)
     m2 = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)", text)
@@ -662,13 +750,21 @@ def parse_timespan_text(raw: str, parser: ExpressionParser | None = None, tok: T
     raise KqlSyntaxError(f"invalid timespan literal {raw!r}")
 
 
-def parse_datetime_text(raw: str, parser: ExpressionParser | None = None, tok: Token | None = None) -> datetime:
+def parse_datetime_text(
+    raw: str, parser: ExpressionParser | None = None, tok: Token | None = None
+) -> datetime:
     """A datetime literal's text (ISO 8601 and the common variants) as an aware UTC datetime."""
     try:
         return parse_datetime(raw)
     except NormaliseError:
         pass
-    for fmt in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d %b %Y %H:%M:%S", "%a, %d %b %Y %H:%M:%S GMT"):
+    for fmt in (
+        "%m/%d/%Y %H:%M:%S",
+        "%m/%d/%Y %H:%M",
+        "%m/%d/%Y",
+        "%d %b %Y %H:%M:%S",
+        "%a, %d %b %Y %H:%M:%S GMT",
+    ):
         try:
             return datetime.strptime(raw.strip(), fmt).replace(tzinfo=UTC)
         except ValueError:
@@ -676,5 +772,3 @@ def parse_datetime_text(raw: str, parser: ExpressionParser | None = None, tok: T
     if parser is not None and tok is not None:
         raise parser.error(f"invalid datetime literal {raw!r}", tok)
     raise KqlSyntaxError(f"invalid datetime literal {raw!r}")
-
-

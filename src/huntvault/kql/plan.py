@@ -35,10 +35,15 @@ if TYPE_CHECKING:
 
 #: Legacy MDATP table names still found in hunting queries.
 TABLE_ALIASES: dict[str, str] = {
-    "ProcessCreationEvents": "DeviceProcessEvents", "NetworkCommunicationEvents": "DeviceNetworkEvents",
-    "FileCreationEvents": "DeviceFileEvents", "RegistryEvents": "DeviceRegistryEvents",
-    "LogonEvents": "DeviceLogonEvents", "ImageLoadEvents": "DeviceImageLoadEvents", "MiscEvents": "DeviceEvents",
-    "MachineInfo": "DeviceInfo", "MachineNetworkInfo": "DeviceNetworkInfo",
+    "ProcessCreationEvents": "DeviceProcessEvents",
+    "NetworkCommunicationEvents": "DeviceNetworkEvents",
+    "FileCreationEvents": "DeviceFileEvents",
+    "RegistryEvents": "DeviceRegistryEvents",
+    "LogonEvents": "DeviceLogonEvents",
+    "ImageLoadEvents": "DeviceImageLoadEvents",
+    "MiscEvents": "DeviceEvents",
+    "MachineInfo": "DeviceInfo",
+    "MachineNetworkInfo": "DeviceNetworkInfo",
 }
 
 
@@ -151,8 +156,19 @@ class Planner:
     def is_tabular(self, node: A.Node, scope: Scope | None = None) -> bool:
         env = scope.env if scope else {}
         cols = scope.cols if scope else {}
-        if isinstance(node, (A.Pipeline, A.Datatable, A.PrintSource, A.RangeSource, A.UnionSource, A.Externaldata,
-                             A.FindSource, A.SearchSource)):
+        if isinstance(
+            node,
+            (
+                A.Pipeline,
+                A.Datatable,
+                A.PrintSource,
+                A.RangeSource,
+                A.UnionSource,
+                A.Externaldata,
+                A.FindSource,
+                A.SearchSource,
+            ),
+        ):
             return True
         if isinstance(node, A.Name):
             if node.name in cols:
@@ -166,7 +182,11 @@ class Planner:
                 if b.node is not None:
                     return self.is_tabular(b.node, Scope({}, b.env, self))
                 if b.func is not None:
-                    return not b.func.params and self.is_tabular(b.func.body, Scope({}, b.func_env(), self)) if hasattr(b, "func_env") else self.lambda_is_tabular(b)
+                    return (
+                        not b.func.params and self.is_tabular(b.func.body, Scope({}, b.func_env(), self))
+                        if hasattr(b, "func_env")
+                        else self.lambda_is_tabular(b)
+                    )
                 return False
             return self.catalog.has_table(self.table_name(node.name))
         if isinstance(node, A.Call):
@@ -197,8 +217,10 @@ class Planner:
         if b.value is not None:
             return T(b.value.sql.copy(), b.value.type, b.value.const, name)
         if b.rel is not None or (b.node is not None and self.is_tabular(b.node, Scope({}, b.env, self))):
-            raise self.semantic(f"{name!r} is a tabular expression; it cannot be used as a scalar "
-                                "(use toscalar() or `in`)", node)
+            raise self.semantic(
+                f"{name!r} is a tabular expression; it cannot be used as a scalar (use toscalar() or `in`)",
+                node,
+            )
         if b.func is not None:
             raise self.semantic(f"{name!r} is a function; call it with ()", node)
         assert b.node is not None
@@ -206,7 +228,9 @@ class Planner:
         b.value = value
         return T(value.sql.copy(), value.type, value.const, name)
 
-    def call_env(self, name: str, b: Binding, node: A.Call, scope: Scope, implicit: Rel | None = None) -> dict[str, Any]:
+    def call_env(
+        self, name: str, b: Binding, node: A.Call, scope: Scope, implicit: Rel | None = None
+    ) -> dict[str, Any]:
         assert b.func is not None
         fenv = dict(b.env)
         args = list(node.args)
@@ -259,8 +283,12 @@ class Planner:
                 return self.shared(node.name, b, lambda: self.relation(b.node, b.env))  # type: ignore[arg-type]
             if b.func is not None and not b.func.params:
                 call = A.Call(node.name, [], pos=node.pos)
-                return self.shared(node.name, b, lambda: self.relation(
-                    b.func.body, self.call_env(node.name, b, call, Scope({}, env, self))))  # type: ignore[union-attr]
+                body = b.func.body
+                return self.shared(
+                    node.name,
+                    b,
+                    lambda: self.relation(body, self.call_env(node.name, b, call, Scope({}, env, self))),
+                )
             raise self.semantic(f"{node.name!r} is a scalar value, not a table", node)
         return self.table(node.name, node)
 
@@ -277,8 +305,12 @@ class Planner:
             inner = build()
             cte_name = self.fresh("let_" + re.sub(r"\W", "_", name))
             self.ctes[cte_name] = inner.sql
-            b.cte = Rel(exp.select(*[col(n) for n, _ in inner.cols]).from_(exp.Table(this=exp.to_identifier(cte_name)), copy=False),
-                        inner.cols)
+            b.cte = Rel(
+                exp.select(*[col(n) for n, _ in inner.cols]).from_(
+                    exp.Table(this=exp.to_identifier(cte_name)), copy=False
+                ),
+                inner.cols,
+            )
         return Rel(b.cte.sql.copy(), list(b.cte.cols))
 
     def table(self, name: str, node: A.Node) -> Rel:
@@ -299,8 +331,12 @@ class Planner:
         b = env.get(node.name)
         if isinstance(b, Binding) and b.func is not None:
             if not b.func.params and not node.args:
-                return self.shared(node.name, b, lambda: self.relation(
-                    b.func.body, self.call_env(node.name, b, node, Scope({}, env, self))))  # type: ignore[union-attr]
+                body = b.func.body
+                return self.shared(
+                    node.name,
+                    b,
+                    lambda: self.relation(body, self.call_env(node.name, b, node, Scope({}, env, self))),
+                )
             fenv = self.call_env(node.name, b, node, Scope({}, env, self))
             return self.relation(b.func.body, fenv)
         from huntvault.kql.functions import OFFLINE_FUNCTIONS
@@ -348,7 +384,9 @@ class Planner:
             query = exp.union(query, r2, distinct=False)  # type: ignore[assignment]
         if isinstance(query, exp.Select):
             return Rel(query, cols)
-        return Rel(exp.select(*[col(n) for n, _ in cols]).from_(query.subquery(self.fresh()), copy=False), cols)
+        return Rel(
+            exp.select(*[col(n) for n, _ in cols]).from_(query.subquery(self.fresh()), copy=False), cols
+        )
 
     def coerce_literal(self, v: T, kind: str) -> T:
         if v.type == kind or (kind in ("long", "int") and v.type in ("long", "int")):
@@ -374,27 +412,54 @@ class Planner:
         start, stop, step = (self.compile(n, scope) for n in (node.start, node.stop, node.step))
         d = self.dialect
         if start.type == "datetime":
-            n = exp.Div(this=exp.Sub(this=d.epoch_us(stop.sql), expression=d.epoch_us(start.sql)), expression=step.sql)
-            gen = anon("range", exp.Literal.number(0), exp.Add(this=exp.Cast(this=anon("floor", n), to=exp.DataType.build("BIGINT")), expression=exp.Literal.number(1)))
+            n = exp.Div(
+                this=exp.Sub(this=d.epoch_us(stop.sql), expression=d.epoch_us(start.sql)), expression=step.sql
+            )
+            gen = anon(
+                "range",
+                exp.Literal.number(0),
+                exp.Add(
+                    this=exp.Cast(this=anon("floor", n), to=exp.DataType.build("BIGINT")),
+                    expression=exp.Literal.number(1),
+                ),
+            )
             value = d.add_micros(start.sql, exp.Mul(this=col("i"), expression=step.sql))
-            sql = exp.select(alias(value, node.column)).from_(exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")])))
+            sql = exp.select(alias(value, node.column)).from_(
+                exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")]))
+            )
             return Rel(sql, [(node.column, "datetime")])
-        kind = "real" if "real" in (start.type, stop.type, step.type) else ("timespan" if start.type == "timespan" else "long")
+        kind = (
+            "real"
+            if "real" in (start.type, stop.type, step.type)
+            else ("timespan" if start.type == "timespan" else "long")
+        )
         if kind == "real":
             n = exp.Div(this=exp.Sub(this=stop.sql, expression=start.sql), expression=step.sql)
-            gen = anon("range", exp.Literal.number(0), exp.Add(this=exp.Cast(this=anon("floor", n), to=exp.DataType.build("BIGINT")), expression=exp.Literal.number(1)))
+            gen = anon(
+                "range",
+                exp.Literal.number(0),
+                exp.Add(
+                    this=exp.Cast(this=anon("floor", n), to=exp.DataType.build("BIGINT")),
+                    expression=exp.Literal.number(1),
+                ),
+            )
             value = exp.Add(this=start.sql, expression=exp.Mul(this=col("i"), expression=step.sql))
-            sql = exp.select(alias(value, node.column)).from_(exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")])))
+            sql = exp.select(alias(value, node.column)).from_(
+                exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")]))
+            )
             return Rel(sql, [(node.column, "real")])
         gen = anon("range", start.sql, exp.Add(this=stop.sql, expression=exp.Literal.number(1)), step.sql)
         sql = exp.select(alias(exp.Cast(this=col("i"), to=exp.DataType.build("BIGINT")), node.column)).from_(
-            exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")])))
+            exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")]))
+        )
         return Rel(sql, [(node.column, kind)])
 
     def src_union(self, node: A.UnionSource, env: dict[str, Any]) -> Rel:
         return self.union_of(node.tables, node.options, env, None, node)
 
-    def expand_tables(self, tables: list[A.Node], fuzzy: bool, env: dict[str, Any]) -> list[tuple[str, A.Node]]:
+    def expand_tables(
+        self, tables: list[A.Node], fuzzy: bool, env: dict[str, Any]
+    ) -> list[tuple[str, A.Node]]:
         out: list[tuple[str, A.Node]] = []
         for t in tables:
             if isinstance(t, A.Name) and "*" in t.name:
@@ -402,14 +467,25 @@ class Planner:
                     if fnmatch.fnmatchcase(name, t.name):
                         out.append((name, A.Name(name, pos=t.pos)))
                 continue
-            if fuzzy and isinstance(t, A.Name) and t.name not in env and not self.catalog.has_table(self.table_name(t.name)):
+            if (
+                fuzzy
+                and isinstance(t, A.Name)
+                and t.name not in env
+                and not self.catalog.has_table(self.table_name(t.name))
+            ):
                 continue
             label = t.name if isinstance(t, A.Name) else "union_arg" + str(len(out))
             out.append((label, t))
         return out
 
-    def union_of(self, tables: list[A.Node], options: dict[str, A.Node], env: dict[str, Any], first: Rel | None,
-                 node: A.Node) -> Rel:
+    def union_of(
+        self,
+        tables: list[A.Node],
+        options: dict[str, A.Node],
+        env: dict[str, Any],
+        first: Rel | None,
+        node: A.Node,
+    ) -> Rel:
         fuzzy = _opt_bool(options.get("isfuzzy"))
         kind = _opt_name(options.get("kind")) or "outer"
         source_col = _opt_name(options.get("withsource"))
@@ -464,7 +540,9 @@ class Planner:
         cols = ([(source_col, "string")] if source_col else []) + [(o, t) for o, _, t in out_cols]
         if isinstance(query, exp.Select):
             return Rel(query, cols)
-        return Rel(exp.select(*[col(n) for n, _ in cols]).from_(query.subquery(self.fresh()), copy=False), cols)
+        return Rel(
+            exp.select(*[col(n) for n, _ in cols]).from_(query.subquery(self.fresh()), copy=False), cols
+        )
 
     def src_externaldata(self, node: A.Externaldata, env: dict[str, Any]) -> Rel:
         from huntvault.kql.external import externaldata
@@ -530,4 +608,15 @@ SOURCES: dict[type, Callable[[Planner, Any, dict[str, Any]], Rel]] = {
 
 from huntvault.kql.operators import OPERATORS  # noqa: E402  (the operator table needs Planner defined)
 
-__all__ = ["NOCONST", "OPERATORS", "SOURCES", "SQL_TYPES", "Binding", "Planner", "Rel", "literal", "to_dynamic", "to_string"]
+__all__ = [
+    "NOCONST",
+    "OPERATORS",
+    "SOURCES",
+    "SQL_TYPES",
+    "Binding",
+    "Planner",
+    "Rel",
+    "literal",
+    "to_dynamic",
+    "to_string",
+]

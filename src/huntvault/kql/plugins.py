@@ -49,4 +49,7 @@ def pivot(p: Planner, rel: Rel, call: A.Call, env: dict[str, Any]) -> Rel:
     return lower(p, rel, call, env)
 
 
-PLUGINS: dict[str, Callable[[Planner, Rel, A.Call, dict[str, Any]], Rel]] = {"bag_unpack": bag_unpack, "pivot": pivot}
+PLUGINS: dict[str, Callable[[Planner, Rel, A.Call, dict[str, Any]], Rel]] = {
+    "bag_unpack": bag_unpack,
+    "pivot": pivot,
+}

@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
 #: Names the Sentinel flavour (and the legacy MDATP schema) use for Defender columns.
 COLUMN_ALIASES: dict[str, str] = {
-    "TimeGenerated": "Timestamp", "EventTime": "Timestamp", "ComputerName": "DeviceName", "MachineId": "DeviceId",
+    "TimeGenerated": "Timestamp",
+    "EventTime": "Timestamp",
+    "ComputerName": "DeviceName",
+    "MachineId": "DeviceId",
 }
 
 TERM = r"[^\pL\pN]"
@@ -50,8 +53,14 @@ class Scope:
     sides: dict[str, dict[str, T]] = field(default_factory=dict)  # $left/$right in join conditions
 
     def child(self, **kw: Any) -> Scope:
-        values: dict[str, Any] = {"cols": self.cols, "env": self.env, "planner": self.planner, "aggregates": self.aggregates,
-                  "order": self.order, "sides": self.sides}
+        values: dict[str, Any] = {
+            "cols": self.cols,
+            "env": self.env,
+            "planner": self.planner,
+            "aggregates": self.aggregates,
+            "order": self.order,
+            "sides": self.sides,
+        }
         values.update(kw)
         return Scope(**values)
 
@@ -73,7 +82,12 @@ def term_regex(needle: str, mode: str, case_sensitive: bool) -> str | None:
     if not lead and not trail:
         return None
     body = re.escape(needle)
-    return ("" if case_sensitive else "(?i)") + (f"(?:^|{TERM})" if lead else "") + body + (f"(?:$|{TERM})" if trail else "")
+    return (
+        ("" if case_sensitive else "(?i)")
+        + (f"(?:^|{TERM})" if lead else "")
+        + body
+        + (f"(?:$|{TERM})" if trail else "")
+    )
 
 
 class ExprCompiler:
@@ -127,7 +141,9 @@ class ExprCompiler:
                 target = COLUMN_ALIASES.get(node.name)
                 if target and target in side:
                     return T(side[target].sql, side[target].type, name=node.name)
-                raise self.err(f"unknown column {node.name!r} on the {node.obj.name[1:]} side of the join", node)
+                raise self.err(
+                    f"unknown column {node.name!r} on the {node.obj.name[1:]} side of the join", node
+                )
             v = side[node.name]
             return T(v.sql, v.type, name=node.name)
         base = self.compile(node.obj)
@@ -141,11 +157,18 @@ class ExprCompiler:
         if idx.is_const and isinstance(idx.const, int):
             return self.json_path(base, [("index", idx.const)], node)
         if idx.type in ("string", "guid"):
-            path = exp.DPipe(this=exp.DPipe(this=exp.Literal.string('$."'), expression=idx.sql),
-                             expression=exp.Literal.string('"'))
+            path = exp.DPipe(
+                this=exp.DPipe(this=exp.Literal.string('$."'), expression=idx.sql),
+                expression=exp.Literal.string('"'),
+            )
         else:
-            path = exp.DPipe(this=exp.DPipe(this=exp.Literal.string("$["), expression=exp.Cast(
-                this=idx.sql, to=exp.DataType.build("VARCHAR"))), expression=exp.Literal.string("]"))
+            path = exp.DPipe(
+                this=exp.DPipe(
+                    this=exp.Literal.string("$["),
+                    expression=exp.Cast(this=idx.sql, to=exp.DataType.build("VARCHAR")),
+                ),
+                expression=exp.Literal.string("]"),
+            )
         return T(self.planner.dialect.json_extract(self.as_json(base), path), "dynamic")
 
     def as_json(self, base: T) -> exp.Expression:
@@ -168,7 +191,9 @@ class ExprCompiler:
         # merge chained accesses into one path: json_extract(json_extract(x, '$.a'), '$.b') -> '$.a.b'
         if isinstance(inner, exp.Anonymous) and inner.name.lower() == "__json_path":
             prev_base, prev_path = inner.expressions
-            return T(anon_path(prev_base, prev_path.this + path[1:]), "dynamic", name=_member_name(base, steps))
+            return T(
+                anon_path(prev_base, prev_path.this + path[1:]), "dynamic", name=_member_name(base, steps)
+            )
         return T(anon_path(self.as_json(base), path), "dynamic", name=_member_name(base, steps))
 
     def unary_node(self, node: A.Unary) -> T:
@@ -184,7 +209,9 @@ class ExprCompiler:
             left = self.compile(node.left)
             right = self.compile(node.right)
             cls = exp.And if node.op == "and" else exp.Or
-            return T(cls(this=exp.Paren(this=as_bool(left)), expression=exp.Paren(this=as_bool(right))), "bool")
+            return T(
+                cls(this=exp.Paren(this=as_bool(left)), expression=exp.Paren(this=as_bool(right))), "bool"
+            )
         handler = BINARY.get(node.op)
         if handler is None:
             raise self.err(f"operator {node.op!r} is not supported", node)
@@ -345,8 +372,13 @@ def term_match(c: ExprCompiler, hay: T, needle: T, mode: str, case_sensitive: bo
     ntext = to_string(needle).sql
     lead = f"(?:^|{TERM})" if mode in ("has", "prefix") else ""
     trail = f"(?:$|{TERM})" if mode in ("has", "suffix") else ""
-    pat = exp.DPipe(this=exp.DPipe(this=exp.Literal.string(("" if case_sensitive else "(?i)") + lead),
-                                   expression=d.regex_escape(ntext)), expression=exp.Literal.string(trail))
+    pat = exp.DPipe(
+        this=exp.DPipe(
+            this=exp.Literal.string(("" if case_sensitive else "(?i)") + lead),
+            expression=d.regex_escape(ntext),
+        ),
+        expression=exp.Literal.string(trail),
+    )
     return d.regex_match(hay.sql, pat)
 
 
@@ -408,20 +440,32 @@ def arith_sub(c: ExprCompiler, a: T, b: T, node: A.Binary) -> T:
 
 
 def arith_mul(c: ExprCompiler, a: T, b: T, node: A.Binary) -> T:
-    if a.is_const and b.is_const and a.const is not None and b.const is not None and "timespan" in (a.type, b.type):
+    if (
+        a.is_const
+        and b.is_const
+        and a.const is not None
+        and b.const is not None
+        and "timespan" in (a.type, b.type)
+    ):
         return literal(a.const * b.const, "timespan")
     a, b = (convert(x, "real") if x.type == "dynamic" else x for x in (a, b))
     if "timespan" in (a.type, b.type):
-        return T(exp.Cast(this=exp.Mul(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan")
+        return T(
+            exp.Cast(this=exp.Mul(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan"
+        )
     return T(exp.Mul(this=a.sql, expression=b.sql), promote(a.type, b.type))
 
 
 def arith_div(c: ExprCompiler, a: T, b: T, node: A.Binary) -> T:
     a, b = (convert(x, "real") if x.type == "dynamic" else x for x in (a, b))
     if a.type == "timespan" and b.type == "timespan":
-        return T(exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql), "real")
+        return T(
+            exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql), "real"
+        )
     if a.type == "timespan":
-        return T(exp.Cast(this=exp.Div(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan")
+        return T(
+            exp.Cast(this=exp.Div(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan"
+        )
     kind = promote(a.type, b.type)
     if kind == "long":
         q = exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql)
@@ -431,8 +475,12 @@ def arith_div(c: ExprCompiler, a: T, b: T, node: A.Binary) -> T:
 
 def arith_mod(c: ExprCompiler, a: T, b: T, node: A.Binary) -> T:
     kind = "timespan" if "timespan" in (a.type, b.type) else promote(a.type, b.type)
-    m = exp.Mod(this=exp.Paren(this=exp.Add(this=exp.Paren(this=exp.Mod(this=a.sql, expression=b.sql)),
-                                            expression=b.sql)), expression=b.sql)
+    m = exp.Mod(
+        this=exp.Paren(
+            this=exp.Add(this=exp.Paren(this=exp.Mod(this=a.sql, expression=b.sql)), expression=b.sql)
+        ),
+        expression=b.sql,
+    )
     return T(m, kind)
 
 
@@ -455,12 +503,25 @@ def like_op(c: ExprCompiler, a: T, b: T, node: A.Binary) -> T:
 
 
 BINARY: dict[str, Callable[[ExprCompiler, T, T, A.Binary], T]] = {
-    "==": equality, "!=": inequality,
-    "<": compare(exp.LT), "<=": compare(exp.LTE), ">": compare(exp.GT), ">=": compare(exp.GTE),
-    "=~": ci_equal, "!~": negate(ci_equal),
-    "+": arith_add, "-": arith_sub, "*": arith_mul, "/": arith_div, "%": arith_mod,
-    "matches regex": regex_op, "!matches regex": negate(regex_op),
-    "like": like_op, "notlike": negate(like_op), "likecs": like_op, "notlikecs": negate(like_op),
+    "==": equality,
+    "!=": inequality,
+    "<": compare(exp.LT),
+    "<=": compare(exp.LTE),
+    ">": compare(exp.GT),
+    ">=": compare(exp.GTE),
+    "=~": ci_equal,
+    "!~": negate(ci_equal),
+    "+": arith_add,
+    "-": arith_sub,
+    "*": arith_mul,
+    "/": arith_div,
+    "%": arith_mod,
+    "matches regex": regex_op,
+    "!matches regex": negate(regex_op),
+    "like": like_op,
+    "notlike": negate(like_op),
+    "likecs": like_op,
+    "notlikecs": negate(like_op),
 }
 for _kind in ("contains", "startswith", "endswith"):
     BINARY[_kind] = substring_op(_kind, False)

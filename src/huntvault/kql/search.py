@@ -22,7 +22,15 @@ def search_predicate(p: Planner, pred: A.Node, rel: Rel, scope: Scope) -> exp.Ex
         ors: list[exp.Expression] = []
         for n, t in rel.cols:
             hay = to_string(T(col(n), t))
-            ors.append(term_match(ExprCompiler(scope), hay, T(exp.Literal.string(pred.value), "string", pred.value), "has", False))
+            ors.append(
+                term_match(
+                    ExprCompiler(scope),
+                    hay,
+                    T(exp.Literal.string(pred.value), "string", pred.value),
+                    "has",
+                    False,
+                )
+            )
         if not ors:
             return exp.false()
         out = ors[0]

@@ -9,10 +9,11 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.aggregates import AGGREGATES, default_name
 from huntvault.kql.scalar import ExprCompiler
-from huntvault.kql.values import T, alias, anon, col, literal, to_dynamic, to_string
+from huntvault.kql.values import T, alias, anon, col, convert, literal, null_of, to_dynamic, to_string
 
 if TYPE_CHECKING:
     from huntvault.kql.plan import Planner, Rel
+    from huntvault.kql.scalar import Scope
 
 
 def _rel(sql: exp.Select, cols: list[tuple[str, str]]) -> Rel:
@@ -50,15 +51,30 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
     if op.start is not None:
         start_us = d.epoch_us(p.compile(op.start, scope).sql)
     else:
-        start_us = exp.Subquery(this=exp.select(exp.Min(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False))
+        start_us = exp.Subquery(
+            this=exp.select(exp.Min(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False)
+        )
     if op.end is not None:
         end_us = d.epoch_us(p.compile(op.end, scope).sql)
     else:
-        end_us = exp.Add(this=exp.Subquery(this=exp.select(exp.Max(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False)),
-                         expression=step.sql.copy())
-    nbins = exp.Cast(this=anon("ceil", exp.Div(this=exp.Cast(this=exp.Sub(this=end_us, expression=start_us.copy()),
-                                                                     to=exp.DataType.build("DOUBLE")), expression=step.sql)),
-                     to=exp.DataType.build("BIGINT"))
+        end_us = exp.Add(
+            this=exp.Subquery(
+                this=exp.select(exp.Max(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False)
+            ),
+            expression=step.sql.copy(),
+        )
+    nbins = exp.Cast(
+        this=anon(
+            "ceil",
+            exp.Div(
+                this=exp.Cast(
+                    this=exp.Sub(this=end_us, expression=start_us.copy()), to=exp.DataType.build("DOUBLE")
+                ),
+                expression=step.sql,
+            ),
+        ),
+        to=exp.DataType.build("BIGINT"),
+    )
     keys: list[tuple[str, T]] = []
     for i, item in enumerate(op.by, start=1):
         v = p.compile(item.expr, scope)
@@ -69,94 +85,262 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
         name, v = _agg(p, rel, env, item, counter)
         dv = p.compile(default, scope) if default is not None else literal(0, "long")
         aggs.append((name, v, dv))
-    binexpr = exp.Cast(this=anon("floor", exp.Div(this=exp.Sub(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),
-                                                      expression=step.sql.copy())), to=exp.DataType.build("BIGINT"))
-    in_range = exp.And(this=exp.GTE(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),
-                       expression=exp.LT(this=d.epoch_us(axis.sql.copy()), expression=end_us.copy()))
-    agg_sql = exp.select(*[alias(v.sql, n) for n, v in keys], alias(binexpr, "__bin"), *[alias(v.sql, n) for n, v, _ in aggs]).from_(
-        base.copy(), copy=False).where(in_range, copy=False).group_by(*[v.sql.copy() for _, v in keys], binexpr.copy(), copy=False)
-    key_sql = exp.select(*[alias(v.sql.copy(), n) for n, v in keys] or [alias(exp.Literal.number(1), "__one")]).from_(base.copy(), copy=False).distinct(copy=False)
-    grid = exp.select(*[col(n, "k") for n, _ in keys], col("__bin", "g")).from_(key_sql.subquery("k"), copy=False).join(
-        exp.Unnest(expressions=[anon("range", exp.Literal.number(0), nbins)], alias=exp.TableAlias(this=exp.to_identifier("g"), columns=[exp.to_identifier("__bin")])),
-        join_type="CROSS")
+    binexpr = exp.Cast(
+        this=anon(
+            "floor",
+            exp.Div(
+                this=exp.Sub(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),
+                expression=step.sql.copy(),
+            ),
+        ),
+        to=exp.DataType.build("BIGINT"),
+    )
+    in_range = exp.And(
+        this=exp.GTE(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),
+        expression=exp.LT(this=d.epoch_us(axis.sql.copy()), expression=end_us.copy()),
+    )
+    agg_sql = (
+        exp.select(
+            *[alias(v.sql, n) for n, v in keys],
+            alias(binexpr, "__bin"),
+            *[alias(v.sql, n) for n, v, _ in aggs],
+        )
+        .from_(base.copy(), copy=False)
+        .where(in_range, copy=False)
+        .group_by(*[v.sql.copy() for _, v in keys], binexpr.copy(), copy=False)
+    )
+    key_sql = (
+        exp.select(*[alias(v.sql.copy(), n) for n, v in keys] or [alias(exp.Literal.number(1), "__one")])
+        .from_(base.copy(), copy=False)
+        .distinct(copy=False)
+    )
+    grid = (
+        exp.select(*[col(n, "k") for n, _ in keys], col("__bin", "g"))
+        .from_(key_sql.subquery("k"), copy=False)
+        .join(
+            exp.Unnest(
+                expressions=[anon("range", exp.Literal.number(0), nbins)],
+                alias=exp.TableAlias(this=exp.to_identifier("g"), columns=[exp.to_identifier("__bin")]),
+            ),
+            join_type="CROSS",
+        )
+    )
     on: exp.Expression = exp.EQ(this=col("__bin", "gr"), expression=col("__bin", "a"))
     for n, _ in keys:
         on = exp.And(this=on, expression=exp.NullSafeEQ(this=col(n, "gr"), expression=col(n, "a")))
-    joined = exp.select(*[col(n, "gr") for n, _ in keys], col("__bin", "gr"), *[col(n, "a") for n, _, _ in aggs]).from_(
-        grid.subquery("gr"), copy=False).join(agg_sql.subquery("a"), on=on, join_type="LEFT", copy=False)
+    joined = (
+        exp.select(*[col(n, "gr") for n, _ in keys], col("__bin", "gr"), *[col(n, "a") for n, _, _ in aggs])
+        .from_(grid.subquery("gr"), copy=False)
+        .join(agg_sql.subquery("a"), on=on, join_type="LEFT", copy=False)
+    )
     order = exp.Order(expressions=[exp.Ordered(this=col("__bin"))])
     outs: list[exp.Expression] = [col(n) for n, _ in keys]
     cols: list[tuple[str, str]] = [(n, v.type) for n, v in keys]
     for n, v, dv in aggs:
         value = to_dynamic(T(exp.Coalesce(this=col(n), expressions=[dv.sql]), v.type)).sql
-        outs.append(alias(anon("to_json", anon("list", exp.WithinGroup(this=value, expression=order.copy())) if False else
-                               anon("list", value, )), n))
+        outs.append(
+            alias(
+                anon(
+                    "to_json",
+                    anon("list", exp.WithinGroup(this=value, expression=order.copy()))
+                    if False
+                    else anon(
+                        "list",
+                        value,
+                    ),
+                ),
+                n,
+            )
+        )
         cols.append((n, "dynamic"))
-    stamp = to_string(T(d.from_epoch_us(exp.Add(this=start_us.copy(), expression=exp.Mul(this=col("__bin"), expression=step.sql.copy()))), "datetime")).sql
+    stamp = to_string(
+        T(
+            d.from_epoch_us(
+                exp.Add(
+                    this=start_us.copy(), expression=exp.Mul(this=col("__bin"), expression=step.sql.copy())
+                )
+            ),
+            "datetime",
+        )
+    ).sql
     outs.append(alias(anon("to_json", anon("list", stamp)), axis_name))
     cols.append((axis_name, "dynamic"))
-    ordered = exp.select(exp.Star()).from_(joined.subquery(p.fresh()), copy=False).order_by(col("__bin"), copy=False)
+    ordered = (
+        exp.select(exp.Star())
+        .from_(joined.subquery(p.fresh()), copy=False)
+        .order_by(col("__bin"), copy=False)
+    )
     final = exp.select(*outs).from_(ordered.subquery(p.fresh()), copy=False)
     if keys:
         final = final.group_by(*[col(n) for n, _ in keys], copy=False)
     return _rel(final, cols)
 
 
+def _keys_match(keys: list[str], left: str, right: str) -> exp.Expression | None:
+    on: exp.Expression | None = None
+    for k in keys:
+        cond = exp.NullSafeEQ(this=col(k, left), expression=col(k, right))
+        on = cond if on is None else exp.And(this=on, expression=cond)
+    return on
+
+
 def top_nested(p: Planner, rel: Rel, op: A.TopNested, env: dict[str, Any]) -> Rel:
-    """Each level groups by the keys so far and keeps the top N groups within its parent group."""
+    """Each level groups by the keys so far and keeps the top N groups within its parent group; a level
+    `with others = C` adds, under each kept parent, one row (key C) aggregating the groups it did not keep,
+    with the deeper levels' columns null."""
     scope = p.scope_of(rel, env)
     base_sub, _ = p.wrap(rel)
     keys: list[tuple[str, T]] = []
     out_cols: list[tuple[str, str]] = []
-    level_sqls: list[tuple[exp.Select, list[str]]] = []
+    kept_levels: list[exp.Select] = []
+    aggs: list[tuple[str, T]] = []
     for level in op.levels:
-        if level.others is not None:
-            raise p.error_unsupported("top-nested ... with others is not supported", level)
         v = p.compile(level.of.expr, scope)
         name = level.of.names[0] if level.of.names else (v.name or f"Column{len(keys) + 1}")
         keys.append((name, v))
-        agg_scope = scope.child(aggregates=[])
-        av = ExprCompiler(agg_scope).compile(level.agg.expr)
+        av = ExprCompiler(scope.child(aggregates=[])).compile(level.agg.expr)
         agg_name = level.agg.names[0] if level.agg.names else f"aggregated_{name}"
+        aggs.append((agg_name, av))
         parents = [col(n) for n, _ in keys[:-1]]
-        grouped = exp.select(*[alias(k.sql.copy(), n) for n, k in keys], alias(av.sql, agg_name)).from_(base_sub.copy(), copy=False).group_by(
-            *[k.sql.copy() for _, k in keys], copy=False)
-        rn = exp.Window(this=anon("row_number"), partition_by=parents or None,
-                        order=exp.Order(expressions=[exp.Ordered(this=col(agg_name), desc=level.desc, nulls_first=False)]))
+        grouped = (
+            exp.select(*[alias(k.sql.copy(), n) for n, k in keys], alias(av.sql.copy(), agg_name))
+            .from_(base_sub.copy(), copy=False)
+            .group_by(*[k.sql.copy() for _, k in keys], copy=False)
+        )
+        rn = exp.Window(
+            this=anon("row_number"),
+            partition_by=parents or None,
+            order=exp.Order(
+                expressions=[exp.Ordered(this=col(agg_name), desc=level.desc, nulls_first=False)]
+            ),
+        )
         ranked = exp.select(exp.Star(), alias(rn, "__rn")).from_(grouped.subquery(p.fresh()), copy=False)
-        kept = exp.select(*[col(n) for n, _ in keys], col(agg_name)).from_(ranked.subquery(p.fresh()), copy=False)
+        kept = exp.select(*[col(n) for n, _ in keys], col(agg_name)).from_(
+            ranked.subquery(p.fresh()), copy=False
+        )
         if level.count is not None:
-            n = level.count
-            count = p.compile(n, scope)
-            kept = kept.where(exp.LTE(this=col("__rn"), expression=count.sql), copy=False)
-        level_sqls.append((kept, [k for k, _ in keys]))
+            kept = kept.where(
+                exp.LTE(this=col("__rn"), expression=p.compile(level.count, scope).sql), copy=False
+            )
+        kept_levels.append(kept)
         out_cols += [(name, v.type), (agg_name, av.type)]
-    # join the levels: each level's keys must survive in every parent level
-    first, _ = level_sqls[0]
-    query = first
-    alias_prev = p.fresh("n")
-    query_sub = query.subquery(alias_prev)
-    current_cols = [out_cols[0][0], out_cols[1][0]]
-    sel: exp.Select = exp.select(*[col(c, alias_prev) for c in current_cols]).from_(query_sub, copy=False)
-    for i, (lsql, lkeys) in enumerate(level_sqls[1:], start=1):
-        la = p.fresh("n")
-        on: exp.Expression | None = None
-        for k in lkeys[:-1]:
-            cond = exp.NullSafeEQ(this=col(k, alias_prev), expression=col(k, la))
-            on = cond if on is None else exp.And(this=on, expression=cond)
+    # the chain of kept rows: level i joins level i-1 on the parent keys
+    chains: list[exp.Select] = []
+    chain_cols: list[str] = []
+    chain: exp.Select | None = None
+    for i, kept in enumerate(kept_levels):
         new_cols = [out_cols[2 * i][0], out_cols[2 * i + 1][0]]
-        sel = exp.select(*[col(c, alias_prev) for c in current_cols], *[col(c, la) for c in new_cols]).from_(
-            sel.subquery(alias_prev) if i > 1 else query_sub.copy(), copy=False).join(lsql.subquery(la), on=on, join_type="INNER", copy=False)
-        if i > 1:
-            pass
-        current_cols += new_cols
-        wrapped = p.fresh("n")
-        sel = exp.select(*[col(c) for c in current_cols]).from_(sel.subquery(wrapped), copy=False)
-        alias_prev = p.fresh("n")
-        sel = exp.select(*[col(c) for c in current_cols]).from_(sel.subquery(alias_prev), copy=False)
-        query_sub = sel.subquery(alias_prev)
-        sel = exp.select(*[col(c, alias_prev) for c in current_cols]).from_(query_sub, copy=False)
-    return _rel(exp.select(*[col(c) for c, _ in out_cols]).from_(sel.subquery(p.fresh()), copy=False), out_cols)
+        if chain is None:
+            chain = exp.select(*[col(c) for c in new_cols]).from_(kept.subquery(p.fresh()), copy=False)
+        else:
+            la, ra = p.fresh("n"), p.fresh("n")
+            on = _keys_match([n for n, _ in keys[:i]], la, ra)
+            chain = (
+                exp.select(*[col(c, la) for c in chain_cols], *[col(c, ra) for c in new_cols])
+                .from_(chain.subquery(la), copy=False)
+                .join(kept.subquery(ra), on=on, join_type="INNER", copy=False)
+            )
+        chain_cols += new_cols
+        chains.append(chain)
+    assert chain is not None
+    parts: list[exp.Select] = [
+        exp.select(*[col(c) for c, _ in out_cols]).from_(chain.subquery(p.fresh()), copy=False)
+    ]
+    for i, level in enumerate(op.levels):
+        if level.others is None:
+            continue
+        parts.append(
+            _others_rows(
+                p,
+                scope,
+                level,
+                i,
+                keys,
+                aggs,
+                out_cols,
+                base_sub,
+                kept_levels[i],
+                chains[i - 1] if i else None,
+            )
+        )
+    final: exp.Expression = parts[0]
+    for extra in parts[1:]:
+        final = exp.union(final, extra, distinct=False)
+    if len(parts) > 1:
+        final = exp.select(*[col(c) for c, _ in out_cols]).from_(
+            exp.Subquery(this=final, alias=exp.TableAlias(this=exp.to_identifier(p.fresh()))), copy=False
+        )
+    assert isinstance(final, exp.Select)
+    return _rel(final, out_cols)
+
+
+def _others_rows(
+    p: Planner,
+    scope: Scope,
+    level: A.TopNestedLevel,
+    i: int,
+    keys: list[tuple[str, T]],
+    aggs: list[tuple[str, T]],
+    out_cols: list[tuple[str, str]],
+    base_sub: exp.Subquery,
+    kept: exp.Select,
+    parents: exp.Select | None,
+) -> exp.Select:
+    """`with others`: per kept parent, the aggregate over the rows whose level key was not kept."""
+    assert level.others is not None
+    other = p.compile(level.others, scope)
+    key_name, key_v = keys[i]
+    agg_name, agg_v = aggs[i]
+    parent_keys = [n for n, _ in keys[:i]]
+    raw = p.fresh("r")
+    flagged = exp.select(
+        exp.Star(), *[alias(k.sql.copy(), f"__k{j}") for j, (_, k) in enumerate(keys[: i + 1])]
+    ).from_(base_sub.copy(), copy=False)
+    ka = p.fresh("k")
+    on: exp.Expression | None = None
+    for j, (n, _) in enumerate(keys[: i + 1]):
+        cond = exp.NullSafeEQ(this=col(f"__k{j}", raw), expression=col(n, ka))
+        on = cond if on is None else exp.And(this=on, expression=cond)
+    marker = exp.select(*[col(n) for n, _ in keys[: i + 1]], alias(exp.true(), "__kept")).from_(
+        kept.subquery(p.fresh()), copy=False
+    )
+    rest = (
+        exp.select(exp.Star())
+        .from_(flagged.subquery(raw), copy=False)
+        .join(marker.subquery(ka), on=on, join_type="LEFT", copy=False)
+        .where(exp.Is(this=col("__kept", ka), expression=exp.Null()), copy=False)
+    )
+    rest_sub = rest.subquery(p.fresh())
+    # the aggregate is compiled over the original columns, so re-evaluate it over the unkept rows
+    agg_sql = agg_v.sql.copy()
+    grouped = (
+        exp.select(*[alias(col(f"__k{j}"), n) for j, n in enumerate(parent_keys)], alias(agg_sql, agg_name))
+        .from_(rest_sub, copy=False)
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)), copy=False)
+    )
+    if parent_keys:
+        grouped = grouped.group_by(*[col(f"__k{j}") for j in range(len(parent_keys))], copy=False)
+    ga = p.fresh("g")
+    value = convert(other, key_v.type).sql if other.type != key_v.type else other.sql
+    cols_out: list[exp.Expression] = []
+    known: dict[str, exp.Expression] = {}
+    inner: exp.Subquery
+    if parents is not None:
+        pa_ = p.fresh("p")
+        joined = (
+            exp.select(*[col(c, pa_) for c, _ in out_cols[: 2 * i]], col(agg_name, ga))
+            .from_(parents.subquery(pa_), copy=False)
+            .join(grouped.subquery(ga), on=_keys_match(parent_keys, pa_, ga), join_type="INNER", copy=False)
+        )
+        inner = joined.subquery(p.fresh())
+        known = {c: col(c) for c, _ in out_cols[: 2 * i]}
+    else:
+        inner = grouped.subquery(p.fresh())
+    known[key_name] = value
+    known[agg_name] = col(agg_name)
+    for c, t in out_cols:
+        cols_out.append(alias(known[c] if c in known else null_of(t).sql, c))
+    return exp.select(*cols_out).from_(inner, copy=False)
 
 
 def mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: dict[str, Any]) -> Rel:
@@ -184,14 +368,26 @@ def mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: dict[str, Any]) -> Rel:
 
     for n, t in zip(names, types, strict=True):
         conv.append(alias(convert(T(col(n), "dynamic"), t).sql if t != "dynamic" else col(n), n))
-    inner = Rel(exp.select(*conv).from_(inner_raw.subquery(p.fresh()), copy=False), list(zip(names, types, strict=True)))
+    inner = Rel(
+        exp.select(*conv).from_(inner_raw.subquery(p.fresh()), copy=False),
+        list(zip(names, types, strict=True)),
+    )
     applied = p.src_pipeline(op.body, env, implicit=inner)
     inner_alias = p.fresh("i")
     keep = [(n, t) for n, t in rel.cols if n not in dict(applied.cols) and n not in names]
     proj = [col(n, outer) for n, _ in keep] + [col(n, inner_alias) for n, _ in applied.cols]
-    lateral = exp.Lateral(this=exp.Subquery(this=applied.sql), alias=exp.TableAlias(this=exp.to_identifier(inner_alias)))
-    sql = exp.select(*proj).from_(rel.sql.subquery(outer), copy=False).join(lateral, join_type="CROSS", copy=False)
-    return Rel(exp.select(*[col(n) for n, _ in keep + applied.cols]).from_(sql.subquery(p.fresh()), copy=False), keep + applied.cols)
+    lateral = exp.Lateral(
+        this=exp.Subquery(this=applied.sql), alias=exp.TableAlias(this=exp.to_identifier(inner_alias))
+    )
+    sql = (
+        exp.select(*proj)
+        .from_(rel.sql.subquery(outer), copy=False)
+        .join(lateral, join_type="CROSS", copy=False)
+    )
+    return Rel(
+        exp.select(*[col(n) for n, _ in keep + applied.cols]).from_(sql.subquery(p.fresh()), copy=False),
+        keep + applied.cols,
+    )
 
 
 def pivot(p: Planner, rel: Rel, call: A.Call, env: dict[str, Any]) -> Rel:
@@ -203,8 +399,19 @@ def pivot(p: Planner, rel: Rel, call: A.Call, env: dict[str, Any]) -> Rel:
     pv = p.compile(call.args[0], scope)
     agg_node = call.args[1] if len(call.args) > 1 else A.Call("count", [], pos=call.pos)
     key_nodes = call.args[2:]
-    keys = [n.name for n in key_nodes if isinstance(n, A.Name)] if key_nodes else [
-        n for n, _ in rel.cols if n != pcol and not (isinstance(agg_node, A.Call) and any(isinstance(a, A.Name) and a.name == n for a in agg_node.args))]
+    keys = (
+        [n.name for n in key_nodes if isinstance(n, A.Name)]
+        if key_nodes
+        else [
+            n
+            for n, _ in rel.cols
+            if n != pcol
+            and not (
+                isinstance(agg_node, A.Call)
+                and any(isinstance(a, A.Name) and a.name == n for a in agg_node.args)
+            )
+        ]
+    )
     probe = p.select(rel, [alias(to_string(pv).sql, "v")]).distinct(copy=False)
     values = sorted(p.discover(probe))
     agg_scope = scope.child(aggregates=[])
@@ -212,6 +419,7 @@ def pivot(p: Planner, rel: Rel, call: A.Call, env: dict[str, Any]) -> Rel:
     cols = [(k, dict(rel.cols)[k]) for k in keys]
     for value in values:
         v = ExprCompiler(agg_scope).compile(agg_node)
+
         def only(node: exp.Expression, value: str = value) -> exp.Expression:
             if not isinstance(node, (exp.AggFunc, exp.Count)):
                 return node
@@ -238,7 +446,9 @@ def partition(p: Planner, rel: Rel, op: A.Partition, env: dict[str, Any]) -> Rel
     values = sorted(p.discover(probe))
     parts: list[tuple[str, Rel]] = []
     for value in values or [""]:
-        cond: exp.Expression = exp.EQ(this=to_string(T(col(op.by), dict(rel.cols)[op.by])).sql, expression=exp.Literal.string(value))
+        cond: exp.Expression = exp.EQ(
+            this=to_string(T(col(op.by), dict(rel.cols)[op.by])).sql, expression=exp.Literal.string(value)
+        )
         if not values:
             cond = exp.false()
         piece = Rel(p.select(rel, p.star(rel)).where(cond, copy=False), rel.cols)

@@ -9,18 +9,70 @@ from huntvault.errors import KqlSyntaxError
 
 #: Timespan unit suffix -> microseconds per unit (datetime precision here is 1 µs; 1 tick = 0.1 µs).
 TIMESPAN_UNITS: dict[str, float] = {
-    "d": 86_400_000_000, "day": 86_400_000_000, "days": 86_400_000_000,
-    "h": 3_600_000_000, "hr": 3_600_000_000, "hrs": 3_600_000_000, "hour": 3_600_000_000, "hours": 3_600_000_000,
-    "m": 60_000_000, "min": 60_000_000, "minute": 60_000_000, "minutes": 60_000_000,
-    "s": 1_000_000, "sec": 1_000_000, "second": 1_000_000, "seconds": 1_000_000,
-    "ms": 1_000, "milli": 1_000, "millis": 1_000, "millisecond": 1_000, "milliseconds": 1_000,
-    "micro": 1, "micros": 1, "microsecond": 1, "microseconds": 1,
-    "tick": 0.1, "ticks": 0.1,
+    "d": 86_400_000_000,
+    "day": 86_400_000_000,
+    "days": 86_400_000_000,
+    "h": 3_600_000_000,
+    "hr": 3_600_000_000,
+    "hrs": 3_600_000_000,
+    "hour": 3_600_000_000,
+    "hours": 3_600_000_000,
+    "m": 60_000_000,
+    "min": 60_000_000,
+    "minute": 60_000_000,
+    "minutes": 60_000_000,
+    "s": 1_000_000,
+    "sec": 1_000_000,
+    "second": 1_000_000,
+    "seconds": 1_000_000,
+    "ms": 1_000,
+    "milli": 1_000,
+    "millis": 1_000,
+    "millisecond": 1_000,
+    "milliseconds": 1_000,
+    "micro": 1,
+    "micros": 1,
+    "microsecond": 1,
+    "microseconds": 1,
+    "tick": 0.1,
+    "ticks": 0.1,
 }
 
 # Longest first, so that `==` wins over `=`.
-_PUNCT = ("..", "==", "!=", "<>", "=~", "!~", "<=", ">=", "=>", "|", "(", ")", "[", "]", "{", "}", ",", ";",
-          ".", ":", "+", "-", "*", "/", "%", "<", ">", "=", "!", "~", "?", "@")
+_PUNCT = (
+    "..",
+    "==",
+    "!=",
+    "<>",
+    "=~",
+    "!~",
+    "<=",
+    ">=",
+    "=>",
+    "|",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ";",
+    ".",
+    ":",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "<",
+    ">",
+    "=",
+    "!",
+    "~",
+    "?",
+    "@",
+)
 
 _NUMBER = re.compile(r"(0[xX][0-9a-fA-F]+)|(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
 _RAW_LITERALS = {"datetime", "date", "time", "timespan", "guid"}
@@ -88,7 +140,9 @@ class Lexer:
             elif ch in "@hH" and start + 1 < n and text[start + 1] in "'\"":
                 self.i += 1
                 out.append(self.token("string", self.read_quoted(text[start + 1], verbatim=ch == "@"), start))
-            elif ch in "hH" and text.startswith("@", start + 1) and start + 2 < n and text[start + 2] in "'\"":
+            elif (
+                ch in "hH" and text.startswith("@", start + 1) and start + 2 < n and text[start + 2] in "'\""
+            ):
                 self.i += 2
                 out.append(self.token("string", self.read_quoted(text[start + 2], verbatim=True), start))
             elif ch.isdigit() or (ch == "." and start + 1 < n and text[start + 1].isdigit()):
@@ -164,8 +218,20 @@ class Lexer:
                 if self.i >= n:
                     raise self.error("unterminated string literal", start)
                 esc = text[self.i]
-                simple = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0",
-                          "a": "\a", "b": "\b", "f": "\f", "v": "\v", "/": "/"}
+                simple = {
+                    "n": "\n",
+                    "t": "\t",
+                    "r": "\r",
+                    "\\": "\\",
+                    "'": "'",
+                    '"': '"',
+                    "0": "\0",
+                    "a": "\a",
+                    "b": "\b",
+                    "f": "\f",
+                    "v": "\v",
+                    "/": "/",
+                }
                 if esc in simple:
                     parts.append(simple[esc])
                     self.i += 1

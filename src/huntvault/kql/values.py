@@ -16,8 +16,17 @@ NOCONST: Any = object()
 NUMERIC = ("int", "long", "real", "decimal")
 #: KQL type -> SQL type name (sqlglot, DuckDB spelling); timespan is microseconds in a BIGINT.
 SQL_TYPES: dict[str, str] = {
-    "string": "VARCHAR", "guid": "VARCHAR", "int": "INT", "long": "BIGINT", "real": "DOUBLE", "decimal": "DOUBLE",
-    "bool": "BOOLEAN", "datetime": "TIMESTAMPTZ", "timespan": "BIGINT", "dynamic": "JSON", "null": "VARCHAR",
+    "string": "VARCHAR",
+    "guid": "VARCHAR",
+    "int": "INT",
+    "long": "BIGINT",
+    "real": "DOUBLE",
+    "decimal": "DOUBLE",
+    "bool": "BOOLEAN",
+    "datetime": "TIMESTAMPTZ",
+    "timespan": "BIGINT",
+    "dynamic": "JSON",
+    "null": "VARCHAR",
 }
 
 
@@ -29,6 +38,8 @@ class T:
     type: str
     const: Any = NOCONST
     name: str | None = None
+    #: several named results (series_stats, series_decompose_anomalies...): extend/project make one column each
+    parts: list[tuple[str, T]] | None = None
 
     @property
     def is_const(self) -> bool:
@@ -51,8 +62,10 @@ def anon(name: str, *args: exp.Expression) -> exp.Expression:
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
-    return exp.Column(this=exp.to_identifier(name, quoted=True),
-                      table=exp.to_identifier(table, quoted=True) if table else None)
+    return exp.Column(
+        this=exp.to_identifier(name, quoted=True),
+        table=exp.to_identifier(table, quoted=True) if table else None,
+    )
 
 
 def ident(name: str) -> exp.Identifier:
@@ -87,7 +100,9 @@ def literal(value: Any, kql_type: str) -> T:
     if kql_type in ("string", "guid"):
         return T(exp.Literal.string(str(value)), kql_type, str(value))
     if kql_type in ("long", "int"):
-        return T(exp.Cast(this=exp.Literal.number(int(value)), to=exp.DataType.build("BIGINT")), "long", int(value))
+        return T(
+            exp.Cast(this=exp.Literal.number(int(value)), to=exp.DataType.build("BIGINT")), "long", int(value)
+        )
     if kql_type in ("real", "decimal"):
         v = float(value)
         if v != v or v in (float("inf"), float("-inf")):
@@ -98,15 +113,23 @@ def literal(value: Any, kql_type: str) -> T:
     if kql_type == "datetime":
         if not isinstance(value, datetime):
             raise KqlSemanticError(f"not a datetime: {value!r}")
-        return T(exp.Cast(this=exp.Literal.string(fmt_datetime(value)), to=exp.DataType.build("TIMESTAMPTZ")),
-                 "datetime", value)
+        return T(
+            exp.Cast(this=exp.Literal.string(fmt_datetime(value)), to=exp.DataType.build("TIMESTAMPTZ")),
+            "datetime",
+            value,
+        )
     if kql_type == "timespan":
         micros = round(float(value))
-        return T(exp.Cast(this=exp.Literal.number(micros), to=exp.DataType.build("BIGINT")), "timespan", micros)
+        return T(
+            exp.Cast(this=exp.Literal.number(micros), to=exp.DataType.build("BIGINT")), "timespan", micros
+        )
     if kql_type == "dynamic":
         text = json.dumps(value, separators=(",", ":"), default=_json_default)
-        return T(exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("JSON", dialect="duckdb")),
-                 "dynamic", value)
+        return T(
+            exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("JSON", dialect="duckdb")),
+            "dynamic",
+            value,
+        )
     raise KqlSemanticError(f"unsupported literal type {kql_type}")
 
 
@@ -131,26 +154,59 @@ def to_string(v: T) -> T:
     if v.is_const and v.const is None:
         return string("")
     if t == "dynamic":
-        return T(exp.Coalesce(this=fn("json_extract_string", v.sql, exp.Literal.string("$")),
-                              expressions=[exp.Literal.string("")]), "string", name=v.name)
+        return T(
+            exp.Coalesce(
+                this=fn("json_extract_string", v.sql, exp.Literal.string("$")),
+                expressions=[exp.Literal.string("")],
+            ),
+            "string",
+            name=v.name,
+        )
     if t == "datetime":
         whole = fn("strftime", v.sql, exp.Literal.string("%Y-%m-%dT%H:%M:%S"))
         frac = fn("strftime", v.sql, exp.Literal.string(".%f0"))
         micro = exp.Mod(this=fn("epoch_us", v.sql), expression=exp.Literal.number(1_000_000))
-        body = exp.Case(ifs=[exp.If(this=exp.EQ(this=micro, expression=exp.Literal.number(0)),
-                                    true=exp.DPipe(this=whole, expression=exp.Literal.string("Z")))],
-                        default=exp.DPipe(this=exp.DPipe(this=whole, expression=frac), expression=exp.Literal.string("Z")))
+        body = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.EQ(this=micro, expression=exp.Literal.number(0)),
+                    true=exp.DPipe(this=whole, expression=exp.Literal.string("Z")),
+                )
+            ],
+            default=exp.DPipe(
+                this=exp.DPipe(this=whole, expression=frac), expression=exp.Literal.string("Z")
+            ),
+        )
         return T(exp.Coalesce(this=body, expressions=[exp.Literal.string("")]), "string", name=v.name)
     if t == "timespan":
-        return T(exp.Coalesce(this=timespan_text(v.sql), expressions=[exp.Literal.string("")]), "string", name=v.name)
+        return T(
+            exp.Coalesce(this=timespan_text(v.sql), expressions=[exp.Literal.string("")]),
+            "string",
+            name=v.name,
+        )
     if t == "bool":
-        return T(exp.Coalesce(this=exp.Case(ifs=[exp.If(this=v.sql, true=exp.Literal.string("true"))],
-                                            default=exp.Literal.string("false")),
-                              expressions=[exp.Literal.string("")]) if True else v.sql, "string", name=v.name)
+        return T(
+            exp.Coalesce(
+                this=exp.Case(
+                    ifs=[exp.If(this=v.sql, true=exp.Literal.string("true"))],
+                    default=exp.Literal.string("false"),
+                ),
+                expressions=[exp.Literal.string("")],
+            )
+            if True
+            else v.sql,
+            "string",
+            name=v.name,
+        )
     if t == "null":
         return string("")
-    return T(exp.Coalesce(this=exp.Cast(this=v.sql, to=exp.DataType.build("VARCHAR")),
-                          expressions=[exp.Literal.string("")]), "string", name=v.name)
+    return T(
+        exp.Coalesce(
+            this=exp.Cast(this=v.sql, to=exp.DataType.build("VARCHAR")), expressions=[exp.Literal.string("")]
+        ),
+        "string",
+        name=v.name,
+    )
 
 
 def timespan_text(micros: exp.Expression) -> exp.Expression:
@@ -159,20 +215,46 @@ def timespan_text(micros: exp.Expression) -> exp.Expression:
     days = exp.IntDiv(this=a, expression=exp.Literal.number(86_400_000_000))
     rest = exp.Mod(this=a, expression=exp.Literal.number(86_400_000_000))
     hh = exp.IntDiv(this=rest, expression=exp.Literal.number(3_600_000_000))
-    mm = exp.Mod(this=exp.IntDiv(this=rest, expression=exp.Literal.number(60_000_000)), expression=exp.Literal.number(60))
-    ss = exp.Mod(this=exp.IntDiv(this=rest, expression=exp.Literal.number(1_000_000)), expression=exp.Literal.number(60))
+    mm = exp.Mod(
+        this=exp.IntDiv(this=rest, expression=exp.Literal.number(60_000_000)),
+        expression=exp.Literal.number(60),
+    )
+    ss = exp.Mod(
+        this=exp.IntDiv(this=rest, expression=exp.Literal.number(1_000_000)),
+        expression=exp.Literal.number(60),
+    )
     frac = exp.Mod(this=rest, expression=exp.Literal.number(1_000_000))
-    sign = exp.Case(ifs=[exp.If(this=exp.LT(this=micros, expression=exp.Literal.number(0)), true=exp.Literal.string("-"))],
-                    default=exp.Literal.string(""))
-    dpart = exp.Case(ifs=[exp.If(this=exp.GT(this=days, expression=exp.Literal.number(0)),
-                                 true=exp.DPipe(this=exp.Cast(this=days, to=exp.DataType.build("VARCHAR")),
-                                                expression=exp.Literal.string(".")))],
-                     default=exp.Literal.string(""))
+    sign = exp.Case(
+        ifs=[
+            exp.If(this=exp.LT(this=micros, expression=exp.Literal.number(0)), true=exp.Literal.string("-"))
+        ],
+        default=exp.Literal.string(""),
+    )
+    dpart = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.GT(this=days, expression=exp.Literal.number(0)),
+                true=exp.DPipe(
+                    this=exp.Cast(this=days, to=exp.DataType.build("VARCHAR")),
+                    expression=exp.Literal.string("."),
+                ),
+            )
+        ],
+        default=exp.Literal.string(""),
+    )
     clock = fn("printf", exp.Literal.string("%02d:%02d:%02d"), hh, mm, ss)
-    fpart = exp.Case(ifs=[exp.If(this=exp.GT(this=frac, expression=exp.Literal.number(0)),
-                                 true=fn("printf", exp.Literal.string(".%06d0"), frac))],
-                     default=exp.Literal.string(""))
-    return exp.DPipe(this=exp.DPipe(this=exp.DPipe(this=sign, expression=dpart), expression=clock), expression=fpart)
+    fpart = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.GT(this=frac, expression=exp.Literal.number(0)),
+                true=fn("printf", exp.Literal.string(".%06d0"), frac),
+            )
+        ],
+        default=exp.Literal.string(""),
+    )
+    return exp.DPipe(
+        this=exp.DPipe(this=exp.DPipe(this=sign, expression=dpart), expression=clock), expression=fpart
+    )
 
 
 def to_dynamic(v: T) -> T:
@@ -207,27 +289,54 @@ def convert(v: T, kql_type: str) -> T:
         return T(anon("__kql_timespan", v.sql), "timespan", name=v.name)
     if kql_type == "bool" and v.type in ("string", "guid"):
         low = exp.Lower(this=exp.Trim(this=v.sql))
-        return T(exp.Case(ifs=[exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("true")), true=exp.true()),
-                               exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("false")), true=exp.false()),
-                               exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("1")), true=exp.true()),
-                               exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("0")), true=exp.false())],
-                          default=exp.Null()), "bool", name=v.name)
+        return T(
+            exp.Case(
+                ifs=[
+                    exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("true")), true=exp.true()),
+                    exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("false")), true=exp.false()),
+                    exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("1")), true=exp.true()),
+                    exp.If(this=exp.EQ(this=low, expression=exp.Literal.string("0")), true=exp.false()),
+                ],
+                default=exp.Null(),
+            ),
+            "bool",
+            name=v.name,
+        )
     if kql_type == "bool" and v.type in NUMERIC:
         return T(exp.NEQ(this=v.sql, expression=exp.Literal.number(0)), "bool", name=v.name)
     if kql_type in ("int", "long") and v.type in ("real", "decimal"):
-        return T(exp.TryCast(this=exp.Anonymous(this="trunc", expressions=[v.sql]), to=exp.DataType.build(SQL_TYPES[kql_type])),
-                 kql_type, name=v.name)
+        return T(
+            exp.TryCast(
+                this=exp.Anonymous(this="trunc", expressions=[v.sql]),
+                to=exp.DataType.build(SQL_TYPES[kql_type]),
+            ),
+            kql_type,
+            name=v.name,
+        )
     if kql_type in ("int", "long") and v.type in ("string", "guid"):
         as_real = exp.TryCast(this=v.sql, to=exp.DataType.build("DOUBLE"))
         whole = anon("regexp_matches", v.sql, exp.Literal.string(r"^\s*[-+]?\d+\s*$"))
-        return T(exp.Case(ifs=[exp.If(this=whole, true=exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type])))],
-                          default=exp.TryCast(this=anon("trunc", as_real), to=exp.DataType.build(SQL_TYPES[kql_type]))),
-                 kql_type, name=v.name)
+        return T(
+            exp.Case(
+                ifs=[
+                    exp.If(
+                        this=whole, true=exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type]))
+                    )
+                ],
+                default=exp.TryCast(this=anon("trunc", as_real), to=exp.DataType.build(SQL_TYPES[kql_type])),
+            ),
+            kql_type,
+            name=v.name,
+        )
     if kql_type in NUMERIC and v.type == "datetime":
         return T(anon("epoch_us", v.sql), kql_type, name=v.name)  # ticks-like; rarely used
     if kql_type in NUMERIC and v.type == "bool":
         return T(exp.Cast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type])), kql_type, name=v.name)
-    return T(exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type], dialect="duckdb")), kql_type, name=v.name)
+    return T(
+        exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type], dialect="duckdb")),
+        kql_type,
+        name=v.name,
+    )
 
 
 def as_bool(v: T) -> exp.Expression:

@@ -43,7 +43,14 @@ def parse_datetime(text: str) -> datetime:
     micro = int((frac or "0")[:6].ljust(6, "0"))
     try:
         value = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, tzinfo=UTC
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            micro,
+            tzinfo=UTC,
         )
     except ValueError as exc:
         raise NormaliseError(f"invalid datetime {text[:60]!r}: {exc}") from None
@@ -195,7 +202,9 @@ def normalise_properties(table: Table, props: Mapping[str, Any]) -> dict[str, An
     row[EXTRA_COLUMN] = orjson.dumps(extra).decode() if extra else None
     if row.get(table.time_column) is None:
         raw = props.get(table.time_column)
-        raise NormaliseError("missing" if raw in (None, "") else f"unparsable ({raw!r:.40})", table.time_column)
+        raise NormaliseError(
+            "missing" if raw in (None, "") else f"unparsable ({raw!r:.40})", table.time_column
+        )
     return row
 
 
@@ -225,7 +234,9 @@ def normalise_record(obj: Mapping[str, Any], table_hint: str | None = None) -> R
     if not name:
         raise NormaliseError("no category and no table given")
     export_time = _to_datetime(envelope.get("time")) if envelope.get("time") else None
-    received = _to_datetime(envelope.get("_TimeReceivedBySvc")) if envelope.get("_TimeReceivedBySvc") else None
+    received = (
+        _to_datetime(envelope.get("_TimeReceivedBySvc")) if envelope.get("_TimeReceivedBySvc") else None
+    )
     table = get_table(name)
     row = normalise_properties(table, props) if table else normalise_unknown(props, export_time)
     row[EXPORT_TIME_COLUMN] = export_time

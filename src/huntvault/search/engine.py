@@ -6,11 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import tantivy
 
 from huntvault.errors import SearchError
-from huntvault.index import KEY_FIELD, SOURCE_FIELD, FieldSpec, IndexLayout, IndexStore, TableIndex
+from huntvault.index import (
+    KEY_FIELD,
+    FieldSpec,
+    IndexLayout,
+    IndexStore,
+    TableIndex,
+    export_document,
+)
 from huntvault.search.ast import Compiler, MatchAll, Node
 from huntvault.search.facets import parse_facet, run_facet
 from huntvault.search.filters import FilterCompiler
@@ -172,7 +178,8 @@ class SearchEngine:
         page = min(DEFAULT_TOP if req.top is None else req.top, MAX_TOP)
         found = self._page(p, req.skip, page, req.count)
         addrs, scores = found.addrs, found.scores
-        docs = [orjson.loads(p.searcher.doc(a).get_first(SOURCE_FIELD) or "{}") for a in addrs]
+        layout = p.index.layout
+        docs = [export_document(layout, p.searcher.doc(a)) for a in addrs]
         if p.constant_score:
             scores = [1.0] * len(docs)
         elif scores is None:
@@ -306,7 +313,7 @@ class SearchEngine:
             return list(p.searcher.fast_field_values(spec.value_field, addrs))
         values = []
         for a in addrs:
-            doc = orjson.loads(p.searcher.doc(a).get_first(SOURCE_FIELD) or "{}")
+            doc = export_document(p.index.layout, p.searcher.doc(a))
             values.append(_get_path(doc, key.path))
         return values
 
@@ -384,7 +391,7 @@ class SearchEngine:
             raise SearchError(
                 f"Document with key '{key}' was not found in index '{index.name}'.", 404, "DocumentNotFound"
             )
-        doc = orjson.loads(searcher.doc(res.hits[0][1]).get_first(SOURCE_FIELD) or "{}")
+        doc = export_document(index.layout, searcher.doc(res.hits[0][1]))
         return project(doc, fields)
 
     def count(self, name: str) -> int:

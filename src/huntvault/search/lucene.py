@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from huntvault.search.ast import Bool, Boost, MatchAll, Node, Not, Text
-from huntvault.search.simple import parse_error
+from huntvault.search.simple import parse_error, scan_phrase
 
 TERM_STOP = set(' \t\r\n()"^~:[]{}')
 
@@ -60,16 +60,9 @@ def _lex(q: str) -> list[_Tok]:
             toks.append(_Tok("not", c, i))
             i += 1
         elif c == '"':
-            j, buf = i + 1, []
-            while j < n and q[j] != '"':
-                if q[j] == "\\" and j + 1 < n:
-                    j += 1
-                buf.append(q[j])
-                j += 1
-            if j >= n:
-                raise parse_error(q, i, "unterminated phrase")
-            toks.append(_Tok("phrase", "".join(buf), i))
-            i = j + 1
+            phrase, end = scan_phrase(q, i)
+            toks.append(_Tok("phrase", phrase, i))
+            i = end
         elif c == "/":
             j, buf = i + 1, []
             while j < n and q[j] != "/":

@@ -17,6 +17,19 @@ def parse_error(query: str, pos: int, why: str) -> SearchError:
     )
 
 
+def scan_phrase(q: str, i: int) -> tuple[str, int]:
+    """The `"..."` phrase opening at `q[i]` (backslash escapes any character) and the index after it."""
+    j, buf, n = i + 1, [], len(q)
+    while j < n and q[j] != '"':
+        if q[j] == "\\" and j + 1 < n:
+            j += 1
+        buf.append(q[j])
+        j += 1
+    if j >= n:
+        raise parse_error(q, i, "unterminated phrase")
+    return "".join(buf), j + 1
+
+
 @dataclass
 class _Tok:
     kind: str  # term | phrase | and | or | not | lparen | rparen
@@ -50,16 +63,9 @@ def _lex(q: str) -> list[_Tok]:
             toks.append(_Tok("not", c, i))
             i += 1
         elif c == '"':
-            j, buf = i + 1, []
-            while j < n and q[j] != '"':
-                if q[j] == "\\" and j + 1 < n:
-                    j += 1
-                buf.append(q[j])
-                j += 1
-            if j >= n:
-                raise parse_error(q, i, "unterminated phrase")
-            toks.append(_Tok("phrase", "".join(buf), i))
-            i = j + 1
+            phrase, end = scan_phrase(q, i)
+            toks.append(_Tok("phrase", phrase, i))
+            i = end
         else:
             j, buf = i, []
             prefix = False

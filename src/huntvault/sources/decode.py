@@ -187,7 +187,9 @@ class Decoder:
         # Lines whose raw text shows anything the typed transform might read differently from the
         # normaliser (see `screen_regex`) never reach DuckDB: the normaliser takes them.
         odd = self._screen_lines(arr, self._screen(table))
-        lines = pa.table({"line": arr, "idx": pa.array(np.arange(n, dtype=np.int64))}).filter(pc.invert(odd))
+        lines = pa.table({"line": arr, "idx": pa.array(np.arange(n, dtype=np.int64))})
+        if pc.any(odd).as_py():
+            lines = lines.filter(pc.invert(odd))
         # several record batches let DuckDB scan the lines on all its threads
         lines = pa.Table.from_batches(lines.to_batches(max_chunksize=8192), schema=lines.schema)
         self._con.register("hv_lines", lines)

@@ -164,7 +164,13 @@ class Ingestor:
 
         def job() -> Decoded:
             return self._decoder().decode(
-                data, first.offset, self.source.name, first.stream, first.table_hint, first.expect_table, segments
+                data,
+                first.offset,
+                self.source.name,
+                first.stream,
+                first.table_hint,
+                first.expect_table,
+                segments,
             )
 
         self._queued.append((self._decoding.submit(job), first, len(data)))
