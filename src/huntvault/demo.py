@@ -247,10 +247,17 @@ def step_serve(state: DemoState) -> None:
         c.print(f"  {title:<16} {url}")
     c.print("\n[bold]Three example searches[/bold] (Azure AI Search query strings, also usable with curl):")
     for table, qs in EXAMPLE_SEARCHES:
-        c.print(f"  {search_url(server.url, table, qs)}")
+        c.print(f"  {table}: {qs}", markup=False, highlight=False)
+        c.print(f"    {search_url(server.url, table, qs)}", soft_wrap=True, markup=False, highlight=False)
     c.print("\n[bold]Three example hunts[/bold] (KQL, each finds a planted attack):")
     for story in PRINTED_HUNTS:
-        c.print(f"  {story}: {hunt_url(server.url, sample_query(STORY_HUNTS[story]))}")
+        c.print(f"  {story} ({STORY_HUNTS[story]}):", markup=False)
+        c.print(
+            f"    {hunt_url(server.url, sample_query(STORY_HUNTS[story]))}",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
     c.print("\nPress Ctrl-C to stop.")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
