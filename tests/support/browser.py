@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.azurite import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -52,12 +53,6 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -67,7 +62,7 @@ class Server:
 
 @contextlib.contextmanager
 def serve(
-    config: Path, archive: Path, env: dict[str, str], log: Path, ready_key: str = ""
+    config: Path, archive: Path, env: dict[str, str], log: Path, ready_key: str = "", timeout: float = 120
 ) -> Iterator[Server]:
     """`huntvault --config CONFIG serve` on a free 127.0.0.1 port until the block ends."""
     import httpx
@@ -95,7 +90,7 @@ def serve(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + timeout
         headers = {"api-key": ready_key} if ready_key else {}
         while True:
             if proc.poll() is not None:
@@ -106,7 +101,7 @@ def serve(
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("huntvault serve did not start within 120 s")
+                raise RuntimeError(f"huntvault serve did not start within {timeout:g} s")
             time.sleep(0.25)
         yield Server(url, proc, log)
     finally:

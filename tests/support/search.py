@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from huntvault.schema import EXTRA_COLUMN, get_table
+from tests.support.browser import Server, serve
 
 TENANT = "5e2b9c3a-1111-4c4c-9b9b-0123456789ab"
 BASE_TIME = datetime(2026, 7, 20, 8, 0, 0, tzinfo=UTC)
@@ -140,69 +136,20 @@ def rows_as_dicts(data: pa.Table) -> list[dict[str, Any]]:
     return data.to_pylist()
 
 
-@dataclass
-class LiveServer:
-    url: str
-    process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: `huntvault serve` in a subprocess, as the browser tests start it
+LiveServer = Server
 
 
 @contextlib.contextmanager
 def live_server(archive: Path, index_dir: Path, admin_key: str, query_key: str) -> Iterator[LiveServer]:
     """Run `huntvault serve` (uvicorn on 127.0.0.1) in a subprocess until the block ends."""
-    port = free_port()
     cfg = index_dir.parent / "huntvault-search-test.toml"
     cfg.write_text(f'[index]\npath = "{index_dir.as_posix()}"\npoll_seconds = 0.5\n', encoding="utf-8")
-    env = {**os.environ, "HUNTVAULT_ADMIN_KEY": admin_key, "HUNTVAULT_QUERY_KEY": query_key}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "huntvault.cli",
-            "--config",
-            str(cfg),
-            "serve",
-            "--archive",
-            str(archive),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"huntvault serve exited early:\n{out}")
-            try:
-                if httpx.get(url + "/indexes", headers={"api-key": admin_key}, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("huntvault serve did not start within 60 s")
-            time.sleep(0.2)
-        yield LiveServer(url, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    env = {"HUNTVAULT_ADMIN_KEY": admin_key, "HUNTVAULT_QUERY_KEY": query_key}
+    with serve(
+        cfg, archive, env, index_dir.parent / "huntvault-serve.log", ready_key=admin_key, timeout=60
+    ) as srv:
+        yield srv
 
 
 def timestamps(data: pa.Table, column: str = "Timestamp") -> list[datetime]:

@@ -106,6 +106,14 @@ class LogAnalyticsEmulator:
                 return 400, "InvalidDataFormat"
             return 0, ""
 
+    def _injected_fault(self, endpoint: str, body: bytes) -> Response | None:
+        """The rejection a configured fault calls for (with Retry-After on a 429), or None to go on."""
+        status, code = self._fault(endpoint, body)
+        if not status:
+            return None
+        retry = {"Retry-After": str(self.faults[endpoint].retry_after)} if status == 429 else None
+        return self._reject(endpoint, status, code, "injected fault", retry)
+
     def _reject(
         self, endpoint: str, status: int, code: str, message: str, headers: dict[str, str] | None = None
     ) -> Response:
@@ -185,15 +193,9 @@ def create_app(la: LogAnalyticsEmulator) -> FastAPI:
             return la._reject(ep, 400, "InvalidLogType", "Log-Type: letters, digits and _ only, at most 100")
         if len(body) > DATA_COLLECTOR_MAX_BYTES:
             return la._reject(ep, 404, "RequestTooLarge", "the post exceeds 30 MB")
-        status, code = la._fault(ep, body)
-        if status:
-            return la._reject(
-                ep,
-                status,
-                code,
-                "injected fault",
-                {"Retry-After": str(la.faults[ep].retry_after)} if status == 429 else None,
-            )
+        injected = la._injected_fault(ep, body)
+        if injected is not None:
+            return injected
         try:
             records = _records(orjson.loads(body))
         except orjson.JSONDecodeError:
@@ -239,15 +241,9 @@ def create_app(la: LogAnalyticsEmulator) -> FastAPI:
                 return la._reject(ep, 400, "InvalidContentEncoding", "the body is not valid gzip")
         if len(body) > LOGS_INGESTION_MAX_BYTES + 64 * 1024:
             return la._reject(ep, 413, "ContentLengthLimitExceeded", "the uncompressed request exceeds 1 MB")
-        status, code = la._fault(ep, body)
-        if status:
-            return la._reject(
-                ep,
-                status,
-                code,
-                "injected fault",
-                {"Retry-After": str(la.faults[ep].retry_after)} if status == 429 else None,
-            )
+        injected = la._injected_fault(ep, body)
+        if injected is not None:
+            return injected
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:

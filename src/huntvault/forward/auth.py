@@ -51,6 +51,18 @@ class ClientCredentials:
     certificate_path: str = ""
     certificate_thumbprint: str = ""
 
+    @classmethod
+    def from_config(cls, cfg: Any) -> ClientCredentials:
+        """From any config section with authority, tenant_id, client_id, client_secret and certificate_*."""
+        return cls(
+            cfg.authority,
+            cfg.tenant_id,
+            cfg.client_id,
+            cfg.client_secret,
+            cfg.certificate_path,
+            cfg.certificate_thumbprint,
+        )
+
     def msal_credential(self) -> Any:
         if self.certificate_path:
             pem = Path(self.certificate_path).read_bytes()

@@ -68,14 +68,7 @@ class DefenderClient:
             log.info("Defender API base URL %s is not a Microsoft host (emulator or proxy)", self.base)
         self.session = session or make_session(cfg.ca_bundle)
         self.tokens = TokenProvider(
-            ClientCredentials(
-                cfg.authority,
-                cfg.tenant_id,
-                cfg.client_id,
-                cfg.client_secret,
-                cfg.certificate_path,
-                cfg.certificate_thumbprint,
-            ),
+            ClientCredentials.from_config(cfg),
             cfg.scope,
             self.session,
         )

@@ -153,14 +153,7 @@ class LogsIngestionSink:
                 raise ConfigError(f"forward.sinks.{cfg.name}.{key}", "required for a logs-ingestion sink")
         self.session = make_session(cfg.ca_bundle)
         self.tokens = TokenProvider(
-            ClientCredentials(
-                cfg.authority,
-                cfg.tenant_id,
-                cfg.client_id,
-                cfg.client_secret,
-                cfg.certificate_path,
-                cfg.certificate_thumbprint,
-            ),
+            ClientCredentials.from_config(cfg),
             cfg.scope,
             self.session,
         )
