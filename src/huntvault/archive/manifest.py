@@ -252,23 +252,19 @@ def partition_ids(con: sqlite3.Connection, table: str, dates: Iterable[str]) -> 
     return out
 
 
-def _items(
-    con: sqlite3.Connection, table: str, keys: Sequence[bytes], dates: Sequence[str]
-) -> list[tuple[int, bytes]]:
-    ids = partition_ids(con, table, dates)
-    return sorted((ids[d], k) for k, d in zip(keys, dates, strict=True))  # sorted: B-tree friendly
+def partition_column(con: sqlite3.Connection, table: str, dates: Sequence[str]) -> list[int]:
+    """The partition id of each row from its date (rows sorted by date: one lookup per run)."""
+    ids = partition_ids(con, table, dict.fromkeys(dates))
+    return [ids[d] for d in dates]
 
 
-def insert_seen_if_all_new(
-    con: sqlite3.Connection, table: str, keys: Sequence[bytes], dates: Sequence[str]
-) -> bool:
-    """Insert every key; True if all were new and distinct (the common case), else undo and return False."""
-    items = _items(con, table, keys, dates)  # may create partitions: before counting changes
+def insert_seen_if_all_new(con: sqlite3.Connection, pids: Sequence[int], keys: Sequence[bytes]) -> bool:
+    """Insert keys (distinct, sorted by (partition, key), each with its partition id): True if every key
+    was new, else nothing is inserted and False (then `seen_keys` tells which ones were known)."""
     con.execute("SAVEPOINT hv_seen")
     before = con.total_changes
-    con.executemany("INSERT OR IGNORE INTO seen(p, k) VALUES (?, ?)", items)
-    inserted = con.total_changes - before
-    if inserted == len(keys):
+    con.executemany("INSERT OR IGNORE INTO seen(p, k) VALUES (?, ?)", zip(pids, keys, strict=True))
+    if con.total_changes - before == len(keys):
         con.execute("RELEASE hv_seen")
         return True
     con.execute("ROLLBACK TO hv_seen")
@@ -276,12 +272,11 @@ def insert_seen_if_all_new(
     return False
 
 
-def seen_keys(con: sqlite3.Connection, table: str, keys: Sequence[bytes], dates: Sequence[str]) -> set[bytes]:
-    """Which of `keys` (of rows of `table` dated `dates`) are already committed."""
-    ids = partition_ids(con, table, dates)
+def seen_keys(con: sqlite3.Connection, pids: Sequence[int], keys: Sequence[bytes]) -> set[bytes]:
+    """Which of `keys` (each in partition `pids[i]`) are already committed."""
     by_part: dict[int, list[bytes]] = {}
-    for k, d in zip(keys, dates, strict=True):
-        by_part.setdefault(ids[d], []).append(k)
+    for pid, k in zip(pids, keys, strict=True):
+        by_part.setdefault(pid, []).append(k)
     found: set[bytes] = set()
     for pid, ks in by_part.items():
         for i in range(0, len(ks), _IN_CHUNK):
@@ -292,10 +287,9 @@ def seen_keys(con: sqlite3.Connection, table: str, keys: Sequence[bytes], dates:
     return found
 
 
-def add_seen(con: sqlite3.Connection, table: str, items: Sequence[tuple[bytes, str]]) -> None:
-    keys = [k for k, _ in items]
-    dates = [d for _, d in items]
-    con.executemany("INSERT OR IGNORE INTO seen(p, k) VALUES (?, ?)", _items(con, table, keys, dates))
+def add_seen(con: sqlite3.Connection, items: Iterable[tuple[int, bytes]]) -> None:
+    """Record (partition id, key) pairs, sorted by the caller."""
+    con.executemany("INSERT OR IGNORE INTO seen(p, k) VALUES (?, ?)", items)
 
 
 def drop_seen(con: sqlite3.Connection, table: str, date: str) -> None:
@@ -322,6 +316,7 @@ __all__ = [
     "insert_seen_if_all_new",
     "known_paths",
     "manifest_path",
+    "partition_column",
     "partition_ids",
     "parts",
     "put_checkpoints",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -261,7 +262,7 @@ class Archive:
         txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:6]}"
         with self.locked(), mf.transaction(self.con):
             stats: dict[str, mf.SourceStats] = {s: mf.SourceStats() for s in batch.checkpoints}
-            todo: list[tuple[str, pa.Table, list[str]]] = []
+            todo: list[tuple[str, pa.Table, pa.Array]] = []
             for table, pieces in sorted(batch.tables.items()):
                 data = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
                 data, dates, dups = self._dedupe(table, data)
@@ -301,27 +302,39 @@ class Archive:
             result.parts = [p.path for p in written]
         return result
 
-    def _dedupe(self, table: str, data: pa.Table) -> tuple[pa.Table, list[str], int]:
-        """Drop rows whose key is repeated in `data` or already archived; record the new keys (in the open transaction)."""
-        keys, dates = self._keys_and_dates(table, data)
-        total = len(keys)
-        local: set[bytes] = set()
-        mask = [not (k in local or local.add(k)) for k in keys]  # type: ignore[func-returns-value]
-        if len(local) < total:
-            data = data.filter(pa.array(mask, pa.bool_()))
-            keys = [k for k, m in zip(keys, mask, strict=True) if m]
-            dates = [d for d, m in zip(dates, mask, strict=True) if m]
-        if mf.insert_seen_if_all_new(self.con, table, keys, dates):
-            return data, dates, total - len(keys)
-        already = mf.seen_keys(self.con, table, keys, dates)
-        fresh = [k not in already for k in keys]
-        kept_keys = [k for k, m in zip(keys, fresh, strict=True) if m]
-        kept_dates = [d for d, m in zip(dates, fresh, strict=True) if m]
-        mf.add_seen(self.con, table, list(zip(kept_keys, kept_dates, strict=True)))
-        return data.filter(pa.array(fresh, pa.bool_())), kept_dates, total - len(kept_keys)
+    def _dedupe(self, table: str, data: pa.Table) -> tuple[pa.Table, pa.Array, int]:
+        """Drop rows whose key is repeated in `data` or already archived; record the new keys (in the open
+        transaction). Returns the kept rows (in their batch order), their UTC dates, and how many were dropped.
 
-    def _keys_and_dates(self, table: str, data: pa.Table) -> tuple[list[bytes], list[str]]:
-        """16-byte dedupe key and UTC date (YYYY-MM-DD) of every row, computed by DuckDB over the Arrow table."""
+        Column-wise: DuckDB computes the keys, keeps each key's first row and sorts by (date, key) for
+        the B-tree; SQLite takes the keys in one `executemany`. Only when some key was archived before
+        (a re-read blob, a late duplicate) are the batch's keys looked up one by one.
+        """
+        total = data.num_rows
+        first = self._first_keys(table, data)
+        rows = first.column("i").to_numpy()
+        keys = first.column("k").to_pylist()
+        days = first.column("d")
+        pids = mf.partition_column(self.con, table, days.to_pylist())
+        if not mf.insert_seen_if_all_new(self.con, pids, keys):
+            already = mf.seen_keys(self.con, pids, keys)
+            fresh = np.fromiter((k not in already for k in keys), np.bool_, len(keys))
+            mf.add_seen(self.con, [(p, k) for p, k, f in zip(pids, keys, fresh.tolist(), strict=True) if f])
+            rows, days = rows[fresh], days.filter(pa.array(fresh, pa.bool_()))
+        order = np.argsort(rows, kind="stable")  # back to batch order
+        days = days.take(pa.array(order))
+        if len(rows) == total:
+            return data, days, 0
+        keep = np.zeros(total, np.bool_)
+        keep[rows] = True
+        return data.filter(pa.array(keep, pa.bool_())), days, total - len(rows)
+
+    def _first_keys(self, table: str, data: pa.Table) -> pa.Table:
+        """Per distinct dedupe key of `data`: its first row `i`, 16-byte key `k`, UTC date `d`; by (d, k).
+
+        The key is the MD5 of (table, dedupe-key columns) where the table has a dedupe key, else of
+        the row's content (every column but the envelope's).
+        """
         known = get_table(table)
         tcol = time_column(table)
 
@@ -340,20 +353,23 @@ class Archive:
         lit = table.replace("'", "''")
         key_sql = f"unhex(md5(concat_ws(chr(31), '{lit}', {', '.join(parts)})))"
         date_sql = f"strftime(timezone('UTC', \"{tcol}\"), '%Y-%m-%d')"
-        view = data
+        view = data.append_column("__hv_i", pa.array(np.arange(data.num_rows, dtype=np.int64)))
         self._duck.register("hv_batch", view)
         try:
-            out = self._duck.sql(f"SELECT {key_sql} AS k, {date_sql} AS d FROM hv_batch").to_arrow_table()
+            return self._duck.sql(
+                f"SELECT min(i) AS i, k, arg_min(d, i) AS d FROM "
+                f"(SELECT __hv_i AS i, {key_sql} AS k, {date_sql} AS d FROM hv_batch) "
+                f"GROUP BY k ORDER BY d, k"
+            ).to_arrow_table()
         finally:
             self._duck.unregister("hv_batch")
-        return out.column("k").to_pylist(), out.column("d").to_pylist()
 
-    def _write_parts(self, table: str, data: pa.Table, dates: list[str], txn: str) -> list[mf.PartInfo]:
+    def _write_parts(self, table: str, data: pa.Table, dates: pa.Array, txn: str) -> list[mf.PartInfo]:
         tcol = time_column(table)
         out: list[mf.PartInfo] = []
-        date_arr = pa.array(dates, pa.string())
-        for i, day in enumerate(sorted(set(dates))):
-            piece = data if len(set(dates)) == 1 else data.filter(pc.equal(date_arr, day))
+        days = sorted(pc.unique(dates).to_pylist())
+        for i, day in enumerate(days):
+            piece = data if len(days) == 1 else data.filter(pc.equal(dates, day))
             final = self.root / table / f"date={day}" / f"part-{txn}-{i}.parquet"
 
             def write(tmp: Path, piece: pa.Table = piece) -> None:

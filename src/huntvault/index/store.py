@@ -31,7 +31,7 @@ from huntvault.index.source import ArchiveView
 from huntvault.schema import CONTAINER_PREFIX, Column, Table, get_table
 
 STATE_FILE = "huntvault-index.json"
-STATE_VERSION = 2  # 2: no stored `_src` (documents rebuilt from stored raw fields)
+STATE_VERSION = 3  # 2: no stored `_src` (documents rebuilt from stored raw fields); 3: numbers fast-only
 HISTORY = 50
 
 
