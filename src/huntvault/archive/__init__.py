@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from huntvault.archive.catalog import archived_tables, changes_since, open_catalog, table_files
+from huntvault.archive.catalog import (
+    archived_tables,
+    catalog_version,
+    changes_since,
+    open_catalog,
+    table_files,
+)
 from huntvault.archive.housekeeping import compact, retention_apply, status
 from huntvault.archive.manifest import Change, PartInfo
 from huntvault.archive.writer import (
@@ -25,6 +31,7 @@ __all__ = [
     "QuarantineRecord",
     "archive_schema",
     "archived_tables",
+    "catalog_version",
     "changes_since",
     "compact",
     "conform",

@@ -80,6 +80,20 @@ def changes_since(archive_dir: PathLike, seq: int) -> list[mf.Change]:
         con.close()
 
 
+def catalog_version(archive_dir: PathLike) -> int | None:
+    """The last change-feed entry of a managed archive: a catalog opened at this version is still
+    current while it stays the same. None for a folder without a manifest (no version to compare)."""
+    root = _root(archive_dir)
+    con = _manifest(root)
+    if con is None:
+        return None
+    try:
+        row = con.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -134,4 +148,4 @@ def open_catalog(archive_dir: PathLike, read_only: bool = True) -> duckdb.DuckDB
     return con
 
 
-__all__ = ["archived_tables", "changes_since", "open_catalog", "table_files"]
+__all__ = ["archived_tables", "catalog_version", "changes_since", "open_catalog", "table_files"]

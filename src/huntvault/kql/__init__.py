@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import pyarrow as pa
 from huntvault.errors import KqlError
 from huntvault.kql.parser import parse
 
-__all__ = ["HuntResult", "execute", "explain", "parse", "run"]
+__all__ = ["HuntResult", "execute", "explain", "parse", "run", "shared_backend"]
 
 
 @dataclass
@@ -46,6 +47,35 @@ def _backend(archive: str | Path | None, engine: str, threads: int = 0, memory_l
     if engine != "duckdb":
         raise KqlError(f"unknown engine {engine!r} (duckdb or spark)")
     return DuckDBBackend(archive, threads=threads, memory_limit=memory_limit)
+
+
+_SHARED_LOCK = threading.Lock()
+_SHARED: dict[tuple[str, int, str], tuple[int, Any]] = {}
+
+
+def shared_backend(
+    archive: str | Path, engine: str = "duckdb", threads: int = 0, memory_limit: str = ""
+) -> Any:
+    """A DuckDB backend kept across queries while the archive has no new commit (a server's hunts).
+
+    Opening the catalog (a view per table over the committed parts, their column types) is most of a
+    short query's time; it is redone only when the archive's change feed has moved. Other engines,
+    and folders without a manifest, get a fresh backend each call.
+    """
+    from huntvault.archive import catalog_version
+
+    version = catalog_version(archive) if engine == "duckdb" else None
+    if version is None:
+        return _backend(archive, engine, threads, memory_limit)
+    key = (str(Path(archive).resolve()), threads, memory_limit)
+    with _SHARED_LOCK:
+        hit = _SHARED.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+    backend = _backend(archive, engine, threads, memory_limit)
+    with _SHARED_LOCK:  # a replaced backend is closed by the garbage collector once no query uses it
+        _SHARED[key] = (version, backend)
+    return backend
 
 
 def compile_query(query: str, backend: Any, now: datetime | None = None) -> tuple[str, Any, Any]:

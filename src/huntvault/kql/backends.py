@@ -76,10 +76,11 @@ class DuckDBBackend(Catalog):
             self.con.execute(f"SET memory_limit='{memory_limit.strip()}'")
         tables = schema_tables() if archive is not None else {}
         if archive is not None:
-            for name in self._view_names():
+            views = self._view_names()
+            for name in views:
                 if name not in tables and not name.startswith("_"):
                     tables[name] = self._describe(name)
-            tables = {n: c for n, c in tables.items() if n in self._view_names()}
+            tables = {n: c for n, c in tables.items() if n in views}
         super().__init__(tables)
 
     @staticmethod
@@ -114,12 +115,14 @@ class DuckDBBackend(Catalog):
         ]
 
     def execute(self, sql: str, timeout: float | None = None) -> pa.Table:
+        # a cursor per query: one backend serves concurrent requests (cursors share the views and UDFs)
+        cur = self.con.cursor()
         timer = None
         if timeout:
-            timer = threading.Timer(timeout, self.con.interrupt)
+            timer = threading.Timer(timeout, cur.interrupt)
             timer.start()
         try:
-            return self.con.sql(sql).to_arrow_table()
+            return cur.sql(sql).to_arrow_table()
         except Exception as exc:  # duckdb raises its own error tree; surface it as a KQL error
             if timer is not None and not timer.is_alive():
                 raise KqlUnsupportedError(f"the query ran longer than the {timeout:g} s timeout") from None
@@ -127,9 +130,14 @@ class DuckDBBackend(Catalog):
         finally:
             if timer is not None:
                 timer.cancel()
+            cur.close()
 
     def discover(self, sql: str) -> list[str]:
-        return [str(r[0]) for r in self.con.execute(sql).fetchall() if r[0] is not None]
+        cur = self.con.cursor()
+        try:
+            return [str(r[0]) for r in cur.execute(sql).fetchall() if r[0] is not None]
+        finally:
+            cur.close()
 
 
 def create_views(con: Any, archive: Path) -> None:

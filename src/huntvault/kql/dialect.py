@@ -16,6 +16,19 @@ class Dialect:
     name = "duckdb"
     passes = 1
 
+    def integers(
+        self, start: exp.Expression, stop: exp.Expression, step: exp.Expression | None = None
+    ) -> exp.Expression:
+        """A FROM source of the integers start, start+step, ... below `stop`, as column `i` of `r`.
+
+        DuckDB's `range` table function streams them (a `range(...)` list under UNNEST would be built
+        whole first: `range x from 1 to 2000000000 step 1` would need 16 GB before the first row)."""
+        columns = [exp.to_identifier("i")]
+        args = [start, stop] if step is None else [start, stop, step]
+        return exp.Table(
+            this=anon("range", *args), alias=exp.TableAlias(this=exp.to_identifier("r"), columns=columns)
+        )
+
     def substring_test(self, kind: str, hay: exp.Expression, needle: exp.Expression) -> exp.Expression:
         names = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}
         return anon(names[kind], hay, needle)
@@ -130,6 +143,13 @@ class SparkDialect(Dialect):
 
     name = "spark"
     passes = 6
+
+    def integers(
+        self, start: exp.Expression, stop: exp.Expression, step: exp.Expression | None = None
+    ) -> exp.Expression:
+        alias = exp.TableAlias(this=exp.to_identifier("r"), columns=[exp.to_identifier("i")])
+        args = [start, stop] if step is None else [start, stop, step]
+        return exp.Unnest(expressions=[anon("range", *args)], alias=alias)
 
     def substring_test(self, kind: str, hay: exp.Expression, needle: exp.Expression) -> exp.Expression:
         names = {"contains": "contains", "startswith": "startswith", "endswith": "endswith"}

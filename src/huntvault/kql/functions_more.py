@@ -276,6 +276,13 @@ def f_hash(c: ExprCompiler, args: list[T], node: A.Call) -> T:
     h: exp.Expression = exp.Cast(this=anon("hash", to_string(args[0]).sql), to=exp.DataType.build("HUGEINT"))
     if len(args) > 1:
         h = exp.Mod(this=h, expression=args[1].sql)
+    else:  # DuckDB's hash is an unsigned 64-bit value: read it as a signed long, as Kusto's hash is
+        h = exp.Case(
+            ifs=[
+                exp.If(this=exp.GTE(this=h, expression=N(2**63)), true=exp.Sub(this=h, expression=N(2**64)))
+            ],
+            default=h,
+        )
     return T(exp.Cast(this=h, to=exp.DataType.build("BIGINT")), "long")
 
 

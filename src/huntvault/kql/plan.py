@@ -424,9 +424,7 @@ class Planner:
                 ),
             )
             value = d.add_micros(start.sql, exp.Mul(this=col("i"), expression=step.sql))
-            sql = exp.select(alias(value, node.column)).from_(
-                exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")]))
-            )
+            sql = exp.select(alias(value, node.column)).from_(d.integers(*gen.expressions))
             return Rel(sql, [(node.column, "datetime")])
         kind = (
             "real"
@@ -444,13 +442,11 @@ class Planner:
                 ),
             )
             value = exp.Add(this=start.sql, expression=exp.Mul(this=col("i"), expression=step.sql))
-            sql = exp.select(alias(value, node.column)).from_(
-                exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")]))
-            )
+            sql = exp.select(alias(value, node.column)).from_(d.integers(*gen.expressions))
             return Rel(sql, [(node.column, "real")])
         gen = anon("range", start.sql, exp.Add(this=stop.sql, expression=exp.Literal.number(1)), step.sql)
         sql = exp.select(alias(exp.Cast(this=col("i"), to=exp.DataType.build("BIGINT")), node.column)).from_(
-            exp.Unnest(expressions=[gen], alias=exp.TableAlias(this=ident_("r"), columns=[ident_("i")]))
+            d.integers(*gen.expressions)
         )
         return Rel(sql, [(node.column, kind)])
 

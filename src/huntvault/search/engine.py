@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,13 @@ PARSERS: dict[str, Callable[[str, str], Node]] = {"simple": parse_simple, "full"
 MAX_SORT_CANDIDATES = MAX_SKIP + MAX_TOP + 10_000
 SNIPPET_CHARS = 200
 HIGHLIGHTS_PER_FIELD = 5
+#: ordering by a number or date: first look for the top hits in a window at the top of the column's
+#: range sized for WINDOW_SLACK times the hits wanted (if values were spread evenly), widened by
+#: WINDOW_GROWTH until it holds enough hits; the whole range (a full column scan) is the last resort
+WINDOW_SLACK = 4
+WINDOW_GROWTH = 16
+WINDOW_TRIES = 3
+BOUNDS_CACHE_MAX = 256
 
 
 @dataclass
@@ -106,6 +114,8 @@ class SearchEngine:
 
     def __init__(self, store: IndexStore) -> None:
         self.store = store
+        # (searcher id, field) -> (searcher, min, max): a searcher sees one fixed index version
+        self._bounds: dict[tuple[int, str], tuple[tantivy.Searcher, tuple[float, float] | None]] = {}
 
     # -- compilation --
 
@@ -297,9 +307,78 @@ class SearchEngine:
             nres = searcher.search(null_q, limit, count=count)
             nulls = [(None, h[1]) for h in nres.hits]
             null_count = _hit_count(nres) if count else 0
-        res = searcher.search(base, limit, count=count, order_by_field=spec.value_field, order=order)
+        res = None if count else self._windowed(p, spec, base, limit, key.descending)
+        if res is None:
+            res = searcher.search(base, limit, count=count, order_by_field=spec.value_field, order=order)
         cands = nulls + [(h[0], h[1]) for h in res.hits]
         return cands, (_hit_count(res) + null_count) if count else None
+
+    def _windowed(
+        self, p: Prepared, spec: FieldSpec, base: tantivy.Query, limit: int, descending: bool
+    ) -> tantivy.SearchResult | None:
+        """The first `limit` hits in the order of a number/date field, looked for in a window at the top
+        (bottom, ascending) of the field's range first: every value outside the window is beyond every
+        value inside it, so once the window holds `limit` hits they are the answer. Ordering by the
+        whole column visits every match (12 ms for 1M documents); a window is a fraction of that.
+        None when the field has no range to narrow, or no window held enough hits."""
+        if spec.storage not in ("int", "date", "float"):
+            return None
+        bounds = self._field_bounds(p.searcher, spec)
+        if bounds is None:
+            return None
+        low, high = bounds
+        span = high - low
+        docs = max(int(p.searcher.num_docs), 1)
+        if span <= 0 or limit * WINDOW_SLACK >= docs:
+            return None
+        ftype = tantivy.FieldType.Float if spec.storage == "float" else tantivy.FieldType.Integer
+        order = tantivy.Order.Desc if descending else tantivy.Order.Asc
+        width = span * limit * WINDOW_SLACK / docs
+        for _ in range(WINDOW_TRIES):
+            if width >= span:
+                return None
+            # open towards the end the order starts from: a rounded bound can never cut off a value
+            lo: float
+            hi: float
+            if ftype == tantivy.FieldType.Integer:
+                lo, hi = (
+                    (math.floor(high - width), 2**63 - 1)
+                    if descending
+                    else (-(2**63), math.ceil(low + width))
+                )
+            else:
+                lo, hi = (high - width, math.inf) if descending else (-math.inf, low + width)
+            window = tantivy.Query.range_query(p.index.schema, spec.value_field, ftype, lo, hi, True, True)
+            narrowed = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, base),
+                    (tantivy.Occur.Must, tantivy.Query.const_score_query(window, 0.0)),
+                ]
+            )
+            res = p.searcher.search(
+                narrowed, limit, count=False, order_by_field=spec.value_field, order=order
+            )
+            if len(res.hits) >= limit:
+                return res
+            width *= WINDOW_GROWTH
+        return None
+
+    def _field_bounds(self, searcher: tantivy.Searcher, spec: FieldSpec) -> tuple[float, float] | None:
+        """Min and max of a numeric column over the whole index version (cached per searcher)."""
+        key = (id(searcher), spec.value_field)
+        cached = self._bounds.get(key)
+        if cached is not None and cached[0] is searcher:  # (the same searcher, not a recycled id)
+            return cached[1]
+        stats = searcher.aggregate(tantivy.Query.all_query(), {"s": {"stats": {"field": spec.value_field}}})[
+            "s"
+        ]
+        bounds = None
+        if stats.get("count") and stats.get("min") is not None and stats.get("max") is not None:
+            bounds = (float(stats["min"]), float(stats["max"]))
+        if len(self._bounds) >= BOUNDS_CACHE_MAX:
+            self._bounds.clear()
+        self._bounds[key] = (searcher, bounds)
+        return bounds
 
     def _column(
         self, p: Prepared, key: OrderKey, addrs: list[tantivy.DocAddress], score_col: list[float] | None

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from huntvault.errors import KqlError
-from huntvault.kql import execute
+from huntvault.kql import execute, shared_backend
 from huntvault.web.app import require
 
 router = APIRouter()
@@ -58,7 +58,12 @@ def hunt(request: Request, body: HuntBody) -> Response:
     started = time.perf_counter()
     try:
         result = execute(
-            body.query, archive, engine=cfg.hunt.engine, row_cap=cap, timeout=cfg.hunt.timeout_seconds or None
+            body.query,
+            archive,
+            engine=cfg.hunt.engine,
+            row_cap=cap,
+            timeout=cfg.hunt.timeout_seconds or None,
+            backend=shared_backend(archive, cfg.hunt.engine),
         )
         rows = result.rows()
     except KqlError as exc:
