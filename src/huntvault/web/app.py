@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -96,9 +95,9 @@ def create_app(
 ) -> FastAPI:
     """The huntvault web app. Keys come from config.server (HUNTVAULT_ADMIN_KEY / HUNTVAULT_QUERY_KEY)."""
     server = config.server
-    # a Config built in code rather than by config.load carries no secrets: fall back to the environment
-    admin_key = server.admin_key or os.environ.get("HUNTVAULT_ADMIN_KEY", "")
-    query_keys = server.query_key or os.environ.get("HUNTVAULT_QUERY_KEY", "")
+    # secrets are read by config.load (HUNTVAULT_* variables) and nowhere else
+    admin_key = server.admin_key
+    query_keys = server.query_key
     no_auth = server.no_auth and _loopback(server.host)
     if not no_auth and not admin_key:
         raise HuntvaultError(
