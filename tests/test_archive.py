@@ -167,3 +167,55 @@ def test_catalog_time_filter_skips_row_groups(tmp_path: Path) -> None:
     assert found is not None, plan
     assert int(found.group(1)) < int(found.group(2)) == 4
     con.close()
+
+
+def _seen_keys(root: Path) -> list[bytes]:
+    import sqlite3
+
+    con = sqlite3.connect(root / "_huntvault" / "manifest.sqlite")
+    try:
+        return [r[0] for r in con.execute("SELECT k FROM seen ORDER BY k")]
+    finally:
+        con.close()
+
+
+def test_new_archives_key_rows_by_event_time(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    with Archive(tmp_path) as arc:
+        assert arc.key_format == 2
+        arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 5))
+        assert arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 5)).duplicates == 5
+    keys = _seen_keys(tmp_path)
+    assert len(keys) == 5 and all(len(k) == 16 for k in keys)
+    first = datetime(2026, 7, 20, 10, 0, 0, 123456, tzinfo=UTC)
+    micros = int(first.timestamp()) * 1_000_000 + first.microsecond
+    # the leading 8 bytes are the event time (offset binary): keys sort in time order
+    assert int.from_bytes(keys[0][:8], "big") - 2**63 == micros
+    assert [int.from_bytes(k[:8], "big") for k in keys] == sorted(int.from_bytes(k[:8], "big") for k in keys)
+
+
+def test_archives_with_md5_keys_keep_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    with Archive(tmp_path) as arc:
+        arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 3))
+    # make it look like an archive written before time-ordered keys: MD5 keys, no format recorded
+    path = tmp_path / "_huntvault" / "manifest.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM seen")
+    con.execute("PRAGMA user_version = 0")
+    con.commit()
+    con.close()
+    with Archive(tmp_path) as arc:  # no keys and no format: nothing to keep, the new format is taken
+        assert arc.key_format == 2
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version = 0")
+    con.execute("INSERT INTO seen(p, k) VALUES (1, zeroblob(16))")
+    con.commit()
+    con.close()
+    with Archive(tmp_path) as arc:
+        assert arc.key_format == 1
+        assert arc.append_rows("DeviceFileEvents", rows("2026-07-20", 10, 4)).rows == 4
+        assert arc.append_rows("DeviceFileEvents", rows("2026-07-20", 10, 4)).duplicates == 4
+    assert len(_seen_keys(tmp_path)) == 5

@@ -111,6 +111,20 @@ def manifest_path(root: Path) -> Path:
     return root / STATE_DIR / MANIFEST_FILE
 
 
+#: Manifest format (SQLite `user_version`): how dedupe keys in `seen` are made.
+KEYS_MD5 = 1  # the 16-byte MD5 of the key (archives created before time-ordered keys)
+#: 8 bytes of event time (microseconds, offset binary, big-endian) then 8 bytes of the MD5: events
+#: arrive roughly in time order, so each batch's inserts land near the B-tree's end instead of on
+#: random pages all over it (random MD5 keys made dedupe slower as the archive grew)
+KEYS_TIME_MD5 = 2
+
+
+def key_format(con: sqlite3.Connection) -> int:
+    """How this archive's dedupe keys are made (`KEYS_MD5` or `KEYS_TIME_MD5`)."""
+    row = con.execute("PRAGMA user_version").fetchone()
+    return int(row[0]) if row and row[0] else KEYS_MD5
+
+
 def connect(root: Path, create: bool) -> sqlite3.Connection:
     """Open (and with `create`, initialise) the manifest of the archive at `root`."""
     path = manifest_path(root)
@@ -125,6 +139,10 @@ def connect(root: Path, create: bool) -> sqlite3.Connection:
         con.execute("PRAGMA cache_size=-65536")
         if create:
             con.executescript(_SCHEMA)
+            if con.execute("PRAGMA user_version").fetchone()[0] == 0:
+                # an archive with keys already is an older one: it keeps its key format
+                old = con.execute("SELECT 1 FROM seen LIMIT 1").fetchone() is not None
+                con.execute(f"PRAGMA user_version = {KEYS_MD5 if old else KEYS_TIME_MD5}")
     except sqlite3.Error as exc:
         raise ArchiveError(f"cannot open the archive manifest {path}: {exc}") from None
     return con
@@ -258,18 +276,35 @@ def partition_column(con: sqlite3.Connection, table: str, dates: Sequence[str]) 
     return [ids[d] for d in dates]
 
 
-def insert_seen_if_all_new(con: sqlite3.Connection, pids: Sequence[int], keys: Sequence[bytes]) -> bool:
-    """Insert keys (distinct, sorted by (partition, key), each with its partition id): True if every key
-    was new, else nothing is inserted and False (then `seen_keys` tells which ones were known)."""
-    con.execute("SAVEPOINT hv_seen")
-    before = con.total_changes
-    con.executemany("INSERT OR IGNORE INTO seen(p, k) VALUES (?, ?)", zip(pids, keys, strict=True))
-    if con.total_changes - before == len(keys):
+SEEN_CHUNK = 4096  # keys inserted under one savepoint; a chunk holding a known key is redone alone
+
+
+def insert_new_keys(con: sqlite3.Connection, pids: Sequence[int], keys: Sequence[bytes]) -> list[int]:
+    """Record keys (distinct, sorted by (partition, key), each with its partition id) inside the caller's
+    transaction; returns the positions of those already recorded (their rows are duplicates).
+
+    Chunk by chunk: `INSERT OR IGNORE` under a savepoint; a chunk that inserted fewer rows than it has
+    keys (the rare case: a duplicate of a row committed earlier) is rolled back, its keys looked up and
+    only the new ones inserted, so duplicates cost a lookup of their chunk, not of the batch.
+    """
+    known: list[int] = []
+    for start in range(0, len(keys), SEEN_CHUNK):
+        ks, ps = keys[start : start + SEEN_CHUNK], pids[start : start + SEEN_CHUNK]
+        con.execute("SAVEPOINT hv_seen")
+        before = con.total_changes
+        con.executemany("INSERT OR IGNORE INTO seen(p, k) VALUES (?, ?)", zip(ps, ks, strict=True))
+        if con.total_changes - before == len(ks):
+            con.execute("RELEASE hv_seen")
+            continue
+        con.execute("ROLLBACK TO hv_seen")
         con.execute("RELEASE hv_seen")
-        return True
-    con.execute("ROLLBACK TO hv_seen")
-    con.execute("RELEASE hv_seen")
-    return False
+        already = seen_keys(con, ps, ks)
+        con.executemany(
+            "INSERT INTO seen(p, k) VALUES (?, ?)",
+            [(p, k) for p, k in zip(ps, ks, strict=True) if k not in already],
+        )
+        known.extend(start + i for i, k in enumerate(ks) if k in already)
+    return known
 
 
 def seen_keys(con: sqlite3.Connection, pids: Sequence[int], keys: Sequence[bytes]) -> set[bytes]:
@@ -287,11 +322,6 @@ def seen_keys(con: sqlite3.Connection, pids: Sequence[int], keys: Sequence[bytes
     return found
 
 
-def add_seen(con: sqlite3.Connection, items: Iterable[tuple[int, bytes]]) -> None:
-    """Record (partition id, key) pairs, sorted by the caller."""
-    con.executemany("INSERT OR IGNORE INTO seen(p, k) VALUES (?, ?)", items)
-
-
 def drop_seen(con: sqlite3.Connection, table: str, date: str) -> None:
     row = con.execute("SELECT id FROM partitions WHERE tbl = ? AND date = ?", (table, date)).fetchone()
     if row is not None:
@@ -307,13 +337,13 @@ __all__ = [
     "PartInfo",
     "SourceStats",
     "add_part",
-    "add_seen",
     "bump_source",
     "changes_since",
     "connect",
     "drop_seen",
     "get_checkpoints",
-    "insert_seen_if_all_new",
+    "insert_new_keys",
+    "key_format",
     "known_paths",
     "manifest_path",
     "partition_column",

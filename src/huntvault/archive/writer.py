@@ -163,6 +163,7 @@ class Archive:
         self.root.mkdir(parents=True, exist_ok=True)
         self.compression = compression
         self.con: sqlite3.Connection = mf.connect(self.root, create=True)
+        self.key_format = mf.key_format(self.con)
         self._duck = duckdb.connect()
         self._duck.execute("SET TimeZone = 'UTC'")
         self._duck.execute("SET threads = 2")
@@ -307,8 +308,7 @@ class Archive:
         transaction). Returns the kept rows (in their batch order), their UTC dates, and how many were dropped.
 
         Column-wise: DuckDB computes the keys, keeps each key's first row and sorts by (date, key) for
-        the B-tree; SQLite takes the keys in one `executemany`. Only when some key was archived before
-        (a re-read blob, a late duplicate) are the batch's keys looked up one by one.
+        the B-tree; SQLite takes the keys in `executemany` chunks (`manifest.insert_new_keys`).
         """
         total = data.num_rows
         first = self._first_keys(table, data)
@@ -316,10 +316,10 @@ class Archive:
         keys = first.column("k").to_pylist()
         days = first.column("d")
         pids = mf.partition_column(self.con, table, days.to_pylist())
-        if not mf.insert_seen_if_all_new(self.con, pids, keys):
-            already = mf.seen_keys(self.con, pids, keys)
-            fresh = np.fromiter((k not in already for k in keys), np.bool_, len(keys))
-            mf.add_seen(self.con, [(p, k) for p, k, f in zip(pids, keys, fresh.tolist(), strict=True) if f])
+        known = mf.insert_new_keys(self.con, pids, keys)
+        if known:
+            fresh = np.ones(len(keys), np.bool_)
+            fresh[known] = False
             rows, days = rows[fresh], days.filter(pa.array(fresh, pa.bool_()))
         order = np.argsort(rows, kind="stable")  # back to batch order
         days = days.take(pa.array(order))
@@ -332,8 +332,9 @@ class Archive:
     def _first_keys(self, table: str, data: pa.Table) -> pa.Table:
         """Per distinct dedupe key of `data`: its first row `i`, 16-byte key `k`, UTC date `d`; by (d, k).
 
-        The key is the MD5 of (table, dedupe-key columns) where the table has a dedupe key, else of
-        the row's content (every column but the envelope's).
+        The key hashes (table, dedupe-key columns) where the table has a dedupe key, else the row's
+        content (every column but the envelope's): the event time then half the MD5 in the current
+        format (`manifest.KEYS_TIME_MD5`), the whole MD5 in archives made before it.
         """
         known = get_table(table)
         tcol = time_column(table)
@@ -351,7 +352,13 @@ class Archive:
             names = [n for n in data.schema.names if n not in _ENVELOPE_NAMES or n == EXTRA_COLUMN]
             parts = [val(n) for n in names]
         lit = table.replace("'", "''")
-        key_sql = f"unhex(md5(concat_ws(chr(31), '{lit}', {', '.join(parts)})))"
+        digest = f"md5(concat_ws(chr(31), '{lit}', {', '.join(parts)}))"
+        if self.key_format == mf.KEYS_TIME_MD5:
+            when = f'coalesce(epoch_us("{tcol}"), 0)'
+            ordered = f"lpad(to_hex(CAST({when} AS HUGEINT) + 9223372036854775808), 16, '0')"
+            key_sql = f"unhex({ordered} || left({digest}, 16))"
+        else:
+            key_sql = f"unhex({digest})"
         date_sql = f"strftime(timezone('UTC', \"{tcol}\"), '%Y-%m-%d')"
         view = data.append_column("__hv_i", pa.array(np.arange(data.num_rows, dtype=np.int64)))
         self._duck.register("hv_batch", view)
