@@ -34,19 +34,40 @@ def test_spark_case(case: Case, spark_backend) -> None:  # type: ignore[no-untyp
     assert canonical(result.rows(), case.ordered) == canonical(case.expected, case.ordered), result.sql
 
 
+SPARK_SERIES = [
+    "print y = dynamic([1, 2, 3, 10, 2]) | extend series_stats(y)",
+    "print y = dynamic([1, 2, 3, 10, 2]) | project s = series_stats_dynamic(y)",
+    "print y = dynamic([1, 2, 3, 4, 5]) | extend series_fit_line(y)",
+    "print y = dynamic([1, 2, 3, 40, 5, 6, 7, 8, 9, 10, 11, 12]) | project o = series_outliers(y)",
+    "print y = dynamic([1, null, 3]) | project f = series_fill_linear(y)",
+    "print y = dynamic([1, 2, 3, 40, 5, 6, 7, 8, 9, 10, 11, 12]) | extend series_decompose_anomalies(y, 1.5)",
+    "print y = dynamic([1, 2, 3]) | project f = series_fir(y, dynamic([1, 1]))",
+    "datatable(k:string, y:dynamic)['a', dynamic([1, 5, 2]), 'b', dynamic([4])] "
+    "| extend series_stats(y) | project k, series_stats_y_max, series_stats_y_avg",
+]
+
+
+@pytest.mark.parametrize("query", SPARK_SERIES)
+def test_spark_series_udf_functions_match_duckdb(query: str, spark_backend) -> None:  # type: ignore[no-untyped-def]
+    duck = execute(query, now=NOW).rows()
+    spark = execute(query, backend=spark_backend, now=NOW).rows()
+    assert canonical(spark, False) == canonical(duck, False)
+
+
 @pytest.mark.parametrize(
     ("name", "query"),
     [
-        ("series_stats", "print y = dynamic([1, 2, 3]) | extend series_stats(y)"),
-        (
-            "series_decompose_anomalies",
-            "print y = dynamic([1, 2, 3]) | project d = series_decompose_anomalies(y)",
-        ),
         ("series_add", "print y = dynamic([1, 2, 3]) | project a = series_add(y, y)"),
+        ("series_fill_const", "print y = dynamic([1, null]) | project a = series_fill_const(y, 0)"),
+        (
+            "make-series",
+            "datatable(t:datetime, v:long)[datetime(2024-01-01), 1] "
+            "| make-series s = sum(v) on t from datetime(2024-01-01) to datetime(2024-01-03) step 1d",
+        ),
     ],
 )
-def test_spark_series_functions_fail_by_name(name: str, query: str, spark_backend) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(KqlUnsupportedError, match=rf"{name}\(\) runs on the DuckDB engine only"):
+def test_spark_duckdb_only_features_fail_by_name(name: str, query: str, spark_backend) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(KqlUnsupportedError, match=rf"{name}(\(\))? runs on the DuckDB engine only"):
         execute(query, backend=spark_backend, now=NOW)
 
 

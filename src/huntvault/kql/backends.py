@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,12 @@ class SparkBackend(Catalog):
     @classmethod
     def session(cls) -> Any:
         if cls._session is None:
+            import os
+
             from pyspark.sql import SparkSession
+
+            # Python UDFs (series_*) run in workers: this interpreter (and its huntvault) must run them
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
             cls._session = (
                 SparkSession.builder.master("local[1]")
@@ -198,6 +204,7 @@ class SparkBackend(Catalog):
                 .getOrCreate()
             )
             cls._session.sparkContext.setLogLevel("ERROR")
+            _register_spark_udfs(cls._session)
         return cls._session
 
     def table_expr(self, name: str) -> exp.Expression:
@@ -212,6 +219,20 @@ class SparkBackend(Catalog):
 
     def discover(self, sql: str) -> list[str]:
         return [str(r[0]) for r in self.session().sql(sql).collect() if r[0] is not None]
+
+
+def _register_spark_udfs(spark: Any) -> None:
+    """The series_* UDF on a Spark session (null series in, null out, as DuckDB's default null handling)."""
+    from pyspark.sql.types import StringType
+
+    from huntvault.kql.series_math import UDF_NAME, kql_series
+
+    def body(name: str | None, series: str | None, args: str | None) -> str | None:
+        if name is None or series is None or args is None:
+            return None
+        return kql_series(name, series, args)
+
+    spark.udf.register(UDF_NAME, body, StringType())
 
 
 def _committed_parts(archive: Path, table: str) -> list[Path]:

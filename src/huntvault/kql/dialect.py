@@ -229,14 +229,7 @@ class SparkDialect(Dialect):
         return anon("from_json", value, exp.Literal.string("array<string>"))
 
     def to_json(self, value: exp.Expression) -> exp.Expression:
-        return anon("to_json", anon("array", value)).pipe(
-            lambda e: anon(
-                "substr",
-                e,
-                exp.Literal.number(2),
-                exp.Sub(this=anon("length", e), expression=exp.Literal.number(2)),
-            )
-        )
+        return _spark_json_text(value)
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
         key = anon("to_json", anon("array", exp.column("k")))
@@ -382,6 +375,35 @@ def _struct_pack(node: exp.Anonymous) -> exp.Expression:
     return anon("named_struct", *args)
 
 
+def _spark_json_text(value: exp.Expression) -> exp.Expression:
+    """JSON text of any value: Spark's to_json takes only arrays, maps and structs, so the value is
+    wrapped in a one-element array and the brackets are cut off."""
+    wrapped = anon("to_json", anon("array", value))
+    return anon(
+        "substr",
+        wrapped,
+        exp.Literal.number(2),
+        exp.Sub(this=anon("length", wrapped.copy()), expression=exp.Literal.number(2)),
+    )
+
+
+def _spark_to_json(args: list[exp.Expression]) -> exp.Expression | None:
+    """DuckDB's to_json(x) for any x (make_list of numbers, series UDF arguments...)."""
+    first = args[0] if len(args) == 1 else None
+    if first is None or (isinstance(first, exp.Anonymous) and first.name.lower() == "array"):
+        return None  # already Spark's form
+    return _spark_json_text(first)
+
+
+def _spark_sequence(args: list[exp.Expression]) -> exp.Expression:
+    start, stop = args[0], args[1]
+    if len(args) == 2:
+        return anon("sequence", start, exp.Sub(this=stop, expression=exp.Literal.number(1)))
+    step = args[2]
+    last = exp.Sub(this=stop, expression=exp.Cast(this=anon("signum", step), to=exp.DataType.build("BIGINT")))
+    return anon("sequence", start, last, step)
+
+
 def _spark_special(node: exp.Anonymous) -> exp.Expression | None:
     """DuckDB-only functions rewritten into Spark's equivalents (a table of small rewrites)."""
     name = node.name.lower()
@@ -399,6 +421,25 @@ SPARK_REWRITES: dict[str, Any] = {
         exp.Cast(this=args[0], to=exp.DataType.build("BIGINT")) if len(args) == 1 else None
     ),
     "list_transform": lambda args, node: anon("transform", *args),
+    "to_json": lambda args, node: _spark_to_json(args),
+    # DuckDB's range list stops before `stop`; Spark's sequence includes it (and `range` is a table there)
+    "range": lambda args, node: _spark_sequence(args),
+    # a JSON array of JSON texts (the series UDF's arguments): Spark has no json_array
+    "json_array": lambda args, node: anon(
+        "concat",
+        exp.Literal.string("["),
+        anon(
+            "concat_ws",
+            exp.Literal.string(","),
+            *[
+                anon(
+                    "coalesce", exp.Cast(this=a, to=exp.DataType.build("STRING")), exp.Literal.string("null")
+                )
+                for a in args
+            ],
+        ),
+        exp.Literal.string("]"),
+    ),
     "list_filter": lambda args, node: anon("filter", *args),
     "list_value": lambda args, node: anon("array", *args),
     "list": lambda args, node: anon("collect_list", *args),

@@ -41,6 +41,8 @@ def _agg(p: Planner, rel: Rel, env: dict[str, Any], item: A.Assign, counter: lis
 def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> Rel:
     """One row per `by` group: each aggregate as an array over the bins, and the bin starts as an array."""
     d = p.dialect
+    if d.name != "duckdb":  # Spark's collect_list neither keeps the bin order nor the JSON types
+        raise p.error_unsupported("make-series runs on the DuckDB engine only", op)
     scope = p.scope_of(rel, env)
     axis = p.compile(op.on, scope)
     axis_name = axis.name or "Column1"

@@ -1,4 +1,4 @@
-"""The series_* scalar functions (the SERIES_FUNCTIONS table): element-wise arithmetic in SQL, the rest via the kql_series UDF."""
+"""The series_* scalar functions (the SERIES_FUNCTIONS table): element-wise arithmetic in SQL (DuckDB), the rest via the kql_series UDF (DuckDB and Spark)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,15 @@ def _is_series(v: T) -> bool:
     return v.type == "dynamic" and not (v.is_const and not isinstance(v.const, list))
 
 
+def _json_text(c: ExprCompiler, v: T) -> exp.Expression:
+    """A UDF argument as JSON text (scalars through the dialect: Spark's to_json takes no scalar)."""
+    if v.type == "dynamic" or (v.is_const and v.const is None):
+        return to_dynamic(v).sql
+    return c.planner.dialect.to_json(to_dynamic(v).sql if v.type == "datetime" else v.sql)
+
+
 def _udf(c: ExprCompiler, name: str, series: T, extra: list[T]) -> exp.Expression:
-    args = anon("json_array", *[to_dynamic(a).sql for a in extra])
+    args = anon("json_array", *[_json_text(c, a) for a in extra])
     call = anon(
         UDF_NAME,
         S(name),
@@ -63,7 +70,6 @@ def udf_array(name: str, lo: int, hi: int) -> Lowering:
 
     def lower(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         _arity(c, node, args, lo, hi)
-        _duckdb_only(c, node)
         return T(_udf(c, name, args[0], args[1:]), "dynamic")
 
     return lower
@@ -74,7 +80,6 @@ def udf_parts(name: str, lo: int, hi: int, parts: list[tuple[str, str]], bag: bo
 
     def lower(c: ExprCompiler, args: list[T], node: A.Call) -> T:
         _arity(c, node, args, lo, hi)
-        _duckdb_only(c, node)
         whole = _udf(c, name, args[0], args[1:])
         if bag:
             return T(whole, "dynamic")
