@@ -135,25 +135,11 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
         .from_(grid.subquery("gr"), copy=False)
         .join(agg_sql.subquery("a"), on=on, join_type="LEFT", copy=False)
     )
-    order = exp.Order(expressions=[exp.Ordered(this=col("__bin"))])
     outs: list[exp.Expression] = [col(n) for n, _ in keys]
     cols: list[tuple[str, str]] = [(n, v.type) for n, v in keys]
     for n, v, dv in aggs:
         value = to_dynamic(T(exp.Coalesce(this=col(n), expressions=[dv.sql]), v.type)).sql
-        outs.append(
-            alias(
-                anon(
-                    "to_json",
-                    anon("list", exp.WithinGroup(this=value, expression=order.copy()))
-                    if False
-                    else anon(
-                        "list",
-                        value,
-                    ),
-                ),
-                n,
-            )
-        )
+        outs.append(alias(anon("to_json", _in_bin_order(value)), n))
         cols.append((n, "dynamic"))
     stamp = to_string(
         T(
@@ -165,7 +151,7 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
             "datetime",
         )
     ).sql
-    outs.append(alias(anon("to_json", anon("list", stamp)), axis_name))
+    outs.append(alias(anon("to_json", _in_bin_order(stamp)), axis_name))
     cols.append((axis_name, "dynamic"))
     ordered = (
         exp.select(exp.Star())
@@ -176,6 +162,12 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
     if keys:
         final = final.group_by(*[col(n) for n, _ in keys], copy=False)
     return _rel(final, cols)
+
+
+def _in_bin_order(value: exp.Expression) -> exp.Expression:
+    """The values of a group as a list in bin order (an ordered aggregate: the order of the rows feeding
+    a plain list() is not a guarantee once DuckDB aggregates in parallel)."""
+    return exp.ArrayAgg(this=exp.Order(this=value, expressions=[exp.Ordered(this=col("__bin"))]))
 
 
 def _keys_match(keys: list[str], left: str, right: str) -> exp.Expression | None:
