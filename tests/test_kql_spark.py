@@ -44,6 +44,14 @@ SPARK_SERIES = [
     "print y = dynamic([1, 2, 3]) | project f = series_fir(y, dynamic([1, 1]))",
     "datatable(k:string, y:dynamic)['a', dynamic([1, 5, 2]), 'b', dynamic([4])] "
     "| extend series_stats(y) | project k, series_stats_y_max, series_stats_y_avg",
+    "datatable(t:datetime, g:string, v:long)[datetime(2024-06-15 00:10), 'a', 1, datetime(2024-06-15 02:10), 'a', 2, "
+    "datetime(2024-06-15 01:00), 'b', 5] | make-series s = sum(v) default=0 on t from datetime(2024-06-15) "
+    "to datetime(2024-06-15 03:00) step 1h by g",
+    "datatable(t:datetime, v:real)[datetime(2024-01-01), 1.5, datetime(2024-01-03), 2.5] "
+    "| make-series a = avg(v), c = count() on t from datetime(2024-01-01) to datetime(2024-01-04) step 1d "
+    "| extend series_stats(a)",
+    "range x from 1 to 500 step 1 | extend t = datetime(2024-01-01) + x * 7m, g = x % 3 "
+    "| make-series n = count() on t from datetime(2024-01-01) to datetime(2024-01-04) step 1h by g",
 ]
 
 
@@ -60,9 +68,9 @@ def test_spark_series_udf_functions_match_duckdb(query: str, spark_backend) -> N
         ("series_add", "print y = dynamic([1, 2, 3]) | project a = series_add(y, y)"),
         ("series_fill_const", "print y = dynamic([1, null]) | project a = series_fill_const(y, 0)"),
         (
-            "make-series",
+            "make-series of a datetime aggregate",
             "datatable(t:datetime, v:long)[datetime(2024-01-01), 1] "
-            "| make-series s = sum(v) on t from datetime(2024-01-01) to datetime(2024-01-03) step 1d",
+            "| make-series s = max(t) on t from datetime(2024-01-01) to datetime(2024-01-03) step 1d",
         ),
     ],
 )

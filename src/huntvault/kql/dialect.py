@@ -29,6 +29,15 @@ class Dialect:
             this=anon("range", *args), alias=exp.TableAlias(this=exp.to_identifier("r"), columns=columns)
         )
 
+    def json_list_in_order(
+        self, raw: exp.Expression, as_json: exp.Expression, order: exp.Expression
+    ) -> exp.Expression:
+        """An aggregate: the group's values as one JSON array, in `order` (make-series)."""
+        del raw
+        return anon(
+            "to_json", exp.ArrayAgg(this=exp.Order(this=as_json, expressions=[exp.Ordered(this=order)]))
+        )
+
     def substring_test(self, kind: str, hay: exp.Expression, needle: exp.Expression) -> exp.Expression:
         names = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}
         return anon(names[kind], hay, needle)
@@ -143,6 +152,28 @@ class SparkDialect(Dialect):
 
     name = "spark"
     passes = 6
+
+    def json_list_in_order(
+        self, raw: exp.Expression, as_json: exp.Expression, order: exp.Expression
+    ) -> exp.Expression:
+        # Spark has no ordered aggregate: collect (order, value) pairs, sort them, keep the values
+        pairs = anon(
+            "collect_list", anon("named_struct", exp.Literal.string("o"), order, exp.Literal.string("v"), raw)
+        )
+        s = exp.to_identifier("__s")
+        values = anon(
+            "transform",
+            anon("array_sort", pairs),
+            exp.Lambda(
+                this=exp.Dot(this=exp.column(s.copy()), expression=exp.to_identifier("v")), expressions=[s]
+            ),
+        )
+        return anon("to_json", anon("array", values)).pipe(lambda e: _strip_array(e))
+
+    def render(self, tree: exp.Expression) -> str:
+        # the lowering reuses one expression object in several places (a value inside CASE branches);
+        # copying makes each occurrence its own node, so every rewrite below reaches all of them
+        return super().render(tree.copy())
 
     def integers(
         self, start: exp.Expression, stop: exp.Expression, step: exp.Expression | None = None
@@ -277,16 +308,7 @@ class SparkDialect(Dialect):
         )
 
     def strftime(self, ts: exp.Expression, fmt: str) -> exp.Expression:
-        java = (
-            fmt.replace("%Y", "yyyy")
-            .replace("%m", "MM")
-            .replace("%d", "dd")
-            .replace("%H", "HH")
-            .replace("%M", "mm")
-            .replace("%S", "ss")
-            .replace("%f", "SSSSSS")
-        )
-        return anon("date_format", ts, exp.Literal.string(java))
+        return anon("date_format", ts, exp.Literal.string(_java_pattern(fmt)))
 
     def _special(self, node: exp.Anonymous) -> exp.Expression | None:
         return _spark_special(node)
@@ -313,6 +335,9 @@ class SparkDialect(Dialect):
                 return exp.Case(ifs=[exp.If(this=quoted, true=unquote)], default=base.copy())
             if text is not None:
                 return anon("get_json_object", node.this, exp.Literal.string(_spark_path(text)))
+        if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
+            # sqlglot's own strftime -> Java mapping leaves literal letters such as `T` unquoted
+            return anon("date_format", node.this, exp.Literal.string(_java_pattern(node.args["format"].this)))
         if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.ARRAY):
             return anon("from_json", node.this, exp.Literal.string("array<string>"))
         if isinstance(node, exp.Anonymous):
@@ -375,6 +400,42 @@ def _struct_pack(node: exp.Anonymous) -> exp.Expression:
     return anon("named_struct", *args)
 
 
+#: strftime codes -> Java DateTimeFormatter letters (Spark's date_format)
+_JAVA_CODES = {"Y": "yyyy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss", "f": "SSSSSS"}
+
+
+def _java_pattern(fmt: str) -> str:
+    """A strftime format as a Java pattern: codes translated, every other letter quoted (`T` is text)."""
+    out: list[str] = []
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt) and fmt[i + 1] in _JAVA_CODES:
+            out.append(_JAVA_CODES[fmt[i + 1]])
+            i += 2
+            continue
+        if ch.isalpha():
+            j = i
+            while j < len(fmt) and fmt[j].isalpha():
+                j += 1
+            out.append(f"'{fmt[i:j]}'")
+            i = j
+            continue
+        out.append("''" if ch == "'" else ch)
+        i += 1
+    return "".join(out)
+
+
+def _strip_array(wrapped: exp.Expression) -> exp.Expression:
+    """`[x]` -> `x` on JSON text."""
+    return anon(
+        "substr",
+        wrapped,
+        exp.Literal.number(2),
+        exp.Sub(this=anon("length", wrapped.copy()), expression=exp.Literal.number(2)),
+    )
+
+
 def _spark_json_text(value: exp.Expression) -> exp.Expression:
     """JSON text of any value: Spark's to_json takes only arrays, maps and structs, so the value is
     wrapped in a one-element array and the brackets are cut off."""
@@ -422,6 +483,11 @@ SPARK_REWRITES: dict[str, Any] = {
     ),
     "list_transform": lambda args, node: anon("transform", *args),
     "to_json": lambda args, node: _spark_to_json(args),
+    "strftime": lambda args, node: (
+        anon("date_format", args[0], exp.Literal.string(_java_pattern(args[1].this)))
+        if len(args) == 2 and isinstance(args[1], exp.Literal) and args[1].is_string
+        else None
+    ),
     # DuckDB's range list stops before `stop`; Spark's sequence includes it (and `range` is a table there)
     "range": lambda args, node: _spark_sequence(args),
     # a JSON array of JSON texts (the series UDF's arguments): Spark has no json_array

@@ -41,8 +41,6 @@ def _agg(p: Planner, rel: Rel, env: dict[str, Any], item: A.Assign, counter: lis
 def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> Rel:
     """One row per `by` group: each aggregate as an array over the bins, and the bin starts as an array."""
     d = p.dialect
-    if d.name != "duckdb":  # Spark's collect_list neither keeps the bin order nor the JSON types
-        raise p.error_unsupported("make-series runs on the DuckDB engine only", op)
     scope = p.scope_of(rel, env)
     axis = p.compile(op.on, scope)
     axis_name = axis.name or "Column1"
@@ -138,8 +136,13 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
     outs: list[exp.Expression] = [col(n) for n, _ in keys]
     cols: list[tuple[str, str]] = [(n, v.type) for n, v in keys]
     for n, v, dv in aggs:
-        value = to_dynamic(T(exp.Coalesce(this=col(n), expressions=[dv.sql]), v.type)).sql
-        outs.append(alias(anon("to_json", _in_bin_order(value)), n))
+        raw = T(exp.Coalesce(this=col(n), expressions=[dv.sql]), v.type)
+        if d.name != "duckdb" and v.type in ("dynamic", "datetime", "timespan"):
+            raise p.error_unsupported(
+                f"make-series of a {v.type} aggregate runs on the DuckDB engine only", op
+            )
+        as_json = to_dynamic(T(raw.sql.copy(), raw.type)).sql
+        outs.append(alias(d.json_list_in_order(raw.sql, as_json, col("__bin")), n))
         cols.append((n, "dynamic"))
     stamp = to_string(
         T(
@@ -151,7 +154,9 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
             "datetime",
         )
     ).sql
-    outs.append(alias(anon("to_json", _in_bin_order(stamp)), axis_name))
+    outs.append(
+        alias(d.json_list_in_order(stamp, to_dynamic(T(stamp.copy(), "string")).sql, col("__bin")), axis_name)
+    )
     cols.append((axis_name, "dynamic"))
     ordered = (
         exp.select(exp.Star())
@@ -162,12 +167,6 @@ def make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: dict[str, Any]) -> 
     if keys:
         final = final.group_by(*[col(n) for n, _ in keys], copy=False)
     return _rel(final, cols)
-
-
-def _in_bin_order(value: exp.Expression) -> exp.Expression:
-    """The values of a group as a list in bin order (an ordered aggregate: the order of the rows feeding
-    a plain list() is not a guarantee once DuckDB aggregates in parallel)."""
-    return exp.ArrayAgg(this=exp.Order(this=value, expressions=[exp.Ordered(this=col("__bin"))]))
 
 
 def _keys_match(keys: list[str], left: str, right: str) -> exp.Expression | None:
