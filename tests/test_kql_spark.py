@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,24 @@ def test_spark_series_udf_functions_match_duckdb(query: str, spark_backend) -> N
     duck = execute(query, now=NOW).rows()
     spark = execute(query, backend=spark_backend, now=NOW).rows()
     assert canonical(spark, False) == canonical(duck, False)
+
+
+SPARK_LISTS = [
+    "datatable(g:string, v:long)['a', 1, 'a', 3, 'b', 2, 'b', int(null)] | summarize y = make_list(v) by g",
+    "datatable(g:string, v:real)['a', 1.5, 'a', 3.25, 'b', 2.0] | summarize y = make_set(v) by g",
+    "datatable(g:string, v:string)['a', 'x', 'a', 'y', 'b', 'z'] | summarize y = make_list(v, 1) by g "
+    "| extend n = array_length(y)",
+]
+
+
+@pytest.mark.parametrize("query", SPARK_LISTS)
+def test_spark_make_list_of_any_type(query: str, spark_backend) -> None:  # type: ignore[no-untyped-def]
+    def norm(rows: list[dict[str, object]]) -> list[str]:  # list order is not defined (as in Kusto)
+        out = [{k: sorted(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows]
+        return sorted(json.dumps(r, sort_keys=True, default=str) for r in out)
+
+    duck = execute(query, now=NOW).rows()
+    assert norm(execute(query, backend=spark_backend, now=NOW).rows()) == norm(duck)
 
 
 @pytest.mark.parametrize(

@@ -338,6 +338,16 @@ class SparkDialect(Dialect):
         if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
             # sqlglot's own strftime -> Java mapping leaves literal letters such as `T` unquoted
             return anon("date_format", node.this, exp.Literal.string(_java_pattern(node.args["format"].this)))
+        if (
+            isinstance(node, exp.Cast)
+            and node.to.is_type(exp.DataType.Type.JSON)
+            and isinstance(node.this, exp.Cast)
+            and node.this.to.is_type(exp.DataType.Type.ARRAY)
+            and isinstance(node.this.this, (exp.Filter, exp.Anonymous))
+        ):
+            # a list of JSON texts (make_list, make_set) as one JSON array: Spark joins the texts
+            items = anon("array_join", node.this.this, exp.Literal.string(","))
+            return anon("concat", exp.Literal.string("["), items, exp.Literal.string("]"))
         if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.ARRAY):
             return anon("from_json", node.this, exp.Literal.string("array<string>"))
         if isinstance(node, exp.Anonymous):
