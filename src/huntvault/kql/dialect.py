@@ -168,7 +168,7 @@ class SparkDialect(Dialect):
                 this=exp.Dot(this=exp.column(s.copy()), expression=exp.to_identifier("v")), expressions=[s]
             ),
         )
-        return anon("to_json", anon("array", values)).pipe(lambda e: _strip_array(e))
+        return _spark_json_text(values)
 
     def render(self, tree: exp.Expression) -> str:
         # the lowering reuses one expression object in several places (a value inside CASE branches);
@@ -263,25 +263,13 @@ class SparkDialect(Dialect):
         return _spark_json_text(value)
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
-        key = anon("to_json", anon("array", exp.column("k")))
-        key = anon(
-            "substr",
-            key,
-            exp.Literal.number(2),
-            exp.Sub(this=anon("length", key.copy()), expression=exp.Literal.number(2)),
-        )
+        key = _spark_json_text(exp.column("k"))
         value = anon(
             "get_json_object",
             bag.copy(),
             anon("concat", exp.Literal.string("$['"), exp.column("k"), exp.Literal.string("']")),
         )
-        quoted = anon("to_json", anon("array", value))
-        quoted = anon(
-            "substr",
-            quoted,
-            exp.Literal.number(2),
-            exp.Sub(this=anon("length", quoted.copy()), expression=exp.Literal.number(2)),
-        )
+        quoted = _spark_json_text(value)
         body = (
             anon(
                 "concat",
@@ -308,7 +296,7 @@ class SparkDialect(Dialect):
         )
 
     def strftime(self, ts: exp.Expression, fmt: str) -> exp.Expression:
-        return anon("date_format", ts, exp.Literal.string(_java_pattern(fmt)))
+        return _date_format(ts, fmt)
 
     def _special(self, node: exp.Anonymous) -> exp.Expression | None:
         return _spark_special(node)
@@ -337,7 +325,7 @@ class SparkDialect(Dialect):
                 return anon("get_json_object", node.this, exp.Literal.string(_spark_path(text)))
         if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
             # sqlglot's own strftime -> Java mapping leaves literal letters such as `T` unquoted
-            return anon("date_format", node.this, exp.Literal.string(_java_pattern(node.args["format"].this)))
+            return _date_format(node.this, node.args["format"].this)
         if (
             isinstance(node, exp.Cast)
             and node.to.is_type(exp.DataType.Type.JSON)
@@ -436,14 +424,9 @@ def _java_pattern(fmt: str) -> str:
     return "".join(out)
 
 
-def _strip_array(wrapped: exp.Expression) -> exp.Expression:
-    """`[x]` -> `x` on JSON text."""
-    return anon(
-        "substr",
-        wrapped,
-        exp.Literal.number(2),
-        exp.Sub(this=anon("length", wrapped.copy()), expression=exp.Literal.number(2)),
-    )
+def _date_format(ts: exp.Expression, fmt: str) -> exp.Expression:
+    """strftime(ts, fmt) in Spark: date_format with the Java pattern."""
+    return anon("date_format", ts, exp.Literal.string(_java_pattern(fmt)))
 
 
 def _spark_json_text(value: exp.Expression) -> exp.Expression:
@@ -494,7 +477,7 @@ SPARK_REWRITES: dict[str, Any] = {
     "list_transform": lambda args, node: anon("transform", *args),
     "to_json": lambda args, node: _spark_to_json(args),
     "strftime": lambda args, node: (
-        anon("date_format", args[0], exp.Literal.string(_java_pattern(args[1].this)))
+        _date_format(args[0], args[1].this)
         if len(args) == 2 and isinstance(args[1], exp.Literal) and args[1].is_string
         else None
     ),

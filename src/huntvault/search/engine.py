@@ -114,7 +114,7 @@ class SearchEngine:
 
     def __init__(self, store: IndexStore) -> None:
         self.store = store
-        # (searcher id, field) -> (searcher, min, max): a searcher sees one fixed index version
+        # (searcher id, field) -> (searcher, (min, max) or None): a searcher sees one fixed index version
         self._bounds: dict[tuple[int, str], tuple[tantivy.Searcher, tuple[float, float] | None]] = {}
 
     # -- compilation --
