@@ -21,6 +21,17 @@ class _Tok:
     number: str = ""  # argument of ^ or ~
 
 
+#: one-character tokens of the full Lucene syntax (`&&`, `||`, `^n`, `~n`, phrases, regexes and terms are scanned)
+PUNCTUATION: dict[str, str] = {
+    "(": "lparen",
+    ")": "rparen",
+    ":": "colon",
+    **dict.fromkeys("[]{}", "range"),
+    "+": "plus",
+    **dict.fromkeys("-!", "not"),
+}
+
+
 def _lex(q: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
@@ -29,17 +40,8 @@ def _lex(q: str) -> list[_Tok]:
         if c.isspace():
             i += 1
             continue
-        if c == "(":
-            toks.append(_Tok("lparen", c, i))
-            i += 1
-        elif c == ")":
-            toks.append(_Tok("rparen", c, i))
-            i += 1
-        elif c == ":":
-            toks.append(_Tok("colon", c, i))
-            i += 1
-        elif c in "[]{}":
-            toks.append(_Tok("range", c, i))
+        if c in PUNCTUATION:
+            toks.append(_Tok(PUNCTUATION[c], c, i))
             i += 1
         elif c in "^~":
             j = i + 1
@@ -53,12 +55,6 @@ def _lex(q: str) -> list[_Tok]:
         elif q.startswith("||", i):
             toks.append(_Tok("or", "||", i))
             i += 2
-        elif c == "+":
-            toks.append(_Tok("plus", c, i))
-            i += 1
-        elif c in "-!":
-            toks.append(_Tok("not", c, i))
-            i += 1
         elif c == '"':
             phrase, end = scan_phrase(q, i)
             toks.append(_Tok("phrase", phrase, i))

@@ -38,6 +38,10 @@ class _Tok:
     prefix: bool = False
 
 
+#: one-character tokens of the simple syntax (`-` is NOT only where an operand starts; phrases and terms are scanned)
+PUNCTUATION: dict[str, str] = {"(": "lparen", ")": "rparen", "+": "and", "|": "or"}
+
+
 def _lex(q: str) -> list[_Tok]:
     toks: list[_Tok] = []
     i, n = 0, len(q)
@@ -47,17 +51,8 @@ def _lex(q: str) -> list[_Tok]:
             i += 1
             continue
         at_start = not toks or toks[-1].kind in ("and", "or", "not", "lparen") or q[i - 1].isspace()
-        if c == "(":
-            toks.append(_Tok("lparen", c, i))
-            i += 1
-        elif c == ")":
-            toks.append(_Tok("rparen", c, i))
-            i += 1
-        elif c == "+":
-            toks.append(_Tok("and", c, i))
-            i += 1
-        elif c == "|":
-            toks.append(_Tok("or", c, i))
+        if c in PUNCTUATION:
+            toks.append(_Tok(PUNCTUATION[c], c, i))
             i += 1
         elif c == "-" and at_start:
             toks.append(_Tok("not", c, i))
