@@ -399,6 +399,29 @@ TITLES = ("Analyst", "Manager", "Engineer", "Specialist", "Director", "Associate
 DOMAIN_NETBIOS = "CONTOSO"
 DOMAIN_DNS = "contoso.com"
 
+
+def dc_kerberos_logon(u: User, device_name: str, device_ip: str) -> dict[str, Any]:
+    """The IdentityLogonEvents columns of `u` signing in from a device to the domain controller with
+    Kerberos (the account, the protocol, both ends; the caller adds ActionType and any outcome)."""
+    return {
+        "AccountName": u.name,
+        "AccountDomain": DOMAIN_DNS,
+        "AccountUpn": u.upn,
+        "AccountSid": u.sid,
+        "AccountObjectId": u.object_id,
+        "AccountDisplayName": u.display_name,
+        "Application": "Active Directory",
+        "LogonType": "Resource access",
+        "Protocol": "Kerberos",
+        "DeviceName": device_name,
+        "IPAddress": device_ip,
+        "DestinationDeviceName": "dc-01.contoso.com",
+        "DestinationIPAddress": "10.0.0.10",
+        "DestinationPort": "88",
+        "OSPlatform": "Windows",
+    }
+
+
 #: Benign remote endpoints machines talk to: (url, ip, port).
 BENIGN_REMOTES: tuple[tuple[str, str, int], ...] = (
     ("login.microsoftonline.com", "20.190.151.68", 443),

@@ -6,7 +6,7 @@ import random
 
 import orjson
 
-from huntvault.emulator.catalog import DOMAIN_DNS
+from huntvault.emulator.catalog import DOMAIN_DNS, dc_kerberos_logon
 from huntvault.emulator.clock import TICKS_PER_HOUR, Formatter
 from huntvault.emulator.model import User
 from huntvault.emulator.noise import Event, Row, blank_cached
@@ -206,21 +206,7 @@ class TenantActivity:
         row.update(
             {
                 "ActionType": "LogonSuccess" if ok else "LogonFailed",
-                "AccountName": u.name,
-                "AccountDomain": DOMAIN_DNS,
-                "AccountUpn": u.upn,
-                "AccountSid": u.sid,
-                "AccountObjectId": u.object_id,
-                "AccountDisplayName": u.display_name,
-                "Application": "Active Directory",
-                "LogonType": "Resource access",
-                "Protocol": "Kerberos",
-                "DeviceName": d.name if d else "",
-                "IPAddress": d.private_ip if d else "",
-                "DestinationDeviceName": "dc-01.contoso.com",
-                "DestinationIPAddress": "10.0.0.10",
-                "DestinationPort": "88",
-                "OSPlatform": "Windows",
+                **dc_kerberos_logon(u, d.name if d else "", d.private_ip if d else ""),
                 "FailureReason": "" if ok else "WrongPassword",
                 "Port": str(rng.randint(49152, 65000)),
             }

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import orjson
 
-from huntvault.emulator.catalog import DOMAIN_DNS, Proc, binary
+from huntvault.emulator.catalog import DOMAIN_DNS, Proc, binary, dc_kerberos_logon
 from huntvault.emulator.model import Device
 from huntvault.emulator.storykit import (
     ATTACKER_HOST,
@@ -88,21 +88,7 @@ def phish_powershell_cradle(ctx: StoryContext) -> None:
         ctx.at(420),
         {
             "ActionType": "LogonSuccess",
-            "AccountName": u.name,
-            "AccountDomain": DOMAIN_DNS,
-            "AccountUpn": u.upn,
-            "AccountSid": u.sid,
-            "AccountObjectId": u.object_id,
-            "AccountDisplayName": u.display_name,
-            "Application": "Active Directory",
-            "LogonType": "Resource access",
-            "Protocol": "Kerberos",
-            "DeviceName": d.name,
-            "IPAddress": d.private_ip,
-            "DestinationDeviceName": "dc-01.contoso.com",
-            "DestinationIPAddress": "10.0.0.10",
-            "DestinationPort": "88",
-            "OSPlatform": "Windows",
+            **dc_kerberos_logon(u, d.name, d.private_ip),
         },
     )
     explorer = ctx.proc("explorer.exe", ctx.at(-8 * 3600), r"C:\Windows\Explorer.EXE", None)
