@@ -288,21 +288,7 @@ _CERT: dict[str, Row] = {}
 def created_fields(b: Binary) -> Row:
     row = _CREATED.get(b.file_name)
     if row is None:
-        row = {
-            "FileName": b.file_name,
-            "FolderPath": b.path,
-            "SHA1": b.sha1,
-            "SHA256": b.sha256,
-            "MD5": b.md5,
-            "FileSize": b.size,
-            "ProcessVersionInfoCompanyName": b.company or None,
-            "ProcessVersionInfoProductName": b.product or None,
-            "ProcessVersionInfoProductVersion": b.version or None,
-            "ProcessVersionInfoInternalFileName": b.file_name if b.company else None,
-            "ProcessVersionInfoOriginalFileName": b.file_name if b.company else None,
-            "ProcessVersionInfoFileDescription": b.description or None,
-        }
-        _CREATED[b.file_name] = row
+        row = _CREATED[b.file_name] = b.file_columns()
     return row
 
 

@@ -44,6 +44,23 @@ class Binary:
     def md5(self) -> str:
         return self._digest("md5")
 
+    def file_columns(self) -> dict[str, Any]:
+        """The file and version-info columns of a process-creation row for this binary."""
+        return {
+            "FileName": self.file_name,
+            "FolderPath": self.path,
+            "SHA1": self.sha1,
+            "SHA256": self.sha256,
+            "MD5": self.md5,
+            "FileSize": self.size,
+            "ProcessVersionInfoCompanyName": self.company or None,
+            "ProcessVersionInfoProductName": self.product or None,
+            "ProcessVersionInfoProductVersion": self.version or None,
+            "ProcessVersionInfoInternalFileName": self.file_name if self.company else None,
+            "ProcessVersionInfoOriginalFileName": self.file_name if self.company else None,
+            "ProcessVersionInfoFileDescription": self.description or None,
+        }
+
 
 SYS32 = r"C:\Windows\System32"
 MS = "Microsoft Corporation"
@@ -519,18 +536,7 @@ class Proc:
         acct = self.account
         out: dict[str, Any] = {
             "ActionType": "ProcessCreated",
-            "FileName": b.file_name,
-            "FolderPath": b.path,
-            "SHA1": b.sha1,
-            "SHA256": b.sha256,
-            "MD5": b.md5,
-            "FileSize": b.size,
-            "ProcessVersionInfoCompanyName": b.company or None,
-            "ProcessVersionInfoProductName": b.product or None,
-            "ProcessVersionInfoProductVersion": b.version or None,
-            "ProcessVersionInfoInternalFileName": b.file_name if b.company else None,
-            "ProcessVersionInfoOriginalFileName": b.file_name if b.company else None,
-            "ProcessVersionInfoFileDescription": b.description or None,
+            **b.file_columns(),
             "ProcessId": self.pid,
             "ProcessCommandLine": self.command_line,
             "ProcessIntegrityLevel": self.integrity,
