@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from huntvault.errors import KqlError, KqlSemanticError, KqlSyntaxError, KqlUnsupportedError
-from huntvault.kql import execute, parse, run
+from huntvault.kql import HuntLimits, execute, parse, run
 from huntvault.kql.backends import DuckDBBackend
 from tests.support.kql import NOW, Case, canonical, load_cases, sample_rows, write_archive
 
@@ -64,14 +64,79 @@ def test_offline_features_fail_by_name() -> None:
         run("externaldata(a:string)['https://example.com/x.csv'] | take 1")
 
 
-def test_externaldata_local_file(tmp_path: Path) -> None:
+def test_externaldata_local_file_under_an_allowed_folder(tmp_path: Path) -> None:
     f = tmp_path / "iocs.csv"
     f.write_text("sha,score\nabc,5\ndef,7\n")
     path = str(f).replace("\\", "\\\\")
     t = run(
-        f"externaldata(sha:string, score:long)['{path}'] with (format='csv', ignoreFirstRecord=true) | summarize sum(score)"
+        f"externaldata(sha:string, score:long)['{path}'] with (format='csv', ignoreFirstRecord=true) | summarize sum(score)",
+        limits=HuntLimits(externaldata_dirs=(str(tmp_path),)),
     )
     assert t.to_pylist() == [{"sum_score": 12}]
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/proc/self/environ", "/etc/passwd", "/etc/no-such-file", "relative.csv", "{allowed}/../outside.csv"],
+)
+def test_externaldata_outside_the_allowed_folders_is_refused_alike(tmp_path: Path, target: str) -> None:
+    allowed = tmp_path / "iocs"
+    allowed.mkdir()
+    (tmp_path / "outside.csv").write_text("secret\n")
+    query = f"externaldata(line:string)['{target.format(allowed=allowed)}'] with (format='txt')"
+    messages = set()
+    for limits in (None, HuntLimits(externaldata_dirs=(str(allowed),))):
+        with pytest.raises(KqlUnsupportedError) as info:
+            run(query, limits=limits)
+        messages.add(info.value.message)
+    assert messages == {
+        "externaldata reads local files only under the folders listed in "
+        "[hunt].externaldata_dirs (none by default), by absolute path"
+    }
+
+
+def test_externaldata_symlink_out_of_an_allowed_folder_is_refused(tmp_path: Path) -> None:
+    allowed = tmp_path / "iocs"
+    allowed.mkdir()
+    (allowed / "link").symlink_to("/etc/passwd")
+    with pytest.raises(KqlUnsupportedError, match="externaldata_dirs"):
+        run(
+            f"externaldata(line:string)['{allowed / 'link'}'] with (format='txt')",
+            limits=HuntLimits(externaldata_dirs=(str(allowed),)),
+        )
+
+
+def test_externaldata_non_utf8_file_reads_with_replacement(tmp_path: Path) -> None:
+    (tmp_path / "bin.txt").write_bytes(b"ok\n\xff\xfe\n")
+    t = run(
+        f"externaldata(line:string)['{tmp_path / 'bin.txt'}'] with (format='txt') | count",
+        limits=HuntLimits(externaldata_dirs=(str(tmp_path),)),
+    )
+    assert t.to_pylist() == [{"Count": 2}]
+
+
+def test_hunt_connection_is_sandboxed(tmp_path: Path) -> None:
+    """The engine's DuckDB connection reads the archive only, and its configuration is locked."""
+    archive = write_archive(tmp_path / "archive", sample_rows())
+    backend = DuckDBBackend(archive, HuntLimits(threads=1, memory_limit="512MB"))
+    cur = backend.con.cursor()
+    for sql in (
+        "SELECT * FROM read_text('/etc/passwd')",
+        "SELECT * FROM read_csv('/proc/self/environ')",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "COPY (SELECT 1) TO '/tmp/hv-sandbox-escape.csv'",
+        f"ATTACH '{tmp_path / 'x.db'}'",
+    ):
+        with pytest.raises(Exception, match=r"(?i)permission|disabled|lock|cannot change"):
+            cur.execute(sql)
+    assert cur.execute("SELECT current_setting('threads'), current_setting('memory_limit')").fetchone() == (
+        1,
+        "488.2 MiB",
+    )
+    assert execute("DeviceProcessEvents | count", backend=backend).table.num_rows == 1
 
 
 @pytest.fixture(scope="module")

@@ -635,8 +635,7 @@ def hunt(
         engine=chosen,
         row_cap=cfg.hunt.row_cap,
         timeout=cfg.hunt.timeout_seconds,
-        threads=cfg.hunt.threads,
-        memory_limit=cfg.hunt.memory_limit,
+        limits=kql.HuntLimits.from_config(cfg.hunt),
     )
     click.echo(render(result, fmt), nl=False)
 
@@ -763,12 +762,13 @@ def detect_backtest_cmd(
 ) -> None:
     """Replay RULE over history window by window: alerts per day, entities, run time."""
     from huntvault.detect import ArchiveRunner, backtest, find_rule, parse_when
+    from huntvault.kql import HuntLimits
 
     cfg = load_config(ctx)
     found = find_rule(rules_dir or cfg.detect.rules_dir, rule)
     report = backtest(
         found,
-        ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine),
+        ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
         parse_when(from_),
         parse_when(to, end_of_day=True),
     )

@@ -81,8 +81,11 @@ class HuntConfig:
     engine: str = "duckdb"  # duckdb | spark
     timeout_seconds: float = 300.0
     row_cap: int = 100_000
-    memory_limit: str = "4GB"
+    memory_limit: str = "4GB"  # DuckDB's memory limit per hunt engine (server, CLI and detect alike)
     threads: int = 0  # 0 = all cores
+    externaldata_dirs: list[str] = field(
+        default_factory=list
+    )  # folders externaldata may read; none by default
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from huntvault.errors import KqlError
+from huntvault.kql import HuntLimits
 from huntvault.schema import tables
 
 #: Strings, verbatim strings and comments are blanked before looking for table names.
@@ -81,9 +82,10 @@ class ArchiveRunner:
     many windows (backtests open it once, the scheduler once per cycle).
     """
 
-    def __init__(self, archive: str | Path, engine: str = "duckdb") -> None:
+    def __init__(self, archive: str | Path, engine: str = "duckdb", limits: HuntLimits | None = None) -> None:
         self.archive = Path(archive)
         self.engine = engine
+        self.limits = limits or HuntLimits()
         self._backend: Any = None
         self._saved: set[str] = set()
 
@@ -96,7 +98,7 @@ class ArchiveRunner:
             # The one reach into the engine's internals: a reusable catalog (the public `run` reopens it per query).
             from huntvault.kql.backends import DuckDBBackend
 
-            self._backend = DuckDBBackend(self.archive)
+            self._backend = DuckDBBackend(self.archive, self.limits)
         return self._backend
 
     def __call__(
@@ -105,7 +107,7 @@ class ArchiveRunner:
         import huntvault.kql as kql
 
         if self.engine != "duckdb":
-            return kql.run(query, self.archive, engine=self.engine, now=now)
+            return kql.run(query, self.archive, engine=self.engine, now=now, limits=self.limits)
         backend = self._open()
         self._restrict(backend, tables_read(query), window)
         return kql.execute(query, self.archive, engine=self.engine, now=now, backend=backend).table

@@ -16,6 +16,7 @@ from huntvault.detect.state import DetectState
 from huntvault.detect.store import ArchiveAlertStore
 from huntvault.detect.watermark import archive_watermark
 from huntvault.errors import ConfigError, DetectError
+from huntvault.kql import HuntLimits
 
 
 def _delay(cfg: Config) -> Any:
@@ -53,7 +54,7 @@ def open_scheduler(cfg: Config, rules_dir: str | None = None) -> Scheduler:
     return Scheduler(
         rules,
         state,
-        ArchiveRunner(archive, cfg.hunt.engine),
+        ArchiveRunner(archive, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
         store,
         watermark=lambda: archive_watermark(archive, sources, delay),
         clock=lambda: datetime.now(UTC),

@@ -13,9 +13,10 @@ from typing import Any
 import pyarrow as pa
 
 from huntvault.errors import KqlError
+from huntvault.kql.backends import HuntLimits
 from huntvault.kql.parser import parse
 
-__all__ = ["HuntResult", "execute", "explain", "parse", "run", "shared_backend"]
+__all__ = ["HuntLimits", "HuntResult", "execute", "explain", "parse", "run", "shared_backend"]
 
 
 @dataclass
@@ -39,23 +40,21 @@ class HuntResult:
         return json_rows(self)
 
 
-def _backend(archive: str | Path | None, engine: str, threads: int = 0, memory_limit: str = "") -> Any:
+def _backend(archive: str | Path | None, engine: str, limits: HuntLimits | None = None) -> Any:
     from huntvault.kql.backends import DuckDBBackend, SparkBackend
 
     if engine == "spark":
-        return SparkBackend(archive)
+        return SparkBackend(archive, limits)
     if engine != "duckdb":
         raise KqlError(f"unknown engine {engine!r} (duckdb or spark)")
-    return DuckDBBackend(archive, threads=threads, memory_limit=memory_limit)
+    return DuckDBBackend(archive, limits)
 
 
 _SHARED_LOCK = threading.Lock()
-_SHARED: dict[tuple[str, int, str], tuple[int, Any]] = {}
+_SHARED: dict[tuple[str, HuntLimits], tuple[int, Any]] = {}
 
 
-def shared_backend(
-    archive: str | Path, engine: str = "duckdb", threads: int = 0, memory_limit: str = ""
-) -> Any:
+def shared_backend(archive: str | Path, engine: str = "duckdb", limits: HuntLimits | None = None) -> Any:
     """A DuckDB backend kept across queries while the archive has no new commit (a server's hunts).
 
     Opening the catalog (a view per table over the committed parts, their column types) is most of a
@@ -64,15 +63,16 @@ def shared_backend(
     """
     from huntvault.archive import catalog_version
 
+    limits = limits or HuntLimits()
     version = catalog_version(archive) if engine == "duckdb" else None
     if version is None:
-        return _backend(archive, engine, threads, memory_limit)
-    key = (str(Path(archive).resolve()), threads, memory_limit)
+        return _backend(archive, engine, limits)
+    key = (str(Path(archive).resolve()), limits)
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
-    backend = _backend(archive, engine, threads, memory_limit)
+    backend = _backend(archive, engine, limits)
     with _SHARED_LOCK:  # a replaced backend is closed by the garbage collector once no query uses it
         _SHARED[key] = (version, backend)
     return backend
@@ -98,12 +98,11 @@ def execute(
     row_cap: int | None = None,
     timeout: float | None = None,
     backend: Any = None,
-    threads: int = 0,
-    memory_limit: str = "",
+    limits: HuntLimits | None = None,
 ) -> HuntResult:
     """Run a KQL query; the result carries KQL column types and the render hint."""
     t0 = time.perf_counter()
-    backend = backend or _backend(archive, engine, threads, memory_limit)
+    backend = backend or _backend(archive, engine, limits)
     sql, rel, planner = compile_query(query, backend, now)
     t1 = time.perf_counter()
     run_sql = sql
@@ -141,10 +140,15 @@ def _finish(table: pa.Table, cols: list[tuple[str, str]]) -> pa.Table:
 
 
 def run(
-    query: str, archive: str | Path | None = None, *, engine: str = "duckdb", now: datetime | None = None
+    query: str,
+    archive: str | Path | None = None,
+    *,
+    engine: str = "duckdb",
+    now: datetime | None = None,
+    limits: HuntLimits | None = None,
 ) -> pa.Table:
     """Run a KQL query and return its rows as a pyarrow Table (render hint in the schema metadata)."""
-    result = execute(query, archive, engine=engine, now=now)
+    result = execute(query, archive, engine=engine, now=now, limits=limits)
     meta = {b"kql_render": json.dumps(result.chart).encode()} if result.chart else {}
     return result.table.replace_schema_metadata(meta or None)
 

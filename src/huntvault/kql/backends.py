@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from huntvault import schema
+from huntvault.config import HuntConfig
 from huntvault.errors import KqlSemanticError, KqlUnsupportedError
 from huntvault.kql.series_math import register as register_series_udf
 
@@ -51,14 +54,60 @@ def schema_tables() -> dict[str, list[tuple[str, str]]]:
     return {name: [(c.name, c.type) for c in t.columns] for name, t in schema.tables().items()}
 
 
+@dataclass(frozen=True)
+class HuntLimits:
+    """What one hunt engine may use: DuckDB threads and memory, and the folders `externaldata` may read.
+
+    Every DuckDB connection a hunt runs on is sandboxed (`sandbox`): it reads the archive and nothing
+    else, its configuration is locked and extensions can be neither installed nor loaded.
+    """
+
+    threads: int = 0  # 0 = DuckDB's default (every core)
+    memory_limit: str = ""  # "" = DuckDB's default; config's [hunt].memory_limit otherwise
+    externaldata_dirs: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, hunt: HuntConfig) -> HuntLimits:
+        return cls(hunt.threads, hunt.memory_limit, tuple(hunt.externaldata_dirs))
+
+    def allows(self, path: Path) -> bool:
+        """True when `path` (resolved, symlinks followed) lies under one of `externaldata_dirs`."""
+        real = Path(os.path.realpath(path))
+        return any(real.is_relative_to(os.path.realpath(d)) for d in self.externaldata_dirs if d)
+
+
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*[KMGT]?i?B", re.IGNORECASE)
+
+
+def sandbox(con: Any, readable: list[Path], limits: HuntLimits) -> None:
+    """Lock a DuckDB connection down for hunts (call after its views and UDFs exist).
+
+    File access is limited to `readable` (the archive), extension install/load is off, threads and
+    memory come from `limits`, and the configuration is locked so no statement can undo any of it.
+    """
+    if limits.threads:
+        con.execute(f"SET threads={int(limits.threads)}")
+    if limits.memory_limit:
+        if not _MEMORY.fullmatch(limits.memory_limit.strip()):
+            raise KqlUnsupportedError(f"hunt.memory_limit {limits.memory_limit!r} is not a size like 4GB")
+        con.execute(f"SET memory_limit='{limits.memory_limit.strip()}'")
+    dirs = ", ".join("'" + (os.path.realpath(p).rstrip("/") + "/").replace("'", "''") + "'" for p in readable)
+    con.execute(f"SET allowed_directories=[{dirs}]")
+    con.execute("SET enable_external_access=false")
+    con.execute("SET autoinstall_known_extensions=false")
+    con.execute("SET autoload_known_extensions=false")
+    con.execute("SET lock_configuration=true")
+
+
 class DuckDBBackend(Catalog):
     """DuckDB over the archive: `open_catalog` when the archive package provides it, else our own views."""
 
     dialect = "duckdb"
 
-    def __init__(self, archive: str | Path | None, threads: int = 0, memory_limit: str = "") -> None:
+    def __init__(self, archive: str | Path | None, limits: HuntLimits | None = None) -> None:
         import duckdb
 
+        self.limits = limits or HuntLimits()
         self.con: Any = None
         if archive is not None:
             self.con = self._open_archive(Path(archive))
@@ -69,12 +118,7 @@ class DuckDBBackend(Catalog):
         self.con.execute("SET TimeZone='UTC'")
         register_series_udf(self.con)
         self.con.execute("SET enable_object_cache=true")  # Parquet metadata is read once per connection
-        if threads:
-            self.con.execute(f"SET threads={int(threads)}")
-        if memory_limit:
-            if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", memory_limit.strip(), re.IGNORECASE):
-                raise KqlUnsupportedError(f"hunt.memory_limit {memory_limit!r} is not a size like 4GB")
-            self.con.execute(f"SET memory_limit='{memory_limit.strip()}'")
+        sandbox(self.con, [Path(archive)] if archive is not None else [], self.limits)
         tables = schema_tables() if archive is not None else {}
         if archive is not None:
             views = self._view_names()
@@ -164,7 +208,8 @@ class SparkBackend(Catalog):
     dialect = "spark"
     _session: Any = None
 
-    def __init__(self, archive: str | Path | None) -> None:
+    def __init__(self, archive: str | Path | None, limits: HuntLimits | None = None) -> None:
+        self.limits = limits or HuntLimits()
         spark = self.session()
         tables: dict[str, list[tuple[str, str]]] = {}
         if archive is not None:

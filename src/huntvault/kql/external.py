@@ -1,4 +1,4 @@
-"""externaldata: local files work (CSV, TSV, text lines, JSON lines); URLs fail by name offline."""
+"""externaldata: local files under [hunt].externaldata_dirs (CSV, TSV, text lines); URLs fail by name offline."""
 
 from __future__ import annotations
 
@@ -38,11 +38,17 @@ def externaldata(p: Planner, node: A.Externaldata, env: dict[str, Any]) -> Rel:
                 u,
             )
         path = Path(text[7:] if text.startswith("file://") else text)
-        if not path.is_file():
-            raise p.semantic(f"externaldata: no such local file {str(path)!r}", u)
+        limits = getattr(p.catalog, "limits", None)
+        # One message whether the file exists or not: the error must not be a file-existence oracle.
+        if limits is None or not path.is_absolute() or not limits.allows(path) or not path.is_file():
+            raise p.error_unsupported(
+                "externaldata reads local files only under the folders listed in "
+                "[hunt].externaldata_dirs (none by default), by absolute path",
+                u,
+            )
         import csv
 
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
         if skip_header and lines:
             lines = lines[1:]
         if fmt in ("txt", "raw"):

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from huntvault.errors import KqlError
-from huntvault.kql import execute, shared_backend
+from huntvault.kql import HuntLimits, execute, shared_backend
 from huntvault.web.app import require
 
 router = APIRouter()
@@ -63,7 +63,7 @@ def hunt(request: Request, body: HuntBody) -> Response:
             engine=cfg.hunt.engine,
             row_cap=cap,
             timeout=cfg.hunt.timeout_seconds or None,
-            backend=shared_backend(archive, cfg.hunt.engine),
+            backend=shared_backend(archive, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
         )
         rows = result.rows()
     except KqlError as exc:
