@@ -80,6 +80,7 @@ class ServerConfig:
 class HuntConfig:
     engine: str = "duckdb"  # duckdb | spark
     timeout_seconds: float = 300.0
+    compile_seconds: float = 10.0  # parsing and planning one query; past it the hunt fails naming this key
     row_cap: int = 100_000
     memory_limit: str = "4GB"  # DuckDB's memory limit per hunt engine (server, CLI and detect alike)
     threads: int = 0  # 0 = all cores
@@ -290,6 +291,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("forward.merge", f"must be one of {', '.join(_CHOICES['merge'])}")
     if cfg.hunt.engine not in _CHOICES["engine"]:
         raise ConfigError("hunt.engine", f"must be one of {', '.join(_CHOICES['engine'])}")
+    if not cfg.hunt.compile_seconds >= 0:
+        raise ConfigError("hunt.compile_seconds", "must be >= 0 (0 means no compile deadline)")
     for table, days in cfg.retention.tables.items():
         if days < 0:
             raise ConfigError(f"retention.tables.{table}", "days must be >= 0 (0 keeps forever)")

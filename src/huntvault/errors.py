@@ -91,6 +91,14 @@ class KqlUnsupportedError(KqlError):
     """The query uses a feature that cannot work offline (externaldata URL, FileProfile...)."""
 
 
+class KqlLimitError(KqlError):
+    """The query is past a documented bound (size, nesting depth, pipeline length, compile time)."""
+
+
+class KqlCancelledError(KqlError):
+    """The hunt was cancelled (its client went away, or the server is shutting down)."""
+
+
 class ForwardError(HuntvaultError):
     """The alert forwarder failed (Defender API, enrichment, sink)."""
 

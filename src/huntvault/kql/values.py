@@ -51,14 +51,25 @@ def fn(name: str, *args: exp.Expression) -> exp.Expression:
     return cast_expr(exp.func(name, *args, dialect="duckdb"))
 
 
-def cast_expr(value: Any) -> exp.Expression:
-    """sqlglot's typing of Func is looser than its runtime classes: every function call is an Expression."""
+def cast_expr(value: object) -> exp.Expression:
+    """sqlglot types builders (and_, or_, func) as abstract bases; every node they build is an Expression."""
     assert isinstance(value, exp.Expression)
     return value
 
 
 def anon(name: str, *args: exp.Expression) -> exp.Expression:
+    """A call of a DuckDB function sqlglot has no typed node for (dialects spell it per engine)."""
     return exp.Anonymous(this=name, expressions=list(args))
+
+
+def S(text: str) -> exp.Expression:
+    """A SQL string literal."""
+    return exp.Literal.string(text)
+
+
+def N(value: int | float) -> exp.Expression:
+    """A SQL number literal."""
+    return exp.Literal.number(value)
 
 
 def col(name: str, table: str | None = None) -> exp.Column:

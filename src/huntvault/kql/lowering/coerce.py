@@ -1,0 +1,58 @@
+"""Kusto's implicit conversions between operands: comparison pairs, common types of branches, lower-casing."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from huntvault.kql.values import NUMERIC, T, convert, null_of, to_dynamic, to_string
+
+
+def coerce_pair(a: T, b: T) -> tuple[T, T]:
+    """Bring two operands of a comparison to a common type, as Kusto's implicit conversions do."""
+    if a.type == b.type or "null" in (a.type, b.type):
+        return a, b
+    if a.type == "dynamic" and b.type != "dynamic":
+        return convert(a, b.type if b.type != "guid" else "string"), b
+    if b.type == "dynamic" and a.type != "dynamic":
+        return a, convert(b, a.type if a.type != "guid" else "string")
+    if a.type in NUMERIC and b.type in NUMERIC:
+        return a, b
+    if {a.type, b.type} <= {"string", "guid"}:
+        return a, b
+    if a.type == "datetime" and b.type in ("string", "guid"):
+        return a, convert(b, "datetime")
+    if b.type == "datetime" and a.type in ("string", "guid"):
+        return convert(a, "datetime"), b
+    if a.type in ("string", "guid"):
+        return a, to_string(b)
+    if b.type in ("string", "guid"):
+        return to_string(a), b
+    if a.type == "bool" and b.type in NUMERIC:
+        return convert(a, "long"), b
+    if b.type == "bool" and a.type in NUMERIC:
+        return a, convert(b, "long")
+    return a, b
+
+
+def unify(values: list[T]) -> list[T]:
+    """Values of several branches (iff, case, coalesce, min_of) brought to one type."""
+    types = {v.type for v in values if v.type != "null"}
+    if len(types) <= 1:
+        kind = types.pop() if types else "string"
+        return [null_of(kind) if v.type == "null" else v for v in values]
+    if types <= set(NUMERIC):
+        return [convert(v, "real") if v.type != "null" else null_of("real") for v in values]
+    if "dynamic" in types:
+        others = types - {"dynamic"}
+        if len(others) == 1:  # iff(c, d[0], "text"): the dynamic side takes the scalar side's type
+            kind = others.pop()
+            return [convert(v, kind) if v.type != "null" else null_of(kind) for v in values]
+        return [to_dynamic(v) for v in values]
+    return [to_string(v) for v in values]
+
+
+def lower_str(v: T) -> exp.Expression:
+    """The value as lower-case text (constants folded)."""
+    if v.is_const and isinstance(v.const, str):
+        return exp.Literal.string(v.const.lower())
+    return exp.Lower(this=to_string(v).sql)

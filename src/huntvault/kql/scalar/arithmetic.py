@@ -1,0 +1,111 @@
+"""Arithmetic operators (+ - * / %) over numbers, timespans and datetimes, with constant folding."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlglot import exp
+
+from huntvault.kql import ast as A
+from huntvault.kql.ir import BinaryLowering, Compiler
+from huntvault.kql.values import NUMERIC, T, convert, fn, literal, promote
+
+
+def _numbers(a: T, b: T) -> tuple[T, T]:
+    """Dynamic operands take part as reals."""
+    return (
+        convert(a, "real") if a.type == "dynamic" else a,
+        convert(b, "real") if b.type == "dynamic" else b,
+    )
+
+
+def _known(a: T, b: T) -> bool:
+    return a.is_const and b.is_const and a.const is not None and b.const is not None
+
+
+def arith_add(c: Compiler, a: T, b: T, node: A.Node) -> T:
+    if _known(a, b):
+        if a.type == "datetime" and b.type == "timespan":
+            return literal(a.const + timedelta(microseconds=b.const), "datetime")
+        if a.type == "timespan" and b.type == "datetime":
+            return literal(b.const + timedelta(microseconds=a.const), "datetime")
+        if a.type == b.type == "timespan":
+            return literal(a.const + b.const, "timespan")
+    d = c.planner.dialect
+    if a.type == "datetime" and b.type in ("timespan", *NUMERIC):
+        return T(d.add_micros(a.sql, b.sql), "datetime")
+    if b.type == "datetime" and a.type in ("timespan", *NUMERIC):
+        return T(d.add_micros(b.sql, a.sql), "datetime")
+    a, b = _numbers(a, b)
+    if a.type == "timespan" or b.type == "timespan":
+        return T(exp.Add(this=a.sql, expression=b.sql), "timespan")
+    if a.type in ("string", "guid") or b.type in ("string", "guid"):
+        raise c.err("'+' does not concatenate strings in KQL; use strcat()", node)
+    return T(exp.Add(this=a.sql, expression=b.sql), promote(a.type, b.type))
+
+
+def arith_sub(c: Compiler, a: T, b: T, node: A.Binary) -> T:
+    d = c.planner.dialect
+    if _known(a, b):
+        if a.type == "datetime" and b.type == "timespan":
+            return literal(a.const - timedelta(microseconds=b.const), "datetime")
+        if a.type == b.type == "datetime":
+            return literal((a.const - b.const) / timedelta(microseconds=1), "timespan")
+        if a.type == b.type == "timespan":
+            return literal(a.const - b.const, "timespan")
+    if a.type == "datetime" and b.type == "datetime":
+        return T(exp.Sub(this=d.epoch_us(a.sql), expression=d.epoch_us(b.sql)), "timespan")
+    if a.type == "datetime" and b.type in ("timespan", *NUMERIC):
+        return T(d.add_micros(a.sql, exp.Neg(this=exp.Paren(this=b.sql))), "datetime")
+    a, b = _numbers(a, b)
+    if a.type == "timespan" or b.type == "timespan":
+        return T(exp.Sub(this=a.sql, expression=b.sql), "timespan")
+    return T(exp.Sub(this=a.sql, expression=b.sql), promote(a.type, b.type))
+
+
+def arith_mul(c: Compiler, a: T, b: T, node: A.Binary) -> T:
+    if _known(a, b) and "timespan" in (a.type, b.type):
+        return literal(a.const * b.const, "timespan")
+    a, b = _numbers(a, b)
+    if "timespan" in (a.type, b.type):
+        return T(
+            exp.Cast(this=exp.Mul(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan"
+        )
+    return T(exp.Mul(this=a.sql, expression=b.sql), promote(a.type, b.type))
+
+
+def arith_div(c: Compiler, a: T, b: T, node: A.Binary) -> T:
+    a, b = _numbers(a, b)
+    if a.type == "timespan" and b.type == "timespan":
+        return T(
+            exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql), "real"
+        )
+    if a.type == "timespan":
+        return T(
+            exp.Cast(this=exp.Div(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan"
+        )
+    kind = promote(a.type, b.type)
+    if kind == "long":
+        q = exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql)
+        return T(exp.TryCast(this=fn("trunc", q), to=exp.DataType.build("BIGINT")), "long")
+    return T(exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql), "real")
+
+
+def arith_mod(c: Compiler, a: T, b: T, node: A.Binary) -> T:
+    kind = "timespan" if "timespan" in (a.type, b.type) else promote(a.type, b.type)
+    m = exp.Mod(
+        this=exp.Paren(
+            this=exp.Add(this=exp.Paren(this=exp.Mod(this=a.sql, expression=b.sql)), expression=b.sql)
+        ),
+        expression=b.sql,
+    )
+    return T(m, kind)
+
+
+BINARY: dict[str, BinaryLowering] = {
+    "+": arith_add,
+    "-": arith_sub,
+    "*": arith_mul,
+    "/": arith_div,
+    "%": arith_mod,
+}
