@@ -8,7 +8,7 @@ backend: that is what keeps `kql/` free of import cycles. `registry.py` assemble
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.dialects import Dialect
 from huntvault.kql.limits import HuntLimits
 from huntvault.kql.syntax import OperatorParser
-from huntvault.kql.values import T
+from huntvault.kql.values import T, col
 
 # ---------------------------------------------------------------- relations and bindings
 
@@ -126,18 +126,43 @@ class Catalog(Protocol):
 # ---------------------------------------------------------------- scopes and the planner protocol
 
 
+class Columns(Mapping[str, T]):
+    """A relation's columns as values (`"name"` or `"table"."name"`), each built when first looked up:
+    a scope over a 300-column relation costs nothing until an expression names a column."""
+
+    def __init__(self, cols: list[tuple[str, str]], table: str | None = None) -> None:
+        self.kinds = dict(cols)
+        self.table = table
+        self.built: dict[str, T] = {}
+
+    def __getitem__(self, name: str) -> T:
+        v = self.built.get(name)
+        if v is None:
+            v = self.built[name] = T(col(name, self.table), self.kinds[name])
+        return v
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.kinds
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.kinds)
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+
 @dataclass
 class Scope:
     """What a scalar expression can see: columns (name -> lowered value), let bindings, the planner."""
 
-    cols: dict[str, T]
+    cols: Mapping[str, T]
     env: Env
     planner: Planner
     aggregates: list[A.Call] | None = None  # set inside summarize: aggregate calls are allowed
     order: list[exp.Ordered] | None = None  # serialized order, for row_number/prev/next
     sides: dict[str, dict[str, T]] = field(default_factory=dict)  # $left/$right in join conditions
 
-    def with_cols(self, cols: dict[str, T]) -> Scope:
+    def with_cols(self, cols: Mapping[str, T]) -> Scope:
         return replace(self, cols=cols)
 
     def with_env(self, env: Env) -> Scope:

@@ -46,6 +46,18 @@ class T:
         return self.const is not NOCONST
 
 
+_TYPES: dict[str, exp.DataType] = {}
+
+
+def dtype(name: str) -> exp.DataType:
+    """A SQL type by its DuckDB spelling (`BIGINT`, `JSON[]`), parsed once: types are leaves the lowering
+    never changes, so one node serves every CAST."""
+    found = _TYPES.get(name)
+    if found is None:
+        found = _TYPES[name] = exp.DataType.build(name, dialect="duckdb")
+    return found
+
+
 def fn(name: str, *args: exp.Expression) -> exp.Expression:
     """A SQL function call by DuckDB name, typed by sqlglot when it knows the function (so it transpiles)."""
     return cast_expr(exp.func(name, *args, dialect="duckdb"))
@@ -92,7 +104,7 @@ def string(value: str) -> T:
 
 
 def cast(e: exp.Expression, kql_type: str, safe: bool = False) -> exp.Expression:
-    to = exp.DataType.build(SQL_TYPES[kql_type], dialect="duckdb")
+    to = dtype(SQL_TYPES[kql_type])
     return exp.TryCast(this=e, to=to) if safe else exp.Cast(this=e, to=to)
 
 
@@ -111,33 +123,29 @@ def literal(value: Any, kql_type: str) -> T:
     if kql_type in ("string", "guid"):
         return T(exp.Literal.string(str(value)), kql_type, str(value))
     if kql_type in ("long", "int"):
-        return T(
-            exp.Cast(this=exp.Literal.number(int(value)), to=exp.DataType.build("BIGINT")), "long", int(value)
-        )
+        return T(exp.Cast(this=exp.Literal.number(int(value)), to=dtype("BIGINT")), "long", int(value))
     if kql_type in ("real", "decimal"):
         v = float(value)
         if v != v or v in (float("inf"), float("-inf")):
-            return T(exp.Cast(this=exp.Literal.string(str(v)), to=exp.DataType.build("DOUBLE")), "real", v)
-        return T(exp.Cast(this=exp.Literal.number(repr(v)), to=exp.DataType.build("DOUBLE")), "real", v)
+            return T(exp.Cast(this=exp.Literal.string(str(v)), to=dtype("DOUBLE")), "real", v)
+        return T(exp.Cast(this=exp.Literal.number(repr(v)), to=dtype("DOUBLE")), "real", v)
     if kql_type == "bool":
         return T(exp.Boolean(this=bool(value)), "bool", bool(value))
     if kql_type == "datetime":
         if not isinstance(value, datetime):
             raise KqlSemanticError(f"not a datetime: {value!r}")
         return T(
-            exp.Cast(this=exp.Literal.string(fmt_datetime(value)), to=exp.DataType.build("TIMESTAMPTZ")),
+            exp.Cast(this=exp.Literal.string(fmt_datetime(value)), to=dtype("TIMESTAMPTZ")),
             "datetime",
             value,
         )
     if kql_type == "timespan":
         micros = round(float(value))
-        return T(
-            exp.Cast(this=exp.Literal.number(micros), to=exp.DataType.build("BIGINT")), "timespan", micros
-        )
+        return T(exp.Cast(this=exp.Literal.number(micros), to=dtype("BIGINT")), "timespan", micros)
     if kql_type == "dynamic":
         text = json.dumps(value, separators=(",", ":"), default=_json_default)
         return T(
-            exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("JSON", dialect="duckdb")),
+            exp.Cast(this=exp.Literal.string(text), to=dtype("JSON")),
             "dynamic",
             value,
         )
@@ -212,9 +220,7 @@ def to_string(v: T) -> T:
     if t == "null":
         return string("")
     return T(
-        exp.Coalesce(
-            this=exp.Cast(this=v.sql, to=exp.DataType.build("VARCHAR")), expressions=[exp.Literal.string("")]
-        ),
+        exp.Coalesce(this=exp.Cast(this=v.sql, to=dtype("VARCHAR")), expressions=[exp.Literal.string("")]),
         "string",
         name=v.name,
     )
@@ -246,7 +252,7 @@ def timespan_text(micros: exp.Expression) -> exp.Expression:
             exp.If(
                 this=exp.GT(this=days, expression=exp.Literal.number(0)),
                 true=exp.DPipe(
-                    this=exp.Cast(this=days, to=exp.DataType.build("VARCHAR")),
+                    this=exp.Cast(this=days, to=dtype("VARCHAR")),
                     expression=exp.Literal.string("."),
                 ),
             )
@@ -319,22 +325,18 @@ def convert(v: T, kql_type: str) -> T:
         return T(
             exp.TryCast(
                 this=exp.Anonymous(this="trunc", expressions=[v.sql]),
-                to=exp.DataType.build(SQL_TYPES[kql_type]),
+                to=dtype(SQL_TYPES[kql_type]),
             ),
             kql_type,
             name=v.name,
         )
     if kql_type in ("int", "long") and v.type in ("string", "guid"):
-        as_real = exp.TryCast(this=v.sql, to=exp.DataType.build("DOUBLE"))
+        as_real = exp.TryCast(this=v.sql, to=dtype("DOUBLE"))
         whole = anon("regexp_matches", v.sql, exp.Literal.string(r"^\s*[-+]?\d+\s*$"))
         return T(
             exp.Case(
-                ifs=[
-                    exp.If(
-                        this=whole, true=exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type]))
-                    )
-                ],
-                default=exp.TryCast(this=anon("trunc", as_real), to=exp.DataType.build(SQL_TYPES[kql_type])),
+                ifs=[exp.If(this=whole, true=exp.TryCast(this=v.sql, to=dtype(SQL_TYPES[kql_type])))],
+                default=exp.TryCast(this=anon("trunc", as_real), to=dtype(SQL_TYPES[kql_type])),
             ),
             kql_type,
             name=v.name,
@@ -342,9 +344,9 @@ def convert(v: T, kql_type: str) -> T:
     if kql_type in NUMERIC and v.type == "datetime":
         return T(anon("epoch_us", v.sql), kql_type, name=v.name)  # ticks-like; rarely used
     if kql_type in NUMERIC and v.type == "bool":
-        return T(exp.Cast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type])), kql_type, name=v.name)
+        return T(exp.Cast(this=v.sql, to=dtype(SQL_TYPES[kql_type])), kql_type, name=v.name)
     return T(
-        exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type], dialect="duckdb")),
+        exp.TryCast(this=v.sql, to=dtype(SQL_TYPES[kql_type])),
         kql_type,
         name=v.name,
     )

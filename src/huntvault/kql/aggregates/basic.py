@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import AggLowering, Aggregate, Compiler
 from huntvault.kql.lowering.aggregation import numeric, only_if
-from huntvault.kql.values import T, anon, to_string
+from huntvault.kql.values import T, anon, dtype, to_string
 
 
 def a_count(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -41,7 +41,7 @@ def a_sum(c: Compiler, args: list[T], node: A.Call) -> T:
     kind = _sum_type(v)
     out: exp.Expression = exp.Sum(this=v.sql)
     if kind != "real":
-        out = exp.Cast(this=out, to=exp.DataType.build("BIGINT"))
+        out = exp.Cast(this=out, to=dtype("BIGINT"))
     return T(out, kind)
 
 
@@ -50,14 +50,14 @@ def a_sumif(c: Compiler, args: list[T], node: A.Call) -> T:
     kind = _sum_type(v)
     out: exp.Expression = only_if(exp.Sum(this=v.sql), args[1])
     if kind != "real":
-        out = exp.Cast(this=out, to=exp.DataType.build("BIGINT"))
+        out = exp.Cast(this=out, to=dtype("BIGINT"))
     return T(out, kind)
 
 
 def a_avg(c: Compiler, args: list[T], node: A.Call) -> T:
     v = numeric(args[0])
     if v.type == "timespan":
-        return T(exp.Cast(this=exp.Avg(this=v.sql), to=exp.DataType.build("BIGINT")), "timespan")
+        return T(exp.Cast(this=exp.Avg(this=v.sql), to=dtype("BIGINT")), "timespan")
     return T(exp.Avg(this=v.sql), "real")
 
 

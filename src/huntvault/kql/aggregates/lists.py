@@ -6,10 +6,10 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import AggLowering, Aggregate, Compiler
-from huntvault.kql.values import T, anon, as_bool, to_dynamic
+from huntvault.kql.values import T, anon, as_bool, dtype, to_dynamic
 
-JSON = exp.DataType.build("JSON", dialect="duckdb")
-JSON_LIST = exp.DataType.build("JSON[]", dialect="duckdb")
+JSON = dtype("JSON")
+JSON_LIST = dtype("JSON[]")
 
 
 def _json_text(text: str) -> exp.Expression:

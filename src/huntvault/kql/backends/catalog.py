@@ -10,6 +10,7 @@ from sqlglot import exp
 from huntvault import schema
 from huntvault.kql.ir import Window
 from huntvault.kql.limits import HuntLimits
+from huntvault.kql.values import dtype
 
 #: Tables the Defender export never carries (defender-export.md): named in the unknown-table error.
 NOT_STREAMED_HINT = " (not part of the streaming export, so not in the archive)"
@@ -26,7 +27,7 @@ def day_filter(window: Window) -> exp.Expression:
     """`date BETWEEN first day AND last day` of the window (UTC days; the end is exclusive)."""
     first = window.start.astimezone(UTC).date().isoformat()
     last = (window.end.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
-    day = exp.DataType.build("DATE")
+    day = dtype("DATE")
     return exp.Between(
         this=exp.column(PARTITION_COLUMN),
         low=exp.Cast(this=exp.Literal.string(first), to=day),

@@ -15,7 +15,7 @@ from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.generators.duckdb import DuckDBGenerator
 
-from huntvault.kql.values import anon
+from huntvault.kql.values import anon, dtype
 
 #: one entry of a FUNCTIONS table: (generator, the call) -> SQL text
 FunctionSQL = Callable[[DuckDBGenerator, exp.Anonymous], str]
@@ -102,12 +102,12 @@ class Dialect:
         return anon("epoch_us", ts)
 
     def from_epoch_us(self, micros: exp.Expression) -> exp.Expression:
-        return anon("make_timestamptz", exp.Cast(this=micros, to=exp.DataType.build("BIGINT")))
+        return anon("make_timestamptz", exp.Cast(this=micros, to=dtype("BIGINT")))
 
     def add_micros(self, ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
         return exp.Add(
             this=ts,
-            expression=anon("to_microseconds", exp.Cast(this=micros, to=exp.DataType.build("BIGINT"))),
+            expression=anon("to_microseconds", exp.Cast(this=micros, to=dtype("BIGINT"))),
         )
 
     def json_extract(self, value: exp.Expression, path: exp.Expression) -> exp.Expression:
@@ -122,7 +122,7 @@ class Dialect:
             ifs=[
                 exp.If(
                     this=anon("json_valid", text),
-                    true=exp.Cast(this=text, to=exp.DataType.build("JSON", dialect="duckdb")),
+                    true=exp.Cast(this=text, to=dtype("JSON")),
                 )
             ],
             default=exp.Null(),
@@ -144,7 +144,7 @@ class Dialect:
 
     def json_list(self, value: exp.Expression) -> exp.Expression:
         """A JSON array as a SQL list of JSON elements."""
-        return exp.Cast(this=value, to=exp.DataType.build("JSON[]", dialect="duckdb"))
+        return exp.Cast(this=value, to=dtype("JSON[]"))
 
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return anon("to_json", value)
@@ -166,7 +166,7 @@ class Dialect:
             anon("json_keys", bag),
             exp.Lambda(this=body, expressions=[exp.to_identifier("k")]),
         )
-        return exp.Cast(this=items, to=exp.DataType.build("JSON[]", dialect="duckdb"))
+        return exp.Cast(this=items, to=dtype("JSON[]"))
 
     def strftime(self, ts: exp.Expression, fmt: str) -> exp.Expression:
         return anon("strftime", ts, exp.Literal.string(fmt))

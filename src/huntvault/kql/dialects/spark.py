@@ -19,7 +19,7 @@ from sqlglot.generators.spark import SparkGenerator
 
 from huntvault.errors import KqlUnsupportedError
 from huntvault.kql.dialects.base import JSON_PATH, Dialect
-from huntvault.kql.values import anon
+from huntvault.kql.values import anon, dtype
 
 Gen = SparkGenerator
 #: typed node -> its Spark SQL
@@ -153,7 +153,7 @@ def _cast(gen: Gen, node: exp.Expression) -> str:
     if node.to.is_type(exp.DataType.Type.ARRAY):
         return gen.sql(native("from_json", inner, S("array<string>")))
     if _is_json(node.to):  # dynamic values are JSON text in Spark
-        return gen.sql(node.__class__(this=inner, to=exp.DataType.build("STRING")))
+        return gen.sql(node.__class__(this=inner, to=dtype("STRING")))
     inherited = SparkGenerator.TRANSFORMS.get(type(node))
     if inherited is not None:
         return str(inherited(gen, node))
@@ -195,15 +195,13 @@ def _sequence(gen: Gen, args: list[exp.Expression]) -> str:
     if len(args) == 2:
         return gen.sql(native("sequence", start, exp.Sub(this=grouped(stop), expression=N(1))))
     step = args[2]
-    last = exp.Sub(
-        this=grouped(stop), expression=exp.Cast(this=native("signum", step), to=exp.DataType.build("BIGINT"))
-    )
+    last = exp.Sub(this=grouped(stop), expression=exp.Cast(this=native("signum", step), to=dtype("BIGINT")))
     return gen.sql(native("sequence", start, last, step))
 
 
 def _json_array(gen: Gen, args: list[exp.Expression]) -> str:
     """A JSON array of JSON texts (the series UDF's arguments): Spark has no json_array."""
-    texts = [native("coalesce", exp.Cast(this=a, to=exp.DataType.build("STRING")), S("null")) for a in args]
+    texts = [native("coalesce", exp.Cast(this=a, to=dtype("STRING")), S("null")) for a in args]
     return gen.sql(native("concat", S("["), native("concat_ws", S(","), *texts), S("]")))
 
 
@@ -225,7 +223,7 @@ def _strftime(gen: Gen, args: list[exp.Expression]) -> str:
 
 def _trunc(gen: Gen, args: list[exp.Expression]) -> str:
     if len(args) == 1:
-        return gen.sql(exp.Cast(this=args[0], to=exp.DataType.build("BIGINT")))
+        return gen.sql(exp.Cast(this=args[0], to=dtype("BIGINT")))
     return gen.sql(native("trunc", *args))
 
 
@@ -356,14 +354,14 @@ class SparkDialect(Dialect):
         return native("unix_micros", ts)
 
     def from_epoch_us(self, micros: exp.Expression) -> exp.Expression:
-        return native("timestamp_micros", exp.Cast(this=micros, to=exp.DataType.build("BIGINT")))
+        return native("timestamp_micros", exp.Cast(this=micros, to=dtype("BIGINT")))
 
     def add_micros(self, ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
         return native(
             "timestamp_micros",
             exp.Add(
                 this=native("unix_micros", ts),
-                expression=exp.Cast(this=micros, to=exp.DataType.build("BIGINT")),
+                expression=exp.Cast(this=micros, to=dtype("BIGINT")),
             ),
         )
 

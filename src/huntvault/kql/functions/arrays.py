@@ -7,13 +7,13 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import json_list, ordered_distinct
-from huntvault.kql.values import N, S, T, anon, fn, literal, to_dynamic
+from huntvault.kql.values import N, S, T, anon, dtype, fn, literal, to_dynamic
 
 
 def f_array_length(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     v = to_dynamic(args[0]) if args[0].type != "string" else T(d.try_json(args[0].sql), "dynamic")
-    return T(exp.Cast(this=d.json_array_length(v.sql), to=exp.DataType.build("BIGINT")), "long")
+    return T(exp.Cast(this=d.json_array_length(v.sql), to=dtype("BIGINT")), "long")
 
 
 def f_pack_array(c: Compiler, args: list[T], node: A.Call) -> T:

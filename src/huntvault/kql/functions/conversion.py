@@ -8,7 +8,7 @@ from huntvault.errors import KqlSyntaxError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.syntax import parse_datetime_text, parse_timespan_text
-from huntvault.kql.values import NUMERIC, N, T, anon, convert, literal, null_of, to_string
+from huntvault.kql.values import NUMERIC, N, T, anon, convert, dtype, literal, null_of, to_string
 
 
 def conv(kql_type: str, keeps_name: bool = True) -> Function:
@@ -36,13 +36,11 @@ def f_totimespan(c: Compiler, args: list[T], node: A.Call) -> T:
         except KqlSyntaxError:
             return null_of("timespan")
     if v.type in NUMERIC:
-        return T(
-            exp.Cast(this=exp.Div(this=v.sql, expression=N(10)), to=exp.DataType.build("BIGINT")), "timespan"
-        )
+        return T(exp.Cast(this=exp.Div(this=v.sql, expression=N(10)), to=dtype("BIGINT")), "timespan")
     s = to_string(v).sql
-    as_interval = exp.TryCast(this=s, to=exp.DataType.build("INTERVAL"))
+    as_interval = exp.TryCast(this=s, to=dtype("INTERVAL"))
     micros = exp.Mul(this=anon("epoch", as_interval), expression=N(1_000_000))
-    return T(exp.Cast(this=micros, to=exp.DataType.build("BIGINT")), "timespan")
+    return T(exp.Cast(this=micros, to=dtype("BIGINT")), "timespan")
 
 
 def f_todatetime(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
-from huntvault.kql.values import N, S, T, anon, convert, literal, to_string
+from huntvault.kql.values import N, S, T, anon, convert, dtype, literal, to_string
 
 
 def f_now(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -43,12 +43,12 @@ def trunc_fn(unit: str) -> Lowering:
                 ),
                 expression=exp.Interval(this=S("1"), unit=exp.Var(this="DAY")),
             )
-        out = exp.Cast(this=out, to=exp.DataType.build("TIMESTAMPTZ"))
+        out = exp.Cast(this=out, to=dtype("TIMESTAMPTZ"))
         if len(args) > 1:
             out = exp.Add(
                 this=out,
                 expression=exp.Interval(
-                    this=exp.Cast(this=args[1].sql, to=exp.DataType.build("VARCHAR")),
+                    this=exp.Cast(this=args[1].sql, to=dtype("VARCHAR")),
                     unit=exp.Var(this=unit.upper()),
                 ),
             )
@@ -79,13 +79,13 @@ def end_fn(unit: str) -> Lowering:
 def part_fn(part: str) -> Lowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         value = anon("date_part", S(part), convert(args[0], "datetime").sql)
-        return T(exp.Cast(this=value, to=exp.DataType.build("BIGINT")), "long")
+        return T(exp.Cast(this=value, to=dtype("BIGINT")), "long")
 
     return lower
 
 
 def f_dayofweek(c: Compiler, args: list[T], node: A.Call) -> T:
-    days = exp.Cast(this=anon("date_part", S("dow"), args[0].sql), to=exp.DataType.build("BIGINT"))
+    days = exp.Cast(this=anon("date_part", S("dow"), args[0].sql), to=dtype("BIGINT"))
     return T(exp.Mul(this=days, expression=N(86_400_000_000)), "timespan")
 
 
@@ -128,7 +128,7 @@ def f_datetime_part(c: Compiler, args: list[T], node: A.Call) -> T:
     if part not in DATETIME_PARTS:
         raise c.err(f"unknown datetime part {part!r}", node)
     value = anon("date_part", S(DATETIME_PARTS[part]), args[1].sql)
-    return T(exp.Cast(this=value, to=exp.DataType.build("BIGINT")), "long")
+    return T(exp.Cast(this=value, to=dtype("BIGINT")), "long")
 
 
 def f_datetime_diff(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -145,7 +145,7 @@ def f_datetime_diff(c: Compiler, args: list[T], node: A.Call) -> T:
     # Kusto counts boundaries crossed: floor each side to the unit first
     fa = anon("floor", exp.Div(this=d.epoch_us(a), expression=N(micros)))
     fb = anon("floor", exp.Div(this=d.epoch_us(b), expression=N(micros)))
-    return T(exp.Cast(this=exp.Sub(this=fa, expression=fb), to=exp.DataType.build("BIGINT")), "long")
+    return T(exp.Cast(this=exp.Sub(this=fa, expression=fb), to=dtype("BIGINT")), "long")
 
 
 def f_datetime_add(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -154,9 +154,7 @@ def f_datetime_add(c: Compiler, args: list[T], node: A.Call) -> T:
     if part in ("year", "quarter", "month"):
         unit = "MONTH" if part != "year" else "YEAR"
         amount = n.sql if part != "quarter" else exp.Mul(this=n.sql, expression=N(3))
-        interval = exp.Interval(
-            this=exp.Cast(this=amount, to=exp.DataType.build("VARCHAR")), unit=exp.Var(this=unit)
-        )
+        interval = exp.Interval(this=exp.Cast(this=amount, to=dtype("VARCHAR")), unit=exp.Var(this=unit))
         return T(exp.Add(this=ts.sql, expression=interval), "datetime")
     micros = PART_MICROS.get(part)
     if micros is None:
@@ -209,9 +207,7 @@ def f_format_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_make_datetime(c: Compiler, args: list[T], node: A.Call) -> T:
     parts = [a.sql for a in args] + [N(0)] * (6 - len(args))
-    return T(
-        exp.Cast(this=anon("make_timestamp", *parts[:6]), to=exp.DataType.build("TIMESTAMPTZ")), "datetime"
-    )
+    return T(exp.Cast(this=anon("make_timestamp", *parts[:6]), to=dtype("TIMESTAMPTZ")), "datetime")
 
 
 def f_make_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -223,7 +219,7 @@ def f_make_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
     total: exp.Expression = N(0)
     for a, u in zip(args, units, strict=False):
         total = exp.Add(this=total, expression=exp.Mul(this=a.sql, expression=N(u)))
-    return T(exp.Cast(this=total, to=exp.DataType.build("BIGINT")), "timespan")
+    return T(exp.Cast(this=total, to=dtype("BIGINT")), "timespan")
 
 
 def f_unixtime(unit_micros: int) -> Lowering:

@@ -6,7 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, T, anon, to_string
+from huntvault.kql.values import N, T, anon, dtype, to_string
 
 
 def hash_fn(name: str) -> Function:
@@ -17,17 +17,17 @@ def hash_fn(name: str) -> Function:
 
 
 def f_hash(c: Compiler, args: list[T], node: A.Call) -> T:
-    h: exp.Expression = exp.Cast(this=anon("hash", to_string(args[0]).sql), to=exp.DataType.build("HUGEINT"))
+    h: exp.Expression = exp.Cast(this=anon("hash", to_string(args[0]).sql), to=dtype("HUGEINT"))
     if len(args) > 1:
         h = exp.Mod(this=h, expression=args[1].sql)
     else:  # DuckDB's hash is an unsigned 64-bit value: read it as a signed long, as Kusto's hash is
         wrapped = exp.Sub(this=h, expression=N(2**64))
         h = exp.Case(ifs=[exp.If(this=exp.GTE(this=h, expression=N(2**63)), true=wrapped)], default=h)
-    return T(exp.Cast(this=h, to=exp.DataType.build("BIGINT")), "long")
+    return T(exp.Cast(this=h, to=dtype("BIGINT")), "long")
 
 
 def f_new_guid(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(exp.Cast(this=anon("uuid"), to=exp.DataType.build("VARCHAR")), "guid")
+    return T(exp.Cast(this=anon("uuid"), to=dtype("VARCHAR")), "guid")
 
 
 FUNCTIONS: dict[str, Function] = {

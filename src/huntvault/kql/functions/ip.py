@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.dialects import Dialect
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, S, T, anon, to_string
+from huntvault.kql.values import N, S, T, anon, dtype, to_string
 
 _IPV4 = r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d+)?\s*$"
 #: 10/8, 172.16/12, 192.168/16 as number ranges
@@ -17,9 +17,7 @@ _PRIVATE = [(167772160, 184549375), (2886729728, 2887778303), (3232235520, 32323
 def ipv4_num(d: Dialect, s: exp.Expression) -> exp.Expression:
     """The address as a number, null unless it is a valid dotted quad (an optional /prefix allowed)."""
     rx = S(_IPV4)
-    parts = [
-        exp.TryCast(this=d.regex_extract(s, rx, i), to=exp.DataType.build("BIGINT")) for i in range(1, 5)
-    ]
+    parts = [exp.TryCast(this=d.regex_extract(s, rx, i), to=dtype("BIGINT")) for i in range(1, 5)]
     num = exp.Add(
         this=exp.Add(
             this=exp.Mul(this=parts[0], expression=N(16777216)),
@@ -44,14 +42,14 @@ def ipv4_num(d: Dialect, s: exp.Expression) -> exp.Expression:
 
 
 def prefix_mask(d: Dialect, s: exp.Expression, default: exp.Expression | None) -> exp.Expression:
-    bits = exp.TryCast(this=d.regex_extract(s, S(r"/(\d+)\s*$"), 1), to=exp.DataType.build("BIGINT"))
+    bits = exp.TryCast(this=d.regex_extract(s, S(r"/(\d+)\s*$"), 1), to=dtype("BIGINT"))
     return exp.Coalesce(this=bits, expressions=[default if default is not None else N(32)])
 
 
 def masked(num: exp.Expression, bits: exp.Expression) -> exp.Expression:
     size = anon("pow", N(2), exp.Sub(this=N(32), expression=bits))
     floor = exp.Mul(this=anon("floor", exp.Div(this=num, expression=size)), expression=size)
-    return exp.Cast(this=floor, to=exp.DataType.build("BIGINT"))
+    return exp.Cast(this=floor, to=dtype("BIGINT"))
 
 
 def f_parse_ipv4(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -91,9 +89,7 @@ def f_ipv4_compare(c: Compiler, args: list[T], node: A.Call) -> T:
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
     bits: exp.Expression = anon("least", prefix_mask(d, a, None), prefix_mask(d, b, None))
     ma, mb = masked(ipv4_num(d, a), bits), masked(ipv4_num(d, b), bits)
-    return T(
-        exp.Cast(this=anon("sign", exp.Sub(this=ma, expression=mb)), to=exp.DataType.build("BIGINT")), "long"
-    )
+    return T(exp.Cast(this=anon("sign", exp.Sub(this=ma, expression=mb)), to=dtype("BIGINT")), "long")
 
 
 FUNCTIONS: dict[str, Function] = {

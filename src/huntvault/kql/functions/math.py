@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
 from huntvault.kql.lowering.coerce import unify
-from huntvault.kql.values import N, T, anon, convert
+from huntvault.kql.values import N, T, anon, convert, dtype
 
 
 def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> Function:
@@ -22,8 +22,8 @@ def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_round(c: Compiler, args: list[T], node: A.Call) -> T:
-    digits = exp.Cast(this=args[1].sql, to=exp.DataType.build("INT")) if len(args) > 1 else N(0)
-    return T(anon("round", exp.Cast(this=args[0].sql, to=exp.DataType.build("DOUBLE")), digits), "real")
+    digits = exp.Cast(this=args[1].sql, to=dtype("INT")) if len(args) > 1 else N(0)
+    return T(anon("round", exp.Cast(this=args[0].sql, to=dtype("DOUBLE")), digits), "real")
 
 
 def f_minmax_of(name: str) -> Lowering:
@@ -38,7 +38,7 @@ def f_rand(c: Compiler, args: list[T], node: A.Call) -> T:
     value = anon("random")
     if args:  # rand(n): an integer in [0, n)
         scaled = anon("floor", exp.Mul(this=value, expression=args[0].sql))
-        return T(exp.Cast(this=scaled, to=exp.DataType.build("BIGINT")), "long")
+        return T(exp.Cast(this=scaled, to=dtype("BIGINT")), "long")
     return T(value, "real")
 
 
@@ -51,12 +51,12 @@ def f_bin(c: Compiler, args: list[T], node: A.Call) -> T:
         return T(d.from_epoch_us(floored), "datetime", name=v.name)
     if v.type == "timespan":
         floored = exp.Mul(this=anon("floor", exp.Div(this=v.sql, expression=size.sql)), expression=size.sql)
-        return T(exp.Cast(this=floored, to=exp.DataType.build("BIGINT")), "timespan", name=v.name)
+        return T(exp.Cast(this=floored, to=dtype("BIGINT")), "timespan", name=v.name)
     kind = "real" if "real" in (v.type, size.type) else "long"
-    as_double = exp.Cast(this=v.sql, to=exp.DataType.build("DOUBLE"))
+    as_double = exp.Cast(this=v.sql, to=dtype("DOUBLE"))
     floor = exp.Mul(this=anon("floor", exp.Div(this=as_double, expression=size.sql)), expression=size.sql)
     return T(
-        exp.Cast(this=floor, to=exp.DataType.build("BIGINT" if kind == "long" else "DOUBLE")),
+        exp.Cast(this=floor, to=dtype("BIGINT" if kind == "long" else "DOUBLE")),
         kind,
         name=v.name,
     )
@@ -74,7 +74,7 @@ def f_bin_at(c: Compiler, args: list[T], node: A.Call) -> T:
         this=exp.Mul(this=anon("floor", exp.Div(this=diff, expression=size.sql)), expression=size.sql),
         expression=at.sql,
     )
-    kind = exp.DataType.build("DOUBLE" if v.type == "real" else "BIGINT")
+    kind = dtype("DOUBLE" if v.type == "real" else "BIGINT")
     return T(exp.Cast(this=b2, to=kind), v.type, name=v.name)
 
 

@@ -11,7 +11,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import doubles, dyn
 from huntvault.kql.seriesmath import UDF_NAME
-from huntvault.kql.values import N, S, T, anon, fn, to_dynamic
+from huntvault.kql.values import N, S, T, anon, dtype, fn, to_dynamic
 
 
 def duckdb_only(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -35,10 +35,10 @@ def _udf(c: Compiler, name: str, series: T, extra: list[T]) -> exp.Expression:
     call = anon(
         UDF_NAME,
         S(name),
-        exp.Cast(this=dyn(c, series), to=exp.DataType.build("VARCHAR")),
-        exp.Cast(this=args, to=exp.DataType.build("VARCHAR")),
+        exp.Cast(this=dyn(c, series), to=dtype("VARCHAR")),
+        exp.Cast(this=args, to=dtype("VARCHAR")),
     )
-    return exp.Cast(this=call, to=exp.DataType.build("JSON"))
+    return exp.Cast(this=call, to=dtype("JSON"))
 
 
 def _prefix(node: A.Call, args: list[T]) -> str:
@@ -67,7 +67,7 @@ def udf_parts(name: str, lo: int, hi: int, parts: list[tuple[str, str]], bag: bo
         for key, kind in parts:
             got = anon("json_extract", whole.copy(), S(f"$.{key}"))
             if kind != "dynamic":
-                got = exp.TryCast(this=got, to=exp.DataType.build("BIGINT" if kind == "long" else "DOUBLE"))
+                got = exp.TryCast(this=got, to=dtype("BIGINT" if kind == "long" else "DOUBLE"))
             out.append((f"{prefix}_{key}", T(got, kind)))
         first = out[0][1]
         return T(first.sql, first.type, parts=out)
@@ -102,7 +102,7 @@ def element_wise(name: str) -> Lowering:
             if _is_series(v):
                 lst = doubles(c, v)
                 return exp.Bracket(this=lst.copy(), expressions=[idx.copy()]), anon("len", lst)
-            return exp.Cast(this=v.sql, to=exp.DataType.build("DOUBLE")), None
+            return exp.Cast(this=v.sql, to=dtype("DOUBLE")), None
 
         (a, alen), (b, blen) = side(args[0]), side(args[1])
         lens = [x for x in (alen, blen) if x is not None]
@@ -121,9 +121,9 @@ def f_fill_const(c: Compiler, args: list[T], node: A.Call) -> T:
     x = exp.column("__x")
     missing: exp.Expression = exp.Is(this=x.copy(), expression=exp.Null())
     if len(args) == 3 and args[2].type != "null":
-        placeholder = exp.Cast(this=args[2].sql, to=exp.DataType.build("DOUBLE"))
+        placeholder = exp.Cast(this=args[2].sql, to=dtype("DOUBLE"))
         missing = exp.Or(this=missing, expression=exp.EQ(this=x.copy(), expression=placeholder))
-    value = exp.Cast(this=args[1].sql, to=exp.DataType.build("DOUBLE"))
+    value = exp.Cast(this=args[1].sql, to=dtype("DOUBLE"))
     lam = exp.Lambda(
         this=exp.Case(ifs=[exp.If(this=missing, true=value)], default=x.copy()),
         expressions=[exp.to_identifier("__x")],

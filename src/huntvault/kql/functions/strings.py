@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.dynamic import json_list
-from huntvault.kql.values import N, S, T, anon, fn, string, to_string
+from huntvault.kql.values import N, S, T, anon, dtype, fn, string, to_string
 
 
 def f_strcat(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -114,9 +114,7 @@ def f_countof(c: Compiler, args: list[T], node: A.Call) -> T:
         return T(anon("len", anon("regexp_extract_all", s, needle)), "long")
     diff = exp.Sub(this=exp.Length(this=s), expression=exp.Length(this=anon("replace", s, needle, S(""))))
     return T(
-        exp.Cast(
-            this=exp.Div(this=diff, expression=exp.Length(this=needle)), to=exp.DataType.build("BIGINT")
-        ),
+        exp.Cast(this=exp.Div(this=diff, expression=exp.Length(this=needle)), to=dtype("BIGINT")),
         "long",
     )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlglot import exp
 
 from huntvault.kql.ir import Compiler
-from huntvault.kql.values import T, anon, to_dynamic
+from huntvault.kql.values import T, anon, dtype, to_dynamic
 
 #: DuckDB's list of JSON values
-JSON_LIST = exp.DataType.build("JSON[]", dialect="duckdb")
+JSON_LIST = dtype("JSON[]")
 #: DuckDB's list of doubles (series)
-DOUBLES = exp.DataType.build("DOUBLE[]", dialect="duckdb")
+DOUBLES = dtype("DOUBLE[]")
 
 
 def dyn(c: Compiler, v: T) -> exp.Expression:

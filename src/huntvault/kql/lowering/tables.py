@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator, Mapping
 
 from sqlglot import exp
 
@@ -103,12 +104,34 @@ def opt_name(node: A.Node | None) -> str | None:
     return None
 
 
+class Overlay(Mapping[str, T]):
+    """Columns assigned so far over the relation's columns (the assigned ones win)."""
+
+    def __init__(self, top: dict[str, T], base: Mapping[str, T]) -> None:
+        self.top = top
+        self.base = base
+
+    def __getitem__(self, name: str) -> T:
+        return self.top[name] if name in self.top else self.base[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.top or name in self.base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.top
+        yield from (n for n in self.base if n not in self.top)
+
+    def __len__(self) -> int:
+        return len(self.top) + sum(1 for n in self.base if n not in self.top)
+
+
 def assignments(p: Planner, rel: Rel, items: list[A.Assign], scope: Scope, keep: bool) -> list[tuple[str, T]]:
     """Compile `name = expr` items in order; later items see earlier ones (inlined)."""
     out: dict[str, T] = {}
     counter = 0
     taken = {n for n, _ in rel.cols} if keep else set()
-    cols = dict(scope.cols)
+    assigned: dict[str, T] = {}
+    cols = Overlay(assigned, scope.cols)  # later items see earlier ones first
     for item in items:
         v = p.compile(item.expr, scope)
         if v.parts is not None:  # a function with several results: one column each, named or Kusto's defaults
@@ -116,7 +139,7 @@ def assignments(p: Planner, rel: Rel, items: list[A.Assign], scope: Scope, keep:
             for pname, part in zip(names, [t for _, t in v.parts], strict=False):
                 out.pop(pname, None)
                 out[pname] = part
-                cols[pname] = T(exp.Paren(this=part.sql.copy()), part.type)
+                assigned[pname] = T(exp.Paren(this=part.sql), part.type)
             scope = scope.with_cols(cols)
             continue
         if item.names and len(item.names) > 1:
@@ -132,7 +155,7 @@ def assignments(p: Planner, rel: Rel, items: list[A.Assign], scope: Scope, keep:
             v = null_of("string")
         out.pop(name, None)
         out[name] = v
-        cols[name] = T(exp.Paren(this=v.sql.copy()), v.type, v.const)
+        assigned[name] = T(exp.Paren(this=v.sql), v.type, v.const)
         scope = scope.with_cols(cols)  # one dict grows: a scope is only used before the next item
     return list(out.items())
 

@@ -9,9 +9,9 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
 from huntvault.kql.lowering.tables import const_int
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignment, options, parse_expr, parse_pipeline
-from huntvault.kql.values import T, alias, anon, col, convert, to_dynamic
+from huntvault.kql.values import T, alias, anon, col, convert, dtype, to_dynamic
 
-JSON = exp.DataType.build("JSON", dialect="duckdb")
+JSON = dtype("JSON")
 #: the legacy `mvexpand` keeps at most this many items per row
 LEGACY_LIMIT = 128
 
@@ -111,7 +111,7 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
         cols.append((index_col, "long"))
     sql = exp.select(*outer).from_(sub.subquery(p.fresh(), copy=False), copy=False)
     if limit is not None:
-        sql = sql.where(exp.LT(this=col("__mvidx"), expression=exp.Literal.number(limit)))
+        sql = sql.where(exp.LT(this=col("__mvidx"), expression=exp.Literal.number(limit)), copy=False)
     return Rel(sql, cols)
 
 

@@ -23,7 +23,7 @@ def lower_where(p: Planner, rel: Rel, op: A.Where, env: Env) -> Rel:
         # SQL cannot filter on a window function (row_number(), prev()...): compute it first
         inner = p.select(rel, [*p.star(rel), alias(cond, "__keep")])
         sql = (
-            exp.select(*p.star(rel))
+            exp.select(*[col(n) for n, _ in rel.cols])
             .from_(inner.subquery(p.fresh(), copy=False), copy=False)
             .where(col("__keep"), copy=False)
         )

@@ -9,7 +9,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import default_aggregate_name, union_rels
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignment, assignments, options, parse_expr, parse_pipeline
-from huntvault.kql.values import T, alias, anon, col, convert, literal, null_of, to_dynamic, to_string
+from huntvault.kql.values import T, alias, anon, col, convert, dtype, literal, null_of, to_dynamic, to_string
 
 
 def parse_make_series(c: Cursor, t: Token) -> A.Node:
@@ -133,13 +133,11 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         this=anon(
             "ceil",
             exp.Div(
-                this=exp.Cast(
-                    this=exp.Sub(this=end_us, expression=start_us.copy()), to=exp.DataType.build("DOUBLE")
-                ),
+                this=exp.Cast(this=exp.Sub(this=end_us, expression=start_us.copy()), to=dtype("DOUBLE")),
                 expression=step.sql,
             ),
         ),
-        to=exp.DataType.build("BIGINT"),
+        to=dtype("BIGINT"),
     )
     keys: list[tuple[str, T]] = []
     for i, item in enumerate(op.by, start=1):
@@ -159,7 +157,7 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
                 expression=step.sql.copy(),
             ),
         ),
-        to=exp.DataType.build("BIGINT"),
+        to=dtype("BIGINT"),
     )
     in_range = exp.And(
         this=exp.GTE(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),

@@ -192,7 +192,7 @@ def dedupe(p: Planner, rel: Rel, key_exprs: list[exp.Expression]) -> Rel:
     sql = (
         exp.select(*[col(n) for n, _ in rel.cols])
         .from_(inner.subquery(p.fresh(), copy=False), copy=False)
-        .where(exp.EQ(this=col("__rn"), expression=exp.Literal.number(1)))
+        .where(exp.EQ(this=col("__rn"), expression=exp.Literal.number(1)), copy=False)
     )
     return Rel(sql, rel.cols)
 

@@ -33,6 +33,11 @@ def lower_extend(p: Planner, rel: Rel, op: A.Extend, env: Env) -> Rel:
     items = assignments(p, rel, op.items, p.scope_of(rel, env), keep=True)
     new = dict(items)
     known = rel.types()
+    if not any(n in known for n in new):  # only new columns: `*` and them (a chain of extends stays linear)
+        added = [alias(v.sql, n) for n, v in items]
+        return Rel(
+            p.select(rel, [*p.star(rel), *added]), [*rel.cols, *[(n, v.type) for n, v in items]], rel.order
+        )
     proj: list[exp.Expression] = []
     cols: list[tuple[str, str]] = []
     for n, t in rel.cols:

@@ -11,7 +11,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import aggregate_inside, default_aggregate_name, first_column_name, unique
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignments, options
-from huntvault.kql.values import T, alias, anon, col
+from huntvault.kql.values import T, alias, anon, col, dtype
 
 
 def parse_summarize(c: Cursor, t: Token) -> A.Node:
@@ -27,9 +27,7 @@ def parse_summarize(c: Cursor, t: Token) -> A.Node:
 
 def _empty_value(sql: exp.Expression, v: T) -> exp.Expression:
     """count-like aggregates give 0 on empty input without `by` (one row, as in Kusto)."""
-    zero = exp.Cast(
-        this=exp.Literal.number(0), to=exp.DataType.build("BIGINT" if v.type != "real" else "DOUBLE")
-    )
+    zero = exp.Cast(this=exp.Literal.number(0), to=dtype("BIGINT" if v.type != "real" else "DOUBLE"))
     return exp.Coalesce(this=sql, expressions=[zero])
 
 

@@ -15,7 +15,7 @@ from huntvault.kql import registry
 from huntvault.kql.dialects import JSON_PATH, json_path
 from huntvault.kql.ir import Aggregate, Binding, Function, Offline, Planner, Scope, Special, TypeRule
 from huntvault.kql.scalar.comparison import between
-from huntvault.kql.values import NUMERIC, T, as_bool, cast_expr, convert, literal
+from huntvault.kql.values import NUMERIC, T, as_bool, cast_expr, convert, dtype, literal
 
 #: Names the Sentinel flavour (and the legacy MDATP schema) use for Defender columns.
 COLUMN_ALIASES: dict[str, str] = {
@@ -153,7 +153,7 @@ class ExprCompiler:
                 expression=exp.Literal.string('"'),
             )
         else:
-            text = exp.Cast(this=idx.sql, to=exp.DataType.build("VARCHAR"))
+            text = exp.Cast(this=idx.sql, to=dtype("VARCHAR"))
             path = exp.DPipe(
                 this=exp.DPipe(this=exp.Literal.string("$["), expression=text),
                 expression=exp.Literal.string("]"),
@@ -223,8 +223,8 @@ class ExprCompiler:
     # ---------------------------------------------------------------- let bindings
 
     def scalar_binding(self, name: str, b: Binding, node: A.Node) -> T:
-        if b.value is not None:
-            return T(b.value.sql.copy(), b.value.type, b.value.const, name)
+        if b.value is not None:  # one tree for every reference: the lowering never changes a tree it shares
+            return T(b.value.sql, b.value.type, b.value.const, name)
         p = self.planner
         if b.rel is not None or (b.node is not None and p.is_tabular(b.node, Scope({}, b.env, p))):
             raise self.err(
@@ -236,7 +236,7 @@ class ExprCompiler:
         assert b.node is not None  # a binding is a value, a relation, a function or a node
         value = ExprCompiler(Scope({}, b.env, p)).compile(b.node)
         b.value = value
-        return T(value.sql.copy(), value.type, value.const, name)
+        return T(value.sql, value.type, value.const, name)
 
     def call_user(self, name: str, b: Binding, node: A.Call) -> T:
         if b.func is None:

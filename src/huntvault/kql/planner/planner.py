@@ -16,7 +16,7 @@ from huntvault.errors import KqlError, KqlLimitError, KqlSemanticError, KqlUnsup
 from huntvault.kql import ast as A
 from huntvault.kql import registry
 from huntvault.kql.dialects import Dialect
-from huntvault.kql.ir import Aggregate, Binding, Catalog, Env, Function, Plugin, Rel, Scope, Window
+from huntvault.kql.ir import Aggregate, Binding, Catalog, Columns, Env, Function, Plugin, Rel, Scope, Window
 from huntvault.kql.limits import Budget
 from huntvault.kql.planner.compiler import LOWERING_FAILURES, ExprCompiler
 from huntvault.kql.values import T, cast_expr, col, convert, literal, null_of
@@ -63,7 +63,9 @@ def sql_nesting(root: exp.Expression, ctes: dict[str, int]) -> int:
 
 
 def _plain(e: exp.Expression) -> bool:
-    """A projection that only passes a column through (`"a"` or `"a" AS "a"`)."""
+    """A projection that only passes columns through (`*`, `"a"` or `"a" AS "a"`)."""
+    if isinstance(e, exp.Star):
+        return not any(e.args.get(k) for k in ("except", "replace", "rename"))
     if isinstance(e, exp.Alias) and isinstance(e.this, exp.Column):
         return not e.this.table and e.this.name == e.alias
     return isinstance(e, exp.Column) and not e.table
@@ -185,8 +187,7 @@ class Planner:
     # ---------------------------------------------------------------- scopes and scalars
 
     def scope_of(self, rel: Rel, env: Env, table: str | None = None) -> Scope:
-        cols = {name: T(col(name, table), kind) for name, kind in rel.cols}
-        return Scope(cols, env, self, order=rel.order)
+        return Scope(Columns(rel.cols, table), env, self, order=rel.order)
 
     def compile(self, node: A.Node, scope: Scope) -> T:
         return ExprCompiler(scope).compile(node)
@@ -403,7 +404,8 @@ class Planner:
         return exp.select(*projections).from_(sub, copy=False)
 
     def star(self, rel: Rel) -> list[exp.Expression]:
-        return [col(n) for n, _ in rel.cols]
+        """All of rel's columns, as they are (`*`: rel's SQL has exactly rel.cols, in order)."""
+        return [exp.Star()]
 
     def filter(self, rel: Rel, cond: exp.Expression) -> exp.Select:
         """The rows of `rel` where `cond` holds: joined to rel's own WHERE when rel is a plain column

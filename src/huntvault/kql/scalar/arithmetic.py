@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import BinaryLowering, Compiler
-from huntvault.kql.values import NUMERIC, T, convert, fn, literal, promote
+from huntvault.kql.values import NUMERIC, T, convert, dtype, fn, literal, promote
 
 
 def _numbers(a: T, b: T) -> tuple[T, T]:
@@ -68,27 +68,21 @@ def arith_mul(c: Compiler, a: T, b: T, node: A.Binary) -> T:
         return literal(a.const * b.const, "timespan")
     a, b = _numbers(a, b)
     if "timespan" in (a.type, b.type):
-        return T(
-            exp.Cast(this=exp.Mul(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan"
-        )
+        return T(exp.Cast(this=exp.Mul(this=a.sql, expression=b.sql), to=dtype("BIGINT")), "timespan")
     return T(exp.Mul(this=a.sql, expression=b.sql), promote(a.type, b.type))
 
 
 def arith_div(c: Compiler, a: T, b: T, node: A.Binary) -> T:
     a, b = _numbers(a, b)
     if a.type == "timespan" and b.type == "timespan":
-        return T(
-            exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql), "real"
-        )
+        return T(exp.Div(this=exp.Cast(this=a.sql, to=dtype("DOUBLE")), expression=b.sql), "real")
     if a.type == "timespan":
-        return T(
-            exp.Cast(this=exp.Div(this=a.sql, expression=b.sql), to=exp.DataType.build("BIGINT")), "timespan"
-        )
+        return T(exp.Cast(this=exp.Div(this=a.sql, expression=b.sql), to=dtype("BIGINT")), "timespan")
     kind = promote(a.type, b.type)
     if kind == "long":
-        q = exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql)
-        return T(exp.TryCast(this=fn("trunc", q), to=exp.DataType.build("BIGINT")), "long")
-    return T(exp.Div(this=exp.Cast(this=a.sql, to=exp.DataType.build("DOUBLE")), expression=b.sql), "real")
+        q = exp.Div(this=exp.Cast(this=a.sql, to=dtype("DOUBLE")), expression=b.sql)
+        return T(exp.TryCast(this=fn("trunc", q), to=dtype("BIGINT")), "long")
+    return T(exp.Div(this=exp.Cast(this=a.sql, to=dtype("DOUBLE")), expression=b.sql), "real")
 
 
 def arith_mod(c: Compiler, a: T, b: T, node: A.Binary) -> T:

@@ -23,7 +23,9 @@ def flatten_items(c: Compiler, items: list[A.Node]) -> tuple[list[T], list[exp.S
             rel = p.relation(item, c.scope.env)
             first = rel.cols[0][0]
             subqueries.append(
-                exp.select(exp.column(first, quoted=True)).from_(rel.sql.subquery(p.fresh("in")))
+                exp.select(exp.column(first, quoted=True)).from_(
+                    rel.sql.subquery(p.fresh("in"), copy=False), copy=False
+                )
             )
             continue
         v = c.compile(item)
@@ -44,6 +46,19 @@ def flatten_items(c: Compiler, items: list[A.Node]) -> tuple[list[T], list[exp.S
         else:
             consts.append(v)
     return consts, subqueries, runtime
+
+
+def _item(v: T) -> exp.Expression:
+    """A list item as SQL: a constant number as a bare literal (the list takes the left side's type;
+    a CAST per item would triple the nodes of a 10,000-item list)."""
+    if (
+        v.is_const
+        and v.type in ("long", "int")
+        and isinstance(v.const, int)
+        and not isinstance(v.const, bool)
+    ):
+        return exp.Literal.number(v.const)
+    return v.sql
 
 
 def _either(parts: list[exp.Expression], negated: bool) -> T:
@@ -68,7 +83,7 @@ def in_list(c: Compiler, node: A.ListOp) -> T:
         for v in consts:
             a, b = coerce_pair(left, v)
             lhs = a
-            vals.append(lower_str(b) if ci else b.sql)
+            vals.append(lower_str(b) if ci else _item(b))
         lsql = lower_str(lhs) if ci else lhs.sql
         parts.append(exp.In(this=lsql, expressions=vals))
     for sq in subqueries:

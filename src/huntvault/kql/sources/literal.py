@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Rel, Scope, Source, source
 from huntvault.kql.lowering.tables import union_all
-from huntvault.kql.values import T, alias, anon, col, convert, null_of
+from huntvault.kql.values import T, alias, anon, col, convert, dtype, null_of
 
 
 def coerce_literal(v: T, kind: str) -> T:
@@ -17,7 +17,7 @@ def coerce_literal(v: T, kind: str) -> T:
     if v.type == "null" or (v.is_const and v.const is None):
         return null_of(kind)
     if kind in ("real", "decimal") and v.type in ("long", "int"):
-        return T(exp.Cast(this=v.sql, to=exp.DataType.build("DOUBLE")), "real")
+        return T(exp.Cast(this=v.sql, to=dtype("DOUBLE")), "real")
     return convert(v, kind)
 
 
@@ -55,7 +55,7 @@ def _count(start: exp.Expression, span: exp.Expression, step: exp.Expression) ->
     """range() arguments for `floor(span / step) + 1` integers from 0."""
     n = exp.Div(this=exp.Sub(this=span, expression=start), expression=step)
     total = exp.Add(
-        this=exp.Cast(this=anon("floor", n), to=exp.DataType.build("BIGINT")),
+        this=exp.Cast(this=anon("floor", n), to=dtype("BIGINT")),
         expression=exp.Literal.number(1),
     )
     return [exp.Literal.number(0), total]
@@ -80,7 +80,7 @@ def lower_range(p: Planner, node: A.RangeSource, env: Env) -> Rel:
         value = exp.Add(this=start.sql, expression=exp.Mul(this=col("i"), expression=step.sql))
         sql = exp.select(alias(value, node.column)).from_(d.integers(*_count(start.sql, stop.sql, step.sql)))
         return Rel(sql, [(node.column, "real")])
-    sql = exp.select(alias(exp.Cast(this=col("i"), to=exp.DataType.build("BIGINT")), node.column)).from_(
+    sql = exp.select(alias(exp.Cast(this=col("i"), to=dtype("BIGINT")), node.column)).from_(
         d.integers(start.sql, exp.Add(this=stop.sql, expression=exp.Literal.number(1)), step.sql)
     )
     return Rel(sql, [(node.column, kind)])

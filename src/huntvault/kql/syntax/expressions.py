@@ -278,7 +278,18 @@ def _comparison(c: Cursor) -> A.Node:
 def _paren_list(c: Cursor) -> list[A.Node]:
     if not c.at("("):  # `x in dynamic([..])` / `has_any mylist` without parentheses
         return [_additive(c)]
-    return c.delimited("(", ")", lambda: parse_pipeline(c), "')' closing the list")
+    return c.delimited("(", ")", lambda: _list_item(c), "')' closing the list")
+
+
+def _list_item(c: Cursor) -> A.Node:
+    """One item of an `in (...)` list: a lone string or number is taken at once (lists of 10,000 terms)."""
+    t = c.tok
+    if t.kind in ("string", "number") and _is_punct(c.peek(), ",", ")"):
+        c.advance()
+        if t.kind == "string":
+            return A.Literal(str(t.value), "string", pos=t.pos)
+        return A.Literal(t.value, "long" if isinstance(t.value, int) else "real", pos=t.pos)
+    return parse_pipeline(c)
 
 
 def _additive(c: Cursor) -> A.Node:
