@@ -143,7 +143,10 @@ def execute(
     truncated = bool(row_cap) and table.num_rows > int(row_cap or 0)
     if truncated:
         table = table.slice(0, int(row_cap or 0))
-    table = finish(table, compiled.columns)
+    try:
+        table = finish(table, compiled.columns)
+    except (pa.ArrowException, IndexError) as exc:  # the engine's column types do not fit the KQL types
+        raise KqlError(f"the query's result cannot be read as its KQL types: {exc}") from None
     timings = {"compile_s": t1 - t0, "execute_s": t2 - t1}
     return HuntResult(table, dict(compiled.columns), compiled.chart, compiled.sql, truncated, timings)
 

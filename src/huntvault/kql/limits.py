@@ -32,8 +32,9 @@ class QueryBounds:
     max_expression_depth: int = 300
     #: pipe operators in one tabular expression (`T | where ... | extend ...`)
     max_pipeline: int = 300
-    #: SELECTs nested in the lowered SQL (operators in a row, chained lets, joins); DuckDB's own limit is 1000
-    max_sql_depth: int = 800
+    #: SELECTs nested in the lowered SQL (operators in a row, chained lets, joins); DuckDB's planner stops
+    #: at a tree depth of 1000, about two per nested SELECT
+    max_sql_depth: int = 450
     #: seconds of parsing and planning (`[hunt].compile_seconds`); 0 = no deadline
     compile_seconds: float = 10.0
 

@@ -75,7 +75,7 @@ def finish(table: pa.Table, cols: list[tuple[str, str]]) -> pa.Table:
     for i, (name, kind) in enumerate(cols):
         arr = table.column(i)
         if kind == "timespan":
-            arr = arr.cast(pa.int64()).cast(pa.duration("us"))
+            arr = arr.cast(pa.int64(), safe=False).cast(pa.duration("us"))
         elif kind == "dynamic" and not pa.types.is_string(arr.type):
             arr = arr.cast(pa.string())
         elif (

@@ -8,6 +8,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.coerce import type_argument
 from huntvault.kql.lowering.dynamic import dyn
 from huntvault.kql.values import S, T, anon, convert, fn, literal, string, to_dynamic, to_string
 
@@ -34,7 +35,10 @@ def f_extractjson(c: Compiler, args: list[T], node: A.Call) -> T:
     base = src.sql if src.type == "dynamic" else c.planner.dialect.try_json(to_string(src).sql)
     res = to_string(T(anon("json_extract", base, S(path)), "dynamic"))
     if len(args) == 3:
-        return convert(res, str(args[2].const))
+        target = type_argument(args[2])
+        if target is None:
+            raise c.err(f"{node.name}() takes the result type as typeof(type)", node)
+        return convert(res, target)
     return res
 
 

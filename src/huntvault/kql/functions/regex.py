@@ -8,6 +8,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.coerce import type_argument
 from huntvault.kql.lowering.terms import check_regex
 from huntvault.kql.values import N, S, T, anon, convert, fn, to_string
 
@@ -71,8 +72,10 @@ def f_extract(c: Compiler, args: list[T], node: A.Call) -> T:
     out = exp.Case(ifs=[exp.If(this=matched, true=value)], default=S(""))
     res = T(out, "string")
     if len(args) == 4:
-        target = args[3].const if args[3].is_const else "string"
-        return convert(res, str(target))
+        target = type_argument(args[3])
+        if target is None:
+            raise c.err("extract() takes the result type as typeof(type)", node)
+        return convert(res, target)
     return res
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from huntvault.kql.values import NUMERIC, T, convert, null_of, to_dynamic, to_string
+from huntvault.kql.values import NUMERIC, SQL_TYPES, T, convert, null_of, to_dynamic, to_string
+
+
+def type_argument(v: T) -> str | None:
+    """The KQL type a `typeof(...)` (or type-name string) argument names, None when it names none."""
+    name = v.const if v.is_const and isinstance(v.const, str) else None
+    return name if name in SQL_TYPES and name != "null" else None
 
 
 def coerce_pair(a: T, b: T) -> tuple[T, T]:

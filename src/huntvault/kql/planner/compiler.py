@@ -93,7 +93,12 @@ class ExprCompiler:
         handler = NODE_HANDLERS.get(type(node))
         if handler is None:
             raise self.err(f"{type(node).__name__} cannot be used as a scalar expression", node)
-        return handler(self, node)
+        try:
+            return handler(self, node)
+        except KqlError:
+            raise
+        except LOWERING_FAILURES as exc:  # a lowering met values it did not expect: a 400 at the node, not a crash
+            raise self.err(f"internal error lowering this expression: {type(exc).__name__}: {exc}", node) from None
 
     # ---------------------------------------------------------------- nodes
 

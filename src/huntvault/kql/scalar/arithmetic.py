@@ -19,6 +19,13 @@ def _numbers(a: T, b: T) -> tuple[T, T]:
     )
 
 
+def _micros(value: exp.Expression, a: T, b: T) -> exp.Expression:
+    """A timespan result stays whole microseconds when the other operand is a real."""
+    if "real" in (a.type, b.type) or "decimal" in (a.type, b.type):
+        return exp.Cast(this=value, to=dtype("BIGINT"))
+    return value
+
+
 def _known(a: T, b: T) -> bool:
     return a.is_const and b.is_const and a.const is not None and b.const is not None
 
@@ -38,7 +45,7 @@ def arith_add(c: Compiler, a: T, b: T, node: A.Node) -> T:
         return T(d.add_micros(b.sql, a.sql), "datetime")
     a, b = _numbers(a, b)
     if a.type == "timespan" or b.type == "timespan":
-        return T(exp.Add(this=a.sql, expression=b.sql), "timespan")
+        return T(_micros(exp.Add(this=a.sql, expression=b.sql), a, b), "timespan")
     if a.type in ("string", "guid") or b.type in ("string", "guid"):
         raise c.err("'+' does not concatenate strings in KQL; use strcat()", node)
     return T(exp.Add(this=a.sql, expression=b.sql), promote(a.type, b.type))
@@ -59,12 +66,16 @@ def arith_sub(c: Compiler, a: T, b: T, node: A.Binary) -> T:
         return T(d.add_micros(a.sql, exp.Neg(this=exp.Paren(this=b.sql))), "datetime")
     a, b = _numbers(a, b)
     if a.type == "timespan" or b.type == "timespan":
-        return T(exp.Sub(this=a.sql, expression=b.sql), "timespan")
+        return T(_micros(exp.Sub(this=a.sql, expression=b.sql), a, b), "timespan")
     return T(exp.Sub(this=a.sql, expression=b.sql), promote(a.type, b.type))
 
 
+def _number(v: T) -> bool:
+    return v.type in (*NUMERIC, "timespan") and isinstance(v.const, (int, float)) and not isinstance(v.const, bool)
+
+
 def arith_mul(c: Compiler, a: T, b: T, node: A.Binary) -> T:
-    if _known(a, b) and "timespan" in (a.type, b.type):
+    if _known(a, b) and "timespan" in (a.type, b.type) and _number(a) and _number(b):
         return literal(a.const * b.const, "timespan")
     a, b = _numbers(a, b)
     if "timespan" in (a.type, b.type):
