@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlglot import exp
 
-from huntvault.kql.values import NUMERIC, SQL_TYPES, T, convert, null_of, to_dynamic, to_string
+from huntvault.kql import ast as A
+from huntvault.kql.ir import BinaryLowering, Compiler
+from huntvault.kql.values import NUMERIC, SQL_TYPES, T, convert, literal, null_of, to_dynamic, to_string
 
 
 def type_argument(v: T) -> str | None:
@@ -62,3 +66,20 @@ def lower_str(v: T) -> exp.Expression:
     if v.is_const and isinstance(v.const, str):
         return exp.Literal.string(v.const.lower())
     return exp.Lower(this=to_string(v).sql)
+
+
+def negate(f: BinaryLowering) -> BinaryLowering:
+    """The negated operator (`!~` of `=~`, `!has` of `has`...)."""
+
+    def lower(c: Compiler, a: T, b: T, node: A.Binary) -> T:
+        inner = f(c, a, b, node)
+        return T(exp.Not(this=exp.Paren(this=inner.sql)), "bool")
+
+    return lower
+
+
+def shifted(c: Compiler, when: T, span: T) -> T:
+    """A datetime moved by a timespan (folded when both are constants)."""
+    if when.is_const and span.is_const and when.const is not None and isinstance(span.const, (int, float)):
+        return literal(when.const + timedelta(microseconds=span.const), "datetime")
+    return T(c.planner.dialect.add_micros(when.sql, span.sql), "datetime")

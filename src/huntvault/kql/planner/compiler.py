@@ -97,8 +97,12 @@ class ExprCompiler:
             return handler(self, node)
         except KqlError:
             raise
-        except LOWERING_FAILURES as exc:  # a lowering met values it did not expect: a 400 at the node, not a crash
-            raise self.err(f"internal error lowering this expression: {type(exc).__name__}: {exc}", node) from None
+        except (
+            LOWERING_FAILURES
+        ) as exc:  # a lowering met values it did not expect: a 400 at the node, not a crash
+            raise self.err(
+                f"internal error lowering this expression: {type(exc).__name__}: {exc}", node
+            ) from None
 
     # ---------------------------------------------------------------- nodes
 

@@ -71,7 +71,11 @@ def arith_sub(c: Compiler, a: T, b: T, node: A.Binary) -> T:
 
 
 def _number(v: T) -> bool:
-    return v.type in (*NUMERIC, "timespan") and isinstance(v.const, (int, float)) and not isinstance(v.const, bool)
+    return (
+        v.type in (*NUMERIC, "timespan")
+        and isinstance(v.const, (int, float))
+        and not isinstance(v.const, bool)
+    )
 
 
 def arith_mul(c: Compiler, a: T, b: T, node: A.Binary) -> T:

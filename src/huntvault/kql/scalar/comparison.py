@@ -6,8 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import BinaryLowering, Compiler
-from huntvault.kql.lowering.coerce import coerce_pair, lower_str
-from huntvault.kql.scalar.arithmetic import arith_add
+from huntvault.kql.lowering.coerce import coerce_pair, lower_str, negate, shifted
 from huntvault.kql.values import T, to_string
 
 
@@ -15,16 +14,6 @@ def compare(cls: type[exp.Expression]) -> BinaryLowering:
     def lower(c: Compiler, a: T, b: T, node: A.Binary) -> T:
         a, b = coerce_pair(a, b)
         return T(cls(this=a.sql, expression=b.sql), "bool")
-
-    return lower
-
-
-def negate(f: BinaryLowering) -> BinaryLowering:
-    """The negated operator (`!=~` of `=~`, `!has` of `has`...)."""
-
-    def lower(c: Compiler, a: T, b: T, node: A.Binary) -> T:
-        inner = f(c, a, b, node)
-        return T(exp.Not(this=exp.Paren(this=inner.sql)), "bool")
 
     return lower
 
@@ -53,7 +42,7 @@ def between(c: Compiler, node: A.Between) -> T:
     lo = c.compile(node.low)
     hi = c.compile(node.high)
     if v.type == "datetime" and hi.type == "timespan":
-        hi = arith_add(c, lo, hi, node)
+        hi = shifted(c, lo, hi)
     v, lo = coerce_pair(v, lo)
     v, hi = coerce_pair(v, hi)
     expr: exp.Expression = exp.Between(this=v.sql, low=lo.sql, high=hi.sql)

@@ -6,9 +6,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import BinaryLowering, Compiler
-from huntvault.kql.lowering.coerce import lower_str
+from huntvault.kql.lowering.coerce import lower_str, negate
 from huntvault.kql.lowering.terms import check_regex, term_match
-from huntvault.kql.scalar.comparison import negate
 from huntvault.kql.values import T, to_string
 
 
