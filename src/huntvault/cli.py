@@ -617,7 +617,6 @@ def hunt(
     from pathlib import Path
 
     from huntvault import kql
-    from huntvault.kql.output import render
 
     cfg = load_config(ctx)
     text = query_file.read() if query_file else (sys.stdin.read() if query == "-" else query)
@@ -637,7 +636,7 @@ def hunt(
         timeout=cfg.hunt.timeout_seconds,
         limits=kql.HuntLimits.from_config(cfg.hunt),
     )
-    click.echo(render(result, fmt), nl=False)
+    click.echo(kql.render(result, fmt), nl=False)
 
 
 @main.group("detect", invoke_without_command=True)
