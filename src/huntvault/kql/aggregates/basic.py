@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import AggLowering, Aggregate, Compiler
 from huntvault.kql.lowering.aggregation import numeric, only_if
-from huntvault.kql.values import T, anon, dtype, to_string
+from huntvault.kql.values import T, call, dtype, to_string
 
 
 def a_count(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -84,11 +84,11 @@ def a_minmaxif(cls: type[exp.Expression]) -> AggLowering:
 
 def a_any(c: Compiler, args: list[T], node: A.Call) -> T:
     v = args[0]
-    return T(anon("arbitrary", v.sql), v.type)
+    return T(call("arbitrary", v.sql), v.type)
 
 
 def a_anyif(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(only_if(anon("arbitrary", args[0].sql), args[1]), args[0].type)
+    return T(only_if(call("arbitrary", args[0].sql), args[1]), args[0].type)
 
 
 AGGREGATES: dict[str, Aggregate] = {

@@ -6,7 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import AggLowering, Aggregate, Compiler
-from huntvault.kql.values import T, anon, as_bool, dtype, to_dynamic
+from huntvault.kql.values import T, as_bool, call, dtype, to_dynamic
 
 JSON = dtype("JSON")
 JSON_LIST = dtype("JSON[]")
@@ -28,14 +28,14 @@ def make_list(distinct: bool, conditional: bool) -> AggLowering:
                 limit = args[2]
         elif len(args) > 1:
             limit = args[1]
-        values = anon("list", exp.Distinct(expressions=[item]) if distinct else item)
+        values = call("list", exp.Distinct(expressions=[item]) if distinct else item)
         # nulls are ignored, as in Kusto
         where: exp.Expression = exp.Not(this=exp.Is(this=v.sql, expression=exp.Null()))
         if cond is not None:
             where = exp.And(this=where, expression=exp.Paren(this=as_bool(cond)))
         agg: exp.Expression = exp.Filter(this=values, expression=exp.Where(this=where))
         if limit is not None:
-            agg = anon("list_slice", agg, exp.Literal.number(1), limit.sql)
+            agg = call("list_slice", agg, exp.Literal.number(1), limit.sql)
         out = exp.Cast(this=exp.Cast(this=agg, to=JSON_LIST.copy()), to=JSON.copy())
         return T(exp.Coalesce(this=out, expressions=[_json_text("[]")]), "dynamic")
 
@@ -46,16 +46,16 @@ def a_make_bag(c: Compiler, args: list[T], node: A.Call) -> T:
     """The group's property bags merged into one (later keys win)."""
     v = args[0]
     lam = exp.Lambda(
-        this=anon("json_merge_patch", exp.column("acc"), exp.column("x")),
+        this=call("json_merge_patch", exp.column("acc"), exp.column("x")),
         expressions=[exp.to_identifier("acc"), exp.to_identifier("x")],
     )
     objects = exp.Filter(
-        this=anon("list", v.sql),
+        this=call("list", v.sql),
         expression=exp.Where(
-            this=exp.EQ(this=anon("json_type", v.sql), expression=exp.Literal.string("OBJECT"))
+            this=exp.EQ(this=call("json_type", v.sql), expression=exp.Literal.string("OBJECT"))
         ),
     )
-    red = anon("list_reduce", anon("list_prepend", _json_text("{}"), objects), lam)
+    red = call("list_reduce", call("list_prepend", _json_text("{}"), objects), lam)
     return T(exp.Coalesce(this=red, expressions=[_json_text("{}")]), "dynamic")
 
 

@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import AggLowering, Aggregate, Compiler
 from huntvault.kql.lowering.aggregation import numeric, only_if
-from huntvault.kql.values import T, anon, to_string
+from huntvault.kql.values import T, call, to_string
 
 
 def _fraction(c: Compiler, v: T, node: A.Call) -> exp.Expression:
@@ -18,37 +18,37 @@ def _fraction(c: Compiler, v: T, node: A.Call) -> exp.Expression:
 
 def a_percentile(c: Compiler, args: list[T], node: A.Call) -> T:
     v = numeric(args[0])
-    out = anon("quantile_disc", v.sql, _fraction(c, args[1], node))
+    out = call("quantile_disc", v.sql, _fraction(c, args[1], node))
     return T(out, v.type if v.type != "int" else "long")
 
 
 def a_percentiles(c: Compiler, args: list[T], node: A.Call) -> T:
     v = numeric(args[0])
     ps = [_fraction(c, a, node) for a in args[1:]]
-    return T(anon("to_json", anon("quantile_disc", v.sql, exp.Array(expressions=ps))), "dynamic")
+    return T(call("to_json", call("quantile_disc", v.sql, exp.Array(expressions=ps))), "dynamic")
 
 
 def stat(name: str) -> AggLowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        return T(anon(name, numeric(args[0]).sql), "real")
+        return T(call(name, numeric(args[0]).sql), "real")
 
     return lower
 
 
 def statif(name: str) -> AggLowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        return T(only_if(anon(name, numeric(args[0]).sql), args[1]), "real")
+        return T(only_if(call(name, numeric(args[0]).sql), args[1]), "real")
 
     return lower
 
 
 def a_hll(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(anon("to_json", anon("list", exp.Distinct(expressions=[to_string(args[0]).sql]))), "dynamic")
+    return T(call("to_json", call("list", exp.Distinct(expressions=[to_string(args[0]).sql]))), "dynamic")
 
 
 def a_binary_all(op: str) -> AggLowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        return T(anon(op, args[0].sql), "long")
+        return T(call(op, args[0].sql), "long")
 
     return lower
 

@@ -15,7 +15,7 @@ from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.generators.duckdb import DuckDBGenerator
 
-from huntvault.kql.values import anon, dtype
+from huntvault.kql.values import call, dtype
 
 #: one entry of a FUNCTIONS table: (generator, the call) -> SQL text
 FunctionSQL = Callable[[DuckDBGenerator, exp.Anonymous], str]
@@ -31,7 +31,7 @@ def json_path(base: exp.Expression, path: str) -> exp.Expression:
 
 def _duckdb_json_path(gen: DuckDBGenerator, node: exp.Anonymous) -> str:
     base, path = node.expressions
-    return gen.sql(anon("json_extract", base, path))
+    return gen.sql(call("json_extract", base, path))
 
 
 #: DuckDB needs only the marker rendered: the lowering speaks DuckDB
@@ -68,7 +68,7 @@ class Dialect:
         columns = [exp.to_identifier("i")]
         args = [start, stop] if step is None else [start, stop, step]
         return exp.Table(
-            this=anon("range", *args), alias=exp.TableAlias(this=exp.to_identifier("r"), columns=columns)
+            this=call("range", *args), alias=exp.TableAlias(this=exp.to_identifier("r"), columns=columns)
         )
 
     def json_list_in_order(
@@ -76,52 +76,52 @@ class Dialect:
     ) -> exp.Expression:
         """An aggregate: the group's values as one JSON array, in `order` (make-series)."""
         del raw
-        return anon(
+        return call(
             "to_json", exp.ArrayAgg(this=exp.Order(this=as_json, expressions=[exp.Ordered(this=order)]))
         )
 
     def substring_test(self, kind: str, hay: exp.Expression, needle: exp.Expression) -> exp.Expression:
         names = {"contains": "contains", "startswith": "starts_with", "endswith": "ends_with"}
-        return anon(names[kind], hay, needle)
+        return call(names[kind], hay, needle)
 
     def regex_match(self, value: exp.Expression, pattern: exp.Expression) -> exp.Expression:
-        return anon("regexp_matches", value, pattern)
+        return call("regexp_matches", value, pattern)
 
     def regex_escape(self, value: exp.Expression) -> exp.Expression:
-        return anon("regexp_escape", value)
+        return call("regexp_escape", value)
 
     def regex_extract(self, value: exp.Expression, pattern: exp.Expression, group: int) -> exp.Expression:
-        return anon("regexp_extract", value, pattern, exp.Literal.number(group))
+        return call("regexp_extract", value, pattern, exp.Literal.number(group))
 
     def regex_replace(
         self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression
     ) -> exp.Expression:
-        return anon("regexp_replace", value, pattern, repl, exp.Literal.string("g"))
+        return call("regexp_replace", value, pattern, repl, exp.Literal.string("g"))
 
     def epoch_us(self, ts: exp.Expression) -> exp.Expression:
-        return anon("epoch_us", ts)
+        return call("epoch_us", ts)
 
     def from_epoch_us(self, micros: exp.Expression) -> exp.Expression:
-        return anon("make_timestamptz", exp.Cast(this=micros, to=dtype("BIGINT")))
+        return call("make_timestamptz", exp.Cast(this=micros, to=dtype("BIGINT")))
 
     def add_micros(self, ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
         return exp.Add(
             this=ts,
-            expression=anon("to_microseconds", exp.Cast(this=micros, to=dtype("BIGINT"))),
+            expression=call("to_microseconds", exp.Cast(this=micros, to=dtype("BIGINT"))),
         )
 
     def json_extract(self, value: exp.Expression, path: exp.Expression) -> exp.Expression:
-        return anon("json_extract", value, path)
+        return call("json_extract", value, path)
 
     def json_string(self, value: exp.Expression) -> exp.Expression:
-        return anon("json_extract_string", value, exp.Literal.string("$"))
+        return call("json_extract_string", value, exp.Literal.string("$"))
 
     def try_json(self, text: exp.Expression) -> exp.Expression:
         """Text that may or may not be JSON, as JSON (null when invalid)."""
         return exp.Case(
             ifs=[
                 exp.If(
-                    this=anon("json_valid", text),
+                    this=call("json_valid", text),
                     true=exp.Cast(this=text, to=dtype("JSON")),
                 )
             ],
@@ -132,22 +132,22 @@ class Dialect:
         return exp.Case(
             ifs=[
                 exp.If(
-                    this=exp.EQ(this=anon("json_type", value), expression=exp.Literal.string("ARRAY")),
-                    true=anon("json_array_length", value),
+                    this=exp.EQ(this=call("json_type", value), expression=exp.Literal.string("ARRAY")),
+                    true=call("json_array_length", value),
                 )
             ],
             default=exp.Null(),
         )
 
     def json_type(self, value: exp.Expression) -> exp.Expression:
-        return anon("json_type", value)
+        return call("json_type", value)
 
     def json_list(self, value: exp.Expression) -> exp.Expression:
         """A JSON array as a SQL list of JSON elements."""
         return exp.Cast(this=value, to=dtype("JSON[]"))
 
     def to_json(self, value: exp.Expression) -> exp.Expression:
-        return anon("to_json", value)
+        return call("to_json", value)
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
         """A property bag as a list of one-property bags (or of [key, value] pairs), for mv-expand."""
@@ -155,21 +155,21 @@ class Dialect:
             this=exp.DPipe(this=exp.Literal.string('$."'), expression=exp.column("k")),
             expression=exp.Literal.string('"'),
         )
-        value = anon("json_extract", bag.copy(), path)
+        value = call("json_extract", bag.copy(), path)
         body = (
-            anon("json_array", exp.column("k"), value)
+            call("json_array", exp.column("k"), value)
             if as_array
-            else anon("json_object", exp.column("k"), value)
+            else call("json_object", exp.column("k"), value)
         )
-        items = anon(
+        items = call(
             "list_transform",
-            anon("json_keys", bag),
+            call("json_keys", bag),
             exp.Lambda(this=body, expressions=[exp.to_identifier("k")]),
         )
         return exp.Cast(this=items, to=dtype("JSON[]"))
 
     def strftime(self, ts: exp.Expression, fmt: str) -> exp.Expression:
-        return anon("strftime", ts, exp.Literal.string(fmt))
+        return call("strftime", ts, exp.Literal.string(fmt))
 
     def render(self, tree: exp.Expression) -> str:
         """The SQL text of a lowered tree in this dialect (one generation pass; the tree is not changed

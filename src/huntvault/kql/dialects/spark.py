@@ -19,7 +19,7 @@ from sqlglot.generators.spark import SparkGenerator
 
 from huntvault.errors import KqlUnsupportedError
 from huntvault.kql.dialects.base import JSON_PATH, Dialect
-from huntvault.kql.values import anon, dtype
+from huntvault.kql.values import call, dtype
 
 Gen = SparkGenerator
 #: typed node -> its Spark SQL
@@ -190,24 +190,34 @@ def _to_json(gen: Gen, args: list[exp.Expression]) -> str:
 
 
 def _sequence(gen: Gen, args: list[exp.Expression]) -> str:
-    """DuckDB's range list stops before `stop`; Spark's sequence includes it (and `range` is a table)."""
-    start, stop = args[0], args[1]
-    if len(args) == 2:
-        return gen.sql(native("sequence", start, exp.Sub(this=grouped(stop), expression=N(1))))
-    step = args[2]
-    last = exp.Sub(this=grouped(stop), expression=exp.Cast(this=native("signum", step), to=dtype("BIGINT")))
-    return gen.sql(native("sequence", start, last, step))
+    """DuckDB's range list (`range(stop)`, `range(start, stop[, step])`) stops before `stop` and is empty
+    when it cannot reach it; Spark's sequence includes `stop` and fails on an empty range."""
+    start, stop = (N(0), args[0]) if len(args) == 1 else (args[0], args[1])
+    step = args[2] if len(args) > 2 else N(1)
+    start, stop, step = grouped(start), grouped(stop), grouped(step)
+    last = exp.Sub(this=stop, expression=exp.Cast(this=native("signum", step), to=dtype("BIGINT")))
+    empty = exp.Or(
+        this=exp.Paren(
+            this=exp.And(
+                this=exp.GT(this=step, expression=N(0)), expression=exp.GTE(this=start, expression=stop)
+            )
+        ),
+        expression=exp.Paren(
+            this=exp.And(
+                this=exp.LT(this=step.copy(), expression=N(0)),
+                expression=exp.LTE(this=start.copy(), expression=stop.copy()),
+            )
+        ),
+    )
+    return gen.sql(
+        native("if", exp.Paren(this=empty), native("array"), native("sequence", start, last, step))
+    )
 
 
 def _json_array(gen: Gen, args: list[exp.Expression]) -> str:
     """A JSON array of JSON texts (the series UDF's arguments): Spark has no json_array."""
     texts = [native("coalesce", exp.Cast(this=a, to=dtype("STRING")), S("null")) for a in args]
     return gen.sql(native("concat", S("["), native("concat_ws", S(","), *texts), S("]")))
-
-
-def _string_split(gen: Gen, args: list[exp.Expression]) -> str:
-    pattern = exp.DPipe(this=exp.DPipe(this=S("\\Q"), expression=grouped(args[1])), expression=S("\\E"))
-    return gen.sql(native("split", args[0], pattern))
 
 
 def _list_slice(gen: Gen, args: list[exp.Expression]) -> str:
@@ -247,40 +257,19 @@ SPARK_FUNCTIONS: dict[str, CallSQL] = {
     "json_extract": _json_extract_call,
     "json_extract_string": _json_extract_call,
     "struct_pack": _struct_pack,
-    "arg_max": rename("max_by"),
-    "arg_min": rename("min_by"),
-    "struct_extract": lambda gen, args: gen.sql(
-        exp.Dot(this=grouped(args[0]), expression=exp.to_identifier(args[1].this))
-    ),
     "trunc": _trunc,
-    "list_transform": rename("transform"),
     "to_json": _to_json,
     "strftime": _strftime,
     "range": _sequence,
     "json_array": _json_array,
-    "list_filter": rename("filter"),
-    "list_value": rename("array"),
     "list": rename("collect_list"),
-    "json_keys": rename("json_object_keys"),
-    "string_split": _string_split,
-    "regexp_extract_all": rename("regexp_extract_all"),
-    "list_concat": rename("concat"),
     "list_position": rename("array_position"),
     "list_slice": _list_slice,
-    "date_part": rename("date_part"),
-    "md5": rename("md5"),
-    "sha256": lambda gen, args: gen.sql(native("sha2", args[0], N(256))),
     "arbitrary": rename("any_value"),
     "epoch_us": rename("unix_micros"),
     "make_timestamptz": rename("timestamp_micros"),
-    "list_contains": rename("array_contains"),
-    "len": rename("size"),
     "printf": rename("format_string"),
-    "regexp_matches": rename("rlike"),
-    "starts_with": rename("startswith"),
-    "ends_with": rename("endswith"),
     "to_microseconds": _no_micro_interval,
-    "list_distinct": rename("array_distinct"),
 }
 
 
@@ -333,7 +322,7 @@ class SparkDialect(Dialect):
     ) -> exp.Expression:
         alias = exp.TableAlias(this=exp.to_identifier("r"), columns=[exp.to_identifier("i")])
         args = [start, stop] if step is None else [start, stop, step]
-        return exp.Unnest(expressions=[anon("range", *args)], alias=alias)
+        return exp.Unnest(expressions=[call("range", *args)], alias=alias)
 
     def substring_test(self, kind: str, hay: exp.Expression, needle: exp.Expression) -> exp.Expression:
         names = {"contains": "contains", "startswith": "startswith", "endswith": "endswith"}

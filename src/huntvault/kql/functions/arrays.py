@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import json_list, ordered_distinct
-from huntvault.kql.values import N, S, T, anon, dtype, fn, literal, to_dynamic
+from huntvault.kql.values import N, S, T, call, dtype, fn, literal, to_dynamic
 
 
 def f_array_length(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -21,7 +21,7 @@ def f_pack_array(c: Compiler, args: list[T], node: A.Call) -> T:
         return literal(
             [a.const for a in args], "dynamic"
         )  # constant-folded: has_any/in can use it at compile time
-    return T(fn("to_json", anon("list_value", *[to_dynamic(a).sql for a in args])), "dynamic")
+    return T(fn("to_json", call("list_value", *[to_dynamic(a).sql for a in args])), "dynamic")
 
 
 def set_fn(kind: str) -> Lowering:
@@ -30,20 +30,20 @@ def set_fn(kind: str) -> Lowering:
         out = lists[0]
         if kind in ("concat", "union"):
             for other in lists[1:]:
-                out = anon("list_concat", out, other)
+                out = call("list_concat", out, other)
         elif kind == "intersect":
             for other in lists[1:]:
                 lam = exp.Lambda(
-                    this=anon("list_contains", other, exp.column("x")), expressions=[exp.to_identifier("x")]
+                    this=call("list_contains", other, exp.column("x")), expressions=[exp.to_identifier("x")]
                 )
-                out = anon("list_filter", out, lam)
+                out = call("list_filter", out, lam)
         else:
             for other in lists[1:]:
                 lam = exp.Lambda(
-                    this=exp.Not(this=anon("list_contains", other, exp.column("x"))),
+                    this=exp.Not(this=call("list_contains", other, exp.column("x"))),
                     expressions=[exp.to_identifier("x")],
                 )
-                out = anon("list_filter", out, lam)
+                out = call("list_filter", out, lam)
         if kind != "concat":
             out = ordered_distinct(out)
         return T(fn("to_json", out), "dynamic")
@@ -52,11 +52,11 @@ def set_fn(kind: str) -> Lowering:
 
 
 def f_set_has_element(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(anon("list_contains", json_list(c, args[0]), to_dynamic(args[1]).sql), "bool")
+    return T(call("list_contains", json_list(c, args[0]), to_dynamic(args[1]).sql), "bool")
 
 
 def f_array_index_of(c: Compiler, args: list[T], node: A.Call) -> T:
-    position = anon("list_position", json_list(c, args[0]), to_dynamic(args[1]).sql)
+    position = call("list_position", json_list(c, args[0]), to_dynamic(args[1]).sql)
     return T(exp.Sub(this=position, expression=N(1)), "long")
 
 
@@ -64,26 +64,26 @@ def f_array_slice(c: Compiler, args: list[T], node: A.Call) -> T:
     lst = json_list(c, args[0])
     start = exp.Add(this=args[1].sql, expression=N(1))
     stop = exp.Add(this=args[2].sql, expression=N(1))
-    return T(fn("to_json", anon("list_slice", lst, start, stop)), "dynamic")
+    return T(fn("to_json", call("list_slice", lst, start, stop)), "dynamic")
 
 
 def f_array_sort(desc: bool) -> Lowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         return T(
-            fn("to_json", anon("list_sort", json_list(c, args[0]), S("DESC" if desc else "ASC"))), "dynamic"
+            fn("to_json", call("list_sort", json_list(c, args[0]), S("DESC" if desc else "ASC"))), "dynamic"
         )
 
     return lower
 
 
 def f_zip(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(fn("to_json", anon("list_zip", *(json_list(c, a) for a in args))), "dynamic")
+    return T(fn("to_json", call("list_zip", *(json_list(c, a) for a in args))), "dynamic")
 
 
 def f_range(c: Compiler, args: list[T], node: A.Call) -> T:
     step = args[2].sql if len(args) > 2 else N(1)
     stop = exp.Add(this=args[1].sql, expression=step)
-    return T(fn("to_json", anon("range", args[0].sql, stop, step)), "dynamic")
+    return T(fn("to_json", call("range", args[0].sql, stop, step)), "dynamic")
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -10,7 +10,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.coerce import type_argument
 from huntvault.kql.lowering.dynamic import dyn
-from huntvault.kql.values import S, T, anon, convert, fn, literal, string, to_dynamic, to_string
+from huntvault.kql.values import S, T, call, convert, fn, literal, string, to_dynamic, to_string
 
 
 def f_parse_json(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -33,7 +33,7 @@ def f_extractjson(c: Compiler, args: list[T], node: A.Call) -> T:
         raise c.err(f"{node.name}() needs the JSON path as a constant string", node)
     src = args[1]
     base = src.sql if src.type == "dynamic" else c.planner.dialect.try_json(to_string(src).sql)
-    res = to_string(T(anon("json_extract", base, S(path)), "dynamic"))
+    res = to_string(T(call("json_extract", base, S(path)), "dynamic"))
     if len(args) == 3:
         target = type_argument(args[2])
         if target is None:
@@ -48,15 +48,15 @@ def f_pack(c: Compiler, args: list[T], node: A.Call) -> T:
     pairs: list[exp.Expression] = []
     for k, v in zip(args[::2], args[1::2], strict=True):
         pairs += [to_string(k).sql, to_dynamic(v).sql]
-    return T(anon("json_object", *pairs), "dynamic")
+    return T(call("json_object", *pairs), "dynamic")
 
 
 def f_bag_keys(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(fn("to_json", anon("json_keys", dyn(c, args[0]))), "dynamic")
+    return T(fn("to_json", call("json_keys", dyn(c, args[0]))), "dynamic")
 
 
 def f_bag_merge(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(anon("json_merge_patch", *(dyn(c, a) for a in reversed(args))), "dynamic")
+    return T(call("json_merge_patch", *(dyn(c, a) for a in reversed(args))), "dynamic")
 
 
 _TYPE_NAMES = {

@@ -8,7 +8,7 @@ from huntvault.errors import KqlSyntaxError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.syntax import parse_datetime_text, parse_timespan_text
-from huntvault.kql.values import NUMERIC, N, T, anon, convert, dtype, literal, null_of, to_string
+from huntvault.kql.values import NUMERIC, N, T, call, convert, dtype, literal, null_of, to_string
 
 
 def conv(kql_type: str, keeps_name: bool = True) -> Function:
@@ -39,7 +39,7 @@ def f_totimespan(c: Compiler, args: list[T], node: A.Call) -> T:
         return T(exp.Cast(this=exp.Div(this=v.sql, expression=N(10)), to=dtype("BIGINT")), "timespan")
     s = to_string(v).sql
     as_interval = exp.TryCast(this=s, to=dtype("INTERVAL"))
-    micros = exp.Mul(this=anon("epoch", as_interval), expression=N(1_000_000))
+    micros = exp.Mul(this=call("epoch", as_interval), expression=N(1_000_000))
     return T(exp.Cast(this=micros, to=dtype("BIGINT")), "timespan")
 
 
@@ -58,7 +58,7 @@ def f_todecimal(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_tohex(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(exp.Lower(this=anon("hex", args[0].sql)), "string")
+    return T(exp.Lower(this=call("hex", args[0].sql)), "string")
 
 
 FUNCTIONS: dict[str, Function] = {

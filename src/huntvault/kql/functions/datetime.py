@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
-from huntvault.kql.values import N, S, T, anon, convert, dtype, literal, to_string
+from huntvault.kql.values import N, S, T, call, convert, dtype, literal, to_string
 
 
 def f_now(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -33,10 +33,10 @@ def f_ago(c: Compiler, args: list[T], node: A.Call) -> T:
 def trunc_fn(unit: str) -> Lowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         v = convert(args[0], "datetime") if args[0].type != "datetime" else args[0]
-        out: exp.Expression = anon("date_trunc", S(unit), v.sql)
+        out: exp.Expression = call("date_trunc", S(unit), v.sql)
         if unit == "week":  # Kusto weeks start on Sunday
             out = exp.Sub(
-                this=anon(
+                this=call(
                     "date_trunc",
                     S("week"),
                     exp.Add(this=v.sql, expression=exp.Interval(this=S("1"), unit=exp.Var(this="DAY"))),
@@ -78,14 +78,14 @@ def end_fn(unit: str) -> Lowering:
 
 def part_fn(part: str) -> Lowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        value = anon("date_part", S(part), convert(args[0], "datetime").sql)
+        value = call("date_part", S(part), convert(args[0], "datetime").sql)
         return T(exp.Cast(this=value, to=dtype("BIGINT")), "long")
 
     return lower
 
 
 def f_dayofweek(c: Compiler, args: list[T], node: A.Call) -> T:
-    days = exp.Cast(this=anon("date_part", S("dow"), args[0].sql), to=dtype("BIGINT"))
+    days = exp.Cast(this=call("date_part", S("dow"), args[0].sql), to=dtype("BIGINT"))
     return T(exp.Mul(this=days, expression=N(86_400_000_000)), "timespan")
 
 
@@ -127,7 +127,7 @@ def f_datetime_part(c: Compiler, args: list[T], node: A.Call) -> T:
     part = _part_name(c, args[0], node)
     if part not in DATETIME_PARTS:
         raise c.err(f"unknown datetime part {part!r}", node)
-    value = anon("date_part", S(DATETIME_PARTS[part]), args[1].sql)
+    value = call("date_part", S(DATETIME_PARTS[part]), args[1].sql)
     return T(exp.Cast(this=value, to=dtype("BIGINT")), "long")
 
 
@@ -135,16 +135,16 @@ def f_datetime_diff(c: Compiler, args: list[T], node: A.Call) -> T:
     part = _part_name(c, args[0], node)
     a, b = args[1].sql, args[2].sql
     if part in ("year", "quarter", "month"):
-        return T(anon("date_diff", S(part), b, a), "long")
+        return T(call("date_diff", S(part), b, a), "long")
     if part == "week":
-        return T(anon("date_diff", S("week"), b, a), "long")
+        return T(call("date_diff", S("week"), b, a), "long")
     micros = PART_MICROS.get(part)
     if micros is None:
         raise c.err(f"unknown datetime part {part!r}", node)
     d = c.planner.dialect
     # Kusto counts boundaries crossed: floor each side to the unit first
-    fa = anon("floor", exp.Div(this=d.epoch_us(a), expression=N(micros)))
-    fb = anon("floor", exp.Div(this=d.epoch_us(b), expression=N(micros)))
+    fa = call("floor", exp.Div(this=d.epoch_us(a), expression=N(micros)))
+    fb = call("floor", exp.Div(this=d.epoch_us(b), expression=N(micros)))
     return T(exp.Cast(this=exp.Sub(this=fa, expression=fb), to=dtype("BIGINT")), "long")
 
 
@@ -198,7 +198,7 @@ def f_format_datetime(c: Compiler, args: list[T], node: A.Call) -> T:
         else:
             out += fmt[i].replace("%", "%%")
             i += 1
-    return T(exp.Coalesce(this=anon("strftime", args[0].sql, S(out)), expressions=[S("")]), "string")
+    return T(exp.Coalesce(this=call("strftime", args[0].sql, S(out)), expressions=[S("")]), "string")
 
 
 def f_format_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -207,7 +207,7 @@ def f_format_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_make_datetime(c: Compiler, args: list[T], node: A.Call) -> T:
     parts = [a.sql for a in args] + [N(0)] * (6 - len(args))
-    return T(exp.Cast(this=anon("make_timestamp", *parts[:6]), to=dtype("TIMESTAMPTZ")), "datetime")
+    return T(exp.Cast(this=call("make_timestamp", *parts[:6]), to=dtype("TIMESTAMPTZ")), "datetime")
 
 
 def f_make_timespan(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -6,18 +6,18 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import S, T, anon, to_string
+from huntvault.kql.values import S, T, call, to_string
 
 
 def f_base64_decode(c: Compiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
     return T(
-        exp.Coalesce(this=anon("try", anon("decode", anon("from_base64", s))), expressions=[S("")]), "string"
+        exp.Coalesce(this=call("try", call("decode", call("from_base64", s))), expressions=[S("")]), "string"
     )
 
 
 def f_base64_encode(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(anon("to_base64", anon("encode", to_string(args[0]).sql)), "string")
+    return T(call("to_base64", call("encode", to_string(args[0]).sql)), "string")
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -6,18 +6,18 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, T, anon, dtype, to_string
+from huntvault.kql.values import N, T, call, dtype, to_string
 
 
 def hash_fn(name: str) -> Function:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        return T(anon(name, to_string(args[0]).sql), "string")
+        return T(call(name, to_string(args[0]).sql), "string")
 
     return Function(lower, (1, 1), "string")
 
 
 def f_hash(c: Compiler, args: list[T], node: A.Call) -> T:
-    h: exp.Expression = exp.Cast(this=anon("hash", to_string(args[0]).sql), to=dtype("HUGEINT"))
+    h: exp.Expression = exp.Cast(this=call("hash", to_string(args[0]).sql), to=dtype("HUGEINT"))
     if len(args) > 1:
         h = exp.Mod(this=h, expression=args[1].sql)
     else:  # DuckDB's hash is an unsigned 64-bit value: read it as a signed long, as Kusto's hash is
@@ -27,7 +27,7 @@ def f_hash(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_new_guid(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(exp.Cast(this=anon("uuid"), to=dtype("VARCHAR")), "guid")
+    return T(exp.Cast(this=call("uuid"), to=dtype("VARCHAR")), "guid")
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.dialects import Dialect
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, S, T, anon, dtype, to_string
+from huntvault.kql.values import N, S, T, call, dtype, to_string
 
 _IPV4 = r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d+)?\s*$"
 #: 10/8, 172.16/12, 192.168/16 as number ranges
@@ -47,8 +47,8 @@ def prefix_mask(d: Dialect, s: exp.Expression, default: exp.Expression | None) -
 
 
 def masked(num: exp.Expression, bits: exp.Expression) -> exp.Expression:
-    size = anon("pow", N(2), exp.Sub(this=N(32), expression=bits))
-    floor = exp.Mul(this=anon("floor", exp.Div(this=num, expression=size)), expression=size)
+    size = call("pow", N(2), exp.Sub(this=N(32), expression=bits))
+    floor = exp.Mul(this=call("floor", exp.Div(this=num, expression=size)), expression=size)
     return exp.Cast(this=floor, to=dtype("BIGINT"))
 
 
@@ -78,7 +78,7 @@ def f_ipv4_is_in_range(c: Compiler, args: list[T], node: A.Call) -> T:
 def f_ipv4_is_match(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
-    bits: exp.Expression = anon("least", prefix_mask(d, a, None), prefix_mask(d, b, None))
+    bits: exp.Expression = call("least", prefix_mask(d, a, None), prefix_mask(d, b, None))
     if len(args) == 3:
         bits = args[2].sql
     return T(exp.EQ(this=masked(ipv4_num(d, a), bits), expression=masked(ipv4_num(d, b), bits)), "bool")
@@ -87,9 +87,9 @@ def f_ipv4_is_match(c: Compiler, args: list[T], node: A.Call) -> T:
 def f_ipv4_compare(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
-    bits: exp.Expression = anon("least", prefix_mask(d, a, None), prefix_mask(d, b, None))
+    bits: exp.Expression = call("least", prefix_mask(d, a, None), prefix_mask(d, b, None))
     ma, mb = masked(ipv4_num(d, a), bits), masked(ipv4_num(d, b), bits)
-    return T(exp.Cast(this=anon("sign", exp.Sub(this=ma, expression=mb)), to=dtype("BIGINT")), "long")
+    return T(exp.Cast(this=call("sign", exp.Sub(this=ma, expression=mb)), to=dtype("BIGINT")), "long")
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -7,12 +7,12 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
 from huntvault.kql.lowering.coerce import unify
-from huntvault.kql.values import N, T, anon, convert, dtype
+from huntvault.kql.values import N, T, call, convert, dtype
 
 
 def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> Function:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        return T(anon(name, *(convert(a, "real").sql if a.type == "dynamic" else a.sql for a in args)), kind)
+        return T(call(name, *(convert(a, "real").sql if a.type == "dynamic" else a.sql for a in args)), kind)
 
     return Function(lower, arity, kind)
 
@@ -23,21 +23,21 @@ def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_round(c: Compiler, args: list[T], node: A.Call) -> T:
     digits = exp.Cast(this=args[1].sql, to=dtype("INT")) if len(args) > 1 else N(0)
-    return T(anon("round", exp.Cast(this=args[0].sql, to=dtype("DOUBLE")), digits), "real")
+    return T(call("round", exp.Cast(this=args[0].sql, to=dtype("DOUBLE")), digits), "real")
 
 
 def f_minmax_of(name: str) -> Lowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         values = unify(args)
-        return T(anon(name, *(v.sql for v in values)), values[0].type)
+        return T(call(name, *(v.sql for v in values)), values[0].type)
 
     return lower
 
 
 def f_rand(c: Compiler, args: list[T], node: A.Call) -> T:
-    value = anon("random")
+    value = call("random")
     if args:  # rand(n): an integer in [0, n)
-        scaled = anon("floor", exp.Mul(this=value, expression=args[0].sql))
+        scaled = call("floor", exp.Mul(this=value, expression=args[0].sql))
         return T(exp.Cast(this=scaled, to=dtype("BIGINT")), "long")
     return T(value, "real")
 
@@ -47,14 +47,14 @@ def f_bin(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     if v.type == "datetime":
         us = d.epoch_us(v.sql)
-        floored = exp.Mul(this=anon("floor", exp.Div(this=us, expression=size.sql)), expression=size.sql)
+        floored = exp.Mul(this=call("floor", exp.Div(this=us, expression=size.sql)), expression=size.sql)
         return T(d.from_epoch_us(floored), "datetime", name=v.name)
     if v.type == "timespan":
-        floored = exp.Mul(this=anon("floor", exp.Div(this=v.sql, expression=size.sql)), expression=size.sql)
+        floored = exp.Mul(this=call("floor", exp.Div(this=v.sql, expression=size.sql)), expression=size.sql)
         return T(exp.Cast(this=floored, to=dtype("BIGINT")), "timespan", name=v.name)
     kind = "real" if "real" in (v.type, size.type) else "long"
     as_double = exp.Cast(this=v.sql, to=dtype("DOUBLE"))
-    floor = exp.Mul(this=anon("floor", exp.Div(this=as_double, expression=size.sql)), expression=size.sql)
+    floor = exp.Mul(this=call("floor", exp.Div(this=as_double, expression=size.sql)), expression=size.sql)
     return T(
         exp.Cast(this=floor, to=dtype("BIGINT" if kind == "long" else "DOUBLE")),
         kind,
@@ -67,11 +67,11 @@ def f_bin_at(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     if v.type == "datetime":
         us = exp.Sub(this=d.epoch_us(v.sql), expression=d.epoch_us(at.sql))
-        b = exp.Mul(this=anon("floor", exp.Div(this=us, expression=size.sql)), expression=size.sql)
+        b = exp.Mul(this=call("floor", exp.Div(this=us, expression=size.sql)), expression=size.sql)
         return T(d.from_epoch_us(exp.Add(this=b, expression=d.epoch_us(at.sql))), "datetime", name=v.name)
     diff = exp.Sub(this=v.sql, expression=at.sql)
     b2 = exp.Add(
-        this=exp.Mul(this=anon("floor", exp.Div(this=diff, expression=size.sql)), expression=size.sql),
+        this=exp.Mul(this=call("floor", exp.Div(this=diff, expression=size.sql)), expression=size.sql),
         expression=at.sql,
     )
     kind = dtype("DOUBLE" if v.type == "real" else "BIGINT")

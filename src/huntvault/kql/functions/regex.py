@@ -10,7 +10,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.coerce import type_argument
 from huntvault.kql.lowering.terms import check_regex
-from huntvault.kql.values import N, S, T, anon, convert, fn, to_string
+from huntvault.kql.values import N, S, T, call, convert, fn, to_string
 
 
 def re_repl(text: str) -> str:
@@ -85,16 +85,16 @@ def f_extract_all(c: Compiler, args: list[T], node: A.Call) -> T:
     groups = args[1].const if len(args) == 3 else None
     ngroups = capture_groups(pat.const) if pat.is_const else 0
     if ngroups <= 1 and not groups:
-        return T(fn("to_json", anon("regexp_extract_all", src, pat.sql, N(ngroups))), "dynamic")
+        return T(fn("to_json", call("regexp_extract_all", src, pat.sql, N(ngroups))), "dynamic")
     if groups is not None and not (isinstance(groups, list) and all(isinstance(g, int) for g in groups)):
         raise c.err("extract_all() needs the capture groups as a constant dynamic array of numbers", node)
     idx = groups or list(range(1, ngroups + 1))
-    structs = anon("regexp_extract_all", src, pat.sql, N(0))
+    structs = call("regexp_extract_all", src, pat.sql, N(0))
     lam = exp.Lambda(
-        this=anon("list_value", *[anon("regexp_extract", exp.column("m"), pat.sql, N(i)) for i in idx]),
+        this=call("list_value", *[call("regexp_extract", exp.column("m"), pat.sql, N(i)) for i in idx]),
         expressions=[exp.to_identifier("m")],
     )
-    return T(fn("to_json", anon("list_transform", structs, lam)), "dynamic")
+    return T(fn("to_json", call("list_transform", structs, lam)), "dynamic")
 
 
 FUNCTIONS: dict[str, Function] = {

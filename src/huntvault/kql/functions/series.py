@@ -11,7 +11,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import doubles, dyn
 from huntvault.kql.seriesmath import UDF_NAME
-from huntvault.kql.values import N, S, T, anon, dtype, fn, to_dynamic
+from huntvault.kql.values import N, S, T, call, dtype, fn, to_dynamic
 
 
 def duckdb_only(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -31,14 +31,14 @@ def _json_text(c: Compiler, v: T) -> exp.Expression:
 
 
 def _udf(c: Compiler, name: str, series: T, extra: list[T]) -> exp.Expression:
-    args = anon("json_array", *[_json_text(c, a) for a in extra])
-    call = anon(
+    args = call("json_array", *[_json_text(c, a) for a in extra])
+    udf = call(
         UDF_NAME,
         S(name),
         exp.Cast(this=dyn(c, series), to=dtype("VARCHAR")),
         exp.Cast(this=args, to=dtype("VARCHAR")),
     )
-    return exp.Cast(this=call, to=dtype("JSON"))
+    return exp.Cast(this=udf, to=dtype("JSON"))
 
 
 def _prefix(node: A.Call, args: list[T]) -> str:
@@ -65,7 +65,7 @@ def udf_parts(name: str, lo: int, hi: int, parts: list[tuple[str, str]], bag: bo
         prefix = _prefix(node, args)
         out: list[tuple[str, T]] = []
         for key, kind in parts:
-            got = anon("json_extract", whole.copy(), S(f"$.{key}"))
+            got = call("json_extract", whole.copy(), S(f"$.{key}"))
             if kind != "dynamic":
                 got = exp.TryCast(this=got, to=dtype("BIGINT" if kind == "long" else "DOUBLE"))
             out.append((f"{prefix}_{key}", T(got, kind)))
@@ -80,7 +80,7 @@ BINARY_OPS: dict[str, Callable[[exp.Expression, exp.Expression], exp.Expression]
     "series_subtract": lambda a, b: exp.Sub(this=a, expression=b),
     "series_multiply": lambda a, b: exp.Mul(this=a, expression=b),
     "series_divide": lambda a, b: exp.Div(this=a, expression=b),
-    "series_pow": lambda a, b: anon("pow", a, b),
+    "series_pow": lambda a, b: call("pow", a, b),
     "series_greater": lambda a, b: exp.GT(this=a, expression=b),
     "series_greater_equals": lambda a, b: exp.GTE(this=a, expression=b),
     "series_less": lambda a, b: exp.LT(this=a, expression=b),
@@ -101,16 +101,16 @@ def element_wise(name: str) -> Lowering:
         def side(v: T) -> tuple[exp.Expression, exp.Expression | None]:
             if _is_series(v):
                 lst = doubles(c, v)
-                return exp.Bracket(this=lst.copy(), expressions=[idx.copy()]), anon("len", lst)
+                return exp.Bracket(this=lst.copy(), expressions=[idx.copy()]), call("len", lst)
             return exp.Cast(this=v.sql, to=dtype("DOUBLE")), None
 
         (a, alen), (b, blen) = side(args[0]), side(args[1])
         lens = [x for x in (alen, blen) if x is not None]
         if not lens:
             raise c.err(f"{node.name}() needs at least one series (dynamic array) argument", node)
-        length = lens[0] if len(lens) == 1 else anon("greatest", *lens)
+        length = lens[0] if len(lens) == 1 else call("greatest", *lens)
         lam = exp.Lambda(this=op(a, b), expressions=[exp.to_identifier("__i")])
-        body = anon("list_transform", anon("range", N(1), exp.Add(this=length, expression=N(1))), lam)
+        body = call("list_transform", call("range", N(1), exp.Add(this=length, expression=N(1))), lam)
         return T(fn("to_json", body), "dynamic")
 
     return lower
@@ -128,7 +128,7 @@ def f_fill_const(c: Compiler, args: list[T], node: A.Call) -> T:
         this=exp.Case(ifs=[exp.If(this=missing, true=value)], default=x.copy()),
         expressions=[exp.to_identifier("__x")],
     )
-    return T(fn("to_json", anon("list_transform", doubles(c, args[0]), lam)), "dynamic")
+    return T(fn("to_json", call("list_transform", doubles(c, args[0]), lam)), "dynamic")
 
 
 STATS = [

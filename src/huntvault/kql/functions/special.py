@@ -7,7 +7,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Offline, Special
-from huntvault.kql.values import S, T, anon, to_dynamic
+from huntvault.kql.values import S, T, call, to_dynamic
 
 
 def r_toscalar(c: Compiler, node: A.Call) -> T:
@@ -41,7 +41,7 @@ def r_pack_all(c: Compiler, node: A.Call) -> T:
     pairs: list[exp.Expression] = []
     for name, v in c.scope.cols.items():
         pairs += [S(name), to_dynamic(T(v.sql, v.type)).sql]
-    return T(anon("json_object", *pairs), "dynamic")
+    return T(call("json_object", *pairs), "dynamic")
 
 
 SPECIALS: dict[str, Special] = {

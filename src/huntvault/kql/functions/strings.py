@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.dynamic import json_list
-from huntvault.kql.values import N, S, T, anon, dtype, fn, string, to_string
+from huntvault.kql.values import N, S, T, call, dtype, fn, string, to_string
 
 
 def f_strcat(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -77,11 +77,11 @@ def f_replace_string(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_indexof(c: Compiler, args: list[T], node: A.Call) -> T:
     s, needle = to_string(args[0]).sql, to_string(args[1]).sql
-    base = exp.Sub(this=anon("strpos", s, needle), expression=N(1))
+    base = exp.Sub(this=call("strpos", s, needle), expression=N(1))
     if len(args) >= 3:
         start = args[2].sql
         sub = exp.Substring(this=s, start=exp.Add(this=start, expression=N(1)))
-        pos = anon("strpos", sub, needle)
+        pos = call("strpos", sub, needle)
         return T(
             exp.Case(
                 ifs=[exp.If(this=exp.EQ(this=pos, expression=N(0)), true=N(-1))],
@@ -93,26 +93,26 @@ def f_indexof(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_split(c: Compiler, args: list[T], node: A.Call) -> T:
-    parts = anon("string_split", to_string(args[0]).sql, to_string(args[1]).sql)
+    parts = call("string_split", to_string(args[0]).sql, to_string(args[1]).sql)
     if len(args) == 3:
         idx = args[2].const
         if not isinstance(idx, int):
             raise c.err("split() needs a constant index", node)
         return T(
-            fn("to_json", anon("list_value", exp.Bracket(this=parts, expressions=[N(int(idx))]))), "dynamic"
+            fn("to_json", call("list_value", exp.Bracket(this=parts, expressions=[N(int(idx))]))), "dynamic"
         )
     return T(fn("to_json", parts), "dynamic")
 
 
 def f_reverse(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(anon("reverse", to_string(args[0]).sql), "string")
+    return T(call("reverse", to_string(args[0]).sql), "string")
 
 
 def f_countof(c: Compiler, args: list[T], node: A.Call) -> T:
     s, needle = to_string(args[0]).sql, to_string(args[1]).sql
     if len(args) == 3 and args[2].const == "regex":
-        return T(anon("len", anon("regexp_extract_all", s, needle)), "long")
-    diff = exp.Sub(this=exp.Length(this=s), expression=exp.Length(this=anon("replace", s, needle, S(""))))
+        return T(call("len", call("regexp_extract_all", s, needle)), "long")
+    diff = exp.Sub(this=exp.Length(this=s), expression=exp.Length(this=call("replace", s, needle, S(""))))
     return T(
         exp.Cast(this=exp.Div(this=diff, expression=exp.Length(this=needle)), to=dtype("BIGINT")),
         "long",
@@ -121,7 +121,7 @@ def f_countof(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_translate(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(
-        anon("translate", to_string(args[2]).sql, to_string(args[0]).sql, to_string(args[1]).sql), "string"
+        call("translate", to_string(args[2]).sql, to_string(args[0]).sql, to_string(args[1]).sql), "string"
     )
 
 
@@ -129,27 +129,27 @@ def f_strrep(c: Compiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
     if len(args) == 3:
         body = exp.DPipe(this=s, expression=to_string(args[2]).sql)
-        full = anon("repeat", body, exp.Sub(this=args[1].sql, expression=N(1)))
+        full = call("repeat", body, exp.Sub(this=args[1].sql, expression=N(1)))
         return T(exp.DPipe(this=full, expression=s), "string")
-    return T(anon("repeat", s, args[1].sql), "string")
+    return T(call("repeat", s, args[1].sql), "string")
 
 
 def f_strcat_array(c: Compiler, args: list[T], node: A.Call) -> T:
     items = json_list(c, args[0])
     lam = exp.Lambda(
-        this=exp.Coalesce(this=anon("json_extract_string", exp.column("x"), S("$")), expressions=[S("")]),
+        this=exp.Coalesce(this=call("json_extract_string", exp.column("x"), S("$")), expressions=[S("")]),
         expressions=[exp.to_identifier("x")],
     )
-    return T(anon("array_to_string", anon("list_transform", items, lam), to_string(args[1]).sql), "string")
+    return T(call("array_to_string", call("list_transform", items, lam), to_string(args[1]).sql), "string")
 
 
 def f_parse_csv(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(fn("to_json", anon("string_split", to_string(args[0]).sql, S(","))), "dynamic")
+    return T(fn("to_json", call("string_split", to_string(args[0]).sql, S(","))), "dynamic")
 
 
 def f_parse_command_line(c: Compiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
-    return T(fn("to_json", anon("regexp_extract_all", s, S(r'"[^"]*"|\S+'))), "dynamic")
+    return T(fn("to_json", call("regexp_extract_all", s, S(r'"[^"]*"|\S+'))), "dynamic")
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -6,7 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, S, T, anon, fn, to_string
+from huntvault.kql.values import N, S, T, call, fn, to_string
 
 _URL = r"^(?:([A-Za-z][A-Za-z0-9+.-]*)://)?(?:([^:@/]*)(?::([^@/]*))?@)?([^:/?#]*)(?::(\d+))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$"
 _PATH = r"^(.*[\\/])?([^\\/]*?)(?:\.([^.\\/]*))?$"
@@ -19,21 +19,21 @@ def f_parse_url(c: Compiler, args: list[T], node: A.Call) -> T:
     def g(i: int) -> exp.Expression:
         return d.regex_extract(s, S(_URL), i)
 
-    pair = anon(
+    pair = call(
         "struct_pack",
         exp.PropertyEQ(
-            this=exp.to_identifier("k"), expression=anon("split_part", exp.column("p"), S("="), N(1))
+            this=exp.to_identifier("k"), expression=call("split_part", exp.column("p"), S("="), N(1))
         ),
         exp.PropertyEQ(
             this=exp.to_identifier("v"),
-            expression=anon("url_decode", anon("split_part", exp.column("p"), S("="), N(2))),
+            expression=call("url_decode", call("split_part", exp.column("p"), S("="), N(2))),
         ),
     )
-    params = anon(
+    params = call(
         "map_from_entries",
-        anon(
+        call(
             "list_transform",
-            anon("string_split", g(7), S("&")),
+            call("string_split", g(7), S("&")),
             exp.Lambda(this=pair, expressions=[exp.to_identifier("p")]),
         ),
     )
@@ -47,7 +47,7 @@ def f_parse_url(c: Compiler, args: list[T], node: A.Call) -> T:
         ("Query Parameters", fn("to_json", params)),
         ("Fragment", g(8)),
     ]
-    return T(anon("json_object", *[x for k, v in fields for x in (S(k), v)]), "dynamic")
+    return T(call("json_object", *[x for k, v in fields for x in (S(k), v)]), "dynamic")
 
 
 def f_parse_path(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -56,21 +56,21 @@ def f_parse_path(c: Compiler, args: list[T], node: A.Call) -> T:
     fields = [
         ("Scheme", S("")),
         ("RootPath", d.regex_extract(s, S(r"^([A-Za-z]:|\\\\[^\\]+)"), 1)),
-        ("DirectoryPath", anon("rtrim", d.regex_extract(s, S(_PATH), 1), S("\\/"))),
+        ("DirectoryPath", call("rtrim", d.regex_extract(s, S(_PATH), 1), S("\\/"))),
         ("DirectoryName", d.regex_extract(s, S(r"([^\\/]+)[\\/][^\\/]*$"), 1)),
         ("Filename", d.regex_extract(s, S(r"([^\\/]*)$"), 1)),
         ("Extension", d.regex_extract(s, S(_PATH), 3)),
         ("AlternateDataStreamName", S("")),
     ]
-    return T(anon("json_object", *[x for k, v in fields for x in (S(k), v)]), "dynamic")
+    return T(call("json_object", *[x for k, v in fields for x in (S(k), v)]), "dynamic")
 
 
 def f_url_decode(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(anon("url_decode", to_string(args[0]).sql), "string")
+    return T(call("url_decode", to_string(args[0]).sql), "string")
 
 
 def f_url_encode(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(anon("url_encode", to_string(args[0]).sql), "string")
+    return T(call("url_encode", to_string(args[0]).sql), "string")
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -6,7 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
-from huntvault.kql.values import N, T, anon, convert
+from huntvault.kql.values import N, T, call, convert
 
 
 def _order(c: Compiler) -> exp.Order | None:
@@ -15,7 +15,7 @@ def _order(c: Compiler) -> exp.Order | None:
 
 def f_row_number(c: Compiler, args: list[T], node: A.Call) -> T:
     start = args[0].sql if args else N(1)
-    w = exp.Window(this=anon("row_number"), order=_order(c))
+    w = exp.Window(this=call("row_number"), order=_order(c))
     return T(exp.Add(this=exp.Sub(this=w, expression=N(1)), expression=start), "long")
 
 
@@ -25,7 +25,7 @@ def nav_fn(name: str) -> Lowering:
         extra = []
         if len(args) > 2:
             extra = [convert(args[2], args[0].type).sql if args[2].type != args[0].type else args[2].sql]
-        w = exp.Window(this=anon(name, args[0].sql, offset, *extra), order=_order(c))
+        w = exp.Window(this=call(name, args[0].sql, offset, *extra), order=_order(c))
         return T(w, args[0].type)
 
     return lower

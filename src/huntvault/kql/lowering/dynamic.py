@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from huntvault.kql.ir import Compiler
-from huntvault.kql.values import T, anon, dtype, to_dynamic
+from huntvault.kql.values import T, call, dtype, to_dynamic
 
 #: DuckDB's list of JSON values
 JSON_LIST = dtype("JSON[]")
@@ -35,7 +35,7 @@ def doubles(c: Compiler, v: T) -> exp.Expression:
 def ordered_distinct(lst: exp.Expression) -> exp.Expression:
     """Distinct list items in first-seen order (DuckDB's list_distinct does not keep the order)."""
     lam = exp.Lambda(
-        this=exp.EQ(this=anon("list_position", lst.copy(), exp.column("x")), expression=exp.column("i")),
+        this=exp.EQ(this=call("list_position", lst.copy(), exp.column("x")), expression=exp.column("i")),
         expressions=[exp.to_identifier("x"), exp.to_identifier("i")],
     )
-    return anon("list_filter", lst, lam)
+    return call("list_filter", lst, lam)

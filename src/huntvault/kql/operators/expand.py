@@ -9,7 +9,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
 from huntvault.kql.lowering.tables import const_int
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignment, options, parse_expr, parse_pipeline
-from huntvault.kql.values import T, alias, anon, col, convert, dtype, to_dynamic
+from huntvault.kql.values import T, alias, call, col, convert, dtype, to_dynamic
 
 JSON = dtype("JSON")
 #: the legacy `mvexpand` keeps at most this many items per row
@@ -69,7 +69,7 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
                     true=d.bag_entries(j, bagmode == "array"),
                 ),
             ],
-            default=anon("list_value", exp.Cast(this=j.copy(), to=JSON.copy())),
+            default=call("list_value", exp.Cast(this=j.copy(), to=JSON.copy())),
         )
         expanded.append((name, item.to_type, lst))
     names = {n for n, _, _ in expanded}
@@ -84,7 +84,7 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
         limit = LEGACY_LIMIT
     if index_col or limit is not None:
         first = expanded[0][2].copy()
-        inner.append(alias(exp.Unnest(expressions=[anon("range", anon("len", first))]), "__mvidx"))
+        inner.append(alias(exp.Unnest(expressions=[call("range", call("len", first))]), "__mvidx"))
     sub = p.select(rel, inner)
     outer: list[exp.Expression] = []
     cols: list[tuple[str, str]] = []

@@ -9,7 +9,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
 from huntvault.kql.lowering.tables import const_int, search_predicate
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import options, parse_expr
-from huntvault.kql.values import alias, anon, as_bool, col
+from huntvault.kql.values import alias, as_bool, call, col
 
 
 def parse_where(c: Cursor, t: Token) -> A.Node:
@@ -56,7 +56,7 @@ def parse_sample(c: Cursor, t: Token) -> A.Node:
 
 def lower_sample(p: Planner, rel: Rel, op: A.Sample, env: Env) -> Rel:
     n = const_int(p, op.count, env)
-    return Rel(p.select(rel, p.star(rel)).order_by(anon("random"), copy=False).limit(n, copy=False), rel.cols)
+    return Rel(p.select(rel, p.star(rel)).order_by(call("random"), copy=False).limit(n, copy=False), rel.cols)
 
 
 OPERATORS: list[Operator] = [

@@ -9,7 +9,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import default_aggregate_name, union_rels
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignment, assignments, options, parse_expr, parse_pipeline
-from huntvault.kql.values import T, alias, anon, col, convert, dtype, literal, null_of, to_dynamic, to_string
+from huntvault.kql.values import T, alias, call, col, convert, dtype, literal, null_of, to_dynamic, to_string
 
 
 def parse_make_series(c: Cursor, t: Token) -> A.Node:
@@ -130,7 +130,7 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
             expression=step.sql.copy(),
         )
     nbins = exp.Cast(
-        this=anon(
+        this=call(
             "ceil",
             exp.Div(
                 this=exp.Cast(this=exp.Sub(this=end_us, expression=start_us.copy()), to=dtype("DOUBLE")),
@@ -150,7 +150,7 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         dv = p.compile(default, scope) if default is not None else literal(0, "long")
         aggs.append((name, v, dv))
     binexpr = exp.Cast(
-        this=anon(
+        this=call(
             "floor",
             exp.Div(
                 this=exp.Sub(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),
@@ -183,7 +183,7 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         .from_(key_sql.subquery("k"), copy=False)
         .join(
             exp.Unnest(
-                expressions=[anon("range", exp.Literal.number(0), nbins)],
+                expressions=[call("range", exp.Literal.number(0), nbins)],
                 alias=exp.TableAlias(this=exp.to_identifier("g"), columns=[exp.to_identifier("__bin")]),
             ),
             join_type="CROSS",
@@ -263,7 +263,7 @@ def lower_top_nested(p: Planner, rel: Rel, op: A.TopNested, env: Env) -> Rel:
             .group_by(*[k.sql.copy() for _, k in keys], copy=False)
         )
         rn = exp.Window(
-            this=anon("row_number"),
+            this=call("row_number"),
             partition_by=parents or None,
             order=exp.Order(
                 expressions=[exp.Ordered(this=col(agg_name), desc=level.desc, nulls_first=False)]

@@ -9,7 +9,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import unique
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import options, parse_expr, parse_pipeline, parse_postfix
-from huntvault.kql.values import T, alias, anon, col, to_string
+from huntvault.kql.values import T, alias, call, col, to_string
 
 JOIN_KINDS = {
     "innerunique",
@@ -184,7 +184,7 @@ def dedupe(p: Planner, rel: Rel, key_exprs: list[exp.Expression]) -> Rel:
     """innerunique: one left row per join key (the first met), before an inner join."""
     keys = [k.transform(lambda n: col(n.name) if isinstance(n, exp.Column) else n) for k in key_exprs]
     rn = exp.Window(
-        this=anon("row_number"),
+        this=call("row_number"),
         partition_by=keys,
         order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in keys]),
     )

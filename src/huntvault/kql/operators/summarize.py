@@ -11,7 +11,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import aggregate_inside, default_aggregate_name, first_column_name, unique
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignments, options
-from huntvault.kql.values import T, alias, anon, col, dtype
+from huntvault.kql.values import T, alias, call, col, dtype
 
 
 def parse_summarize(c: Cursor, t: Token) -> A.Node:
@@ -133,7 +133,7 @@ def arg_extreme(
         for i, n in enumerate(item.names[: len(fields)]):
             fields[i] = (n, fields[i][1])
     struct_name = p.fresh("am")
-    packed = anon(
+    packed = call(
         "struct_pack",
         *[
             exp.PropertyEQ(this=exp.to_identifier(f"f{i}"), expression=v.sql)
@@ -141,11 +141,11 @@ def arg_extreme(
         ],
     )
     func = "arg_max" if kind == "max" else "arg_min"
-    out.inner.append(alias(anon(func, packed, target.sql), struct_name))
+    out.inner.append(alias(call(func, packed, target.sql), struct_name))
     for i, (n, v) in enumerate(fields):
         name = unique(n, out.taken)
         out.taken.add(name)
-        out.outer.append(alias(anon("struct_extract", col(struct_name), exp.Literal.string(f"f{i}")), name))
+        out.outer.append(alias(call("struct_extract", col(struct_name), exp.Literal.string(f"f{i}")), name))
         out.cols.append((name, v.type))
 
 

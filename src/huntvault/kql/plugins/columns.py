@@ -8,22 +8,22 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
-from huntvault.kql.values import T, alias, anon, col, to_string
+from huntvault.kql.values import T, alias, call, col, to_string
 
 
-def lower_bag_unpack(p: Planner, rel: Rel, call: A.Call, env: Env) -> Rel:
-    if not call.args or not isinstance(call.args[0], A.Name):
-        raise p.semantic("bag_unpack() needs the dynamic column to unpack", call)
-    column = call.args[0].name
+def lower_bag_unpack(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
+    if not node.args or not isinstance(node.args[0], A.Name):
+        raise p.semantic("bag_unpack() needs the dynamic column to unpack", node)
+    column = node.args[0].name
     prefix = ""
-    if len(call.args) > 1 and isinstance(call.args[1], A.Literal):
-        prefix = str(call.args[1].value)
+    if len(node.args) > 1 and isinstance(node.args[1], A.Literal):
+        prefix = str(node.args[1].value)
     if column not in dict(rel.cols):
-        raise p.semantic(f"bag_unpack: unknown column {column!r}", call)
+        raise p.semantic(f"bag_unpack: unknown column {column!r}", node)
     d = p.dialect
     j = T(col(column), dict(rel.cols)[column])
     src = j.sql if j.type == "dynamic" else d.try_json(j.sql)
-    probe = p.select(rel, [alias(exp.Unnest(expressions=[anon("json_keys", src)]), "k")]).distinct(copy=False)
+    probe = p.select(rel, [alias(exp.Unnest(expressions=[call("json_keys", src)]), "k")]).distinct(copy=False)
     keys = sorted(p.discover(probe))
     proj: list[exp.Expression] = [col(n) for n, _ in rel.cols if n != column]
     cols = [(n, t) for n, t in rel.cols if n != column]
@@ -33,20 +33,20 @@ def lower_bag_unpack(p: Planner, rel: Rel, call: A.Call, env: Env) -> Rel:
         if name in taken:
             continue
         path = exp.Literal.string('$."' + k.replace('"', '\\"') + '"')
-        proj.append(alias(anon("json_extract", src.copy(), path), name))
+        proj.append(alias(call("json_extract", src.copy(), path), name))
         cols.append((name, "dynamic"))
     return Rel(p.select(rel, proj), cols)
 
 
-def lower_pivot(p: Planner, rel: Rel, call: A.Call, env: Env) -> Rel:
+def lower_pivot(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     """evaluate pivot(Column, agg(x), keys...): one output column per distinct value of Column."""
-    if not call.args or not isinstance(call.args[0], A.Name):
-        raise p.semantic("pivot() needs the column whose values become columns", call)
-    pcol = call.args[0].name
+    if not node.args or not isinstance(node.args[0], A.Name):
+        raise p.semantic("pivot() needs the column whose values become columns", node)
+    pcol = node.args[0].name
     scope = p.scope_of(rel, env)
-    pv = p.compile(call.args[0], scope)
-    agg_node = call.args[1] if len(call.args) > 1 else A.Call("count", [], pos=call.pos)
-    key_nodes = call.args[2:]
+    pv = p.compile(node.args[0], scope)
+    agg_node = node.args[1] if len(node.args) > 1 else A.Call("count", [], pos=node.pos)
+    key_nodes = node.args[2:]
     keys = (
         [n.name for n in key_nodes if isinstance(n, A.Name)]
         if key_nodes

@@ -9,7 +9,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, ListLowering
 from huntvault.kql.lowering.coerce import coerce_pair, lower_str
 from huntvault.kql.lowering.terms import any_terms, term_match
-from huntvault.kql.values import S, T, anon, fn, literal, to_string
+from huntvault.kql.values import S, T, call, fn, literal, to_string
 
 
 def flatten_items(c: Compiler, items: list[A.Node]) -> tuple[list[T], list[exp.Select], list[T]]:
@@ -95,13 +95,13 @@ def in_list(c: Compiler, node: A.ListOp) -> T:
         parts.append(exp.In(this=lsql, query=exp.Subquery(this=sq)))
     for r in runtime:
         lst = c.planner.dialect.json_list(r.sql)
-        lam_body: exp.Expression = anon("json_extract_string", exp.column("x"), S("$"))
+        lam_body: exp.Expression = call("json_extract_string", exp.column("x"), S("$"))
         if ci:
             lam_body = exp.Lower(this=lam_body)
-        vals_list = anon(
+        vals_list = call(
             "list_transform", lst, exp.Lambda(this=lam_body, expressions=[exp.to_identifier("x")])
         )
-        contained = anon("list_contains", vals_list, lower_str(left) if ci else to_string(left).sql)
+        contained = call("list_contains", vals_list, lower_str(left) if ci else to_string(left).sql)
         parts.append(fn("coalesce", contained, exp.false()))
     if not parts:
         return literal(negated, "bool")
@@ -127,11 +127,11 @@ def has_list(c: Compiler, node: A.ListOp) -> T:
         tests = [term_match(d, hay, n, "has", case_sensitive) for n in consts]
     for r in runtime:
         lst = d.json_list(r.sql)
-        needle = T(anon("json_extract_string", exp.column("x"), S("$")), "string")
+        needle = T(call("json_extract_string", exp.column("x"), S("$")), "string")
         lam = exp.Lambda(
             this=term_match(d, hay, needle, "has", case_sensitive), expressions=[exp.to_identifier("x")]
         )
-        folded = anon("list_bool_or" if any_ else "list_bool_and", anon("list_transform", lst, lam))
+        folded = call("list_bool_or" if any_ else "list_bool_and", call("list_transform", lst, lam))
         tests.append(fn("coalesce", folded, exp.false()))
     if not tests:
         return literal(not any_, "bool")

@@ -7,7 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Rel, Scope, Source, source
 from huntvault.kql.lowering.tables import union_all
-from huntvault.kql.values import T, alias, anon, col, convert, dtype, null_of
+from huntvault.kql.values import T, alias, call, col, convert, dtype, null_of
 
 
 def coerce_literal(v: T, kind: str) -> T:
@@ -55,7 +55,7 @@ def _count(start: exp.Expression, span: exp.Expression, step: exp.Expression) ->
     """range() arguments for `floor(span / step) + 1` integers from 0."""
     n = exp.Div(this=exp.Sub(this=span, expression=start), expression=step)
     total = exp.Add(
-        this=exp.Cast(this=anon("floor", n), to=dtype("BIGINT")),
+        this=exp.Cast(this=call("floor", n), to=dtype("BIGINT")),
         expression=exp.Literal.number(1),
     )
     return [exp.Literal.number(0), total]
