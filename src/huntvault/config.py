@@ -30,6 +30,15 @@ class ArchiveConfig:
     flush_bytes: int = 256 * 1024 * 1024  # total buffered JSON bytes before everything is flushed
     compression: str = "zstd"
     target_part_rows: int = 1_000_000  # what `compact` aims for
+    # where the dedupe-key index and locks live (a rebuildable cache); "" = <path>/_huntvault for a local
+    # archive, $XDG_CACHE_HOME/huntvault/archives/<hash> for an object-store archive
+    state_dir: str = ""
+    account_name: str = ""  # az:// archives: the storage account (abfss:// and https:// URLs carry it)
+    endpoint: str = ""  # az:// archives: blob endpoint override (Azurite, sovereign clouds)
+    vacuum_grace_hours: float = 24.0  # files a compaction/retention removed stay this long for running readers
+    account_key: str = secret("HUNTVAULT_ARCHIVE_ACCOUNT_KEY")
+    sas_token: str = secret("HUNTVAULT_ARCHIVE_SAS_TOKEN")
+    connection_string: str = secret("HUNTVAULT_ARCHIVE_CONNECTION_STRING")
 
 
 @dataclass
@@ -79,6 +88,8 @@ class ServerConfig:
 @dataclass
 class HuntConfig:
     engine: str = "duckdb"  # duckdb | spark
+    spark_master: str = "local[1]"  # Spark master URL: local[*], spark://host:7077, yarn
+    spark_conf: dict[str, str] = field(default_factory=dict)  # extra Spark settings (spark.jars.packages ...)
     timeout_seconds: float = 300.0
     row_cap: int = 100_000
     memory_limit: str = "4GB"  # DuckDB's memory limit per hunt engine (server, CLI and detect alike)
@@ -295,6 +306,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"retention.tables.{table}", "days must be >= 0 (0 keeps forever)")
     if cfg.retention.default_days < 0:
         raise ConfigError("retention.default_days", "days must be >= 0 (0 keeps forever)")
+    if cfg.archive.vacuum_grace_hours < 0:
+        raise ConfigError("archive.vacuum_grace_hours", "must be >= 0")
+    if not cfg.hunt.spark_master.strip():
+        raise ConfigError("hunt.spark_master", "give a Spark master URL (local[*], spark://host:7077, yarn)")
     if not 1 <= cfg.server.port <= 65535:
         raise ConfigError("server.port", "must be between 1 and 65535")
     if cfg.archive.flush_rows <= 0:
