@@ -103,7 +103,7 @@ def freshness(work: Path, samples: int, poll_seconds: float) -> None:
     archive = Archive(arc)
     ing = Ingestor(AppendBlobSource("fresh", LocalFolderClient(src)), archive, ArchiveConfig())
     runner = threading.Thread(
-        target=ing.run, kwargs={"follow": True, "poll_seconds": poll_seconds, "stop": stop.is_set}
+        target=ing.run, kwargs={"follow": True, "poll_seconds": poll_seconds, "stop": stop}
     )
     runner.start()
     blob = sorted((src / "insights-logs-advancedhunting-devicenetworkevents").rglob("PT1H.json"))[0]

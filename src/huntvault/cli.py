@@ -367,8 +367,8 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option("--source", "source_name", help="A [[sources]] entry of the configuration.")
 @click.option("--table", help="Table of bare rows (jsonl).")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
-@click.option("--once/--follow", default=True, help="One pass (default) or keep polling.")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
+@click.option("--once/--follow", default=True, help="One pass (default) or keep polling (SIGINT/SIGTERM stop it after a commit).")
 @click.option("--poll-seconds", type=float, default=None, help="Seconds between polls in --follow.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -385,7 +385,7 @@ def ingest_cmd(
     poll_seconds: float | None,
     quiet: bool,
 ) -> None:
-    """Ingest the streaming export into the Parquet archive, incrementally and exactly once."""
+    """Ingest the streaming export into the Delta Lake archive, incrementally and exactly once."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
     from huntvault.sources.ingest import run_ingest, source_from_options
@@ -413,8 +413,11 @@ def ingest_cmd(
                 info=f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined",
             )
 
+        from huntvault.runloop import stop_on_signals
+
         try:
-            stats = run_ingest(src, target, cfg.archive, follow=not once, progress=progress)
+            with stop_on_signals() as stop:
+                stats = run_ingest(src, target, cfg.archive, follow=not once, progress=progress, stop=stop)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
             return
@@ -427,31 +430,31 @@ def ingest_cmd(
 
 
 @main.command("status")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> None:
     """Rows, bytes, partitions and time range per table; per-source lag; quarantine count."""
-    from huntvault.archive import status
+    from huntvault.archive import archive_location, status
 
-    data = status(archive_dir or load_config(ctx).archive.path)
+    data = status(archive_location(load_config(ctx).archive, archive_dir))
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data.as_json(), indent=2))
         return
     click.echo(
-        f"archive {data['archive']}: {data['total_rows']:,} rows, {data['total_bytes']:,} bytes, "
-        f"{data['quarantined']:,} quarantined lines"
+        f"archive {data.archive}: {data.total_rows:,} rows, {data.total_bytes:,} bytes, "
+        f"{data.quarantined:,} quarantined lines"
     )
-    for t in data["tables"]:
+    for t in data.tables:
         click.echo(
-            f"  {t['table']:<32} {t['rows']:>12,} rows {t['bytes']:>14,} B {t['partitions']:>5} days "
-            f"{t['parts']:>5} parts  {t['min_timestamp']} .. {t['max_timestamp']}"
+            f"  {t.table:<32} {t.rows:>12,} rows {t.bytes:>14,} B {t.partitions:>5} days "
+            f"{t.parts:>5} parts  {t.min_timestamp} .. {t.max_timestamp}  (version {t.version})"
         )
-    for s in data["sources"]:
+    for s in data.sources:
         click.echo(
-            f"  source {s['source']}: {s['rows']:,} rows, {s['duplicates']:,} dup, {s['quarantined']:,} quarantined, "
-            f"{s['streams']} streams, unread {s['unread_bytes']:,} B, last commit {s['last_commit']}, "
-            f"newest event {s['newest_event']}"
+            f"  source {s.source}: {s.rows:,} rows, {s.duplicates:,} dup, {s.quarantined:,} quarantined, "
+            f"{s.streams} streams, unread {s.unread_bytes or 0:,} B, last commit {s.last_commit}, "
+            f"newest event {s.newest_event}"
         )
 
 
@@ -466,14 +469,18 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
 @click.pass_context
 def compact_cmd(ctx: click.Context, archive_dir: str | None, target_rows: int | None) -> None:
     """Merge small parts of each partition."""
-    from huntvault.archive import compact
+    from huntvault.archive import archive_location, compact
 
     cfg = load_config(ctx)
     rep = compact(
-        archive_dir or cfg.archive.path, target_rows or cfg.archive.target_part_rows, cfg.archive.compression
+        archive_location(cfg.archive, archive_dir),
+        target_rows or cfg.archive.target_part_rows,
+        cfg.archive.compression,
+        cfg.archive.vacuum_grace_hours,
     )
     click.echo(
-        f"compacted {rep.partitions} groups: {rep.parts_before} parts -> {rep.parts_after} ({rep.rows:,} rows)"
+        f"compacted {rep.partitions} groups: {rep.parts_before} parts -> {rep.parts_after} ({rep.rows:,} rows); "
+        f"vacuumed {rep.vacuumed} files removed more than {cfg.archive.vacuum_grace_hours:g} h ago"
     )
 
 
@@ -488,16 +495,41 @@ def retention_group() -> None:
 @click.pass_context
 def retention_apply_cmd(ctx: click.Context, archive_dir: str | None, dry_run: bool) -> None:
     """Drop partitions older than each table's retention ([retention]; 0 keeps forever)."""
-    from huntvault.archive import retention_apply
+    from huntvault.archive import archive_location, retention_apply
 
     cfg = load_config(ctx)
     dropped = retention_apply(
-        archive_dir or cfg.archive.path, cfg.retention.default_days, cfg.retention.tables, dry_run=dry_run
+        archive_location(cfg.archive, archive_dir),
+        cfg.retention.default_days,
+        cfg.retention.tables,
+        dry_run=dry_run,
+        grace_hours=cfg.archive.vacuum_grace_hours,
     )
     verb = "would drop" if dry_run else "dropped"
     for d in dropped:
         click.echo(f"{verb} {d.table} {d.date}: {d.parts} parts, {d.rows:,} rows")
     click.echo(f"{verb} {len(dropped)} partitions")
+
+
+@main.group("archive")
+def archive_group() -> None:
+    """Archive maintenance."""
+
+
+@archive_group.command("migrate")
+@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.pass_context
+def archive_migrate_cmd(ctx: click.Context, archive_dir: str | None) -> None:
+    """Convert a Parquet + manifest archive (before Delta Lake) into Delta tables in place, verified row by row."""
+    from huntvault.archive import migrate_archive
+
+    rep = migrate_archive(archive_dir or load_config(ctx).archive.path)
+    for table, rows in rep.tables.items():
+        click.echo(f"  {table}: {rows:,} rows verified")
+    click.echo(
+        f"migrated {len(rep.tables)} tables ({rep.parts} parts), {rep.quarantined} quarantined lines, "
+        f"{rep.sources} sources in {rep.seconds:.1f}s"
+    )
 
 
 @main.command("index")
