@@ -222,6 +222,8 @@ def catalog_version(archive: ArchiveRef) -> str | None:
         pos = feed_position(archive)
     except ArchiveError:
         return None
+    if not pos:
+        return None
     return ";".join(f"{t}={v}" for t, v in sorted(pos.items()))
 
 
