@@ -192,21 +192,44 @@ def write_part(loc: ArchiveLocation, table: str, day: str, name: str, data: pa.T
     return WrittenPart(PartInfo(rel, table, day, data.num_rows, size, lo, hi), add)
 
 
+COMMIT_ATTEMPTS = 8
+
+
 def commit_adds(
     loc: ArchiveLocation, dt: DeltaTable, table: str, adds: list[AddAction], metadata: dict[str, Any]
-) -> None:
-    """One Delta commit appending `adds` to `table` (a concurrent writer's commit is retried, not lost)."""
-    dt.create_write_transaction(
-        adds,
-        "append",
-        delta_schema(table),
-        partition_by=[PARTITION],
-        commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=100),
-        post_commithook_properties=_POST_COMMIT,
-    )
+) -> DeltaTable:
+    """One Delta commit appending `adds` to `table`; returns the table handle to keep using.
+
+    A blind append never conflicts in Delta's rules: delta-rs retries it on a concurrent writer's
+    version, and when a store answers a race with an error instead, the table is re-read and the commit
+    is tried again unless the snapshot already holds our files (the commit did land). Never lost, never twice.
+    """
+    wanted = {a.path for a in adds}
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            dt.create_write_transaction(
+                adds,
+                "append",
+                delta_schema(table),
+                partition_by=[PARTITION],
+                commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=100),
+                post_commithook_properties=_POST_COMMIT,
+            )
+            break
+        except Exception as exc:  # delta-rs raises several error types for a lost race
+            fresh = open_table(loc, table)
+            if fresh is None:
+                raise ArchiveError(f"{table}: the Delta table disappeared during a commit: {exc}") from None
+            dt = fresh
+            live = set(pa.table(dt.get_add_actions(flatten=True)).column("path").to_pylist())
+            if wanted <= live:
+                break
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise ArchiveError(f"{table}: the Delta commit failed {COMMIT_ATTEMPTS} times: {exc}") from None
+            time.sleep(0.05 * (attempt + 1))
     if loc.local is not None:
-        log = loc.local / table / LOG_DIR
-        fsync_dir(log)
+        fsync_dir(loc.local / table / LOG_DIR)
+    return dt
 
 
 def snapshot_parts(dt: DeltaTable, table: str) -> list[PartInfo]:

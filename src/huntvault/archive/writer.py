@@ -275,9 +275,9 @@ class Archive:
         if batch.empty():
             return result
         token = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-        meta: dict[str, Any] = {"huntvault.commit": token}
+        meta: dict[str, str] = {"huntvault.commit": token}
         if batch.checkpoints:
-            meta["huntvault.sources"] = sorted(batch.checkpoints)
+            meta["huntvault.sources"] = orjson.dumps(sorted(batch.checkpoints)).decode()
         jobs: list[tuple[str, pa.Table]] = []
         for table, pieces in sorted(batch.tables.items()):
             jobs.append((table, pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]))
@@ -333,7 +333,7 @@ class Archive:
             planned = [f"{table}/{PARTITION}={d}/part-{token}-{i}.parquet" for i, d in enumerate(days)]
             intent = self._intent(table, token, planned)
             parts = self._write_parts(table, data, dates, token)
-            commit_adds(self.loc, dt, table, [p.add for p in parts], meta)
+            dt = self._tables[table] = commit_adds(self.loc, dt, table, [p.add for p in parts], meta)
             intent.unlink(missing_ok=True)
             dt.update_incremental()
             if dt.version() == before + 1:  # nobody else committed in between: the index covers it
