@@ -107,17 +107,16 @@ class ArchiveSnapshot:
         # comparison on the cast column down to the Parquet scan, so time filters skip row groups.
         replace = ", ".join(f"CAST({_quote(n)} AS TIMESTAMP) AS {_quote(n)}" for n in times)
         star = f"* REPLACE ({replace})" if replace else "*"
-        if self.loc.local is not None:
-            source = (
-                f"read_parquet({_sql_list(self.uris(table))}, hive_partitioning = true, "
-                f"union_by_name = true, hive_types = {{'date': DATE}})"
-            )
-        else:
+        if self.loc.local is None:
             dt = self.delta(table)
             assert dt is not None
-            holder = f"__hv_delta_{table}"
-            con.register(holder, dt.to_pyarrow_dataset())
-            source = _quote(holder)
+            rel = con.from_arrow(dt.to_pyarrow_dataset()).select(star)
+            rel.create_view(view or table, replace=True)
+            return
+        source = (
+            f"read_parquet({_sql_list(self.uris(table))}, hive_partitioning = true, "
+            f"union_by_name = true, hive_types = {{'date': DATE}})"
+        )
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {star} FROM {source}")
 
 
