@@ -110,7 +110,7 @@ def main() -> None:
         if args.keep and (archive / "_huntvault").exists():
             from huntvault.archive import status
 
-            rows = status(archive)["total_rows"]
+            rows = status(archive).total_rows
             from huntvault.detect import parse_when
 
             end = parse_when(args.end)

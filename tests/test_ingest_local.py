@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from huntvault.archive import Archive, changes_since, open_catalog, status
+from huntvault.archive import Archive, changes_since, open_catalog, quarantined_lines, status
 from huntvault.config import ArchiveConfig
 from huntvault.sources import AppendBlobSource, Ingestor, LocalFolderClient
 from tests.support.ingest import archive_counts, distinct_keys, expected_counts, small_export
@@ -44,9 +44,8 @@ def test_counts_equal_manifest_and_duplicates_removed(export: tuple[Path, dict],
 def test_malformed_lines_quarantined_with_reasons(export: tuple[Path, dict], tmp_path: Path) -> None:
     src, manifest = export
     ingest(src, tmp_path / "a")
-    files = list((tmp_path / "a" / "_quarantine").rglob("*.jsonl"))
-    recs = [json.loads(line) for f in files for line in f.read_text().splitlines()]
-    assert len(recs) == manifest["totals"]["malformed"] == status(tmp_path / "a")["quarantined"]
+    recs = [line.as_json() for line in quarantined_lines(tmp_path / "a")]
+    assert len(recs) == manifest["totals"]["malformed"] == status(tmp_path / "a").quarantined
     for r in recs:
         assert (
             r["reason"]
@@ -114,7 +113,7 @@ def test_growing_blob_partial_line_crlf_late_append_and_replace(
     assert archive_counts(arc)["DeviceProcessEvents"] == base + 2
     rows, keys = distinct_keys(arc, "DeviceProcessEvents")
     assert rows == keys
-    adds = [c for c in changes_since(arc, 0) if c.action == "add" and c.table == "DeviceProcessEvents"]
+    adds = [c for c in changes_since(arc).changes if c.action == "add" and c.table == "DeviceProcessEvents"]
     assert sum(c.rows for c in adds) == base + 2
 
 

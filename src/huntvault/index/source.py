@@ -41,7 +41,7 @@ class ArchiveView:
 
     def changed_tables(self) -> set[str] | None:
         """Tables the archive's change feed touched since the last call; None means "check them all"."""
-        if not self.root.exists():
+        if not self._delta():  # a plain folder has no change feed
             return None
         if self._position is None:
             self._position = feed_position(self.root)
@@ -52,15 +52,30 @@ class ArchiveView:
             return None
         return {c.table for c in feed.changes}
 
+    def _delta(self) -> bool:
+        """A Delta archive (its snapshots are the truth); else a plain folder of hand-made Parquet parts."""
+        return any((p / "_delta_log").is_dir() for p in self.root.iterdir()) if self.root.is_dir() else False
+
     def tables(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(archived_tables(self.root))
+        if self._delta():
+            return sorted(archived_tables(self.root))
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(("_", ".")) and any(p.glob("date=*/part-*.parquet"))
+        )
 
     def files(self, table: str) -> list[ArchiveFile]:
         if not self.root.is_dir():
             return []
-        return [ArchiveFile(p.path, p.rows) for p in table_files(self.root, table)]
+        if self._delta():
+            return [ArchiveFile(p.path, p.rows) for p in table_files(self.root, table)]
+        return [
+            ArchiveFile(p.relative_to(self.root).as_posix())
+            for p in sorted((self.root / table).glob("date=*/part-*.parquet"))
+        ]
 
     def absolute(self, rel: str) -> Path:
         p = Path(rel)
