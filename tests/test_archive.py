@@ -143,12 +143,19 @@ def test_orphan_parts_removed_on_open(tmp_path: Path) -> None:
         orjson.dumps(
             {
                 "table": "DeviceInfo",
-                "parts": ["DeviceInfo/date=2026-07-01/part-dead-0.parquet", "DeviceInfo/date=2026-07-01/part-dead-1.parquet"],
+                "parts": [
+                    "DeviceInfo/date=2026-07-01/part-dead-0.parquet",
+                    "DeviceInfo/date=2026-07-01/part-dead-1.parquet",
+                ],
             }
         )
     )
     Archive(tmp_path).close()
-    assert sorted(p.name for p in day.iterdir()) == kept == [Path(table_files(tmp_path, "DeviceInfo")[0].id).name]
+    assert (
+        sorted(p.name for p in day.iterdir())
+        == kept
+        == [Path(table_files(tmp_path, "DeviceInfo")[0].id).name]
+    )
     assert not list(intents.iterdir())
     # a file no intent names is left alone (it may belong to a writer on another machine)
     assert (tmp_path / "DeviceInfo" / "date=2026-07-02" / "part-foreign.parquet").exists()
@@ -251,13 +258,19 @@ def test_plain_deltalake_reads_what_huntvault_reports(tmp_path: Path) -> None:
         arc.append_rows("DeviceFileEvents", rows("2026-07-21", 0, 4))
         arc.append_rows("DeviceFileEvents", rows("2026-07-21", 2, 4))
     theirs = pa.table(DeltaTable(str(tmp_path / "DeviceFileEvents")).to_pyarrow_table())
-    ours = open_catalog(tmp_path).sql(
-        "SELECT * REPLACE (timezone('UTC', Timestamp) AS Timestamp) FROM DeviceFileEvents"
-    ).to_arrow_table()
+    ours = (
+        open_catalog(tmp_path)
+        .sql("SELECT * REPLACE (timezone('UTC', Timestamp) AS Timestamp) FROM DeviceFileEvents")
+        .to_arrow_table()
+    )
     assert theirs.num_rows == ours.num_rows == status(tmp_path).tables[0].rows == 13
     key = ["date", "ReportId", "Timestamp"]
-    a = theirs.select(["date", "ReportId", "Timestamp", "FileSize", "_Extra"]).sort_by([(k, "ascending") for k in key])
-    b = ours.select(["date", "ReportId", "Timestamp", "FileSize", "_Extra"]).sort_by([(k, "ascending") for k in key])
+    a = theirs.select(["date", "ReportId", "Timestamp", "FileSize", "_Extra"]).sort_by(
+        [(k, "ascending") for k in key]
+    )
+    b = ours.select(["date", "ReportId", "Timestamp", "FileSize", "_Extra"]).sort_by(
+        [(k, "ascending") for k in key]
+    )
     assert a.column("ReportId").to_pylist() == b.column("ReportId").to_pylist()
     assert a.column("_Extra").to_pylist() == b.column("_Extra").to_pylist()
     assert [t.timestamp() for t in a.column("Timestamp").to_pylist()] == [

@@ -44,7 +44,9 @@ class Target:
         from azure.storage.blob import ContainerClient
 
         container, _, prefix = self.archive[len("az://") :].partition("/")
-        cc = ContainerClient.from_connection_string(self.env["HUNTVAULT_ARCHIVE_CONNECTION_STRING"], container)
+        cc = ContainerClient.from_connection_string(
+            self.env["HUNTVAULT_ARCHIVE_CONNECTION_STRING"], container
+        )
         for blob in cc.list_blobs(name_starts_with=prefix + "/"):
             cc.delete_blob(blob.name)
 
@@ -60,7 +62,9 @@ class Target:
         from azure.storage.blob import ContainerClient
 
         container, _, prefix = self.archive[len("az://") :].partition("/")
-        cc = ContainerClient.from_connection_string(self.env["HUNTVAULT_ARCHIVE_CONNECTION_STRING"], container)
+        cc = ContainerClient.from_connection_string(
+            self.env["HUNTVAULT_ARCHIVE_CONNECTION_STRING"], container
+        )
         out = set()
         for blob in cc.list_blobs(name_starts_with=prefix + "/"):
             rel = blob.name[len(prefix) + 1 :]
@@ -85,9 +89,18 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 
 
 def _cmd(cfg: Path, src: Path, target: Target, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "huntvault.cli", "--config", str(cfg), "ingest", *extra, "--archive", target.archive, "--quiet"] + (
-        ["--from", str(src)] if "--source" not in extra else []
-    )
+    return [
+        sys.executable,
+        "-m",
+        "huntvault.cli",
+        "--config",
+        str(cfg),
+        "ingest",
+        *extra,
+        "--archive",
+        target.archive,
+        "--quiet",
+    ] + (["--from", str(src)] if "--source" not in extra else [])
 
 
 def _check(target: Target, state: Path, manifest: dict[str, object]) -> None:
@@ -147,9 +160,17 @@ def test_two_ingest_processes_on_disjoint_containers(target: Target, tmp_path: P
         state = tmp_path / ("state" if target.kind == "local" else f"state{i}")
         cfg = tmp_path / f"w{i}.toml"
         lines = [f'[archive]\nflush_rows = 200\nflush_seconds = 0.1\nstate_dir = "{state}"\n']
-        lines.append(f'[[sources]]\nname = "w{i}"\nkind = "local"\npath = "{src}"\ncontainers = {half!r}\n'.replace("'", '"'))
+        lines.append(
+            f'[[sources]]\nname = "w{i}"\nkind = "local"\npath = "{src}"\ncontainers = {half!r}\n'.replace(
+                "'", '"'
+            )
+        )
         cfg.write_text("\n".join(lines))
-        procs.append(subprocess.Popen(_cmd(cfg, src, target, "--source", f"w{i}"), env=target.env, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                _cmd(cfg, src, target, "--source", f"w{i}"), env=target.env, stderr=subprocess.PIPE, text=True
+            )
+        )
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err

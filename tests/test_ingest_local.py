@@ -128,9 +128,7 @@ def test_follow_mode_picks_up_appends(export: tuple[Path, dict], tmp_path: Path)
     stop = threading.Event()
     with Archive(arc_dir) as arc:
         ing = Ingestor(AppendBlobSource("local", LocalFolderClient(src)), arc, ArchiveConfig())
-        runner = threading.Thread(
-            target=ing.run, kwargs={"follow": True, "poll_seconds": 0.2, "stop": stop}
-        )
+        runner = threading.Thread(target=ing.run, kwargs={"follow": True, "poll_seconds": 0.2, "stop": stop})
         runner.start()
         try:
             blob = sorted((src / "insights-logs-advancedhunting-deviceprocessevents").rglob("PT1H.json"))[0]

@@ -368,7 +368,11 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.option("--source", "source_name", help="A [[sources]] entry of the configuration.")
 @click.option("--table", help="Table of bare rows (jsonl).")
 @click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
-@click.option("--once/--follow", default=True, help="One pass (default) or keep polling (SIGINT/SIGTERM stop it after a commit).")
+@click.option(
+    "--once/--follow",
+    default=True,
+    help="One pass (default) or keep polling (SIGINT/SIGTERM stop it after a commit).",
+)
 @click.option("--poll-seconds", type=float, default=None, help="Seconds between polls in --follow.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context

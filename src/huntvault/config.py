@@ -35,7 +35,9 @@ class ArchiveConfig:
     state_dir: str = ""
     account_name: str = ""  # az:// archives: the storage account (abfss:// and https:// URLs carry it)
     endpoint: str = ""  # az:// archives: blob endpoint override (Azurite, sovereign clouds)
-    vacuum_grace_hours: float = 24.0  # files a compaction/retention removed stay this long for running readers
+    vacuum_grace_hours: float = (
+        24.0  # files a compaction/retention removed stay this long for running readers
+    )
     account_key: str = secret("HUNTVAULT_ARCHIVE_ACCOUNT_KEY")
     sas_token: str = secret("HUNTVAULT_ARCHIVE_SAS_TOKEN")
     connection_string: str = secret("HUNTVAULT_ARCHIVE_CONNECTION_STRING")

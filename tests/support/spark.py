@@ -52,14 +52,35 @@ def start_spark_cluster(timeout: float = 120.0) -> Iterator[SparkCluster]:
     cls = str(home / "bin" / "spark-class")
     logs = [(work / "master.log").open("wb"), (work / "worker.log").open("wb")]
     master = subprocess.Popen(
-        [cls, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(ui)],
+        [
+            cls,
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--webui-port",
+            str(ui),
+        ],
         env=env,
         stdout=logs[0],
         stderr=subprocess.STDOUT,
     )
     url = f"spark://127.0.0.1:{port}"
     worker = subprocess.Popen(
-        [cls, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", str(wui)],
+        [
+            cls,
+            "org.apache.spark.deploy.worker.Worker",
+            url,
+            "--host",
+            "127.0.0.1",
+            "--cores",
+            "1",
+            "--memory",
+            "1g",
+            "--webui-port",
+            str(wui),
+        ],
         env=env,
         stdout=logs[1],
         stderr=subprocess.STDOUT,
@@ -76,7 +97,8 @@ def start_spark_cluster(timeout: float = 120.0) -> Iterator[SparkCluster]:
                 pass
             if master.poll() is not None or worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
-                    "the Spark cluster did not start: " + (work / "master.log").read_text()[-1500:]
+                    "the Spark cluster did not start: "
+                    + (work / "master.log").read_text()[-1500:]
                     + (work / "worker.log").read_text()[-1500:]
                 )
             time.sleep(0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from deltalake import WriterProperties
 from deltalake.transaction import CommitProperties
@@ -17,6 +17,14 @@ from huntvault.archive.tables import PARTITION, list_tables, open_table
 from huntvault.archive.writer import Archive
 
 DEFAULT_GRACE_HOURS = 24.0
+_CODECS: dict[str, Literal["UNCOMPRESSED", "SNAPPY", "GZIP", "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"]] = {
+    "none": "UNCOMPRESSED",
+    "snappy": "SNAPPY",
+    "gzip": "GZIP",
+    "brotli": "BROTLI",
+    "lz4": "LZ4_RAW",
+    "zstd": "ZSTD",
+}
 
 
 @dataclass
@@ -65,15 +73,14 @@ def compact(
             dt = snap.delta(table)
             assert dt is not None
             # the key index serialises this with the table's local writers
-            with Archive(loc, compression=compression, writers=1) as arc:
-                with arc.index(table).locked():
-                    dt.update_incremental()
-                    metrics = dt.optimize.compact(
-                        partition_filters=[(PARTITION, "in", sorted(small))],
-                        target_size=max(int(per_row * target_rows), 1 << 20),
-                        writer_properties=WriterProperties(compression=compression.upper()),
-                        commit_properties=CommitProperties(custom_metadata={"huntvault.operation": "compact"}),
-                    )
+            with Archive(loc, compression=compression, writers=1) as arc, arc.index(table).locked():
+                dt.update_incremental()
+                metrics = dt.optimize.compact(
+                    partition_filters=[(PARTITION, "in", sorted(small))],
+                    target_size=max(int(per_row * target_rows), 1 << 20),
+                    writer_properties=WriterProperties(compression=_CODECS.get(compression.lower(), "ZSTD")),
+                    commit_properties=CommitProperties(custom_metadata={"huntvault.operation": "compact"}),
+                )
             removed = int(metrics.get("numFilesRemoved", 0))
             added = int(metrics.get("numFilesAdded", 0))
             if removed:
@@ -81,7 +88,9 @@ def compact(
                 report.parts_before += removed
                 report.parts_after += added
                 report.rows += sum(p.rows for p in parts if p.date in small)
-                report.details.append({"table": table, "dates": sorted(small), "merged": removed, "into": added})
+                report.details.append(
+                    {"table": table, "dates": sorted(small), "merged": removed, "into": added}
+                )
         report.vacuumed += _vacuum(loc, table, grace_hours)
     return report
 
@@ -223,7 +232,11 @@ def status(archive_dir: ArchiveRef) -> ArchiveStatus:
     from huntvault.errors import ArchiveError
 
     loc = locate(archive_dir)
-    if loc.local is not None and not list_tables(loc, quarantine=True) and not (loc.local / "_huntvault").is_dir():
+    if (
+        loc.local is not None
+        and not list_tables(loc, quarantine=True)
+        and not (loc.local / "_huntvault").is_dir()
+    ):
         raise ArchiveError(f"{loc.local} is not a huntvault archive (no Delta tables)")
     snap = ArchiveSnapshot(loc)
     per_table: list[TableStatus] = []

@@ -20,6 +20,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from huntvault.archive.location import QUARANTINE_TABLE
+from huntvault.archive.quarantine import QUARANTINE_KEY
 from huntvault.errors import ArchiveError
 from huntvault.schema import ENVELOPE_COLUMNS, EXTRA_COLUMN, get_table
 
@@ -44,9 +46,6 @@ class KeySpec:
 
 def key_spec(table: str, schema: pa.Schema, time_column: str) -> KeySpec:
     """The dedupe key of `table`: its schema's dedupe key, else every column but the envelope's."""
-    from huntvault.archive.quarantine import QUARANTINE_KEY
-    from huntvault.archive.location import QUARANTINE_TABLE
-
     if table == QUARANTINE_TABLE:
         return KeySpec(QUARANTINE_KEY, None)
     known = get_table(table)
@@ -106,7 +105,9 @@ class KeyIndex:
         path = state_dir / KEYS_DIR / f"{table}.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = sqlite3.connect(str(path), timeout=120.0, isolation_level=None, check_same_thread=False)
+            self.con = sqlite3.connect(
+                str(path), timeout=120.0, isolation_level=None, check_same_thread=False
+            )
             self.con.execute("PRAGMA journal_mode=WAL")
             self.con.execute("PRAGMA synchronous=NORMAL")
             self.con.execute("PRAGMA cache_size=-65536")

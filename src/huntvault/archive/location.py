@@ -18,8 +18,6 @@ STATE_DIR = "_huntvault"  # local archives keep their state here; object-store a
 QUARANTINE_TABLE = "_quarantine"
 PROGRESS_DIR = f"{STATE_DIR}/progress"  # one small Delta table per source: checkpoints and counters
 
-ArchiveRef = "str | os.PathLike[str] | ArchiveLocation"
-
 _REMOTE = ("az://", "abfs://", "abfss://", "https://", "http://")
 
 
@@ -147,7 +145,9 @@ def _identity_token() -> dict[str, str]:
     return {"bearer_token": token.token}
 
 
-def locate(archive: str | os.PathLike[str] | ArchiveLocation, cfg: ArchiveConfig | None = None) -> ArchiveLocation:
+def locate(
+    archive: str | os.PathLike[str] | ArchiveLocation, cfg: ArchiveConfig | None = None
+) -> ArchiveLocation:
     """The location of an archive given as a folder, a URL or an `ArchiveLocation` (returned as is).
 
     Object-store credentials come from `cfg` (secrets from HUNTVAULT_ARCHIVE_* variables); without `cfg`

@@ -9,6 +9,7 @@ manifest is retired (renamed `manifest.sqlite.migrated`).
 
 from __future__ import annotations
 
+import base64
 import shutil
 import sqlite3
 import time
@@ -73,7 +74,9 @@ def _verify(loc: ArchiveLocation, root: Path, table: str, paths: list[str]) -> i
     con = duckdb.connect()
     con.register("got", got)
     con.register("want", expected)
-    missing = con.sql("SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM got)").fetchall()[0][0]
+    missing = con.sql("SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM got)").fetchall()[0][
+        0
+    ]
     extra = con.sql("SELECT count(*) FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM want)").fetchall()[0][0]
     con.close()
     if missing or extra or got.num_rows != expected.num_rows:
@@ -81,7 +84,7 @@ def _verify(loc: ArchiveLocation, root: Path, table: str, paths: list[str]) -> i
             f"migration check failed for {table}: {missing} rows missing, {extra} rows extra "
             f"({got.num_rows} read through Delta, {expected.num_rows} in the old parts)"
         )
-    return got.num_rows
+    return int(got.num_rows)
 
 
 def migrate_archive(archive_dir: str | Path) -> MigrationReport:
@@ -89,7 +92,9 @@ def migrate_archive(archive_dir: str | Path) -> MigrationReport:
     t0 = time.perf_counter()
     loc = locate(archive_dir)
     if loc.local is None:
-        raise ArchiveError("archive migrate converts a local archive (copy it to the object store afterwards)")
+        raise ArchiveError(
+            "archive migrate converts a local archive (copy it to the object store afterwards)"
+        )
     root = loc.local
     manifest = root / STATE_DIR / MANIFEST
     if not manifest.exists():
@@ -132,7 +137,7 @@ def migrate_archive(archive_dir: str | Path) -> MigrationReport:
                 continue
             rec = orjson.loads(line)
             raw = rec.get("line_base64")
-            body = __import__("base64").b64decode(raw) if raw else str(rec.get("line", "")).encode()
+            body = base64.b64decode(raw) if raw else str(rec.get("line", "")).encode()
             records.append(
                 QuarantineRecord(
                     str(rec.get("source", "")),
@@ -154,7 +159,11 @@ def migrate_archive(archive_dir: str | Path) -> MigrationReport:
         for src in sorted(set(checkpoints) | set(counters)):
             prog: SourceProgress = read_progress(loc, src)
             commit_progress(
-                loc, prog, checkpoints.get(src, {}), counters.get(src, SourceStats()), {"huntvault.operation": "migrate"}
+                loc,
+                prog,
+                checkpoints.get(src, {}),
+                counters.get(src, SourceStats()),
+                {"huntvault.operation": "migrate"},
             )
             report.sources += 1
     manifest.rename(manifest.with_name(MANIFEST + ".migrated"))

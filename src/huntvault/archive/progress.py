@@ -178,22 +178,35 @@ def commit_progress(
         schema=PROGRESS_SCHEMA,
     )
     merged = SourceProgress(prog.source, batch, {**prog.streams, **streams}, stats, prog.files + 1)
-    mode = "append"
-    if merged.files > COMPACT_FILES:  # one writer per source: rewrite the whole state as one file
-        mode = "overwrite"
+    overwrite = merged.files > COMPACT_FILES  # one writer per source: rewrite the whole state as one file
+    if overwrite:
         data = _state_table(merged, now)
         merged.files = 1
+    props = CommitProperties(
+        custom_metadata=metadata, app_transactions=[Transaction(f"huntvault:{prog.source}", batch)]
+    )
+    hooks = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=None)
+    uri = loc.uri(progress_table(prog.source))
+    opts = dict(loc.options) or None
     try:
-        write_deltalake(
-            loc.uri(progress_table(prog.source)),
-            data,
-            mode=mode,  # type: ignore[arg-type]
-            storage_options=dict(loc.options) or None,
-            commit_properties=CommitProperties(
-                custom_metadata=metadata, app_transactions=[Transaction(f"huntvault:{prog.source}", batch)]
-            ),
-            post_commithook_properties=PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False),
-        )
+        if overwrite:
+            write_deltalake(
+                uri,
+                data,
+                mode="overwrite",
+                storage_options=opts,
+                commit_properties=props,
+                post_commithook_properties=hooks,
+            )
+        else:
+            write_deltalake(
+                uri,
+                data,
+                mode="append",
+                storage_options=opts,
+                commit_properties=props,
+                post_commithook_properties=hooks,
+            )
     except Exception as exc:  # delta-rs raises several error types; the commit did not happen
         raise ArchiveError(f"committing the progress of source {prog.source!r} failed: {exc}") from None
     return merged

@@ -26,7 +26,7 @@ from huntvault.errors import ArchiveError
 from huntvault.schema import ENVELOPE_COLUMNS, KQL_TO_ARROW, get_table
 
 PARTITION = "date"  # every table is partitioned by day (UTC event day; ingestion day for the quarantine)
-_POST_COMMIT = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+_POST_COMMIT = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=None)
 
 
 def unknown_table_schema() -> pa.Schema:
@@ -74,9 +74,7 @@ class PartInfo:
 
 def is_table(loc: ArchiveLocation, table: str) -> bool:
     info = loc.filesystem().get_file_info(f"{table}/{LOG_DIR}")
-    return info.type == pafs.FileType.Directory or (
-        loc.remote and bool(_log_files(loc.filesystem(), table))
-    )
+    return info.type == pafs.FileType.Directory or (loc.remote and bool(_log_files(loc.filesystem(), table)))
 
 
 def _log_files(fs: pafs.FileSystem, table: str) -> list[pafs.FileInfo]:
@@ -98,7 +96,9 @@ def list_tables(loc: ArchiveLocation, quarantine: bool = False) -> list[str]:
             tops = fs.get_file_info(pafs.FileSelector("", allow_not_found=True))
         except (FileNotFoundError, OSError):
             return []
-        names = [i.base_name for i in tops if i.type == pafs.FileType.Directory and _log_files(fs, i.base_name)]
+        names = [
+            i.base_name for i in tops if i.type == pafs.FileType.Directory and _log_files(fs, i.base_name)
+        ]
     return sorted(
         n for n in names if n != STATE_DIR and not n.startswith(".") and (quarantine or n != QUARANTINE_TABLE)
     )
@@ -158,7 +158,9 @@ class WrittenPart:
     add: AddAction
 
 
-def write_part(loc: ArchiveLocation, table: str, day: str, name: str, data: pa.Table, compression: str) -> WrittenPart:
+def write_part(
+    loc: ArchiveLocation, table: str, day: str, name: str, data: pa.Table, compression: str
+) -> WrittenPart:
     """Write one Parquet part of `table` (without the partition column) durably; returns its add action."""
     rel_in_table = f"{PARTITION}={day}/{name}"
     rel = f"{table}/{rel_in_table}"
@@ -225,7 +227,9 @@ def commit_adds(
             if wanted <= live:
                 break
             if attempt == COMMIT_ATTEMPTS - 1:
-                raise ArchiveError(f"{table}: the Delta commit failed {COMMIT_ATTEMPTS} times: {exc}") from None
+                raise ArchiveError(
+                    f"{table}: the Delta commit failed {COMMIT_ATTEMPTS} times: {exc}"
+                ) from None
             time.sleep(0.05 * (attempt + 1))
     if loc.local is not None:
         fsync_dir(loc.local / table / LOG_DIR)

@@ -58,7 +58,9 @@ class Batch:
 
     tables: dict[str, list[pa.Table]] = field(default_factory=dict)
     quarantine: list[QuarantineRecord] = field(default_factory=list)
-    checkpoints: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # source -> stream -> value
+    checkpoints: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=dict
+    )  # source -> stream -> value
     lag_bytes: dict[str, int] = field(default_factory=dict)  # source -> bytes known but not yet read
     rows: int = 0
     nbytes: int = 0  # Arrow bytes buffered
@@ -421,7 +423,9 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
                 try:
                     col = col.cast(f.type)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise ArchiveError(f"column {f.name}: cannot store {col.type} as {f.type}: {exc}") from None
+                    raise ArchiveError(
+                        f"column {f.name}: cannot store {col.type} as {f.type}: {exc}"
+                    ) from None
         elif pa.types.is_string(f.type) and f.name not in _ENVELOPE_NAMES:
             col = pa.chunked_array([pa.array([""] * data.num_rows, f.type)])
         else:
@@ -429,7 +433,9 @@ def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
         cols.append(col)
     unknown = [n for n in data.schema.names if n not in schema.names]
     if unknown:
-        raise ArchiveError(f"columns not in the archive schema: {', '.join(unknown)} (put them in {EXTRA_COLUMN})")
+        raise ArchiveError(
+            f"columns not in the archive schema: {', '.join(unknown)} (put them in {EXTRA_COLUMN})"
+        )
     return pa.table(cols, schema=schema)
 
 

@@ -98,7 +98,9 @@ class ArchiveView:
                     "name": f"{q.part}:{q.row}",
                     "errorMessage": str(record.get("reason") or "quarantined line"),
                     "statusCode": 400,
-                    "details": json.dumps({k: record[k] for k in ("source", "stream", "offset", "line") if k in record}),
+                    "details": json.dumps(
+                        {k: record[k] for k in ("source", "stream", "offset", "line") if k in record}
+                    ),
                     "documentationLink": None,
                 }
             )

@@ -137,7 +137,11 @@ def _snapshot(archive: str | Path | ArchiveLocation) -> ArchiveSnapshot | None:
     """The archive's lazy snapshot; None for hand-made Parquet in the same layout without Delta tables
     (benchmarks, fixtures), which gets plain views instead."""
     snap = ArchiveSnapshot(archive)
-    if snap.loc.local is not None and not snap.table_names() and any(snap.loc.local.glob("*/date=*/*.parquet")):
+    if (
+        snap.loc.local is not None
+        and not snap.table_names()
+        and any(snap.loc.local.glob("*/date=*/*.parquet"))
+    ):
         return None
     return snap
 
@@ -147,7 +151,9 @@ class DuckDBBackend(Catalog):
 
     dialect = "duckdb"
 
-    def __init__(self, archive: str | Path | ArchiveLocation | None, limits: HuntLimits | None = None) -> None:
+    def __init__(
+        self, archive: str | Path | ArchiveLocation | None, limits: HuntLimits | None = None
+    ) -> None:
         import duckdb
 
         self.limits = limits or HuntLimits()
@@ -283,7 +289,9 @@ class SparkBackend(Catalog):
 
     dialect = "spark"
 
-    def __init__(self, archive: str | Path | ArchiveLocation | None, limits: HuntLimits | None = None) -> None:
+    def __init__(
+        self, archive: str | Path | ArchiveLocation | None, limits: HuntLimits | None = None
+    ) -> None:
         from huntvault.kql.values import SQL_TYPES
 
         self.limits = limits or HuntLimits()

@@ -107,7 +107,5 @@ def quarantine(
     require(request)
     archive: Path = request.app.state.archive_dir
     lines: list[QuarantinedLine] = quarantined_lines(archive) if archive.exists() else []
-    items = [
-        {"file": q.part, "file_line": q.row, **q.as_json()} for q in lines[offset : offset + limit]
-    ]
+    items = [{"file": q.part, "file_line": q.row, **q.as_json()} for q in lines[offset : offset + limit]]
     return _Json({"total": len(lines), "offset": offset, "limit": limit, "items": items})
