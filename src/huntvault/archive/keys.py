@@ -28,7 +28,8 @@ from huntvault.schema import ENVELOPE_COLUMNS, EXTRA_COLUMN, get_table
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS partitions (id INTEGER PRIMARY KEY, date TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS seen (p INTEGER NOT NULL, k BLOB NOT NULL, PRIMARY KEY (p, k)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS covered (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS covered (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL,
+                                    table_id TEXT NOT NULL DEFAULT '');
 """
 KEYS_DIR = "keys"
 SEEN_CHUNK = 4096  # keys inserted under one savepoint; a chunk holding a known key is redone alone
@@ -143,15 +144,22 @@ class KeyIndex:
             raise
         self.con.execute("COMMIT")
 
-    def covered(self) -> int:
-        """The last Delta version whose rows are in the index (-1: none)."""
-        row = self.con.execute("SELECT version FROM covered").fetchone()
-        return int(row[0]) if row else -1
+    def covered(self, table_id: str) -> int:
+        """The last Delta version whose rows are in the index (-1: none). An index made for another table
+        of the same name (the table was deleted and created again) is emptied first."""
+        row = self.con.execute("SELECT version, table_id FROM covered").fetchone()
+        if row is None:
+            return -1
+        if row[1] != table_id:
+            self.clear()
+            return -1
+        return int(row[0])
 
-    def set_covered(self, version: int) -> None:
+    def set_covered(self, version: int, table_id: str) -> None:
         self.con.execute(
-            "INSERT INTO covered(one, version) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET version = excluded.version",
-            (version,),
+            "INSERT INTO covered(one, version, table_id) VALUES (1, ?, ?) "
+            "ON CONFLICT(one) DO UPDATE SET version = excluded.version, table_id = excluded.table_id",
+            (version, table_id),
         )
 
     def clear(self) -> None:

@@ -127,7 +127,8 @@ def _remote(path: str, cfg: ArchiveConfig) -> ArchiveLocation:
         opts.update(_identity_token())
     url = f"az://{container}/{prefix}" if prefix else f"az://{container}"
     digest = hashlib.sha256(f"{opts.get('endpoint', account)}|{url}".encode()).hexdigest()[:16]
-    state = Path(cfg.state_dir) if cfg.state_dir else _cache_dir() / f"{account}-{container}-{digest}"
+    # one state folder per archive, even under a shared [archive].state_dir (keys never leak across archives)
+    state = (Path(cfg.state_dir) if cfg.state_dir else _cache_dir()) / f"{account}-{container}-{digest}"
     return ArchiveLocation(url.rstrip("/"), None, state, opts)
 
 
@@ -169,7 +170,8 @@ def locate(
             hit = _REMOTES[key] = _remote(text, cfg)
         return hit
     root = Path(text).resolve()
-    state = Path(cfg.state_dir).resolve() if cfg.state_dir else root / STATE_DIR
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    state = Path(cfg.state_dir).resolve() / f"{root.name}-{digest}" if cfg.state_dir else root / STATE_DIR
     return ArchiveLocation(str(root), root, state)
 
 

@@ -65,9 +65,11 @@ def _add(table: str, path: str, day: str, rows: int, size: int, lo: int | None, 
 
 def _verify(loc: ArchiveLocation, root: Path, table: str, paths: list[str]) -> int:
     """Rows through delta-rs == rows of the manifest's files (as multisets); returns the row count."""
-    dt = DeltaTable(loc.table_uri(table))
-    delta_rows = pa.table(dt.to_pyarrow_table())
-    old = [pq.read_table(root / p) for p in paths]
+    try:
+        delta_rows = pa.table(DeltaTable(loc.table_uri(table)).to_pyarrow_table())
+        old = [pq.read_table(root / p) for p in paths]
+    except (OSError, pa.ArrowException) as exc:
+        raise ArchiveError(f"migration check failed for {table}: {str(exc).splitlines()[0]}") from None
     cols = [c for c in delta_rows.schema.names if c != PARTITION]
     expected = conform(pa.concat_tables(old, promote_options="default"), delta_rows.select(cols).schema)
     got = delta_rows.select(cols)
@@ -114,6 +116,27 @@ def migrate_archive(archive_dir: str | Path) -> MigrationReport:
     finally:
         con.close()
     report = MigrationReport()
+    try:
+        _convert(loc, root, parts, report)
+    except ArchiveError:
+        for table in parts:  # leave the archive as it was: the manifest is still its truth
+            if table != QUARANTINE_TABLE:
+                shutil.rmtree(root / table / "_delta_log", ignore_errors=True)
+        raise
+    _move_the_rest(loc, root, parts, checkpoints, counters, report)
+    manifest.rename(manifest.with_name(MANIFEST + ".migrated"))
+    for extra in ("-wal", "-shm"):
+        (root / STATE_DIR / (MANIFEST + extra)).unlink(missing_ok=True)
+    (root / STATE_DIR / "writer.lock").unlink(missing_ok=True)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+_Parts = dict[str, list[tuple[str, str, int, int, int | None, int | None]]]
+
+
+def _convert(loc: ArchiveLocation, root: Path, parts: _Parts, report: MigrationReport) -> None:
+    """One Delta commit per table adding exactly the manifest's parts, each verified row by row."""
     for table, items in sorted(parts.items()):
         if table == QUARANTINE_TABLE:
             continue
@@ -129,6 +152,17 @@ def migrate_archive(archive_dir: str | Path) -> MigrationReport:
         )
         report.parts += len(items)
         report.tables[table] = _verify(loc, root, table, [p[0] for p in items])
+
+
+def _move_the_rest(
+    loc: ArchiveLocation,
+    root: Path,
+    parts: _Parts,
+    checkpoints: dict[str, dict[str, dict[str, object]]],
+    counters: dict[str, SourceStats],
+    report: MigrationReport,
+) -> None:
+    """Quarantined lines into the `_quarantine` table, checkpoints and counters into progress tables."""
     records: list[QuarantineRecord] = []
     moved = root / STATE_DIR / "migrated"
     for path, *_ in parts.get(QUARANTINE_TABLE, []):
@@ -166,12 +200,6 @@ def migrate_archive(archive_dir: str | Path) -> MigrationReport:
                 {"huntvault.operation": "migrate"},
             )
             report.sources += 1
-    manifest.rename(manifest.with_name(MANIFEST + ".migrated"))
-    for extra in ("-wal", "-shm"):
-        (root / STATE_DIR / (MANIFEST + extra)).unlink(missing_ok=True)
-    (root / STATE_DIR / "writer.lock").unlink(missing_ok=True)
-    report.seconds = time.perf_counter() - t0
-    return report
 
 
 __all__ = ["MigrationReport", "migrate_archive"]

@@ -339,7 +339,7 @@ class Archive:
             intent.unlink(missing_ok=True)
             dt.update_incremental()
             if dt.version() == before + 1:  # nobody else committed in between: the index covers it
-                index.set_covered(dt.version())
+                index.set_covered(dt.version(), dt.metadata().id)
             out.parts = [p.info for p in parts]
             out.rows = data.num_rows
             for p in out.parts:
@@ -381,7 +381,8 @@ class Archive:
         was already vacuumed, the index is rebuilt from the snapshot.
         """
         latest = dt.version()
-        covered = index.covered()
+        table_id = dt.metadata().id
+        covered = index.covered(table_id)
         if covered >= latest:
             return
         fs = self.loc.filesystem()
@@ -402,7 +403,7 @@ class Archive:
             index.clear()
             for part in snapshot_parts(dt, table):
                 self._index_part(table, part.path, index)
-        index.set_covered(latest)
+        index.set_covered(latest, table_id)
 
     def _index_part(self, table: str, part: str, index: KeyIndex) -> None:
         data = read_part_table(self.loc, part, columns=None).drop_columns([PARTITION])
