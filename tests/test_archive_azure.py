@@ -27,7 +27,7 @@ def test_cli_on_an_azurite_archive_matches_a_local_one(azurite: Azurite, tmp_pat
     BlobServiceClient.from_connection_string(azurite.connection_string).create_container(container)
     url = f"az://{container}/archive"
     src = tmp_path / "export"
-    manifest = small_export(src, devices=2, days=0.25, seed=21)
+    manifest = small_export(src, devices=1, days=0.2, seed=21)
     cfg = tmp_path / "huntvault.toml"
     cfg.write_text(f'[archive]\nstate_dir = "{tmp_path / "state"}"\n')
     env = {"HUNTVAULT_ARCHIVE_CONNECTION_STRING": azurite.connection_string}

@@ -659,8 +659,9 @@ def hunt(
     text = query_file.read() if query_file else (sys.stdin.read() if query == "-" else query)
     if not text:
         raise click.UsageError("give a QUERY, -f FILE or - (stdin)")
-    if archive is None and Path(cfg.archive.path).is_dir():
-        archive = cfg.archive.path
+    remote = cfg.archive.path.startswith(("az://", "abfs://", "abfss://", "https://"))
+    if archive is None and (remote or Path(cfg.archive.path).is_dir()):
+        archive = cfg.archive.path  # object-store credentials: HUNTVAULT_ARCHIVE_* variables
     chosen = engine or cfg.hunt.engine
     if explain:
         click.echo(kql.explain(text, archive, engine=chosen))
