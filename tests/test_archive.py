@@ -277,3 +277,30 @@ def test_plain_deltalake_reads_what_huntvault_reports(tmp_path: Path) -> None:
         t.timestamp() for t in b.column("Timestamp").to_pylist()
     ]
     assert [str(d) for d in a.column("date").to_pylist()] == [str(d) for d in b.column("date").to_pylist()]
+
+
+def test_lazy_catalog_reads_only_named_tables_and_detect_windows_still_prune(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from huntvault.detect.engine import ArchiveRunner
+    from huntvault.kql.backends import DuckDBBackend
+
+    with Archive(tmp_path) as arc:
+        arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 4))
+        arc.append_rows("DeviceFileEvents", rows("2026-07-21", 0, 6))
+        arc.append_rows("DeviceInfo", rows("2026-07-21", 0, 2))
+    backend = DuckDBBackend(tmp_path)
+    views = {
+        r[0] for r in backend.con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    }
+    assert views == set() and backend.has_table("DeviceInfo")  # nothing read until a query names a table
+    runner = ArchiveRunner(tmp_path)
+    window = (datetime(2026, 7, 21, tzinfo=UTC), datetime(2026, 7, 22, tzinfo=UTC))
+    got = runner("DeviceFileEvents | count", datetime(2026, 7, 22, tzinfo=UTC), window)
+    assert got.column(0).to_pylist() == [6]  # the window's day only
+    sql = (
+        runner._open()
+        .con.sql("SELECT sql FROM duckdb_views() WHERE view_name = 'DeviceFileEvents'")
+        .fetchall()
+    )
+    assert "date BETWEEN" in sql[0][0]
