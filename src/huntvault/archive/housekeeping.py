@@ -155,7 +155,7 @@ def retention_apply(
                 for day in old:
                     index.drop_day(day)
                 dt.update_incremental()
-                index.set_covered(dt.version(), dt.metadata().id)
+                index.set_covered(dt.version(), str(dt.metadata().id))
         _vacuum(loc, table, grace_hours)
     return dropped
 

@@ -339,7 +339,7 @@ class Archive:
             intent.unlink(missing_ok=True)
             dt.update_incremental()
             if dt.version() == before + 1:  # nobody else committed in between: the index covers it
-                index.set_covered(dt.version(), dt.metadata().id)
+                index.set_covered(dt.version(), str(dt.metadata().id))
             out.parts = [p.info for p in parts]
             out.rows = data.num_rows
             for p in out.parts:
@@ -381,7 +381,7 @@ class Archive:
         was already vacuumed, the index is rebuilt from the snapshot.
         """
         latest = dt.version()
-        table_id = dt.metadata().id
+        table_id = str(dt.metadata().id)
         covered = index.covered(table_id)
         if covered >= latest:
             return
