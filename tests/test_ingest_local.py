@@ -148,3 +148,29 @@ def test_follow_mode_picks_up_appends(export: tuple[Path, dict], tmp_path: Path)
             runner.join()
             ing.close()
     assert seen == 1
+
+
+def test_follow_stops_cleanly_on_sigterm(export: tuple[Path, dict], tmp_path: Path) -> None:
+    """`ingest --follow` ends on SIGTERM after committing what it read: exit 0, summary printed, all rows."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, manifest = export
+    arc = tmp_path / "a"
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "huntvault.cli", "ingest", "--from", str(src), "--archive", str(arc)]
+    cmd += ["--follow", "--poll-seconds", "0.2", "--quiet"]
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, "PYTHONPATH": str(root / "src")}, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (arc / "_huntvault" / "progress").is_dir():
+        time.sleep(0.2)
+    time.sleep(1.0)  # a few polls
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.startswith("ingested ")
+    assert archive_counts(arc) == expected_counts(manifest)
