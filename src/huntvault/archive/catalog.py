@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable
 
 from huntvault.archive.deltalog import log_versions, read_commit
 from huntvault.archive.location import QUARANTINE_TABLE, ArchiveLocation, locate
@@ -24,6 +24,9 @@ from huntvault.archive.tables import (
 )
 from huntvault.errors import ArchiveError
 from huntvault.schema import tables
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 ArchiveRef = str | os.PathLike[str] | ArchiveLocation
 

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from deltalake import WriterProperties
-from deltalake.transaction import CommitProperties
-
 from huntvault.archive.catalog import ArchiveRef, ArchiveSnapshot
 from huntvault.archive.location import QUARANTINE_TABLE, locate
 from huntvault.archive.progress import all_progress
@@ -56,6 +53,9 @@ def compact(
 ) -> CompactReport:
     """Merge the small parts of every partition into parts of about `target_rows` rows (Delta optimize),
     then vacuum files removed more than `grace_hours` ago (running readers keep theirs meanwhile)."""
+    from deltalake import WriterProperties
+    from deltalake.transaction import CommitProperties
+
     report = CompactReport()
     loc = locate(archive_dir)
     snap = ArchiveSnapshot(loc)
@@ -124,6 +124,8 @@ def retention_apply(
     actions are what the index follows) that forgets the days' dedupe keys, then a vacuum that deletes
     files removed more than `grace_hours` ago.
     """
+    from deltalake.transaction import CommitProperties
+
     per_table = per_table or {}
     today = today or datetime.now(UTC).date()
     loc = locate(archive_dir)

@@ -15,13 +15,12 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
-from deltalake.transaction import AddAction, CommitProperties
 
 from huntvault.archive.location import QUARANTINE_TABLE, STATE_DIR, ArchiveLocation, locate
 from huntvault.archive.progress import SourceProgress, SourceStats, commit_progress, read_progress
@@ -29,6 +28,9 @@ from huntvault.archive.quarantine import QuarantineRecord
 from huntvault.archive.tables import PARTITION, _iso_ms, create_table, delta_schema, open_table, time_column
 from huntvault.archive.writer import Archive, Batch, conform
 from huntvault.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from deltalake.transaction import AddAction
 
 MANIFEST = "manifest.sqlite"
 
@@ -54,6 +56,8 @@ def _old_parts(con: sqlite3.Connection) -> dict[str, list[tuple[str, str, int, i
 
 
 def _add(table: str, path: str, day: str, rows: int, size: int, lo: int | None, hi: int | None) -> AddAction:
+    from deltalake.transaction import AddAction
+
     stats: dict[str, object] = {"numRecords": rows}
     tcol = time_column(table)
     if lo is not None and hi is not None:
@@ -65,6 +69,8 @@ def _add(table: str, path: str, day: str, rows: int, size: int, lo: int | None, 
 
 def _verify(loc: ArchiveLocation, root: Path, table: str, paths: list[str]) -> int:
     """Rows through delta-rs == rows of the manifest's files (as multisets); returns the row count."""
+    from deltalake import DeltaTable
+
     try:
         delta_rows = pa.table(DeltaTable(loc.table_uri(table)).to_pyarrow_table())
         old = [pq.read_table(root / p) for p in paths]
@@ -137,6 +143,8 @@ _Parts = dict[str, list[tuple[str, str, int, int, int | None, int | None]]]
 
 def _convert(loc: ArchiveLocation, root: Path, parts: _Parts, report: MigrationReport) -> None:
     """One Delta commit per table adding exactly the manifest's parts, each verified row by row."""
+    from deltalake.transaction import CommitProperties
+
     for table, items in sorted(parts.items()):
         if table == QUARANTINE_TABLE:
             continue

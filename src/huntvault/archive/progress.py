@@ -12,16 +12,17 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
-from deltalake.transaction import CommitProperties, PostCommitHookProperties, Transaction
 
 from huntvault.archive.location import PROGRESS_DIR, ArchiveLocation
+from huntvault.archive.tables import post_commit
 from huntvault.errors import ArchiveError
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 PROGRESS_SCHEMA = pa.schema(
     [
@@ -87,6 +88,9 @@ def progress_table(source: str) -> str:
 
 
 def _open(loc: ArchiveLocation, rel: str) -> DeltaTable | None:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
     try:
         return DeltaTable(loc.uri(rel), storage_options=dict(loc.options) or None)
     except TableNotFoundError:
@@ -162,6 +166,9 @@ def commit_progress(
     metadata: dict[str, Any],
 ) -> SourceProgress:
     """Commit the next batch of `prog.source`: its changed stream checkpoints and new counters."""
+    from deltalake import write_deltalake
+    from deltalake.transaction import CommitProperties, Transaction
+
     batch = prog.batch + 1
     now = datetime.now(UTC)
     stats = replace(stats, last_commit=time.time())
@@ -185,7 +192,7 @@ def commit_progress(
     props = CommitProperties(
         custom_metadata=metadata, app_transactions=[Transaction(f"huntvault:{prog.source}", batch)]
     )
-    hooks = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=None)
+    hooks = post_commit()
     uri = loc.uri(progress_table(prog.source))
     opts = dict(loc.options) or None
     try:

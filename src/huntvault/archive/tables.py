@@ -7,16 +7,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
-from deltalake.transaction import AddAction, CommitProperties, PostCommitHookProperties
 
 from huntvault.archive.deltalog import LOG_DIR
 from huntvault.archive.location import QUARANTINE_TABLE, STATE_DIR, ArchiveLocation
@@ -25,8 +22,18 @@ from huntvault.durable import fsync_dir, writing_durably
 from huntvault.errors import ArchiveError
 from huntvault.schema import ENVELOPE_COLUMNS, KQL_TO_ARROW, get_table
 
+if TYPE_CHECKING:  # deltalake is imported where a table is opened (a hunt naming no table needs none)
+    from deltalake import DeltaTable
+    from deltalake.transaction import AddAction, PostCommitHookProperties
+
 PARTITION = "date"  # every table is partitioned by day (UTC event day; ingestion day for the quarantine)
-_POST_COMMIT = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=None)
+
+
+def post_commit() -> PostCommitHookProperties:
+    """Checkpoint the log every `delta.checkpointInterval` commits; clean it per the table's retention."""
+    from deltalake.transaction import PostCommitHookProperties
+
+    return PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=None)
 
 
 def unknown_table_schema() -> pa.Schema:
@@ -106,6 +113,9 @@ def list_tables(loc: ArchiveLocation, quarantine: bool = False) -> list[str]:
 
 def open_table(loc: ArchiveLocation, table: str) -> DeltaTable | None:
     """The Delta table of `table` at its latest version, None when it does not exist yet."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
     try:
         return DeltaTable(loc.table_uri(table), storage_options=dict(loc.options) or None)
     except TableNotFoundError:
@@ -116,6 +126,8 @@ def open_table(loc: ArchiveLocation, table: str) -> DeltaTable | None:
 
 def create_table(loc: ArchiveLocation, table: str) -> DeltaTable:
     """Create the Delta table of `table` (a concurrent creator's table is taken as it is)."""
+    from deltalake import DeltaTable
+
     try:
         return DeltaTable.create(
             loc.table_uri(table),
@@ -162,6 +174,8 @@ def write_part(
     loc: ArchiveLocation, table: str, day: str, name: str, data: pa.Table, compression: str
 ) -> WrittenPart:
     """Write one Parquet part of `table` (without the partition column) durably; returns its add action."""
+    from deltalake.transaction import AddAction
+
     rel_in_table = f"{PARTITION}={day}/{name}"
     rel = f"{table}/{rel_in_table}"
     if loc.local is not None:
@@ -206,6 +220,8 @@ def commit_adds(
     version, and when a store answers a race with an error instead, the table is re-read and the commit
     is tried again unless the snapshot already holds our files (the commit did land). Never lost, never twice.
     """
+    from deltalake.transaction import CommitProperties
+
     wanted = {a.path for a in adds}
     for attempt in range(COMMIT_ATTEMPTS):
         try:
@@ -215,7 +231,7 @@ def commit_adds(
                 delta_schema(table),
                 partition_by=[PARTITION],
                 commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=100),
-                post_commithook_properties=_POST_COMMIT,
+                post_commithook_properties=post_commit(),
             )
             break
         except Exception as exc:  # delta-rs raises several error types for a lost race

@@ -10,13 +10,12 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
 
 from huntvault.archive.deltalog import log_versions, read_commit
 from huntvault.archive.keys import KeyIndex, KeyMaker, dedupe_positions, key_spec
@@ -47,6 +46,9 @@ from huntvault.schema import (
     get_table,
 )
 from huntvault.schema.normalise import normalise_properties, normalise_unknown, parse_datetime
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 _ENVELOPE_NAMES = {n for n, _ in ENVELOPE_COLUMNS}
 INTENT_DIR = "intents"  # in the state folder: the part names a commit in flight is writing
