@@ -38,7 +38,7 @@ class SourceError(HuntvaultError):
 
 
 class ArchiveError(HuntvaultError):
-    """The Parquet archive, its manifest or its catalog failed."""
+    """The Delta Lake archive, its state or its catalog failed."""
 
 
 class IndexError_(HuntvaultError):

@@ -1,4 +1,4 @@
-"""Backends: the table catalog over the Parquet archive and SQL execution on DuckDB or Spark."""
+"""Backends: the table catalog over the Delta Lake archive and SQL execution on DuckDB or Spark."""
 
 from __future__ import annotations
 
