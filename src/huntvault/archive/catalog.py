@@ -105,22 +105,34 @@ class ArchiveSnapshot:
             cols.append(f"CAST(NULL AS DATE) AS {PARTITION}")
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} WHERE false")
             return
-        times = [f.name for f in schema if pa.types.is_timestamp(f.type)]
-        # A plain cast (the session time zone is UTC) rather than timezone('UTC', ...): DuckDB pushes a
-        # comparison on the cast column down to the Parquet scan, so time filters skip row groups.
-        replace = ", ".join(f"CAST({_quote(n)} AS TIMESTAMP) AS {_quote(n)}" for n in times)
-        star = f"* REPLACE ({replace})" if replace else "*"
         if self.loc.local is None:
             dt = self.delta(table)
             assert dt is not None
-            rel = con.from_arrow(dt.to_pyarrow_dataset()).select(star)
-            rel.create_view(view or table, replace=True)
+            rel = con.from_arrow(dt.to_pyarrow_dataset())
+            rel.select(self._projection(schema, set(rel.columns))).create_view(view or table, replace=True)
             return
         source = (
             f"read_parquet({_sql_list(self.uris(table))}, hive_partitioning = true, "
             f"union_by_name = true, hive_types = {{'date': DATE}})"
         )
+        present = {str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        star = self._projection(schema, present)
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {star} FROM {source}")
+
+    @staticmethod
+    def _projection(schema: pa.Schema, present: set[str]) -> str:
+        """`*` with time columns as plain UTC TIMESTAMP and the schema's columns no part has as typed NULLs
+        (a Delta reader's view of a column added after those parts were written)."""
+        # A plain cast (the session time zone is UTC) rather than timezone('UTC', ...): DuckDB pushes a
+        # comparison on the cast column down to the Parquet scan, so time filters skip row groups.
+        times = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.name in present]
+        replace = ", ".join(f"CAST({_quote(n)} AS TIMESTAMP) AS {_quote(n)}" for n in times)
+        star = f"* REPLACE ({replace})" if replace else "*"
+        missing = [f for f in schema if f.name not in present]
+        nulls = "".join(
+            f", CAST(NULL AS {_DUCK_TYPES.get(f.type, 'VARCHAR')}) AS {_quote(f.name)}" for f in missing
+        )
+        return star + nulls
 
 
 def open_catalog(archive: ArchiveRef, read_only: bool = True) -> duckdb.DuckDBPyConnection:
