@@ -41,6 +41,12 @@ _DUCK_TYPES: dict[pa.DataType, str] = {
 }
 
 
+def _duck_type(typ: pa.DataType, naive_utc: bool = True) -> str:
+    if pa.types.is_timestamp(typ) and not naive_utc:
+        return "TIMESTAMPTZ"
+    return _DUCK_TYPES.get(typ, "VARCHAR")
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -90,18 +96,21 @@ class ArchiveSnapshot:
         """The exact files of the table's snapshot, as local paths or object-store URIs."""
         return [self.loc.uri(p.path) for p in self.parts(table)]
 
-    def attach(self, con: duckdb.DuckDBPyConnection, table: str, view: str | None = None) -> None:
+    def attach(
+        self, con: duckdb.DuckDBPyConnection, table: str, view: str | None = None, naive_utc: bool = True
+    ) -> None:
         """Create the DuckDB view `view` (default: the table name) over the table's snapshot.
 
-        Time columns are plain `TIMESTAMP` holding UTC (set the session time zone to UTC); the `date`
-        partition column is a DATE. Local parts are read with `read_parquet` over the exact file list;
+        Time columns are plain `TIMESTAMP` holding UTC (set the session time zone to UTC), or with
+        `naive_utc=False` the files' own `TIMESTAMP WITH TIME ZONE` (what the KQL engine compares with
+        its TIMESTAMPTZ literals, so time filters reach the Parquet scan); the `date` partition column is a DATE. Local parts are read with `read_parquet` over the exact file list;
         object-store parts through delta-rs's Arrow dataset (no DuckDB extension needed).
         """
         name = _quote(view or table)
         schema = archive_schema(table)
         parts = self.parts(table)
         if not parts:
-            cols = [f"CAST(NULL AS {_DUCK_TYPES.get(f.type, 'VARCHAR')}) AS {_quote(f.name)}" for f in schema]
+            cols = [f"CAST(NULL AS {_duck_type(f.type, naive_utc)}) AS {_quote(f.name)}" for f in schema]
             cols.append(f"CAST(NULL AS DATE) AS {PARTITION}")
             con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(cols)} WHERE false")
             return
@@ -109,28 +118,29 @@ class ArchiveSnapshot:
             dt = self.delta(table)
             assert dt is not None
             rel = con.from_arrow(dt.to_pyarrow_dataset())
-            rel.select(self._projection(schema, set(rel.columns))).create_view(view or table, replace=True)
+            star = self._projection(schema, set(rel.columns), naive_utc)
+            rel.select(star).create_view(view or table, replace=True)
             return
         source = (
             f"read_parquet({_sql_list(self.uris(table))}, hive_partitioning = true, "
             f"union_by_name = true, hive_types = {{'date': DATE}})"
         )
         present = {str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-        star = self._projection(schema, present)
+        star = self._projection(schema, present, naive_utc)
         con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {star} FROM {source}")
 
     @staticmethod
-    def _projection(schema: pa.Schema, present: set[str]) -> str:
+    def _projection(schema: pa.Schema, present: set[str], naive_utc: bool = True) -> str:
         """`*` with time columns as plain UTC TIMESTAMP and the schema's columns no part has as typed NULLs
         (a Delta reader's view of a column added after those parts were written)."""
         # A plain cast (the session time zone is UTC) rather than timezone('UTC', ...): DuckDB pushes a
         # comparison on the cast column down to the Parquet scan, so time filters skip row groups.
-        times = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.name in present]
+        times = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.name in present and naive_utc]
         replace = ", ".join(f"CAST({_quote(n)} AS TIMESTAMP) AS {_quote(n)}" for n in times)
         star = f"* REPLACE ({replace})" if replace else "*"
         missing = [f for f in schema if f.name not in present]
         nulls = "".join(
-            f", CAST(NULL AS {_DUCK_TYPES.get(f.type, 'VARCHAR')}) AS {_quote(f.name)}" for f in missing
+            f", CAST(NULL AS {_duck_type(f.type, naive_utc)}) AS {_quote(f.name)}" for f in missing
         )
         return star + nulls
 

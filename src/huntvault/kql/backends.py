@@ -187,7 +187,7 @@ class DuckDBBackend(Catalog):
             return
         with self._attach_lock:
             if name not in self._attached:
-                self._snap.attach(self.con, name)
+                self._snap.attach(self.con, name, naive_utc=False)  # KQL compares TIMESTAMPTZ
                 self._attached.add(name)
 
     def execute(self, sql: str, timeout: float | None = None) -> pa.Table:
