@@ -91,6 +91,10 @@ class KqlUnsupportedError(KqlError):
     """The query uses a feature that cannot work offline (externaldata URL, FileProfile...)."""
 
 
+class KqlCancelledError(KqlError):
+    """The hunt was cancelled (its client went away, the server is shutting down) before it finished."""
+
+
 class ForwardError(HuntvaultError):
     """The alert forwarder failed (Defender API, enrichment, sink)."""
 
