@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from huntvault.archive import status as archive_status
 from huntvault.errors import ConfigError
+from huntvault.web import PAGES, page_urls, start_background_server
 from huntvault.web.app import create_app
 from huntvault.web.hunt_api import load_samples
-from huntvault.web import PAGES, page_urls, start_background_server
 from huntvault.web.ui import STATIC_DIR
 from tests.support.browser import ADMIN_KEY, QUERY_KEY, World, build_world, free_port, world_config
 from tests.support.ingest import archive_counts
@@ -189,7 +189,7 @@ def test_no_auth_only_on_a_loopback_host(world: World) -> None:
         # DNS rebinding: any Host name but a loopback one is refused
         refused = c.get("/api/status", headers={"host": "attacker.example:8080"})
         assert refused.status_code == 403 and "localhost, 127.0.0.1 and [::1]" in refused.text
-    with pytest.raises(ConfigError, match="server.no_auth"):
+    with pytest.raises(ConfigError, match=r"server\.no_auth"):
         create_app(world_config(world, no_auth=True, host="0.0.0.0"), archive_dir=world.archive)
 
 

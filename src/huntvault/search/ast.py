@@ -51,6 +51,7 @@ class Boost:
 
 Node = MatchAll | Text | Bool | Not | Boost
 
+
 def _wildcard_regex(pattern: str) -> str:
     out = []
     for ch in pattern:

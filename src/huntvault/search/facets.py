@@ -194,7 +194,9 @@ def run_facet(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query)
     return buckets
 
 
-def _check_buckets(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query, interval: float) -> None:
+def _check_buckets(
+    spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query, interval: float
+) -> None:
     """400 when `interval` would cut the matching values' range into more than MAX_BUCKETS buckets."""
     stats = searcher.aggregate(query, {"s": {"stats": {"field": spec.field.value_field}}})["s"]
     if not stats.get("count") or stats.get("min") is None or stats.get("max") is None:

@@ -190,8 +190,11 @@ class FilterCompiler:
         value = int(value)
         if not I64_MIN <= value <= I64_MAX:  # beyond every stored value: all or nothing
             above = value > I64_MAX
-            everything = op == "ne" or (op in ("lt", "le") if above else op in ("gt", "ge"))
-            return _all() if everything else tantivy.Query.empty_query()
+            if op == "ne":
+                return _all()
+            if op in (("lt", "le") if above else ("gt", "ge")):  # every value (nulls compare false)
+                return _zero(tantivy.Query.exists_query(spec.value_field))
+            return tantivy.Query.empty_query()
         return self._range(spec, op, value, tantivy.FieldType.Integer)
 
     def _range(self, spec: FieldSpec, op: str, value: Any, ftype: tantivy.FieldType) -> tantivy.Query:

@@ -57,7 +57,9 @@ def build_context(
     keys = _keys(config)
     searches = Lane(
         WorkerPool("search", server.search_workers),
-        KeyLimiter("searches", server.max_concurrent_searches_per_key, "server.max_concurrent_searches_per_key"),
+        KeyLimiter(
+            "searches", server.max_concurrent_searches_per_key, "server.max_concurrent_searches_per_key"
+        ),
     )
     hunts = Lane(
         WorkerPool("hunt", server.hunt_workers),
@@ -98,7 +100,7 @@ def create_app(
     app = FastAPI(title="huntvault", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.ctx = ctx
     static = static_mount()
-    policed: list[BaseRoute] = [route for router in ROUTERS for route in router.routes] + [static]
+    app.state.policed_routes = policed = [route for router in ROUTERS for route in router.routes] + [static]
     app.add_middleware(Guard, routes=policed, keys=ctx.keys, max_body=ctx.config.server.max_request_bytes)
 
     @app.exception_handler(SearchError)
@@ -136,5 +138,5 @@ def create_app(
 
 def policed_routes(app: FastAPI) -> list[BaseRoute]:
     """The routes the guard knows, each with its access level (a route missing here is unreachable)."""
-    guard = next(m for m in app.user_middleware if m.cls is Guard)
-    return list(guard.kwargs["routes"])
+    routes: list[BaseRoute] = app.state.policed_routes
+    return list(routes)

@@ -6,10 +6,11 @@ headers alone, and a body is counted while it streams in (chunked too), refused 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,7 +26,9 @@ class BodyTooLarge(HTTPException):
     """Raised from `receive` once the body passes the limit; answered 413 by the app's handler."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes (setting server.max_request_bytes).")
+        super().__init__(
+            413, f"The request body is larger than {limit} bytes (setting server.max_request_bytes)."
+        )
 
 
 class Guard:
@@ -48,7 +51,7 @@ class Guard:
             return
         await self.app(scope, self._counting(receive), send)
 
-    def _refuse(self, scope: Scope, headers: Headers) -> Callable[[Scope, Receive, Send], object] | None:
+    def _refuse(self, scope: Scope, headers: Headers) -> Response | None:
         if self.keys.no_auth and not loopback_host_header(headers.get("host")):
             return azure_error(
                 403,

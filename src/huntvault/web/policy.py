@@ -149,7 +149,9 @@ class KeyRing:
             )
         raise SearchError("Authentication required: send the api-key header.", 401, "Unauthorized")
 
-    def allow(self, level: Access, method: str, headers: Mapping[str, str], query: Mapping[str, str]) -> Caller:
+    def allow(
+        self, level: Access, method: str, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> Caller:
         """The caller if `level` admits it; 401/403 otherwise."""
         if level is Access.PUBLIC:
             return Caller(Role.ANONYMOUS, "anonymous")

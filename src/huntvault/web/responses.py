@@ -19,7 +19,9 @@ class JsonResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def azure_error(status: int, message: str, code: str = "", headers: dict[str, str] | None = None) -> JsonResponse:
+def azure_error(
+    status: int, message: str, code: str = "", headers: dict[str, str] | None = None
+) -> JsonResponse:
     """Azure's error body: {"error": {"code", "message", "details"}}."""
     return JsonResponse(
         {"error": {"code": code, "message": message, "details": []}}, status_code=status, headers=headers

@@ -105,7 +105,9 @@ async def _search_post(request: Request, name: str) -> Response:
     ctype = request.headers.get("content-type", "application/json")
     if "json" not in ctype:
         raise SearchError(
-            f"Content-Type '{ctype[:100]}' is not supported; send application/json.", 415, "UnsupportedMediaType"
+            f"Content-Type '{ctype[:100]}' is not supported; send application/json.",
+            415,
+            "UnsupportedMediaType",
         )
     raw = await request.body()
     try:

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-
-import orjson
 
 from huntvault.archive import status as archive_status
 from huntvault.archive import table_files
