@@ -564,8 +564,10 @@ def serve_cmd(
     """Serve the search API, the hunt/status/alerts APIs and the UI (keys: HUNTVAULT_ADMIN_KEY, HUNTVAULT_QUERY_KEY)."""
     import dataclasses
 
+    from huntvault.runloop import configure_logging
     from huntvault.web import create_app, page_urls, serve
 
+    configure_logging(verbose=False)
     cfg = load_config(ctx)
     server = dataclasses.replace(
         cfg.server,

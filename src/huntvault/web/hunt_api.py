@@ -100,7 +100,7 @@ async def hunt(request: Request, body: HuntBody) -> Response:
         if not runner.done():
             cancel.set()  # DuckDB is interrupted; the worker's slot frees when it stops
             runner.cancel()
-            log.info("hunt cancelled: the client disconnected")
+            log.warning("hunt cancelled: the client disconnected")
             return Response(status_code=499)
         return JsonResponse(runner.result())
     finally:

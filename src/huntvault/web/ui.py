@@ -72,6 +72,17 @@ def page(page: str) -> Response:
     )
 
 
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/health")
+@access(Access.PUBLIC)
+async def health() -> Health:
+    """Liveness for load balancers and probes: answered on the event loop, never behind a search or hunt."""
+    return Health(status="ok")
+
+
 class Session(BaseModel):
     """What the UI asks first: whether a key is needed, the caller's role, the index names."""
 
