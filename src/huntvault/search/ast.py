@@ -64,6 +64,14 @@ def _wildcard_regex(pattern: str) -> str:
     return "".join(out)
 
 
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, (Boost, Not)):
+        return [node.node]
+    if isinstance(node, Bool):
+        return [*node.must, *node.should, *node.must_not]
+    return []
+
+
 class Compiler:
     """Turns a query tree into a tantivy query over an index's searchable fields, within the query bounds."""
 
@@ -109,25 +117,33 @@ class Compiler:
                 "search.max_clauses",
             )
 
-    def compile(self, node: Node, depth: int = 0) -> tantivy.Query:
-        check_depth(depth, self.parameter)
-        self._count(node)
+    def compile(self, node: Node) -> tantivy.Query:
+        """Check every bound over the whole tree first (no work is done for a query past one), then build."""
+        stack: list[tuple[Node, int]] = [(node, 0)]
+        while stack:
+            item, depth = stack.pop()
+            check_depth(depth, self.parameter)
+            self._count(item)
+            stack.extend((child, depth + 1) for child in _children(item))
+        return self._build(node)
+
+    def _build(self, node: Node) -> tantivy.Query:
         if isinstance(node, MatchAll):
             return tantivy.Query.all_query()
         if isinstance(node, Boost):
-            return tantivy.Query.boost_query(self.compile(node.node, depth + 1), node.factor)
+            return tantivy.Query.boost_query(self._build(node.node), node.factor)
         if isinstance(node, Not):
             return tantivy.Query.boolean_query(
                 [
                     (tantivy.Occur.Must, tantivy.Query.all_query()),
-                    (tantivy.Occur.MustNot, self.compile(node.node, depth + 1)),
+                    (tantivy.Occur.MustNot, self._build(node.node)),
                 ]
             )
         if isinstance(node, Bool):
             parts: list[tuple[tantivy.Occur, tantivy.Query]] = []
-            parts += [(tantivy.Occur.Must, self.compile(n, depth + 1)) for n in node.must]
-            parts += [(tantivy.Occur.Should, self.compile(n, depth + 1)) for n in node.should]
-            negs = [(tantivy.Occur.MustNot, self.compile(n, depth + 1)) for n in node.must_not]
+            parts += [(tantivy.Occur.Must, self._build(n)) for n in node.must]
+            parts += [(tantivy.Occur.Should, self._build(n)) for n in node.should]
+            negs = [(tantivy.Occur.MustNot, self._build(n)) for n in node.must_not]
             if negs and not parts:
                 parts.append((tantivy.Occur.Must, tantivy.Query.all_query()))
             if not parts:

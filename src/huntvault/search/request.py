@@ -98,6 +98,10 @@ def _bad(message: str, parameter: str, code: str = "InvalidRequestParameter") ->
     return SearchError(f"{message}\r\nParameter name: {parameter}", 400, code)
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _int(value: Any, parameter: str) -> int:
     """An Edm.Int32 parameter: a whole number (1e2 in JSON is 100) within Int32's range, else Azure's 400."""
     number: int | None = None
@@ -105,7 +109,7 @@ def _int(value: Any, parameter: str) -> int:
         number = value
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value.strip()) <= 20:
+    elif isinstance(value, str) and _digits(value.strip().lstrip("+-")) and len(value.strip()) <= 20:
         number = int(value.strip())
     if number is None:
         shown = str(value)[:100]
