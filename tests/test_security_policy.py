@@ -468,3 +468,41 @@ def test_facet_counts_are_exact_across_segments(tmp_path: Path) -> None:
             ).json()["@search.facets"]["properties/RemotePort"]
             assert {"value": 445, "count": 6} in facets, facets[:3]
         assert by_filter == 6
+
+
+# -- settings and the CLI ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[server]\nsearch_workers = 0\n", "server.search_workers"),
+        ("[server]\nmax_concurrent_hunts_per_key = -1\n", "server.max_concurrent_hunts_per_key"),
+        ("[search]\nmax_clauses = 0\n", "search.max_clauses"),
+        ("[search]\nmax_regex_unbounded = 'x'\n", "search.max_regex_unbounded"),
+    ],
+)
+def test_bad_bound_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    from huntvault.config import load
+    from huntvault.errors import ConfigError
+
+    path = tmp_path / "huntvault.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load(path, env={})
+    assert err.value.key == key
+
+
+def test_serve_refuses_no_auth_on_a_public_host(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from huntvault.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--archive", str(tmp_path), "--host", "0.0.0.0", "--port", "1", "--no-auth"],
+        env={"HUNTVAULT_ADMIN_KEY": ADMIN_KEY, "HUNTVAULT_CONFIG": ""},
+    )
+    assert result.exit_code == 2
+    assert "server.no_auth" in result.output and "loopback" in result.output
+    assert "Traceback" not in result.output
