@@ -506,3 +506,16 @@ def test_serve_refuses_no_auth_on_a_public_host(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "server.no_auth" in result.output and "loopback" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_search_past_its_time_budget_is_a_400(env: SearchEnv) -> None:
+    app = create_app(_config(env.archive.parent, search_timeout_seconds=0.000001), archive_dir=env.archive)
+    with TestClient(app) as client:
+        body = {
+            "search": "wifi~2 hotel~2 luxury~2 airport~2",
+            "queryType": "full",
+            "facets": ["properties/FileSize"],
+        }
+        resp = client.post(f"/indexes/{INDEX}/docs/search", json=body, headers={"api-key": QUERY_KEY})
+        assert resp.status_code == 400 and "server.search_timeout_seconds" in error_of(resp)
+        assert resp.json()["error"]["code"] == "QueryTimeout"
