@@ -519,3 +519,24 @@ def test_a_search_past_its_time_budget_is_a_400(env: SearchEnv) -> None:
         resp = client.post(f"/indexes/{INDEX}/docs/search", json=body, headers={"api-key": QUERY_KEY})
         assert resp.status_code == 400 and "server.search_timeout_seconds" in error_of(resp)
         assert resp.json()["error"]["code"] == "QueryTimeout"
+
+
+def test_kql_execute_stops_when_its_cancel_event_is_set() -> None:
+    """The contract the web layer codes against: `execute(cancel=)` interrupts DuckDB."""
+    import threading
+
+    from huntvault.errors import KqlCancelledError
+    from huntvault.kql import execute
+
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    with pytest.raises(KqlCancelledError):
+        execute(
+            "range x from 1 to 40000000000 step 1 | summarize count() by x % 1000003 | count", cancel=cancel
+        )
+    already = threading.Event()
+    already.set()
+    with pytest.raises(KqlCancelledError):
+        execute("print 1", cancel=already)
+    assert execute("print 1", cancel=threading.Event()).rows() == [{"print_0": 1}]
