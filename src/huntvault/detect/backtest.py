@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -94,6 +94,7 @@ class BacktestReport:
     end: datetime
     every: str
     lookback: str
+    enabled: bool = True
     path: str = WINDOW_BY_WINDOW  # ONE_PASS or WINDOW_BY_WINDOW
     fallback: str = ""  # why one pass was not possible ("" when it ran, or was not asked for)
     windows: int = 0
@@ -138,6 +139,7 @@ class BacktestReport:
             "to": self.end.isoformat(),
             "every": self.every,
             "lookback": self.lookback,
+            "enabled": self.enabled,
             "path": self.path,
             "fallback": self.fallback,
             "windows": self.windows,
@@ -215,7 +217,7 @@ def replay(
     state = DetectState(None)
     store = MemoryAlertStore()
     sched = Scheduler(
-        [rule],
+        [replace(rule, enabled=True)],  # a disabled rule is backtested before it is enabled
         state,
         runner,
         store,
@@ -245,6 +247,7 @@ def summarize(
         end,
         format_duration(rule.every),
         format_duration(rule.lookback),
+        rule.enabled,
     )
     per_day: Counter[str] = Counter()
     entities: dict[str, Counter[str]] = {}
