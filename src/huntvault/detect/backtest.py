@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from huntvault.detect.engine import QueryRunner
 from huntvault.detect.model import Rule, format_duration
-from huntvault.detect.scheduler import CycleReport, Scheduler
-from huntvault.detect.state import DetectState
+from huntvault.detect.onepass import run_one_pass
+from huntvault.detect.replay import replay
+from huntvault.detect.scheduler import CycleReport
 from huntvault.detect.store import MemoryAlertStore
-from huntvault.detect.watermark import fixed_watermark
 from huntvault.errors import DetectError
 
 #: How a backtest ran: the rule's query once over the whole range, or once per scheduled window.
@@ -209,32 +209,6 @@ def parse_when(text: str, end_of_day: bool = False) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def replay(
-    rule: Rule, runner: QueryRunner, start: datetime, end: datetime
-) -> tuple[CycleReport, MemoryAlertStore]:
-    """Every window of `rule` whose end falls in (start, end], through the scheduler with fresh in-memory state
-    and an in-memory alert store (nothing is written, nothing is sent)."""
-    state = DetectState(None)
-    store = MemoryAlertStore()
-    sched = Scheduler(
-        [replace(rule, enabled=True)],  # a disabled rule is backtested before it is enabled
-        state,
-        runner,
-        store,
-        watermark=fixed_watermark(end),
-        clock=lambda: end,
-        start=start,
-        max_windows=10**9,
-    )
-    try:
-        cycle = sched.run_once()
-    finally:
-        state.close()
-    if rule.id in cycle.errors:
-        raise DetectError(f"rule {rule.id}: {cycle.errors[rule.id]}")
-    return cycle, store
-
-
 def summarize(
     rule: Rule, start: datetime, end: datetime, cycle: CycleReport, store: MemoryAlertStore
 ) -> BacktestReport:
@@ -284,7 +258,7 @@ def backtest(
     end: datetime,
     *,
     mode: str = "auto",
-    one_pass: OnePass | None = None,
+    one_pass: OnePass = run_one_pass,
 ) -> BacktestReport:
     """Backtest `rule` over (start, end]: in one pass when `one_pass` can rewrite its query (mode `auto` or
     `one-pass`), else window by window; the report says which path ran and why."""
@@ -294,7 +268,7 @@ def backtest(
         raise DetectError(f"backtest mode must be one of {', '.join(MODES)}, not {mode!r}")
     t0 = time.perf_counter()
     fallback = ""
-    if mode != WINDOW_BY_WINDOW and one_pass is not None:
+    if mode != WINDOW_BY_WINDOW:
         outcome = one_pass(rule, runner, start, end)
         if not isinstance(outcome, str):
             cycle, store, queries = outcome
@@ -304,8 +278,6 @@ def backtest(
         if mode == ONE_PASS:
             raise DetectError(f"rule {rule.id} cannot be backtested in one pass: {outcome}")
         fallback = outcome
-    elif mode == ONE_PASS:
-        raise DetectError("one-pass backtests need the KQL engine's runner")
     cycle, store = replay(rule, runner, start, end)
     rep = summarize(rule, start, end, cycle, store)
     rep.path, rep.fallback, rep.queries = WINDOW_BY_WINDOW, fallback, len(cycle.windows)
@@ -320,7 +292,7 @@ def backtest_all(
     end: datetime,
     *,
     mode: str = "auto",
-    one_pass: OnePass | None = None,
+    one_pass: OnePass = run_one_pass,
     progress: Callable[[Rule, BacktestReport | None], None] | None = None,
 ) -> FolderReport:
     """Backtest every rule; a rule that fails is named in `errors` and does not stop the others."""
@@ -352,6 +324,5 @@ __all__ = [
     "backtest",
     "backtest_all",
     "parse_when",
-    "replay",
     "summarize",
 ]
