@@ -29,6 +29,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "hunt": ("Hunting", "hunt.js"),
     "status": ("Status", "status.js"),
     "alerts": ("Alerts", "alerts.js"),
+    "rules": ("Rules", "rules.js"),
 }
 
 router = APIRouter()
@@ -87,6 +88,7 @@ def session(request: Request) -> Response:
 def include_ui(app: FastAPI, config: Config, archive_dir: str | Path | None) -> None:
     """Add the UI pages, the hunt/status/alerts APIs and the static files to the app."""
     from huntvault.web.alerts_api import router as alerts_router
+    from huntvault.web.detect_api import router as detect_router
     from huntvault.web.hunt_api import router as hunt_router
     from huntvault.web.status_api import router as status_router
 
@@ -96,6 +98,7 @@ def include_ui(app: FastAPI, config: Config, archive_dir: str | Path | None) -> 
     app.include_router(hunt_router)
     app.include_router(status_router)
     app.include_router(alerts_router)
+    app.include_router(detect_router)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
 
 
