@@ -212,6 +212,11 @@ FALLBACKS = [
     ("datatable(a:long)[1] | extend b = a", "reads no archive table"),
     ("DeviceProcessEvents | where DeviceName in ((DeviceInfo | project DeviceName))", "a tabular expression"),
     ("DeviceProcessEvents | extend __hv_w = 1", "reserved"),
+    ("DeviceProcessEvents | extend Bag = pack_all()", "pack_all() over every column"),
+    (
+        "DeviceProcessEvents | summarize count() by DeviceName | extend h = hash(*)",
+        "hash() over every column",
+    ),
     ("DeviceProcessEvents | make-series n = count() on Timestamp step 1h by DeviceName", "make-series"),
     (
         "datatable(DeviceName:string)['a'] | join kind=inner (DeviceProcessEvents) on DeviceName",

@@ -52,6 +52,10 @@ ORDER_FUNCTIONS = frozenset(
 TABLE_FUNCTIONS = frozenset(
     {"toscalar", "materialize", "table", "view", "externaldata", "database", "cluster"}
 )
+#: Functions that take every column of the row (the window column would be among them).
+ALL_COLUMN_FUNCTIONS = frozenset({"pack_all"})
+#: Aggregates whose `*` means the columns that are not grouped by (the window column is grouped by).
+STAR_AGGREGATES = frozenset({"arg_max", "arg_min", "take_any", "any"})
 
 
 class NotRewritable(DetectError):
@@ -177,6 +181,10 @@ class Rewriter:
                     raise NotRewritable(f"{sub.name}() (it depends on row order across windows)")
                 if low in TABLE_FUNCTIONS:
                     raise NotRewritable(f"{sub.name}() (it reads a table inside an expression)")
+                if low in ALL_COLUMN_FUNCTIONS or (
+                    low not in STAR_AGGREGATES and any(isinstance(a, A.Star) for a in sub.args)
+                ):
+                    raise NotRewritable(f"{sub.name}() over every column (the window column would be one)")
                 if low in ("now", "ago"):
                     uses_now = True
         return uses_now
@@ -589,9 +597,11 @@ def run_one_pass(
 
 
 __all__ = [
+    "ALL_COLUMN_FUNCTIONS",
     "NONE",
     "OPERATORS",
     "ORDER_FUNCTIONS",
+    "STAR_AGGREGATES",
     "TABLE_FUNCTIONS",
     "TIME",
     "WINDOW",
