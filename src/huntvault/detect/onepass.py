@@ -475,6 +475,37 @@ ONE_SIDED_JOINS = frozenset({"leftsemi", "leftanti", "rightsemi", "rightanti"})
 RIGHT_ROW_JOINS = frozenset({"rightouter", "fullouter", "rightanti", "rightsemi"})
 
 
+def _per_window(body: A.Node) -> A.Partition:
+    """`partition by __hv_w (<body>)`: the engine runs `body` over each window's rows."""
+    return A.Partition(W, A.Pipeline(None, [body]))
+
+
+def _top(rw: Rewriter, op: A.Top, state: str, before: list[A.Node]) -> tuple[list[A.Node], str]:
+    """top N by keys: per window."""
+    uses_now = rw.scan(op, "top")
+    if state == NONE:
+        if uses_now:
+            raise NotRewritable("now()/ago() in top over rows that are in every window")
+        return [op], NONE
+    pre, state = rw.to_window(state, "top")
+    return [*pre, _per_window(rw.bind_now(op) if uses_now else op)], state
+
+
+def _take(rw: Rewriter, op: A.Take, state: str, before: list[A.Node]) -> tuple[list[A.Node], str]:
+    """take N: per window; right after `sort by` it is that window's top N by the sort keys."""
+    if rw.scan(op, "take"):
+        raise NotRewritable("now()/ago() in a take count")
+    if state == NONE:
+        return [op], NONE
+    pre, state = rw.to_window(state, "take")
+    if before and isinstance(before[-1], A.Sort):
+        sort = before[-1]
+        body: A.Node = A.Top(op.count, rw.bind_now(sort.keys) if rw.scan(sort, "sort") else sort.keys)
+    else:
+        body = op
+    return [*pre, _per_window(body)], state
+
+
 def _union(rw: Rewriter, op: A.UnionOp, state: str, before: list[A.Node]) -> tuple[list[A.Node], str]:
     legs, target = rw.union_legs(op.tables, state)
     pre: list[A.Node] = []
@@ -502,6 +533,8 @@ OPERATORS: dict[type, Transform] = {
     A.Render: _passthrough,
     A.Summarize: _summarize,
     A.Distinct: _distinct,
+    A.Top: _top,
+    A.Take: _take,
     A.Join: _join,
     A.UnionOp: _union,
 }
