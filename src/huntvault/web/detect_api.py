@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from huntvault.detect import (
     MODES,
@@ -21,7 +19,9 @@ from huntvault.detect import (
 )
 from huntvault.errors import DetectError
 from huntvault.kql import HuntLimits
-from huntvault.web.app import require
+from huntvault.web.deps import AppContext, ConfigDep, get_caller, get_context
+from huntvault.web.policy import Access, access
+from huntvault.web.responses import JsonResponse, dumps_bounded
 
 router = APIRouter()
 
@@ -29,12 +29,9 @@ router = APIRouter()
 MAX_ALERTS = 500
 
 
-class _Json(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
 class BacktestBody(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
     rule: str = Field(min_length=1, max_length=300)
     start: str = Field(min_length=1, max_length=40, alias="from")
     end: str = Field(min_length=1, max_length=40, alias="to")
@@ -42,36 +39,44 @@ class BacktestBody(BaseModel):
 
 
 @router.get("/api/detect/rules")
-def rules(request: Request) -> Response:
+@access(Access.QUERY)
+def rules(config: ConfigDep) -> Response:
     """Every rule of the rules folder as huntvault reads it, and each file that does not load (with its field)."""
-    require(request)
-    cfg = request.app.state.config
-    loaded, errors = load_rules(cfg.detect.rules_dir, sigma_defaults(cfg))
-    out = [rule_summary(r) for r in loaded]
+    loaded, errors = load_rules(config.detect.rules_dir, sigma_defaults(config))
     problems = [
         {"path": e.path, "line": e.line, "column": e.column, "field": e.field, "message": e.message}
         for e in errors
     ]
-    return _Json({"rules_dir": cfg.detect.rules_dir, "rules": out, "problems": problems})
+    return JsonResponse(
+        {
+            "rules_dir": config.detect.rules_dir,
+            "rules": [rule_summary(r) for r in loaded],
+            "problems": problems,
+        }
+    )
 
 
-@router.post("/api/detect/backtest")
-def run_backtest(request: Request, body: BacktestBody) -> Response:
-    """Backtest one rule (by id in the rules folder) over [from, to]: the report with alerts per day, top
-    entities, busiest windows, the estimate per day, and which path ran."""
-    require(request)
-    cfg = request.app.state.config
-    archive: Path = request.app.state.archive_dir
+def _backtest(ctx: AppContext, body: BacktestBody) -> bytes:
+    """The backtest itself, on a hunt worker (it runs the engine like a hunt)."""
+    cfg = ctx.config
     loaded, _ = load_rules(
         cfg.detect.rules_dir, sigma_defaults(cfg)
     )  # by id only: never a path on the server
     rule = next((r for r in loaded if r.id == body.rule), None)
     if rule is None:
         raise DetectError(f"rule: no rule with id {body.rule!r} in {cfg.detect.rules_dir}")
-    runner = ArchiveRunner(archive, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
-    report = backtest(
-        rule, runner, parse_when(body.start), parse_when(body.end, end_of_day=True), mode=body.mode
-    )
-    data = report.to_dict()
+    start, end = parse_when(body.start), parse_when(body.end, end_of_day=True)
+    runner = ArchiveRunner(ctx.archive_dir, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
+    data: dict[str, Any] = backtest(rule, runner, start, end, mode=body.mode).to_dict()
     data["alert_list"] = data["alert_list"][:MAX_ALERTS]
-    return _Json(data)
+    return dumps_bounded(data, cfg.server.max_response_bytes, "backtest")
+
+
+@router.post("/api/detect/backtest")
+@access(Access.QUERY)
+async def run_backtest(request: Request, body: BacktestBody) -> Response:
+    """Backtest one rule (by id in the rules folder) over [from, to]: the report with alerts per day, top
+    entities, busiest windows, the estimate per day, and which path ran (runs in the hunt lane)."""
+    ctx = get_context(request)
+    result = await ctx.hunts.run(get_caller(request).key_id, lambda: _backtest(ctx, body))
+    return JsonResponse(result)
