@@ -710,17 +710,11 @@ def detect_group(ctx: click.Context, mode: str, rules_dir: str | None, verbose: 
 
 
 def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: bool) -> None:
-    import logging
-    import signal
-    import threading
-
     from huntvault.detect import CycleReport, open_scheduler
+    from huntvault.runloop import configure_logging, stop_on_signals
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    configure_logging(verbose)
     cfg = load_config(ctx)
-    sched = open_scheduler(cfg, rules_dir)
 
     def show(report: CycleReport) -> None:
         for w in report.windows:
@@ -734,16 +728,15 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
             for rid, why in report.waiting.items():
                 click.echo(f"{rid}: waiting: {why}")
         for name, res in report.sinks.items():
-            click.echo(f"sink {name}: sent {res['sent']}, pending {res['pending']}")
+            click.echo(f"sink {name}: sent {res.sent}, pending {res.pending}")
 
+    sched = open_scheduler(cfg, rules_dir, on_cycle=show)
     try:
         if mode == "once":
             show(sched.run_once())
             return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        sched.run_follow(stop, cfg.detect.poll_seconds, show)
+        with stop_on_signals() as stop:
+            sched.run(stop)
     finally:
         sched.store.close()
         sched.state.close()
@@ -767,10 +760,12 @@ def detect_run_cmd(ctx: click.Context, mode: str, rules_dir: str | None, verbose
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -> None:
-    """Parse every rule and its KQL against the schema; errors with file:line:column. Exit 1 on errors."""
-    from huntvault.detect import check_rules
+    """Parse every rule (native, Sentinel, Sigma) and its KQL against the schema; file:line:column [field] of each
+    error. Exit 1 on errors."""
+    from huntvault.detect import check_rules, sigma_defaults
 
-    report = check_rules(rules_dir or load_config(ctx).detect.rules_dir)
+    cfg = load_config(ctx)
+    report = check_rules(rules_dir or cfg.detect.rules_dir, sigma_defaults=sigma_defaults(cfg))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -784,8 +779,24 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
         sys.exit(1)
 
 
+@detect_group.command("convert")
+@click.argument("rule_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the rule as huntvault reads it (JSON).")
+@click.pass_context
+def detect_convert_cmd(ctx: click.Context, rule_file: str, as_json: bool) -> None:
+    """Print the KQL of a rule file (a Sigma rule converted with pySigma's Kusto backend, Microsoft XDR pipeline)."""
+    from huntvault.detect import load_rule, rule_summary, sigma_defaults
+
+    rule = load_rule(rule_file, sigma_defaults(load_config(ctx)))
+    if as_json:
+        click.echo(json.dumps(rule_summary(rule), indent=2))
+    else:
+        click.echo(rule.query.rstrip("\n"))
+
+
 @detect_group.command("backtest")
-@click.argument("rule")
+@click.argument("rule", required=False)
+@click.option("--all", "all_rules", is_flag=True, help="Backtest every rule of the rules folder.")
 @click.option("--from", "from_", required=True, help="First day (YYYY-MM-DD) or ISO 8601 instant.")
 @click.option(
     "--to", "to", required=True, help="Last day, included (YYYY-MM-DD), or ISO 8601 instant (excluded)."
@@ -795,47 +806,91 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
     "rules_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where to look RULE up by id (default: [detect].rules_dir); RULE may also be a file.",
+    help="Where to look RULE up by id, or the folder of --all (default: [detect].rules_dir); RULE may be a file.",
 )
 @click.option("--archive", "archive_dir", type=click.Path(file_okay=False), default=None)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "one-pass", "window-by-window"]),
+    default="auto",
+    help="auto: one pass over the range when the query allows it, else window by window.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def detect_backtest_cmd(
     ctx: click.Context,
-    rule: str,
+    rule: str | None,
+    all_rules: bool,
     from_: str,
     to: str,
     rules_dir: str | None,
     archive_dir: str | None,
+    mode: str,
     as_json: bool,
 ) -> None:
-    """Replay RULE over history window by window: alerts per day, entities, run time."""
-    from huntvault.detect import ArchiveRunner, backtest, find_rule, parse_when
+    """Replay RULE (or --all rules) over history as the scheduler would: alerts per day, entities, busiest windows."""
+    from huntvault.detect import (
+        ArchiveRunner,
+        backtest,
+        backtest_all,
+        find_rule,
+        load_rules,
+        parse_when,
+        render,
+        render_folder,
+        sigma_defaults,
+    )
     from huntvault.kql import HuntLimits
 
+    if all_rules == (rule is not None):
+        raise click.UsageError("give either RULE or --all")
     cfg = load_config(ctx)
-    found = find_rule(rules_dir or cfg.detect.rules_dir, rule)
-    report = backtest(
-        found,
-        ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
-        parse_when(from_),
-        parse_when(to, end_of_day=True),
-    )
-    data = report.to_dict()
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+    folder = rules_dir or cfg.detect.rules_dir
+    defaults = sigma_defaults(cfg)
+    runner = ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
+    start, end = parse_when(from_), parse_when(to, end_of_day=True)
+    if rule is not None:
+        report = backtest(find_rule(folder, rule, defaults), runner, start, end, mode=mode)
+        click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
         return
-    click.echo(f"{data['rule']} ({data['name']}): every {data['every']}, lookback {data['lookback']}")
-    click.echo(
-        f"{data['windows']} windows from {data['from']} to {data['to']}: {data['rows']} result rows, "
-        f"{data['alerts']} alerts, {data['suppressed']} suppressed; {data['run_seconds']} s "
-        f"({data['query_seconds']} s in queries, slowest window {data['slowest_window_seconds']} s)"
-    )
-    for day, n in data["alerts_per_day"].items():
-        click.echo(f"  {day}  {n}")
-    for kind, values in data["entities"].items():
-        shown = ", ".join(f"{v} ({n})" for v, n in list(values.items())[:10])
-        click.echo(f"  {kind}: {shown}" + (f" ... {len(values) - 10} more" if len(values) > 10 else ""))
+    rules, errors = load_rules(folder, defaults)
+    with _progress(len(rules), quiet=as_json) as advance:
+        folder_report = backtest_all(
+            [r for r in rules if r.enabled],
+            runner,
+            start,
+            end,
+            mode=mode,
+            progress=lambda r, _: advance(r.id),
+        )
+    for err in errors:
+        folder_report.errors[err.path] = err.message
+    click.echo(json.dumps(folder_report.to_dict(), indent=2) if as_json else render_folder(folder_report))
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    """A rich progress bar on stderr (only on a terminal); yields `advance(label)`."""
+    from contextlib import contextmanager
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextmanager
+    def bar() -> Any:
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("backtesting {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=quiet or not console.is_terminal,
+        ) as progress:
+            task = progress.add_task("rules", total=total)
+            yield lambda label: progress.update(task, advance=1, description=label)
+
+    return bar()
 
 
 @detect_group.command("status")
@@ -846,17 +901,20 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
     """Per rule: last completed window, windows run, alerts raised; and the ingestion watermark."""
     from huntvault.detect import detect_status
 
-    data = detect_status(load_config(ctx), rules_dir)
+    status = detect_status(load_config(ctx), rules_dir)
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(status.to_dict(), indent=2))
         return
-    click.echo(f"ingestion watermark: {data['watermark'] or '(nothing ingested)'}")
-    for rid, r in data["rules"].items():
+    click.echo(
+        f"ingestion watermark: {status.watermark.isoformat() if status.watermark else '(nothing ingested)'}"
+    )
+    for rid, r in status.rules.items():
+        last = r.last_window_end.isoformat() if r.last_window_end else "-"
         click.echo(
-            f"  {rid}: last window end {r['last_window_end'] or '-'}, {r['windows']} windows, "
-            f"{r['alerts']} alerts, {r['undelivered_windows']} undelivered"
+            f"  {rid}: last window end {last}, {r.windows} windows, "
+            f"{r.alerts} alerts, {r.undelivered_windows} undelivered"
         )
-    for err in data["rule_errors"]:
+    for err in status.rule_errors:
         click.echo(f"  rule error: {err}", err=True)
 
 

@@ -195,6 +195,8 @@ class DetectConfig:
     )  # ingestion sources that gate windows; empty = all
     start_from: str = ""  # ISO 8601: first window of a new rule starts here; "" = the latest whole window
     max_windows_per_cycle: int = 48  # catch-up windows per rule before other rules get their turn
+    sigma_every: str = "1h"  # schedule of a Sigma rule that sets none (`huntvault: {every: ...}` in the rule)
+    sigma_lookback: str = "2h"  # its lookback (late rows inside it are still caught by the next window)
     sinks: list[SinkConfig] = field(
         default_factory=list
     )  # forwarder sinks for detection alerts; none = archive only
