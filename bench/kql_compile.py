@@ -46,7 +46,10 @@ SHAPES: dict[str, tuple[Callable[[int], str], list[int]]] = {
     "nested parentheses": (lambda n: "print x = " + "(" * n + "1" + ")" * n, [24, 48, 96, 192]),
     "chained +": (lambda n: "print x = " + " + ".join(["1"] * n), [37, 75, 150, 295]),
     "chained lets": (
-        lambda n: "; ".join(["let a0 = 1"] + [f"let a{i} = a{i - 1} + 1" for i in range(1, n)]) + f"; print a{n - 1}",
+        lambda n: (
+            "; ".join(["let a0 = 1"] + [f"let a{i} = a{i - 1} + 1" for i in range(1, n)])
+            + f"; print a{n - 1}"
+        ),
         [62, 125, 250, 500],
     ),
     "pipeline": (
@@ -80,7 +83,10 @@ def main() -> None:
             t = best(lambda q=query: compile_query(q, backend, bounds=NO_DEADLINE), args.repeat)
             per_unit = t / n
             first = first or per_unit
-            print(f"{name:<20}{n:>8}{t * 1000:>12.1f}{per_unit * 1e6:>13.1f}{per_unit / first:>8.2f}", flush=True)
+            print(
+                f"{name:<20}{n:>8}{t * 1000:>12.1f}{per_unit * 1e6:>13.1f}{per_unit / first:>8.2f}",
+                flush=True,
+            )
     for name, query in (
         ("3000-op pipeline", "print x = 1 " + "| where x > 0 " * 3000),
         ("2000 parentheses", "print x = " + "(" * 2000 + "1" + ")" * 2000),

@@ -22,6 +22,7 @@ BENCHES: dict[str, list[str]] = {
     "kql_compile.py": ["--scale", "0.25", "--repeat", "1"],
     "forward.py": ["--alerts", "1000", "--devices", "200"],
     "detect.py": ["--rules", "10", "--days", "3", "--devices", "50"],
+    "security.py": ["--docs", "5000", "--repeat", "50"],
 }
 
 

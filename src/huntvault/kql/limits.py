@@ -41,8 +41,8 @@ class QueryBounds:
 
 @dataclass(frozen=True)
 class HuntLimits:
-    """What one hunt may use: DuckDB threads and memory, the folders `externaldata` may read, and the
-    compile budget in seconds.
+    """What one hunt may use: DuckDB threads and memory, the folders `externaldata` may read, the Spark
+    master and settings, and the compile budget in seconds.
 
     Every DuckDB connection a hunt runs on is sandboxed (`sandbox`): it reads the archive and nothing
     else, its configuration is locked and extensions can be neither installed nor loaded.
@@ -51,11 +51,20 @@ class HuntLimits:
     threads: int = 0  # 0 = DuckDB's default (every core)
     memory_limit: str = ""  # "" = DuckDB's default; config's [hunt].memory_limit otherwise
     externaldata_dirs: tuple[str, ...] = ()
+    spark_master: str = "local[1]"  # [hunt].spark_master: local[*], spark://host:7077, yarn
+    spark_conf: tuple[tuple[str, str], ...] = ()  # [hunt].spark_conf, passed to the Spark session
     compile_seconds: float = 10.0  # parsing and planning; 0 = no deadline
 
     @classmethod
     def from_config(cls, hunt: HuntConfig) -> HuntLimits:
-        return cls(hunt.threads, hunt.memory_limit, tuple(hunt.externaldata_dirs), hunt.compile_seconds)
+        return cls(
+            hunt.threads,
+            hunt.memory_limit,
+            tuple(hunt.externaldata_dirs),
+            hunt.spark_master,
+            tuple(sorted(hunt.spark_conf.items())),
+            hunt.compile_seconds,
+        )
 
     def bounds(self) -> QueryBounds:
         """The query bounds with this hunt's compile budget."""

@@ -8,11 +8,10 @@ build one. Reading the archive another way (a Delta snapshot, a Spark cluster) c
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
-from huntvault import archive
+from huntvault.archive import catalog_version, locate
 from huntvault.errors import KqlError
-from huntvault.kql.backends.catalog import TableCatalog
+from huntvault.kql.backends.catalog import ArchiveRef, TableCatalog
 from huntvault.kql.backends.duckdb import DuckDBBackend
 from huntvault.kql.backends.spark import SparkBackend
 from huntvault.kql.ir import Catalog
@@ -22,7 +21,7 @@ ENGINES = ("duckdb", "spark")
 
 
 def open_backend(
-    root: str | Path | None, engine: str = "duckdb", limits: HuntLimits | None = None
+    root: ArchiveRef | None, engine: str = "duckdb", limits: HuntLimits | None = None
 ) -> Catalog:
     """A fresh backend over the archive folder `root` (None: no tables, for literal queries)."""
     if engine == "spark":
@@ -33,10 +32,10 @@ def open_backend(
 
 
 _SHARED_LOCK = threading.Lock()
-_SHARED: dict[tuple[str, HuntLimits], tuple[int, Catalog]] = {}
+_SHARED: dict[tuple[str, HuntLimits], tuple[str, Catalog]] = {}
 
 
-def shared_backend(root: str | Path, engine: str = "duckdb", limits: HuntLimits | None = None) -> Catalog:
+def shared_backend(root: ArchiveRef, engine: str = "duckdb", limits: HuntLimits | None = None) -> Catalog:
     """A DuckDB backend kept across queries while the archive has no new commit (a server's hunts).
 
     Opening the catalog (a view per table over the committed parts, their column types) is most of a
@@ -44,10 +43,10 @@ def shared_backend(root: str | Path, engine: str = "duckdb", limits: HuntLimits 
     and folders without a manifest, get a fresh backend each call.
     """
     limits = limits or HuntLimits()
-    version = archive.catalog_version(root) if engine == "duckdb" else None
+    version = catalog_version(root) if engine == "duckdb" else None
     if version is None:
         return open_backend(root, engine, limits)
-    key = (str(Path(root).resolve()), limits)
+    key = (locate(root).url, limits)
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == version:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 from sqlglot import exp
 
 from huntvault import schema
+from huntvault.archive import ArchiveLocation, ArchiveSnapshot, archive_schema
 from huntvault.kql.ir import Window
 from huntvault.kql.limits import HuntLimits
 from huntvault.kql.values import dtype
@@ -21,6 +23,47 @@ PARTITION_COLUMN = "date"
 def schema_tables() -> dict[str, list[tuple[str, str]]]:
     """Every schema table's columns (name, KQL type)."""
     return {name: [(c.name, c.type) for c in t.columns] for name, t in schema.tables().items()}
+
+
+#: Arrow type of an archive column -> KQL type (columns of archived tables the schema does not know)
+_KQL_OF_ARROW: dict[pa.DataType, str] = {
+    pa.string(): "string",
+    pa.int32(): "int",
+    pa.int64(): "long",
+    pa.float64(): "real",
+    pa.bool_(): "bool",
+    pa.timestamp("us", tz="UTC"): "datetime",
+}
+
+#: where an archive is: a folder, an object-store URL or a location
+ArchiveRef = str | Path | ArchiveLocation
+
+
+def archive_tables(snap: ArchiveSnapshot | None) -> dict[str, list[tuple[str, str]]]:
+    """Schema tables plus archived tables the schema does not know (no table is read)."""
+    tables = schema_tables()
+    if snap is not None:
+        for name in snap.table_names():
+            if name not in tables and not name.startswith("_"):
+                tables[name] = [
+                    (f.name, _KQL_OF_ARROW.get(f.type, "string"))
+                    for f in archive_schema(name)
+                    if not f.name.startswith("_")
+                ]
+    return tables
+
+
+def snapshot(root: ArchiveRef) -> ArchiveSnapshot | None:
+    """The archive's lazy snapshot; None for hand-made Parquet in the same layout without Delta tables
+    (benchmarks, fixtures), which gets plain views instead."""
+    snap = ArchiveSnapshot(root)
+    if (
+        snap.loc.local is not None
+        and not snap.table_names()
+        and any(snap.loc.local.glob("*/date=*/*.parquet"))
+    ):
+        return None
+    return snap
 
 
 def day_filter(window: Window) -> exp.Expression:

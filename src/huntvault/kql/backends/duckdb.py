@@ -1,4 +1,4 @@
-"""The DuckDB backend: the archive's catalog (views), the hunt sandbox, and queries with timeout and cancel."""
+"""The DuckDB backend: a lazy catalog over the archive's snapshot, the hunt sandbox, queries with timeout and cancel."""
 
 from __future__ import annotations
 
@@ -10,25 +10,23 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
-from huntvault import archive, schema
+from huntvault import schema
+from huntvault.archive import ArchiveSnapshot, locate
 from huntvault.errors import KqlCancelledError, KqlSemanticError, KqlUnsupportedError
-from huntvault.kql.backends.catalog import PARTITION_COLUMN, TableCatalog, schema_tables
+from huntvault.kql.backends.catalog import (
+    PARTITION_COLUMN,
+    ArchiveRef,
+    TableCatalog,
+    archive_tables,
+    snapshot,
+)
 from huntvault.kql.limits import HuntLimits
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*[KMGT]?i?B", re.IGNORECASE)
-#: DuckDB column type -> KQL type, for archived tables the schema does not know
-_KINDS = {
-    "VARCHAR": "string",
-    "BIGINT": "long",
-    "INTEGER": "int",
-    "DOUBLE": "real",
-    "BOOLEAN": "bool",
-    "TIMESTAMP WITH TIME ZONE": "datetime",
-    "JSON": "dynamic",
-}
 #: how often a running query looks at its cancel event (seconds)
 CANCEL_POLL = 0.05
 
@@ -78,58 +76,61 @@ def create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
             con.execute(f'CREATE VIEW "{name}" AS SELECT {cols} WHERE false')
 
 
-def _open(root: Path) -> duckdb.DuckDBPyConnection:
-    """The archive package's catalog for a real archive (it has a manifest); hand-made Parquet in the same
-    layout without one (benchmarks, fixtures) gets views of our own."""
-    if not archive.archived_tables(root) and any(root.glob("*/date=*/*.parquet")):
-        con = duckdb.connect(":memory:")
-        create_views(con, root)
-        return con
-    return archive.open_catalog(root, read_only=True)
-
-
 class DuckDBBackend(TableCatalog):
-    """DuckDB over the archive (or over nothing: literal queries such as `print`, `datatable`)."""
+    """DuckDB over the archive (or over nothing: literal queries such as `print`, `datatable`).
 
-    def __init__(self, root: str | Path | None, limits: HuntLimits | None = None) -> None:
-        self.con = _open(Path(root)) if root is not None else duckdb.connect(":memory:")
+    Each table's view is created when a query first names it (a lazy catalog over the archive's
+    snapshot); hand-made Parquet in the archive layout without Delta tables gets plain views at once.
+    """
+
+    def __init__(self, root: ArchiveRef | None, limits: HuntLimits | None = None) -> None:
+        self.con = duckdb.connect(":memory:")
+        self._snap: ArchiveSnapshot | None = None
+        self._attached: set[str] = set()
+        self._attach_lock = threading.Lock()
+        readable: list[Path] = []
+        tables: dict[str, list[tuple[str, str]]] = {}
+        partitioned: set[str] = set()
+        if root is not None:
+            self._snap = snapshot(root)
+            loc = locate(root)
+            readable = [loc.local] if loc.local is not None else []
+            tables = archive_tables(self._snap)
+            if self._snap is None:
+                create_views(self.con, Path(str(root)))
+                self._attached = set(schema.tables())
+                partitioned = self._partitioned()
+            else:
+                partitioned = set(tables)  # a snapshot's views always carry the day (`date`) column
         self.con.execute("SET TimeZone='UTC'")
         register_series_udf(self.con)
         self.con.execute("SET enable_object_cache=true")  # Parquet metadata is read once per connection
         limits = limits or HuntLimits()
-        sandbox(self.con, [Path(root)] if root is not None else [], limits)
-        tables: dict[str, list[tuple[str, str]]] = {}
-        partitioned: set[str] = set()
-        if root is not None:
-            views = self._view_names()
-            tables = {n: c for n, c in schema_tables().items() if n in views}
-            for name in views:
-                if name not in tables and not name.startswith("_"):
-                    tables[name] = self._describe(name)
-            partitioned = self._partitioned()
+        sandbox(self.con, readable, limits)
         super().__init__(tables, limits, partitioned)
+
+    def table_expr(self, name: str) -> exp.Expression:
+        self.attach(name)
+        return super().table_expr(name)
+
+    def attach(self, name: str) -> None:
+        """Create `name`'s view over the archive snapshot the first time a query names it."""
+        if self._snap is None or name in self._attached or name not in self.tables:
+            return
+        with self._attach_lock:
+            if name not in self._attached:
+                self._snap.attach(self.con, name, naive_utc=False)  # KQL compares TIMESTAMPTZ
+                self._attached.add(name)
 
     @property
     def dialect(self) -> str:
         return "duckdb"
-
-    def _view_names(self) -> set[str]:
-        rows = self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        return {str(r[0]) for r in rows}
 
     def _partitioned(self) -> set[str]:
         rows = self.con.execute(
             "SELECT table_name FROM information_schema.columns WHERE column_name = ?", [PARTITION_COLUMN]
         ).fetchall()
         return {str(r[0]) for r in rows}
-
-    def _describe(self, name: str) -> list[tuple[str, str]]:
-        rows = self.con.execute(f'DESCRIBE "{name}"').fetchall()
-        return [
-            (str(r[0]), _KINDS.get(str(r[1]), "string"))
-            for r in rows
-            if not str(r[0]).startswith("_") and r[0] != PARTITION_COLUMN
-        ]
 
     def execute(
         self, sql: str, timeout: float | None = None, cancel: threading.Event | None = None
@@ -174,6 +175,8 @@ class DuckDBBackend(TableCatalog):
             cur.close()
 
     def discover(self, sql: str) -> list[str]:
+        for name in self.tables:  # a discovery query may read any table
+            self.attach(name)
         cur = self.con.cursor()
         try:
             return [str(r[0]) for r in cur.execute(sql).fetchall() if r[0] is not None]

@@ -1,5 +1,6 @@
-"""The Spark backend: pyspark in local mode over the same Parquet archive (one session per process, each
-backend's views under a prefix of its own so two archives in one process do not overwrite each other)."""
+"""The Spark backend: pyspark over the same archive (`[hunt] spark_master`: local[*], spark://host:7077, yarn),
+each table read as the exact file list of its Delta snapshot; a `newSession()` per backend, so two
+archives in one process never meet."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from sqlglot import exp
 
-from huntvault import archive
+from huntvault.archive import ArchiveLocation
 from huntvault.errors import KqlCancelledError, KqlSemanticError, KqlUnsupportedError
-from huntvault.kql.backends.catalog import PARTITION_COLUMN, TableCatalog, schema_tables
+from huntvault.kql.backends.catalog import (
+    PARTITION_COLUMN,
+    ArchiveRef,
+    TableCatalog,
+    archive_tables,
+    snapshot,
+)
 from huntvault.kql.limits import HuntLimits
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
@@ -25,16 +31,12 @@ if TYPE_CHECKING:  # pyspark is an optional dependency (`pip install huntvault[s
     from pyspark.sql import SparkSession
 
 _SPARK_TYPES = {"VARCHAR": "STRING", "JSON": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "INT": "INT"}
-_PREFIXES = itertools.count(1)
+_GROUPS = itertools.count(1)
 #: how often a running query looks at its cancel event and deadline (seconds)
 CANCEL_POLL = 0.05
 
-
-def committed_parts(root: Path, table: str) -> list[Path]:
-    """The table's live Parquet parts: from the archive manifest when there is one, else the folder layout."""
-    if archive.archived_tables(root):
-        return list(archive.table_files(root, table))
-    return sorted((root / table).glob("date=*/*.parquet"))
+_SPARK_LOCK = threading.Lock()
+_SPARK_ROOTS: dict[tuple[str, tuple[tuple[str, str], ...]], SparkSession] = {}
 
 
 def _series_udf(name: str | None, series: str | None, args: str | None) -> str | None:
@@ -44,22 +46,72 @@ def _series_udf(name: str | None, series: str | None, args: str | None) -> str |
     return kql_series(name, series, args)
 
 
+def spark_root(master: str, conf: tuple[tuple[str, str], ...]) -> SparkSession:
+    """The process's SparkSession for (master, conf): Spark allows one SparkContext per JVM, so backends
+    get their own `newSession()` of it (their temp views never meet)."""
+    key = (master, conf)
+    with _SPARK_LOCK:
+        found = _SPARK_ROOTS.get(key)
+        if found is not None:
+            return found
+        if _SPARK_ROOTS:
+            other = next(iter(_SPARK_ROOTS))
+            raise KqlUnsupportedError(
+                f"hunt.spark_master: this process already runs Spark on {other[0]!r}; one master per process"
+            )
+        from pyspark.sql import SparkSession  # optional dependency, loaded when Spark is asked for
+
+        # Python UDFs (series_*) run in workers: this interpreter (and its huntvault) must run them
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("huntvault-hunt")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.ansi.enabled", "false")
+        )
+        for k, v in conf:
+            builder = builder.config(k, v)
+        root = builder.getOrCreate()
+        root.sparkContext.setLogLevel("ERROR")
+        _SPARK_ROOTS[key] = root
+        return root
+
+
+def spark_uri(loc: ArchiveLocation, uri: str) -> str:
+    """What Spark (hadoop-azure) reads for an archive file: abfss:// for object-store archives."""
+    if loc.local is not None or not uri.startswith("az://"):
+        return uri
+    container, _, rest = uri[len("az://") :].partition("/")
+    account = loc.options.get("account_name", "")
+    return f"abfss://{container}@{account}.dfs.core.windows.net/{rest}"
+
+
 class SparkBackend(TableCatalog):
-    """pyspark in local mode over the same Parquet archive."""
+    """pyspark over the same archive; the answer is the snapshot DuckDB would see (no delta-spark jars)."""
 
-    _session: SparkSession | None = None
-    _lock = threading.Lock()
+    def __init__(self, root: ArchiveRef | None, limits: HuntLimits | None = None) -> None:
+        from pyspark.sql.types import StringType  # optional dependency, loaded when Spark is asked for
 
-    def __init__(self, root: str | Path | None, limits: HuntLimits | None = None) -> None:
-        spark = self.session()
-        self.prefix = f"hv{next(_PREFIXES)}_"
+        limits = limits or HuntLimits()
+        self.spark = spark_root(limits.spark_master, limits.spark_conf).newSession()
+        self.spark.udf.register(UDF_NAME, _series_udf, StringType())
         tables: dict[str, list[tuple[str, str]]] = {}
         partitioned: set[str] = set()
         if root is not None:
-            for name, cols in schema_tables().items():
-                files = committed_parts(Path(root), name)
+            snap = snapshot(root)
+            tables = archive_tables(snap)
+            for name, cols in tables.items():
+                if snap is not None:
+                    files = [spark_uri(snap.loc, u) for u in snap.uris(name)]
+                    base = spark_uri(snap.loc, snap.loc.table_uri(name))
+                else:
+                    files = [str(p) for p in sorted((Path(str(root)) / name).glob("date=*/*.parquet"))]
+                    base = str(Path(str(root)) / name)
                 if files:
-                    df = spark.read.option("basePath", str(Path(root) / name)).parquet(*map(str, files))
+                    df = self.spark.read.option("basePath", base).parquet(*files)
                     if PARTITION_COLUMN in df.columns:
                         partitioned.add(name)
                 else:
@@ -67,41 +119,16 @@ class SparkBackend(TableCatalog):
                         f"CAST(NULL AS {_SPARK_TYPES.get(SQL_TYPES[t], SQL_TYPES[t])}) AS `{c}`"
                         for c, t in cols
                     )
-                    df = spark.sql(f"SELECT {sel} WHERE false")
-                df.createOrReplaceTempView(self.prefix + name)
-                tables[name] = cols
-        super().__init__(tables, limits or HuntLimits(), partitioned)
+                    df = self.spark.sql(f"SELECT {sel} WHERE false")
+                df.createOrReplaceTempView(name)
+        super().__init__(tables, limits, partitioned)
 
     @property
     def dialect(self) -> str:
         return "spark"
 
-    @classmethod
-    def session(cls) -> SparkSession:
-        with cls._lock:
-            if cls._session is None:
-                from pyspark.sql import SparkSession  # optional dependency, loaded when Spark is asked for
-                from pyspark.sql.types import StringType
-
-                # Python UDFs (series_*) run in workers: this interpreter (and its huntvault) must run them
-                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-                session = (
-                    SparkSession.builder.master("local[1]")
-                    .appName("huntvault-hunt")
-                    .config("spark.sql.session.timeZone", "UTC")
-                    .config("spark.ui.enabled", "false")
-                    .config("spark.ui.showConsoleProgress", "false")
-                    .config("spark.sql.shuffle.partitions", "2")
-                    .config("spark.sql.ansi.enabled", "false")
-                    .getOrCreate()
-                )
-                session.sparkContext.setLogLevel("ERROR")
-                session.udf.register(UDF_NAME, _series_udf, StringType())
-                cls._session = session
-            return cls._session
-
-    def table_expr(self, name: str) -> exp.Expression:
-        return exp.Table(this=exp.to_identifier(self.prefix + name, quoted=True))
+    def session(self) -> SparkSession:
+        return self.spark
 
     def execute(
         self, sql: str, timeout: float | None = None, cancel: threading.Event | None = None
@@ -109,8 +136,8 @@ class SparkBackend(TableCatalog):
         """Run as a job group of its own, cancelled when `cancel` is set or `timeout` seconds pass."""
         if cancel is not None and cancel.is_set():
             raise KqlCancelledError("the hunt was cancelled")
-        spark = self.session()
-        group = f"{self.prefix}{next(_PREFIXES)}"
+        spark = self.spark
+        group = f"huntvault-{next(_GROUPS)}"
         deadline = time.monotonic() + timeout if timeout else None
         stopped: list[str] = []
         done = threading.Event()
@@ -144,6 +171,6 @@ class SparkBackend(TableCatalog):
 
     def discover(self, sql: str) -> list[str]:
         try:
-            return [str(r[0]) for r in self.session().sql(sql).collect() if r[0] is not None]
+            return [str(r[0]) for r in self.spark.sql(sql).collect() if r[0] is not None]
         except Exception as exc:
             raise KqlSemanticError(f"the query failed in Spark: {str(exc).splitlines()[0]}") from None
