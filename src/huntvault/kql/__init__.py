@@ -19,13 +19,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
 
 from huntvault.errors import KqlError, KqlLimitError
 from huntvault.kql import ast, registry
 from huntvault.kql.backends import ENGINES, open_backend, shared_backend
+from huntvault.kql.backends.catalog import ArchiveRef
 from huntvault.kql.dialects import DIALECTS
 from huntvault.kql.ir import Catalog, Window
 from huntvault.kql.limits import Budget, HuntLimits, QueryBounds, ensure_recursion
@@ -36,6 +36,7 @@ from huntvault.kql.syntax import parse_script
 
 __all__ = [
     "ENGINES",
+    "ArchiveRef",
     "Catalog",
     "Compiled",
     "HuntLimits",
@@ -113,7 +114,7 @@ def compile_query(
 
 def execute(
     query: str | ast.Script,
-    archive: str | Path | None = None,
+    archive: ArchiveRef | None = None,
     *,
     engine: str = "duckdb",
     now: datetime | None = None,
@@ -153,7 +154,7 @@ def execute(
 
 def run(
     query: str | ast.Script,
-    archive: str | Path | None = None,
+    archive: ArchiveRef | None = None,
     *,
     engine: str = "duckdb",
     now: datetime | None = None,
@@ -168,7 +169,7 @@ def run(
 
 def explain(
     query: str | ast.Script,
-    archive: str | Path | None = None,
+    archive: ArchiveRef | None = None,
     *,
     engine: str = "duckdb",
     now: datetime | None = None,
