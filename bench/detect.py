@@ -175,7 +175,7 @@ def main() -> None:
         )
         print(f"archive generated: {rows:,} rows in {time.perf_counter() - t0:.1f} s -> {archive}")
     else:
-        rows = int(status(archive)["total_rows"])
+        rows = int(status(archive).total_rows)
         print(f"archive (cached): {rows:,} rows in {archive}")
     end = parse_when(args.end)
     start = end - timedelta(days=args.days)
