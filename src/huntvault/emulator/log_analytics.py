@@ -55,6 +55,7 @@ class Arrival:
     table: str  # <LogType>_CL, or the DCR stream
     records: list[dict[str, Any]]
     headers: dict[str, str]
+    received_at: float = field(default_factory=time.time)  # when it was accepted (wall clock)
 
 
 @dataclass
@@ -141,6 +142,7 @@ class LogAnalyticsEmulator:
             if await request.is_disconnected():
                 return False
         with self._lock:
+            arrival.received_at = time.time()
             self.arrivals.append(arrival)
         return True
 
