@@ -77,6 +77,7 @@ class TokenIssuer:
     issued: int = 0
     rejected: int = 0
     requests: int = 0  # token requests answered (any status)
+    discoveries: int = 0  # OIDC discovery documents served
     faults: TokenFaults = field(default_factory=TokenFaults)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -157,6 +158,7 @@ def identity_router(issuer: TokenIssuer) -> APIRouter:
 
     @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
     def discovery(tenant: str, request: Request) -> JSONResponse:
+        issuer.discoveries += 1
         if tenant != issuer.tenant_id:
             return _error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
         base = str(request.base_url).rstrip("/")
