@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from huntvault import __version__
 from huntvault import config as configmod
 from huntvault.errors import HuntvaultError
+
+if TYPE_CHECKING:
+    from huntvault.forward import ComponentStatus, CycleResult, Forwarder
 
 
 class _Group(click.Group):
@@ -278,42 +282,46 @@ def forward_group(
         ctx.find_root().obj["config_path"] = config_path
     if ctx.invoked_subcommand is not None:
         return
-    import logging
-
-    from huntvault.forward import CycleResult, Forwarder
+    from huntvault.forward import Forwarder
     from huntvault.runloop import configure_logging, stop_on_signals
 
     configure_logging(verbose)
     cfg = load_config(ctx)
-    fw = Forwarder(cfg.forward, cfg.archive.path)
-    try:
-        if replay:
-            for name, res in fw.replay_dead_letters().items():
-                click.echo(
-                    f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}"
-                )
-            return
-        for warning in fw.check():
-            click.echo(f"huntvault: warning: {warning}", err=True)
-        with stop_on_signals() as stop:
-            if mode == "once":
-                sys.exit(_forward_once_report(fw.run_once(stop)))
-
-            def report(result: CycleResult) -> None:
-                logging.getLogger("huntvault.forward").info(
-                    "polled %d versions (%d API calls), queued %d; %s",
-                    result.poll.alerts,
-                    result.poll.api_calls,
-                    result.poll.queued,
-                    ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()),
-                )
-
-            fw.run(stop, report)
-    finally:
-        fw.close()
+    with stop_on_signals() as stop:  # before the state lock: a SIGTERM from then on is a clean stop
+        fw = Forwarder(cfg.forward, cfg.archive.path)
+        try:
+            _forward_run(fw, mode, replay, stop)
+        finally:
+            fw.close()
 
 
-def _forward_once_report(result: Any) -> int:
+def _forward_run(fw: Forwarder, mode: str, replay: bool, stop: threading.Event) -> None:
+    import logging
+
+    if replay:
+        for name, res in fw.replay_dead_letters().items():
+            click.echo(
+                f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}"
+            )
+        return
+    for warning in fw.check():
+        click.echo(f"huntvault: warning: {warning}", err=True)
+    if mode == "once":
+        sys.exit(_forward_once_report(fw.run_once(stop)))
+
+    def report(result: CycleResult) -> None:
+        logging.getLogger("huntvault.forward").info(
+            "polled %d versions (%d API calls), queued %d; %s",
+            result.poll.alerts,
+            result.poll.api_calls,
+            result.poll.queued,
+            ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()),
+        )
+
+    fw.run(stop, report)
+
+
+def _forward_once_report(result: CycleResult) -> int:
     """Print one cycle's outcome; the exit status: 0 all delivered, 1 a remote down, 2 one paused."""
     poll = result.poll
     click.echo(
@@ -363,7 +371,7 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
         )
 
 
-def _health_line(what: str, h: Any) -> str:
+def _health_line(what: str, h: ComponentStatus) -> str:
     if h.state == "ok":
         return f"  {what}: ok"
     if h.state == "unknown":
