@@ -64,7 +64,7 @@ def fast_toml(
     """The emulator's complete [forward] section, trimmed to `sinks`, with test-speed retry settings."""
     text = emu.forward_toml(str(state_dir))
     text = text.replace('merge = "prefixed"', f'merge = "{merge}"')
-    text = text.replace("poll_seconds = 60.0", f"poll_seconds = {poll_seconds}\n{extra_forward}")
+    text = text.replace("poll_seconds = 10.0", f"poll_seconds = {poll_seconds}\n{extra_forward}")
     text = text.replace(
         "[forward.defender]\n",
         f"[forward.defender]\nretry_backoff_seconds = 0.05\ntimeout_seconds = 5.0\npage_size = {page_size}\n"

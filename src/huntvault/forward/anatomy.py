@@ -24,10 +24,11 @@ class Sink(Protocol):
 
 @runtime_checkable
 class Rewindable(Protocol):
-    """A sink that can undo an append it may not have acknowledged (a file): exactly once after a kill.
+    """A sink that can undo an append whose acknowledgement did not reach the ledger (a file).
 
-    The forwarder stores `position()` before sending a unit; after a crash it calls `rewind()` with
-    it, so the unit is written again from there instead of twice."""
+    The forwarder commits `position()` with each unit's ledger entry; when the sink is further along
+    on the next start (a kill between the append and the commit) it calls `rewind()` with the
+    committed position, so the unit is written again from there instead of twice."""
 
     def position(self) -> int: ...
 

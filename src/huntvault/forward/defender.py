@@ -36,6 +36,8 @@ KNOWN_BASE_URLS = (
     "https://api-uk.securitycenter.microsoft.com",
     "https://api-au.securitycenter.microsoft.com",
     "https://api.securitycenter.windows.com",  # legacy, still functional
+    "https://api-gcc.securitycenter.microsoft.us",  # US Government GCC (sign-in: login.microsoftonline.com)
+    "https://api-gov.securitycenter.microsoft.us",  # GCC High and DoD (sign-in: login.microsoftonline.us)
 )
 
 _TINY = timedelta(milliseconds=1)

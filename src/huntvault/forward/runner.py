@@ -242,9 +242,8 @@ class Forwarder:
         self.windows["page"].append(time.perf_counter() - self.client.received_at)
         self.hook("page-stored")
 
-    def _queue_inbox(self, high_water: datetime | None) -> int:
-        """Merge the stored alert versions with their machines into each sink's outbox (one transaction,
-        which also advances the cursor to `high_water`)."""
+    def _merged_inbox(self) -> list[Queued]:
+        """The stored alert versions merged with their machines, one record per sink."""
         raws = self.state.inbox()
         machines = self.machines.get_many(str(a.get("machineId") or "") for a in raws) if raws else {}
         items = []
@@ -252,14 +251,15 @@ class Forwarder:
             machine = machines.get(str(alert.get("machineId") or ""))
             records = {name: merge(alert, machine) for name, merge in self._merges.items()}
             items.append(Queued(str(alert["id"]), str(alert["lastUpdateTime"]), records, alert, machine))
-        queued = self.state.queue(items, high_water, now_text())
-        self.hook("queued")
-        return queued
+        return items
 
     def poll(self) -> PollResult:
         client = self.client
         calls_before = client.calls
-        self._queue_inbox(None)  # versions a stopped run stored but did not queue
+        leftover = self._merged_inbox()  # versions a stopped run stored but did not queue
+        if leftover:
+            self.state.queue(leftover, None, now_text())
+            self.hook("queued")
         cursor = self.state.cursor()
         since = (cursor - timedelta(seconds=self.cfg.overlap_seconds)) if cursor else self.start_cursor()
         client.on_page = self._store_page
@@ -268,12 +268,18 @@ class Forwarder:
         finally:
             client.on_page = None
         high = max((alert_time(a) for a in alerts if a.get("lastUpdateTime")), default=None)
-        queued = self._queue_inbox(high)
+        items = self._merged_inbox()
         calls = client.calls - calls_before
-        self.state.bump("api_calls", calls)
-        self.state.bump("alert_versions_polled", len(alerts))
-        if cursor is not None:
-            self.state.prune_ledger(cursor - timedelta(seconds=self.cfg.overlap_seconds) - timedelta(hours=1))
+        prune = cursor - timedelta(seconds=self.cfg.overlap_seconds) - timedelta(hours=1) if cursor else None
+        # one transaction: the outboxes, the cursor, the counters and the ledger prune
+        queued = self.state.queue(
+            items,
+            high,
+            now_text(),
+            counts={"api_calls": calls, "alert_versions_polled": len(alerts)},
+            prune_before=prune,
+        )
+        self.hook("queued")
         new_cursor = self.state.cursor()
         return PollResult(len(alerts), queued, calls, new_cursor.isoformat() if new_cursor else "")
 
@@ -319,10 +325,11 @@ class Forwarder:
 
     def _drain(self, sink: Sink, res: DeliveryResult) -> None:
         if isinstance(sink, Rewindable):
-            offset = self.state.inflight(sink.name)
-            if offset is not None:  # a kill between an append and its ledger commit: undo the append
-                sink.rewind(offset)
-                self.state.clear_inflight(sink.name)
+            mark = self.state.file_mark(sink.name)
+            if mark is None:  # first use: what is in the file already is not ours to cut
+                self.state.set_file_mark(sink.name, sink.position(), now_text())
+            elif sink.position() > mark:  # a kill between an append and its ledger commit: undo the append
+                sink.rewind(mark)
         batch_size = max(1, self.sink_cfgs[sink.name].batch_size)
         while not self._stop.is_set():
             batch = self.state.pending(sink.name, batch_size * 4)
@@ -342,14 +349,9 @@ class Forwarder:
         res: DeliveryResult,
         rejected: list[tuple[Pending, SinkRejected]],
     ) -> None:
-        rewindable = isinstance(sink, Rewindable)
-        if isinstance(sink, Rewindable):
-            self.state.begin_inflight(sink.name, sink.position(), now_text())
         try:
             sink.send([p.record for p in items])
         except SinkRejected as exc:
-            if rewindable:
-                self.state.clear_inflight(sink.name)
             if len(items) > 1:  # find the culprit(s): halves are sent on their own
                 half = len(items) // 2
                 self._send_unit(sink, items[:half], res, rejected)
@@ -361,7 +363,8 @@ class Forwarder:
             return
         acked = time.perf_counter()
         self.hook("unit-acked")
-        self.state.settle(items, "sent", now_text())
+        mark = (sink.name, sink.position()) if isinstance(sink, Rewindable) else None
+        self.state.settle(items, "sent", now_text(), file_mark=mark)
         self.windows["ack"].append(time.perf_counter() - acked)
         res.sent += len(items)
         self.hook("unit-committed")
@@ -425,7 +428,9 @@ class Forwarder:
         """Poll every poll_seconds and deliver until `stop` is set; remote faults never end it."""
         self._use_stop(stop)
         next_poll = 0.0
+        last_bug = ""
         while not stop.is_set():
+            idle = self.cfg.poll_seconds
             try:
                 poll = PollResult()
                 defender = self.health[DEFENDER]
@@ -435,14 +440,18 @@ class Forwarder:
                 result = CycleResult(poll, self.deliver())
                 if on_cycle is not None:
                     on_cycle(result)
+                idle = self._idle_seconds(next_poll)
+                last_bug = ""
             except Interrupted:
                 break
             except ConfigError:
                 raise
-            except Exception as exc:  # a bug must not end the loop either: logged with its traceback
-                log.exception("forward cycle failed unexpectedly: %s", exc)
+            except Exception as exc:  # a bug must not end the loop either: its traceback, once
+                if repr(exc) != last_bug:
+                    log.exception("forward cycle failed unexpectedly (retrying every poll): %s", exc)
+                last_bug = repr(exc)
                 next_poll = self._clock() + self.cfg.poll_seconds
-            stop.wait(self._idle_seconds(next_poll))
+            stop.wait(idle)
 
     def _idle_seconds(self, next_poll: float) -> float:
         now = self._clock()

@@ -44,8 +44,8 @@ class StdoutSink:
 class JsonlSink:
     """Appends one JSON object per line to a file, fsynced per unit (huntvault.durable).
 
-    Exactly once: the forwarder records the file size before each unit (Rewindable) and, after a
-    crash between the append and the ledger commit, cuts the file back to it before sending again.
+    Exactly once: the forwarder commits the file size with each unit's ledger entry (Rewindable) and,
+    after a crash between an append and its commit, cuts the file back to it before sending again.
     One file per sink: another writer appending to it would be cut too.
     """
 

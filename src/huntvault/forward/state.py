@@ -9,7 +9,8 @@ state before or after it:
 * the delivery step removes one acknowledged request's records from the outbox and records them in
   the `ledger`, in one transaction right after the sink acknowledged the request;
 * `health` holds each component's state (ok / down / paused) for `forward status` and the UI;
-  `inflight` holds a jsonl sink's file offset while a unit is being appended (exactly once there).
+  `filemark` holds a jsonl sink's file size as of its last committed unit (exactly once there: a
+  longer file after a crash is cut back to it).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE TABLE IF NOT EXISTS health (
     component TEXT PRIMARY KEY, state TEXT NOT NULL, since TEXT NOT NULL, error TEXT NOT NULL,
     setting TEXT NOT NULL, failures INTEGER NOT NULL, retry_at TEXT, last_ok TEXT);
-CREATE TABLE IF NOT EXISTS inflight (sink TEXT PRIMARY KEY, offset INTEGER NOT NULL, started TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS filemark (sink TEXT PRIMARY KEY, size INTEGER NOT NULL, at TEXT NOT NULL);
 """
 
 #: how many alert bodies the state keeps for the UI (newest first)
@@ -119,11 +120,18 @@ class ForwardState:
         try:
             if readonly:
                 self.db = sqlite3.connect(
-                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0, isolation_level=None
+                    f"{self.path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=30.0,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             else:
                 self.dir.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                # one forwarder uses it at a time, from whichever thread runs it (run(stop) in a thread)
+                self.db = sqlite3.connect(
+                    self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+                )
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
                 self.db.executescript(_SCHEMA)
@@ -184,11 +192,24 @@ class ForwardState:
         return self._count("SELECT count(*) FROM inbox")
 
     # -- queue step: inbox -> outbox per sink, cursor, in one transaction --------------------------------
-    def queue(self, items: Iterable[Queued], high_water: datetime | None, now: str) -> int:
+    def queue(
+        self,
+        items: Iterable[Queued],
+        high_water: datetime | None,
+        now: str,
+        *,
+        counts: dict[str, int] | None = None,
+        prune_before: datetime | None = None,
+    ) -> int:
         """Queue each version for each of its sinks unless that sink's ledger holds it or a newer one,
-        drop it from the inbox, keep its body for the UI, and advance the cursor to `high_water`."""
+        drop it from the inbox, keep its body for the UI, and advance the cursor to `high_water`; in
+        the same transaction add `counts` to the counters and prune the ledger (`prune_ledger`)."""
         queued = 0
         with self._tx():
+            for name, by in (counts or {}).items():
+                self._bump(name, by)
+            if prune_before is not None:
+                self._prune(prune_before)
             for item in items:
                 key = sort_time(item.last_update)
                 for sink, record in item.records.items():
@@ -247,11 +268,15 @@ class ForwardState:
         return self._count("SELECT count(*) FROM outbox WHERE sink = ?", (sink,))
 
     # -- delivery step: outbox -> ledger ----------------------------------------------------------
-    def settle(self, items: Iterable[Pending], outcome: str, now: str) -> None:
-        """Mark items delivered (`sent`) or dead-lettered (`dead`), removing them from the outbox
-        (and clearing the sink's in-flight marker, in the same transaction)."""
+    def settle(
+        self, items: Iterable[Pending], outcome: str, now: str, *, file_mark: tuple[str, int] | None = None
+    ) -> None:
+        """Mark items delivered (`sent`) or dead-lettered (`dead`), removing them from the outbox; with
+        `file_mark` (sink, size) the sink's file is known good up to `size`, in the same transaction."""
         items = list(items)
         with self._tx():
+            if file_mark is not None:
+                self.db.execute("INSERT OR REPLACE INTO filemark VALUES (?, ?, ?)", (*file_mark, now))
             self.db.executemany(
                 "DELETE FROM outbox WHERE sink = ? AND alert_id = ? AND last_update = ?",
                 [(p.sink, p.alert_id, p.last_update) for p in items],
@@ -269,7 +294,6 @@ class ForwardState:
                 "INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
                 [(f"{sink}:{outcome}", n) for sink, n in per_sink.items()],
             )
-            self.db.executemany("DELETE FROM inflight WHERE sink = ?", [(s,) for s in per_sink])
 
     def mark_replayed(self, sink: str, keys: Iterable[tuple[str, str]], now: str) -> None:
         """A dead-lettered version went through on replay: the ledger says `sent`."""
@@ -288,7 +312,11 @@ class ForwardState:
         """Forget ledger rows whose version is older than any window the poller can still re-read,
         and alert bodies beyond the newest KEEP_ALERT_BODIES."""
         with self._tx():
-            cur = self.db.execute("DELETE FROM ledger WHERE last_update < ?", (time_text(older_than),))
+            return self._prune(older_than)
+
+    def _prune(self, older_than: datetime) -> int:
+        cur = self.db.execute("DELETE FROM ledger WHERE last_update < ?", (time_text(older_than),))
+        if self._count("SELECT count(*) FROM alerts") > KEEP_ALERT_BODIES + KEEP_ALERT_BODIES // 10:
             self.db.execute(
                 "DELETE FROM alerts WHERE alert_id NOT IN "
                 "(SELECT alert_id FROM alerts ORDER BY last_update DESC LIMIT ?)",
@@ -307,18 +335,14 @@ class ForwardState:
     def ledger_sinks(self) -> list[str]:
         return [str(r[0]) for r in self._rows("SELECT DISTINCT sink FROM ledger ORDER BY sink")]
 
-    # -- in-flight marker (jsonl sinks: the file offset before a unit is appended) -----------------
-    def begin_inflight(self, sink: str, offset: int, now: str) -> None:
+    # -- file marks (jsonl sinks: the file size as of the last committed unit) ---------------------
+    def set_file_mark(self, sink: str, size: int, now: str) -> None:
         with self._tx():
-            self.db.execute("INSERT OR REPLACE INTO inflight VALUES (?, ?, ?)", (sink, offset, now))
+            self.db.execute("INSERT OR REPLACE INTO filemark VALUES (?, ?, ?)", (sink, size, now))
 
-    def inflight(self, sink: str) -> int | None:
-        rows = self._rows("SELECT offset FROM inflight WHERE sink = ?", (sink,))
+    def file_mark(self, sink: str) -> int | None:
+        rows = self._rows("SELECT size FROM filemark WHERE sink = ?", (sink,))
         return int(rows[0][0]) if rows else None
-
-    def clear_inflight(self, sink: str) -> None:
-        with self._tx():
-            self.db.execute("DELETE FROM inflight WHERE sink = ?", (sink,))
 
     # -- alert bodies (for the UI) -----------------------------------------------------------------
     def alert_bodies(self, limit: int) -> list[tuple[str, str, dict[str, Any], dict[str, Any] | None]]:
@@ -356,10 +380,13 @@ class ForwardState:
     # -- counters ------------------------------------------------------------------------------------
     def bump(self, name: str, by: int = 1) -> None:
         with self._tx():
-            self.db.execute(
-                "INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-                (name, by),
-            )
+            self._bump(name, by)
+
+    def _bump(self, name: str, by: int) -> None:
+        self.db.execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            (name, by),
+        )
 
     def counters(self) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in self._rows("SELECT name, value FROM counters ORDER BY name")}
