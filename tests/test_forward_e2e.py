@@ -310,3 +310,45 @@ def test_emulate_serve_then_forward_with_its_sample_config(tmp_path: Path) -> No
             serve.wait(timeout=15)
         except subprocess.TimeoutExpired:
             serve.kill()
+
+
+def test_graph_alerts_v2_source_delivers_every_version_with_its_device(tmp_path: Path) -> None:
+    with emulators(tmp_path / "emu", extra_alerts=30, now=END - dt.timedelta(hours=20)) as emu:
+        graph = (
+            'source = "graph"\nscope = "https://graph.microsoft.com/.default"\npage_size = 7\n'
+            "machine_full_refresh_pages = 0\n"
+        )
+        cfg, toml = forward_config(emu, tmp_path, sinks=("sentinel", "file"), merge="prefixed")
+        text = toml.read_text().replace("[forward.defender]\n", f"[forward.defender]\n{graph}", 1)
+        text = text.replace("page_size = 10000\n", "")
+        toml.write_text(text)
+        from huntvault import config as configmod
+
+        cfg = configmod.load(toml, env=emu.env()).forward
+        fw = Forwarder(cfg)
+        expected: set[tuple[str, str]] = set()
+        for _ in range(3):
+            result = fw.run_once()
+            assert not result.poll.error and result.sinks["sentinel"].pending == 0, result
+            expected |= visible_versions(emu)
+            emu.defender.clock.advance(8 * 3600)
+        fw.close()
+        routes = emu.defender.stats.by_route
+        assert routes["graph_alerts"] > 3 and not routes.get("machines") and not routes.get("alerts")
+        assert_exactly_once(arrivals(emu, "logs-ingestion"), expected, "sentinel")
+        assert_exactly_once(jsonl_arrivals(tmp_path / "state" / "alerts.jsonl"), expected, "file")
+        devices = {d.id: d for d in emu.tenant.devices}
+        for rec in emu.la.records("logs-ingestion"):
+            device = devices[rec["machineId"]]  # the machine came from the alert's deviceEvidence
+            assert (
+                rec["MachineOsPlatform"] == device.os_platform
+                and rec["MachineRiskScore"] == device.risk_score
+            )
+            assert rec["status"] in ("New", "InProgress", "Resolved") and isinstance(rec["incidentId"], int)
+        # the Defender API's default URL with source = "graph" is a start-up error naming the setting
+        bad = text.replace(
+            f'base_url = "{emu.defender_server.url}"', 'base_url = "https://api.securitycenter.microsoft.com"'
+        )
+        toml.write_text(bad)
+        run = CliRunner().invoke(main, ["--config", str(toml), "forward", "--once"], env=emu.env())
+        assert run.exit_code == 2 and "forward.defender.base_url" in run.stderr

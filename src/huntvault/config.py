@@ -91,6 +91,7 @@ class HuntConfig:
 
 @dataclass
 class DefenderApiConfig:
+    source: str = "defender"  # defender (/api/alerts + /api/machines) | graph (Graph security/alerts_v2)
     base_url: str = "https://api.securitycenter.microsoft.com"
     authority: str = "https://login.microsoftonline.com"
     tenant_id: str = ""
@@ -287,6 +288,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "kind@source": ("local", "azure-blob", "eventhub", "eventhub-replay", "jsonl"),
     "kind@sink": ("logs-ingestion", "data-collector", "archive", "jsonl", "stdout"),
     "merge": ("prefixed", "logicapp", "classic"),
+    "source@defender": ("defender", "graph"),
     "engine": ("duckdb", "spark"),
 }
 
@@ -324,6 +326,10 @@ _SECRET_ENV_NAME = re.compile(r"^HUNTVAULT_[A-Z0-9_]+$")
 
 
 def _validate_forward(fwd: ForwardConfig) -> None:
+    if fwd.defender.source not in _CHOICES["source@defender"]:
+        raise ConfigError(
+            "forward.defender.source", f"must be one of {', '.join(_CHOICES['source@defender'])}"
+        )
     for key in ("poll_seconds", "max_retry_seconds"):
         if getattr(fwd, key) <= 0:
             raise ConfigError(f"forward.{key}", "must be > 0")

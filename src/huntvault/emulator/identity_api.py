@@ -29,6 +29,7 @@ SCOPES: dict[str, str] = {
     "https://api.securitycenter.windows.com/.default": DEFENDER_AUDIENCE,
     "https://api.security.microsoft.com/.default": DEFENDER_AUDIENCE,
     "https://securitycenter.onmicrosoft.com/windowsatpservice/.default": DEFENDER_AUDIENCE,
+    "https://graph.microsoft.com/.default": "https://graph.microsoft.com",
     "https://monitor.azure.com/.default": MONITOR_AUDIENCE,
     "https://monitor.azure.com//.default": MONITOR_AUDIENCE,
 }

@@ -118,6 +118,10 @@ class DefenderClient:
         url = f"{self.base}{path}"
         if params:
             url += "?" + urlencode(params, safe="$(),'", quote_via=quote)
+        return self.fetch(url, path, missing_ok=missing_ok)
+
+    def fetch(self, url: str, path: str, *, missing_ok: bool = False) -> Any:
+        """GET a full URL of this API (`path` names it in messages), with the retries described above."""
         failures = 0
         throttles = 0
         reauth = False
@@ -196,6 +200,16 @@ class DefenderClient:
         raise RemoteUnavailable(f"Defender API GET {path} failed after retries: {last}", wait)
 
     # -- alerts ----------------------------------------------------------------------------------
+    def probe(self) -> None:
+        """One cheap call that proves credentials, permission and URL (the start-up check)."""
+        self.get(
+            "/api/alerts", {"$filter": f"lastUpdateTime ge {odata_time(datetime.now(UTC))}", "$top": "1"}
+        )
+
+    def own_machine(self, alert: dict[str, Any]) -> dict[str, Any] | None:
+        """The machine an alert carries itself (None: look it up by `machineId` in the machine API)."""
+        return None
+
     def _alerts(self, lo: datetime, hi: datetime | None, skip: int = 0) -> list[dict[str, Any]]:
         page = self._fetch_alerts(lo, hi, skip)
         if self.on_page is not None:

@@ -24,7 +24,8 @@ from huntvault.errors import ConfigError, ForwardError, RemoteConfigError, Remot
 from huntvault.forward.anatomy import Rewindable, Sink
 from huntvault.forward.budget import Interrupted, stoppable_sleep
 from huntvault.forward.deadletter import DeadLetterBox
-from huntvault.forward.defender import DefenderClient, MachineCache, alert_time, odata_time
+from huntvault.forward.defender import DefenderClient, MachineCache, alert_time
+from huntvault.forward.graph import ALERT_SOURCES
 from huntvault.forward.health import OK, PAUSED, Health, now_text
 from huntvault.forward.merge import MERGE_MODES, Merge
 from huntvault.forward.sinks import build_sink, effective
@@ -163,7 +164,7 @@ class Forwarder:
     @property
     def client(self) -> DefenderClient:
         if self._client is None:
-            self._client = DefenderClient(self.cfg.defender)
+            self._client = ALERT_SOURCES[self.cfg.defender.source](self.cfg.defender)
         return self._client
 
     @property
@@ -199,15 +200,7 @@ class Forwarder:
         self.start_cursor()  # a bad start_from is a start-up error too
         warnings: list[str] = []
         calls = self.client.calls
-        probes: list[tuple[str, Callable[[], Any]]] = [
-            (
-                "the Defender API",
-                lambda: self.client.get(
-                    "/api/alerts",
-                    {"$filter": f"lastUpdateTime ge {odata_time(datetime.now(UTC))}", "$top": "1"},
-                ),
-            )
-        ]
+        probes: list[tuple[str, Callable[[], Any]]] = [("the alert API", self.client.probe)]
         for sink in self.sinks:
             tokens = getattr(sink, "tokens", None)
             if tokens is not None:
@@ -245,10 +238,12 @@ class Forwarder:
     def _merged_inbox(self) -> list[Queued]:
         """The stored alert versions merged with their machines, one record per sink."""
         raws = self.state.inbox()
-        machines = self.machines.get_many(str(a.get("machineId") or "") for a in raws) if raws else {}
+        own = [self.client.own_machine(a) for a in raws]  # Graph alerts carry their device
+        wanted = [str(a.get("machineId") or "") for a, m in zip(raws, own, strict=True) if m is None]
+        machines = self.machines.get_many(wanted) if wanted else {}
         items = []
-        for alert in raws:
-            machine = machines.get(str(alert.get("machineId") or ""))
+        for alert, carried in zip(raws, own, strict=True):
+            machine = carried if carried is not None else machines.get(str(alert.get("machineId") or ""))
             records = {name: merge(alert, machine) for name, merge in self._merges.items()}
             items.append(Queued(str(alert["id"]), str(alert["lastUpdateTime"]), records, alert, machine))
         return items
