@@ -55,18 +55,21 @@ def test_sigkill_at_seeded_points_then_restart_delivers_every_version_once(tmp_p
         kills: list[str] = []
         advance = True
         for point, n in plan:
-            if advance:  # alerts change while the forwarder is dead: what it stored must still go out
-                emu.defender.clock.advance(rng.uniform(2, 6) * 3600)
+            if advance or point == "unit-committed":  # alerts change while the forwarder is dead:
+                emu.defender.clock.advance(rng.uniform(2, 6) * 3600)  # what it stored must still go out
             expected |= visible_versions(emu)
             proc = forwarder_process(toml, emu, tmp_path, kill=f"{point}:{n}")
-            if wait_for(lambda want=frozenset(expected): delivered(emu, jsonl, set(want), sinks), proc):
-                code, err = stop_process(
-                    proc, tmp_path / "state"
-                )  # the point was not reached n times: all caught up
-                assert code == 0, err
-                advance = True
-                continue
-            assert proc.wait() == -signal.SIGKILL, proc.communicate()[1][-3000:]
+            if point == "unit-committed":  # reached only if there are n requests to send
+                caught_up = wait_for(
+                    lambda want=frozenset(expected): delivered(emu, jsonl, set(want), sinks), proc
+                )
+                if caught_up:
+                    code, err = stop_process(proc, tmp_path / "state")
+                    assert code == 0, err
+                    advance = True
+                    continue
+            # every poll passes the other points (a poll every 0.2 s): the kill always comes
+            assert proc.wait(timeout=90) == -signal.SIGKILL, proc.communicate()[1][-3000:]
             kills.append(point)
             # a page read but not stored is lost if the alert changes before the restart: that is the
             # one window on this side (the write of one page); don't move the clock over it
@@ -75,8 +78,7 @@ def test_sigkill_at_seeded_points_then_restart_delivers_every_version_once(tmp_p
         assert wait_for(lambda: delivered(emu, jsonl, expected, sinks), proc), proc.communicate()[1][-3000:]
         code, err = stop_process(proc, tmp_path / "state")
         assert code == 0, err
-        assert len(kills) >= 4, f"too few kills landed: {kills}"
-        assert {"page-stored", "unit-committed"} <= set(kills)
+        assert set(points) <= set(kills) and len(kills) >= len(plan) - 1, kills  # every point, seeded
         assert len(expected) > len(emu.defender.alerts_now(False))  # updates, not only new alerts
         assert_exactly_once(arrivals(emu, "logs-ingestion"), expected, "sentinel")
         assert_exactly_once(arrivals(emu, "data-collector"), expected, "legacy")
