@@ -163,7 +163,7 @@ def _token(emu: Emulators, **over: str) -> TokenProvider:
         ({"client_secret": "wrong"}, "HUNTVAULT_DEFENDER_CLIENT_SECRET"),
         ({"client_id": "00000000-0000-0000-0000-00000000dead"}, "forward.defender.client_id"),
         ({"tenant_id": "00000000-0000-0000-0000-00000000beef"}, "forward.defender.tenant_id"),
-        ({"scope": "https://graph.microsoft.com/.default"}, "forward.defender.scope"),
+        ({"scope": "https://nothing.example/.default"}, "forward.defender.scope"),
     ],
 )
 def test_token_refusals_name_the_setting(emu: Emulators, over: dict[str, str], setting: str) -> None:
