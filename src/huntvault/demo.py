@@ -233,7 +233,7 @@ def step_hunt(state: DemoState) -> None:
 
 def step_serve(state: DemoState) -> None:
     """Serve the search API, the hunt API and the UI until Ctrl-C."""
-    from huntvault.web.ui import hunt_url, page_urls, search_url, start_background_server
+    from huntvault.web import hunt_url, page_urls, search_url, start_background_server
 
     assert state.config is not None
     o = state.opts

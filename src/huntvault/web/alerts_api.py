@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
-from huntvault.config import ForwardConfig
 from huntvault.forward import ForwardedAlert, forwarded_alerts
-from huntvault.web.app import require
+from huntvault.web.deps import ConfigDep
+from huntvault.web.policy import Access, access
+from huntvault.web.responses import JsonResponse
 
 router = APIRouter()
 
@@ -31,11 +31,6 @@ _MACHINE_FIELDS = (
     "rbacGroupName",
     "machineTags",
 )
-
-
-class _Json(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def _machine(alert: ForwardedAlert) -> dict[str, Any]:
@@ -76,11 +71,10 @@ def summary(alert: ForwardedAlert) -> dict[str, Any]:
 
 
 @router.get("/api/alerts")
-def alerts(request: Request, limit: int = Query(500, ge=1, le=MAX_ALERTS)) -> Response:
+@access(Access.QUERY)
+def alerts(config: ConfigDep, limit: int = Query(500, ge=1, le=MAX_ALERTS)) -> Response:
     """Forwarded alerts, newest update first, each with its machine, evidence and per-sink delivery."""
-    require(request)
-    cfg: ForwardConfig = request.app.state.config.forward
-    view = forwarded_alerts(cfg)
+    view = forwarded_alerts(config.forward)
     rows = [summary(a) for a in view.alerts]
     rows.sort(key=lambda r: (str(r["lastUpdateTime"] or ""), r["id"]), reverse=True)
-    return _Json({"sinks": view.sinks, "total": len(rows), "value": rows[:limit]})
+    return JsonResponse({"sinks": view.sinks, "total": len(rows), "value": rows[:limit]})
