@@ -31,6 +31,7 @@ from huntvault.kql.functions import (
     conditionals,
     conversion,
     encoding,
+    geo,
     hashes,
     ip,
     math,
@@ -110,6 +111,7 @@ FUNCTIONS: dict[str, Function] = merge(
     math.FUNCTIONS,
     window.FUNCTIONS,
     series.FUNCTIONS,
+    geo.FUNCTIONS,
 )
 SPECIALS: dict[str, Special] = merge("special form", special.SPECIALS)
 OFFLINE: dict[str, Offline] = merge("offline built-in", special.OFFLINE)

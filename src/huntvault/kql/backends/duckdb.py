@@ -23,6 +23,8 @@ from huntvault.kql.backends.catalog import (
     snapshot,
 )
 from huntvault.kql.limits import HuntLimits
+from huntvault.kql.geomath import UDF_NAME as GEO_UDF
+from huntvault.kql.geomath import kql_geo
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 
@@ -52,7 +54,7 @@ def sandbox(con: duckdb.DuckDBPyConnection, readable: list[Path], limits: HuntLi
 
 
 def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
-    """The kql_series UDF (series_* functions) on a connection, once."""
+    """The kql_series (series_*) and kql_geo (geo_*) UDFs on a connection, once."""
     found = con.execute(
         "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [UDF_NAME]
     ).fetchall()
@@ -60,6 +62,7 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
         return
     text = duckdb.sqltype("VARCHAR")
     con.create_function(UDF_NAME, kql_series, [text, text, text], text, side_effects=False)
+    con.create_function(GEO_UDF, kql_geo, [text, text], text, null_handling="special", side_effects=False)
 
 
 def create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:

@@ -24,6 +24,8 @@ from huntvault.kql.backends.catalog import (
     snapshot,
 )
 from huntvault.kql.limits import HuntLimits
+from huntvault.kql.geomath import UDF_NAME as GEO_UDF
+from huntvault.kql.geomath import kql_geo
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 
@@ -98,6 +100,7 @@ class SparkBackend(TableCatalog):
         limits = limits or HuntLimits()
         self.spark = spark_root(limits.spark_master, limits.spark_conf).newSession()
         self.spark.udf.register(UDF_NAME, _series_udf, StringType())
+        self.spark.udf.register(GEO_UDF, kql_geo, StringType())
         tables: dict[str, list[tuple[str, str]]] = {}
         partitioned: set[str] = set()
         if root is not None:

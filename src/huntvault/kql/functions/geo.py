@@ -1,0 +1,102 @@
+"""The geo_* functions: every one goes through the kql_geo UDF (kql/geomath, the same Python on DuckDB
+and Spark); this table gives each its arity and result type."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from huntvault.kql import ast as A
+from huntvault.kql.geomath import UDF_NAME
+from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.values import S, T, call, dtype, to_dynamic
+
+#: name -> (least arguments, most arguments, result type)
+GEO_SIGNATURES: dict[str, tuple[int, int, str]] = {
+    "geo_distance_2points": (4, 5, "real"),
+    "geo_distance_point_to_line": (3, 3, "real"),
+    "geo_distance_point_to_polygon": (3, 3, "real"),
+    "geo_closest_point_on_line": (3, 3, "dynamic"),
+    "geo_closest_point_on_polygon": (3, 3, "dynamic"),
+    "geo_line_length": (1, 1, "real"),
+    "geo_polygon_area": (1, 1, "real"),
+    "geo_polygon_perimeter": (1, 1, "real"),
+    "geo_line_centroid": (1, 1, "dynamic"),
+    "geo_polygon_centroid": (1, 1, "dynamic"),
+    "geo_angle": (6, 6, "real"),
+    "geo_line_interpolate_point": (2, 2, "dynamic"),
+    "geo_line_locate_point": (3, 3, "real"),
+    "geo_point_in_circle": (5, 5, "bool"),
+    "geo_point_in_polygon": (3, 3, "bool"),
+    "geo_intersects_2lines": (2, 2, "bool"),
+    "geo_intersects_2polygons": (2, 2, "bool"),
+    "geo_intersects_line_with_polygon": (2, 2, "bool"),
+    "geo_line_densify": (1, 3, "dynamic"),
+    "geo_polygon_densify": (1, 3, "dynamic"),
+    "geo_point_to_geohash": (2, 3, "string"),
+    "geo_geohash_to_central_point": (1, 1, "dynamic"),
+    "geo_geohash_to_polygon": (1, 1, "dynamic"),
+    "geo_geohash_neighbors": (1, 1, "dynamic"),
+    "geo_point_to_s2cell": (2, 3, "string"),
+    "geo_s2cell_to_central_point": (1, 1, "dynamic"),
+    "geo_s2cell_to_polygon": (1, 1, "dynamic"),
+    "geo_s2cell_neighbors": (1, 1, "dynamic"),
+    "geo_point_to_h3cell": (2, 3, "string"),
+    "geo_h3cell_to_central_point": (1, 1, "dynamic"),
+    "geo_h3cell_to_polygon": (1, 1, "dynamic"),
+    "geo_h3cell_level": (1, 1, "int"),
+    "geo_h3cell_parent": (1, 2, "string"),
+    "geo_h3cell_children": (1, 2, "dynamic"),
+    "geo_h3cell_neighbors": (1, 1, "dynamic"),
+    "geo_h3cell_rings": (2, 2, "dynamic"),
+    "geo_from_wkt": (1, 1, "dynamic"),
+    "geo_point_buffer": (3, 4, "dynamic"),
+    "geo_line_buffer": (2, 3, "dynamic"),
+    "geo_polygon_buffer": (2, 3, "dynamic"),
+    "geo_intersection_2lines": (2, 2, "dynamic"),
+    "geo_intersection_line_with_polygon": (2, 2, "dynamic"),
+    "geo_intersection_2polygons": (2, 2, "dynamic"),
+    "geo_union_lines_array": (1, 1, "dynamic"),
+    "geo_union_polygons_array": (1, 1, "dynamic"),
+    "geo_simplify_polygons_array": (1, 2, "dynamic"),
+    "geo_line_simplify": (1, 2, "dynamic"),
+    "geo_polygon_simplify": (1, 2, "dynamic"),
+    "geo_line_to_s2cells": (1, 3, "dynamic"),
+    "geo_polygon_to_s2cells": (1, 3, "dynamic"),
+    "geo_polygon_to_h3cells": (1, 3, "dynamic"),
+}
+
+_SQL_TYPES = {"real": "DOUBLE", "bool": "BOOLEAN", "int": "INTEGER", "long": "BIGINT"}
+
+
+def _json_text(c: Compiler, v: T) -> exp.Expression:
+    """One UDF argument as JSON (scalars through the dialect: Spark's to_json takes no scalar)."""
+    if v.type == "dynamic" or (v.is_const and v.const is None):
+        return to_dynamic(v).sql
+    return c.planner.dialect.to_json(to_dynamic(v).sql if v.type == "datetime" else v.sql)
+
+
+def geo_call(c: Compiler, name: str, args: list[T]) -> exp.Expression:
+    """kql_geo('name', json_array(args...)) as text (null when Kusto answers null)."""
+    packed = call("json_array", *[_json_text(c, a) for a in args])
+    return call(UDF_NAME, S(name), exp.Cast(this=packed, to=dtype("VARCHAR")))
+
+
+def typed(text: exp.Expression, kind: str) -> exp.Expression:
+    """The UDF's text as the function's KQL type (strings are never null in Kusto)."""
+    if kind == "dynamic":
+        return exp.Cast(this=text, to=dtype("JSON"))
+    if kind == "string":
+        return call("coalesce", text, S(""))
+    return exp.TryCast(this=text, to=dtype(_SQL_TYPES[kind]))
+
+
+def geo_function(name: str, lo: int, hi: int, kind: str) -> Function:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        return T(typed(geo_call(c, name, args), kind), kind)
+
+    return Function(lower, (lo, hi), kind)
+
+
+FUNCTIONS: dict[str, Function] = {
+    name: geo_function(name, lo, hi, kind) for name, (lo, hi, kind) in GEO_SIGNATURES.items()
+}
