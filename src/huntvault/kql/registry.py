@@ -66,6 +66,7 @@ from huntvault.kql.operators import (
     summarize,
 )
 from huntvault.kql.plugins import columns
+from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
 from huntvault.kql.sources import tables as table_sources
@@ -122,7 +123,7 @@ BINARY: dict[str, BinaryLowering] = merge(
     "binary operator", comparison.BINARY, arithmetic.BINARY, text.BINARY
 )
 LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
-PLUGINS: dict[str, Plugin] = merge("plugin", columns.PLUGINS)
+PLUGINS: dict[str, Plugin] = merge("plugin", columns.PLUGINS, geo_plugins.PLUGINS)
 
 _OPERATORS: list[Operator] = [
     *filtering.OPERATORS,
