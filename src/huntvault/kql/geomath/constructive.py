@@ -68,7 +68,20 @@ def _line_edges(shape: Shape) -> list[tuple[Vec, Vec]]:
     return out
 
 
-def _collect(points: list[Vec], segments: list[tuple[Vec, Vec]]) -> object:
+def _snapper(*shapes: Shape) -> Callable[[Vec], Pt]:
+    """Vectors back to coordinates, giving an input vertex its input coordinates exactly."""
+    known = [(to_vec(p), p) for s in shapes for seq in [*s.lines, *[r for poly in s.polygons for r in poly]] for p in seq]
+
+    def snap(v: Vec) -> Pt:
+        for k, p in known:
+            if angle(k, v) < 1e-13:
+                return p
+        return to_pt(v)
+
+    return snap
+
+
+def _collect(points: list[Vec], segments: list[tuple[Vec, Vec]], to_pt: Callable[[Vec], Pt] = to_pt) -> object:
     """Points and segments as one GeoJSON geometry (points on a segment are dropped)."""
     lines = _chain(segments)
     pts: list[Vec] = []
@@ -122,7 +135,7 @@ def intersection_2lines(args: Args) -> object:
                 segments.append((x, y))
             else:
                 points.extend(ends)
-    return _collect(points, segments)
+    return _collect(points, segments, _snapper(s1, s2))
 
 
 def _collinear(a: Vec, b: Vec, c: Vec, d: Vec) -> bool:
@@ -159,7 +172,7 @@ def intersection_line_with_polygon(args: Args) -> object:
             merged[-1] = (merged[-1][0], y)
         else:
             merged.append((x, y))
-    return _collect(points, merged)
+    return _collect(points, merged, _snapper(line, poly))
 
 
 # --- planar steps (shapely) ------------------------------------------------------------------------
