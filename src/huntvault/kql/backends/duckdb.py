@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from duckdb.func import FunctionNullHandling
 from sqlglot import exp
 
 from huntvault import schema
@@ -22,9 +23,9 @@ from huntvault.kql.backends.catalog import (
     archive_tables,
     snapshot,
 )
-from huntvault.kql.limits import HuntLimits
 from huntvault.kql.geomath import UDF_NAME as GEO_UDF
 from huntvault.kql.geomath import kql_geo
+from huntvault.kql.limits import HuntLimits
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 
@@ -62,7 +63,9 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
         return
     text = duckdb.sqltype("VARCHAR")
     con.create_function(UDF_NAME, kql_series, [text, text, text], text, side_effects=False)
-    con.create_function(GEO_UDF, kql_geo, [text, text], text, null_handling="special", side_effects=False)
+    con.create_function(
+        GEO_UDF, kql_geo, [text, text], text, null_handling=FunctionNullHandling.SPECIAL, side_effects=False
+    )
 
 
 def create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:

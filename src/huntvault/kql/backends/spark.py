@@ -23,9 +23,9 @@ from huntvault.kql.backends.catalog import (
     archive_tables,
     snapshot,
 )
-from huntvault.kql.limits import HuntLimits
 from huntvault.kql.geomath import UDF_NAME as GEO_UDF
 from huntvault.kql.geomath import kql_geo
+from huntvault.kql.limits import HuntLimits
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 

@@ -20,7 +20,7 @@ _B32_INDEX = {c: i for i, c in enumerate(_B32)}
 def geohash_encode(lng: float, lat: float, chars: int) -> str:
     lo = [-180.0, -90.0]
     hi = [180.0, 90.0]
-    out = []
+    out: list[str] = []
     bit, ch, even = 0, 0, True
     while len(out) < chars:
         axis = 0 if even else 1
@@ -146,7 +146,7 @@ def s2cell_to_central_point(args: Args) -> object:
 def s2_vertices(cid: s2sphere.CellId) -> list[Pt]:
     cell = s2sphere.Cell(cid)
     pts = [_ll(s2sphere.LatLng.from_point(cell.get_vertex(k))) for k in range(4)]
-    return pts + [pts[0]]
+    return [*pts, pts[0]]
 
 
 def s2cell_to_polygon(args: Args) -> object:
@@ -198,7 +198,7 @@ def h3cell_to_central_point(args: Args) -> object:
 
 def h3_boundary(c: str) -> list[Pt]:
     ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(c)]
-    return ring + [ring[0]]
+    return [*ring, ring[0]]
 
 
 def h3cell_to_polygon(args: Args) -> object:

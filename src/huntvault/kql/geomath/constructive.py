@@ -70,7 +70,12 @@ def _line_edges(shape: Shape) -> list[tuple[Vec, Vec]]:
 
 def _snapper(*shapes: Shape) -> Callable[[Vec], Pt]:
     """Vectors back to coordinates, giving an input vertex its input coordinates exactly."""
-    known = [(to_vec(p), p) for s in shapes for seq in [*s.lines, *[r for poly in s.polygons for r in poly]] for p in seq]
+    known = [
+        (to_vec(p), p)
+        for s in shapes
+        for seq in [*s.lines, *[r for poly in s.polygons for r in poly]]
+        for p in seq
+    ]
 
     def snap(v: Vec) -> Pt:
         for k, p in known:
@@ -81,7 +86,9 @@ def _snapper(*shapes: Shape) -> Callable[[Vec], Pt]:
     return snap
 
 
-def _collect(points: list[Vec], segments: list[tuple[Vec, Vec]], to_pt: Callable[[Vec], Pt] = to_pt) -> object:
+def _collect(
+    points: list[Vec], segments: list[tuple[Vec, Vec]], to_pt: Callable[[Vec], Pt] = to_pt
+) -> object:
     """Points and segments as one GeoJSON geometry (points on a segment are dropped)."""
     lines = _chain(segments)
     pts: list[Vec] = []
@@ -126,7 +133,7 @@ def intersection_2lines(args: Args) -> object:
         for c, d in _line_edges(s2):
             got = arcs_cross(a, b, c, d)
             ends = [p for i, p in enumerate(got) if not any(_same(p, q) for q in got[:i])]
-            if len(ends) == 2 and angle(unit(add(a, b)), closest_on_arc(unit(add(a, b)), c, d)) < 1e-9 or (
+            if (len(ends) == 2 and angle(unit(add(a, b)), closest_on_arc(unit(add(a, b)), c, d)) < 1e-9) or (
                 len(ends) == 2 and _collinear(a, b, c, d)
             ):
                 x, y = ends
@@ -194,7 +201,9 @@ def _from_shapely(g: sg.base.BaseGeometry) -> object:
         return polygon_json([[list(g.exterior.coords), *[list(i.coords) for i in g.interiors]]])
     if isinstance(g, sg.MultiPolygon):
         polys = [shapely.geometry.polygon.orient(p, 1.0) for p in g.geoms]
-        return polygon_json([[list(p.exterior.coords), *[list(i.coords) for i in p.interiors]] for p in polys])
+        return polygon_json(
+            [[list(p.exterior.coords), *[list(i.coords) for i in p.interiors]] for p in polys]
+        )
     if isinstance(g, sg.LineString):
         return line_json([list(g.coords)])
     if isinstance(g, sg.MultiLineString):
@@ -371,14 +380,21 @@ def point_buffer(args: Args) -> object:
 
 def _local(shape: Shape) -> tuple[Callable[[Pt], Pt], Callable[[float, float], Pt]]:
     """An azimuthal-equidistant projection about the shape's first vertex (meters) and its inverse."""
-    first = (shape.lines[0][0] if shape.lines else shape.polygons[0][0][0]) if not shape.points else shape.points[0]
+    first = (
+        (shape.lines[0][0] if shape.lines else shape.polygons[0][0][0])
+        if not shape.points
+        else shape.points[0]
+    )
     o = to_vec(first)
 
     def fwd(p: Pt) -> Pt:
         d = haversine(first, p)
         lat1, lat2 = math.radians(first[1]), math.radians(p[1])
         dl = math.radians(p[0] - first[0])
-        b = math.atan2(math.sin(dl) * math.cos(lat2), math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dl))
+        b = math.atan2(
+            math.sin(dl) * math.cos(lat2),
+            math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dl),
+        )
         return (d * math.sin(b), d * math.cos(b))
 
     def back(x: float, y: float) -> Pt:
@@ -392,7 +408,10 @@ def _buffer_shape(shape: Shape, radius: float, tol: float) -> object:
     fwd, back = _local(shape)
     if shape.polygons:
         geom: sg.base.BaseGeometry = sg.MultiPolygon(
-            [sg.Polygon([fwd(p) for p in poly[0]], [[fwd(p) for p in h] for h in poly[1:]]) for poly in shape.polygons]
+            [
+                sg.Polygon([fwd(p) for p in poly[0]], [[fwd(p) for p in h] for h in poly[1:]])
+                for poly in shape.polygons
+            ]
         ).buffer(0)
     else:
         geom = sg.MultiLineString([[fwd(p) for p in line] for line in shape.lines])
@@ -442,11 +461,8 @@ def _s2_covering(shape: Shape, level: int) -> list[str] | None:
 
 
 def _meets(cid: s2sphere.CellId, shape: Shape) -> bool:
-    cell = Shape("Polygon", [], [], [[s2_vertices(cid)]])
-    if shapes_intersect(cell, shape):
-        return True
-    # a cell bigger than a hemisphere-sized test cannot miss: faces (level 0) are checked by their centers too
-    return False
+    """Whether an S2 cell (four geodesic edges) and the shape share a point."""
+    return shapes_intersect(Shape("Polygon", [], [], [[s2_vertices(cid)]]), shape)
 
 
 def _cover_args(args: Args, kinds: frozenset[str]) -> tuple[Shape, int] | None:

@@ -33,7 +33,9 @@ def _options(p: Planner, node: A.Call, first: int, names: list[str], scope: Scop
         out[names[i]] = p.compile(arg, scope)
     for key, arg in node.named.items():
         if key not in names:
-            raise p.semantic(f"{node.name}(): unknown argument {key!r} (expected one of {', '.join(names)})", arg)
+            raise p.semantic(
+                f"{node.name}(): unknown argument {key!r} (expected one of {', '.join(names)})", arg
+            )
         out[key] = p.compile(arg, scope)
     return out
 
