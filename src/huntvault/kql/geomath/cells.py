@@ -156,13 +156,20 @@ def s2cell_to_polygon(args: Args) -> object:
     return polygon_json([[s2_vertices(cid)]])
 
 
+#: Kusto's order of the 8 neighbors, as positions in S2's own enumeration (S2CellId::AppendAllNeighbors:
+#: the row below, left and right, then the row above), read from its documented example ('89c259')
+S2_NEIGHBOR_ORDER = [7, 0, 1, 2, 3, 5, 4, 6]
+
+
 def s2cell_neighbors(args: Args) -> object:
     cid = s2_cell(args[0])
     if cid is None:
         return None
+    found = [str(n.to_token()) for n in cid.get_all_neighbors(cid.level())]
+    if len(found) == len(S2_NEIGHBOR_ORDER):
+        found = [found[i] for i in S2_NEIGHBOR_ORDER]
     out: list[str] = []
-    for n in cid.get_all_neighbors(cid.level()):
-        tok = str(n.to_token())
+    for tok in found:
         if tok not in out:
             out.append(tok)
     return out

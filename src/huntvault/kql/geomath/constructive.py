@@ -13,8 +13,9 @@ import shapely
 from shapely import geometry as sg
 from shapely.ops import linemerge, unary_union
 
+from huntvault.kql.geomath import overlay
 from huntvault.kql.geomath.cells import s2_vertices
-from huntvault.kql.geomath.measures import arcs_cross, in_polygons, shapes_intersect
+from huntvault.kql.geomath.measures import in_polygons, shapes_intersect
 from huntvault.kql.geomath.sphere import (
     EMPTY,
     LINES,
@@ -26,6 +27,7 @@ from huntvault.kql.geomath.sphere import (
     Vec,
     add,
     angle,
+    arcs_cross,
     closest_on_arc,
     haversine,
     integer,
@@ -231,7 +233,8 @@ def intersection_2polygons(args: Args) -> object:
     s1, s2 = parse(args[0], POLYGONS), parse(args[1], POLYGONS)
     if s1 is None or s2 is None:
         return None
-    return _from_shapely(_to_shapely(s1).intersection(_to_shapely(s2)))
+    got = overlay.intersection(s1.polygons, s2.polygons)
+    return polygon_json(got) if got else dict(EMPTY)
 
 
 def union_lines_array(args: Args) -> object:
@@ -248,7 +251,8 @@ def union_polygons_array(args: Args) -> object:
     shapes = _array(args[0], POLYGONS)
     if shapes is None:
         return None
-    return _from_shapely(unary_union([_to_shapely(s) for s in shapes]))
+    got = overlay.union([p for s in shapes for p in s.polygons])
+    return polygon_json(got) if got else None
 
 
 # --- simplification ----------------------------------------------------------------------------------
@@ -328,12 +332,7 @@ def simplify_polygons_array(args: Args) -> object:
     tol = _opt(args, 1, 10.0)
     if shapes is None or tol is None or tol < 0:
         return None
-    union = unary_union([_to_shapely(s) for s in shapes])
-    polys: list[Poly] = []
-    for p in getattr(union, "geoms", [union]):
-        if isinstance(p, sg.Polygon) and not p.is_empty:
-            p = shapely.geometry.polygon.orient(p, 1.0)
-            polys.append([list(p.exterior.coords), *[list(i.coords) for i in p.interiors]])
+    polys = overlay.union([p for s in shapes for p in s.polygons])
     if not polys:
         return None
     got = _simplify_polys(polys, tol)

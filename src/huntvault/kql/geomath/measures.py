@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from huntvault.kql.geomath.overlay import union
 from huntvault.kql.geomath.sphere import (
     LINES,
     POLYGONS,
@@ -17,6 +18,7 @@ from huntvault.kql.geomath.sphere import (
     Vec,
     add,
     angle,
+    arcs_cross,
     closest_on_arc,
     cross,
     dot,
@@ -27,7 +29,6 @@ from huntvault.kql.geomath.sphere import (
     parse,
     point_json,
     point_of,
-    scale,
     slerp,
     to_pt,
     to_vec,
@@ -110,26 +111,6 @@ def edges(shape: Shape) -> list[tuple[Vec, Vec]]:
         vs = [to_vec(p) for p in seq]
         out.extend((vs[i], vs[i + 1]) for i in range(len(vs) - 1))
     return out
-
-
-def arcs_cross(a: Vec, b: Vec, c: Vec, d: Vec) -> list[Vec]:
-    """The points where arcs a-b and c-d meet (a shared stretch gives its ends)."""
-    n1, n2 = cross(a, b), cross(c, d)
-    x = cross(n1, n2)
-    if norm(x) < 1e-14 * max(norm(n1) * norm(n2), 1e-300):
-        # the same great circle: the overlapping stretch's ends, if any
-        out = [p for p in (a, b) if _on_arc(p, c, d)] + [p for p in (c, d) if _on_arc(p, a, b)]
-        return out
-    x = unit(x)
-    found = []
-    for cand in (x, scale(x, -1.0)):
-        if _on_arc(cand, a, b) and _on_arc(cand, c, d):
-            found.append(cand)
-    return found
-
-
-def _on_arc(p: Vec, a: Vec, b: Vec) -> bool:
-    return abs(angle(a, p) + angle(p, b) - angle(a, b)) < 1e-12
 
 
 def closest_on_edges(p: Vec, es: list[tuple[Vec, Vec]]) -> Vec:
@@ -253,7 +234,7 @@ def polygon_area(args: Args) -> object:
     if shape is None:
         return None
     total = 0.0
-    for poly in shape.polygons:
+    for poly in union(shape.polygons):
         total += ring_area(poly[0]) - sum(ring_area(h) for h in poly[1:])
     return max(total, 0.0) * RADIUS * RADIUS
 
@@ -283,7 +264,7 @@ def polygon_centroid(args: Args) -> object:
     if shape is None:
         return None
     acc: Vec = (0.0, 0.0, 0.0)
-    for poly in shape.polygons:
+    for poly in union(shape.polygons):
         acc = add(acc, _ring_integral(oriented(poly[0])))
         for hole in poly[1:]:
             acc = add(acc, _ring_integral(oriented(hole)), -1.0)

@@ -132,6 +132,26 @@ def closest_on_arc(p: Vec, a: Vec, b: Vec) -> Vec:
     return a if angle(p, a) <= angle(p, b) else b
 
 
+def arcs_cross(a: Vec, b: Vec, c: Vec, d: Vec) -> list[Vec]:
+    """The points where arcs a-b and c-d meet (a shared stretch gives its ends)."""
+    n1, n2 = cross(a, b), cross(c, d)
+    x = cross(n1, n2)
+    if norm(x) < 1e-14 * max(norm(n1) * norm(n2), 1e-300):
+        # the same great circle: the overlapping stretch's ends, if any
+        out = [p for p in (a, b) if _on_arc(p, c, d)] + [p for p in (c, d) if _on_arc(p, a, b)]
+        return out
+    x = unit(x)
+    found = []
+    for cand in (x, scale(x, -1.0)):
+        if _on_arc(cand, a, b) and _on_arc(cand, c, d):
+            found.append(cand)
+    return found
+
+
+def _on_arc(p: Vec, a: Vec, b: Vec) -> bool:
+    return abs(angle(a, p) + angle(p, b) - angle(a, b)) < 1e-12
+
+
 # --- GeoJSON ----------------------------------------------------------------------------------------
 
 
