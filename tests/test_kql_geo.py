@@ -94,7 +94,13 @@ def test_angle_point_to_line_and_locate() -> None:
 @pytest.mark.parametrize("name", sorted(GEO_FUNCTIONS))
 def test_every_function_answers_null_to_garbage(name: str) -> None:
     # wrong types, bad coordinates, malformed GeoJSON: null (or Kusto's empty string), never an exception
-    for args in ([], ["@!"], [None, None, None], [500, 500, {"type": "Polygon"}, 1, 2, 3], [{"type": 1}, "??", -1]):
+    for args in (
+        [],
+        ["@!"],
+        [None, None, None],
+        [500, 500, {"type": "Polygon"}, 1, 2, 3],
+        [{"type": 1}, "??", -1],
+    ):
         out = kql_geo(name, json.dumps(args))
         assert out in (None, ""), (name, args, out)
     assert kql_geo(name, "not json") is None

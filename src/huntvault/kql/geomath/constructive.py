@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable
 
 import h3
+import numpy as np
+import numpy.typing as npt
 import s2sphere
 import shapely
 from shapely import geometry as sg
@@ -418,12 +420,11 @@ def _buffer_shape(shape: Shape, radius: float, tol: float) -> object:
     out = geom.buffer(radius, quad_segs=quad)
     if out.is_empty:
         return None
-    return _from_shapely(shapely.ops.transform(lambda x, y, z=None: _unproject(back, x, y), out))
+    return _from_shapely(shapely.transform(out, lambda xy: _unproject(back, xy)))
 
 
-def _unproject(back: Callable[[float, float], Pt], xs: object, ys: object) -> tuple[list[float], list[float]]:
-    pts = [back(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]  # type: ignore[call-overload]
-    return [p[0] for p in pts], [p[1] for p in pts]
+def _unproject(back: Callable[[float, float], Pt], xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.array([back(float(x), float(y)) for x, y in xy], dtype=np.float64).reshape(-1, 2)
 
 
 def line_buffer(args: Args) -> object:
