@@ -235,8 +235,19 @@ def intersection_2polygons(args: Args) -> object:
     s1, s2 = parse(args[0], POLYGONS), parse(args[1], POLYGONS)
     if s1 is None or s2 is None:
         return None
-    got = overlay.intersection(s1.polygons, s2.polygons)
-    return polygon_json(got) if got else dict(EMPTY)
+    points, lines, polys = overlay.intersection(s1.polygons, s2.polygons)
+    parts: list[dict[str, object]] = []
+    if len(points) == 1:
+        parts.append(point_json(points[0]))
+    elif points:
+        parts.append({"type": "MultiPoint", "coordinates": [list(p) for p in points]})
+    if lines:
+        parts.append(line_json(lines))
+    if polys:
+        parts.append(polygon_json(polys))
+    if not parts:
+        return dict(EMPTY)
+    return parts[0] if len(parts) == 1 else {"type": "GeometryCollection", "geometries": parts}
 
 
 def union_lines_array(args: Args) -> object:

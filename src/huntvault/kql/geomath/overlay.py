@@ -80,7 +80,21 @@ def union(polys: list[Poly]) -> list[Poly]:
     return from_shapely(merged, polys)
 
 
-def intersection(a: list[Poly], b: list[Poly]) -> list[Poly]:
-    """The intersection of two (multi)polygons."""
+def intersection(a: list[Poly], b: list[Poly]) -> tuple[list[Pt], list[list[Pt]], list[Poly]]:
+    """The intersection of two (multi)polygons: the points and lines where they only touch, and the polygons."""
     got = to_shapely(a).buffer(0).intersection(to_shapely(b).buffer(0))
-    return from_shapely(got, a + b)
+    fix = _fixer(a + b)
+    points: list[Pt] = []
+    lines: list[list[Pt]] = []
+    stack = [got]
+    while stack:
+        g = stack.pop(0)
+        if g.is_empty:
+            continue
+        if isinstance(g, (sg.MultiPoint, sg.MultiLineString, sg.GeometryCollection)):
+            stack.extend(g.geoms)
+        elif isinstance(g, sg.Point):
+            points.append(fix((float(g.x), float(g.y))))
+        elif isinstance(g, sg.LineString):
+            lines.append([fix((float(x), float(y))) for x, y, *_ in g.coords])
+    return points, lines, from_shapely(got, a + b)

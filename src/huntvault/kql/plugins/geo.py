@@ -11,9 +11,12 @@ from huntvault.kql.ir import Env, Planner, Plugin, Rel, Scope
 from huntvault.kql.lowering.tables import unique
 from huntvault.kql.values import S, T, alias, call, col, dtype
 
-#: the plugins' optional arguments, in their positional order after the required ones
-POLYGON_OPTIONS = ["return_unmatched", "lookup_area_radius", "return_lookup_key"]
-LINE_OPTIONS = ["return_unmatched", "lookup_area_radius", "return_lookup_key"]
+#: the optional arguments after the required ones, in positional order. The current syntax is
+#: (Lookup, longitude, latitude, key [, radius], return_unmatched, join_hint) and returns the key column;
+#: the earlier one, (Lookup, key, longitude, latitude [, radius], return_unmatched, lookup_area_radius,
+#: return_lookup_key), still in older documentation, returns it only with return_lookup_key = true.
+OPTIONS = ["return_unmatched", "join_hint"]
+LEGACY_OPTIONS = ["return_unmatched", "lookup_area_radius", "return_lookup_key"]
 
 
 def _json(p: Planner, v: T) -> exp.Expression:
@@ -54,19 +57,33 @@ def _lookup(p: Planner, left: Rel, node: A.Call, env: Env, line: bool) -> Rel:
     if len(node.args) < least:
         raise p.semantic(
             f"{node.name}() needs the lookup table, its {'line' if line else 'polygon'} column, "
-            "the longitude and latitude" + (" and the radius" if line else ""),
+            "the longitude, the latitude, its shape column" + (" and the radius" if line else ""),
             node,
         )
     right = p.relation(node.args[0], env)
-    key = node.args[1]
-    if not isinstance(key, A.Name) or key.name not in right.types():
-        raise p.semantic(f"{node.name}(): the second argument must be a column of the lookup table", key)
+    rtypes = right.types()
+
+    def is_key(n: A.Node) -> bool:
+        return isinstance(n, A.Name) and rtypes.get(n.name) == "dynamic"
+
+    legacy = not is_key(node.args[3]) and is_key(node.args[1])
+    key = node.args[1] if legacy else node.args[3]
+    if not isinstance(key, A.Name) or not is_key(key):
+        raise p.semantic(
+            f"{node.name}(): the shape argument must be a dynamic column of the lookup table", key
+        )
     lt, rt = p.fresh("l"), p.fresh("r")
     lscope = Scope({n: T(col(n, lt), t) for n, t in left.cols}, env, p)
-    lng, lat = p.compile(node.args[2], lscope), p.compile(node.args[3], lscope)
-    shape = T(col(key.name, rt), right.types()[key.name])
-    opts = _options(p, node, least, LINE_OPTIONS if line else POLYGON_OPTIONS, lscope)
-    radius = p.compile(node.args[4], lscope) if line else opts.get("lookup_area_radius")
+    lng_node, lat_node = (node.args[2], node.args[3]) if legacy else (node.args[1], node.args[2])
+    lng, lat = p.compile(lng_node, lscope), p.compile(lat_node, lscope)
+    shape = T(col(key.name, rt), rtypes[key.name])
+    names = LEGACY_OPTIONS if legacy else OPTIONS
+    if not line:
+        names = (["lookup_area_radius"] if legacy else ["radius"]) + [
+            n for n in names if n != "lookup_area_radius"
+        ]
+    opts = _options(p, node, least, names, lscope)
+    radius = p.compile(node.args[4], lscope) if line else opts.get("lookup_area_radius", opts.get("radius"))
     if line and "lookup_area_radius" in opts:
         radius = opts["lookup_area_radius"]
     if radius is not None:
@@ -75,7 +92,7 @@ def _lookup(p: Planner, left: Rel, node: A.Call, env: Env, line: bool) -> Rel:
         on: exp.Expression = exp.LTE(this=dist, expression=exp.Cast(this=radius.sql, to=dtype("DOUBLE")))
     else:
         on = exp.EQ(this=_udf(p, "geo_point_in_polygon", [lng, lat, shape]), expression=S("true"))
-    keep_key = _flag(p, opts, "return_lookup_key", node)
+    keep_key = _flag(p, opts, "return_lookup_key", node) if legacy else True
     taken = {n for n, _ in left.cols}
     proj: list[exp.Expression] = [alias(col(n, lt), n) for n, _ in left.cols]
     cols = list(left.cols)
@@ -96,14 +113,14 @@ def _lookup(p: Planner, left: Rel, node: A.Call, env: Env, line: bool) -> Rel:
 
 
 def lower_polygon_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    """evaluate geo_polygon_lookup(Polygons, polygon, lng, lat [, return_unmatched, lookup_area_radius,
-    return_lookup_key]): each row joined with every polygon holding its point (or within the radius)."""
+    """evaluate geo_polygon_lookup(Polygons, lng, lat, polygon [, radius, return_unmatched, join_hint]):
+    each row joined with every polygon holding its point (or within the radius, meters)."""
     return _lookup(p, rel, node, env, line=False)
 
 
 def lower_line_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    """evaluate geo_line_lookup(Lines, line, lng, lat, radius [, return_unmatched, lookup_area_radius,
-    return_lookup_key]): each row joined with every line within the radius (meters)."""
+    """evaluate geo_line_lookup(Lines, lng, lat, line, radius [, return_unmatched, join_hint]): each row
+    joined with every line within the radius (meters)."""
     return _lookup(p, rel, node, env, line=True)
 
 
