@@ -271,10 +271,10 @@ def union_polygons_array(args: Args) -> object:
 # --- simplification ----------------------------------------------------------------------------------
 
 
-def _dp(vs: list[Vec], tol: float) -> list[Vec]:
-    """Douglas-Peucker with geodesic distances (tol in radians)."""
+def _dp(vs: list[Vec], tol: float) -> list[int]:
+    """Douglas-Peucker with geodesic distances (tol in radians): the indexes of the vertices kept."""
     if len(vs) < 3:
-        return vs
+        return list(range(len(vs)))
     keep = [False] * len(vs)
     keep[0] = keep[-1] = True
     stack = [(0, len(vs) - 1)]
@@ -288,36 +288,41 @@ def _dp(vs: list[Vec], tol: float) -> list[Vec]:
         if at >= 0 and worst > tol:
             keep[at] = True
             stack.extend([(i, at), (at, j)])
-    return [v for v, k in zip(vs, keep, strict=True) if k]
+    return [i for i, k in enumerate(keep) if k]
+
+
+def _tolerance(args: Args, i: int) -> float | None:
+    """The simplification tolerance in meters: default 10, valid from 0.1 to 10,000."""
+    tol = _opt(args, i, 10.0)
+    return tol if tol is not None and 0.1 <= tol <= 10000 else None
 
 
 def line_simplify(args: Args) -> object:
     shape = parse(args[0], LINES)
-    tol = _opt(args, 1, 10.0)
-    if shape is None or tol is None or tol < 0:
+    tol = _tolerance(args, 1)
+    if shape is None or tol is None:
         return None
     out: list[list[Pt]] = []
     for line in shape.lines:
-        vs = _dp([to_vec(p) for p in line], tol / RADIUS)
-        pts = [to_pt(v) for v in vs]
+        pts = [line[i] for i in _dp([to_vec(p) for p in line], tol / RADIUS)]
         if sum(haversine(pts[i], pts[i + 1]) for i in range(len(pts) - 1)) <= tol:
             return None  # the line collapses to a point at this tolerance
-        out.append([line[0], *pts[1:-1], line[-1]])
+        out.append(pts)
     return line_json(out)
 
 
 def _simplify_ring(ring: list[Pt], tol: float) -> list[Pt] | None:
-    vs = [to_vec(p) for p in ring[:-1]]
+    pts = ring[:-1]
+    vs = [to_vec(p) for p in pts]
     # split the ring at its first vertex and the vertex farthest from it, simplify both halves
     far = max(range(len(vs)), key=lambda k: angle(vs[0], vs[k]))
     first = _dp(vs[: far + 1], tol / RADIUS)
-    second = _dp([*vs[far:], vs[0]], tol / RADIUS)
-    out = [to_pt(v) for v in first[:-1] + second]
-    if len(out) < 4 or len(set(out)) < 3:
+    second = [far + i for i in _dp([*vs[far:], vs[0]], tol / RADIUS)]
+    keep = first[:-1] + second[:-1]
+    out = [pts[i] for i in keep]
+    if len(set(out)) < 3:
         return None
-    out[0] = ring[0]
-    out[-1] = ring[0]
-    return out
+    return [*out, out[0]]
 
 
 def _simplify_polys(polys: list[Poly], tol: float) -> list[Poly] | None:
@@ -325,25 +330,25 @@ def _simplify_polys(polys: list[Poly], tol: float) -> list[Poly] | None:
     for poly in polys:
         shell = _simplify_ring(poly[0], tol)
         if shell is None:
-            return None
+            continue  # a polygon this small disappears at this tolerance
         holes = [h for h in (_simplify_ring(r, tol) for r in poly[1:]) if h is not None]
         out.append([shell, *holes])
-    return out
+    return out or None
 
 
 def polygon_simplify(args: Args) -> object:
     shape = parse(args[0], POLYGONS)
-    tol = _opt(args, 1, 10.0)
-    if shape is None or tol is None or tol < 0:
+    tol = _tolerance(args, 1)
+    if shape is None or tol is None:
         return None
-    got = _simplify_polys(shape.polygons, tol)
+    got = _simplify_polys(overlay.union(shape.polygons), tol)
     return None if got is None else polygon_json(got)
 
 
 def simplify_polygons_array(args: Args) -> object:
     shapes = _array(args[0], POLYGONS)
-    tol = _opt(args, 1, 10.0)
-    if shapes is None or tol is None or tol < 0:
+    tol = _tolerance(args, 1)
+    if shapes is None or tol is None:
         return None
     polys = overlay.union([p for s in shapes for p in s.polygons])
     if not polys:
