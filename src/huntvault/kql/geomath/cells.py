@@ -64,7 +64,7 @@ def geohash_box(code: object) -> tuple[float, float, float, float] | None:
 
 def point_to_geohash(args: Args) -> object:
     p = point_of(args[0], args[1])
-    acc = integer(args[2]) if len(args) > 2 and args[2] is not None else 5
+    acc = integer(args[2]) if len(args) > 2 else 5
     if p is None or acc is None or not 1 <= acc <= 18:
         return ""
     return geohash_encode(p[0], p[1], acc)
@@ -129,7 +129,7 @@ def _ll(ll: s2sphere.LatLng) -> Pt:
 
 def point_to_s2cell(args: Args) -> object:
     p = point_of(args[0], args[1])
-    level = integer(args[2]) if len(args) > 2 and args[2] is not None else 11
+    level = integer(args[2]) if len(args) > 2 else 11
     if p is None or level is None or not 0 <= level <= 30:
         return ""
     cid = s2sphere.CellId.from_lat_lng(s2sphere.LatLng.from_degrees(p[1], p[0])).parent(level)
@@ -189,7 +189,7 @@ def h3_cell(v: object) -> str | None:
 
 def point_to_h3cell(args: Args) -> object:
     p = point_of(args[0], args[1])
-    res = integer(args[2]) if len(args) > 2 and args[2] is not None else 6
+    res = integer(args[2]) if len(args) > 2 else 6
     if p is None or res is None or not 0 <= res <= 15:
         return ""
     return str(h3.latlng_to_cell(p[1], p[0], res))
@@ -225,7 +225,7 @@ def h3cell_parent(args: Args) -> object:
     if c is None:
         return ""
     level = int(h3.get_resolution(c))
-    res = integer(args[1]) if len(args) > 1 and args[1] is not None else level - 1
+    res = integer(args[1]) if len(args) > 1 else level - 1
     if res is None or not 0 <= res < level:
         return ""
     return str(h3.cell_to_parent(c, res))
@@ -236,7 +236,7 @@ def h3cell_children(args: Args) -> object:
     if c is None:
         return None
     level = int(h3.get_resolution(c))
-    res = integer(args[1]) if len(args) > 1 and args[1] is not None else level + 1
+    res = integer(args[1]) if len(args) > 1 else level + 1
     if res is None or not level < res <= 15 or res - level > 5:
         return None
     return [str(x) for x in h3.cell_to_children(c, res)]

@@ -52,8 +52,8 @@ MAX_CELLS = 65536
 
 
 def _opt(args: Args, i: int, default: float) -> float | None:
-    if len(args) <= i or args[i] is None:
-        return default
+    if len(args) <= i:
+        return default  # not given; an explicit null is invalid
     return number(args[i])
 
 
@@ -483,7 +483,7 @@ def _meets(cid: s2sphere.CellId, shape: Shape) -> bool:
 
 def _cover_args(args: Args, kinds: frozenset[str]) -> tuple[Shape, int] | None:
     shape = parse(args[0], kinds)
-    level = integer(args[1]) if len(args) > 1 and args[1] is not None else 11
+    level = integer(args[1]) if len(args) > 1 else 11
     if shape is None or level is None or not 0 <= level <= 30:
         return None
     radius = _opt(args, 2, 0.0)
@@ -515,7 +515,7 @@ def line_to_s2cells(args: Args) -> object:
 
 def polygon_to_h3cells(args: Args) -> object:
     shape = parse(args[0], POLYGONS)
-    res = integer(args[1]) if len(args) > 1 and args[1] is not None else 6
+    res = integer(args[1]) if len(args) > 1 else 6
     if shape is None or res is None or not 0 <= res <= 15:
         return None
     radius = _opt(args, 2, 0.0)

@@ -384,7 +384,7 @@ def _densify(args: Args, kinds: frozenset[str]) -> object:
     """Points added along each planar edge (evenly, in longitude/latitude; the count doubles) until the
     geodesics between them stay within the tolerance (meters, default 10, valid 0.1 to 10,000) of it."""
     shape = parse(args[0], kinds)
-    tol = number(args[1]) if len(args) > 1 and args[1] is not None else 10.0
+    tol = number(args[1]) if len(args) > 1 else 10.0
     if shape is None or tol is None or not 0.1 <= tol <= 10000:
         return None
 
