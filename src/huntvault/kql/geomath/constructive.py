@@ -371,23 +371,26 @@ def _destination(p: Pt, bearing: float, dist: float) -> Pt:
 
 
 def _sides(radius: float, tol: float) -> int:
-    """Vertices of a circle whose chords stay within tol (a fraction of the radius) of the circle."""
-    step = 2 * math.acos(max(-1.0, 1 - tol)) if tol < 1 else math.pi / 2
+    """Vertices of a circle whose chords stay within tol meters of it."""
+    frac = min(tol / radius, 0.99)
+    step = 2 * math.acos(1 - frac)
     return max(8, min(4096, math.ceil(2 * math.pi / max(step, 1e-9))))
 
 
 def _buffer_args(args: Args, i: int) -> tuple[float, float] | None:
+    """(radius, tolerance) in meters: a positive radius; the tolerance (default 10 m) at least a millionth
+    of the radius, and above the radius lowered to just under it."""
     radius = number(args[i]) if len(args) > i else None
-    tol = _opt(args, i + 1, 0.1)
-    if radius is None or tol is None or not 0.00001 <= tol <= 1:
+    tol = _opt(args, i + 1, 10.0)
+    if radius is None or tol is None or radius <= 0 or tol < radius * 1e-6:
         return None
-    return radius, tol
+    return radius, min(tol, radius * 0.99)
 
 
 def point_buffer(args: Args) -> object:
     p = point_of(args[0], args[1])
     got = _buffer_args(args, 2)
-    if p is None or got is None or got[0] <= 0:
+    if p is None or got is None:
         return None
     radius, tol = got
     n = _sides(radius, tol)
@@ -446,7 +449,7 @@ def _unproject(back: Callable[[float, float], Pt], xy: npt.NDArray[np.float64]) 
 def line_buffer(args: Args) -> object:
     shape = parse(args[0], LINES)
     got = _buffer_args(args, 1)
-    if shape is None or got is None or got[0] <= 0:
+    if shape is None or got is None:
         return None
     return _buffer_shape(shape, *got)
 
@@ -456,8 +459,6 @@ def polygon_buffer(args: Args) -> object:
     got = _buffer_args(args, 1)
     if shape is None or got is None:
         return None
-    if got[0] == 0:
-        return polygon_json(shape.polygons)
     return _buffer_shape(shape, *got)
 
 
@@ -490,7 +491,7 @@ def _cover_args(args: Args, kinds: frozenset[str]) -> tuple[Shape, int] | None:
     if radius is None or radius < 0:
         return None
     if radius > 0:
-        grown = _buffer_shape(shape, radius, 0.1)
+        grown = _buffer_shape(shape, radius, min(10.0, radius * 0.1))
         shape = parse(grown, POLYGONS) if grown is not None else None
         if shape is None:
             return None
@@ -522,7 +523,7 @@ def polygon_to_h3cells(args: Args) -> object:
     if radius is None or radius < 0:
         return None
     if radius > 0:
-        grown = _buffer_shape(shape, radius, 0.1)
+        grown = _buffer_shape(shape, radius, min(10.0, radius * 0.1))
         shape = parse(grown, POLYGONS) if grown is not None else None
         if shape is None:
             return None
