@@ -7,6 +7,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.geomath import UDF_NAME
+from huntvault.kql.geomath.sphere import RADIUS
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.values import S, T, call, dtype, to_dynamic
 
@@ -97,6 +98,60 @@ def geo_function(name: str, lo: int, hi: int, kind: str) -> Function:
     return Function(lower, (lo, hi), kind)
 
 
+def _num(v: T) -> exp.Expression:
+    return exp.Cast(this=v.sql, to=dtype("DOUBLE"))
+
+
+def _between(v: exp.Expression, lo: float, hi: float) -> exp.Expression:
+    return exp.Between(this=v, low=exp.Literal.number(lo), high=exp.Literal.number(hi))
+
+
+def _rad(v: exp.Expression) -> exp.Expression:
+    return call("radians", v)
+
+
+def haversine_sql(lng1: T, lat1: T, lng2: T, lat2: T) -> exp.Expression:
+    """The great-circle distance on Kusto's sphere in SQL (vectorised, no UDF), null for invalid coordinates:
+    the same formula as geomath's haversine."""
+    x1, y1, x2, y2 = _num(lng1), _num(lat1), _num(lng2), _num(lat2)
+    valid = exp.and_(
+        _between(x1.copy(), -180, 180),
+        _between(y1.copy(), -90, 90),
+        _between(x2.copy(), -180, 180),
+        _between(y2.copy(), -90, 90),
+    )
+
+    def sin2(a: exp.Expression) -> exp.Expression:
+        half = call("sin", exp.Div(this=exp.Paren(this=a), expression=exp.Literal.number(2)))
+        return exp.Mul(this=half, expression=half.copy())
+
+    dlat = exp.Sub(this=_rad(y2.copy()), expression=_rad(y1.copy()))
+    dlng = exp.Sub(this=_rad(x2.copy()), expression=_rad(x1.copy()))
+    cosines = exp.Mul(this=call("cos", _rad(y1.copy())), expression=call("cos", _rad(y2.copy())))
+    h = exp.Add(this=sin2(dlat), expression=exp.Mul(this=cosines, expression=sin2(dlng)))
+    root = call("least", exp.Literal.number(1), call("sqrt", h))
+    dist = exp.Mul(this=exp.Literal.number(2 * RADIUS), expression=call("asin", root))
+    return exp.Case(ifs=[exp.If(this=valid, true=dist)])
+
+
+def _distance_2points(c: Compiler, args: list[T], node: A.Call) -> T:
+    """Sphere distances in SQL; with use_spheroid (not a constant false) through the UDF."""
+    if len(args) == 5 and not (args[4].is_const and args[4].const is False):
+        return T(typed(geo_call(c, "geo_distance_2points", args), "real"), "real")
+    return T(haversine_sql(*args[:4]), "real")
+
+
+def _point_in_circle(c: Compiler, args: list[T], node: A.Call) -> T:
+    """In SQL: the distance to the center within the radius (null for invalid input or a negative radius)."""
+    radius = _num(args[4])
+    inside = exp.LTE(this=haversine_sql(*args[:4]), expression=radius)
+    bad = exp.LT(this=radius.copy(), expression=exp.Literal.number(0))
+    return T(exp.Case(ifs=[exp.If(this=bad, true=exp.Null())], default=inside), "bool")
+
+
 FUNCTIONS: dict[str, Function] = {
     name: geo_function(name, lo, hi, kind) for name, (lo, hi, kind) in GEO_SIGNATURES.items()
 }
+#: functions cheap enough to be plain SQL (vectorised in the engine) rather than a Python UDF call per row
+FUNCTIONS["geo_distance_2points"] = Function(_distance_2points, (4, 5), "real")
+FUNCTIONS["geo_point_in_circle"] = Function(_point_in_circle, (5, 5), "bool")
