@@ -99,7 +99,7 @@ def geo_function(name: str, lo: int, hi: int, kind: str) -> Function:
 
 
 def _num(v: T) -> exp.Expression:
-    return exp.Cast(this=v.sql, to=dtype("DOUBLE"))
+    return v.sql.copy() if v.type == "real" else exp.Cast(this=v.sql, to=dtype("DOUBLE"))
 
 
 def _between(v: exp.Expression, lo: float, hi: float) -> exp.Expression:
@@ -123,7 +123,7 @@ def haversine_sql(lng1: T, lat1: T, lng2: T, lat2: T) -> exp.Expression:
 
     def sin2(a: exp.Expression) -> exp.Expression:
         half = call("sin", exp.Div(this=exp.Paren(this=a), expression=exp.Literal.number(2)))
-        return exp.Mul(this=half, expression=half.copy())
+        return call("pow", half, exp.Literal.number(2))
 
     dlat = exp.Sub(this=_rad(y2.copy()), expression=_rad(y1.copy()))
     dlng = exp.Sub(this=_rad(x2.copy()), expression=_rad(x1.copy()))

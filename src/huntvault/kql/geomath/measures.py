@@ -3,6 +3,7 @@ lines, closest points, containment and intersection tests (geodesic edges)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -58,10 +59,16 @@ def _left_area(vs: list[Vec]) -> float:
 
 def oriented(ring: Ring) -> list[Vec]:
     """The ring as unit vectors, oriented so that the smaller region is on its left."""
+    return list(_oriented(tuple(ring)))
+
+
+@functools.lru_cache(maxsize=256)
+def _oriented(ring: tuple[Pt, ...]) -> tuple[Vec, ...]:
+    # cached: a lookup polygon or a literal one meets every row of a table
     vs = [to_vec(p) for p in ring]
     if _left_area(vs) > 2 * math.pi:
         vs.reverse()
-    return vs
+    return tuple(vs)
 
 
 def ring_area(ring: Ring) -> float:
