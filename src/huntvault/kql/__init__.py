@@ -15,8 +15,19 @@ import pyarrow as pa
 from huntvault.errors import KqlError
 from huntvault.kql.backends import HuntLimits
 from huntvault.kql.parser import parse
+from huntvault.kql.vocabulary import Vocabulary, vocabulary
 
-__all__ = ["HuntLimits", "HuntResult", "execute", "explain", "parse", "run", "shared_backend"]
+__all__ = [
+    "HuntLimits",
+    "HuntResult",
+    "Vocabulary",
+    "execute",
+    "explain",
+    "parse",
+    "run",
+    "shared_backend",
+    "vocabulary",
+]
 
 
 @dataclass
@@ -78,13 +89,27 @@ def shared_backend(archive: str | Path, engine: str = "duckdb", limits: HuntLimi
     return backend
 
 
-def compile_query(query: str, backend: Any, now: datetime | None = None) -> tuple[str, Any, Any]:
+def _window(window: tuple[datetime, datetime] | None) -> tuple[datetime, datetime] | None:
+    if window is None:
+        return None
+    start, end = window
+    if start.tzinfo is None or end.tzinfo is None:
+        raise KqlError("a hunt window needs time-zone-aware datetimes")
+    if not start < end:
+        raise KqlError(f"a hunt window needs start < end, got [{start.isoformat()}, {end.isoformat()})")
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def compile_query(
+    query: str, backend: Any, now: datetime | None = None, window: tuple[datetime, datetime] | None = None
+) -> tuple[str, Any, Any]:
+    """Lower a query to SQL; `window` = [start, end) restricts every archive table it reads on its time column."""
     from huntvault.kql.dialect import DIALECTS
     from huntvault.kql.plan import Planner
 
     script = parse(query)
     dialect = DIALECTS[backend.dialect]
-    planner = Planner(query, backend, dialect, now or datetime.now(UTC))
+    planner = Planner(query, backend, dialect, now or datetime.now(UTC), _window(window))
     rel = planner.plan(script)
     return dialect.render(rel.sql), rel, planner
 
@@ -100,14 +125,16 @@ def execute(
     backend: Any = None,
     limits: HuntLimits | None = None,
     cancel: threading.Event | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> HuntResult:
     """Run a KQL query; the result carries KQL column types and the render hint.
 
-    Setting `cancel` stops the hunt (DuckDB's cursor is interrupted) with KqlCancelledError.
+    Setting `cancel` stops the hunt (DuckDB's cursor is interrupted) with KqlCancelledError. `window`
+    ([start, end), time-zone aware) restricts every archive table the query reads on its time column.
     """
     t0 = time.perf_counter()
     backend = backend or _backend(archive, engine, limits)
-    sql, rel, planner = compile_query(query, backend, now)
+    sql, rel, planner = compile_query(query, backend, now, window)
     t1 = time.perf_counter()
     run_sql = sql
     if row_cap:

@@ -74,11 +74,19 @@ class Binding:
 class Planner:
     """Turns a parsed Script into a Rel; one Planner per query (now() is fixed once here)."""
 
-    def __init__(self, text: str, catalog: Catalog, dialect: Dialect, now: datetime) -> None:
+    def __init__(
+        self,
+        text: str,
+        catalog: Catalog,
+        dialect: Dialect,
+        now: datetime,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> None:
         self.text = text
         self.catalog = catalog
         self.dialect = dialect
         self.now = now
+        self.window = window  # [start, end): every archive table read is restricted to it on its time column
         self.counter = 0
         self.render: dict[str, Any] | None = None
         self.ctes: dict[str, exp.Select] = {}
@@ -320,7 +328,26 @@ class Planner:
             hint = self.catalog.missing_reason(real)
             raise self.semantic(f"unknown table {name!r}{hint}", node)
         sql = exp.select(*[col(n) for n, _ in cols]).from_(self.catalog.table_expr(real), copy=False)
+        time_column = self.time_column(real, cols)
+        if self.window is not None and time_column is not None:
+            start, end = (exp.cast(exp.Literal.string(t.isoformat()), "TIMESTAMPTZ") for t in self.window)
+            sql = sql.where(
+                exp.and_(
+                    exp.GTE(this=col(time_column), expression=start),
+                    exp.LT(this=col(time_column), expression=end),
+                ),
+                copy=False,
+            )
         return Rel(sql, list(cols))
+
+    @staticmethod
+    def time_column(name: str, cols: list[tuple[str, str]]) -> str | None:
+        """The column a hunt window restricts: the schema's time column, else a datetime `Timestamp`."""
+        from huntvault import schema
+
+        table = schema.get_table(name)
+        wanted = table.time_column if table is not None else "Timestamp"
+        return wanted if (wanted, "datetime") in cols else None
 
     def src_call(self, node: A.Call, env: dict[str, Any]) -> Rel:
         low = node.name.lower()

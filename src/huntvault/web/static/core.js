@@ -207,6 +207,69 @@ const HV = (() => {
     return String(e && e.message ? e.message : e);
   }
 
+  // The page's state lives in the URL's fragment (#a=1&b=x): every view can be shared by its address.
+  // Values are percent-encoded (spaces as %20), so a KQL query or a path survives mail and chat clients.
+  function readHash() {
+    const out = {};
+    for (const part of location.hash.slice(1).split("&")) {
+      if (!part) continue;
+      const i = part.indexOf("=");
+      const k = i < 0 ? part : part.slice(0, i);
+      let v = i < 0 ? "" : part.slice(i + 1);
+      try { v = decodeURIComponent(v.replace(/\+/g, "%20")); } catch (e) { /* a literal % typed by hand */ }
+      out[decodeURIComponent(k)] = v;
+    }
+    return out;
+  }
+  function hashOf(state) {
+    return Object.entries(state).filter(([, v]) => v !== undefined && v !== null && v !== "" && v !== false)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v === true ? "1" : String(v))}`).join("&");
+  }
+  // Writes `state` as the fragment without a new history entry (push=true adds one); returns the fragment.
+  function writeHash(state, push) {
+    const h = hashOf(state);
+    const url = `${location.pathname}${location.search}${h ? "#" + h : ""}`;
+    if (url !== `${location.pathname}${location.search}${location.hash}`) {
+      if (push) window.history.pushState(null, "", url); else window.history.replaceState(null, "", url);
+    }
+    return h;
+  }
+
+  function toast(message) {
+    let box = document.getElementById("toast");
+    if (!box) {
+      box = el("div", { id: "toast", class: "toast", role: "status", "aria-live": "polite" });
+      document.body.append(box);
+    }
+    box.textContent = message;
+    box.classList.add("show");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => box.classList.remove("show"), 1800);
+  }
+
+  // Copies text (the Clipboard API where the page is a secure context, else a hidden textarea).
+  async function copy(text, what) {
+    let done = false;
+    if (navigator.clipboard && window.isSecureContext) {
+      try { await navigator.clipboard.writeText(text); done = true; } catch (e) { done = false; }
+    }
+    if (!done) {
+      const ta = el("textarea", { class: "offscreen", "aria-hidden": "true" });
+      ta.value = text;
+      document.body.append(ta);
+      ta.select();
+      try { done = document.execCommand("copy"); } catch (e) { done = false; }
+      ta.remove();
+    }
+    toast(done ? `Copied ${what || "to the clipboard"}` : "The browser refused to copy; select the text instead");
+    return done;
+  }
+
+  function isTyping(target) {
+    const t = target || document.activeElement;
+    return !!t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+
   return { el, clear, api, ready, ApiError, fmtNum, fmtBytes, fmtDuration, fmtTime, download, table, tabs, errorText,
-    getKey, setKey };
+    getKey, setKey, readHash, writeHash, hashOf, toast, copy, isTyping };
 })();
