@@ -57,14 +57,14 @@
   function pivots(a) {
     const created = a.alertCreationTime || a.lastUpdateTime;
     const day = HV.pivots.around(created, 86400e3, 86400e3);
-    const hours = HV.pivots.around(created, 2 * 3600e3, 3600e3);
+
     const links = [];
     const q = HV.pivots.evidenceQuery(a);
     if (q) links.push(el("a", { class: "mini pivot", "data-pivot": "hunt", href: HV.pivots.huntHref(q, day || {}),
       title: "Hunt the alert's files, hashes, IPs, URLs and accounts on its machine, a day either side" }, "Hunt the evidence"));
     const device = (a.machine || {}).computerDnsName;
-    if (device) links.push(el("a", { class: "mini pivot", "data-pivot": "timeline", href: HV.pivots.deviceHref(device, hours || {}),
-      title: "The machine's events from 2 hours before the alert to 1 hour after" }, "Device timeline"));
+    if (device) links.push(el("a", { class: "mini pivot", "data-pivot": "timeline", href: HV.pivots.deviceHref(device, day || {}),
+      title: "The machine's events a day either side of the alert (its histogram shows where to zoom)" }, "Device timeline"));
     if (hasAlertTables) {
       links.push(el("a", { class: "mini pivot", "data-pivot": "rows", href: HV.pivots.huntHref(
         `// Alert ${a.id} as the streaming export has it\nAlertInfo\n| where AlertId == ${HV.kql.str(a.id)}\n` +

@@ -178,6 +178,7 @@
         shown = { device, records: [], keys: new Set(), columns: columnsOf(data), oldest: null, total: null };
         drawHistogram(device, win, token);
       }
+      const had = shown.records.length;
       for (const r of recs) {
         const key = JSON.stringify(r);
         if (shown.keys.has(key)) continue;
@@ -189,7 +190,7 @@
       const perTable = {};
       for (const r of shown.records) perTable[r.Table] = (perTable[r.Table] || 0) + 1;
       renderTimeline();
-      if (older) grid.reveal(shown.records.length - recs.length);
+      if (older && shown.records.length > had) grid.reveal(had); // the first event this page added
       olderBtn.hidden = recs.length < PAGE;
       summary.textContent = shown.records.length
         ? `${HV.fmtNum(shown.records.length)} newest events of ${device}${recs.length < PAGE ? " (all in the range)" : ""}`

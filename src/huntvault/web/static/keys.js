@@ -28,7 +28,7 @@ HV.keys = (() => {
     box.append(el("h2", { id: "keys-title" }, "Keyboard shortcuts"));
     for (const g of groups) {
       box.append(el("h3", {}, g), el("dl", { class: "keys" }, entries.filter((e) => e.group === g).map((e) => [
-        el("dt", {}, e.keys.split(" / ").map((k, i) => [i ? " or " : "", el("kbd", {}, k)])),
+        el("dt", {}, e.keys.split(" / ").flatMap((k, i) => [i ? " or " : "", el("kbd", {}, k)])),
         el("dd", {}, e.label)]).flat()));
     }
     box.append(el("form", { method: "dialog", class: "row" }, el("button", { type: "submit", class: "primary" }, "Close")));

@@ -8,7 +8,7 @@ HV.TimeRange = class {
     ["7d", "Last 7 days", 7 * 86400e3],
     ["30d", "Last 30 days", 30 * 86400e3],
     ["all", "Any time", 0],
-    ["custom", "Custom range (UTC)…", 0],
+    ["custom", "Custom (UTC)…", 0],
   ];
 
   // `container` gets a labelled select and, for a custom range, two UTC date-time inputs.
