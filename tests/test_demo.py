@@ -42,7 +42,7 @@ def test_demo_pipeline_finds_every_planted_attack(tmp_path: Path) -> None:
     # the archive holds exactly the export's distinct events, and the forwarder delivered to every sink
     from huntvault.archive import status
 
-    archived = {t["table"]: t["rows"] for t in status(state.archive_dir)["tables"]}
+    archived = {t.table: t.rows for t in status(state.archive_dir).tables}
     for name, t in manifest.tables.items():
         assert archived.get(name) == t.events, name
     log = (tmp_path / "demo.log").read_text()

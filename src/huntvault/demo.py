@@ -171,7 +171,7 @@ def step_start_emulators(state: DemoState) -> None:
 
 
 def step_ingest(state: DemoState) -> None:
-    """Ingest the export folder into the Parquet archive (exactly once, duplicates dropped)."""
+    """Ingest the export folder into the Delta Lake archive (exactly once, duplicates dropped)."""
     from huntvault.sources.ingest import run_ingest
 
     assert state.config is not None
@@ -274,7 +274,7 @@ def step_serve(state: DemoState) -> None:
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("emulate the Defender streaming export", step_emulate),
     ("start the Defender API and Log Analytics emulators", step_start_emulators),
-    ("ingest the export into the Parquet archive", step_ingest),
+    ("ingest the export into the Delta Lake archive", step_ingest),
     ("index the archive for search", step_index),
     ("forward the alerts to Log Analytics", step_forward),
     ("hunt the planted attacks with KQL", step_hunt),

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from huntvault import schema
+from huntvault.archive import TableStatus
 from huntvault.archive import status as archive_status
 from huntvault.errors import HuntvaultError
 from huntvault.kql import HuntLimits, shared_backend, vocabulary
@@ -44,11 +44,11 @@ def _time_column(name: str, columns: list[tuple[str, str]]) -> str | None:
     return "Timestamp" if ("Timestamp", "datetime") in columns else None
 
 
-def _archived(archive: Path) -> dict[str, dict[str, Any]]:
+def _archived(archive: Path) -> dict[str, TableStatus]:
     if not archive.exists():
         return {}
     try:
-        return {t["table"]: t for t in archive_status(archive).get("tables", [])}
+        return {t.table: t for t in archive_status(archive).tables}
     except HuntvaultError:
         return {}
 
@@ -60,15 +60,15 @@ def catalog(ctx: AppContext) -> list[TableInfo]:
     out: list[TableInfo] = []
     for name in backend.table_names():
         columns = [(str(c), str(t)) for c, t in backend.columns(name) or []]
-        facts = archived.get(name, {})
+        facts = archived.get(name)
         out.append(
             TableInfo(
                 name=name,
                 columns=columns,
                 time_column=_time_column(name, columns),
-                rows=int(facts.get("rows") or 0),
-                oldest=facts.get("min_timestamp"),
-                newest=facts.get("max_timestamp"),
+                rows=facts.rows if facts else 0,
+                oldest=facts.min_timestamp if facts else None,
+                newest=facts.max_timestamp if facts else None,
             )
         )
     return out

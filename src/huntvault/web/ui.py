@@ -27,6 +27,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "device": ("Device timeline", "device.js"),
     "status": ("Status", "status.js"),
     "alerts": ("Alerts", "alerts.js"),
+    "rules": ("Rules", "rules.js"),
 }
 
 router = APIRouter()
