@@ -16,7 +16,7 @@ from huntvault.archive import open_catalog
 from huntvault.web import start_background_server
 from tests.support.azurite import free_port
 from tests.support.browser import QUERY_KEY, browser, chromium_available, screenshot
-from tests.support.hunting import HuntingWorld, build_hunting_world, hunting_config
+from tests.support.hunting import DETECT_WINDOWS, HuntingWorld, build_hunting_world, hunting_config
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,11 +27,12 @@ TIMEOUT = 60_000
 WIDE = {"width": 1400, "height": 900}
 NARROW = {"width": 420, "height": 900}
 ROW_CAP = 400  # [hunt].row_cap: results past it are truncated, the histogram still counts every hit
+expect.set_options(timeout=TIMEOUT)  # hunts on a loaded 2-core machine can take seconds
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> HuntingWorld:
-    return build_hunting_world(tmp_path_factory.mktemp("hunting-ui"), days=0.5)
+    return build_hunting_world(tmp_path_factory.mktemp("hunting-ui"), days=0.5, detect=True)
 
 
 @pytest.fixture(scope="module")
@@ -363,7 +364,9 @@ def test_device_timeline(page: Any, base: str, world: HuntingWorld) -> None:
     page.click("#device-older")
     # (the next page starts at the oldest instant shown, so an event sharing it is read again and dropped)
     expect(page.locator("#device-summary")).to_contain_text(re.compile(r"^(399|400) newest events"))
-    assert page.locator("#device-grid .pager .hint").inner_text().startswith("rows 201–300")  # where it went on
+    assert (
+        page.locator("#device-grid .pager .hint").inner_text().startswith("rows 201–300")
+    )  # where it went on
     # the inspector shows the whole event, with pivots to hunts and a ±5 min timeline
     page.locator("#device-grid tbody tr[data-pos]").nth(1).locator("td").nth(3).click()
     insp = page.locator("#inspector")
@@ -420,6 +423,60 @@ def test_alert_to_hunt_pivot(page: Any, base: str, world: HuntingWorld) -> None:
     assert shown and any(any(s in row for s in sha1s) for row in shown)  # the evidence is in the archive
     assert set(column(page, "#hunt-grid", "DeviceName")) == {alert["computerDnsName"]}
     screenshot(page, "alerts-pivot-hunt")
+
+
+def test_rules_page_last_run_alerts_and_their_hunts(page: Any, base: str, world: HuntingWorld) -> None:
+    raised = direct(
+        world,
+        'SELECT "RuleId", "AlertId", "WindowStart", "WindowEnd" FROM "HuntvaultAlerts" ORDER BY "Timestamp" DESC',
+    )
+    open_page(page, f"{base}/ui/rules")
+    page.wait_for_function("() => document.body.dataset.detections !== undefined")
+    rows = page.locator("#rules-list tbody tr")
+    assert rows.count() == 2
+    for rule_id in ("hv-lsass-memory-access", "hv-psexec-remote-service"):
+        row = page.locator("#rules-list tbody tr", has_text=rule_id)
+        cells = row.locator("td").all_inner_texts()
+        assert cells[6].startswith("2026-10-31 ")  # the last window the scheduler ran
+        assert cells[7] == str(DETECT_WINDOWS) and cells[8] == "1"
+    # the alerts raised: per day (one series per rule) and listed, newest first
+    assert page.inner_text("#detections-count") == f"{len(raised)} alerts"
+    assert column(page, "#detections-grid", "RuleId") == [r[0] for r in raised]
+    series = page.locator("#detections-chart svg g.series").evaluate_all(
+        "gs => gs.map((g) => g.dataset.series)"
+    )
+    assert sorted(series) == sorted({r[0] for r in raised})
+    screenshot(page, "rules-last-run-alerts")
+    # a rule's Alerts count filters the list, and the URL keeps it
+    page.click("#rules-list button[data-alerts=hv-lsass-memory-access]")
+    page.wait_for_function("() => document.body.dataset.detections === '1'")
+    assert "alerts=hv-lsass-memory-access" in page.evaluate("location.hash")
+    assert column(page, "#detections-grid", "RuleId") == ["hv-lsass-memory-access"]
+    # alert -> hunt: the rule's query over the window that raised it
+    page.locator("#detections-grid tbody tr[data-pos]").first.locator("td").nth(2).click()
+    link = page.locator("#inspector a[data-action=hunt-window]")
+    expect(link).to_be_visible()
+    window = next(r for r in raised if r[0] == "hv-lsass-memory-access")
+    link.click()
+    page.wait_for_selector("body[data-ready=true]")
+    ran(page, None)
+    assert page.input_value("#kql").startswith("// Rule hv-lsass-memory-access: LSASS memory accessed")
+    assert page.inner_text("#applied-filter") == (
+        f"where Timestamp >= datetime({iso(window[2])}) and Timestamp < datetime({iso(window[3])})"
+    )
+    stamps = column(page, "#hunt-grid", "Timestamp")
+    assert stamps and all(iso(window[2]) <= t < iso(window[3]) for t in stamps)
+    assert set(column(page, "#hunt-grid", "DeviceName")) == {"wks-0001.contoso.com"}
+    screenshot(page, "rules-alert-hunt")
+    # a backtest is a shareable view too: the link opens the page and runs it
+    open_page(page, f"{base}/ui/rules#rule=hv-psexec-remote-service&from=2026-10-31&to=2026-10-31&backtest=1")
+    page.wait_for_selector("body[data-backtest=done]")
+    expect(page.locator("#backtest-summary")).to_contain_text("1 alerts in 24 windows")
+    assert page.locator("#backtest-chart svg[data-kind=columnchart]").count() == 1
+    hunt_window = page.locator("#backtest-busiest a.pivot").first
+    assert hunt_window.get_attribute("href").startswith("/ui/hunt#q=%2F%2F%20Rule%20hv-psexec-remote-service")
+    page.locator("#backtest-chart").scroll_into_view_if_needed()
+    screenshot(page, "rules-backtest-from-link")
 
 
 @pytest.mark.parametrize("slug", ["hunt", "device", "alerts"])

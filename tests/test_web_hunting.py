@@ -15,7 +15,7 @@ from huntvault import schema
 from huntvault.archive import open_catalog
 from huntvault.web.app import create_app
 from tests.support.browser import QUERY_KEY
-from tests.support.hunting import HuntingWorld, build_hunting_world, hunting_config, iso
+from tests.support.hunting import DETECT_WINDOWS, HuntingWorld, build_hunting_world, hunting_config, iso
 from tests.support.ingest import archive_counts
 
 QUERY = {"api-key": QUERY_KEY}
@@ -23,7 +23,7 @@ QUERY = {"api-key": QUERY_KEY}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> HuntingWorld:
-    return build_hunting_world(tmp_path_factory.mktemp("hunting-api"), days=0.5)
+    return build_hunting_world(tmp_path_factory.mktemp("hunting-api"), days=0.5, detect=True)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,13 @@ def test_schema_lists_every_table_with_its_typed_columns_time_column_and_rows(
     assert tables["DeviceProcessEvents"]["time_column"] == "Timestamp"
     (lo, hi), *_ = direct(world, 'SELECT min("Timestamp"), max("Timestamp") FROM "DeviceProcessEvents"')
     dpe = tables["DeviceProcessEvents"]
-    assert dpe["oldest"] == iso(lo) and dpe["newest"] == iso(hi)
+    # the archive's statistics keep milliseconds (Delta's file stats)
+    assert abs(datetime.fromisoformat(dpe["oldest"]) - datetime.fromisoformat(iso(lo))) < timedelta(
+        milliseconds=1
+    )
+    assert abs(datetime.fromisoformat(dpe["newest"]) - datetime.fromisoformat(iso(hi))) < timedelta(
+        milliseconds=1
+    )
     assert set(counts) <= set(tables)  # tables the schema does not know are listed too
 
 
@@ -217,3 +223,28 @@ def test_catalog_apis_need_a_key_and_name_a_missing_archive(world: HuntingWorld,
         resp = c.get("/api/hunt/schema", headers=QUERY)
         assert resp.status_code == 400 and "does not exist" in resp.json()["error"]["message"]
         assert c.get("/api/hunt/language", headers=QUERY).status_code == 200
+
+
+# -- the detection rules' last run ----------------------------------------------------------------------
+
+
+def test_detect_status_reports_each_rules_last_run(client: TestClient, world: HuntingWorld) -> None:
+    resp = client.get("/api/detect/status", headers=QUERY)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["state"] is True and body["watermark"]
+    raised = {r: n for r, n in direct(world, 'SELECT "RuleId", count(*) FROM "HuntvaultAlerts" GROUP BY 1')}
+    assert set(body["rules"]) == {"hv-lsass-memory-access", "hv-psexec-remote-service"}
+    for rule_id, run in body["rules"].items():
+        assert run["windows"] == DETECT_WINDOWS and run["alerts"] == raised[rule_id] == 1
+        assert run["last_window_end"].startswith("2026-10-31T") and run["undelivered_windows"] == 0
+    assert client.get("/api/detect/status").status_code == 401
+
+
+def test_detect_status_before_any_run_creates_nothing(world: HuntingWorld, tmp_path: Any) -> None:
+    cfg = hunting_config(world)
+    cfg.detect.state_dir = str(tmp_path / "never-run")
+    with TestClient(create_app(cfg, archive_dir=world.archive)) as c:
+        body = c.get("/api/detect/status", headers=QUERY).json()
+    assert body == {"state": False, "watermark": None, "rules": {}, "rule_errors": []}
+    assert not (tmp_path / "never-run").exists()

@@ -88,6 +88,24 @@
       return;
     }
     for (const a of rows) list.append(card(a, data.sinks));
+    drawPerDay(rows);
+  }
+
+  // Alerts per day (by creation time) and severity, for the alerts the filter keeps.
+  function drawPerDay(rows) {
+    const box = document.getElementById("alerts-chart");
+    const counts = new Map();
+    for (const a of rows) {
+      const day = String(a.alertCreationTime || a.lastUpdateTime || "").slice(0, 10);
+      if (!day) continue;
+      const key = `${day}|${a.severity || "?"}`;
+      counts.set(key, (counts.get(key) || 0) + 1);
+    }
+    const table = [...counts.entries()].map(([k, n]) => [...k.split("|"), n]).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    HV.clear(box);
+    if (!table.length) return;
+    HV.charts.draw(box, { visualization: "columnchart", title: "Alerts per day (created)", xcolumn: "Day", series: "Severity" },
+      [{ name: "Day", type: "string" }, { name: "Severity", type: "string" }, { name: "Alerts", type: "long" }], table, { height: 200 });
   }
 
   async function load() {

@@ -146,7 +146,9 @@ const HV = (() => {
     if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
     return `${(s / 86400).toFixed(1)} d`;
   }
-  function fmtTime(iso) { return iso ? String(iso).replace("T", " ").replace(/(\.\d{3})\d*Z$/, "$1Z") : ""; }
+  function fmtTime(iso) {
+    return iso ? String(iso).replace("T", " ").replace(/\+00:00$/, "Z").replace(/(\.\d{3})\d*Z$/, "$1Z") : "";
+  }
 
   function download(name, text, mime) {
     const blob = new Blob([text], { type: mime });
