@@ -55,12 +55,21 @@ const HV = (() => {
     return { res, data };
   }
 
-  // Calls an API; on 401/403 asks for a key (once per page) and retries.
+  // Calls an API; on 401/403 asks for a key (once per page) and retries; on 429 (too many hunts at once for
+  // this key) waits the Retry-After the server names and tries again.
   async function api(path, opts = {}) {
+    let busy = 0;
     for (let attempt = 0; attempt < 4; attempt++) {
       const { res, data } = await rawFetch(path, opts);
       if ((res.status === 401 || res.status === 403) && !opts.noPrompt && path !== "/api/session") {
         await askKey(res.status === 403 ? "That key is not valid for this server." : "");
+        continue;
+      }
+      if (res.status === 429 && busy < 30) {
+        busy++;
+        attempt--;
+        const wait = Math.min(10, Number(res.headers.get("retry-after")) || 1);
+        await new Promise((r) => setTimeout(r, wait * 1000));
         continue;
       }
       if (!res.ok) throw new ApiError(res.status, data);

@@ -155,6 +155,8 @@
     huntLink.href = HV.pivots.huntHref(device ? timelineQuery(device) : devicesQuery(), pivotRange());
     summary.textContent = older ? "Loading older events…" : "Loading…";
     olderBtn.hidden = true;
+    // the histogram counts every event of the device in the range: asked for alongside the page of events
+    const histogram = device && !older ? drawHistogram(device, win, token) : null;
     try {
       const data = await hunt(query, win);
       if (token !== running) return;
@@ -176,7 +178,7 @@
       if (!older) {
         inspector.close();
         shown = { device, records: [], keys: new Set(), columns: columnsOf(data), oldest: null, total: null };
-        drawHistogram(device, win, token);
+        histogram.then(() => { if (token === running) document.body.dataset.histogram = String(token); });
       }
       const had = shown.records.length;
       for (const r of recs) {
