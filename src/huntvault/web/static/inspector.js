@@ -53,7 +53,8 @@ HV.Inspector = class {
     const toggle = el("input", { type: "checkbox", id: "insp-hide-empty", checked: this.hideEmpty });
     toggle.addEventListener("change", () => { this.hideEmpty = toggle.checked; this.render(); });
     this.panel.append(el("div", { class: "toolbar" }, el("div", { role: "tablist", class: "tabs", "aria-label": "Record view" }, tabFields, tabJson),
-      el("label", { class: "check" }, toggle, ` Hide ${hidden} empty field${hidden === 1 ? "" : "s"}`)));
+      hidden ? el("label", { class: "check" }, toggle, ` Hide ${hidden} empty field${hidden === 1 ? "" : "s"}`)
+        : el("span", { class: "hint" }, "no empty field")));
 
     if (this.opts.actions) {
       const acts = this.opts.actions(this.record());
