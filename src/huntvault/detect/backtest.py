@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -73,8 +74,15 @@ def parse_when(text: str, end_of_day: bool = False) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def backtest(rule: Rule, runner: QueryRunner, start: datetime, end: datetime) -> BacktestReport:
-    """Run every window of `rule` whose end falls in (start, end], with fresh in-memory state."""
+def backtest(
+    rule: Rule,
+    runner: QueryRunner,
+    start: datetime,
+    end: datetime,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> BacktestReport:
+    """Run every window of `rule` whose end falls in (start, end], with fresh in-memory state;
+    `progress(windows run, windows)` after each window."""
     if end <= start:
         raise DetectError("--to must be after --from")
     state = DetectState(None)
@@ -94,7 +102,7 @@ def backtest(rule: Rule, runner: QueryRunner, start: datetime, end: datetime) ->
     )
     t0 = time.perf_counter()
     try:
-        cycle = sched.run_once()
+        cycle = sched.run_once(progress)
     finally:
         state.close()
     rep.seconds = time.perf_counter() - t0

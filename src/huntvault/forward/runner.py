@@ -154,8 +154,17 @@ class Forwarder:
         return PollResult(len(records), queued, calls, new_cursor.isoformat() if new_cursor else "")
 
     # -- deliver ---------------------------------------------------------------------------------
-    def deliver(self) -> dict[str, DeliveryResult]:
+    def deliver(self, progress: Callable[[int, int | None], None] | None = None) -> dict[str, DeliveryResult]:
+        """Drain every sink's queue; `progress(records settled, records queued)` after each delivery unit."""
         results: dict[str, DeliveryResult] = {}
+        total = sum(self.state.pending_count(s.name) for s in self.sinks) if progress is not None else 0
+
+        def tick() -> None:
+            if progress is not None:
+                done = sum(r.sent + r.dead for r in results.values())
+                progress(done, max(total, done))
+
+        tick()
         for sink in self.sinks:
             res = results[sink.name] = DeliveryResult()
             if self._down_until.get(sink.name, 0.0) > self._clock():
@@ -163,7 +172,7 @@ class Forwarder:
                 res.pending = self.state.pending_count(sink.name)
                 continue
             try:
-                self._drain(sink, res)
+                self._drain(sink, res, tick)
             except SinkUnavailable as exc:
                 res.down = str(exc)
                 self._down_until[sink.name] = self._clock() + self._retry.get(sink.name, 30.0)
@@ -176,7 +185,7 @@ class Forwarder:
             res.pending = self.state.pending_count(sink.name)
         return results
 
-    def _drain(self, sink: Sink, res: DeliveryResult) -> None:
+    def _drain(self, sink: Sink, res: DeliveryResult, tick: Callable[[], None] = lambda: None) -> None:
         batch_size = max(1, self._batch.get(sink.name, 500))
         while True:
             batch = self.state.pending(sink.name, batch_size * 4)
@@ -184,6 +193,7 @@ class Forwarder:
                 return
             for unit in sink.units([p.record for p in batch]):
                 self._send_unit(sink, [batch[i] for i in unit], res)
+                tick()
 
     def _send_unit(self, sink: Sink, items: list[Pending], res: DeliveryResult) -> None:
         try:
@@ -215,9 +225,10 @@ class Forwarder:
         res.sent += len(items)
 
     # -- loops -----------------------------------------------------------------------------------
-    def run_once(self) -> CycleResult:
+    def run_once(self, progress: Callable[[int, int | None], None] | None = None) -> CycleResult:
+        """One poll, then one delivery pass; `progress` as for `deliver`."""
         poll = self.poll()
-        return CycleResult(poll, self.deliver())
+        return CycleResult(poll, self.deliver(progress))
 
     def run_follow(
         self, stop: threading.Event, on_cycle: Callable[[CycleResult], None] | None = None
