@@ -9,39 +9,31 @@ from typing import Any
 import click
 
 from huntvault import __version__
-from huntvault import config as configmod
-from huntvault.errors import HuntvaultError
+from huntvault.cliapp import HuntvaultGroup, bars, load_config
 
 
-class _Group(click.Group):
-    """Turns any HuntvaultError into one clear line and exit status 2 instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HuntvaultError as exc:
-            click.echo(f"huntvault: error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group(cls=HuntvaultGroup)
 @click.version_option(__version__, prog_name="huntvault")
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, built-in defaults).",
+    help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, then .demo/huntvault.toml "
+    "after `make demo`, else built-in defaults).",
+)
+@click.option(
+    "--progress/--no-progress",
+    "progress",
+    default=None,
+    help="Progress bars on stderr (default: only when stderr is a terminal).",
 )
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None) -> None:
+def main(ctx: click.Context, config_path: str | None, progress: bool | None) -> None:
     """Keep Defender advanced-hunting data for years: ingest, search, hunt, forward."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
-
-
-def load_config(ctx: click.Context) -> configmod.Config:
-    return configmod.load(ctx.find_root().obj.get("config_path"))
+    ctx.obj["progress"] = progress
 
 
 @main.group("config")
@@ -54,6 +46,8 @@ def config_group() -> None:
 @click.pass_context
 def config_show(ctx: click.Context, as_json: bool) -> None:
     """Print the effective configuration, secrets redacted."""
+    from huntvault import config as configmod
+
     cfg = load_config(ctx)
     data = configmod.as_dict(cfg)
     if as_json:
@@ -149,27 +143,29 @@ def emulate_export(
     """Write a deterministic emulated Defender streaming export (and manifest.json)."""
     from huntvault.emulator import write_export
 
-    manifest = write_export(
-        to_dir,
-        azure_connection_string=azure,
-        eventhub_dir=eventhub_dir,
-        manifest_dir=manifest_dir,
-        follow_rate=rate if follow else None,
-        max_events=max_events,
-        duration=duration,
-        overwrite=overwrite,
-        eventhub_name=eventhub_name,
-        days=days,
-        devices=devices,
-        seed=seed,
-        end=end,
-        dup_rate=dup_rate,
-        late_rate=late_rate,
-        events_per_device_day=events_per_device_day,
-        unknown_column=unknown_column,
-        unknown_table=unknown_table,
-        malformed=malformed,
-    )
+    with bars(click.get_current_context()).bar("emulate", "hours") as bar:
+        manifest = write_export(
+            to_dir,
+            azure_connection_string=azure,
+            eventhub_dir=eventhub_dir,
+            manifest_dir=manifest_dir,
+            follow_rate=rate if follow else None,
+            max_events=max_events,
+            duration=duration,
+            overwrite=overwrite,
+            eventhub_name=eventhub_name,
+            days=days,
+            devices=devices,
+            seed=seed,
+            end=end,
+            dup_rate=dup_rate,
+            late_rate=late_rate,
+            events_per_device_day=events_per_device_day,
+            unknown_column=unknown_column,
+            unknown_table=unknown_table,
+            malformed=malformed,
+            progress=bar,
+        )
     click.echo(
         f"tenant {manifest.tenant_id}: {manifest.total_events} events in {len(manifest.tables)} tables, "
         f"{manifest.total_duplicates} duplicates, {len(manifest.malformed)} malformed lines, "
@@ -293,7 +289,8 @@ def forward_group(
                 )
             return
         if mode == "once":
-            result = fw.run_once()
+            with bars(ctx).bar("forward", "records") as bar:
+                result = fw.run_once(bar)
             click.echo(
                 f"polled {result.poll.alerts} alert versions with {result.poll.api_calls} API calls; "
                 f"cursor {result.poll.cursor or '-'}"
@@ -370,7 +367,7 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
 @click.option("--once/--follow", default=True, help="One pass (default) or keep polling.")
 @click.option("--poll-seconds", type=float, default=None, help="Seconds between polls in --follow.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar (same as the global --no-progress).")
 @click.pass_context
 def ingest_cmd(
     ctx: click.Context,
@@ -386,8 +383,6 @@ def ingest_cmd(
     quiet: bool,
 ) -> None:
     """Ingest the streaming export into the Parquet archive, incrementally and exactly once."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
     from huntvault.sources.ingest import run_ingest, source_from_options
 
     cfg = load_config(ctx)
@@ -395,23 +390,15 @@ def ingest_cmd(
     if poll_seconds is not None:
         src.poll_seconds = poll_seconds
     target = archive_dir or cfg.archive.path
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, disable=quiet, transient=False) as bar:
-        task = bar.add_task(f"ingest {src.name}", total=None, info="")
+    shown = bars(ctx)
+    shown.enabled = shown.enabled and not quiet
+    with shown.bar(f"ingest {src.name}", "bytes") as bar:
 
         def progress(stats: Any, unread: int) -> None:
-            bar.update(
-                task,
-                completed=stats.bytes_read,
-                total=stats.bytes_read + unread,
-                info=f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined",
+            bar.info = (
+                f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined"
             )
+            bar(stats.bytes_read, stats.bytes_read + unread)
 
         try:
             stats = run_ingest(src, target, cfg.archive, follow=not once, progress=progress)
@@ -509,7 +496,8 @@ def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> Non
     from huntvault.search import SearchService
 
     svc = SearchService(load_config(ctx), archive_dir, sync_now=False)
-    results = svc.store.sync()
+    with bars(ctx).bar("index", "documents") as bar:
+        results = svc.store.sync(progress=bar)
     if as_json:
         click.echo(json.dumps({name: r.as_json() for name, r in results.items()}, indent=2))
         return
@@ -540,12 +528,15 @@ def search_cmd(
     """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'."""
     from huntvault.search import SearchService, from_query_string, render_results
 
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=not no_sync)
     req = from_query_string(querystring)
-    names = [index_name] if index_name else svc.index_names()
+    svc = SearchService(load_config(ctx), archive_dir, sync_now=False)
+    if not no_sync:
+        with bars(ctx).bar("index", "documents") as bar:
+            svc.store.sync(progress=bar)
+    names = [svc.resolve_index(index_name)] if index_name else svc.index_names()
     results = {name: svc.search(name, req) for name in names}
     if as_json:
-        click.echo(json.dumps(results if not index_name else results[index_name], indent=2))
+        click.echo(json.dumps(results if not index_name else results[names[0]], indent=2))
     else:
         click.echo(render_results(results))
 
@@ -617,6 +608,8 @@ def hunt(
     from pathlib import Path
 
     from huntvault import kql
+    from huntvault.cliapp import with_archive_hint
+    from huntvault.errors import KqlError
     from huntvault.kql.output import render
 
     cfg = load_config(ctx)
@@ -629,14 +622,17 @@ def hunt(
     if explain:
         click.echo(kql.explain(text, archive, engine=chosen))
         return
-    result = kql.execute(
-        text,
-        archive,
-        engine=chosen,
-        row_cap=cfg.hunt.row_cap,
-        timeout=cfg.hunt.timeout_seconds,
-        limits=kql.HuntLimits.from_config(cfg.hunt),
-    )
+    try:
+        result = kql.execute(
+            text,
+            archive,
+            engine=chosen,
+            row_cap=cfg.hunt.row_cap,
+            timeout=cfg.hunt.timeout_seconds,
+            limits=kql.HuntLimits.from_config(cfg.hunt),
+        )
+    except KqlError as exc:
+        raise with_archive_hint(exc, archive, cfg) from None
     click.echo(render(result, fmt), nl=False)
 
 
@@ -689,7 +685,9 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
 
     try:
         if mode == "once":
-            show(sched.run_once())
+            with bars(ctx).bar("detect", "windows") as bar:
+                report = sched.run_once(bar)
+            show(report)
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -766,12 +764,14 @@ def detect_backtest_cmd(
 
     cfg = load_config(ctx)
     found = find_rule(rules_dir or cfg.detect.rules_dir, rule)
-    report = backtest(
-        found,
-        ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
-        parse_when(from_),
-        parse_when(to, end_of_day=True),
-    )
+    with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
+        report = backtest(
+            found,
+            ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
+            parse_when(from_),
+            parse_when(to, end_of_day=True),
+            bar,
+        )
     data = report.to_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
