@@ -74,13 +74,19 @@ def page(page: str) -> Response:
 
 @router.get("/api/session")
 def session(request: Request) -> Response:
-    """Whether a key is needed, the caller's role and the index names (401/403 like every API)."""
+    """Whether a key is needed, the caller's role, the index names and each index's table name (the alias the
+    search API accepts for it), 401/403 like every API."""
     require(request)
     keys = request.app.state.keys
     role = keys.role(request)
-    indexes = request.app.state.search.index_names()
+    tables = request.app.state.search.index_tables()
     return JSONResponse(
-        {"auth": not keys.no_auth, "role": "admin" if role == ADMIN else "query", "indexes": indexes}
+        {
+            "auth": not keys.no_auth,
+            "role": "admin" if role == ADMIN else "query",
+            "indexes": sorted(tables),
+            "tables": tables,
+        }
     )
 
 
