@@ -12,7 +12,7 @@ from huntvault import __version__
 from huntvault.cliapp import HuntvaultGroup, bars, load_config
 
 
-@click.group(cls=HuntvaultGroup)
+@click.group(cls=HuntvaultGroup, name="huntvault")
 @click.version_option(__version__, prog_name="huntvault")
 @click.option(
     "--config",
