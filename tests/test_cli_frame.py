@@ -163,3 +163,16 @@ def test_progress_goes_to_stderr_only_when_asked(world: Path, tmp_path: Path) ->
     assert shown.exit_code == 0, shown.output
     json.loads(shown.stdout)  # --json stays clean
     assert shown.stderr.splitlines()[-1] == "index: 40 / 40 documents (100%)"
+
+
+def test_serve_checks_its_port_before_any_work(world: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        res = CliRunner().invoke(main, ["--config", str(world), "serve", "--port", str(port), "--no-auth"])
+    line = one_error_line(res.stderr)
+    assert res.exit_code == 2 and f"port 127.0.0.1:{port} is not free" in line and "--port " in line
+    assert "bringing the search indexes" not in res.stdout  # nothing was done

@@ -553,6 +553,7 @@ def serve_cmd(
     """Serve the search API, the hunt/status/alerts APIs and the UI (keys: HUNTVAULT_ADMIN_KEY, HUNTVAULT_QUERY_KEY)."""
     import uvicorn
 
+    from huntvault.cliapp import fail, free_port_near, port_problem
     from huntvault.web.app import create_app
     from huntvault.web.ui import page_urls
 
@@ -560,6 +561,10 @@ def serve_cmd(
     cfg.server.host = host or cfg.server.host
     cfg.server.port = port or cfg.server.port
     cfg.server.no_auth = cfg.server.no_auth or no_auth
+    why = port_problem(cfg.server.host, cfg.server.port)
+    if why:  # before the index sync, which can take minutes
+        other = free_port_near(cfg.server.host, cfg.server.port)
+        fail(f"port {cfg.server.host}:{cfg.server.port} is not free ({why}); pick another: --port {other}")
     click.echo("bringing the search indexes in step with the archive...")
     app = create_app(cfg, archive_dir=archive_dir, start_indexer=True)
     base = f"http://{cfg.server.host}:{cfg.server.port}"

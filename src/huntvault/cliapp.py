@@ -1,8 +1,10 @@
-"""The CLI's frame: one-line errors (exit 2) for every failure, the config lookup, and progress bars on stderr."""
+"""The CLI's frame: one-line errors (exit 2) for every failure, the config lookup, progress bars on stderr, and
+the free-port check made before serving."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -98,6 +100,27 @@ class HuntvaultGroup(click.Group):
             )
 
 
+def port_problem(host: str, port: int) -> str:
+    """Why `port` cannot be served on `host` ("" when it can), tested the way uvicorn binds."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return ""
+
+
+def free_port_near(host: str, port: int) -> int:
+    """The first free port after `port` (for the message that says how to pick another)."""
+    for candidate in range(port + 1, min(port + 50, 65535)):
+        if not port_problem(host, candidate):
+            return candidate
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
 def root_obj(ctx: click.Context) -> dict[str, Any]:
     root = ctx.find_root()
     root.ensure_object(dict)
@@ -171,8 +194,10 @@ __all__ = [
     "config_label",
     "error_text",
     "fail",
+    "free_port_near",
     "load_config",
     "one_line",
+    "port_problem",
     "root_obj",
     "with_archive_hint",
 ]

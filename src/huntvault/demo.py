@@ -11,7 +11,6 @@ import argparse
 import os
 import resource
 import shutil
-import socket
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from huntvault import config as configmod
+from huntvault.cliapp import free_port_near, port_problem
 from huntvault.emulator import Manifest, default_end, write_export
 from huntvault.errors import HuntvaultError
 from huntvault.progress import Bars
@@ -142,27 +142,6 @@ class DemoState:
 
 
 # -- before any work ------------------------------------------------------------------------------------
-
-
-def port_problem(host: str, port: int) -> str:
-    """Why `port` cannot be served on `host` ("" when it can), tested the way uvicorn binds."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            return exc.strerror or str(exc)
-    return ""
-
-
-def free_port_near(host: str, port: int) -> int:
-    """The first free port after `port` (for the message that says how to pick another)."""
-    for candidate in range(port + 1, min(port + 50, 65535)):
-        if not port_problem(host, candidate):
-            return candidate
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def check_ports(opts: DemoOptions) -> None:
