@@ -514,7 +514,8 @@ def run(opts: DemoOptions, console: Console | None = None) -> DemoState:
             step(state)
             state.timings[title] = time.perf_counter() - started
             state.cpu[title] = _cpu() - cpu
-            state.console.print(f"[dim]{state.timings[title]:.1f} s (CPU {state.cpu[title]:.1f} s)[/dim]")
+            if step is not step_serve:
+                state.console.print(f"[dim]{state.timings[title]:.1f} s (CPU {state.cpu[title]:.1f} s)[/dim]")
             if i == len(STEPS):
                 state.timings["total before serving"] = time.perf_counter() - started_all
                 state.cpu["total before serving"] = _cpu() - cpu_all
