@@ -117,7 +117,7 @@ class DemoState:
 
     opts: DemoOptions
     console: Console
-    bars: Bars
+    bars: Bars = field(init=False)  # progress on `console`
     manifest: Manifest | None = None
     config: configmod.Config | None = None
     emulators: Any = None
@@ -127,6 +127,9 @@ class DemoState:
     cpu: dict[str, float] = field(default_factory=dict)  # step -> CPU seconds of this process
     url: str = ""  # where the UI serves
     links: list[tuple[str, str]] = field(default_factory=list)  # (title, URL) as printed
+
+    def __post_init__(self) -> None:
+        self.bars = Bars(self.console)
 
     @property
     def root(self) -> Path:
@@ -504,7 +507,7 @@ def run(opts: DemoOptions, console: Console | None = None) -> DemoState:
     if opts.rules_dir is None:
         opts.rules_dir = default_rules_dir()
     console = console or Console()
-    state = DemoState(opts, console, Bars(console))
+    state = DemoState(opts, console)
     steps = [*STEPS, ("serve the UI", step_serve)] if opts.serve else STEPS
     started_all, cpu_all = time.perf_counter(), _cpu()
     try:
