@@ -176,3 +176,17 @@ def test_serve_checks_its_port_before_any_work(world: Path) -> None:
     line = one_error_line(res.stderr)
     assert res.exit_code == 2 and f"port 127.0.0.1:{port} is not free" in line and "--port " in line
     assert "bringing the search indexes" not in res.stdout  # nothing was done
+
+
+def test_search_and_index_without_an_archive_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["index"])
+    line = one_error_line(res.stderr)
+    assert (
+        res.exit_code == 2 and "the archive huntvault-data/archive does not exist (config: built-in" in line
+    )
+    res = CliRunner().invoke(main, ["search", "search=x"])
+    line = one_error_line(res.stderr)
+    assert (
+        res.exit_code == 2 and "nothing to search: no index yet; the archive huntvault-data/archive" in line
+    )

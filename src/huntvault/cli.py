@@ -493,14 +493,22 @@ def retention_apply_cmd(ctx: click.Context, archive_dir: str | None, dry_run: bo
 @click.pass_context
 def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> None:
     """Bring the search indexes in step with the archive once (the server also does this continuously)."""
+    from pathlib import Path
+
+    from huntvault.cliapp import config_label, fail
     from huntvault.search import SearchService
 
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=False)
+    cfg = load_config(ctx)
+    if not Path(archive_dir or cfg.archive.path).is_dir():
+        fail(f"the archive {archive_dir or cfg.archive.path} does not exist (config: {config_label(cfg)})")
+    svc = SearchService(cfg, archive_dir, sync_now=False)
     with bars(ctx).bar("index", "documents") as bar:
         results = svc.store.sync(progress=bar)
     if as_json:
         click.echo(json.dumps({name: r.as_json() for name, r in results.items()}, indent=2))
         return
+    if not svc.index_names():
+        click.echo(f"nothing to index: the archive {archive_dir or cfg.archive.path} holds no table yet")
     for name, r in results.items():
         click.echo(
             f"{name}: {r.status}, +{r.added_files} -{r.removed_files} parts, {r.items_processed} documents, "
@@ -526,14 +534,18 @@ def search_cmd(
     no_sync: bool,
 ) -> None:
     """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'."""
+    from huntvault.cliapp import archive_problem, fail
     from huntvault.search import SearchService, from_query_string, render_results
 
     req = from_query_string(querystring)
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=False)
+    cfg = load_config(ctx)
+    svc = SearchService(cfg, archive_dir, sync_now=False)
     if not no_sync:
         with bars(ctx).bar("index", "documents") as bar:
             svc.store.sync(progress=bar)
     names = [svc.resolve_index(index_name)] if index_name else svc.index_names()
+    if not names:
+        fail(f"nothing to search: no index yet; {archive_problem(archive_dir, cfg) or 'run huntvault index'}")
     results = {name: svc.search(name, req) for name in names}
     if as_json:
         click.echo(json.dumps(results if not index_name else results[names[0]], indent=2))
