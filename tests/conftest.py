@@ -36,6 +36,12 @@ def azurite() -> Iterator[Azurite]:
         yield az
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests using `shared_dir` skip here, before any fixture work, so the summary folds them into one line."""
+    if "shared_dir" in getattr(item, "fixturenames", ()):
+        require_shared()
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """../shared (corpus and reference); skipped with one line when absent, failed when absent under CI."""
