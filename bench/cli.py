@@ -9,6 +9,10 @@ so Python's bytecode cache works as it does outside this sandbox (`--keep-env` k
 
     .venv/bin/python bench/cli.py                # target: hunt 'print 1' under 0.5 s of CPU
     .venv/bin/python bench/cli.py --repeat 5
+    git archive OLD src | tar -x -C /tmp/old && .venv/bin/python bench/cli.py --compare-src /tmp/old/src
+
+`--compare-src DIR` also times the same commands with another checkout's `src` (e.g. before a change),
+interleaved with this one's, and prints their ratio.
 """
 
 from __future__ import annotations
@@ -53,36 +57,60 @@ def build_archive(root: Path, env: dict[str, str]) -> Path:
     return config
 
 
+def commands_for(config: Path, src: Path | None) -> dict[str, list[str]]:
+    """The timed commands; with `src`, `huntvault` runs from that source tree instead of this install."""
+    if src is None:
+        exe = Path(sys.executable).with_name("huntvault")
+        hv = [str(exe)] if exe.is_file() else [sys.executable, "-m", "huntvault.cli"]
+    else:
+        hv = [
+            sys.executable,
+            "-c",
+            f"import sys; sys.path.insert(0, {str(src)!r}); from huntvault.cli import main; main()",
+        ]
+    hv += ["--config", str(config)]
+    return {
+        "huntvault hunt 'print 1'": [*hv, "hunt", "print 1"],
+        "huntvault status": [*hv, "status"],
+        "huntvault search": [*hv, "search", "search=powershell&$top=5"],
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=9, help="timed runs per command (after one warm-up)")
     ap.add_argument("--keep-env", action="store_true", help="keep PYTHONDONTWRITEBYTECODE if it is set")
+    ap.add_argument("--compare-src", type=Path, default=None, help="another checkout's src/ to time too")
     args = ap.parse_args()
     env = dict(os.environ)
     if not args.keep_env:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = Path(tempfile.mkdtemp(prefix="hv-bench-cli-"))
+    env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")  # bytecode of either tree goes here, not into it
     try:
         config = build_archive(root, env)
-        exe = Path(sys.executable).with_name("huntvault")
-        hv = [str(exe)] if exe.is_file() else [sys.executable, "-m", "huntvault.cli"]
-        hv += ["--config", str(config), "--no-progress"]
-        commands: dict[str, list[str]] = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "huntvault hunt 'print 1'": [*hv, "hunt", "print 1"],
-            "huntvault status": [*hv, "status"],
-            "huntvault search": [*hv, "search", "search=powershell&$top=5"],
-        }
-        results: dict[str, tuple[float, float]] = {}
-        for name, cmd in commands.items():
+        variants: dict[str, dict[str, list[str]]] = {"": commands_for(config, None)}
+        if args.compare_src is not None:
+            variants["compared "] = commands_for(config, args.compare_src.resolve())
+        commands: dict[str, list[str]] = {"python -c pass": [sys.executable, "-c", "pass"]}
+        for tag, cmds in variants.items():
+            commands.update({tag + name: cmd for name, cmd in cmds.items()})
+        for cmd in commands.values():
             cpu_of(cmd, env, root)  # warm-up: bytecode cache, page cache
-            runs = [cpu_of(cmd, env, root) for _ in range(args.repeat)]
-            results[name] = (min(runs), statistics.median(runs))
+        runs: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.repeat):  # interleaved, so both trees see the same machine load
+            for name, cmd in commands.items():
+                runs[name].append(cpu_of(cmd, env, root))
+        results = {name: (min(r), statistics.median(r)) for name, r in runs.items()}
         base_med = results["python -c pass"][1]
         print(f"CPU seconds (user+sys), {args.repeat} runs each; ratio = median / median of `python -c pass`")
-        print(f"  {'command':<28} {'min':>7} {'median':>7} {'ratio':>7}")
+        print(f"  {'command':<37} {'min':>7} {'median':>7} {'ratio':>7}")
         for name, (lo, med) in results.items():
-            print(f"  {name:<28} {lo:7.3f} {med:7.3f} {med / base_med if base_med else float('nan'):7.1f}x")
+            print(f"  {name:<37} {lo:7.3f} {med:7.3f} {med / base_med if base_med else float('nan'):7.1f}x")
+        if args.compare_src is not None:
+            for name in variants[""]:
+                ours, theirs = results[name][1], results["compared " + name][1]
+                print(f"  {name}: {ours / theirs:.2f}x the CPU of {args.compare_src}")
         hunt = results["huntvault hunt 'print 1'"][1]
         verdict = "meets" if hunt < TARGET_HUNT_CPU else "MISSES"
         print(f"hunt 'print 1': {hunt:.3f} s CPU (median) {verdict} the {TARGET_HUNT_CPU} s target")

@@ -190,3 +190,25 @@ def test_search_and_index_without_an_archive_say_so(tmp_path: Path, monkeypatch:
     assert (
         res.exit_code == 2 and "nothing to search: no index yet; the archive huntvault-data/archive" in line
     )
+
+
+def test_quick_exit_keeps_every_byte_of_output(tmp_path: Path) -> None:
+    """`hunt` ends the process without the interpreter's teardown: its output still arrives whole."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "huntvault.cli", "hunt", "--format", "csv", "range x from 1 to 50000 step 1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 50001 and lines[-1] == "50000" and done.stderr == ""
+    # a reader that stops early (| head -1) gets no traceback
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == b"x\n"
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(60)
+    assert "Traceback" not in err
+    bad = subprocess.run([*cmd[:4], "print x ="], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("huntvault: error: line 1, column")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from huntvault import __version__
-from huntvault.cliapp import HuntvaultGroup, bars, load_config
+from huntvault.cliapp import HuntvaultGroup, allow_quick_exit, bars, load_config
 
 
 @click.group(cls=HuntvaultGroup, name="huntvault")
@@ -48,6 +48,7 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
     """Print the effective configuration, secrets redacted."""
     from huntvault import config as configmod
 
+    allow_quick_exit()
     cfg = load_config(ctx)
     data = configmod.as_dict(cfg)
     if as_json:
@@ -421,6 +422,7 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
     """Rows, bytes, partitions and time range per table; per-source lag; quarantine count."""
     from huntvault.archive import status
 
+    allow_quick_exit()
     data = status(archive_dir or load_config(ctx).archive.path)
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -636,6 +638,8 @@ def hunt(
     if archive is None and Path(cfg.archive.path).is_dir():
         archive = cfg.archive.path
     chosen = engine or cfg.hunt.engine
+    if chosen == "duckdb":  # (Spark's JVM is stopped by its own exit hooks)
+        allow_quick_exit()
     if explain:
         click.echo(kql.explain(text, archive, engine=chosen))
         return
@@ -828,5 +832,12 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
         click.echo(f"  rule error: {err}", err=True)
 
 
+def run() -> None:
+    """The `huntvault` console script."""
+    from huntvault.cliapp import run as run_cli
+
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    run()
