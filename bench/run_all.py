@@ -21,6 +21,7 @@ BENCHES: dict[str, list[str]] = {
     "kql.py": ["--rows", "1000000"],
     "forward.py": ["--alerts", "1000", "--devices", "200"],
     "detect.py": ["--rules", "10", "--days", "3", "--devices", "50"],
+    "security.py": ["--docs", "5000", "--repeat", "50"],
     "cli.py": ["--repeat", "3"],
 }
 

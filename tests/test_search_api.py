@@ -365,9 +365,12 @@ def test_no_auth_only_on_loopback_and_keys_required_otherwise(
     cfg = Config()
     cfg.index.path = str(env.index_dir)
     cfg.server.no_auth = True
-    open_app = TestClient(create_app(cfg, archive_dir=env.archive))
+    open_app = TestClient(create_app(cfg, archive_dir=env.archive), base_url="http://localhost:8080")
     assert open_app.get(f"/indexes/{INDEX}/docs/$count").status_code == 200
-    cfg.server.host = "0.0.0.0"  # not loopback: no_auth is ignored and a key is required
+    cfg.server.host = "0.0.0.0"  # not loopback: no_auth is refused outright
+    with pytest.raises(HuntvaultError, match="only on a loopback host"):
+        create_app(cfg, archive_dir=env.archive)
+    cfg.server.no_auth = False  # and without it a key is required
     with pytest.raises(HuntvaultError, match="HUNTVAULT_ADMIN_KEY"):
         create_app(cfg, archive_dir=env.archive)
 

@@ -12,9 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from huntvault.archive import status as archive_status
+from huntvault.errors import ConfigError
+from huntvault.web import PAGES, page_urls, start_background_server
 from huntvault.web.app import create_app
 from huntvault.web.hunt_api import load_samples
-from huntvault.web.ui import PAGES, STATIC_DIR, page_urls, start_background_server
+from huntvault.web.ui import STATIC_DIR
 from tests.support.browser import ADMIN_KEY, QUERY_KEY, World, build_world, free_port, world_config
 from tests.support.ingest import archive_counts
 
@@ -180,13 +182,15 @@ def test_session_names_the_role_and_the_indexes(client: TestClient) -> None:
 
 def test_no_auth_only_on_a_loopback_host(world: World) -> None:
     local = create_app(world_config(world, no_auth=True, host="127.0.0.1"), archive_dir=world.archive)
-    with TestClient(local) as c:
+    with TestClient(local, base_url="http://127.0.0.1:8080") as c:
         session = c.get("/api/session").json()
         assert session["auth"] is False and session["role"] == "admin"
         assert c.get("/api/status").status_code == 200
-    public = create_app(world_config(world, no_auth=True, host="0.0.0.0"), archive_dir=world.archive)
-    with TestClient(public) as c:
-        assert c.get("/api/session").status_code == 401
+        # DNS rebinding: any Host name but a loopback one is refused
+        refused = c.get("/api/status", headers={"host": "attacker.example:8080"})
+        assert refused.status_code == 403 and "localhost, 127.0.0.1 and [::1]" in refused.text
+    with pytest.raises(ConfigError, match=r"server\.no_auth"):
+        create_app(world_config(world, no_auth=True, host="0.0.0.0"), archive_dir=world.archive)
 
 
 def test_pages_and_static_files_come_from_the_package(client: TestClient) -> None:

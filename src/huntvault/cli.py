@@ -559,36 +559,48 @@ def search_cmd(
 @click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
 @click.option("--host", default=None, help="Bind address (default: [server].host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: [server].port, 8080).")
-@click.option("--no-auth", is_flag=True, help="No api-key needed (refused unless the host is loopback).")
+@click.option(
+    "--no-auth", is_flag=True, help="No api-key needed (loopback hosts only: refused on any other address)."
+)
 @click.pass_context
 def serve_cmd(
     ctx: click.Context, archive_dir: str | None, host: str | None, port: int | None, no_auth: bool
 ) -> None:
     """Serve the search API, the hunt/status/alerts APIs and the UI (keys: HUNTVAULT_ADMIN_KEY, HUNTVAULT_QUERY_KEY)."""
-    import uvicorn
+    import dataclasses
 
     from huntvault.cliapp import fail, free_port_near, port_problem
-    from huntvault.web.app import create_app
-    from huntvault.web.ui import page_urls
+    from huntvault.runloop import configure_logging
+    from huntvault.web import create_app, page_urls, serve
 
+    configure_logging(verbose=False)
     cfg = load_config(ctx)
-    cfg.server.host = host or cfg.server.host
-    cfg.server.port = port or cfg.server.port
-    cfg.server.no_auth = cfg.server.no_auth or no_auth
-    why = port_problem(cfg.server.host, cfg.server.port)
+    server = dataclasses.replace(
+        cfg.server,
+        host=host or cfg.server.host,
+        port=port or cfg.server.port,
+        no_auth=cfg.server.no_auth or no_auth,
+    )
+    cfg = dataclasses.replace(cfg, server=server)
+    why = port_problem(server.host, server.port)
     if why:  # before the index sync, which can take minutes
-        other = free_port_near(cfg.server.host, cfg.server.port)
-        fail(f"port {cfg.server.host}:{cfg.server.port} is not free ({why}); pick another: --port {other}")
+        other = free_port_near(server.host, server.port)
+        fail(f"port {server.host}:{server.port} is not free ({why}); pick another: --port {other}")
     click.echo("bringing the search indexes in step with the archive...")
     app = create_app(cfg, archive_dir=archive_dir, start_indexer=True)
-    base = f"http://{cfg.server.host}:{cfg.server.port}"
+    base = f"http://{server.host}:{server.port}"
     click.echo(
         f"huntvault on {base} (search API at {base}/indexes, indexes in {cfg.index.path})"
-        + (" -- no api-key required (--no-auth, loopback only)" if cfg.server.no_auth else "")
+        + (
+            " -- NO api-key required (--no-auth): anyone who can reach this loopback port has admin "
+            "rights; only Host names localhost, 127.0.0.1 and [::1] are answered"
+            if server.no_auth
+            else ""
+        )
     )
     for title, url in page_urls(base).items():
         click.echo(f"  {title:<16} {url}")
-    uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_level="warning")
+    serve(app)
 
 
 @main.command("hunt")

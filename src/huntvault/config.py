@@ -73,10 +73,30 @@ class IndexConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    no_auth: bool = False  # only honoured on a loopback host
-    max_request_bytes: int = 1_048_576
+    no_auth: bool = False  # loopback hosts only: `serve` refuses to start with it on any other address
+    max_request_bytes: int = 1_048_576  # request bodies, counted while they stream in (chunked too)
+    max_response_bytes: int = 32 * 1024 * 1024  # a larger search or hunt answer is a 400 naming this bound
+    max_concurrent_searches_per_key: int = 8  # past it: 429 with Retry-After
+    max_concurrent_hunts_per_key: int = 2
+    search_workers: int = 4  # threads that run searches (off the event loop)
+    hunt_workers: int = 2  # threads that run hunts
+    search_timeout_seconds: float = 30.0  # a search still running then answers 400
+    shutdown_grace_seconds: float = 5.0  # SIGTERM: running hunts are cancelled, connections closed after this
     admin_key: str = secret("HUNTVAULT_ADMIN_KEY")
     query_key: str = secret("HUNTVAULT_QUERY_KEY")
+
+
+@dataclass
+class SearchConfig:
+    """Bounds on one search query, as Azure AI Search and Elasticsearch have them (docs/security.md)."""
+
+    max_clauses: int = 1024  # Azure's maximum clause count; a fuzzy term counts as its expansions
+    fuzzy_expansions: int = 50  # Azure expands a fuzzy term to at most 50 terms
+    max_pattern_terms: int = 10  # regex and wildcard terms in one query
+    max_regex_chars: int = 1000  # Elasticsearch's index.max_regex_length
+    max_regex_unbounded: int = 4  # *, + and {n,} in one regex after counted repetitions are expanded
+    max_regex_size: int = 1000  # atoms in one regex after counted repetitions are expanded
+    max_highlight_tag_chars: int = 1000  # highlightPreTag / highlightPostTag
 
 
 @dataclass
@@ -177,6 +197,7 @@ class Config:
     sources: list[SourceConfig] = field(default_factory=list)
     index: IndexConfig = field(default_factory=IndexConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     hunt: HuntConfig = field(default_factory=HuntConfig)
     forward: ForwardConfig = field(default_factory=ForwardConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -293,6 +314,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: numeric [server] / [search] settings that may be 0 or less (every other one must be > 0)
+_POSITIVE_EXEMPT = {"port"}
+
+
 def validate(cfg: Config) -> None:
     """Cross-field checks the type conversion cannot make; each names its key."""
     for i, src in enumerate(cfg.sources):
@@ -319,6 +344,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError("server.port", "must be between 1 and 65535")
     if cfg.archive.flush_rows <= 0:
         raise ConfigError("archive.flush_rows", "must be > 0")
+    for section, obj in (("server", cfg.server), ("search", cfg.search)):
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.name in _POSITIVE_EXEMPT or isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if not value > 0:
+                raise ConfigError(f"{section}.{f.name}", "must be > 0")
 
 
 def as_dict(cfg: Config, redact: bool = True) -> dict[str, Any]:

@@ -425,7 +425,7 @@ def cli_line(state: DemoState) -> str:
 
 def print_links(state: DemoState) -> None:
     """The UI's pages, three searches, three hunts, the detection alerts and one CLI line; kept in `links`."""
-    from huntvault.web.ui import hunt_url, page_urls, search_url
+    from huntvault.web import hunt_url, page_urls, search_url
 
     c = state.console
     for title, url in page_urls(state.url).items():
@@ -463,7 +463,7 @@ def print_links(state: DemoState) -> None:
 def step_serve(state: DemoState) -> None:
     """Serve the search API, the hunt API and the UI until Ctrl-C (or `opts.stop`)."""
     from huntvault.runloop import stop_on_signals
-    from huntvault.web.ui import start_background_server
+    from huntvault.web import start_background_server
 
     assert state.config is not None
     o = state.opts

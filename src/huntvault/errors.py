@@ -48,10 +48,13 @@ class IndexError_(HuntvaultError):
 class SearchError(HuntvaultError):
     """A search request is invalid; carries the HTTP status and Azure's error code."""
 
-    def __init__(self, message: str, status: int = 400, code: str = "InvalidRequestParameter") -> None:
+    def __init__(
+        self, message: str, status: int = 400, code: str = "InvalidRequestParameter", retry_after: int = 0
+    ) -> None:
         self.message = message
         self.status = status
         self.code = code
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429 answers)
         super().__init__(message)
 
 
@@ -89,6 +92,10 @@ class KqlSemanticError(KqlError):
 
 class KqlUnsupportedError(KqlError):
     """The query uses a feature that cannot work offline (externaldata URL, FileProfile...)."""
+
+
+class KqlCancelledError(KqlError):
+    """The hunt was cancelled (its client went away, the server is shutting down) before it finished."""
 
 
 class ForwardError(HuntvaultError):

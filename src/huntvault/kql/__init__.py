@@ -99,8 +99,12 @@ def execute(
     timeout: float | None = None,
     backend: Any = None,
     limits: HuntLimits | None = None,
+    cancel: threading.Event | None = None,
 ) -> HuntResult:
-    """Run a KQL query; the result carries KQL column types and the render hint."""
+    """Run a KQL query; the result carries KQL column types and the render hint.
+
+    Setting `cancel` stops the hunt (DuckDB's cursor is interrupted) with KqlCancelledError.
+    """
     t0 = time.perf_counter()
     backend = backend or _backend(archive, engine, limits)
     sql, rel, planner = compile_query(query, backend, now)
@@ -108,7 +112,7 @@ def execute(
     run_sql = sql
     if row_cap:
         run_sql = f"SELECT * FROM ({sql}) AS _capped LIMIT {int(row_cap) + 1}"
-    table = backend.execute(run_sql, timeout)
+    table = backend.execute(run_sql, timeout, cancel)
     t2 = time.perf_counter()
     truncated = bool(row_cap) and table.num_rows > int(row_cap or 0)
     if truncated:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from sqlglot import exp
 
 from huntvault import schema
 from huntvault.config import HuntConfig
-from huntvault.errors import KqlSemanticError, KqlUnsupportedError
+from huntvault.errors import KqlCancelledError, KqlSemanticError, KqlUnsupportedError
 from huntvault.kql.series_math import register as register_series_udf
 
 #: Tables the Defender export never carries (defender-export.md): named in the unknown-table error.
@@ -159,22 +161,24 @@ class DuckDBBackend(Catalog):
             (r[0], kinds.get(r[1], "string")) for r in rows if not r[0].startswith("_") and r[0] != "date"
         ]
 
-    def execute(self, sql: str, timeout: float | None = None) -> pa.Table:
+    def execute(
+        self, sql: str, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> pa.Table:
         # a cursor per query: one backend serves concurrent requests (cursors share the views and UDFs)
+        if cancel is not None and cancel.is_set():
+            raise KqlCancelledError("the hunt was cancelled")
         cur = self.con.cursor()
-        timer = None
-        if timeout:
-            timer = threading.Timer(timeout, cur.interrupt)
-            timer.start()
+        watch = _Watch(cur, timeout, cancel)
         try:
             return cur.sql(sql).to_arrow_table()
         except Exception as exc:  # duckdb raises its own error tree; surface it as a KQL error
-            if timer is not None and not timer.is_alive():
+            if watch.why == "cancel":
+                raise KqlCancelledError("the hunt was cancelled") from None
+            if watch.why == "timeout":
                 raise KqlUnsupportedError(f"the query ran longer than the {timeout:g} s timeout") from None
             raise KqlSemanticError(f"the query failed in DuckDB: {str(exc).splitlines()[0]}") from None
         finally:
-            if timer is not None:
-                timer.cancel()
+            watch.done()
             cur.close()
 
     def discover(self, sql: str) -> list[str]:
@@ -183,6 +187,39 @@ class DuckDBBackend(Catalog):
             return [str(r[0]) for r in cur.execute(sql).fetchall() if r[0] is not None]
         finally:
             cur.close()
+
+
+class _Watch:
+    """Interrupts a DuckDB cursor when `cancel` is set or `timeout` seconds pass, whichever comes first."""
+
+    POLL_SECONDS = 0.05
+
+    def __init__(self, cur: Any, timeout: float | None, cancel: threading.Event | None) -> None:
+        self.why = ""
+        self._finished = threading.Event()
+        if not timeout and cancel is None:
+            return
+        self._cur, self._cancel = cur, cancel
+        self._deadline = time.monotonic() + timeout if timeout else None
+        threading.Thread(target=self._run, name="hunt-watch", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._finished.wait(self.POLL_SECONDS if self._cancel is not None else self._left()):
+            if self._cancel is not None and self._cancel.is_set():
+                self.why = "cancel"
+            elif self._deadline is not None and time.monotonic() >= self._deadline:
+                self.why = "timeout"
+            else:
+                continue
+            with contextlib.suppress(Exception):  # the query may have just finished and closed its cursor
+                self._cur.interrupt()
+            return
+
+    def _left(self) -> float:
+        return max(0.0, (self._deadline or 0.0) - time.monotonic())
+
+    def done(self) -> None:
+        self._finished.set()
 
 
 def create_views(con: Any, archive: Path) -> None:
@@ -255,7 +292,11 @@ class SparkBackend(Catalog):
     def table_expr(self, name: str) -> exp.Expression:
         return exp.Table(this=exp.to_identifier(name, quoted=True))
 
-    def execute(self, sql: str, timeout: float | None = None) -> pa.Table:
+    def execute(
+        self, sql: str, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> pa.Table:
+        if cancel is not None and cancel.is_set():
+            raise KqlCancelledError("the hunt was cancelled")
         try:
             df = self.session().sql(sql)
             return df.toArrow() if hasattr(df, "toArrow") else pa.Table.from_pandas(df.toPandas())

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import tantivy
 
+from huntvault.config import SearchConfig
 from huntvault.errors import SearchError
 from huntvault.index import FieldSpec, IndexLayout, analyze
+from huntvault.search.bounds import bound_error, check_depth, check_regex
 
 
 @dataclass
@@ -49,8 +51,6 @@ class Boost:
 
 Node = MatchAll | Text | Bool | Not | Boost
 
-MAX_CLAUSES = 1024
-
 
 def _wildcard_regex(pattern: str) -> str:
     out = []
@@ -64,38 +64,86 @@ def _wildcard_regex(pattern: str) -> str:
     return "".join(out)
 
 
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, (Boost, Not)):
+        return [node.node]
+    if isinstance(node, Bool):
+        return [*node.must, *node.should, *node.must_not]
+    return []
+
+
 class Compiler:
-    """Turns a query tree into a tantivy query over an index's searchable fields."""
+    """Turns a query tree into a tantivy query over an index's searchable fields, within the query bounds."""
 
     def __init__(
-        self, layout: IndexLayout, schema: tantivy.Schema, fields: list[FieldSpec], parameter: str
+        self,
+        layout: IndexLayout,
+        schema: tantivy.Schema,
+        fields: list[FieldSpec],
+        parameter: str,
+        limits: SearchConfig | None = None,
     ) -> None:
         self.layout = layout
         self.schema = schema
         self.fields = fields
         self.parameter = parameter
+        self.limits = limits or SearchConfig()
         self.clauses = 0
+        self.patterns = 0
+
+    def _count(self, node: Node) -> None:
+        """Clauses as Azure counts them (a fuzzy term as its expansions), pattern terms, regex bounds."""
+        cost = 1
+        if isinstance(node, Text) and node.kind == "fuzzy":
+            cost = self.limits.fuzzy_expansions
+        elif isinstance(node, Text) and node.kind in ("regex", "wildcard"):
+            self.patterns += 1
+            if self.patterns > self.limits.max_pattern_terms:
+                raise bound_error(
+                    "The query has too many regular expression and wildcard terms",
+                    self.limits.max_pattern_terms,
+                    self.parameter,
+                    "search.max_pattern_terms",
+                )
+            regex = node.text if node.kind == "regex" else _wildcard_regex(node.text)
+            check_regex(regex, self.limits, self.parameter)
+        self.clauses += cost
+        if self.clauses > self.limits.max_clauses:
+            raise bound_error(
+                f"The query has more than {self.limits.max_clauses} clauses (a fuzzy term counts as its "
+                f"{self.limits.fuzzy_expansions} possible expansions)",
+                self.limits.max_clauses,
+                self.parameter,
+                "search.max_clauses",
+            )
 
     def compile(self, node: Node) -> tantivy.Query:
-        self.clauses += 1
-        if self.clauses > MAX_CLAUSES:
-            raise SearchError(f"The query has more than {MAX_CLAUSES} clauses.\r\nParameter name: search")
+        """Check every bound over the whole tree first (no work is done for a query past one), then build."""
+        stack: list[tuple[Node, int]] = [(node, 0)]
+        while stack:
+            item, depth = stack.pop()
+            check_depth(depth, self.parameter)
+            self._count(item)
+            stack.extend((child, depth + 1) for child in _children(item))
+        return self._build(node)
+
+    def _build(self, node: Node) -> tantivy.Query:
         if isinstance(node, MatchAll):
             return tantivy.Query.all_query()
         if isinstance(node, Boost):
-            return tantivy.Query.boost_query(self.compile(node.node), node.factor)
+            return tantivy.Query.boost_query(self._build(node.node), node.factor)
         if isinstance(node, Not):
             return tantivy.Query.boolean_query(
                 [
                     (tantivy.Occur.Must, tantivy.Query.all_query()),
-                    (tantivy.Occur.MustNot, self.compile(node.node)),
+                    (tantivy.Occur.MustNot, self._build(node.node)),
                 ]
             )
         if isinstance(node, Bool):
             parts: list[tuple[tantivy.Occur, tantivy.Query]] = []
-            parts += [(tantivy.Occur.Must, self.compile(n)) for n in node.must]
-            parts += [(tantivy.Occur.Should, self.compile(n)) for n in node.should]
-            negs = [(tantivy.Occur.MustNot, self.compile(n)) for n in node.must_not]
+            parts += [(tantivy.Occur.Must, self._build(n)) for n in node.must]
+            parts += [(tantivy.Occur.Should, self._build(n)) for n in node.should]
+            negs = [(tantivy.Occur.MustNot, self._build(n)) for n in node.must_not]
             if negs and not parts:
                 parts.append((tantivy.Occur.Must, tantivy.Query.all_query()))
             if not parts:

@@ -9,6 +9,7 @@ from typing import Any
 
 import tantivy
 
+from huntvault.config import SearchConfig
 from huntvault.errors import SearchError
 from huntvault.index import (
     KEY_FIELD,
@@ -19,6 +20,7 @@ from huntvault.index import (
     export_document,
 )
 from huntvault.search.ast import Compiler, MatchAll, Node
+from huntvault.search.bounds import bound_error
 from huntvault.search.facets import parse_facet, run_facet
 from huntvault.search.filters import FilterCompiler
 from huntvault.search.lucene import parse_lucene
@@ -112,8 +114,9 @@ def project(doc: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
 class SearchEngine:
     """Answers search, lookup and count requests against an IndexStore."""
 
-    def __init__(self, store: IndexStore) -> None:
+    def __init__(self, store: IndexStore, limits: SearchConfig | None = None) -> None:
         self.store = store
+        self.limits = limits or SearchConfig()
         # (searcher id, field) -> (searcher, (min, max) or None): a searcher sees one fixed index version
         self._bounds: dict[tuple[int, str], tuple[tantivy.Searcher, tuple[float, float] | None]] = {}
 
@@ -142,7 +145,9 @@ class SearchEngine:
     ) -> tuple[tantivy.Query, bool]:
         text = (search or "").strip()
         node = MatchAll() if text in ("", "*") else PARSERS[qtype](text, mode)
-        compiler = Compiler(layout, schema, self._fields(layout, fields, "searchFields"), parameter)
+        compiler = Compiler(
+            layout, schema, self._fields(layout, fields, "searchFields"), parameter, self.limits
+        )
         return compiler.compile(node), isinstance(node, MatchAll)
 
     def prepare(self, name: str, req: SearchRequest) -> Prepared:
@@ -179,6 +184,14 @@ class SearchEngine:
                 layout.field(path, "$select")
         for path in req.highlight:
             layout.field(path.split("-")[0], "highlight", need="searchable")
+        for tag, name in ((req.highlight_pre, "highlightPreTag"), (req.highlight_post, "highlightPostTag")):
+            if len(tag) > self.limits.max_highlight_tag_chars:
+                raise bound_error(
+                    f"{name} is {len(tag)} characters long",
+                    self.limits.max_highlight_tag_chars,
+                    name,
+                    "search.max_highlight_tag_chars",
+                )
         return Prepared(index, searcher, text_q, query, match_all, order, select, scoring_filter)
 
     # -- execution --
@@ -431,7 +444,7 @@ class SearchEngine:
             spec = p.index.layout.field(path, "highlight", need="searchable")
             gen = tantivy.SnippetGenerator.create(p.searcher, p.text_query, p.index.schema, spec.text_field)
             gen.set_max_num_chars(SNIPPET_CHARS)
-            gens.append((path, spec, gen, int(n) if n.isdigit() else HIGHLIGHTS_PER_FIELD))
+            gens.append((path, spec, gen, int(n) if n.isascii() and n.isdigit() else HIGHLIGHTS_PER_FIELD))
         pre, post = req.highlight_pre, req.highlight_post
 
         def highlight(doc: dict[str, Any]) -> dict[str, list[str]]:

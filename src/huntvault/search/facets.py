@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from huntvault.search.odata import tokenize
 DEFAULT_COUNT = 10
 UNLIMITED = 10_000
 MAX_BUCKETS = 10_000
+#: distinct values each index segment reports to a terms facet: counts are exact up to this many per segment
+EXACT_TERMS = 65_536
 _OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 FIXED_UNITS_US: dict[str, int] = {
     "minute": 60_000_000,
@@ -76,8 +79,10 @@ def parse_facet(expression: str, layout: IndexLayout) -> FacetSpec:
 
 
 def _count(spec: FacetSpec, value: str) -> None:
-    if not value.isdigit():
-        raise _bad(spec.expression, f"count must be a non-negative integer, not '{value}'")
+    if not value.isascii() or not value.isdigit():
+        raise _bad(spec.expression, f"count must be a non-negative integer, not '{value[:100]}'")
+    if len(value) > 6 or int(value) > MAX_BUCKETS:
+        raise _bad(spec.expression, f"count must be at most {MAX_BUCKETS} (0 asks for every value)")
     spec.count = int(value)
 
 
@@ -108,12 +113,16 @@ def _interval(spec: FacetSpec, value: str) -> None:
     try:
         number = float(value)
     except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
         raise _bad(
             spec.expression,
-            f"interval must be a positive number or minute|hour|day|week|month|quarter|year, not '{value}'",
-        ) from None
+            f"interval must be a positive number or minute|hour|day|week|month|quarter|year, not '{value[:100]}'",
+        )
     if number <= 0:
         raise _bad(spec.expression, "interval must be greater than 0")
+    if spec.field.storage in ("int", "date") and not number.is_integer():
+        raise _bad(spec.expression, f"interval must be a whole number on an {spec.field.edm} field")
     spec.interval = number
 
 
@@ -157,6 +166,7 @@ def run_facet(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query)
         return _calendar(spec, searcher, query)
     if spec.interval is not None:
         interval = FIXED_UNITS_US[spec.interval] if isinstance(spec.interval, str) else spec.interval
+        _check_buckets(spec, searcher, query, interval)
         agg: dict[str, Any] = {"field": name, "interval": interval}
         if spec.field.storage == "date":
             offset = (MONDAY_OFFSET_US if spec.interval == "week" else 0) - spec.timeoffset_us
@@ -174,12 +184,25 @@ def run_facet(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query)
         "value": {"_key": "asc"},
         "-value": {"_key": "desc"},
     }[spec.sort or "count"]
-    res = searcher.aggregate(query, {"f": {"terms": {"field": name, "size": count, "order": order}}})
+    # every segment reports all its values (up to EXACT_TERMS), so the merged counts are exact
+    terms = {"field": name, "size": count, "order": order, "segment_size": max(count, EXACT_TERMS)}
+    res = searcher.aggregate(query, {"f": {"terms": terms}})
     buckets = [{"value": _out(spec, b["key"]), "count": b["doc_count"]} for b in res["f"]["buckets"]]
     if (spec.sort or "count") in ("count", "-count"):
         desc = (spec.sort or "count") == "count"
         buckets.sort(key=lambda b: (-b["count"] if desc else b["count"], str(b["value"])))
     return buckets
+
+
+def _check_buckets(
+    spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query, interval: float
+) -> None:
+    """400 when `interval` would cut the matching values' range into more than MAX_BUCKETS buckets."""
+    stats = searcher.aggregate(query, {"s": {"stats": {"field": spec.field.value_field}}})["s"]
+    if not stats.get("count") or stats.get("min") is None or stats.get("max") is None:
+        return
+    if (float(stats["max"]) - float(stats["min"])) / interval >= MAX_BUCKETS:
+        raise _bad(spec.expression, f"the interval makes more than {MAX_BUCKETS} buckets; use a larger one")
 
 
 def _range_counts(

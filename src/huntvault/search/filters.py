@@ -28,6 +28,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TERM_SCAN = 100_000
 
 
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+
+
 def _zero(q: tantivy.Query) -> tantivy.Query:
     """Filters never add to the score (Azure: non-scoring clauses leave @search.score unchanged)."""
     return tantivy.Query.const_score_query(q, 0.0)
@@ -184,7 +187,15 @@ class FilterCompiler:
                     "le": ("le", math.floor(value)),
                 }[op]
             value = int(value)
-        return self._range(spec, op, int(value), tantivy.FieldType.Integer)
+        value = int(value)
+        if not I64_MIN <= value <= I64_MAX:  # beyond every stored value: all or nothing
+            above = value > I64_MAX
+            if op == "ne":
+                return _all()
+            if op in (("lt", "le") if above else ("gt", "ge")):  # every value (nulls compare false)
+                return _zero(tantivy.Query.exists_query(spec.value_field))
+            return tantivy.Query.empty_query()
+        return self._range(spec, op, value, tantivy.FieldType.Integer)
 
     def _range(self, spec: FieldSpec, op: str, value: Any, ftype: tantivy.FieldType) -> tantivy.Query:
         name = spec.value_field

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from huntvault.search.ast import Bool, Boost, MatchAll, Node, Not, Text
+from huntvault.search.bounds import check_depth
 from huntvault.search.simple import parse_error, scan_phrase
 
+MAX_NUMBER = 2**31 - 1  # the largest ~ slop or distance
 TERM_STOP = set(' \t\r\n()"^~:[]{}')
 
 
@@ -112,6 +115,7 @@ class _Parser:
         self.toks = _lex(query)
         self.i = 0
         self.default_and = mode == "all"
+        self.depth = 0  # open groups and unary operators (bounded before recursing)
 
     def peek(self, k: int = 0) -> _Tok | None:
         j = self.i + k
@@ -167,12 +171,13 @@ class _Parser:
         tok = self.peek()
         if tok is None:
             raise parse_error(self.q, len(self.q), "the query ends where a term was expected")
-        if tok.kind == "not":
+        if tok.kind in ("not", "plus"):
             self.i += 1
-            return _Neg(_node(self.unary()))
-        if tok.kind == "plus":
-            self.i += 1
-            return _Req(_node(self.unary()))
+            self.depth += 1
+            check_depth(self.depth, "search")
+            inner = _node(self.unary())
+            self.depth -= 1
+            return _Neg(inner) if tok.kind == "not" else _Req(inner)
         return self.primary()
 
     def primary(self, field: str | None = None) -> Node:
@@ -189,7 +194,10 @@ class _Parser:
             return self.primary(field=tok.text)
         node: Node
         if tok.kind == "lparen":
+            self.depth += 1
+            check_depth(self.depth, "search")
             inner = self.or_expr()
+            self.depth -= 1
             if not self.take("rparen"):
                 raise parse_error(self.q, tok.pos, "unbalanced '('")
             node = _with_field(_node(inner), field)
@@ -207,7 +215,10 @@ class _Parser:
             raise parse_error(self.q, tok.pos, f"unexpected '{tok.text}'")
         if (t := self.take("caret")) is not None:
             try:
-                node = Boost(node, float(t.number))
+                factor = float(t.number)
+                if not math.isfinite(factor):
+                    raise ValueError
+                node = Boost(node, factor)
             except ValueError:
                 raise parse_error(self.q, t.pos, "'^' must be followed by a number") from None
         return node
@@ -235,8 +246,11 @@ def _int(q: str, tok: _Tok, default: int) -> int:
     if not tok.number:
         return default
     try:
-        return int(float(tok.number))
-    except ValueError:
+        value = int(float(tok.number))
+        if value > MAX_NUMBER:
+            raise ValueError
+        return value
+    except (ValueError, OverflowError):
         raise parse_error(q, tok.pos, f"'{tok.text}' must be followed by a number") from None
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from huntvault.errors import SearchError
+from huntvault.search.bounds import MAX_DEPTH
 
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?(Z|[+-]\d{2}:\d{2})"
@@ -196,6 +197,7 @@ class _Parser:
     toks: list[Tok] = field(default_factory=list)
     i: int = 0
     clauses: int = 0
+    depth: int = 0
     lambda_vars: list[str] = field(default_factory=list)
 
     def peek(self) -> Tok:
@@ -225,25 +227,36 @@ class _Parser:
         return node
 
     def or_expr(self) -> FilterNode:
-        node = self.and_expr()
+        nodes = [self.and_expr()]
         while self.peek().kind == "op" and self.peek().value == "or":
             self.next()
-            node = Logical("or", node, self.and_expr())
-        return node
+            nodes.append(self.and_expr())
+        return _balanced("or", nodes)
 
     def and_expr(self) -> FilterNode:
-        node = self.unary()
+        nodes = [self.unary()]
         while self.peek().kind == "op" and self.peek().value == "and":
             self.next()
-            node = Logical("and", node, self.unary())
-        return node
+            nodes.append(self.unary())
+        return _balanced("and", nodes)
+
+    def nest(self, tok: Tok) -> None:
+        """One more level of parentheses, `not` or lambda: bounded before the parser recurses."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise SearchError(
+                f"Invalid expression: the filter is nested more than {MAX_DEPTH} levels deep at position "
+                f"{tok.pos}: the limit is {MAX_DEPTH}.\r\nParameter name: {self.parameter}"
+            )
 
     def unary(self) -> FilterNode:
         tok = self.peek()
         if tok.kind == "op" and tok.value == "not":
             self.next()
             operand_tok = self.peek()
+            self.nest(tok)
             operand = self.unary()
+            self.depth -= 1
             if isinstance(operand, Compare) and operand_tok.kind != "lparen":
                 raise self.fail(
                     tok,
@@ -284,7 +297,9 @@ class _Parser:
         if tok.kind == "error":
             raise self.fail(tok, str(tok.value))
         if tok.kind == "lparen":
+            self.nest(tok)
             inner = self.or_expr()
+            self.depth -= 1
             self.expect("rparen", ")")
             return inner
         if tok.kind in ("string", "number", "datetime", "bool", "null"):
@@ -312,7 +327,9 @@ class _Parser:
             var = self.expect("ident", "lambda variable").value
             self.expect("colon", ":")
             self.lambda_vars.append(var)
+            self.nest(tok)
             body = self.or_expr()
+            self.depth -= 1
             self.lambda_vars.pop()
             self.expect("rparen", ")")
             return Lambda(head, last, var, body, tok.pos)
@@ -334,6 +351,14 @@ class _Parser:
         if not lo <= len(args) <= hi:
             raise self.fail(tok, f"{tok.value} takes {lo} to {hi} arguments, got {len(args)}")
         return args
+
+
+def _balanced(op: str, nodes: list[FilterNode]) -> FilterNode:
+    """`a op b op c ...` as a balanced tree (depth log2 n): a long `or` chain cannot exhaust the stack."""
+    while len(nodes) > 1:
+        paired: list[FilterNode] = [Logical(op, a, b) for a, b in zip(nodes[::2], nodes[1::2], strict=False)]
+        nodes = paired + ([nodes[-1]] if len(nodes) % 2 else [])
+    return nodes[0]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ DEFAULT_TOP = 50
 MAX_TOP = 1000
 MAX_SKIP = 100_000
 MAX_SEARCH_CHARS = 100_000
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 #: POST body key -> GET query-string name
 POST_TO_GET: dict[str, str] = {
@@ -96,17 +98,27 @@ def _bad(message: str, parameter: str, code: str = "InvalidRequestParameter") ->
     return SearchError(f"{message}\r\nParameter name: {parameter}", 400, code)
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _int(value: Any, parameter: str) -> int:
-    if isinstance(value, bool):
-        raise _bad(f"Invalid value '{value}': an integer was expected.", parameter)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise _bad(f"Invalid value '{value}': an integer was expected.", parameter) from None
+    """An Edm.Int32 parameter: a whole number (1e2 in JSON is 100) within Int32's range, else Azure's 400."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _digits(value.strip().lstrip("+-")) and len(value.strip()) <= 20:
+        number = int(value.strip())
+    if number is None:
+        shown = str(value)[:100]
+        raise _bad(f"Invalid value '{shown}': an integer was expected.", parameter)
+    if not INT32_MIN <= number <= INT32_MAX:
+        raise _bad(
+            f"Value must be between {INT32_MIN} and {INT32_MAX}.", parameter, "ParameterValueOutOfRange"
+        )
+    return number
 
 
 def _bool(value: Any, parameter: str) -> bool:
@@ -196,8 +208,10 @@ def from_body(body: Any) -> SearchRequest:
     _tags(req, body.get("highlightPreTag"), body.get("highlightPostTag"))
     if body.get("minimumCoverage") is not None:
         try:
+            if isinstance(body["minimumCoverage"], bool):
+                raise TypeError
             req.minimum_coverage = float(body["minimumCoverage"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _bad(
                 f"Invalid value '{body['minimumCoverage']}': a number was expected.", "minimumCoverage"
             ) from None

@@ -30,7 +30,7 @@ class SearchService:
             tables=config.index.tables or None,
             heap_mb=config.index.writer_heap_mb,
         )
-        self.engine = SearchEngine(self.store)
+        self.engine = SearchEngine(self.store, config.search)
         self.poller: IndexPoller | None = None
         if sync_now:
             self.store.sync()

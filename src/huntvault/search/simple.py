@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from huntvault.errors import SearchError
 from huntvault.search.ast import Bool, MatchAll, Node, Not, Text
+from huntvault.search.bounds import check_depth
 
 SPECIAL = set('+|"()')
 
@@ -86,6 +87,7 @@ class _Parser:
         self.toks = _lex(query)
         self.i = 0
         self.default_and = mode == "all"
+        self.depth = 0  # open groups and `-` operators (bounded before recursing)
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -124,7 +126,11 @@ class _Parser:
             self.i += 1
             if self.peek() is None or self.peek().kind in ("rparen", "and", "or"):  # type: ignore[union-attr]
                 raise parse_error(self.q, tok.pos, "'-' must be followed by a term")
-            return Not(self.unary())
+            self.depth += 1
+            check_depth(self.depth, "search")
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
@@ -132,7 +138,10 @@ class _Parser:
         assert tok is not None
         self.i += 1
         if tok.kind == "lparen":
+            self.depth += 1
+            check_depth(self.depth, "search")
             inner = self.seq()
+            self.depth -= 1
             close = self.peek()
             if close is None or close.kind != "rparen":
                 raise parse_error(self.q, tok.pos, "unbalanced '('")

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from huntvault.config import ForwardConfig
 from huntvault.forward import DeadLetterBox, ForwardState, alert_key
-from huntvault.web.app import require
+from huntvault.web.deps import ConfigDep
+from huntvault.web.policy import Access, access
+from huntvault.web.responses import JsonResponse
 
 router = APIRouter()
 
@@ -33,11 +35,6 @@ _MACHINE_FIELDS = (
     "RbacGroupName",
     "MachineTags",
 )
-
-
-class _Json(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def _jsonl_records(path: Path) -> list[dict[str, Any]]:
@@ -153,12 +150,12 @@ def summary(alert_id: str, rec: dict[str, Any] | None, delivery: dict[str, dict[
 
 
 @router.get("/api/alerts")
-def alerts(request: Request, limit: int = Query(500, ge=1, le=MAX_ALERTS)) -> Response:
+@access(Access.QUERY)
+def alerts(config: ConfigDep, limit: int = Query(500, ge=1, le=MAX_ALERTS)) -> Response:
     """Forwarded alerts, newest update first, each with its machine, evidence and per-sink delivery."""
-    require(request)
-    cfg: ForwardConfig = request.app.state.config.forward
+    cfg: ForwardConfig = config.forward
     sinks, records, deliveries = gather(cfg)
     ids = set(records) | set(deliveries)
     rows = [summary(i, records.get(i), deliveries.get(i, {})) for i in ids]
     rows.sort(key=lambda r: (str(r["lastUpdateTime"] or ""), r["id"]), reverse=True)
-    return _Json({"sinks": sinks, "total": len(rows), "value": rows[:limit]})
+    return JsonResponse({"sinks": sinks, "total": len(rows), "value": rows[:limit]})

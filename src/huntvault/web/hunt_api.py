@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.types import Receive
 
 from huntvault.errors import KqlError
 from huntvault.kql import HuntLimits, execute, shared_backend
-from huntvault.web.app import require
+from huntvault.web.deps import AppContext, get_caller, get_context
+from huntvault.web.policy import Access, access
+from huntvault.web.responses import JsonResponse, dumps_bounded
 
 router = APIRouter()
+log = logging.getLogger("huntvault.web.hunt")
 
 SAMPLES_DIR = Path(__file__).parent / "static" / "samples"
 #: rows sent to the browser unless the request asks for fewer (never more than [hunt].row_cap)
@@ -24,68 +29,83 @@ DEFAULT_MAX_ROWS = 10_000
 
 class HuntBody(BaseModel):
     query: str = Field(min_length=1)
-    max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
+    max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1, le=2**31 - 1)
 
 
-class _Json(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+def _unexpected(exc: Exception) -> KqlError:
+    """Defence in depth: an engine failure that is not a KqlError still answers 400, never 5xx."""
+    if isinstance(exc, RecursionError):
+        return KqlError("the query is too deeply nested to compile; simplify it")
+    return KqlError(f"the query could not be compiled or run ({type(exc).__name__}); simplify it")
 
 
-def kql_error_response(exc: KqlError) -> Response:
-    """Azure's error shape plus where the culprit is (`line`/`column`, 1-based; 0 when unknown)."""
-    return _Json(
-        {
-            "error": {
-                "code": type(exc).__name__,
-                "message": exc.message,
-                "line": exc.line,
-                "column": exc.column,
-                "details": [],
-            }
-        },
-        status_code=400,
-    )
-
-
-@router.post("/api/hunt")
-def hunt(request: Request, body: HuntBody) -> Response:
-    """Run a KQL query: columns with KQL types, rows (arrays), the `render` chart hint, timings, the SQL."""
-    require(request)
-    cfg = request.app.state.config
-    archive: Path = request.app.state.archive_dir
+def _run(ctx: AppContext, body: HuntBody, cancel: Any) -> bytes:
+    """The hunt itself, on a hunt worker: compile, run (cancellable), and the JSON answer."""
+    cfg = ctx.config
     cap = min(body.max_rows, cfg.hunt.row_cap) if cfg.hunt.row_cap else body.max_rows
     started = time.perf_counter()
     try:
         result = execute(
             body.query,
-            archive,
+            ctx.archive_dir,
             engine=cfg.hunt.engine,
             row_cap=cap,
             timeout=cfg.hunt.timeout_seconds or None,
-            backend=shared_backend(archive, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
+            backend=shared_backend(ctx.archive_dir, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
+            cancel=cancel,
         )
         rows = result.rows()
-    except KqlError as exc:
-        return kql_error_response(exc)
+    except KqlError:
+        raise
+    except Exception as exc:
+        log.exception("hunt failed outside the KQL error tree")
+        raise _unexpected(exc) from None
     total = time.perf_counter() - started
     names = result.table.column_names
-    return _Json(
-        {
-            "columns": [{"name": n, "type": t} for n, t in result.columns],
-            "rows": [[r[n] for n in names] for r in rows],
-            "row_count": len(rows),
-            "truncated": result.truncated,
-            "chart": result.chart,
-            "timing": {
-                "compile_ms": round(result.timings.get("compile_s", 0.0) * 1000, 1),
-                "execute_ms": round(result.timings.get("execute_s", 0.0) * 1000, 1),
-                "total_ms": round(total * 1000, 1),
-            },
-            "engine": cfg.hunt.engine,
-            "sql": result.sql,
-        }
-    )
+    payload = {
+        "columns": [{"name": n, "type": t} for n, t in result.columns],
+        "rows": [[r[n] for n in names] for r in rows],
+        "row_count": len(rows),
+        "truncated": result.truncated,
+        "chart": result.chart,
+        "timing": {
+            "compile_ms": round(result.timings.get("compile_s", 0.0) * 1000, 1),
+            "execute_ms": round(result.timings.get("execute_s", 0.0) * 1000, 1),
+            "total_ms": round(total * 1000, 1),
+        },
+        "engine": cfg.hunt.engine,
+        "sql": result.sql,
+    }
+    return dumps_bounded(payload, cfg.server.max_response_bytes, "hunt")
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Returns once the client has gone away (the body is already read, so only a disconnect can come)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+@router.post("/api/hunt")
+@access(Access.QUERY)
+async def hunt(request: Request, body: HuntBody) -> Response:
+    """Run a KQL query: columns with KQL types, rows (arrays), the `render` chart hint, timings, the SQL.
+
+    The hunt runs on a hunt worker; it is cancelled when the client disconnects or the server stops."""
+    ctx = get_context(request)
+    cancel = ctx.running_hunts.start()
+    runner = asyncio.ensure_future(ctx.hunts.run(get_caller(request).key_id, lambda: _run(ctx, body, cancel)))
+    gone = asyncio.ensure_future(_disconnected(request.receive))
+    try:
+        await asyncio.wait({runner, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            cancel.set()  # DuckDB is interrupted; the worker's slot frees when it stops
+            runner.cancel()
+            log.warning("hunt cancelled: the client disconnected")
+            return Response(status_code=499)
+        return JsonResponse(runner.result())
+    finally:
+        gone.cancel()
+        ctx.running_hunts.finish(cancel)
 
 
 def load_samples(folder: Path = SAMPLES_DIR) -> list[dict[str, str]]:
@@ -110,6 +130,6 @@ def load_samples(folder: Path = SAMPLES_DIR) -> list[dict[str, str]]:
 
 
 @router.get("/api/hunt/samples")
-def samples(request: Request) -> Response:
-    require(request)
-    return _Json({"value": load_samples()})
+@access(Access.QUERY)
+def samples() -> Response:
+    return JsonResponse({"value": load_samples()})

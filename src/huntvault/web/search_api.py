@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 
 from huntvault.errors import SearchError
 from huntvault.search import SearchRequest, SearchService, from_body, from_query
-from huntvault.web.app import ADMIN, require
+from huntvault.web.deps import AppContext, get_caller, get_context
+from huntvault.web.policy import Access, access
+from huntvault.web.responses import JsonResponse, dumps_bounded
 
 router = APIRouter()
-
-
-class OrjsonResponse(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+log = logging.getLogger("huntvault.web.search")
+OrjsonResponse = JsonResponse
 
 
 def _svc(request: Request) -> SearchService:
-    svc: SearchService = request.app.state.search
-    return svc
+    return get_context(request).search
 
 
 def _api_version(request: Request) -> str:
@@ -34,8 +33,8 @@ def _api_version(request: Request) -> str:
 
 
 @router.get("/indexes")
+@access(Access.ADMIN)
 def list_indexes(request: Request) -> Response:
-    require(request, ADMIN)
     svc = _svc(request)
     select = request.query_params.get("$select")
     defs = [svc.index_definition(n) for n in svc.index_names()]
@@ -45,18 +44,18 @@ def list_indexes(request: Request) -> Response:
     return OrjsonResponse({"value": defs})
 
 
+@access(Access.ADMIN)
 def _index_definition(request: Request, name: str) -> Response:
-    require(request, ADMIN)
     return OrjsonResponse(_svc(request).index_definition(name))
 
 
+@access(Access.ADMIN)
 def _index_stats(request: Request, name: str) -> Response:
-    require(request, ADMIN)
     return OrjsonResponse(_svc(request).index_stats(name))
 
 
+@access(Access.ADMIN)
 def _read_only_index(request: Request, name: str = "") -> Response:
-    require(request, ADMIN)
     raise SearchError(
         "Index definitions are derived from the huntvault archive (one index per archived table) and "
         "cannot be created, changed or deleted through the API.",
@@ -95,20 +94,20 @@ def _next_link(request: Request, name: str, out: dict[str, Any], get_form: bool)
         )
 
 
-def _search_get(request: Request, name: str) -> Response:
-    require(request)
+@access(Access.QUERY)
+async def _search_get(request: Request, name: str) -> Response:
     req = from_query(request.query_params.multi_items())
-    out = _svc(request).search(name, req)
-    _next_link(request, name, out, get_form=True)
-    return OrjsonResponse(out)
+    return await _run_search(request, name, req, get_form=True)
 
 
+@access(Access.QUERY)
 async def _search_post(request: Request, name: str) -> Response:
-    require(request)
     ctype = request.headers.get("content-type", "application/json")
     if "json" not in ctype:
         raise SearchError(
-            f"Content-Type '{ctype}' is not supported; send application/json.", 415, "UnsupportedMediaType"
+            f"Content-Type '{ctype[:100]}' is not supported; send application/json.",
+            415,
+            "UnsupportedMediaType",
         )
     raw = await request.body()
     try:
@@ -116,29 +115,57 @@ async def _search_post(request: Request, name: str) -> Response:
     except orjson.JSONDecodeError as exc:
         raise SearchError(f"The request body is not valid JSON: {exc}.", 400, "InvalidRequestBody") from None
     req: SearchRequest = from_body(body)
-    out = _svc(request).search(name, req)
-    _next_link(request, name, out, get_form=False)
-    return OrjsonResponse(out)
+    return await _run_search(request, name, req, get_form=False)
 
 
+async def _run_search(request: Request, name: str, req: SearchRequest, get_form: bool) -> Response:
+    """Run the search on a search worker (never on the event loop), within the per-key cap and the time budget."""
+    ctx: AppContext = get_context(request)
+    limit = ctx.config.server.max_response_bytes
+
+    def work() -> bytes:
+        try:
+            out = ctx.search.search(name, req)
+        except (ValueError, OverflowError, RecursionError, MemoryError) as exc:
+            log.warning("search on %s could not be run: %r", name, exc)
+            raise SearchError(
+                f"The search could not be run ({type(exc).__name__}); simplify the query."
+            ) from None
+        _next_link(request, name, out, get_form)
+        return dumps_bounded(out, limit, "search")
+
+    budget = ctx.config.server.search_timeout_seconds
+    try:
+        body = await ctx.searches.run(get_caller(request).key_id, work, budget)
+    except TimeoutError:
+        raise SearchError(
+            f"The search did not finish within {budget:g} s (setting server.search_timeout_seconds); "
+            "narrow the query.",
+            400,
+            "QueryTimeout",
+        ) from None
+    return JsonResponse(body)
+
+
+@access(Access.QUERY)
 def _count(request: Request, name: str) -> Response:
-    require(request)
     return PlainTextResponse(str(_svc(request).count(name)))
 
 
+@access(Access.QUERY)
 def _lookup(request: Request, name: str, key: str) -> Response:
-    require(request)
     if len(key) >= 2 and key.startswith("'") and key.endswith("'"):
         key = key[1:-1].replace("''", "'")
     return OrjsonResponse(_svc(request).lookup(name, key, request.query_params.get("$select")))
 
 
+@access(Access.QUERY)
 def _lookup_paren(request: Request, name: str, key: str) -> Response:
     return _lookup(request, name, key.replace("''", "'"))
 
 
+@access(Access.ADMIN)
 def _index_docs(request: Request, name: str) -> Response:
-    require(request, ADMIN)
     raise SearchError(
         "Documents come from the huntvault archive; the index is read-only through the API (ingest the export instead).",
         405,
@@ -161,23 +188,23 @@ for _idx in ("/indexes/{name}", "/indexes('{name}')"):
 
 
 @router.get("/indexers")
+@access(Access.ADMIN)
 def list_indexers(request: Request) -> Response:
-    require(request, ADMIN)
     return OrjsonResponse({"value": _svc(request).indexers()})
 
 
+@access(Access.ADMIN)
 def _indexer(request: Request, name: str) -> Response:
-    require(request, ADMIN)
     return OrjsonResponse(_svc(request).indexer(name))
 
 
+@access(Access.ADMIN)
 def _indexer_status(request: Request, name: str) -> Response:
-    require(request, ADMIN)
     return OrjsonResponse(_svc(request).indexer_status(name))
 
 
+@access(Access.ADMIN)
 def _indexer_run(request: Request, name: str) -> Response:
-    require(request, ADMIN)
     _svc(request).run_indexer(name)
     return Response(status_code=202)
 

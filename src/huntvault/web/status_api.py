@@ -7,26 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from huntvault.archive import status as archive_status
 from huntvault.archive import table_files
+from huntvault.config import ForwardConfig
 from huntvault.errors import HuntvaultError
 from huntvault.forward import forward_status
 from huntvault.search import SearchService
-from huntvault.web.app import require
+from huntvault.web.deps import ArchiveDep, ConfigDep, SearchDep
+from huntvault.web.policy import Access, access
+from huntvault.web.responses import JsonResponse
 
 router = APIRouter()
 
 #: how the archive names its quarantine in the manifest (the folder is `<archive>/_quarantine/`)
 QUARANTINE = "_quarantine"
 MAX_QUARANTINE_PAGE = 500
-
-
-class _Json(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def _archive(archive: Path) -> dict[str, Any]:
@@ -68,8 +66,7 @@ def _indexers(svc: SearchService) -> list[dict[str, Any]]:
     return out
 
 
-def _forwarder(request: Request) -> dict[str, Any]:
-    cfg = request.app.state.config.forward
+def _forwarder(cfg: ForwardConfig) -> dict[str, Any]:
     configured = [s.name for s in cfg.sinks]
     if not (Path(cfg.state_dir) / "state.sqlite").exists():
         # forward_status would create the state folder; a server must not
@@ -83,20 +80,19 @@ def _forwarder(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/status")
-def status(request: Request) -> Response:
+@access(Access.QUERY)
+def status(config: ConfigDep, archive: ArchiveDep, svc: SearchDep) -> Response:
     """Everything the Status page shows, gathered from each stage's public status function."""
-    require(request)
-    svc: SearchService = request.app.state.search
     try:
         indexers: list[dict[str, Any]] | dict[str, str] = _indexers(svc)
     except HuntvaultError as exc:
         indexers = {"error": str(exc)}
-    return _Json(
+    return JsonResponse(
         {
             "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "archive": _archive(request.app.state.archive_dir),
+            "archive": _archive(archive),
             "indexers": indexers,
-            "forwarder": _forwarder(request),
+            "forwarder": _forwarder(config.forward),
         }
     )
 
@@ -113,12 +109,13 @@ def _quarantine_lines(archive: Path) -> list[tuple[Path, int, bytes]]:
 
 
 @router.get("/api/status/quarantine")
+@access(Access.QUERY)
 def quarantine(
-    request: Request, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=MAX_QUARANTINE_PAGE)
+    archive: ArchiveDep,
+    offset: int = Query(0, ge=0, le=2**31 - 1),
+    limit: int = Query(50, ge=1, le=MAX_QUARANTINE_PAGE),
 ) -> Response:
     """Quarantined export lines with their source, stream, byte offset and reason, one page at a time."""
-    require(request)
-    archive: Path = request.app.state.archive_dir
     lines = _quarantine_lines(archive) if archive.exists() else []
     items: list[dict[str, Any]] = []
     for path, lineno, raw in lines[offset : offset + limit]:
@@ -127,4 +124,4 @@ def quarantine(
         except orjson.JSONDecodeError:
             rec = {"reason": "unreadable quarantine record", "line": raw.decode("utf-8", "replace")}
         items.append({"file": path.relative_to(archive.resolve()).as_posix(), "file_line": lineno, **rec})
-    return _Json({"total": len(lines), "offset": offset, "limit": limit, "items": items})
+    return JsonResponse({"total": len(lines), "offset": offset, "limit": limit, "items": items})

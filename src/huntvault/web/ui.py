@@ -1,23 +1,20 @@
-"""The browser UI: page routes, packaged static files, the session probe, and a background server for the demo."""
+"""The browser UI: page routes, packaged static files, the session probe, and the UI's deep links."""
 
 from __future__ import annotations
 
 import html
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.routing import Mount
 
-from huntvault.config import Config
-from huntvault.errors import HuntvaultError
-from huntvault.web.app import ADMIN, require
+from huntvault.web.deps import CallerDep, Context
+from huntvault.web.policy import Access, Role, access, mark
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -54,16 +51,19 @@ def _render_page(slug: str) -> str:
 
 
 @router.get("/", include_in_schema=False)
+@access(Access.PUBLIC)
 def root() -> Response:
     return RedirectResponse("/ui/search", status_code=307)
 
 
 @router.get("/ui", include_in_schema=False)
+@access(Access.PUBLIC)
 def ui_root() -> Response:
     return RedirectResponse("/ui/search", status_code=307)
 
 
 @router.get("/ui/{page}", include_in_schema=False)
+@access(Access.PUBLIC)
 def page(page: str) -> Response:
     if page not in PAGES:
         return RedirectResponse("/ui/search", status_code=307)
@@ -72,37 +72,39 @@ def page(page: str) -> Response:
     )
 
 
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/health")
+@access(Access.PUBLIC)
+async def health() -> Health:
+    """Liveness for load balancers and probes: answered on the event loop, never behind a search or hunt."""
+    return Health(status="ok")
+
+
+class Session(BaseModel):
+    """What the UI asks first: whether a key is needed, the caller's role, the index names and their tables."""
+
+    auth: bool
+    role: str
+    indexes: list[str]
+    tables: dict[str, str]  # index name -> table name (the alias the search API accepts)
+
+
 @router.get("/api/session")
-def session(request: Request) -> Response:
-    """Whether a key is needed, the caller's role, the index names and each index's table name (the alias the
-    search API accepts for it), 401/403 like every API."""
-    require(request)
-    keys = request.app.state.keys
-    role = keys.role(request)
-    tables = request.app.state.search.index_tables()
-    return JSONResponse(
-        {
-            "auth": not keys.no_auth,
-            "role": "admin" if role == ADMIN else "query",
-            "indexes": sorted(tables),
-            "tables": tables,
-        }
-    )
+@access(Access.QUERY)
+def session(ctx: Context, caller: CallerDep) -> Session:
+    """Whether a key is needed, the caller's role, the index names and each index's table name (the alias
+    the search API accepts for it), 401/403 like every API."""
+    role = "admin" if caller.role is Role.ADMIN else "query"
+    tables = ctx.search.index_tables()
+    return Session(auth=not ctx.keys.no_auth, role=role, indexes=sorted(tables), tables=tables)
 
 
-def include_ui(app: FastAPI, config: Config, archive_dir: str | Path | None) -> None:
-    """Add the UI pages, the hunt/status/alerts APIs and the static files to the app."""
-    from huntvault.web.alerts_api import router as alerts_router
-    from huntvault.web.hunt_api import router as hunt_router
-    from huntvault.web.status_api import router as status_router
-
-    app.state.config = config
-    app.state.archive_dir = Path(archive_dir) if archive_dir is not None else Path(config.archive.path)
-    app.include_router(router)
-    app.include_router(hunt_router)
-    app.include_router(status_router)
-    app.include_router(alerts_router)
-    app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
+def static_mount() -> Mount:
+    """The packaged JS/CSS/sample files under /ui/static (public: they hold no data)."""
+    return Mount("/ui/static", app=mark(StaticFiles(directory=STATIC_DIR), Access.PUBLIC), name="ui-static")
 
 
 def page_urls(base_url: str) -> dict[str, str]:
@@ -122,53 +124,3 @@ def search_url(base_url: str, index: str, querystring: str) -> str:
     return (
         f"{base_url.rstrip('/')}/ui/search#{urlencode({'index': index, 'q': querystring}, quote_via=quote)}"
     )
-
-
-@dataclass
-class BackgroundServer:
-    """`huntvault serve` in a thread of the current process (the demo's UI); `stop()` shuts it down cleanly."""
-
-    url: str
-    server: Any
-    thread: threading.Thread
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-
-
-def start_background_server(
-    config: Config,
-    archive_dir: str | Path | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    no_auth: bool = False,
-    start_indexer: bool = True,
-    ready_timeout: float = 60.0,
-) -> BackgroundServer:
-    """Start uvicorn with the full app (search API, hunt/status/alerts APIs, UI) and wait until it listens.
-
-    `no_auth` is honoured only on a loopback host (create_app enforces it); otherwise the keys come from
-    HUNTVAULT_ADMIN_KEY / HUNTVAULT_QUERY_KEY as for `huntvault serve`.
-    """
-    import uvicorn
-
-    from huntvault.web.app import create_app
-
-    config.server.host = host
-    config.server.port = port
-    config.server.no_auth = no_auth
-    app = create_app(config, archive_dir=archive_dir, start_indexer=start_indexer)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="huntvault-ui", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + ready_timeout
-    while not server.started:
-        if not thread.is_alive():
-            raise HuntvaultError(f"the web server on {host}:{port} did not start (port in use?)")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            raise HuntvaultError(f"the web server on {host}:{port} did not start within {ready_timeout:g} s")
-        time.sleep(0.05)
-    return BackgroundServer(f"http://{host}:{port}", server, thread)
