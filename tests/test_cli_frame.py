@@ -212,3 +212,10 @@ def test_quick_exit_keeps_every_byte_of_output(tmp_path: Path) -> None:
     assert "Traceback" not in err
     bad = subprocess.run([*cmd[:4], "print x ="], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("huntvault: error: line 1, column")
+
+
+def test_a_bare_command_shows_its_help_not_an_error() -> None:
+    res = CliRunner().invoke(main, [])
+    assert res.stderr.startswith("Usage: huntvault [OPTIONS] COMMAND") and "Commands:" in res.stderr
+    assert "huntvault: error" not in res.stderr
+    assert CliRunner().invoke(main, ["--help"]).exit_code == 0

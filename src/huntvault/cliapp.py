@@ -75,6 +75,11 @@ class HuntvaultGroup(click.Group):
         try:
             rv = super().main(*args, **kwargs)
         except click.UsageError as exc:
+            if (
+                type(exc).__name__ == "NoArgsIsHelpError"
+            ):  # a bare `huntvault` (or group): the help, as click shows it
+                exc.show()
+                sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else self.name or "huntvault"
             fail(f"{one_line(exc.format_message())} (see '{where} --help')")
         except click.ClickException as exc:
