@@ -64,6 +64,29 @@ def phase_ingest(src: Path, archive: Path) -> dict:
     }
 
 
+def phase_ingest_azurite(src: Path, state: Path) -> dict:
+    """The same ingest into a Delta archive on Azure Blob Storage emulated by Azurite (az://)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from azure.storage.blob import BlobServiceClient
+    from tests.support.azurite import start_azurite
+
+    from huntvault.archive import Archive, archive_location
+    from huntvault.config import ArchiveConfig
+    from huntvault.sources import AppendBlobSource, Ingestor, LocalFolderClient
+
+    with start_azurite() as az:
+        BlobServiceClient.from_connection_string(az.connection_string).create_container("bench")
+        cfg = ArchiveConfig(path="az://bench/archive", state_dir=str(state))
+        cfg.connection_string = az.connection_string
+        t = time.perf_counter()
+        with Archive(archive_location(cfg)) as arc:
+            ing = Ingestor(AppendBlobSource("bench", LocalFolderClient(src)), arc, ArchiveConfig())
+            stats = ing.run()
+            ing.close()
+        secs = time.perf_counter() - t
+    return {"seconds": secs, "rows": stats.rows_written, "commits": stats.commits}
+
+
 def phase_baseline(src: Path, out: Path) -> dict:
     import duckdb
 
@@ -103,7 +126,7 @@ def freshness(work: Path, samples: int, poll_seconds: float) -> None:
     archive = Archive(arc)
     ing = Ingestor(AppendBlobSource("fresh", LocalFolderClient(src)), archive, ArchiveConfig())
     runner = threading.Thread(
-        target=ing.run, kwargs={"follow": True, "poll_seconds": poll_seconds, "stop": stop.is_set}
+        target=ing.run, kwargs={"follow": True, "poll_seconds": poll_seconds, "stop": stop}
     )
     runner.start()
     blob = sorted((src / "insights-logs-advancedhunting-devicenetworkevents").rglob("PT1H.json"))[0]
@@ -164,13 +187,19 @@ def main() -> None:
         "--poll-seconds", type=float, default=2.0, help="poll interval for --freshness (default 2)"
     )
     ap.add_argument("--skip-throughput", action="store_true", help="only the freshness measurement")
-    ap.add_argument("--phase", choices=["emulate", "ingest", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--no-azurite", action="store_true", help="skip the ingest into an Azurite (az://) archive"
+    )
+    ap.add_argument(
+        "--phase", choices=["emulate", "ingest", "ingest-azurite", "baseline"], help=argparse.SUPPRESS
+    )
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.phase:
         fn = {
             "emulate": lambda: phase_emulate(Path(a.args[0]), int(a.args[1])),
             "ingest": lambda: phase_ingest(Path(a.args[0]), Path(a.args[1])),
+            "ingest-azurite": lambda: phase_ingest_azurite(Path(a.args[0]), Path(a.args[1])),
             "baseline": lambda: phase_baseline(Path(a.args[0]), Path(a.args[1])),
         }[a.phase]
         print(json.dumps(fn()))
@@ -213,6 +242,14 @@ def main() -> None:
             f"ratio (ingest throughput / baseline throughput): {b['seconds'] / r['seconds']:.2f}x"
             + (f" (best of {a.repeat} alternating runs each)" if a.repeat > 1 else "")
         )
+        if not a.no_azurite:
+            shutil.rmtree(work / "az-state", ignore_errors=True)
+            z = _child(["--phase", "ingest-azurite", str(src), str(work / "az-state")])
+            print(
+                f"huntvault ingest into Azurite (az:// Delta archive): {z['seconds']:.1f}s  {mb / z['seconds']:.1f} MB/s  "
+                f"{z['rows'] / z['seconds']:,.0f} events/s  ({z['rows']:,} rows, {z['commits']} commits); "
+                f"ratio against the baseline {b['seconds'] / z['seconds']:.2f}x"
+            )
     finally:
         if not a.keep and a.dir is None:
             shutil.rmtree(work, ignore_errors=True)

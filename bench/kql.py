@@ -146,6 +146,60 @@ def generate(data: Path, rows: int) -> None:
     (data / "READY").write_text(str(rows))
 
 
+def delta_copy(data: Path) -> Path:
+    """The same Parquet files (hard links) as a huntvault Delta archive: one Delta commit per table adding them."""
+    import os
+    import time as _time
+
+    import orjson
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    from huntvault.archive import locate
+    from huntvault.archive.tables import PARTITION, create_table, delta_schema
+
+    out = data.parent / (data.name + "-delta")
+    if (out / "READY").exists():
+        return out
+    for table in ("DeviceProcessEvents", "DeviceNetworkEvents"):
+        adds = []
+        for f in sorted((data / table).glob("date=*/*.parquet")):
+            rel = f.relative_to(data / table).as_posix()
+            dest = out / table / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                os.link(f, dest)
+            rows = pq.read_metadata(f).num_rows
+            day = f.parent.name.split("=", 1)[1]
+            stats = orjson.dumps({"numRecords": rows}).decode()
+            adds.append(
+                AddAction(rel, f.stat().st_size, {PARTITION: day}, int(_time.time() * 1000), True, stats)
+            )
+        dt = create_table(locate(out), table)
+        dt.create_write_transaction(adds, "append", delta_schema(table), partition_by=[PARTITION])
+    (out / "READY").write_text("1")
+    return out
+
+
+def delta_vs_parquet(data: Path, repeat: int) -> None:
+    """Each query on the Delta archive against the same query on the plain Parquet files (target <= 1.1x)."""
+    plain = DuckDBBackend(data)
+    delta = DuckDBBackend(delta_copy(data))
+    ratios: list[float] = []
+    print(f"{'query':<22}{'parquet ms':>12}{'delta ms':>10}{'ratio':>8}{'same':>6}")
+    for name, (kql, _) in QUERIES.items():
+        p_t, p_rows = best(lambda kql=kql: execute(kql, backend=plain, now=NOW).table.to_pylist(), repeat)
+        d_t, d_rows = best(lambda kql=kql: execute(kql, backend=delta, now=NOW).table.to_pylist(), repeat)
+        same = sorted(map(str, p_rows)) == sorted(map(str, d_rows))
+        ratios.append(d_t / p_t)
+        print(
+            f"{name:<22}{p_t * 1000:>12.0f}{d_t * 1000:>10.0f}{d_t / p_t:>8.2f}{'yes' if same else 'NO':>6}",
+            flush=True,
+        )
+    gm = math.exp(statistics.mean(math.log(r) for r in ratios))
+    print(f"geometric mean ratio Delta/plain Parquet: {gm:.2f} (target <= 1.1)")
+
+
 def best(fn: Any, repeat: int) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(repeat):
@@ -160,6 +214,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--delta", action="store_true", help="only: Delta archive against the plain Parquet files"
+    )
     args = ap.parse_args()
     data = args.data or Path(f"/tmp/huntvault-kql-bench-{args.rows}")
     if not (data / "READY").exists():
@@ -167,6 +224,9 @@ def main() -> None:
         t0 = time.perf_counter()
         generate(data, args.rows)
         print(f"  done in {time.perf_counter() - t0:.1f} s", flush=True)
+    if args.delta:
+        delta_vs_parquet(data, args.repeat)
+        return
     backend = DuckDBBackend(data)
     con = backend.con
     total = sum(
@@ -216,6 +276,7 @@ def main() -> None:
         print(
             f"geometric mean ratio duckdb-kql/baseline over the {len(peer_ratios)} queries it runs: {pgm:.2f}"
         )
+    delta_vs_parquet(data, args.repeat)
 
 
 if __name__ == "__main__":

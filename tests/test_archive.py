@@ -8,7 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -19,6 +18,7 @@ from huntvault.archive import (
     changes_since,
     compact,
     open_catalog,
+    read_part,
     retention_apply,
     status,
     table_files,
@@ -87,20 +87,24 @@ def test_compaction_and_retention_feed_the_change_log(tmp_path: Path) -> None:
             arc.append_rows("DeviceInfo", rows("2026-07-01", k * 10, 10), source="s")
         arc.append_rows("DeviceInfo", rows("2026-07-20", 100, 10), source="s")
     before = table_files(tmp_path, "DeviceInfo")
-    assert len(before) == 5
-    seq = changes_since(tmp_path, 0)[-1].seq
-    rep = compact(tmp_path, target_rows=1000)
+    assert len(before) == 5 and all(p.id.startswith("DeviceInfo/date=") for p in before)
+    pos = changes_since(tmp_path).position
+    rep = compact(tmp_path, target_rows=1000, grace_hours=0)
     assert (rep.parts_before, rep.parts_after, rep.rows) == (4, 1, 40)
     after = table_files(tmp_path, "DeviceInfo")
-    assert len(after) == 2 and all(p.exists() for p in after) and not any(p.exists() for p in before[:4])
-    feed = changes_since(tmp_path, seq)
-    assert [c.action for c in feed] == ["add", "remove", "remove", "remove", "remove"]
-    assert feed[0].rows == 40 and pq.read_table(feed[0].path).num_rows == 40
-    dropped = retention_apply(tmp_path, default_days=0, per_table={"DeviceInfo": 10}, today=date(2026, 7, 25))
+    assert len(after) == 2 and all((tmp_path / p.id).exists() for p in after)
+    assert not any((tmp_path / p.id).exists() for p in before[:4])  # vacuumed (no grace)
+    feed = changes_since(tmp_path, pos)
+    assert sorted(c.action for c in feed.changes) == ["add", "remove", "remove", "remove", "remove"]
+    added = next(c for c in feed.changes if c.action == "add")
+    assert added.rows == 40 and not added.data_change and read_part(tmp_path, added.part).num_rows == 40
+    dropped = retention_apply(
+        tmp_path, default_days=0, per_table={"DeviceInfo": 10}, today=date(2026, 7, 25), grace_hours=0
+    )
     assert [(d.table, d.date, d.rows) for d in dropped] == [("DeviceInfo", "2026-07-01", 40)]
-    last = changes_since(tmp_path, feed[-1].seq)
-    assert [(c.action, c.date) for c in last] == [("remove", "2026-07-01")]
-    assert not (tmp_path / "DeviceInfo" / "date=2026-07-01").exists()
+    last = changes_since(tmp_path, feed.position)
+    assert [(c.action, c.date) for c in last.changes] == [("remove", "2026-07-01")]
+    assert not list((tmp_path / "DeviceInfo").glob("date=2026-07-01/*.parquet"))
     assert open_catalog(tmp_path).sql("SELECT count(*) FROM DeviceInfo").fetchall() == [(10,)]
     # dropped keys are forgotten: the same rows may be archived again
     with Archive(tmp_path) as arc:
@@ -108,25 +112,61 @@ def test_compaction_and_retention_feed_the_change_log(tmp_path: Path) -> None:
     assert retention_apply(tmp_path, default_days=0, today=date(2030, 1, 1)) == []  # 0 keeps forever
 
 
+def test_vacuum_grace_keeps_removed_files_for_running_readers(tmp_path: Path) -> None:
+    with Archive(tmp_path) as arc:
+        for k in range(3):
+            arc.append_rows("DeviceInfo", rows("2026-07-01", k * 10, 10), source="s")
+    before = table_files(tmp_path, "DeviceInfo")
+    reader = open_catalog(tmp_path)  # a snapshot taken before the compaction
+    rep = compact(tmp_path, target_rows=1000)  # default grace: 24 h
+    assert rep.parts_before == 3 and rep.vacuumed == 0
+    assert all((tmp_path / p.id).exists() for p in before)
+    assert reader.sql("SELECT count(*) FROM DeviceInfo").fetchall() == [(30,)]
+    assert open_catalog(tmp_path).sql("SELECT count(*) FROM DeviceInfo").fetchall() == [(30,)]
+
+
 def test_orphan_parts_removed_on_open(tmp_path: Path) -> None:
+    import orjson
+
     with Archive(tmp_path) as arc:
         arc.append_rows("DeviceInfo", rows("2026-07-01", 0, 3))
     day = tmp_path / "DeviceInfo" / "date=2026-07-01"
-    (day / "part-orphan-0.parquet").write_bytes(b"PAR1")
-    (day / ".part-x.parquet.tmp").write_bytes(b"x")
+    kept = sorted(p.name for p in day.iterdir())
+    # a writer killed mid-commit: its intent names the parts it was writing (one written, one in a temp file)
+    (day / "part-dead-0.parquet").write_bytes(b"PAR1")
+    (day / ".part-dead-1.parquet.123.tmp").write_bytes(b"x")
     (tmp_path / "DeviceInfo" / "date=2026-07-02").mkdir()
-    (tmp_path / "DeviceInfo" / "date=2026-07-02" / "part-orphan-1.parquet").write_bytes(b"PAR1")
+    (tmp_path / "DeviceInfo" / "date=2026-07-02" / "part-foreign.parquet").write_bytes(b"PAR1")
+    intents = tmp_path / "_huntvault" / "intents"
+    intents.mkdir(parents=True, exist_ok=True)
+    (intents / "dead.DeviceInfo.json").write_bytes(
+        orjson.dumps(
+            {
+                "table": "DeviceInfo",
+                "parts": [
+                    "DeviceInfo/date=2026-07-01/part-dead-0.parquet",
+                    "DeviceInfo/date=2026-07-01/part-dead-1.parquet",
+                ],
+            }
+        )
+    )
     Archive(tmp_path).close()
-    assert sorted(p.name for p in day.iterdir()) == [table_files(tmp_path, "DeviceInfo")[0].name]
-    assert not (tmp_path / "DeviceInfo" / "date=2026-07-02").exists()
+    assert (
+        sorted(p.name for p in day.iterdir())
+        == kept
+        == [Path(table_files(tmp_path, "DeviceInfo")[0].id).name]
+    )
+    assert not list(intents.iterdir())
+    # a file no intent names is left alone (it may belong to a writer on another machine)
+    assert (tmp_path / "DeviceInfo" / "date=2026-07-02" / "part-foreign.parquet").exists()
 
 
 def test_status_and_cli(tmp_path: Path) -> None:
     with Archive(tmp_path) as arc:
         arc.append_rows("DeviceInfo", rows("2026-07-01", 0, 3), source="s", checkpoint={"b": {"offset": 1}})
     st = status(tmp_path)
-    assert st["tables"][0]["rows"] == 3 and st["tables"][0]["min_timestamp"].startswith("2026-07-01T10:00:00")
-    assert st["sources"][0]["source"] == "s" and st["sources"][0]["streams"] == 1
+    assert st.tables[0].rows == 3 and (st.tables[0].min_timestamp or "").startswith("2026-07-01T10:00:00")
+    assert st.sources[0].source == "s" and st.sources[0].streams == 1
     runner = CliRunner()
     res = runner.invoke(main, ["status", "--archive", str(tmp_path), "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["total_rows"] == 3
@@ -134,6 +174,8 @@ def test_status_and_cli(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "0 parts" in res.output
     res = runner.invoke(main, ["status", "--archive", str(tmp_path / "nope")])
     assert res.exit_code == 2 and "not a huntvault archive" in res.output
+    res = runner.invoke(main, ["status", "--archive", "az://"])
+    assert res.exit_code == 2 and "archive.path" in res.output
 
 
 def test_retention_cli_uses_config(tmp_path: Path) -> None:
@@ -169,21 +211,20 @@ def test_catalog_time_filter_skips_row_groups(tmp_path: Path) -> None:
     con.close()
 
 
-def _seen_keys(root: Path) -> list[bytes]:
+def _seen_keys(root: Path, table: str = "DeviceFileEvents") -> list[bytes]:
     import sqlite3
 
-    con = sqlite3.connect(root / "_huntvault" / "manifest.sqlite")
+    con = sqlite3.connect(root / "_huntvault" / "keys" / f"{table}.sqlite")
     try:
         return [r[0] for r in con.execute("SELECT k FROM seen ORDER BY k")]
     finally:
         con.close()
 
 
-def test_new_archives_key_rows_by_event_time(tmp_path: Path) -> None:
+def test_keys_are_ordered_by_event_time(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     with Archive(tmp_path) as arc:
-        assert arc.key_format == 2
         arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 5))
         assert arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 5)).duplicates == 5
     keys = _seen_keys(tmp_path)
@@ -195,27 +236,71 @@ def test_new_archives_key_rows_by_event_time(tmp_path: Path) -> None:
     assert [int.from_bytes(k[:8], "big") for k in keys] == sorted(int.from_bytes(k[:8], "big") for k in keys)
 
 
-def test_archives_with_md5_keys_keep_them(tmp_path: Path) -> None:
-    import sqlite3
+def test_key_index_is_rebuilt_from_the_table(tmp_path: Path) -> None:
+    import shutil
 
     with Archive(tmp_path) as arc:
-        arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 3))
-    # make it look like an archive written before time-ordered keys: MD5 keys, no format recorded
-    path = tmp_path / "_huntvault" / "manifest.sqlite"
-    con = sqlite3.connect(path)
-    con.execute("DELETE FROM seen")
-    con.execute("PRAGMA user_version = 0")
-    con.commit()
-    con.close()
-    with Archive(tmp_path) as arc:  # no keys and no format: nothing to keep, the new format is taken
-        assert arc.key_format == 2
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA user_version = 0")
-    con.execute("INSERT INTO seen(p, k) VALUES (1, zeroblob(16))")
-    con.commit()
-    con.close()
+        arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 6))
+    keys = _seen_keys(tmp_path)
+    shutil.rmtree(tmp_path / "_huntvault" / "keys")  # the index is a cache: lost, it is read back from Delta
     with Archive(tmp_path) as arc:
-        assert arc.key_format == 1
-        assert arc.append_rows("DeviceFileEvents", rows("2026-07-20", 10, 4)).rows == 4
-        assert arc.append_rows("DeviceFileEvents", rows("2026-07-20", 10, 4)).duplicates == 4
-    assert len(_seen_keys(tmp_path)) == 5
+        res = arc.append_rows("DeviceFileEvents", rows("2026-07-20", 3, 6))
+        assert (res.rows, res.duplicates) == (3, 3)
+    assert set(keys) < set(_seen_keys(tmp_path)) and len(_seen_keys(tmp_path)) == 9
+
+
+def test_plain_deltalake_reads_what_huntvault_reports(tmp_path: Path) -> None:
+    """Any engine can read the archive: delta-rs and pyarrow alone (no huntvault code) get the same rows."""
+    from deltalake import DeltaTable
+
+    with Archive(tmp_path) as arc:
+        arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 7))
+        arc.append_rows("DeviceFileEvents", rows("2026-07-21", 0, 4))
+        arc.append_rows("DeviceFileEvents", rows("2026-07-21", 2, 4))
+    theirs = pa.table(DeltaTable(str(tmp_path / "DeviceFileEvents")).to_pyarrow_table())
+    ours = (
+        open_catalog(tmp_path)
+        .sql("SELECT * REPLACE (timezone('UTC', Timestamp) AS Timestamp) FROM DeviceFileEvents")
+        .to_arrow_table()
+    )
+    assert theirs.num_rows == ours.num_rows == status(tmp_path).tables[0].rows == 13
+    key = ["date", "ReportId", "Timestamp"]
+    a = theirs.select(["date", "ReportId", "Timestamp", "FileSize", "_Extra"]).sort_by(
+        [(k, "ascending") for k in key]
+    )
+    b = ours.select(["date", "ReportId", "Timestamp", "FileSize", "_Extra"]).sort_by(
+        [(k, "ascending") for k in key]
+    )
+    assert a.column("ReportId").to_pylist() == b.column("ReportId").to_pylist()
+    assert a.column("_Extra").to_pylist() == b.column("_Extra").to_pylist()
+    assert [t.timestamp() for t in a.column("Timestamp").to_pylist()] == [
+        t.timestamp() for t in b.column("Timestamp").to_pylist()
+    ]
+    assert [str(d) for d in a.column("date").to_pylist()] == [str(d) for d in b.column("date").to_pylist()]
+
+
+def test_lazy_catalog_reads_only_named_tables_and_detect_windows_still_prune(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from huntvault.detect.engine import ArchiveRunner
+    from huntvault.kql.backends import DuckDBBackend
+
+    with Archive(tmp_path) as arc:
+        arc.append_rows("DeviceFileEvents", rows("2026-07-20", 0, 4))
+        arc.append_rows("DeviceFileEvents", rows("2026-07-21", 0, 6))
+        arc.append_rows("DeviceInfo", rows("2026-07-21", 0, 2))
+    backend = DuckDBBackend(tmp_path)
+    views = {
+        r[0] for r in backend.con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    }
+    assert views == set() and backend.has_table("DeviceInfo")  # nothing read until a query names a table
+    runner = ArchiveRunner(tmp_path)
+    window = (datetime(2026, 7, 21, tzinfo=UTC), datetime(2026, 7, 22, tzinfo=UTC))
+    got = runner("DeviceFileEvents | count", datetime(2026, 7, 22, tzinfo=UTC), window)
+    assert got.column(0).to_pylist() == [6]  # the window's day only
+    sql = (
+        runner._open()
+        .con.sql("SELECT sql FROM duckdb_views() WHERE view_name = 'DeviceFileEvents'")
+        .fetchall()
+    )
+    assert "date BETWEEN" in sql[0][0]

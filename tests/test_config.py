@@ -111,6 +111,9 @@ def test_env_variable_names_the_file(tmp_path: Path) -> None:
         ("[retention]\ntables = { DeviceInfo = -1 }\n", "retention.tables.DeviceInfo", ">= 0"),
         ("[archive]\npath = 5\n", "archive.path", "expected str"),
         ("archive = 3\n", "archive", "expected a table"),
+        ("[archive]\nvacuum_grace_hours = -1\n", "archive.vacuum_grace_hours", ">= 0"),
+        ('[hunt]\nspark_master = " "\n', "hunt.spark_master", "Spark master URL"),
+        ("[hunt]\nspark_conf = 3\n", "hunt.spark_conf", "expected a table"),
     ],
 )
 def test_invalid_files_name_the_key(tmp_path: Path, text: str, key: str, words: str) -> None:
@@ -134,6 +137,7 @@ def test_invalid_files_name_the_key(tmp_path: Path, text: str, key: str, words: 
             "forward.defender.client_secret",
             "HUNTVAULT_DEFENDER_CLIENT_SECRET",
         ),
+        ('[archive]\naccount_key = "k"\n', "archive.account_key", "HUNTVAULT_ARCHIVE_ACCOUNT_KEY"),
     ],
 )
 def test_secrets_in_the_file_are_rejected(tmp_path: Path, text: str, key: str, env: str) -> None:

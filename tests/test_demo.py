@@ -19,6 +19,7 @@ from rich.console import Console
 
 from huntvault.demo import STORY_HUNTS, DemoOptions, DemoState, run, sample_query
 from huntvault.kql import execute
+from huntvault.web import PAGES
 from tests.support.azurite import free_port
 from tests.support.browser import browser, chromium_available, screenshot
 
@@ -90,7 +91,7 @@ def test_demo_pipeline_finds_every_planted_attack(demo: tuple[DemoState, Path]) 
     # the archive holds exactly the export's distinct events, and the forwarder delivered to every sink
     from huntvault.archive import status
 
-    archived = {t["table"]: t["rows"] for t in status(state.archive_dir)["tables"]}
+    archived = {t.table: t.rows for t in status(state.archive_dir).tables}
     for name, t in manifest.tables.items():
         assert archived.get(name) == t.events, name
     log = log_path.read_text()
@@ -134,7 +135,7 @@ def test_demo_prints_one_cli_line_that_works(demo: tuple[DemoState, Path]) -> No
 def test_every_printed_link_shows_data(demo: tuple[DemoState, Path]) -> None:
     state, _ = demo
     titles = [t for t, _ in state.links]
-    assert len(titles) == 4 + 3 + 3 + 1, titles  # pages, searches, hunts, detection alerts
+    assert len(titles) == len(PAGES) + 3 + 3 + 1, titles  # pages, searches, hunts, detection alerts
     errors: list[str] = []
     with browser() as b:
         for i, (title, url) in enumerate(state.links):
@@ -148,6 +149,9 @@ def test_every_printed_link_shows_data(demo: tuple[DemoState, Path]) -> None:
                 assert page.locator("#status-tables tbody tr").count() > 0, title
             elif url.endswith("/ui/alerts"):
                 assert page.locator("article.alert-card").count() > 0, title
+            elif url.endswith("/ui/rules"):  # the demo's rules folder, every rule listed
+                rules = len(list(Path(__file__).resolve().parents[1].joinpath("rules").glob("*.y*ml")))
+                assert page.locator("#rules-list tbody tr").count() == rules, title
             elif url.endswith("/ui/hunt"):
                 assert page.input_value("#kql").strip(), title  # a sample query is ready to run
                 assert page.locator("#sample-picker option").count() > 1, title

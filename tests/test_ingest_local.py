@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from huntvault.archive import Archive, changes_since, open_catalog, status
+from huntvault.archive import Archive, changes_since, open_catalog, quarantined_lines, status
 from huntvault.config import ArchiveConfig
 from huntvault.sources import AppendBlobSource, Ingestor, LocalFolderClient
 from tests.support.ingest import archive_counts, distinct_keys, expected_counts, small_export
@@ -44,9 +44,8 @@ def test_counts_equal_manifest_and_duplicates_removed(export: tuple[Path, dict],
 def test_malformed_lines_quarantined_with_reasons(export: tuple[Path, dict], tmp_path: Path) -> None:
     src, manifest = export
     ingest(src, tmp_path / "a")
-    files = list((tmp_path / "a" / "_quarantine").rglob("*.jsonl"))
-    recs = [json.loads(line) for f in files for line in f.read_text().splitlines()]
-    assert len(recs) == manifest["totals"]["malformed"] == status(tmp_path / "a")["quarantined"]
+    recs = [line.as_json() for line in quarantined_lines(tmp_path / "a")]
+    assert len(recs) == manifest["totals"]["malformed"] == status(tmp_path / "a").quarantined
     for r in recs:
         assert (
             r["reason"]
@@ -114,7 +113,7 @@ def test_growing_blob_partial_line_crlf_late_append_and_replace(
     assert archive_counts(arc)["DeviceProcessEvents"] == base + 2
     rows, keys = distinct_keys(arc, "DeviceProcessEvents")
     assert rows == keys
-    adds = [c for c in changes_since(arc, 0) if c.action == "add" and c.table == "DeviceProcessEvents"]
+    adds = [c for c in changes_since(arc).changes if c.action == "add" and c.table == "DeviceProcessEvents"]
     assert sum(c.rows for c in adds) == base + 2
 
 
@@ -129,9 +128,7 @@ def test_follow_mode_picks_up_appends(export: tuple[Path, dict], tmp_path: Path)
     stop = threading.Event()
     with Archive(arc_dir) as arc:
         ing = Ingestor(AppendBlobSource("local", LocalFolderClient(src)), arc, ArchiveConfig())
-        runner = threading.Thread(
-            target=ing.run, kwargs={"follow": True, "poll_seconds": 0.2, "stop": stop.is_set}
-        )
+        runner = threading.Thread(target=ing.run, kwargs={"follow": True, "poll_seconds": 0.2, "stop": stop})
         runner.start()
         try:
             blob = sorted((src / "insights-logs-advancedhunting-deviceprocessevents").rglob("PT1H.json"))[0]
@@ -151,3 +148,29 @@ def test_follow_mode_picks_up_appends(export: tuple[Path, dict], tmp_path: Path)
             runner.join()
             ing.close()
     assert seen == 1
+
+
+def test_follow_stops_cleanly_on_sigterm(export: tuple[Path, dict], tmp_path: Path) -> None:
+    """`ingest --follow` ends on SIGTERM after committing what it read: exit 0, summary printed, all rows."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, manifest = export
+    arc = tmp_path / "a"
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "huntvault.cli", "ingest", "--from", str(src), "--archive", str(arc)]
+    cmd += ["--follow", "--poll-seconds", "0.2", "--quiet"]
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, "PYTHONPATH": str(root / "src")}, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (arc / "_huntvault" / "progress").is_dir():
+        time.sleep(0.2)
+    time.sleep(1.0)  # a few polls
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.startswith("ingested ")
+    assert archive_counts(arc) == expected_counts(manifest)

@@ -1,4 +1,5 @@
-"""The same fixture cases on the Spark engine (pyspark local mode): the cases marked `# spark`, one JVM."""
+"""The Spark fixture cases (marked `# spark`) run on a standalone Spark cluster (master + one worker on
+127.0.0.1, started from pyspark's distribution) and compared with DuckDB, over a shared local archive."""
 
 from __future__ import annotations
 
@@ -17,11 +18,22 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def spark_backend():  # type: ignore[no-untyped-def]
+def spark_limits():  # type: ignore[no-untyped-def]
     pytest.importorskip("pyspark")
+    from huntvault.kql import HuntLimits
+    from tests.support.spark import start_spark_cluster
+
+    with start_spark_cluster() as cluster:
+        yield HuntLimits(spark_master=cluster.url, spark_conf=cluster.conf)
+
+
+@pytest.fixture(scope="module")
+def spark_backend(spark_limits):  # type: ignore[no-untyped-def]
     from huntvault.kql.backends import SparkBackend
 
-    return SparkBackend(None)
+    backend = SparkBackend(None, spark_limits)
+    assert backend.spark.sparkContext.master.startswith("spark://127.0.0.1:")
+    return backend
 
 
 def test_enough_spark_cases() -> None:
@@ -108,11 +120,27 @@ ARCHIVE_QUERIES = [
 
 
 @pytest.mark.parametrize("query", ARCHIVE_QUERIES)
-def test_spark_matches_duckdb_over_an_archive(query: str, spark_backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_spark_matches_duckdb_over_an_archive(query: str, spark_limits, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from huntvault.kql.backends import DuckDBBackend, SparkBackend
 
     archive = write_archive(tmp_path / "archive", sample_rows())
     duck = execute(query, backend=DuckDBBackend(archive), now=NOW)
-    spark = execute(query, backend=SparkBackend(archive), now=NOW)
+    spark = execute(query, backend=SparkBackend(archive, spark_limits), now=NOW)
     assert duck.table.num_rows > 0
     assert canonical(spark.rows(), False) == canonical(duck.rows(), False), spark.sql
+
+
+def test_spark_reads_the_exact_snapshot_file_list(spark_limits, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A part the snapshot does not hold (an orphan) is never read: Spark gets the Delta file list."""
+    import shutil
+
+    from huntvault.archive import table_files
+    from huntvault.kql.backends import SparkBackend
+
+    archive = write_archive(tmp_path / "archive", sample_rows())
+    part = table_files(archive, "DeviceProcessEvents")[0].id
+    shutil.copy(archive / part, (archive / part).with_name("part-stray.parquet"))
+    query = "DeviceProcessEvents | count"
+    duck = execute(query, archive, now=NOW).rows()
+    spark = execute(query, backend=SparkBackend(archive, spark_limits), now=NOW).rows()
+    assert spark == duck and duck[0]["Count"] == len(sample_rows()["DeviceProcessEvents"])

@@ -58,10 +58,14 @@ def test_backtest_reports_windows(tmp_path: Path) -> None:
 
     arc = build_archive(tmp_path / "archive", devices=2, days=0.25, events_per_device_day=50)
     rule = load_rule(RULES_DIR / "encoded-powershell-download.yaml")
-    calls, cb = record()
-    report = backtest(rule, ArchiveRunner(arc.path), arc.end - timedelta(hours=3), arc.end, cb)
-    assert report.windows == 3
-    assert_counts_up_to(calls, 3)
+    for mode in ("window-by-window", "auto"):  # window by window, and in one pass (all at its end)
+        calls, cb = record()
+        report = backtest(
+            rule, ArchiveRunner(arc.path), arc.end - timedelta(hours=3), arc.end, mode=mode, progress=cb
+        )
+        assert report.windows == 3
+        assert_counts_up_to(calls, 3)
+        assert len(calls) == (4 if mode == "window-by-window" else 1)
 
 
 def test_plain_lines_when_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

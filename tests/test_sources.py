@@ -9,6 +9,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from huntvault.archive import quarantined_lines
 from huntvault.cli import main
 from huntvault.config import SourceConfig
 from huntvault.errors import ConfigError
@@ -38,7 +39,7 @@ def test_eventhub_replay_counts_and_resume(tmp_path: Path) -> None:
     res = runner.invoke(main, ["ingest", "--from-replay", str(hub), "--archive", str(arc), "--quiet"])
     assert res.exit_code == 0, res.output
     assert archive_counts(arc) == expected_counts(manifest)
-    q = [json.loads(x) for f in (arc / "_quarantine").rglob("*.jsonl") for x in f.read_text().splitlines()]
+    q = [line.as_json() for line in quarantined_lines(arc)]
     assert sorted((r["offset"], r["reason"]) for r in q) == [
         (0, "Timestamp: missing"),
         (1, "record is a JSON int, not an object"),

@@ -365,8 +365,12 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option("--source", "source_name", help="A [[sources]] entry of the configuration.")
 @click.option("--table", help="Table of bare rows (jsonl).")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
-@click.option("--once/--follow", default=True, help="One pass (default) or keep polling.")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
+@click.option(
+    "--once/--follow",
+    default=True,
+    help="One pass (default) or keep polling (SIGINT/SIGTERM stop it after a commit).",
+)
 @click.option("--poll-seconds", type=float, default=None, help="Seconds between polls in --follow.")
 @click.option("--quiet", is_flag=True, help="No progress bar (same as the global --no-progress).")
 @click.pass_context
@@ -383,7 +387,7 @@ def ingest_cmd(
     poll_seconds: float | None,
     quiet: bool,
 ) -> None:
-    """Ingest the streaming export into the Parquet archive, incrementally and exactly once."""
+    """Ingest the streaming export into the Delta Lake archive, incrementally and exactly once."""
     from huntvault.sources.ingest import run_ingest, source_from_options
 
     cfg = load_config(ctx)
@@ -401,8 +405,11 @@ def ingest_cmd(
             )
             bar(stats.bytes_read, stats.bytes_read + unread)
 
+        from huntvault.runloop import stop_on_signals
+
         try:
-            stats = run_ingest(src, target, cfg.archive, follow=not once, progress=progress)
+            with stop_on_signals() as stop:
+                stats = run_ingest(src, target, cfg.archive, follow=not once, progress=progress, stop=stop)
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
             return
@@ -415,32 +422,32 @@ def ingest_cmd(
 
 
 @main.command("status")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> None:
     """Rows, bytes, partitions and time range per table; per-source lag; quarantine count."""
-    from huntvault.archive import status
+    from huntvault.archive import archive_location, status
 
     allow_quick_exit()
-    data = status(archive_dir or load_config(ctx).archive.path)
+    data = status(archive_location(load_config(ctx).archive, archive_dir))
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(data.as_json(), indent=2))
         return
     click.echo(
-        f"archive {data['archive']}: {data['total_rows']:,} rows, {data['total_bytes']:,} bytes, "
-        f"{data['quarantined']:,} quarantined lines"
+        f"archive {data.archive}: {data.total_rows:,} rows, {data.total_bytes:,} bytes, "
+        f"{data.quarantined:,} quarantined lines"
     )
-    for t in data["tables"]:
+    for t in data.tables:
         click.echo(
-            f"  {t['table']:<32} {t['rows']:>12,} rows {t['bytes']:>14,} B {t['partitions']:>5} days "
-            f"{t['parts']:>5} parts  {t['min_timestamp']} .. {t['max_timestamp']}"
+            f"  {t.table:<32} {t.rows:>12,} rows {t.bytes:>14,} B {t.partitions:>5} days "
+            f"{t.parts:>5} parts  {t.min_timestamp} .. {t.max_timestamp}  (version {t.version})"
         )
-    for s in data["sources"]:
+    for s in data.sources:
         click.echo(
-            f"  source {s['source']}: {s['rows']:,} rows, {s['duplicates']:,} dup, {s['quarantined']:,} quarantined, "
-            f"{s['streams']} streams, unread {s['unread_bytes']:,} B, last commit {s['last_commit']}, "
-            f"newest event {s['newest_event']}"
+            f"  source {s.source}: {s.rows:,} rows, {s.duplicates:,} dup, {s.quarantined:,} quarantined, "
+            f"{s.streams} streams, unread {s.unread_bytes or 0:,} B, last commit {s.last_commit}, "
+            f"newest event {s.newest_event}"
         )
 
 
@@ -455,14 +462,18 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
 @click.pass_context
 def compact_cmd(ctx: click.Context, archive_dir: str | None, target_rows: int | None) -> None:
     """Merge small parts of each partition."""
-    from huntvault.archive import compact
+    from huntvault.archive import archive_location, compact
 
     cfg = load_config(ctx)
     rep = compact(
-        archive_dir or cfg.archive.path, target_rows or cfg.archive.target_part_rows, cfg.archive.compression
+        archive_location(cfg.archive, archive_dir),
+        target_rows or cfg.archive.target_part_rows,
+        cfg.archive.compression,
+        cfg.archive.vacuum_grace_hours,
     )
     click.echo(
-        f"compacted {rep.partitions} groups: {rep.parts_before} parts -> {rep.parts_after} ({rep.rows:,} rows)"
+        f"compacted {rep.partitions} groups: {rep.parts_before} parts -> {rep.parts_after} ({rep.rows:,} rows); "
+        f"vacuumed {rep.vacuumed} files removed more than {cfg.archive.vacuum_grace_hours:g} h ago"
     )
 
 
@@ -477,16 +488,41 @@ def retention_group() -> None:
 @click.pass_context
 def retention_apply_cmd(ctx: click.Context, archive_dir: str | None, dry_run: bool) -> None:
     """Drop partitions older than each table's retention ([retention]; 0 keeps forever)."""
-    from huntvault.archive import retention_apply
+    from huntvault.archive import archive_location, retention_apply
 
     cfg = load_config(ctx)
     dropped = retention_apply(
-        archive_dir or cfg.archive.path, cfg.retention.default_days, cfg.retention.tables, dry_run=dry_run
+        archive_location(cfg.archive, archive_dir),
+        cfg.retention.default_days,
+        cfg.retention.tables,
+        dry_run=dry_run,
+        grace_hours=cfg.archive.vacuum_grace_hours,
     )
     verb = "would drop" if dry_run else "dropped"
     for d in dropped:
         click.echo(f"{verb} {d.table} {d.date}: {d.parts} parts, {d.rows:,} rows")
     click.echo(f"{verb} {len(dropped)} partitions")
+
+
+@main.group("archive")
+def archive_group() -> None:
+    """Archive maintenance."""
+
+
+@archive_group.command("migrate")
+@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.pass_context
+def archive_migrate_cmd(ctx: click.Context, archive_dir: str | None) -> None:
+    """Convert a Parquet + manifest archive (before Delta Lake) into Delta tables in place, verified row by row."""
+    from huntvault.archive import migrate_archive
+
+    rep = migrate_archive(archive_dir or load_config(ctx).archive.path)
+    for table, rows in rep.tables.items():
+        click.echo(f"  {table}: {rows:,} rows verified")
+    click.echo(
+        f"migrated {len(rep.tables)} tables ({rep.parts} parts), {rep.quarantined} quarantined lines, "
+        f"{rep.sources} sources in {rep.seconds:.1f}s"
+    )
 
 
 @main.command("index")
@@ -647,8 +683,9 @@ def hunt(
     text = query_file.read() if query_file else (sys.stdin.read() if query == "-" else query)
     if not text:
         raise click.UsageError("give a QUERY, -f FILE or - (stdin)")
-    if archive is None and Path(cfg.archive.path).is_dir():
-        archive = cfg.archive.path
+    remote = cfg.archive.path.startswith(("az://", "abfs://", "abfss://", "https://"))
+    if archive is None and (remote or Path(cfg.archive.path).is_dir()):
+        archive = cfg.archive.path  # object-store credentials: HUNTVAULT_ARCHIVE_* variables
     chosen = engine or cfg.hunt.engine
     if chosen == "duckdb":  # (Spark's JVM is stopped by its own exit hooks)
         allow_quick_exit()
@@ -690,17 +727,11 @@ def detect_group(ctx: click.Context, mode: str, rules_dir: str | None, verbose: 
 
 
 def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: bool) -> None:
-    import logging
-    import signal
-    import threading
-
     from huntvault.detect import CycleReport, open_scheduler
+    from huntvault.runloop import configure_logging, stop_on_signals
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    configure_logging(verbose)
     cfg = load_config(ctx)
-    sched = open_scheduler(cfg, rules_dir)
 
     def show(report: CycleReport) -> None:
         for w in report.windows:
@@ -714,18 +745,17 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
             for rid, why in report.waiting.items():
                 click.echo(f"{rid}: waiting: {why}")
         for name, res in report.sinks.items():
-            click.echo(f"sink {name}: sent {res['sent']}, pending {res['pending']}")
+            click.echo(f"sink {name}: sent {res.sent}, pending {res.pending}")
 
+    sched = open_scheduler(cfg, rules_dir, on_cycle=show)
     try:
         if mode == "once":
             with bars(ctx).bar("detect", "windows") as bar:
-                report = sched.run_once(bar)
+                report = sched.run_once(progress=bar)
             show(report)
             return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        sched.run_follow(stop, cfg.detect.poll_seconds, show)
+        with stop_on_signals() as stop:
+            sched.run(stop)
     finally:
         sched.store.close()
         sched.state.close()
@@ -749,10 +779,12 @@ def detect_run_cmd(ctx: click.Context, mode: str, rules_dir: str | None, verbose
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -> None:
-    """Parse every rule and its KQL against the schema; errors with file:line:column. Exit 1 on errors."""
-    from huntvault.detect import check_rules
+    """Parse every rule (native, Sentinel, Sigma) and its KQL against the schema; file:line:column [field] of each
+    error. Exit 1 on errors."""
+    from huntvault.detect import check_rules, sigma_defaults
 
-    report = check_rules(rules_dir or load_config(ctx).detect.rules_dir)
+    cfg = load_config(ctx)
+    report = check_rules(rules_dir or cfg.detect.rules_dir, sigma_defaults=sigma_defaults(cfg))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -766,8 +798,24 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
         sys.exit(1)
 
 
+@detect_group.command("convert")
+@click.argument("rule_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the rule as huntvault reads it (JSON).")
+@click.pass_context
+def detect_convert_cmd(ctx: click.Context, rule_file: str, as_json: bool) -> None:
+    """Print the KQL of a rule file (a Sigma rule converted with pySigma's Kusto backend, Microsoft XDR pipeline)."""
+    from huntvault.detect import load_rule, rule_summary, sigma_defaults
+
+    rule = load_rule(rule_file, sigma_defaults(load_config(ctx)))
+    if as_json:
+        click.echo(json.dumps(rule_summary(rule), indent=2))
+    else:
+        click.echo(rule.query.rstrip("\n"))
+
+
 @detect_group.command("backtest")
-@click.argument("rule")
+@click.argument("rule", required=False)
+@click.option("--all", "all_rules", is_flag=True, help="Backtest every rule of the rules folder.")
 @click.option("--from", "from_", required=True, help="First day (YYYY-MM-DD) or ISO 8601 instant.")
 @click.option(
     "--to", "to", required=True, help="Last day, included (YYYY-MM-DD), or ISO 8601 instant (excluded)."
@@ -777,49 +825,69 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
     "rules_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where to look RULE up by id (default: [detect].rules_dir); RULE may also be a file.",
+    help="Where to look RULE up by id, or the folder of --all (default: [detect].rules_dir); RULE may be a file.",
 )
 @click.option("--archive", "archive_dir", type=click.Path(file_okay=False), default=None)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "one-pass", "window-by-window"]),
+    default="auto",
+    help="auto: one pass over the range when the query allows it, else window by window.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def detect_backtest_cmd(
     ctx: click.Context,
-    rule: str,
+    rule: str | None,
+    all_rules: bool,
     from_: str,
     to: str,
     rules_dir: str | None,
     archive_dir: str | None,
+    mode: str,
     as_json: bool,
 ) -> None:
-    """Replay RULE over history window by window: alerts per day, entities, run time."""
-    from huntvault.detect import ArchiveRunner, backtest, find_rule, parse_when
+    """Replay RULE (or --all rules) over history as the scheduler would: alerts per day, entities, busiest windows."""
+    from huntvault.detect import (
+        ArchiveRunner,
+        backtest,
+        backtest_all,
+        find_rule,
+        load_rules,
+        parse_when,
+        render,
+        render_folder,
+        sigma_defaults,
+    )
     from huntvault.kql import HuntLimits
 
+    if all_rules == (rule is not None):
+        raise click.UsageError("give either RULE or --all")
     cfg = load_config(ctx)
-    found = find_rule(rules_dir or cfg.detect.rules_dir, rule)
-    with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
-        report = backtest(
-            found,
-            ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
-            parse_when(from_),
-            parse_when(to, end_of_day=True),
-            bar,
-        )
-    data = report.to_dict()
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+    folder = rules_dir or cfg.detect.rules_dir
+    defaults = sigma_defaults(cfg)
+    runner = ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
+    start, end = parse_when(from_), parse_when(to, end_of_day=True)
+    if rule is not None:
+        found = find_rule(folder, rule, defaults)
+        with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
+            report = backtest(found, runner, start, end, mode=mode, progress=bar)
+        click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
         return
-    click.echo(f"{data['rule']} ({data['name']}): every {data['every']}, lookback {data['lookback']}")
-    click.echo(
-        f"{data['windows']} windows from {data['from']} to {data['to']}: {data['rows']} result rows, "
-        f"{data['alerts']} alerts, {data['suppressed']} suppressed; {data['run_seconds']} s "
-        f"({data['query_seconds']} s in queries, slowest window {data['slowest_window_seconds']} s)"
-    )
-    for day, n in data["alerts_per_day"].items():
-        click.echo(f"  {day}  {n}")
-    for kind, values in data["entities"].items():
-        shown = ", ".join(f"{v} ({n})" for v, n in list(values.items())[:10])
-        click.echo(f"  {kind}: {shown}" + (f" ... {len(values) - 10} more" if len(values) > 10 else ""))
+    rules, errors = load_rules(folder, defaults)
+    chosen = [r for r in rules if r.enabled]
+    with bars(ctx).bar("backtest", "rules") as bar:
+        done = iter(range(1, len(chosen) + 1))
+        bar(0, len(chosen))
+
+        def advance(rule: Any, _report: Any) -> None:
+            bar.info = rule.id
+            bar(next(done), len(chosen))
+
+        folder_report = backtest_all(chosen, runner, start, end, mode=mode, progress=advance)
+    for err in errors:
+        folder_report.errors[err.path] = err.message
+    click.echo(json.dumps(folder_report.to_dict(), indent=2) if as_json else render_folder(folder_report))
 
 
 @detect_group.command("status")
@@ -830,17 +898,20 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
     """Per rule: last completed window, windows run, alerts raised; and the ingestion watermark."""
     from huntvault.detect import detect_status
 
-    data = detect_status(load_config(ctx), rules_dir)
+    status = detect_status(load_config(ctx), rules_dir)
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(status.to_dict(), indent=2))
         return
-    click.echo(f"ingestion watermark: {data['watermark'] or '(nothing ingested)'}")
-    for rid, r in data["rules"].items():
+    click.echo(
+        f"ingestion watermark: {status.watermark.isoformat() if status.watermark else '(nothing ingested)'}"
+    )
+    for rid, r in status.rules.items():
+        last = r.last_window_end.isoformat() if r.last_window_end else "-"
         click.echo(
-            f"  {rid}: last window end {r['last_window_end'] or '-'}, {r['windows']} windows, "
-            f"{r['alerts']} alerts, {r['undelivered_windows']} undelivered"
+            f"  {rid}: last window end {last}, {r.windows} windows, "
+            f"{r.alerts} alerts, {r.undelivered_windows} undelivered"
         )
-    for err in data["rule_errors"]:
+    for err in status.rule_errors:
         click.echo(f"  rule error: {err}", err=True)
 
 

@@ -190,13 +190,19 @@ def config_label(cfg: Config) -> str:
 def archive_problem(archive: str | None, cfg: Config) -> str:
     """Why a hunt sees no archived table ("" when the archive has data): missing or empty, and which config."""
     path = archive or cfg.archive.path
-    folder = Path(path)
-    if not folder.is_dir():
-        state = f"the archive {path} does not exist"
-    elif not any(folder.glob("*/date=*/*.parquet")):
-        state = f"the archive {path} is empty"
-    else:
+    if "://" in path:  # an object-store archive: the engine's own error says what is wrong with it
         return ""
+    if not Path(path).is_dir():
+        state = f"the archive {path} does not exist"
+    else:
+        from huntvault.archive import archived_tables
+
+        try:
+            if archived_tables(path):
+                return ""
+        except HuntvaultError:  # not an archive at all (no table log): as empty as it gets
+            pass
+        state = f"the archive {path} is empty"
     return f"{state} (config: {config_label(cfg)}); ingest first, or pass --config / --archive"
 
 

@@ -33,6 +33,17 @@ class ArchiveConfig:
     flush_bytes: int = 256 * 1024 * 1024  # total buffered JSON bytes before everything is flushed
     compression: str = "zstd"
     target_part_rows: int = 1_000_000  # what `compact` aims for
+    # where the dedupe-key index and locks live (a rebuildable cache); "" = <path>/_huntvault for a local
+    # archive, $XDG_CACHE_HOME/huntvault/archives/<hash> for an object-store archive
+    state_dir: str = ""
+    account_name: str = ""  # az:// archives: the storage account (abfss:// and https:// URLs carry it)
+    endpoint: str = ""  # az:// archives: blob endpoint override (Azurite, sovereign clouds)
+    vacuum_grace_hours: float = (
+        24.0  # files a compaction/retention removed stay this long for running readers
+    )
+    account_key: str = secret("HUNTVAULT_ARCHIVE_ACCOUNT_KEY")
+    sas_token: str = secret("HUNTVAULT_ARCHIVE_SAS_TOKEN")
+    connection_string: str = secret("HUNTVAULT_ARCHIVE_CONNECTION_STRING")
 
 
 @dataclass
@@ -102,6 +113,8 @@ class SearchConfig:
 @dataclass
 class HuntConfig:
     engine: str = "duckdb"  # duckdb | spark
+    spark_master: str = "local[1]"  # Spark master URL: local[*], spark://host:7077, yarn
+    spark_conf: dict[str, str] = field(default_factory=dict)  # extra Spark settings (spark.jars.packages ...)
     timeout_seconds: float = 300.0
     row_cap: int = 100_000
     memory_limit: str = "4GB"  # DuckDB's memory limit per hunt engine (server, CLI and detect alike)
@@ -185,6 +198,8 @@ class DetectConfig:
     )  # ingestion sources that gate windows; empty = all
     start_from: str = ""  # ISO 8601: first window of a new rule starts here; "" = the latest whole window
     max_windows_per_cycle: int = 48  # catch-up windows per rule before other rules get their turn
+    sigma_every: str = "1h"  # schedule of a Sigma rule that sets none (`huntvault: {every: ...}` in the rule)
+    sigma_lookback: str = "2h"  # its lookback (late rows inside it are still caught by the next window)
     sinks: list[SinkConfig] = field(
         default_factory=list
     )  # forwarder sinks for detection alerts; none = archive only
@@ -340,6 +355,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"retention.tables.{table}", "days must be >= 0 (0 keeps forever)")
     if cfg.retention.default_days < 0:
         raise ConfigError("retention.default_days", "days must be >= 0 (0 keeps forever)")
+    if cfg.archive.vacuum_grace_hours < 0:
+        raise ConfigError("archive.vacuum_grace_hours", "must be >= 0")
+    if not cfg.hunt.spark_master.strip():
+        raise ConfigError("hunt.spark_master", "give a Spark master URL (local[*], spark://host:7077, yarn)")
     if not 1 <= cfg.server.port <= 65535:
         raise ConfigError("server.port", "must be between 1 and 65535")
     if cfg.archive.flush_rows <= 0:

@@ -282,7 +282,7 @@ def step_start_emulators(state: DemoState) -> None:
 
 
 def step_ingest(state: DemoState) -> None:
-    """Ingest the export folder into the Parquet archive (exactly once, duplicates dropped)."""
+    """Ingest the export folder into the Delta Lake archive (exactly once, duplicates dropped)."""
     from huntvault.sources.ingest import run_ingest
 
     assert state.config is not None
@@ -349,7 +349,7 @@ def step_detect(state: DemoState) -> None:
     sched = open_scheduler(state.config)
     try:
         with state.bars.bar("detect", "windows") as bar:
-            report = sched.run_once(bar)
+            report = sched.run_once(progress=bar)
     finally:
         sched.store.close()
         sched.state.close()
@@ -492,7 +492,7 @@ def step_serve(state: DemoState) -> None:
 STEPS: list[tuple[str, Callable[[DemoState], None]]] = [
     ("emulate the Defender streaming export", step_emulate),
     ("start the Defender API and Log Analytics emulators", step_start_emulators),
-    ("ingest the export into the Parquet archive", step_ingest),
+    ("ingest the export into the Delta Lake archive", step_ingest),
     ("index the archive for search", step_index),
     ("forward the alerts to Log Analytics", step_forward),
     ("run the detection rules", step_detect),

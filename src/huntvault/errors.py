@@ -38,7 +38,7 @@ class SourceError(HuntvaultError):
 
 
 class ArchiveError(HuntvaultError):
-    """The Parquet archive, its manifest or its catalog failed."""
+    """The Delta Lake archive, its state or its catalog failed."""
 
 
 class IndexError_(HuntvaultError):
@@ -121,10 +121,15 @@ class DetectError(HuntvaultError):
 class RuleError(DetectError):
     """A rule file is invalid; carries the file and the line/column (1-based) of the culprit."""
 
-    def __init__(self, message: str, path: str = "", line: int = 0, column: int = 0) -> None:
+    def __init__(self, message: str, path: str = "", line: int = 0, column: int = 0, field: str = "") -> None:
         self.message = message
         self.path = path
         self.line = line
         self.column = column
+        self.field = field  # the offending rule key as a dotted path ("" = the position says it all)
         where = path + (f":{line}:{column}" if line else "")
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class SigmaRuleError(RuleError):
+    """A Sigma rule that pySigma's Kusto backend cannot convert; `field` names the offending rule key."""

@@ -1,23 +1,27 @@
-"""Archive housekeeping: compaction of small parts, retention drops, and the status summary."""
+"""Archive housekeeping: compaction (Delta optimize), retention (delete + vacuum with a grace period), status."""
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from huntvault.archive.catalog import ArchiveRef, ArchiveSnapshot
+from huntvault.archive.location import QUARANTINE_TABLE, locate
+from huntvault.archive.progress import all_progress
+from huntvault.archive.tables import PARTITION, list_tables, open_table
+from huntvault.archive.writer import Archive
 
-from huntvault.archive import manifest as mf
-from huntvault.archive.writer import Archive, _durable_write, _us, archive_schema, conform, time_column
-
-PathLike = str | os.PathLike[str]
+DEFAULT_GRACE_HOURS = 24.0
+_CODECS: dict[str, Literal["UNCOMPRESSED", "SNAPPY", "GZIP", "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"]] = {
+    "none": "UNCOMPRESSED",
+    "snappy": "SNAPPY",
+    "gzip": "GZIP",
+    "brotli": "BROTLI",
+    "lz4": "LZ4_RAW",
+    "zstd": "ZSTD",
+}
 
 
 @dataclass
@@ -28,80 +32,67 @@ class CompactReport:
     parts_before: int = 0
     parts_after: int = 0
     rows: int = 0
+    vacuumed: int = 0  # files deleted (removed longer ago than the grace period)
     details: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _groups(parts: list[mf.PartInfo], target_rows: int) -> list[list[mf.PartInfo]]:
-    """Small parts of one partition grouped so that each group stays near `target_rows`."""
-    small = [p for p in parts if p.rows < target_rows]
-    groups: list[list[mf.PartInfo]] = []
-    cur: list[mf.PartInfo] = []
-    total = 0
-    for p in small:
-        if cur and total + p.rows > target_rows:
-            groups.append(cur)
-            cur, total = [], 0
-        cur.append(p)
-        total += p.rows
-    if cur:
-        groups.append(cur)
-    return [g for g in groups if len(g) > 1]
+def _vacuum(archive: ArchiveRef, table: str, grace_hours: float) -> int:
+    loc = locate(archive)
+    dt = open_table(loc, table)
+    if dt is None:
+        return 0
+    deleted = dt.vacuum(retention_hours=int(grace_hours), dry_run=False, enforce_retention_duration=False)
+    return len(deleted)
 
 
-def compact(archive_dir: PathLike, target_rows: int = 1_000_000, compression: str = "zstd") -> CompactReport:
-    """Merge the small parts of every partition into parts of about `target_rows` rows.
+def compact(
+    archive_dir: ArchiveRef,
+    target_rows: int = 1_000_000,
+    compression: str = "zstd",
+    grace_hours: float = DEFAULT_GRACE_HOURS,
+) -> CompactReport:
+    """Merge the small parts of every partition into parts of about `target_rows` rows (Delta optimize),
+    then vacuum files removed more than `grace_hours` ago (running readers keep theirs meanwhile)."""
+    from deltalake import WriterProperties
+    from deltalake.transaction import CommitProperties
 
-    Each merge is one manifest transaction (add the new part, remove the old ones, both in the
-    change feed); old files are deleted after the commit.
-    """
     report = CompactReport()
-    with Archive(archive_dir, compression=compression) as arc:
-        keys = arc.con.execute(
-            "SELECT tbl, date FROM parts WHERE tbl != ? GROUP BY tbl, date HAVING count(*) > 1 ORDER BY tbl, date",
-            (mf.QUARANTINE_TABLE,),
-        ).fetchall()
-        for table, day in keys:
-            for group in _groups(mf.parts(arc.con, table, day), target_rows):
-                _merge(arc, table, day, group, compression)
-                report.partitions += 1
-                report.parts_before += len(group)
-                report.parts_after += 1
-                report.rows += sum(p.rows for p in group)
-                report.details.append({"table": table, "date": day, "merged": len(group)})
+    loc = locate(archive_dir)
+    snap = ArchiveSnapshot(loc)
+    for table in [*snap.table_names(), QUARANTINE_TABLE]:
+        parts = snap.parts(table)
+        if not parts:
+            continue
+        by_day: dict[str, list[int]] = {}
+        for p in parts:
+            by_day.setdefault(p.date, []).append(p.rows)
+        small = [d for d, rows in by_day.items() if sum(1 for r in rows if r < target_rows) > 1]
+        if small:
+            total_rows = sum(p.rows for p in parts) or 1
+            per_row = sum(p.bytes for p in parts) / total_rows
+            dt = snap.delta(table)
+            assert dt is not None
+            # the key index serialises this with the table's local writers
+            with Archive(loc, compression=compression, writers=1) as arc, arc.index(table).locked():
+                dt.update_incremental()
+                metrics = dt.optimize.compact(
+                    partition_filters=[(PARTITION, "in", sorted(small))],
+                    target_size=max(int(per_row * target_rows), 1 << 20),
+                    writer_properties=WriterProperties(compression=_CODECS.get(compression.lower(), "ZSTD")),
+                    commit_properties=CommitProperties(custom_metadata={"huntvault.operation": "compact"}),
+                )
+            removed = int(metrics.get("numFilesRemoved", 0))
+            added = int(metrics.get("numFilesAdded", 0))
+            if removed:
+                report.partitions += int(metrics.get("partitionsOptimized", len(small)))
+                report.parts_before += removed
+                report.parts_after += added
+                report.rows += sum(p.rows for p in parts if p.date in small)
+                report.details.append(
+                    {"table": table, "dates": sorted(small), "merged": removed, "into": added}
+                )
+        report.vacuumed += _vacuum(loc, table, grace_hours)
     return report
-
-
-def _merge(arc: Archive, table: str, day: str, group: list[mf.PartInfo], compression: str) -> None:
-    schema = archive_schema(table)
-    with arc.locked():
-        current = mf.known_paths(arc.con)
-        group = [p for p in group if p.path in current]
-        if len(group) < 2:
-            return
-        data = pa.concat_tables([conform(pq.read_table(arc.root / p.path), schema) for p in group])
-        txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:6]}"
-        final = arc.root / table / f"date={day}" / f"part-{txn}-c.parquet"
-
-        def write(tmp: Path) -> None:
-            pq.write_table(data, str(tmp), compression=compression)
-
-        size = _durable_write(final, write)
-        mm = pc.min_max(data.column(time_column(table)))
-        new = mf.PartInfo(
-            final.relative_to(arc.root).as_posix(),
-            table,
-            day,
-            data.num_rows,
-            size,
-            _us(mm["min"].value),
-            _us(mm["max"].value),
-        )
-        with mf.transaction(arc.con):
-            mf.add_part(arc.con, new)
-            for p in group:
-                mf.remove_part(arc.con, p)
-        for p in group:
-            (arc.root / p.path).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -120,43 +111,54 @@ def retention_days(table: str, default_days: int, per_table: dict[str, int]) -> 
 
 
 def retention_apply(
-    archive_dir: PathLike,
+    archive_dir: ArchiveRef,
     default_days: int = 0,
     per_table: dict[str, int] | None = None,
     today: date | None = None,
     dry_run: bool = False,
+    grace_hours: float = DEFAULT_GRACE_HOURS,
 ) -> list[Dropped]:
     """Drop every partition older than its table's retention (`0` keeps forever).
 
-    A partition dated D is dropped when D < today - days. Each drop is a manifest transaction
-    that records `remove` changes (what the index follows) and forgets the partition's dedupe keys.
+    A partition dated D is dropped when D < today - days: one Delta delete per table (its `remove`
+    actions are what the index follows) that forgets the days' dedupe keys, then a vacuum that deletes
+    files removed more than `grace_hours` ago.
     """
+    from deltalake.transaction import CommitProperties
+
     per_table = per_table or {}
     today = today or datetime.now(UTC).date()
+    loc = locate(archive_dir)
+    snap = ArchiveSnapshot(loc)
     dropped: list[Dropped] = []
-    with Archive(archive_dir) as arc:
-        partitions = arc.con.execute(
-            "SELECT tbl, date, count(*), sum(rows) FROM parts WHERE tbl != ? GROUP BY tbl, date ORDER BY tbl, date",
-            (mf.QUARANTINE_TABLE,),
-        ).fetchall()
-        for table, day, nparts, rows in partitions:
-            days = retention_days(table, default_days, per_table)
-            if days <= 0 or date.fromisoformat(day) >= today - timedelta(days=days):
-                continue
-            dropped.append(Dropped(table, day, int(nparts), int(rows)))
-            if dry_run:
-                continue
-            with arc.locked():
-                victims = mf.parts(arc.con, table, day)
-                with mf.transaction(arc.con):
-                    for p in victims:
-                        mf.remove_part(arc.con, p)
-                    mf.drop_seen(arc.con, table, day)
-                for p in victims:
-                    (arc.root / p.path).unlink(missing_ok=True)
-                folder = arc.root / table / f"date={day}"
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
+    for table in snap.table_names():
+        days = retention_days(table, default_days, per_table)
+        if days <= 0:
+            continue
+        cutoff = (today - timedelta(days=days)).isoformat()
+        old: dict[str, list[int]] = {}
+        for p in snap.parts(table):
+            if p.date < cutoff:
+                old.setdefault(p.date, []).append(p.rows)
+        for day, rows in sorted(old.items()):
+            dropped.append(Dropped(table, day, len(rows), sum(rows)))
+        if dry_run or not old:
+            continue
+        with Archive(loc, writers=1) as arc:
+            index = arc.index(table)
+            with index.locked():
+                dt = arc.table(table)
+                assert dt is not None
+                arc.catch_up(table, dt, index)
+                dt.delete(
+                    f"{PARTITION} < '{cutoff}'",
+                    commit_properties=CommitProperties(custom_metadata={"huntvault.operation": "retention"}),
+                )
+                for day in old:
+                    index.drop_day(day)
+                dt.update_incremental()
+                index.set_covered(dt.version(), str(dt.metadata().id))
+        _vacuum(loc, table, grace_hours)
     return dropped
 
 
@@ -166,66 +168,131 @@ def _iso(us: int | None) -> str | None:
     return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
 
 
-def status(archive_dir: PathLike) -> dict[str, Any]:
-    """Rows, bytes, partitions, parts and min/max time per table; per-source progress; quarantine count."""
-    root = Path(archive_dir).resolve()
-    con = mf.connect(root, create=False)
-    try:
-        per_table: list[dict[str, Any]] = []
-        rows = con.execute(
-            "SELECT tbl, sum(rows), sum(bytes), count(DISTINCT date), count(*), min(min_ts), max(max_ts) "
-            "FROM parts WHERE tbl != ? GROUP BY tbl ORDER BY tbl",
-            (mf.QUARANTINE_TABLE,),
-        ).fetchall()
-        for tbl, nrows, nbytes, nparts_days, nparts, lo, hi in rows:
-            per_table.append(
-                {
-                    "table": tbl,
-                    "rows": int(nrows),
-                    "bytes": int(nbytes),
-                    "partitions": int(nparts_days),
-                    "parts": int(nparts),
-                    "min_timestamp": _iso(lo),
-                    "max_timestamp": _iso(hi),
-                }
-            )
-        q = con.execute(
-            "SELECT coalesce(sum(rows), 0) FROM parts WHERE tbl = ?", (mf.QUARANTINE_TABLE,)
-        ).fetchone()
-        now = time.time()
-        sources = []
-        for s in mf.source_rows(con):
-            streams = con.execute(
-                "SELECT count(*) FROM checkpoints WHERE source = ?", (s["source"],)
-            ).fetchone()
-            sources.append(
-                {
-                    "source": s["source"],
-                    "rows": s["rows"],
-                    "duplicates": s["duplicates"],
-                    "quarantined": s["quarantined"],
-                    "streams": int(streams[0]) if streams else 0,
-                    "last_commit": _iso(int(s["last_commit"] * 1e6)) if s["last_commit"] else None,
-                    "seconds_since_commit": round(now - s["last_commit"], 1) if s["last_commit"] else None,
-                    "newest_event": _iso(s["last_event_ts"]),
-                    "event_lag_seconds": round(now - s["last_event_ts"] / 1e6, 1)
-                    if s["last_event_ts"]
-                    else None,
-                    "unread_bytes": s["lag_bytes"],
-                }
-            )
-        seq = con.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
+@dataclass(frozen=True)
+class TableStatus:
+    """One archived table: rows, bytes, days, parts, event-time range and Delta version."""
+
+    table: str
+    rows: int
+    bytes: int
+    partitions: int
+    parts: int
+    min_timestamp: str | None
+    max_timestamp: str | None
+    version: int
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One source's progress: counters, streams checkpointed, and how far behind it is."""
+
+    source: str
+    rows: int
+    duplicates: int
+    quarantined: int
+    streams: int
+    batches: int
+    last_commit: str | None
+    seconds_since_commit: float | None
+    newest_event: str | None
+    event_lag_seconds: float | None
+    unread_bytes: int | None
+
+
+@dataclass(frozen=True)
+class ArchiveStatus:
+    """What `huntvault status` shows about the archive."""
+
+    archive: str
+    tables: list[TableStatus]
+    sources: list[SourceStatus]
+    quarantined: int
+    versions: dict[str, int]  # table -> latest Delta version (the change feed's position)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(t.bytes for t in self.tables)
+
+    def as_json(self) -> dict[str, Any]:
         return {
-            "archive": str(root),
-            "tables": per_table,
-            "total_rows": sum(t["rows"] for t in per_table),
-            "total_bytes": sum(t["bytes"] for t in per_table),
-            "quarantined": int(q[0]) if q else 0,
-            "sources": sources,
-            "change_seq": int(seq[0]) if seq else 0,
+            "archive": self.archive,
+            "tables": [vars(t) for t in self.tables],
+            "total_rows": self.total_rows,
+            "total_bytes": self.total_bytes,
+            "quarantined": self.quarantined,
+            "sources": [vars(s) for s in self.sources],
+            "versions": dict(self.versions),
         }
-    finally:
-        con.close()
 
 
-__all__ = ["CompactReport", "Dropped", "compact", "retention_apply", "retention_days", "status"]
+def status(archive_dir: ArchiveRef) -> ArchiveStatus:
+    """Rows, bytes, partitions, parts and min/max time per table; per-source progress; quarantine count."""
+    from huntvault.errors import ArchiveError
+
+    loc = locate(archive_dir)
+    if (
+        loc.local is not None
+        and not list_tables(loc, quarantine=True)
+        and not (loc.local / "_huntvault").is_dir()
+    ):
+        raise ArchiveError(f"{loc.local} is not a huntvault archive (no Delta tables)")
+    snap = ArchiveSnapshot(loc)
+    per_table: list[TableStatus] = []
+    versions: dict[str, int] = {}
+    for name in snap.table_names():
+        parts = snap.parts(name)
+        versions[name] = snap.version(name) or 0
+        if not parts:
+            continue
+        lows = [p.min_ts for p in parts if p.min_ts is not None]
+        highs = [p.max_ts for p in parts if p.max_ts is not None]
+        per_table.append(
+            TableStatus(
+                name,
+                sum(p.rows for p in parts),
+                sum(p.bytes for p in parts),
+                len({p.date for p in parts}),
+                len(parts),
+                _iso(min(lows)) if lows else None,
+                _iso(max(highs)) if highs else None,
+                versions[name],
+            )
+        )
+    quarantined = sum(p.rows for p in snap.parts(QUARANTINE_TABLE))
+    now = time.time()
+    sources: list[SourceStatus] = []
+    for prog in all_progress(loc):
+        s = prog.stats
+        sources.append(
+            SourceStatus(
+                prog.source,
+                s.rows,
+                s.duplicates,
+                s.quarantined,
+                len(prog.streams),
+                prog.batch,
+                _iso(int(s.last_commit * 1e6)) if s.last_commit else None,
+                round(now - s.last_commit, 1) if s.last_commit else None,
+                _iso(s.last_event_ts),
+                round(now - s.last_event_ts / 1e6, 1) if s.last_event_ts else None,
+                s.lag_bytes,
+            )
+        )
+    return ArchiveStatus(loc.url, per_table, sources, quarantined, versions)
+
+
+__all__ = [
+    "ArchiveStatus",
+    "CompactReport",
+    "Dropped",
+    "SourceStatus",
+    "TableStatus",
+    "compact",
+    "retention_apply",
+    "retention_days",
+    "status",
+]

@@ -1,88 +1,57 @@
-"""The archive writer: typed batches into Parquet parts, deduplicated, committed exactly once with checkpoints."""
+"""The archive writer: typed batches into Delta tables, deduplicated, committed exactly once with checkpoints."""
 
 from __future__ import annotations
 
-import base64
-import fcntl
 import os
-import sqlite3
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from huntvault.archive import manifest as mf
+from huntvault.archive.deltalog import log_versions, read_commit
+from huntvault.archive.keys import KeyIndex, KeyMaker, dedupe_positions, key_spec
+from huntvault.archive.location import QUARANTINE_TABLE, ArchiveLocation, locate
+from huntvault.archive.progress import SourceProgress, SourceStats, commit_progress, read_progress
+from huntvault.archive.quarantine import QuarantineRecord, quarantine_table
+from huntvault.archive.tables import (
+    PARTITION,
+    PartInfo,
+    WrittenPart,
+    archive_schema,
+    commit_adds,
+    create_table,
+    open_table,
+    read_part_table,
+    snapshot_parts,
+    time_column,
+    write_part,
+)
+from huntvault.durable import write_durably
 from huntvault.errors import ArchiveError, NormaliseError
 from huntvault.schema import (
     ENVELOPE_COLUMNS,
     EXPORT_TIME_COLUMN,
     EXTRA_COLUMN,
-    KQL_TO_ARROW,
     RECEIVED_COLUMN,
     TENANT_COLUMN,
     get_table,
 )
 from huntvault.schema.normalise import normalise_properties, normalise_unknown, parse_datetime
 
-LOCK_FILE = "writer.lock"
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
 _ENVELOPE_NAMES = {n for n, _ in ENVELOPE_COLUMNS}
-
-
-def unknown_table_schema() -> pa.Schema:
-    """Archive schema of a table the schema data file does not know: Timestamp, then the envelope columns."""
-    return pa.schema(
-        [pa.field("Timestamp", KQL_TO_ARROW["datetime"])]
-        + [pa.field(n, KQL_TO_ARROW[t]) for n, t in ENVELOPE_COLUMNS]
-    )
-
-
-def archive_schema(table: str) -> pa.Schema:
-    """The Parquet schema of `table` in the archive (known tables per tables.json, unknown ones minimal)."""
-    known = get_table(table)
-    return known.arrow_schema() if known else unknown_table_schema()
-
-
-def time_column(table: str) -> str:
-    known = get_table(table)
-    return known.time_column if known else "Timestamp"
-
-
-@dataclass(frozen=True)
-class QuarantineRecord:
-    """One line that could not be archived, with where it came from and why."""
-
-    source: str
-    stream: str  # blob path, file, partition...
-    offset: int  # byte offset of the line in the stream (record index for Event Hub messages)
-    reason: str
-    line: bytes
-    table_hint: str | None = None
-
-    def to_json(self) -> bytes:
-        text = self.line.decode("utf-8", errors="replace")
-        obj: dict[str, Any] = {
-            "source": self.source,
-            "stream": self.stream,
-            "offset": self.offset,
-            "reason": self.reason,
-            "table_hint": self.table_hint,
-            "line": text,
-        }
-        if text.encode("utf-8") != self.line:
-            obj["line_base64"] = base64.b64encode(self.line).decode()
-        return orjson.dumps(obj)
+INTENT_DIR = "intents"  # in the state folder: the part names a commit in flight is writing
 
 
 @dataclass
@@ -120,63 +89,56 @@ class CommitResult:
     rows: int = 0  # rows written
     duplicates: int = 0  # rows dropped as already archived (or repeated in the batch)
     quarantined: int = 0
-    parts: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)  # stable part ids
     per_table: dict[str, int] = field(default_factory=dict)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(str(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable_write(final: Path, write: Any) -> int:
-    """Write through `write(tmp_path)`, fsync, rename to `final`, fsync the folder; returns the size."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp")
-    write(tmp)
-    fd = os.open(str(tmp), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, final)
-    _fsync_dir(final.parent)
-    return final.stat().st_size
-
-
-def _rel(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
+@dataclass
+class _TableResult:
+    rows: int = 0
+    duplicates: int = 0
+    parts: list[PartInfo] = field(default_factory=list)
+    newest: int | None = None
 
 
 class Archive:
-    """A Parquet archive folder: `<root>/<Table>/date=YYYY-MM-DD/part-*.parquet` plus its manifest.
+    """A Delta Lake archive: `<root>/<Table>/` Delta tables partitioned by `date`, plus per-source progress.
 
-    One process commits at a time (an advisory lock is held from the first part written until the
-    manifest transaction commits); readers never need the lock.
+    Commits are per table (Delta's optimistic concurrency: writers of other tables, or other processes,
+    never block a commit; a conflicting commit is retried). Within one state folder a table's commits are
+    serialised by its dedupe-key index. Readers never lock.
     """
 
-    def __init__(self, root: str | os.PathLike[str], compression: str = "zstd") -> None:
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | ArchiveLocation,
+        compression: str = "zstd",
+        writers: int = 2,
+    ) -> None:
+        self.loc = locate(root)
+        if self.loc.local is not None:
+            self.loc.local.mkdir(parents=True, exist_ok=True)
+        self.loc.state_dir.mkdir(parents=True, exist_ok=True)
+        self.root = self.loc.local if self.loc.local is not None else self.loc.url
         self.compression = compression
-        self.con: sqlite3.Connection = mf.connect(self.root, create=True)
-        self.key_format = mf.key_format(self.con)
-        self._duck = duckdb.connect()
-        self._duck.execute("SET TimeZone = 'UTC'")
-        self._duck.execute("SET threads = 2")
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hv-part")
-        with self.locked():
-            self.remove_orphans()
+        self._tables: dict[str, DeltaTable] = {}
+        self._indexes: dict[str, KeyIndex] = {}
+        self._progress: dict[str, SourceProgress] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._makers: list[KeyMaker] = []
+        self._pool = ThreadPoolExecutor(max_workers=max(1, writers), thread_name_prefix="hv-part")
+        self.remove_orphans()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
         self._pool.shutdown()
-        self.con.close()
-        self._duck.close()
+        for index in self._indexes.values():
+            index.close()
+        for maker in self._makers:
+            maker.close()
+        self._indexes.clear()
 
     def __enter__(self) -> Archive:
         return self
@@ -184,46 +146,101 @@ class Archive:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """The writer lock (blocking): held while parts are written and committed."""
-        path = self.root / mf.STATE_DIR / LOCK_FILE
-        fd = os.open(str(path), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+    def _maker(self) -> KeyMaker:
+        found: KeyMaker | None = getattr(self._local, "maker", None)
+        if found is None:
+            found = self._local.maker = KeyMaker()
+            with self._lock:
+                self._makers.append(found)
+        return found
+
+    def index(self, table: str) -> KeyIndex:
+        with self._lock:
+            found = self._indexes.get(table)
+            if found is None:
+                found = self._indexes[table] = KeyIndex(self.loc.state_dir, table)
+            return found
+
+    def table(self, table: str, create: bool = False) -> DeltaTable | None:
+        """The Delta table of `table` (cached handle, brought to the latest version)."""
+        dt = self._tables.get(table)
+        if dt is None:
+            dt = open_table(self.loc, table)
+            if dt is None and create:
+                dt = create_table(self.loc, table)
+            if dt is not None:
+                self._tables[table] = dt
+        else:
+            dt.update_incremental()
+        return dt
 
     def remove_orphans(self) -> list[str]:
-        """Delete part/quarantine/temp files the manifest does not know (left by a crash). Call under the lock."""
-        known = mf.known_paths(self.con)
+        """Delete the part and temp files of commits that never happened (a writer killed mid-commit).
+
+        Before writing parts, a writer records their names in an intent file of the local state folder
+        (under the table's lock) and removes it after the Delta commit. An intent left behind whose table
+        lock is free names files that are orphans unless the snapshot has them. Object-store files of a
+        writer on another machine are not touched (Delta vacuum removes them after the grace period).
+        """
+        folder = self.loc.state_dir / INTENT_DIR
+        if not folder.is_dir():
+            return []
         removed: list[str] = []
-        for top in self.root.iterdir():
-            if not top.is_dir() or top.name == mf.STATE_DIR:
+        for intent in sorted(folder.glob("*.json")):
+            try:
+                plan = orjson.loads(intent.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                intent.unlink(missing_ok=True)
                 continue
-            for day in top.iterdir():
-                if not day.is_dir() or not day.name.startswith("date="):
-                    continue
-                for f in day.iterdir():
-                    rel = _rel(self.root, f)
-                    if (
-                        f.is_file()
-                        and rel not in known
-                        and (f.name.endswith(".tmp") or f.name.startswith(("part-", "q-")))
-                    ):
-                        f.unlink()
-                        removed.append(rel)
-                if not any(day.iterdir()):
-                    day.rmdir()
+            table = str(plan.get("table", ""))
+            with self.index(table).locked(wait=False) as got:
+                if got:
+                    removed.extend(self._remove_planned(table, [str(p) for p in plan.get("parts", [])]))
+                    intent.unlink(missing_ok=True)
         return removed
+
+    def _remove_planned(self, table: str, planned: list[str]) -> list[str]:
+        dt = self.table(table)
+        live = {p.path for p in snapshot_parts(dt, table)} if dt is not None else set()
+        fs = self.loc.filesystem()
+        removed: list[str] = []
+        for rel in planned:
+            if rel in live:
+                continue
+            if self.loc.local is not None:
+                final = self.loc.local / rel
+                for tmp in final.parent.glob(f".{final.name}.*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                if final.exists():
+                    final.unlink()
+                    removed.append(rel)
+            else:
+                try:
+                    fs.delete_file(rel)
+                    removed.append(rel)
+                except (FileNotFoundError, OSError):
+                    pass
+        return removed
+
+    def _intent(self, table: str, token: str, parts: list[str]) -> Path:
+        path = self.loc.state_dir / INTENT_DIR / f"{token}.{table}.json"
+        write_durably(path, orjson.dumps({"table": table, "parts": parts}))
+        return path
 
     # -- checkpoints -----------------------------------------------------------------------------
 
+    def progress(self, source: str) -> SourceProgress:
+        with self._lock:
+            found = self._progress.get(source)
+        if found is None:
+            found = read_progress(self.loc, source)
+            with self._lock:
+                self._progress[source] = found
+        return found
+
     def checkpoints(self, source: str) -> dict[str, dict[str, Any]]:
         """The committed checkpoint of every stream of `source` (stream -> JSON object)."""
-        return mf.get_checkpoints(self.con, source)
+        return dict(self.progress(source).streams)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -252,166 +269,149 @@ class Archive:
     def commit(self, batch: Batch) -> CommitResult:
         """Make a batch durable exactly once.
 
-        Inside one manifest transaction: the batch's dedupe keys are inserted (which tells which rows
-        are new), the new rows are written as parts (temp name, fsync, rename), then the parts, the
-        checkpoints and the source counters are recorded and the transaction commits. A crash before
-        the commit leaves only orphan files, removed at the next open.
+        Each table's new rows (dedupe keys checked and recorded under the table's lock) are written as
+        parts and committed to its Delta table, tables in parallel; then each source's progress commit
+        records the checkpoints and counters. A kill before a table's commit leaves orphan files (removed
+        at the next open); a kill before the progress commit makes the source re-read lines whose rows
+        the dedupe keys then drop. Checkpoints never run ahead of data.
         """
         result = CommitResult()
         if batch.empty():
             return result
-        txn = f"{time.time_ns():x}-{uuid.uuid4().hex[:6]}"
-        with self.locked(), mf.transaction(self.con):
-            stats: dict[str, mf.SourceStats] = {s: mf.SourceStats() for s in batch.checkpoints}
-            todo: list[tuple[str, pa.Table, pa.Array]] = []
-            for table, pieces in sorted(batch.tables.items()):
-                data = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
-                data, dates, dups = self._dedupe(table, data)
-                result.duplicates += dups
-                if data.num_rows:
-                    todo.append((table, data, dates))
-            written: list[mf.PartInfo] = []
-            for parts in self._pool.map(lambda job: self._write_parts(job[0], job[1], job[2], txn), todo):
-                written.extend(parts)
-            newest: int | None = None
-            for part in written:
-                result.rows += part.rows
-                result.per_table[part.table] = result.per_table.get(part.table, 0) + part.rows
-                if part.max_ts is not None:
-                    newest = part.max_ts if newest is None else max(newest, part.max_ts)
-            qpart = self._write_quarantine(batch.quarantine, txn)
-            if qpart is not None:
-                written.append(qpart)
-                result.quarantined = qpart.rows
-            # Per-source stats: rows are attributed to the only source of the batch when there is one.
-            if len(stats) == 1:
-                only = next(iter(stats.values()))
-                only.rows, only.duplicates, only.quarantined = (
-                    result.rows,
-                    result.duplicates,
-                    result.quarantined,
-                )
-                only.last_event_ts = newest
-            for src, lag in batch.lag_bytes.items():
-                stats.setdefault(src, mf.SourceStats()).lag_bytes = lag
-            for part in written:
-                mf.add_part(self.con, part)
-            for src, streams in batch.checkpoints.items():
-                mf.put_checkpoints(self.con, src, streams)
-            for src, st in stats.items():
-                mf.bump_source(self.con, src, st)
-            result.parts = [p.path for p in written]
+        token = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+        meta: dict[str, str] = {"huntvault.commit": token}
+        if batch.checkpoints:
+            meta["huntvault.sources"] = orjson.dumps(sorted(batch.checkpoints)).decode()
+        jobs: list[tuple[str, pa.Table]] = []
+        for table, pieces in sorted(batch.tables.items()):
+            jobs.append((table, pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]))
+        if batch.quarantine:
+            jobs.append((QUARANTINE_TABLE, quarantine_table(batch.quarantine)))
+        outcomes = list(self._pool.map(lambda job: self._commit_table(job[0], job[1], token, meta), jobs))
+        newest: int | None = None
+        for (table, _), out in zip(jobs, outcomes, strict=True):
+            result.parts.extend(p.path for p in out.parts)
+            if table == QUARANTINE_TABLE:
+                result.quarantined = out.rows
+                continue
+            result.rows += out.rows
+            result.duplicates += out.duplicates
+            if out.rows:
+                result.per_table[table] = result.per_table.get(table, 0) + out.rows
+            if out.newest is not None:
+                newest = out.newest if newest is None else max(newest, out.newest)
+        self._commit_progress(batch, result, newest, meta)
         return result
 
-    def _dedupe(self, table: str, data: pa.Table) -> tuple[pa.Table, pa.Array, int]:
-        """Drop rows whose key is repeated in `data` or already archived; record the new keys (in the open
-        transaction). Returns the kept rows (in their batch order), their UTC dates, and how many were dropped.
+    def _commit_progress(
+        self, batch: Batch, result: CommitResult, newest: int | None, meta: dict[str, Any]
+    ) -> None:
+        sources = set(batch.checkpoints) | set(batch.lag_bytes)
+        for src in sorted(sources):
+            prog = self.progress(src)
+            stats = SourceStats(**vars(prog.stats))
+            if len(batch.checkpoints) == 1 and src in batch.checkpoints:  # rows belong to the only source
+                stats.rows += result.rows
+                stats.duplicates += result.duplicates
+                stats.quarantined += result.quarantined
+                if newest is not None:
+                    stats.last_event_ts = max(newest, stats.last_event_ts or newest)
+            if src in batch.lag_bytes:
+                stats.lag_bytes = batch.lag_bytes[src]
+            merged = commit_progress(self.loc, prog, batch.checkpoints.get(src, {}), stats, meta)
+            with self._lock:
+                self._progress[src] = merged
 
-        Column-wise: DuckDB computes the keys, keeps each key's first row and sorts by (date, key) for
-        the B-tree; SQLite takes the keys in `executemany` chunks (`manifest.insert_new_keys`).
-        """
-        total = data.num_rows
-        first = self._first_keys(table, data)
-        rows = first.column("i").to_numpy()
-        keys = first.column("k").to_pylist()
-        days = first.column("d")
-        pids = mf.partition_column(self.con, table, days.to_pylist())
-        known = mf.insert_new_keys(self.con, pids, keys)
-        if known:
-            fresh = np.ones(len(keys), np.bool_)
-            fresh[known] = False
-            rows, days = rows[fresh], days.filter(pa.array(fresh, pa.bool_()))
-        order = np.argsort(rows, kind="stable")  # back to batch order
-        days = days.take(pa.array(order))
-        if len(rows) == total:
-            return data, days, 0
-        keep = np.zeros(total, np.bool_)
-        keep[rows] = True
-        return data.filter(pa.array(keep, pa.bool_())), days, total - len(rows)
-
-    def _first_keys(self, table: str, data: pa.Table) -> pa.Table:
-        """Per distinct dedupe key of `data`: its first row `i`, 16-byte key `k`, UTC date `d`; by (d, k).
-
-        The key hashes (table, dedupe-key columns) where the table has a dedupe key, else the row's
-        content (every column but the envelope's): the event time then half the MD5 in the current
-        format (`manifest.KEYS_TIME_MD5`), the whole MD5 in archives made before it.
-        """
-        known = get_table(table)
-        tcol = time_column(table)
-
-        def val(name: str) -> str:
-            typ = data.schema.field(name).type
-            q = f'"{name}"'
-            if pa.types.is_timestamp(typ):
-                return f"coalesce(epoch_us({q})::VARCHAR, '\\N')"
-            return f"coalesce({q}::VARCHAR, '\\N')"
-
-        if known is not None and known.dedupe_key:
-            parts = [val(c) for c in known.dedupe_key]
-        else:
-            names = [n for n in data.schema.names if n not in _ENVELOPE_NAMES or n == EXTRA_COLUMN]
-            parts = [val(n) for n in names]
-        lit = table.replace("'", "''")
-        digest = f"md5(concat_ws(chr(31), '{lit}', {', '.join(parts)}))"
-        if self.key_format == mf.KEYS_TIME_MD5:
-            when = f'coalesce(epoch_us("{tcol}"), 0)'
-            ordered = f"lpad(to_hex(CAST({when} AS HUGEINT) + 9223372036854775808), 16, '0')"
-            key_sql = f"unhex({ordered} || left({digest}, 16))"
-        else:
-            key_sql = f"unhex({digest})"
-        date_sql = f"strftime(timezone('UTC', \"{tcol}\"), '%Y-%m-%d')"
-        view = data.append_column("__hv_i", pa.array(np.arange(data.num_rows, dtype=np.int64)))
-        self._duck.register("hv_batch", view)
-        try:
-            return self._duck.sql(
-                f"SELECT min(i) AS i, k, arg_min(d, i) AS d FROM "
-                f"(SELECT __hv_i AS i, {key_sql} AS k, {date_sql} AS d FROM hv_batch) "
-                f"GROUP BY k ORDER BY d, k"
-            ).to_arrow_table()
-        finally:
-            self._duck.unregister("hv_batch")
-
-    def _write_parts(self, table: str, data: pa.Table, dates: pa.Array, txn: str) -> list[mf.PartInfo]:
-        tcol = time_column(table)
-        out: list[mf.PartInfo] = []
-        days = sorted(pc.unique(dates).to_pylist())
-        for i, day in enumerate(days):
-            piece = data if len(days) == 1 else data.filter(pc.equal(dates, day))
-            final = self.root / table / f"date={day}" / f"part-{txn}-{i}.parquet"
-
-            def write(tmp: Path, piece: pa.Table = piece) -> None:
-                pq.write_table(piece, str(tmp), compression=self.compression)
-
-            size = _durable_write(final, write)
-            mm = pc.min_max(piece.column(tcol))
-            lo, hi = mm["min"].value, mm["max"].value
-            out.append(
-                mf.PartInfo(_rel(self.root, final), table, day, piece.num_rows, size, _us(lo), _us(hi))
-            )
+    def _commit_table(self, table: str, data: pa.Table, token: str, meta: dict[str, Any]) -> _TableResult:
+        index = self.index(table)
+        out = _TableResult()
+        with index.locked():
+            dt = self.table(table, create=True)
+            assert dt is not None
+            self.catch_up(table, dt, index)
+            before = dt.version()
+            data, dates, out.duplicates = self._dedupe(table, data, index)
+            if data.num_rows == 0:
+                return out
+            days = sorted(pc.unique(dates).to_pylist())
+            planned = [f"{table}/{PARTITION}={d}/part-{token}-{i}.parquet" for i, d in enumerate(days)]
+            intent = self._intent(table, token, planned)
+            parts = self._write_parts(table, data, dates, token)
+            dt = self._tables[table] = commit_adds(self.loc, dt, table, [p.add for p in parts], meta)
+            intent.unlink(missing_ok=True)
+            dt.update_incremental()
+            if dt.version() == before + 1:  # nobody else committed in between: the index covers it
+                index.set_covered(dt.version(), str(dt.metadata().id))
+            out.parts = [p.info for p in parts]
+            out.rows = data.num_rows
+            for p in out.parts:
+                if p.max_ts is not None:
+                    out.newest = p.max_ts if out.newest is None else max(out.newest, p.max_ts)
         return out
 
-    def _write_quarantine(self, records: list[QuarantineRecord], txn: str) -> mf.PartInfo | None:
-        if not records:
-            return None
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        final = self.root / mf.QUARANTINE_DIR / f"date={day}" / f"q-{txn}.jsonl"
-        body = b"".join(r.to_json() + b"\n" for r in records)
+    def _dedupe(self, table: str, data: pa.Table, index: KeyIndex) -> tuple[pa.Table, pa.Array, int]:
+        """Drop rows whose key repeats in `data` or is already archived; record the new keys (in the held
+        index transaction). Returns the kept rows (batch order), their days and how many were dropped."""
+        spec = key_spec(table, data.schema, time_column(table))
+        first = self._maker().first_keys(table, spec, data)
+        rows, days = dedupe_positions(index, first, data.num_rows)
+        dropped = data.num_rows - len(rows)
+        if table == QUARANTINE_TABLE:
+            stamp = pc.strftime(data.column("Timestamp"), format="%Y-%m-%d", locale="C")
+            days = pa.array(np.asarray(stamp.to_pylist(), dtype=object)[rows].tolist(), pa.string())
+        if not dropped:
+            return data, days, 0
+        keep = np.zeros(data.num_rows, np.bool_)
+        keep[rows] = True
+        return data.filter(pa.array(keep, pa.bool_())), days, dropped
 
-        def write(tmp: Path) -> None:
-            tmp.write_bytes(body)
+    def _write_parts(self, table: str, data: pa.Table, dates: pa.Array, token: str) -> list[WrittenPart]:
+        out: list[WrittenPart] = []
+        days = sorted(pc.unique(dates).to_pylist())
+        for i, day in enumerate(days):
+            if day is None:
+                raise ArchiveError(f"{table}: rows without a {time_column(table)} cannot be archived")
+            piece = data if len(days) == 1 else data.filter(pc.equal(dates, day))
+            out.append(write_part(self.loc, table, day, f"part-{token}-{i}.parquet", piece, self.compression))
+        return out
 
-        size = _durable_write(final, write)
-        return mf.PartInfo(_rel(self.root, final), mf.QUARANTINE_TABLE, day, len(records), size, None, None)
+    def catch_up(self, table: str, dt: DeltaTable, index: KeyIndex) -> None:
+        """Bring the table's dedupe keys up to the Delta version `dt` is at (inside the held lock).
 
+        Versions the index has not seen are read back from the log (appends add their rows' keys,
+        retention deletes drop their days); when the log no longer reaches back that far, or a part
+        was already vacuumed, the index is rebuilt from the snapshot.
+        """
+        latest = dt.version()
+        table_id = str(dt.metadata().id)
+        covered = index.covered(table_id)
+        if covered >= latest:
+            return
+        fs = self.loc.filesystem()
+        versions = [v for v in log_versions(fs, table) if covered < v <= latest]
+        try:
+            if not versions or versions[0] != covered + 1:
+                raise ArchiveError("the Delta log does not reach back to the index's version")
+            for version in versions:
+                commit = read_commit(fs, table, version)
+                if commit.operation == "DELETE":
+                    for day in {f.date for f in commit.files if f.action == "remove" and f.data_change}:
+                        index.drop_day(day)
+                    continue
+                for f in commit.files:
+                    if f.action == "add" and f.data_change:
+                        self._index_part(table, f"{table}/{f.path}", index)
+        except ArchiveError:
+            index.clear()
+            for part in snapshot_parts(dt, table):
+                self._index_part(table, part.path, index)
+        index.set_covered(latest, table_id)
 
-def _us(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
-        delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return int(value)
+    def _index_part(self, table: str, part: str, index: KeyIndex) -> None:
+        data = read_part_table(self.loc, part, columns=None).drop_columns([PARTITION])
+        data = conform(data, archive_schema(table))
+        spec = key_spec(table, data.schema, time_column(table))
+        index.add_keys(self._maker().first_keys(table, spec, data))
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -457,18 +457,7 @@ def rows_to_arrow(table: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
         except NormaliseError as exc:
             raise NormaliseError(f"row {i}: {exc}") from None
         typed.append(row)
-    schema = archive_schema(table)
-    return pa.Table.from_pylist(typed, schema=schema)
+    return pa.Table.from_pylist(typed, schema=archive_schema(table))
 
 
-__all__ = [
-    "Archive",
-    "Batch",
-    "CommitResult",
-    "QuarantineRecord",
-    "archive_schema",
-    "conform",
-    "rows_to_arrow",
-    "time_column",
-    "unknown_table_schema",
-]
+__all__ = ["Archive", "Batch", "CommitResult", "conform", "rows_to_arrow"]

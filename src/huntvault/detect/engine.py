@@ -118,6 +118,7 @@ class ArchiveRunner:
         con = backend.con
         for name in names:
             full = f"{name}__hv_all"
+            backend.attach(name)  # the catalog is lazy: the table's view exists once a query names it
             if name not in self._saved:
                 row = con.execute(
                     "SELECT sql FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]

@@ -26,21 +26,22 @@ def archive_watermark(
     by the next windows as long as they fall inside a rule's lookback. None = nothing ingested yet.
     """
     from huntvault.archive import status
+    from huntvault.errors import HuntvaultError
 
     clock = now or (lambda: datetime.now(UTC))
     try:
         info = status(archive)
-    except Exception:  # no archive yet: nothing is covered
+    except (HuntvaultError, OSError):  # no archive yet: nothing is covered
         return None
     covered: list[datetime] = []
-    for src in info.get("sources", []):
-        if sources and src["source"] not in sources:
+    for src in info.sources:
+        if sources and src.source not in sources:
             continue
         marks: list[datetime] = []
-        if src.get("newest_event"):
-            marks.append(parse_datetime(src["newest_event"]))
-        if src.get("last_commit") and not src.get("unread_bytes"):
-            marks.append(min(parse_datetime(src["last_commit"]), clock()))
+        if src.newest_event:
+            marks.append(parse_datetime(src.newest_event))
+        if src.last_commit and not src.unread_bytes:
+            marks.append(min(parse_datetime(src.last_commit), clock()))
         if marks:
             covered.append(max(marks))
     if not covered:

@@ -51,7 +51,7 @@ def _backend(archive: str | Path | None, engine: str, limits: HuntLimits | None 
 
 
 _SHARED_LOCK = threading.Lock()
-_SHARED: dict[tuple[str, HuntLimits], tuple[int, Any]] = {}
+_SHARED: dict[tuple[str, HuntLimits], tuple[str, Any]] = {}
 
 
 def shared_backend(archive: str | Path, engine: str = "duckdb", limits: HuntLimits | None = None) -> Any:
@@ -61,13 +61,13 @@ def shared_backend(archive: str | Path, engine: str = "duckdb", limits: HuntLimi
     short query's time; it is redone only when the archive's change feed has moved. Other engines,
     and folders without a manifest, get a fresh backend each call.
     """
-    from huntvault.archive import catalog_version
+    from huntvault.archive import catalog_version, locate
 
     limits = limits or HuntLimits()
     version = catalog_version(archive) if engine == "duckdb" else None
     if version is None:
         return _backend(archive, engine, limits)
-    key = (str(Path(archive).resolve()), limits)
+    key = (locate(archive).url, limits)
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == version:

@@ -1,4 +1,4 @@
-"""Backends: the table catalog over the Parquet archive and SQL execution on DuckDB or Spark."""
+"""Backends: the table catalog over the Delta Lake archive and SQL execution on DuckDB or Spark."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from huntvault import schema
+from huntvault.archive import ArchiveLocation, ArchiveSnapshot, archive_schema, locate
 from huntvault.config import HuntConfig
 from huntvault.errors import KqlCancelledError, KqlSemanticError, KqlUnsupportedError
 from huntvault.kql.series_math import register as register_series_udf
@@ -67,10 +68,18 @@ class HuntLimits:
     threads: int = 0  # 0 = DuckDB's default (every core)
     memory_limit: str = ""  # "" = DuckDB's default; config's [hunt].memory_limit otherwise
     externaldata_dirs: tuple[str, ...] = ()
+    spark_master: str = "local[1]"  # [hunt].spark_master: local[*], spark://host:7077, yarn
+    spark_conf: tuple[tuple[str, str], ...] = ()  # [hunt].spark_conf, passed to the Spark session
 
     @classmethod
     def from_config(cls, hunt: HuntConfig) -> HuntLimits:
-        return cls(hunt.threads, hunt.memory_limit, tuple(hunt.externaldata_dirs))
+        return cls(
+            hunt.threads,
+            hunt.memory_limit,
+            tuple(hunt.externaldata_dirs),
+            hunt.spark_master,
+            tuple(sorted(hunt.spark_conf.items())),
+        )
 
     def allows(self, path: Path) -> bool:
         """True when `path` (resolved, symlinks followed) lies under one of `externaldata_dirs`."""
@@ -101,65 +110,87 @@ def sandbox(con: Any, readable: list[Path], limits: HuntLimits) -> None:
     con.execute("SET lock_configuration=true")
 
 
+#: Arrow type of an archive column -> KQL type (columns of archived tables the schema does not know)
+_KQL_OF_ARROW: dict[pa.DataType, str] = {
+    pa.string(): "string",
+    pa.int32(): "int",
+    pa.int64(): "long",
+    pa.float64(): "real",
+    pa.bool_(): "bool",
+    pa.timestamp("us", tz="UTC"): "datetime",
+}
+
+
+def _archive_tables(snap: ArchiveSnapshot | None) -> dict[str, list[tuple[str, str]]]:
+    """Schema tables plus archived tables the schema does not know (no table is read)."""
+    tables = schema_tables()
+    if snap is not None:
+        for name in snap.table_names():
+            if name not in tables and not name.startswith("_"):
+                tables[name] = [
+                    (f.name, _KQL_OF_ARROW.get(f.type, "string"))
+                    for f in archive_schema(name)
+                    if not f.name.startswith("_")
+                ]
+    return tables
+
+
+def _snapshot(archive: str | Path | ArchiveLocation) -> ArchiveSnapshot | None:
+    """The archive's lazy snapshot; None for hand-made Parquet in the same layout without Delta tables
+    (benchmarks, fixtures), which gets plain views instead."""
+    snap = ArchiveSnapshot(archive)
+    if (
+        snap.loc.local is not None
+        and not snap.table_names()
+        and any(snap.loc.local.glob("*/date=*/*.parquet"))
+    ):
+        return None
+    return snap
+
+
 class DuckDBBackend(Catalog):
-    """DuckDB over the archive: `open_catalog` when the archive package provides it, else our own views."""
+    """DuckDB over the archive: each table's view is created when a query first names it (lazy catalog)."""
 
     dialect = "duckdb"
 
-    def __init__(self, archive: str | Path | None, limits: HuntLimits | None = None) -> None:
+    def __init__(
+        self, archive: str | Path | ArchiveLocation | None, limits: HuntLimits | None = None
+    ) -> None:
         import duckdb
 
         self.limits = limits or HuntLimits()
-        self.con: Any = None
+        self.con: Any = duckdb.connect(":memory:")
+        self._snap: ArchiveSnapshot | None = None
+        self._attached: set[str] = set()
+        self._attach_lock = threading.Lock()
+        readable: list[Path] = []
+        tables: dict[str, list[tuple[str, str]]] = {}
         if archive is not None:
-            self.con = self._open_archive(Path(archive))
-        if self.con is None:
-            self.con = duckdb.connect(":memory:")
-            if archive is not None:
-                create_views(self.con, Path(archive))
+            self._snap = _snapshot(archive)
+            loc = locate(archive)
+            readable = [loc.local] if loc.local is not None else []
+            if self._snap is None:
+                create_views(self.con, Path(str(archive)))
+                self._attached = set(schema.tables())
+            tables = _archive_tables(self._snap)
         self.con.execute("SET TimeZone='UTC'")
         register_series_udf(self.con)
         self.con.execute("SET enable_object_cache=true")  # Parquet metadata is read once per connection
-        sandbox(self.con, [Path(archive)] if archive is not None else [], self.limits)
-        tables = schema_tables() if archive is not None else {}
-        if archive is not None:
-            views = self._view_names()
-            for name in views:
-                if name not in tables and not name.startswith("_"):
-                    tables[name] = self._describe(name)
-            tables = {n: c for n, c in tables.items() if n in views}
+        sandbox(self.con, readable, self.limits)
         super().__init__(tables)
 
-    @staticmethod
-    def _open_archive(path: Path) -> Any:
-        """The archive package's catalog when the folder is a real archive (it has a manifest); hand-made
-        Parquet in the same layout without a manifest (benchmarks, fixtures) gets our own views instead."""
-        try:
-            from huntvault.archive import archived_tables, open_catalog
-        except ImportError:
-            return None
-        if not archived_tables(path) and any(path.glob("*/date=*/*.parquet")):
-            return None
-        return open_catalog(path, read_only=True)
+    def table_expr(self, name: str) -> exp.Expression:
+        self.attach(name)
+        return super().table_expr(name)
 
-    def _view_names(self) -> set[str]:
-        rows = self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        return {r[0] for r in rows}
-
-    def _describe(self, name: str) -> list[tuple[str, str]]:
-        rows = self.con.execute(f'DESCRIBE "{name}"').fetchall()
-        kinds = {
-            "VARCHAR": "string",
-            "BIGINT": "long",
-            "INTEGER": "int",
-            "DOUBLE": "real",
-            "BOOLEAN": "bool",
-            "TIMESTAMP WITH TIME ZONE": "datetime",
-            "JSON": "dynamic",
-        }
-        return [
-            (r[0], kinds.get(r[1], "string")) for r in rows if not r[0].startswith("_") and r[0] != "date"
-        ]
+    def attach(self, name: str) -> None:
+        """Create `name`'s view over the archive snapshot the first time a query names it."""
+        if self._snap is None or name in self._attached or name not in self.tables:
+            return
+        with self._attach_lock:
+            if name not in self._attached:
+                self._snap.attach(self.con, name, naive_utc=False)  # KQL compares TIMESTAMPTZ
+                self._attached.add(name)
 
     def execute(
         self, sql: str, timeout: float | None = None, cancel: threading.Event | None = None
@@ -182,6 +213,8 @@ class DuckDBBackend(Catalog):
             cur.close()
 
     def discover(self, sql: str) -> list[str]:
+        for name in self.tables:  # discovery queries may read any table
+            self.attach(name)
         cur = self.con.cursor()
         try:
             return [str(r[0]) for r in cur.execute(sql).fetchall() if r[0] is not None]
@@ -239,55 +272,88 @@ def create_views(con: Any, archive: Path) -> None:
             con.execute(f'CREATE VIEW "{name}" AS SELECT {cols} WHERE false')
 
 
+_SPARK_LOCK = threading.Lock()
+_SPARK_ROOTS: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+
+
+def _spark_root(master: str, conf: tuple[tuple[str, str], ...]) -> Any:
+    """The process's SparkSession for (master, conf): Spark allows one SparkContext per JVM, so backends
+    get their own `newSession()` of it (their temp views never meet)."""
+    key = (master, conf)
+    with _SPARK_LOCK:
+        found = _SPARK_ROOTS.get(key)
+        if found is not None:
+            return found
+        if _SPARK_ROOTS:
+            other = next(iter(_SPARK_ROOTS))
+            raise KqlUnsupportedError(
+                f"hunt.spark_master: this process already runs Spark on {other[0]!r}; one master per process"
+            )
+        from pyspark.sql import SparkSession
+
+        # Python UDFs (series_*) run in workers: this interpreter (and its huntvault) must run them
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("huntvault-hunt")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.sql.ansi.enabled", "false")
+        )
+        for k, v in conf:
+            builder = builder.config(k, v)
+        root = builder.getOrCreate()
+        root.sparkContext.setLogLevel("ERROR")
+        _SPARK_ROOTS[key] = root
+        return root
+
+
+def _spark_uri(loc: ArchiveLocation, uri: str) -> str:
+    """What Spark (hadoop-azure) reads for an archive file: abfss:// for object-store archives."""
+    if loc.local is not None or not uri.startswith("az://"):
+        return uri
+    container, _, rest = uri[len("az://") :].partition("/")
+    account = loc.options.get("account_name", "")
+    return f"abfss://{container}@{account}.dfs.core.windows.net/{rest}"
+
+
 class SparkBackend(Catalog):
-    """pyspark in local mode over the same Parquet archive (one session per process)."""
+    """pyspark over the same archive: `[hunt] spark_master` (local[*], spark://host:7077, yarn) and
+    `spark_conf`. Each table is read as the exact file list of its Delta snapshot (no delta-spark jars
+    needed), so the answer is the snapshot DuckDB would see."""
 
     dialect = "spark"
-    _session: Any = None
 
-    def __init__(self, archive: str | Path | None, limits: HuntLimits | None = None) -> None:
+    def __init__(
+        self, archive: str | Path | ArchiveLocation | None, limits: HuntLimits | None = None
+    ) -> None:
+        from huntvault.kql.values import SQL_TYPES
+
         self.limits = limits or HuntLimits()
-        spark = self.session()
+        self.spark = _spark_root(self.limits.spark_master, self.limits.spark_conf).newSession()
+        _register_spark_udfs(self.spark)
         tables: dict[str, list[tuple[str, str]]] = {}
         if archive is not None:
-            for name, cols in schema_tables().items():
-                folder = Path(archive) / name
-                files = _committed_parts(Path(archive), name)
-                if files:
-                    spark.read.option("basePath", str(folder)).parquet(
-                        *map(str, files)
-                    ).createOrReplaceTempView(name)
+            snap = _snapshot(archive)
+            tables = _archive_tables(snap)
+            for name, cols in tables.items():
+                if snap is not None:
+                    files = [_spark_uri(snap.loc, u) for u in snap.uris(name)]
+                    base = _spark_uri(snap.loc, snap.loc.table_uri(name))
                 else:
-                    from huntvault.kql.values import SQL_TYPES
-
+                    files = [str(p) for p in sorted((Path(str(archive)) / name).glob("date=*/*.parquet"))]
+                    base = str(Path(str(archive)) / name)
+                if files:
+                    self.spark.read.option("basePath", base).parquet(*files).createOrReplaceTempView(name)
+                else:
                     sel = ", ".join(f"CAST(NULL AS {_spark_type(SQL_TYPES[c[1]])}) AS `{c[0]}`" for c in cols)
-                    spark.sql(f"SELECT {sel} WHERE false").createOrReplaceTempView(name)
-                tables[name] = cols
+                    self.spark.sql(f"SELECT {sel} WHERE false").createOrReplaceTempView(name)
         super().__init__(tables)
 
-    @classmethod
-    def session(cls) -> Any:
-        if cls._session is None:
-            import os
-
-            from pyspark.sql import SparkSession
-
-            # Python UDFs (series_*) run in workers: this interpreter (and its huntvault) must run them
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-
-            cls._session = (
-                SparkSession.builder.master("local[1]")
-                .appName("huntvault-hunt")
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config("spark.sql.shuffle.partitions", "2")
-                .config("spark.sql.ansi.enabled", "false")
-                .getOrCreate()
-            )
-            cls._session.sparkContext.setLogLevel("ERROR")
-            _register_spark_udfs(cls._session)
-        return cls._session
+    def session(self) -> Any:
+        return self.spark
 
     def table_expr(self, name: str) -> exp.Expression:
         return exp.Table(this=exp.to_identifier(name, quoted=True))
@@ -298,13 +364,13 @@ class SparkBackend(Catalog):
         if cancel is not None and cancel.is_set():
             raise KqlCancelledError("the hunt was cancelled")
         try:
-            df = self.session().sql(sql)
+            df = self.spark.sql(sql)
             return df.toArrow() if hasattr(df, "toArrow") else pa.Table.from_pandas(df.toPandas())
         except Exception as exc:
             raise KqlSemanticError(f"the query failed in Spark: {str(exc).splitlines()[0]}") from None
 
     def discover(self, sql: str) -> list[str]:
-        return [str(r[0]) for r in self.session().sql(sql).collect() if r[0] is not None]
+        return [str(r[0]) for r in self.spark.sql(sql).collect() if r[0] is not None]
 
 
 def _register_spark_udfs(spark: Any) -> None:
@@ -319,17 +385,6 @@ def _register_spark_udfs(spark: Any) -> None:
         return kql_series(name, series, args)
 
     spark.udf.register(UDF_NAME, body, StringType())
-
-
-def _committed_parts(archive: Path, table: str) -> list[Path]:
-    """The table's live Parquet parts: from the archive manifest when there is one, else the folder layout."""
-    try:
-        from huntvault.archive import archived_tables, table_files
-    except ImportError:
-        archived_tables = None  # type: ignore[assignment]
-    if archived_tables is not None and archived_tables(archive):
-        return list(table_files(archive, table))
-    return sorted((archive / table).glob("date=*/*.parquet"))
 
 
 def _spark_type(t: str) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import threading
 
-from huntvault.archive import Archive
+from huntvault.archive import Archive, archive_location
 from huntvault.config import ArchiveConfig, SourceConfig
 from huntvault.errors import ConfigError
 from huntvault.sources import build_source
@@ -61,15 +61,16 @@ def run_ingest(
     archive_cfg: ArchiveConfig,
     follow: bool = False,
     progress: Progress | None = None,
-    stop: Callable[[], bool] | None = None,
+    stop: threading.Event | None = None,
     fast: bool = True,
 ) -> IngestStats:
-    """Ingest one source into the archive at `archive_dir` (one pass, or `follow` until `stop()`)."""
+    """Ingest one source into the archive at `archive_dir` (a folder or az:// URL; one pass, or `follow`
+    until `stop` is set). Object-store credentials come from `archive_cfg`."""
     source = build_source(source_cfg)
-    with Archive(archive_dir, compression=archive_cfg.compression) as arc:
+    with Archive(archive_location(archive_cfg, archive_dir), compression=archive_cfg.compression) as arc:
         ing = Ingestor(source, arc, archive_cfg, fast=fast, progress=progress)
         try:
-            return ing.run(follow=follow, poll_seconds=source_cfg.poll_seconds, stop=stop)
+            return ing.run(stop, follow=follow, poll_seconds=source_cfg.poll_seconds)
         finally:
             ing.close()
 

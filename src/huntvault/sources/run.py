@@ -235,17 +235,21 @@ class Ingestor:
             self.progress(self.stats, self.source.unread_bytes())
 
     def run(
-        self, follow: bool = False, poll_seconds: float = 2.0, stop: Callable[[], bool] | None = None
+        self, stop: threading.Event | None = None, follow: bool = False, poll_seconds: float = 2.0
     ) -> IngestStats:
-        """`--once` (default): one pass. `follow`: poll forever (until `stop()` says so)."""
+        """`--once` (default): one pass. `follow`: poll until `stop` is set; the poll under way finishes
+        and commits first, so stopping loses nothing and checkpoints cover exactly what was committed."""
         while True:
             began = time.monotonic()
             self.poll_once()
-            if not follow or (stop is not None and stop()):
+            if not follow or (stop is not None and stop.is_set()):
                 return self.stats
             wait = poll_seconds - (time.monotonic() - began)
             if wait > 0:
-                time.sleep(wait)
+                if stop is None:
+                    time.sleep(wait)
+                elif stop.wait(wait):
+                    return self.stats
 
 
 __all__ = ["Chunk", "IngestStats", "Ingestor", "Progress", "Source"]

@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from huntvault.archive import QuarantinedLine, quarantined_lines
 from huntvault.archive import status as archive_status
-from huntvault.archive import table_files
 from huntvault.config import ForwardConfig
 from huntvault.errors import HuntvaultError
 from huntvault.forward import forward_status
@@ -22,8 +21,6 @@ from huntvault.web.responses import JsonResponse
 
 router = APIRouter()
 
-#: how the archive names its quarantine in the manifest (the folder is `<archive>/_quarantine/`)
-QUARANTINE = "_quarantine"
 MAX_QUARANTINE_PAGE = 500
 
 
@@ -31,7 +28,7 @@ def _archive(archive: Path) -> dict[str, Any]:
     if not archive.exists():
         return {"archive": str(archive), "error": f"the archive folder {archive} does not exist yet"}
     try:
-        return archive_status(archive)
+        return archive_status(archive).as_json()
     except HuntvaultError as exc:
         return {"archive": str(archive), "error": str(exc)}
 
@@ -97,17 +94,6 @@ def status(config: ConfigDep, archive: ArchiveDep, svc: SearchDep) -> Response:
     )
 
 
-def _quarantine_lines(archive: Path) -> list[tuple[Path, int, bytes]]:
-    out: list[tuple[Path, int, bytes]] = []
-    for path in table_files(archive, QUARANTINE):
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue  # removed by housekeeping since the manifest was read
-        out.extend((path, n, line) for n, line in enumerate(data.splitlines(), 1) if line.strip())
-    return out
-
-
 @router.get("/api/status/quarantine")
 @access(Access.QUERY)
 def quarantine(
@@ -116,12 +102,6 @@ def quarantine(
     limit: int = Query(50, ge=1, le=MAX_QUARANTINE_PAGE),
 ) -> Response:
     """Quarantined export lines with their source, stream, byte offset and reason, one page at a time."""
-    lines = _quarantine_lines(archive) if archive.exists() else []
-    items: list[dict[str, Any]] = []
-    for path, lineno, raw in lines[offset : offset + limit]:
-        try:
-            rec = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            rec = {"reason": "unreadable quarantine record", "line": raw.decode("utf-8", "replace")}
-        items.append({"file": path.relative_to(archive.resolve()).as_posix(), "file_line": lineno, **rec})
+    lines: list[QuarantinedLine] = quarantined_lines(archive) if archive.exists() else []
+    items = [{"file": q.part, "file_line": q.row, **q.as_json()} for q in lines[offset : offset + limit]]
     return JsonResponse({"total": len(lines), "offset": offset, "limit": limit, "items": items})

@@ -26,6 +26,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "hunt": ("Hunting", "hunt.js"),
     "status": ("Status", "status.js"),
     "alerts": ("Alerts", "alerts.js"),
+    "rules": ("Rules", "rules.js"),
 }
 
 router = APIRouter()
