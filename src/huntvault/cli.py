@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from huntvault import __version__
 from huntvault.cliapp import HuntvaultGroup, allow_quick_exit, bars, load_config
+
+if TYPE_CHECKING:
+    from huntvault.forward import ComponentStatus, CycleResult, Forwarder
 
 
 @click.group(cls=HuntvaultGroup, name="huntvault")
@@ -265,79 +269,150 @@ def emulate_serve(
 def forward_group(
     ctx: click.Context, mode: str, replay: bool, verbose: bool, config_path: str | None
 ) -> None:
-    """Forward Defender alerts, enriched with their machines, to the configured sinks."""
+    """Forward Defender alerts, enriched with their machines, to the configured sinks.
+
+    --follow never exits on a remote fault (token endpoint, API, sink): it retries with backoff and
+    shows the state in `forward status`. It exits 2 on a configuration error found at start-up.
+    --once exits 0 when everything was delivered, 1 when a remote was down, 2 when one refused the
+    configuration (the message names the setting)."""
     if config_path:
         ctx.find_root().obj["config_path"] = config_path
     if ctx.invoked_subcommand is not None:
         return
-    import logging
-    import signal
-    import threading
-
     from huntvault.forward import Forwarder
+    from huntvault.runloop import configure_logging, stop_on_signals
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
-    )
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    configure_logging(verbose)
     cfg = load_config(ctx)
-    fw = Forwarder(cfg.forward, cfg.archive.path)
-    try:
-        if replay:
-            for name, res in fw.replay_dead_letters().items():
-                click.echo(
-                    f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}"
-                )
-            return
-        if mode == "once":
-            with bars(ctx).bar("forward", "records") as bar:
-                result = fw.run_once(bar)
+    with stop_on_signals() as stop:  # before the state lock: a SIGTERM from then on is a clean stop
+        fw = Forwarder(cfg.forward, cfg.archive.path)
+        try:
+            _forward_run(fw, mode, replay, stop)
+        finally:
+            fw.close()
+
+
+def _forward_run(fw: Forwarder, mode: str, replay: bool, stop: threading.Event) -> None:
+    import logging
+
+    if replay:
+        for name, res in fw.replay_dead_letters().items():
             click.echo(
-                f"polled {result.poll.alerts} alert versions with {result.poll.api_calls} API calls; "
-                f"cursor {result.poll.cursor or '-'}"
+                f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}"
             )
-            for name, res in result.sinks.items():
-                click.echo(
-                    f"{name}: sent {res.sent}, dead-lettered {res.dead}, pending {res.pending}"
-                    + (f" ({res.down})" if res.down else "")
-                )
-            return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        return
+    for warning in fw.check():
+        click.echo(f"huntvault: warning: {warning}", err=True)
+    if mode == "once":
+        with bars(click.get_current_context()).bar("forward", "records") as bar:
+            result = fw.run_once(stop, progress=bar)
+        sys.exit(_forward_once_report(result))
 
-        def report(result: Any) -> None:
-            logging.getLogger("huntvault.forward").info(
-                "polled %d versions (%d API calls), queued %d; %s",
-                result.poll.alerts,
-                result.poll.api_calls,
-                result.poll.queued,
-                ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()),
-            )
+    def report(result: CycleResult) -> None:
+        logging.getLogger("huntvault.forward").info(
+            "polled %d versions (%d API calls), queued %d; %s",
+            result.poll.alerts,
+            result.poll.api_calls,
+            result.poll.queued,
+            ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()),
+        )
 
-        fw.run_follow(stop, report)
-    finally:
-        fw.close()
+    fw.run(stop, report)
+
+
+def _forward_once_report(result: CycleResult) -> int:
+    """Print one cycle's outcome; the exit status: 0 all delivered, 1 a remote down, 2 one paused."""
+    poll = result.poll
+    click.echo(
+        f"polled {poll.alerts} alert versions with {poll.api_calls} API calls; cursor {poll.cursor or '-'}"
+    )
+    status = 0
+    if poll.error:
+        click.echo(
+            f"huntvault: {'paused' if poll.paused else 'down'}: the Defender API: {poll.error}", err=True
+        )
+        status = 2 if poll.paused else 1
+    for name, res in result.sinks.items():
+        click.echo(
+            f"{name}: sent {res.sent}, dead-lettered {res.dead}, pending {res.pending}"
+            + (f" ({'PAUSED' if res.paused else 'down'}: {res.down})" if res.down else "")
+        )
+        if res.down:
+            click.echo(f"huntvault: sink {name} {'paused' if res.paused else 'down'}: {res.down}", err=True)
+            status = max(status, 2 if res.paused else 1)
+    return status
 
 
 @forward_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Cursor, queued, sent and dead-lettered counts per sink."""
+    """Health, cursor, queued, sent and dead-lettered counts per sink."""
     from huntvault.forward import forward_status
 
-    data = forward_status(load_config(ctx).forward)
+    st = forward_status(load_config(ctx).forward)
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(st.to_dict(), indent=2))
         return
-    click.echo(f"state:  {data['state']}\ncursor: {data['cursor'] or '(none yet)'}")
-    polled = data["alert_versions_polled"]
-    click.echo(f"Defender API calls: {data['api_calls']} for {polled} alert versions polled")
-    for name, s in data["sinks"].items():
+    running = "running" if st.running else "not running"
+    click.echo(f"state:  {st.state or '(no forwarder has run here yet)'} ({running})")
+    click.echo(f"cursor: {st.cursor or '(none yet)'}")
+    click.echo(
+        f"Defender API calls: {st.api_calls} for {st.alert_versions_polled} alert versions polled"
+        + (f"; {st.stored_not_queued} stored, not queued yet" if st.stored_not_queued else "")
+    )
+    click.echo(_health_line("Defender API", st.defender))
+    for name, s in st.sinks.items():
         click.echo(
-            f"  {name}: sent {s['sent']}, pending {s['pending']}, dead-lettered {s['dead_lettered']} "
-            f"({s['dead_letter_files']} files), replayed {s['replayed']}"
+            _health_line(f"sink {name}", s.health)
+            + f"\n    sent {s.sent}, pending {s.pending}, dead-lettered {s.dead_lettered} "
+            f"({s.dead_letter_files} files), replayed {s.replayed}"
+        )
+
+
+def _health_line(what: str, h: ComponentStatus) -> str:
+    if h.state == "ok":
+        return f"  {what}: ok"
+    if h.state == "unknown":
+        return f"  {what}: not tried yet"
+    fix = f" -- fix {h.setting}" if h.setting else ""
+    retry = f"; next try {h.retry_at}" if h.retry_at else ""
+    return f"  {what}: {h.state.upper()} since {h.since} ({h.failures} failures{retry}){fix}\n    {h.error}"
+
+
+@forward_group.command("init")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="huntvault-azure",
+    show_default=True,
+    help="Where the ARM template, Bicep, table schema and az script go.",
+)
+@click.option("--workspace", default="<workspace-name>", help="Log Analytics workspace name.")
+@click.option("--resource-group", default="<resource-group>", help="Resource group of the workspace.")
+@click.option("--location", default="<location>", help="Azure region of the workspace.")
+@click.option("--dcr-name", default="huntvault-mdatp-alerts", show_default=True)
+@click.pass_context
+def forward_init_cmd(
+    ctx: click.Context, out_dir: str, workspace: str, resource_group: str, location: str, dcr_name: str
+) -> None:
+    """Write what Azure needs for the Logs Ingestion sinks: custom table, DCR, role, az commands."""
+    from huntvault.forward import azure_setup, write_azure_setup
+
+    setups = azure_setup(
+        load_config(ctx).forward,
+        workspace=workspace,
+        resource_group=resource_group,
+        location=location,
+        dcr_name=dcr_name,
+    )
+    for path in write_azure_setup(setups, out_dir):
+        click.echo(f"wrote {path}")
+    for st in setups:
+        click.echo(
+            f"sink {st.sink}: {len(st.columns)} columns ({st.merge} records) in {st.table}, stream {st.stream}; "
+            f"role: Monitoring Metrics Publisher on the DCR for the forwarder's app. Run {out_dir}/{st.sink}.setup.sh"
         )
 
 

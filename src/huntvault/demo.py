@@ -326,7 +326,7 @@ def step_forward(state: DemoState) -> None:
     fw = Forwarder(state.config.forward, str(state.archive_dir))
     try:
         with state.bars.bar("forward", "records") as bar:
-            result = fw.run_once(bar)
+            result = fw.run_once(progress=bar)
     finally:
         fw.close()
     sent = "; ".join(

@@ -110,8 +110,31 @@ class SinkRejected(ForwardError):
         super().__init__(message)
 
 
-class SinkUnavailable(ForwardError):
+class RemoteUnavailable(ForwardError):
+    """A remote service (token endpoint, Defender API, sink) failed for now: network, 5xx, 429 past retries.
+
+    Retried with backoff; nothing is lost. `retry_after` is the server's Retry-After in seconds, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class SinkUnavailable(RemoteUnavailable):
     """A sink cannot take data right now (network, 5xx, throttled past retries); records stay queued."""
+
+
+class RemoteConfigError(ForwardError):
+    """A remote service refuses our configuration (credentials, permission, endpoint, DCR, stream, key).
+
+    Not a bad record and not an outage: the component is paused, records stay queued, and the
+    message names the setting to fix (`setting`); `status` is the HTTP status, if any."""
+
+    def __init__(self, setting: str, message: str, status: int = 0) -> None:
+        self.setting = setting
+        self.status = status
+        self.message = message
+        super().__init__(f"{setting}: {message}")
 
 
 class DetectError(HuntvaultError):
