@@ -169,7 +169,7 @@ def emulate_export(
             unknown_column=unknown_column,
             unknown_table=unknown_table,
             malformed=malformed,
-            progress=bar,
+            progress=bar.callback,
         )
     click.echo(
         f"tenant {manifest.tenant_id}: {manifest.total_events} events in {len(manifest.tables)} tables, "
@@ -305,7 +305,7 @@ def _forward_run(fw: Forwarder, mode: str, replay: bool, stop: threading.Event) 
         click.echo(f"huntvault: warning: {warning}", err=True)
     if mode == "once":
         with bars(click.get_current_context()).bar("forward", "records") as bar:
-            result = fw.run_once(stop, progress=bar)
+            result = fw.run_once(stop, progress=bar.callback)
         sys.exit(_forward_once_report(result))
 
     def report(result: CycleResult) -> None:
@@ -616,7 +616,7 @@ def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> Non
         fail(f"the archive {archive_dir or cfg.archive.path} does not exist (config: {config_label(cfg)})")
     svc = SearchService(cfg, archive_dir, sync_now=False)
     with bars(ctx).bar("index", "documents") as bar:
-        results = svc.store.sync(progress=bar)
+        results = svc.store.sync(progress=bar.callback)
     if as_json:
         click.echo(json.dumps({name: r.as_json() for name, r in results.items()}, indent=2))
         return
@@ -655,7 +655,7 @@ def search_cmd(
     svc = SearchService(cfg, archive_dir, sync_now=False)
     if not no_sync:
         with bars(ctx).bar("index", "documents") as bar:
-            svc.store.sync(progress=bar)
+            svc.store.sync(progress=bar.callback)
     names = [svc.resolve_index(index_name)] if index_name else svc.index_names()
     if not names:
         fail(f"nothing to search: no index yet; {archive_problem(archive_dir, cfg) or 'run huntvault index'}")
@@ -826,7 +826,7 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
     try:
         if mode == "once":
             with bars(ctx).bar("detect", "windows") as bar:
-                report = sched.run_once(progress=bar)
+                report = sched.run_once(progress=bar.callback)
             show(report)
             return
         with stop_on_signals() as stop:
@@ -946,7 +946,7 @@ def detect_backtest_cmd(
     if rule is not None:
         found = find_rule(folder, rule, defaults)
         with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
-            report = backtest(found, runner, start, end, mode=mode, progress=bar)
+            report = backtest(found, runner, start, end, mode=mode, progress=bar.callback)
         click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
         return
     rules, errors = load_rules(folder, defaults)

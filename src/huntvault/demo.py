@@ -207,7 +207,7 @@ def step_emulate(state: DemoState) -> None:
             seed=o.seed,
             end=end.isoformat(),
             overwrite=True,
-            progress=bar,
+            progress=bar.callback,
         )
     state.console.print(
         f"tenant {m.tenant_id}, {m.start} .. {m.end}: {m.total_events:,} events, "
@@ -313,7 +313,7 @@ def step_index(state: DemoState) -> None:
     assert state.config is not None
     svc = SearchService(state.config, str(state.archive_dir), sync_now=False)
     with state.bars.bar("index", "documents") as bar:
-        results = svc.store.sync(progress=bar)
+        results = svc.store.sync(progress=bar.callback)
     docs = sum(r.items_processed for r in results.values())
     state.console.print(f"{len(results)} indexes, {docs:,} documents indexed")
 
@@ -326,7 +326,7 @@ def step_forward(state: DemoState) -> None:
     fw = Forwarder(state.config.forward, str(state.archive_dir))
     try:
         with state.bars.bar("forward", "records") as bar:
-            result = fw.run_once(progress=bar)
+            result = fw.run_once(progress=bar.callback)
     finally:
         fw.close()
     sent = "; ".join(
@@ -349,7 +349,7 @@ def step_detect(state: DemoState) -> None:
     sched = open_scheduler(state.config)
     try:
         with state.bars.bar("detect", "windows") as bar:
-            report = sched.run_once(progress=bar)
+            report = sched.run_once(progress=bar.callback)
     finally:
         sched.store.close()
         sched.state.close()

@@ -43,6 +43,12 @@ class Bar:
         self.info = ""
         self._last_line = time.monotonic()
 
+    @property
+    def callback(self) -> Bar | None:
+        """What to hand a stage's `progress=`: this bar, or None when bars are off (a stage may skip the
+        work of counting its total, e.g. the index sync's pending documents)."""
+        return self if self.owner.enabled else None
+
     def __call__(self, done: int, total: int | None = None) -> None:
         self.done = done
         if total is not None:
