@@ -16,6 +16,9 @@ from huntvault.errors import ConfigError
 
 DEFAULT_FILE = "huntvault.toml"
 ENV_FILE = "HUNTVAULT_CONFIG"
+#: The CLI's last resort (after --config, $HUNTVAULT_CONFIG and ./huntvault.toml): the config `make demo`
+#: writes, so `huntvault` run from the repository finds the demo's data.
+DEMO_FILE = ".demo/huntvault.toml"
 
 
 def secret(env: str) -> Any:
@@ -114,6 +117,7 @@ class HuntConfig:
     spark_master: str = "local[1]"  # Spark master URL: local[*], spark://host:7077, yarn
     spark_conf: dict[str, str] = field(default_factory=dict)  # extra Spark settings (spark.jars.packages ...)
     timeout_seconds: float = 300.0
+    compile_seconds: float = 10.0  # parsing and planning one query; past it the hunt fails naming this key
     row_cap: int = 100_000
     memory_limit: str = "4GB"  # DuckDB's memory limit per hunt engine (server, CLI and detect alike)
     threads: int = 0  # 0 = all cores
@@ -299,12 +303,29 @@ def _build(cls: type, data: dict[str, Any], prefix: str, env: typing.Mapping[str
     return obj
 
 
+def choose_file(
+    path: str | os.PathLike[str] | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    demo_fallback: bool = False,
+) -> Path | None:
+    """The file `load` reads: `path`, else $HUNTVAULT_CONFIG, else ./huntvault.toml if present, else (with
+    `demo_fallback`, the CLI) ./.demo/huntvault.toml if present, else None (built-in defaults)."""
+    env = os.environ if env is None else env
+    if path:
+        return Path(path)
+    if env.get(ENV_FILE):
+        return Path(env[ENV_FILE])
+    if Path(DEFAULT_FILE).is_file():
+        return Path(DEFAULT_FILE)
+    if demo_fallback and Path(DEMO_FILE).is_file():
+        return Path(DEMO_FILE)
+    return None
+
+
 def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
     """Load `path`, else $HUNTVAULT_CONFIG, else ./huntvault.toml if present, else the built-in defaults."""
     env = os.environ if env is None else env
-    chosen = Path(path) if path else Path(env[ENV_FILE]) if env.get(ENV_FILE) else None
-    if chosen is None and Path(DEFAULT_FILE).is_file():
-        chosen = Path(DEFAULT_FILE)
+    chosen = choose_file(path, env)
     data: dict[str, Any] = {}
     if chosen is not None:
         try:
@@ -351,6 +372,8 @@ def validate(cfg: Config) -> None:
     _validate_forward(cfg.forward)
     if cfg.hunt.engine not in _CHOICES["engine"]:
         raise ConfigError("hunt.engine", f"must be one of {', '.join(_CHOICES['engine'])}")
+    if not cfg.hunt.compile_seconds >= 0:
+        raise ConfigError("hunt.compile_seconds", "must be >= 0 (0 means no compile deadline)")
     for table, days in cfg.retention.tables.items():
         if days < 0:
             raise ConfigError(f"retention.tables.{table}", "days must be >= 0 (0 keeps forever)")

@@ -94,6 +94,10 @@ class KqlUnsupportedError(KqlError):
     """The query uses a feature that cannot work offline (externaldata URL, FileProfile...)."""
 
 
+class KqlLimitError(KqlError):
+    """The query is past a documented bound (size, nesting depth, pipeline length, compile time)."""
+
+
 class KqlCancelledError(KqlError):
     """The hunt was cancelled (its client went away, the server is shutting down) before it finished."""
 

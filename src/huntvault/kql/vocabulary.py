@@ -5,22 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from huntvault.kql import registry
+
 #: words that start a tabular expression besides a table name (the parser's source forms, and `let`)
 SOURCE_WORDS = ("datatable", "externaldata", "find", "let", "print", "range", "search", "union")
-#: expression words that are neither functions nor word operators
-EXPRESSION_WORDS = (
-    "and",
-    "or",
-    "between",
-    "!between",
-    "matches regex",
-    "by",
-    "on",
-    "with",
-    "kind",
-    "asc",
-    "desc",
-)
+#: expression words that are neither functions nor operators of a table
+EXPRESSION_WORDS = ("and", "or", "between", "!between", "by", "on", "with", "kind", "asc", "desc")
 
 
 @dataclass(frozen=True)
@@ -36,25 +26,19 @@ class Vocabulary:
     offline: tuple[str, ...]  # Defender built-ins that need Microsoft's back end (named in their error)
 
 
+def _public(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(n for n in names if not n.startswith("_")))
+
+
 def vocabulary() -> Vocabulary:
-    """The words of this engine, from the parser's operator table and the function, aggregate and plugin tables."""
-    from huntvault.kql.aggregates import AGGREGATES
-    from huntvault.kql.calls import RAW_FUNCTIONS
-    from huntvault.kql.functions import OFFLINE_FUNCTIONS
-    from huntvault.kql.functions_more import FUNCTIONS
-    from huntvault.kql.parser import Parser
-    from huntvault.kql.parser_expr import LIST_OPS, WORD_OPS
-    from huntvault.kql.plugins import PLUGINS
-
-    def public(names: Iterable[str]) -> tuple[str, ...]:
-        return tuple(sorted(n for n in names if not n.startswith("_")))
-
+    """The words of this engine, from the registry's operator, function, aggregate and plugin tables."""
+    words = {op for op in registry.BINARY if op[0].isalpha() or op[1:2].isalpha()}
     return Vocabulary(
-        operators=public(Parser("").operators),
+        operators=_public(registry.PIPE_PARSERS),
         sources=SOURCE_WORDS,
-        functions=public(set(FUNCTIONS) | set(RAW_FUNCTIONS)),
-        aggregates=public(AGGREGATES),
-        plugins=public(PLUGINS),
-        word_operators=public(set(WORD_OPS) | set(LIST_OPS) | set(EXPRESSION_WORDS)),
-        offline=tuple(sorted(text.split("(")[0] for text in OFFLINE_FUNCTIONS.values())),
+        functions=_public(set(registry.FUNCTIONS) | set(registry.SPECIALS)),
+        aggregates=_public(registry.AGGREGATES),
+        plugins=_public(registry.PLUGINS),
+        word_operators=_public(words | set(registry.LIST_OPERATORS) | set(EXPRESSION_WORDS)),
+        offline=tuple(sorted(entry.reason.split("(")[0] for entry in registry.OFFLINE.values())),
     )
