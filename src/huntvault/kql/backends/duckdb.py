@@ -63,7 +63,12 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
         pass  # already registered on this connection
     try:
         con.create_function(
-            GEO_UDF, kql_geo, [text, text], text, null_handling=FunctionNullHandling.SPECIAL, side_effects=False
+            GEO_UDF,
+            kql_geo,
+            [text, text],
+            text,
+            null_handling=FunctionNullHandling.SPECIAL,
+            side_effects=False,
         )
     except (duckdb.NotImplementedException, duckdb.CatalogException):
         pass
