@@ -23,6 +23,8 @@ from huntvault.kql.backends.catalog import (
     snapshot,
 )
 from huntvault.kql.limits import HuntLimits
+from huntvault.kql.pyfuncs import UDF_NAME as FN_UDF_NAME
+from huntvault.kql.pyfuncs import kql_fn
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 
@@ -52,7 +54,7 @@ def sandbox(con: duckdb.DuckDBPyConnection, readable: list[Path], limits: HuntLi
 
 
 def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
-    """The kql_series UDF (series_* functions) on a connection, once."""
+    """The kql_series (series_*) and kql_fn (Python scalar functions) UDFs on a connection, once."""
     found = con.execute(
         "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [UDF_NAME]
     ).fetchall()
@@ -60,6 +62,8 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
         return
     text = duckdb.sqltype("VARCHAR")
     con.create_function(UDF_NAME, kql_series, [text, text, text], text, side_effects=False)
+    # the scalar functions computed in Python (kql/pyfuncs): kql_fn(name, types, args_json)
+    con.create_function(FN_UDF_NAME, kql_fn, [text, text, text], text, side_effects=False)
 
 
 def create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:

@@ -9,6 +9,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.syntax import parse_datetime_text, parse_timespan_text
 from huntvault.kql.values import NUMERIC, N, T, call, convert, dtype, literal, null_of, to_string
+from huntvault.kql.lowering.pycall import py_function
 
 
 def conv(kql_type: str, keeps_name: bool = True) -> Function:
@@ -74,11 +75,11 @@ FUNCTIONS: dict[str, Function] = {
     "toreal": conv("real"),
     "tobool": conv("bool"),
     "toboolean": conv("bool"),
-    "toguid": conv("guid"),
     "int": conv("int", keeps_name=False),
     "long": conv("long", keeps_name=False),
     "real": conv("real", keeps_name=False),
     "double": conv("real", keeps_name=False),
     "bool": conv("bool", keeps_name=False),
     "string": conv("string", keeps_name=False),
+    "toguid": py_function("toguid", (1, 1), "guid"),
 }

@@ -9,6 +9,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.values import N, S, T, call, convert, dtype, literal, to_string
+from huntvault.kql.lowering.pycall import py_function
 
 
 def f_now(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -255,10 +256,10 @@ FUNCTIONS: dict[str, Function] = {
     "datetime_diff": Function(f_datetime_diff, (3, 3), "long"),
     "datetime_add": Function(f_datetime_add, (3, 3), "datetime"),
     "format_datetime": Function(f_format_datetime, (2, 2), "string"),
-    "format_timespan": Function(f_format_timespan, (1, 2), "string"),
     "make_datetime": Function(f_make_datetime, (1, 6), "datetime"),
     "make_timespan": Function(f_make_timespan, (2, 4), "timespan"),
     "unixtime_seconds_todatetime": Function(f_unixtime(1_000_000), (1, 1), "datetime"),
     "unixtime_milliseconds_todatetime": Function(f_unixtime(1000), (1, 1), "datetime"),
     "unixtime_microseconds_todatetime": Function(f_unixtime(1), (1, 1), "datetime"),
+    "format_timespan": py_function("format_timespan", (2, 2), "string"),
 }

@@ -7,6 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.values import N, T, call, dtype, to_string
+from huntvault.kql.lowering.pycall import py_function
 
 
 def hash_fn(name: str) -> Function:
@@ -34,6 +35,10 @@ FUNCTIONS: dict[str, Function] = {
     "hash_md5": hash_fn("md5"),
     "hash_sha256": hash_fn("sha256"),
     "hash_sha1": hash_fn("sha1"),
-    "hash": Function(f_hash, (1, 2), "long"),
     "new_guid": Function(f_new_guid, (0, 0), "guid"),
+    "hash": py_function("hash_xxhash64", (1, 2), "long"),
+    "hash_xxhash64": py_function("hash_xxhash64", (1, 2), "long"),
+    "hash_many": py_function("hash_many", (1, None), "long"),
+    "hash_combine": py_function("hash_combine", (2, None), "long"),
+    "hash_crc32": py_function("hash_crc32", (1, 2), "long"),
 }

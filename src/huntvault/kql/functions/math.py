@@ -8,6 +8,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
 from huntvault.kql.lowering.coerce import unify
 from huntvault.kql.values import N, T, call, convert, dtype
+from huntvault.kql.lowering.pycall import py_function
 
 
 def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> Function:
@@ -15,6 +16,20 @@ def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> F
         return T(call(name, *(convert(a, "real").sql if a.type == "dynamic" else a.sql for a in args)), kind)
 
     return Function(lower, arity, kind)
+
+
+def f_exp_base(base: int) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        return T(call("pow", N(base), exp.Cast(this=args[0].sql, to=dtype("DOUBLE"))), "real")
+
+    return lower
+
+
+def f_isnum(name: str) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        return T(call(name, exp.Cast(this=args[0].sql, to=dtype("DOUBLE"))), "bool")
+
+    return lower
 
 
 def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -96,4 +111,36 @@ FUNCTIONS: dict[str, Function] = {
     "bin": Function(f_bin, (2, 2), None, keeps_name=False),
     "floor": Function(f_bin, (2, 2), None),
     "bin_at": Function(f_bin_at, (3, 3), None),
+    "beta_cdf": py_function("beta_cdf", (3, 3), "real"),
+    "beta_pdf": py_function("beta_pdf", (3, 3), "real"),
+    "beta_inv": py_function("beta_inv", (3, 3), "real"),
+    "welch_test": py_function("welch_test", (6, 6), "real"),
+    "erf": py_function("erf", (1, 1), "real"),
+    "erfc": py_function("erfc", (1, 1), "real"),
+    "gamma": py_function("gamma", (1, 1), "real"),
+    "loggamma": py_function("loggamma", (1, 1), "real"),
+    "convert_length": py_function("convert_length", (3, 3), "real"),
+    "convert_volume": py_function("convert_volume", (3, 3), "real"),
+    "convert_mass": py_function("convert_mass", (3, 3), "real"),
+    "convert_speed": py_function("convert_speed", (3, 3), "real"),
+    "convert_energy": py_function("convert_energy", (3, 3), "real"),
+    "convert_force": py_function("convert_force", (3, 3), "real"),
+    "convert_angle": py_function("convert_angle", (3, 3), "real"),
+    "convert_temperature": py_function("convert_temperature", (3, 3), "real"),
+    "cos": math_fn("cos"),
+    "sin": math_fn("sin"),
+    "tan": math_fn("tan"),
+    "acos": math_fn("acos"),
+    "asin": math_fn("asin"),
+    "atan": math_fn("atan"),
+    "atan2": math_fn("atan2", arity=(2, 2)),
+    "cot": math_fn("cot"),
+    "degrees": math_fn("degrees"),
+    "radians": math_fn("radians"),
+    "pi": math_fn("pi", arity=(0, 0)),
+    "exp2": Function(f_exp_base(2), (1, 1), "real"),
+    "exp10": Function(f_exp_base(10), (1, 1), "real"),
+    "isnan": Function(f_isnum("isnan"), (1, 1), "bool"),
+    "isinf": Function(f_isnum("isinf"), (1, 1), "bool"),
+    "isfinite": Function(f_isnum("isfinite"), (1, 1), "bool"),
 }

@@ -12,6 +12,7 @@ from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import doubles, dyn
 from huntvault.kql.seriesmath import UDF_NAME
 from huntvault.kql.values import N, S, T, call, dtype, fn, to_dynamic
+from huntvault.kql.lowering.pycall import py_function
 
 
 def duckdb_only(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -168,4 +169,24 @@ FUNCTIONS: dict[str, Function] = {
     "series_fill_linear": udf_array("series_fill_linear", 1, 4),
     "series_fir": udf_array("series_fir", 2, 4),
     "series_iir": udf_array("series_iir", 3, 3),
+    "series_abs": py_function("series_abs", (1, 1), "dynamic"),
+    "series_acos": py_function("series_acos", (1, 1), "dynamic"),
+    "series_asin": py_function("series_asin", (1, 1), "dynamic"),
+    "series_atan": py_function("series_atan", (1, 1), "dynamic"),
+    "series_ceiling": py_function("series_ceiling", (1, 1), "dynamic"),
+    "series_cos": py_function("series_cos", (1, 1), "dynamic"),
+    "series_cot": py_function("series_cot", (1, 1), "dynamic"),
+    "series_exp": py_function("series_exp", (1, 1), "dynamic"),
+    "series_floor": py_function("series_floor", (1, 1), "dynamic"),
+    "series_log": py_function("series_log", (1, 1), "dynamic"),
+    "series_sign": py_function("series_sign", (1, 1), "dynamic"),
+    "series_sin": py_function("series_sin", (1, 1), "dynamic"),
+    "series_tan": py_function("series_tan", (1, 1), "dynamic"),
+    "series_dot_product": py_function("series_dot_product", (2, 2), "real"),
+    "series_magnitude": py_function("series_magnitude", (1, 1), "real"),
+    "series_cosine_similarity": py_function("series_cosine_similarity", (2, 4), "real"),
+    "series_pearson_correlation": py_function("series_pearson_correlation", (2, 2), "real"),
+    "series_sum": py_function("series_sum", (1, 1), "real"),
+    "series_product": py_function("series_product", (1, 1), "real"),
+    "series_fit_poly": py_function("series_fit_poly", (1, 3), "dynamic"),
 }

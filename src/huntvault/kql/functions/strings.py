@@ -8,6 +8,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.dynamic import json_list
 from huntvault.kql.values import N, S, T, call, dtype, fn, string, to_string
+from huntvault.kql.lowering.pycall import py_function
 
 
 def f_strcat(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -173,4 +174,16 @@ FUNCTIONS: dict[str, Function] = {
     "array_strcat": Function(f_strcat_array, (2, 2), "string"),
     "parse_csv": Function(f_parse_csv, (1, 1), "dynamic"),
     "parse_command_line": Function(f_parse_command_line, (1, 2), "dynamic"),
+    "unicode_codepoints_from_string": py_function("unicode_codepoints_from_string", (1, 1), "dynamic"),
+    "unicode_codepoints_to_string": py_function("unicode_codepoints_to_string", (1, None), "string"),
+    "string_size": py_function("string_size", (1, 1), "long"),
+    "strcmp": py_function("strcmp", (2, 2), "long"),
+    "regex_quote": py_function("regex_quote", (1, 1), "string"),
+    "indexof_regex": py_function("indexof_regex", (2, 5), "long"),
+    "punycode_from_string": py_function("punycode_from_string", (1, 1), "string"),
+    "punycode_to_string": py_function("punycode_to_string", (1, 1), "string"),
+    "parse_version": py_function("parse_version", (1, 1), "decimal"),
+    "replace_strings": py_function("replace_strings", (3, 3), "string"),
+    "has_any_index": py_function("has_any_index", (2, 2), "long"),
+    "format_bytes": py_function("format_bytes", (1, 4), "string"),
 }
