@@ -63,7 +63,9 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
     text = duckdb.sqltype("VARCHAR")
     con.create_function(UDF_NAME, kql_series, [text, text, text], text, side_effects=False)
     # the scalar functions computed in Python (kql/pyfuncs): kql_fn(name, types, args_json)
-    con.create_function(FN_UDF_NAME, kql_fn, [text, text, text], text, side_effects=False)
+    con.create_function(
+        FN_UDF_NAME, kql_fn, [text, text, text], text, side_effects=False, null_handling="special"
+    )
 
 
 def create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:

@@ -103,6 +103,7 @@ DATETIME_PARTS = {
     "microsecond": "microsecond",
     "nanosecond": "microsecond",
     "weekofyear": "week",
+    "week_of_year": "week",
     "dayofyear": "doy",
     "dayofmonth": "day",
 }
@@ -129,6 +130,8 @@ def f_datetime_part(c: Compiler, args: list[T], node: A.Call) -> T:
     if part not in DATETIME_PARTS:
         raise c.err(f"unknown datetime part {part!r}", node)
     value = call("date_part", S(DATETIME_PARTS[part]), args[1].sql)
+    if part == "nanosecond":  # microsecond precision: the nanoseconds of the microseconds
+        value = exp.Mul(this=value, expression=N(1000))
     return T(exp.Cast(this=value, to=dtype("BIGINT")), "long")
 
 
@@ -137,8 +140,14 @@ def f_datetime_diff(c: Compiler, args: list[T], node: A.Call) -> T:
     a, b = args[1].sql, args[2].sql
     if part in ("year", "quarter", "month"):
         return T(call("date_diff", S(part), b, a), "long")
-    if part == "week":
-        return T(call("date_diff", S("week"), b, a), "long")
+    if part == "week":  # Kusto's weeks start on Sunday: count the Sunday boundaries crossed
+        d = c.planner.dialect
+
+        def weeks(ts: exp.Expression) -> exp.Expression:
+            days = call("floor", exp.Div(this=d.epoch_us(ts), expression=N(86_400_000_000)))
+            return call("floor", exp.Div(this=exp.Add(this=days, expression=N(4)), expression=N(7)))
+
+        return T(exp.Cast(this=exp.Sub(this=weeks(a), expression=weeks(b)), to=dtype("BIGINT")), "long")
     micros = PART_MICROS.get(part)
     if micros is None:
         raise c.err(f"unknown datetime part {part!r}", node)
@@ -262,4 +271,10 @@ FUNCTIONS: dict[str, Function] = {
     "unixtime_milliseconds_todatetime": Function(f_unixtime(1000), (1, 1), "datetime"),
     "unixtime_microseconds_todatetime": Function(f_unixtime(1), (1, 1), "datetime"),
     "format_timespan": py_function("format_timespan", (2, 2), "string"),
+    "unixtime_nanoseconds_todatetime": py_function("unixtime_nanoseconds_todatetime", (1, 1), "datetime"),
+    "datetime_utc_to_local": py_function("datetime_utc_to_local", (2, 2), "datetime"),
+    "datetime_local_to_utc": py_function("datetime_local_to_utc", (2, 2), "datetime"),
+    "datetime_list_timezones": py_function("datetime_list_timezones", (0, 0), "dynamic"),
+    "around": py_function("around", (3, 3), "bool"),
+    "weekofyear": Function(part_fn("week"), (1, 1), "long"),
 }

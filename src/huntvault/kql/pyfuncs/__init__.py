@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from huntvault.kql.pyfuncs import arrays, mathfns, nets, text
+from huntvault.kql.pyfuncs import arrays, dates, mathfns, nets, text
 
 #: the UDF's SQL name: kql_fn(function, types, args_json) -> text
 UDF_NAME = "kql_fn"
@@ -33,7 +33,7 @@ def _merge(*tables: dict[str, Impl]) -> dict[str, Impl]:
     return out
 
 
-IMPLS: dict[str, Impl] = _merge(text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS)
+IMPLS: dict[str, Impl] = _merge(text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS)
 
 #: the errors an implementation raises on bad input: the value is null, as Kusto's functions answer
 BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError, AttributeError)
@@ -128,8 +128,10 @@ def apply(name: str, types: list[str], values: list[Any]) -> Any:
         return None
 
 
-def kql_fn(name: str, types: str, args: str) -> str | None:
+def kql_fn(name: str | None, types: str | None, args: str | None) -> str | None:
     """The UDF body: `types` is `argtypes->result` (comma-separated), `args` a JSON array."""
+    if name is None or types is None or args is None:
+        return None
     arg_types, _, result = types.partition("->")
     values = json.loads(args)
     got = apply(name, arg_types.split(",") if arg_types else [], values)

@@ -195,6 +195,8 @@ def has_ipv4_prefix(source: Any, prefix: Any) -> Any:
     if not _prefix_ok(p):
         return False
     complete = p.count(".") == 3 and not p.endswith(".")
+    if not complete and not p.endswith("."):
+        return False
     for found in _ipv4s(source):
         if complete and found == p:
             return True
