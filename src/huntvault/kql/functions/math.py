@@ -32,6 +32,22 @@ def f_isnum(name: str) -> Lowering:
     return lower
 
 
+def f_binary(kind: type[exp.Binary]) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        a, b = (exp.Cast(this=x.sql, to=dtype("BIGINT")) for x in args)
+        return T(kind(this=a, expression=b), "long")
+
+    return lower
+
+
+def f_binary_not(c: Compiler, args: list[T], node: A.Call) -> T:
+    return T(exp.BitwiseNot(this=exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), "long")
+
+
+def f_bitset_count_ones(c: Compiler, args: list[T], node: A.Call) -> T:
+    return T(exp.Cast(this=call("bit_count", exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), to=dtype("BIGINT")), "long")
+
+
 def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(exp.Abs(this=args[0].sql), args[0].type)
 
@@ -143,4 +159,18 @@ FUNCTIONS: dict[str, Function] = {
     "isnan": Function(f_isnum("isnan"), (1, 1), "bool"),
     "isinf": Function(f_isnum("isinf"), (1, 1), "bool"),
     "isfinite": Function(f_isnum("isfinite"), (1, 1), "bool"),
+    "binary_and": Function(f_binary(exp.BitwiseAnd), (2, 2), "long"),
+    "binary_or": Function(f_binary(exp.BitwiseOr), (2, 2), "long"),
+    "binary_xor": Function(f_binary(exp.BitwiseXor), (2, 2), "long"),
+    "binary_shift_left": Function(f_binary(exp.BitwiseLeftShift), (2, 2), "long"),
+    "binary_shift_right": Function(f_binary(exp.BitwiseRightShift), (2, 2), "long"),
+    "binary_not": Function(f_binary_not, (1, 1), "long"),
+    "bitset_count_ones": Function(f_bitset_count_ones, (1, 1), "long"),
+    "percentile_tdigest": py_function("percentile_tdigest", (2, 3), "real"),
+    "percentile_array_tdigest": py_function("percentile_array_tdigest", (2, None), "dynamic"),
+    "rank_tdigest": py_function("rank_tdigest", (2, 2), "long"),
+    "percentrank_tdigest": py_function("percentrank_tdigest", (2, 2), "real"),
+    "merge_tdigest": py_function("merge_tdigest", (1, None), "dynamic"),
+    "hll_merge": py_function("hll_merge", (1, None), "dynamic"),
+    "dcount_hll": py_function("dcount_hll", (1, 1), "long"),
 }

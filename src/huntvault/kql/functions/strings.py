@@ -8,7 +8,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.dynamic import json_list
 from huntvault.kql.values import N, S, T, call, dtype, fn, string, to_string
-from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.lowering.pycall import py_function, py_value
 
 
 def f_strcat(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -77,6 +77,8 @@ def f_replace_string(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_indexof(c: Compiler, args: list[T], node: A.Call) -> T:
+    if len(args) > 3:  # length and occurrence: computed in Python
+        return py_value(c, "indexof", args, "long")
     s, needle = to_string(args[0]).sql, to_string(args[1]).sql
     base = exp.Sub(this=call("strpos", s, needle), expression=N(1))
     if len(args) >= 3:
@@ -164,7 +166,7 @@ FUNCTIONS: dict[str, Function] = {
     "trim_start": f_trim("start"),
     "trim_end": f_trim("end"),
     "replace_string": Function(f_replace_string, (3, 3), "string"),
-    "indexof": Function(f_indexof, (2, 3), "long"),
+    "indexof": Function(f_indexof, (2, 5), "long"),
     "split": Function(f_split, (2, 3), "dynamic"),
     "reverse": Function(f_reverse, (1, 1), "string"),
     "countof": Function(f_countof, (2, 3), "long"),

@@ -65,6 +65,15 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
             raise p.semantic(
                 "summarize needs an aggregate function here (count(), dcount(), make_set()...)", expr
             )
+        if v.parts:  # several results (percentiles: percentile_x_50, percentile_x_95...), one column each
+            for i, (part_name, part) in enumerate(v.parts):
+                names = item.names or []
+                name = unique(names[i] if i < len(names) else part_name, out.taken)
+                out.taken.add(name)
+                out.inner.append(alias(part.sql, name))
+                out.outer.append(col(name))
+                out.cols.append((name, part.type))
+            continue
         inner_agg = aggregate_inside(p, expr) if isinstance(expr, A.Call) else None
         if item.names:
             name = item.names[0]
@@ -141,7 +150,9 @@ def arg_extreme(
         ],
     )
     func = "arg_max" if kind == "max" else "arg_min"
-    out.inner.append(alias(call(func, packed, target.sql), struct_name))
+    # a group whose target is null on every row still gives a row (its first one), as Kusto does
+    chosen = exp.Coalesce(this=call(func, packed, target.sql), expressions=[call("first", packed.copy())])
+    out.inner.append(alias(chosen, struct_name))
     for i, (n, v) in enumerate(fields):
         name = unique(n, out.taken)
         out.taken.add(name)

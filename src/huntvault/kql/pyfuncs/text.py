@@ -447,3 +447,22 @@ IMPLS: dict[str, Any] = {
     "replace_strings": replace_strings,
     "has_any_index": has_any_index,
 }
+
+
+def indexof(s: Any, lookup: Any, start: int = 0, length: int = -1, occurrence: int = 1) -> Any:
+    text, needle = _text(s), _text(lookup)
+    st, n, occ = int(start), int(length), int(occurrence)
+    if st < 0 or n < -1 or occ < 1:
+        return None
+    if st > len(text):
+        return -1
+    stop = len(text) if n == -1 else min(len(text), st + n)
+    pos = st - 1
+    for _ in range(occ):
+        pos = text.find(needle, pos + 1, stop)
+        if pos < 0:
+            return -1
+    return pos
+
+
+IMPLS["indexof"] = indexof
