@@ -130,6 +130,11 @@ def f_datetime_part(c: Compiler, args: list[T], node: A.Call) -> T:
     if part not in DATETIME_PARTS:
         raise c.err(f"unknown datetime part {part!r}", node)
     value = call("date_part", S(DATETIME_PARTS[part]), args[1].sql)
+    # DuckDB counts milli/microseconds from the minute; Kusto's parts are the second's fraction
+    if part == "millisecond":
+        value = exp.Mod(this=value, expression=N(1000))
+    if part in ("microsecond", "nanosecond"):
+        value = exp.Mod(this=value, expression=N(1_000_000))
     if part == "nanosecond":  # microsecond precision: the nanoseconds of the microseconds
         value = exp.Mul(this=value, expression=N(1000))
     return T(exp.Cast(this=value, to=dtype("BIGINT")), "long")

@@ -6,7 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
-from huntvault.kql.values import N, T, call, convert
+from huntvault.kql.values import N, T, call, convert, dtype
 
 
 def _order(c: Compiler) -> exp.Order | None:
@@ -31,7 +31,31 @@ def nav_fn(name: str) -> Lowering:
     return lower
 
 
+def f_row_cumsum(c: Compiler, args: list[T], node: A.Call) -> T:
+    if len(args) > 1 and not (args[1].is_const and args[1].const is False):
+        raise c.planner.unsupported("row_cumsum() with a restart condition is not supported", node)
+    frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+    w = exp.Window(this=exp.Sum(this=args[0].sql), order=_order(c), spec=frame)
+    kind = "real" if args[0].type in ("real", "decimal") else args[0].type
+    return T(w if kind == "real" else exp.Cast(this=w, to=dtype("BIGINT")), kind)
+
+
+def rank_fn(name: str) -> Lowering:
+    """row_rank_dense/row_rank_min: the rank of the row's term in the serialized order (sorted by the term)."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        if len(args) > 1 and not (args[1].is_const and args[1].const is False):
+            raise c.planner.unsupported(f"{node.name}() with a restart condition is not supported", node)
+        order = _order(c) or exp.Order(expressions=[exp.Ordered(this=args[0].sql)])
+        return T(exp.Cast(this=exp.Window(this=call(name), order=order), to=dtype("BIGINT")), "long")
+
+    return lower
+
+
 FUNCTIONS: dict[str, Function] = {
+    "row_cumsum": Function(f_row_cumsum, (1, 2), None),
+    "row_rank_dense": Function(rank_fn("dense_rank"), (1, 2), "long"),
+    "row_rank_min": Function(rank_fn("rank"), (1, 2), "long"),
     "row_number": Function(f_row_number, (0, 2), "long"),
     "prev": Function(nav_fn("lag"), (1, 3), same_as(0)),
     "next": Function(nav_fn("lead"), (1, 3), same_as(0)),

@@ -282,6 +282,9 @@ class ExprCompiler:
 
     def call_aggregate(self, entry: Aggregate, node: A.Call) -> T:
         if self.scope.aggregates is None:
+            scalar = registry.FUNCTIONS.get(node.name.lower())
+            if scalar is not None:  # hll_merge(): an aggregate in summarize, a scalar function elsewhere
+                return self.call_function(scalar, node)
             raise self.err(
                 f"aggregate {node.name}() is only valid in summarize (or make-series/top-nested)", node
             )
