@@ -63,7 +63,7 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
     text = duckdb.sqltype("VARCHAR")
     con.create_function(UDF_NAME, kql_series, [text, text, text], text, side_effects=False)
     # the scalar functions computed in Python (kql/pyfuncs): kql_fn(name, types, args_json)
-    con.create_function(
+    con.create_function(  # type: ignore[call-overload]  # "special": the UDF answers null itself
         FN_UDF_NAME, kql_fn, [text, text, text], text, side_effects=False, null_handling="special"
     )
 

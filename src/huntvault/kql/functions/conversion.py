@@ -7,9 +7,9 @@ from sqlglot import exp
 from huntvault.errors import KqlSyntaxError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.syntax import parse_datetime_text, parse_timespan_text
 from huntvault.kql.values import NUMERIC, N, T, call, convert, dtype, literal, null_of, to_string
-from huntvault.kql.lowering.pycall import py_function
 
 
 def conv(kql_type: str, keeps_name: bool = True) -> Function:

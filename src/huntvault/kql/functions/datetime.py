@@ -8,8 +8,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
-from huntvault.kql.values import N, S, T, call, convert, dtype, literal, to_string
 from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.values import N, S, T, call, convert, dtype, literal, to_string
 
 
 def f_now(c: Compiler, args: list[T], node: A.Call) -> T:

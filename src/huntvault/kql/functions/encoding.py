@@ -6,8 +6,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import S, T, call, to_string
 from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.values import S, T, call, to_string
 
 
 def f_base64_decode(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -6,8 +6,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, T, call, dtype, to_string
 from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.values import N, T, call, dtype, to_string
 
 
 def hash_fn(name: str) -> Function:

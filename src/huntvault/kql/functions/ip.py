@@ -7,8 +7,8 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.dialects import Dialect
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, S, T, call, dtype, to_string
 from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.values import N, S, T, call, dtype, to_string
 
 _IPV4 = r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d+)?\s*$"
 #: 10/8, 172.16/12, 192.168/16 as number ranges

@@ -7,8 +7,8 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
 from huntvault.kql.lowering.coerce import unify
-from huntvault.kql.values import N, T, call, convert, dtype
 from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.values import N, T, call, cast_expr, convert, dtype
 
 
 def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> Function:
@@ -35,7 +35,7 @@ def f_isnum(name: str) -> Lowering:
 def f_binary(kind: type[exp.Binary]) -> Lowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         a, b = (exp.Cast(this=x.sql, to=dtype("BIGINT")) for x in args)
-        return T(kind(this=a, expression=b), "long")
+        return T(cast_expr(kind(this=a, expression=b)), "long")
 
     return lower
 
@@ -45,7 +45,10 @@ def f_binary_not(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_bitset_count_ones(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(exp.Cast(this=call("bit_count", exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), to=dtype("BIGINT")), "long")
+    return T(
+        exp.Cast(this=call("bit_count", exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), to=dtype("BIGINT")),
+        "long",
+    )
 
 
 def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -10,9 +10,9 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import doubles, dyn
+from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.seriesmath import UDF_NAME
 from huntvault.kql.values import N, S, T, call, dtype, fn, to_dynamic
-from huntvault.kql.lowering.pycall import py_function
 
 
 def duckdb_only(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -7,8 +7,8 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.dynamic import json_list
-from huntvault.kql.values import N, S, T, call, dtype, fn, string, to_string
 from huntvault.kql.lowering.pycall import py_function, py_value
+from huntvault.kql.values import N, S, T, call, dtype, fn, string, to_string
 
 
 def f_strcat(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -6,8 +6,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
-from huntvault.kql.values import N, S, T, call, fn, to_string
 from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.values import N, S, T, call, fn, to_string
 
 _URL = r"^(?:([A-Za-z][A-Za-z0-9+.-]*)://)?(?:([^:@/]*)(?::([^@/]*))?@)?([^:/?#]*)(?::(\d+))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$"
 _PATH = r"^(.*[\\/])?([^\\/]*?)(?:\.([^.\\/]*))?$"

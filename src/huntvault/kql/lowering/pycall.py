@@ -9,7 +9,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, TypeRule
-from huntvault.kql.pyfuncs import IMPLS, UDF_NAME, clean, apply, format_datetime
+from huntvault.kql.pyfuncs import IMPLS, UDF_NAME, apply, clean, format_datetime
 from huntvault.kql.values import SQL_TYPES, S, T, call, dtype, literal, to_dynamic
 
 

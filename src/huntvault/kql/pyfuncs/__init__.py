@@ -33,9 +33,7 @@ def _merge(*tables: dict[str, Impl]) -> dict[str, Impl]:
     return out
 
 
-IMPLS: dict[str, Impl] = _merge(
-    text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS, aggs.IMPLS
-)
+IMPLS: dict[str, Impl] = _merge(text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS, aggs.IMPLS)
 
 #: the errors an implementation raises on bad input: the value is null, as Kusto's functions answer
 BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError, AttributeError)

@@ -3,6 +3,7 @@ unixtime in nanoseconds, around."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -20,7 +21,7 @@ def _week_start_days(dt: datetime) -> int:
     return days - (days + 4) % 7  # 1970-01-01 was a Thursday
 
 
-_DIFF = {
+_DIFF: dict[str, Callable[[datetime, datetime], int]] = {
     "year": lambda a, b: a.year - b.year,
     "quarter": lambda a, b: (a.year * 4 + (a.month - 1) // 3) - (b.year * 4 + (b.month - 1) // 3),
     "month": lambda a, b: (a.year * 12 + a.month) - (b.year * 12 + b.month),
@@ -41,7 +42,7 @@ def datetime_diff(part: Any, a: Any, b: Any) -> Any:
     return _DIFF[str(part).lower()](a, b)
 
 
-_PART = {
+_PART: dict[str, Callable[[datetime], int]] = {
     "year": lambda d: d.year,
     "quarter": lambda d: (d.month - 1) // 3 + 1,
     "month": lambda d: d.month,

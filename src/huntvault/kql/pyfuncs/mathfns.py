@@ -251,7 +251,9 @@ def _pair(a: Any, b: Any) -> tuple[list[float], list[float]] | None:
     if ys is None:
         ys = [_num(b)] * len(xs)
     n = min(len(xs), len(ys))
-    return [x if x is not None else math.nan for x in xs[:n]], [y if y is not None else math.nan for y in ys[:n]]
+    return [x if x is not None else math.nan for x in xs[:n]], [
+        y if y is not None else math.nan for y in ys[:n]
+    ]
 
 
 def series_dot_product(a: Any, b: Any) -> Any:

@@ -153,18 +153,14 @@ def regex_quote(s: Any) -> Any:
     return "".join("\\" + ch if ch in _REGEX_SPECIAL else ch for ch in _text(s))
 
 
-def indexof_regex(
-    s: Any, pattern: Any, start: int = 0, length: int = -1, occurrence: int = 1
-) -> Any:
+def indexof_regex(s: Any, pattern: Any, start: int = 0, length: int = -1, occurrence: int = 1) -> Any:
     text = _text(s)
     st = int(start)
     if st < 0 or st > len(text) or int(occurrence) < 1:
         return None if st < 0 or int(occurrence) < 1 else -1
     stop = len(text) if int(length) < 0 else min(len(text), st + int(length))
     rx = re.compile(_text(pattern))
-    seen = 0
-    for m in rx.finditer(text, st, stop):
-        seen += 1
+    for seen, m in enumerate(rx.finditer(text, st, stop), start=1):
         if seen == int(occurrence):
             return m.start()
     return -1
