@@ -73,12 +73,6 @@ def f_zip(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(fn("to_json", call("list_zip", *(json_list(c, a) for a in args))), "dynamic")
 
 
-def f_range(c: Compiler, args: list[T], node: A.Call) -> T:
-    step = args[2].sql if len(args) > 2 else N(1)
-    stop = exp.Add(this=args[1].sql, expression=step)
-    return T(fn("to_json", call("range", args[0].sql, stop, step)), "dynamic")
-
-
 FUNCTIONS: dict[str, Function] = {
     "array_length": Function(f_array_length, (1, 1), "long"),
     "arraylength": Function(f_array_length, (1, 1), "long"),
@@ -104,5 +98,5 @@ FUNCTIONS: dict[str, Function] = {
     "jaccard_index": py_function("jaccard_index", (2, 2), "real"),
     "repeat": py_function("repeat", (2, 2), "dynamic"),
     "zip": Function(f_zip, (1, None), "dynamic"),
-    "range": Function(f_range, (2, 3), "dynamic"),
+    "range": py_function("range", (2, 3), "dynamic"),
 }

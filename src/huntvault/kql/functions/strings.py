@@ -77,7 +77,7 @@ def f_replace_string(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_indexof(c: Compiler, args: list[T], node: A.Call) -> T:
-    if len(args) > 3:  # length and occurrence: computed in Python
+    if len(args) > 2 or args[0].type not in ("string", "guid"):  # start, length, occurrence: in Python
         return py_value(c, "indexof", args, "long")
     s, needle = to_string(args[0]).sql, to_string(args[1]).sql
     base = exp.Sub(this=call("strpos", s, needle), expression=N(1))
@@ -146,15 +146,6 @@ def f_strcat_array(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("array_to_string", call("list_transform", items, lam), to_string(args[1]).sql), "string")
 
 
-def f_parse_csv(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(fn("to_json", call("string_split", to_string(args[0]).sql, S(","))), "dynamic")
-
-
-def f_parse_command_line(c: Compiler, args: list[T], node: A.Call) -> T:
-    s = to_string(args[0]).sql
-    return T(fn("to_json", call("regexp_extract_all", s, S(r'"[^"]*"|\S+'))), "dynamic")
-
-
 FUNCTIONS: dict[str, Function] = {
     "strcat": Function(f_strcat, (0, 64), "string"),
     "strcat_delim": Function(f_strcat_delim, (2, 65), "string"),
@@ -174,8 +165,8 @@ FUNCTIONS: dict[str, Function] = {
     "strrep": Function(f_strrep, (2, 3), "string"),
     "strcat_array": Function(f_strcat_array, (2, 2), "string"),
     "array_strcat": Function(f_strcat_array, (2, 2), "string"),
-    "parse_csv": Function(f_parse_csv, (1, 1), "dynamic"),
-    "parse_command_line": Function(f_parse_command_line, (1, 2), "dynamic"),
+    "parse_csv": py_function("parse_csv", (1, 1), "dynamic"),
+    "parse_command_line": py_function("parse_command_line", (1, 2), "dynamic"),
     "unicode_codepoints_from_string": py_function("unicode_codepoints_from_string", (1, 1), "dynamic"),
     "unicode_codepoints_to_string": py_function("unicode_codepoints_to_string", (1, None), "string"),
     "string_size": py_function("string_size", (1, 1), "long"),

@@ -81,7 +81,10 @@ def clean(value: Any) -> Any:
 
 
 def format_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 as the engine writes datetimes in text (`...:00Z`, or 7 fractional digits)."""
+    utc = value.astimezone(UTC)
+    whole = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    return whole + (f".{utc.microsecond:06d}0Z" if utc.microsecond else "Z")
 
 
 def format_timespan(value: timedelta) -> str:

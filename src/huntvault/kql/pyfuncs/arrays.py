@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -343,3 +344,27 @@ IMPLS: dict[str, Any] = {
     "repeat": repeat,
     "dynamic_to_json": dynamic_to_json,
 }
+
+
+#: Kusto's cap on range()'s elements
+RANGE_CAP = 1_048_576
+
+
+def kql_range(start: Any, stop: Any, step: Any = None) -> Any:
+    """range(start, stop[, step]): inclusive of stop, numbers, datetimes or timespans, at most RANGE_CAP items."""
+    if start is None or stop is None:
+        return None
+    if step is None:
+        step = timedelta(hours=1) if isinstance(start, datetime | timedelta) else 1
+    if not step:
+        return None
+    out: list[Any] = []
+    value = start
+    forward = step > 0 if not isinstance(step, timedelta) else step > timedelta(0)
+    while (value <= stop if forward else value >= stop) and len(out) < RANGE_CAP:
+        out.append(value)
+        value = value + step
+    return out
+
+
+IMPLS["range"] = kql_range

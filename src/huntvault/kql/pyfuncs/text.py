@@ -9,8 +9,9 @@ import hashlib
 import json
 import re
 import uuid
+import struct
 import zlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote_plus
 from xml.etree import ElementTree
@@ -84,9 +85,32 @@ def _signed(u: int) -> int:
     return u - (1 << 64) if u >= 1 << 63 else u
 
 
+_TICKS_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _ticks_of(value: datetime) -> int:
+    return ((value - _TICKS_EPOCH) // timedelta(microseconds=1)) * 10
+
+
+def _span_text(span: timedelta) -> str:
+    ticks = _ticks(span)
+    sign = "-" if ticks < 0 else ""
+    days, rest = divmod(abs(ticks), 864_000_000_000)
+    secs, frac = divmod(rest, 10_000_000)
+    hh, rem = divmod(secs, 3600)
+    mm, ss = divmod(rem, 60)
+    out = f"{sign}{f'{days}.' if days else ''}{hh:02d}:{mm:02d}:{ss:02d}"
+    return out + (f".{frac:07d}" if frac else "")
+
+
 def _text(value: Any) -> str:
+    """A value as Kusto's tostring() writes it (datetimes with 7 fractional digits)."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    if isinstance(value, timedelta):
+        return _span_text(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
@@ -94,8 +118,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _hash_bytes(value: Any) -> bytes:
+    """What Kusto hashes: the UTF-8 text of strings, the 8 little-endian bytes of numbers and ticks."""
+    if isinstance(value, datetime):
+        return _ticks_of(value).to_bytes(8, "little", signed=True)
+    if isinstance(value, timedelta):
+        return _ticks(value).to_bytes(8, "little", signed=True)
+    if isinstance(value, bool):
+        return bytes([1 if value else 0])
+    if isinstance(value, int):
+        return value.to_bytes(8, "little", signed=True)
+    if isinstance(value, float):
+        return struct.pack("<d", value)
+    return _text(value).encode("utf-8")
+
+
 def hash_xxhash64(value: Any, mod: int | None = None) -> Any:
-    h = xxhash64(_text(value).encode("utf-8"))
+    h = xxhash64(_hash_bytes(value))
     return _signed(h) if mod is None else h % int(mod)
 
 
@@ -413,6 +452,8 @@ IMPLS: dict[str, Any] = {
     "hash_combine": hash_combine,
     "hash_crc32": hash_crc32,
     "hash_md5": sha_hex("md5"),
+    "hash_sha1": sha_hex("sha1"),
+    "hash_sha256": sha_hex("sha256"),
     "unicode_codepoints_from_string": unicode_codepoints_from_string,
     "unicode_codepoints_to_string": unicode_codepoints_to_string,
     "string_size": string_size,
@@ -448,17 +489,101 @@ IMPLS: dict[str, Any] = {
 def indexof(s: Any, lookup: Any, start: int = 0, length: int = -1, occurrence: int = 1) -> Any:
     text, needle = _text(s), _text(lookup)
     st, n, occ = int(start), int(length), int(occurrence)
-    if st < 0 or n < -1 or occ < 1:
+    if st < 0:
+        st = max(len(text) + st, 0)
+    if n < -1 or occ < 1:
         return None
     if st > len(text):
         return -1
-    stop = len(text) if n == -1 else min(len(text), st + n)
-    pos = st - 1
-    for _ in range(occ):
-        pos = text.find(needle, pos + 1, stop)
+    # each further occurrence is looked for in a new window of `length` characters after the last one
+    pos = st
+    for i in range(occ):
+        begin = pos if i == 0 else pos + 1
+        stop = len(text) if n == -1 else min(len(text), begin + n)
+        pos = text.find(needle, begin, stop)
         if pos < 0:
             return -1
     return pos
 
 
 IMPLS["indexof"] = indexof
+
+
+def parse_csv(s: Any) -> Any:
+    """The first CSV record of the text (quotes, doubled quotes and newlines inside quotes)."""
+    text = _text(s)
+    out: list[str] = []
+    field: list[str] = []
+    quoted = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == '"' and text.startswith('""', i):
+                field.append('"')
+                i += 1
+            elif ch == '"':
+                quoted = False
+            else:
+                field.append(ch)
+        elif ch == '"' and not field:
+            quoted = True
+        elif ch == ",":
+            out.append("".join(field))
+            field = []
+        elif ch in "\r\n":
+            break
+        else:
+            field.append(ch)
+        i += 1
+    out.append("".join(field))
+    return out
+
+
+def parse_command_line(s: Any, kind: Any = "windows") -> Any:
+    """Windows command-line splitting (CommandLineToArgvW rules: quotes, backslashes before quotes)."""
+    text = _text(s)
+    args: list[str] = []
+    cur: list[str] = []
+    in_arg = quoted = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in " \t" and not quoted:
+            if in_arg:
+                args.append("".join(cur))
+                cur, in_arg = [], False
+            i += 1
+            continue
+        in_arg = True
+        if ch == "\\":
+            j = i
+            while j < len(text) and text[j] == "\\":
+                j += 1
+            count = j - i
+            if j < len(text) and text[j] == '"':
+                cur.append("\\" * (count // 2))
+                if count % 2:
+                    cur.append('"')
+                    j += 1
+            else:
+                cur.append("\\" * count)
+            i = j
+            continue
+        if ch == '"':
+            if quoted and text.startswith('""', i):
+                cur.append('"')
+                i += 2
+                continue
+            quoted = not quoted
+            i += 1
+            continue
+        cur.append(ch)
+        i += 1
+    if in_arg:
+        args.append("".join(cur))
+    return args
+
+
+IMPLS["parse_csv"] = parse_csv
+IMPLS["parse_command_line"] = parse_command_line
