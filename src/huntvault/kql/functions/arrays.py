@@ -8,7 +8,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import json_list, ordered_distinct
 from huntvault.kql.lowering.pycall import py_function, py_value
-from huntvault.kql.values import N, S, T, call, dtype, fn, literal, to_dynamic
+from huntvault.kql.values import S, T, call, dtype, fn, literal, to_dynamic
 
 
 def f_array_length(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -12,7 +12,10 @@ from huntvault.kql.values import N, T, call, dtype, to_string
 
 def hash_fn(name: str) -> Function:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        if args[0].type not in ("string", "guid"):  # Kusto hashes its own text of the value (7-digit datetimes)
+        if args[0].type not in (
+            "string",
+            "guid",
+        ):  # Kusto hashes its own text of the value (7-digit datetimes)
             return py_value(c, f"hash_{name}", args, "string")
         return T(call(name, to_string(args[0]).sql), "string")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +38,19 @@ def _merge(*tables: dict[str, Impl]) -> dict[str, Impl]:
 IMPLS: dict[str, Impl] = _merge(text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS, aggs.IMPLS)
 
 #: the errors an implementation raises on bad input: the value is null, as Kusto's functions answer
-BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError, AttributeError)
+BAD_INPUT = (
+    ValueError,  # also UnicodeError, binascii.Error, json's decode errors
+    TypeError,
+    LookupError,
+    ArithmeticError,
+    AttributeError,
+    SyntaxError,  # xml's ParseError
+    re.error,
+    zlib.error,
+    OSError,  # gzip's BadGzipFile
+    EOFError,
+    RecursionError,
+)
 
 
 def parse_datetime(text_value: str) -> datetime | None:

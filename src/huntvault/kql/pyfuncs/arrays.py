@@ -368,3 +368,13 @@ def kql_range(start: Any, stop: Any, step: Any = None) -> Any:
 
 
 IMPLS["range"] = kql_range
+
+
+def bag_drop_empty(bag: Any) -> Any:
+    """pack_all(true): the bag without its null and empty-string properties."""
+    if not isinstance(bag, dict):
+        return bag
+    return {k: v for k, v in bag.items() if v is not None and v != ""}
+
+
+IMPLS["bag_drop_empty"] = bag_drop_empty

@@ -299,45 +299,6 @@ def series_product(a: Any) -> Any:
     return None if xs is None else float(math.prod(x for x in xs if x is not None))
 
 
-def _fft(inverse: bool) -> Callable[..., Any]:
-    def run(real: Any, imag: Any = None) -> Any:
-        xs = _series(real)
-        if xs is None:
-            return None
-        ys = _series(imag) if imag is not None else [0.0] * len(xs)
-        if ys is None or len(ys) != len(xs):
-            return None
-        z = np.array([x or 0.0 for x in xs]) + 1j * np.array([y or 0.0 for y in ys])
-        out = np.fft.ifft(z) if inverse else np.fft.fft(z)
-        return [[float(v) for v in out.real], [float(v) for v in out.imag]]
-
-    return run
-
-
-def series_fit_poly(y: Any, x: Any = None, degree: Any = 1) -> Any:
-    ys = _series(y)
-    if ys is None:
-        return None
-    xs = _series(x) if isinstance(x, list) else [float(i + 1) for i in range(len(ys))]
-    if xs is None:
-        return None
-    d = int(degree)
-    yv, xv = np.array([v or 0.0 for v in ys]), np.array([v or 0.0 for v in xs])
-    coeffs = np.polyfit(xv, yv, d)
-    fit = np.polyval(coeffs, xv)
-    resid = yv - fit
-    var = float(np.var(yv))
-    rvar = float(np.var(resid))
-    rsq = 1 - rvar / var if var else 1.0
-    return {
-        "rsquare": rsq,
-        "coefficients": [float(c) for c in coeffs[::-1]],
-        "variance": var,
-        "rvariance": rvar,
-        "poly_fit": [float(v) for v in fit],
-    }
-
-
 _COT = lambda v: 1.0 / math.tan(v)  # noqa: E731
 
 IMPLS: dict[str, Any] = {
@@ -376,7 +337,4 @@ IMPLS: dict[str, Any] = {
     "series_pearson_correlation": series_pearson_correlation,
     "series_sum": series_sum,
     "series_product": series_product,
-    "series_fft": _fft(False),
-    "series_ifft": _fft(True),
-    "series_fit_poly": series_fit_poly,
 }

@@ -8,8 +8,8 @@ import gzip
 import hashlib
 import json
 import re
-import uuid
 import struct
+import uuid
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
