@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
-from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.values import N, S, T, call, convert, dtype, literal, to_string
 
 
@@ -199,10 +199,28 @@ FORMAT_TOKENS = [
 ]
 
 
+def _needs_python(fmt: str) -> bool:
+    """Whether a format uses a specifier strftime cannot spell (y, yyy, f, ff, ffff, fffff, F...)."""
+    i = 0
+    while i < len(fmt):
+        j = i
+        while j < len(fmt) and fmt[j] == fmt[i]:
+            j += 1
+        run = fmt[i:j]
+        if run[0] == "F" or (run[0] == "y" and len(run) not in (2, 4)):
+            return True
+        if run[0] == "f" and len(run) not in (3, 6, 7):
+            return True
+        i = j
+    return False
+
+
 def f_format_datetime(c: Compiler, args: list[T], node: A.Call) -> T:
     fmt = args[1].const
     if not isinstance(fmt, str):
         raise c.err("format_datetime() needs a constant format", node)
+    if _needs_python(fmt):  # y, yyy, f/ff/ffff/fffff, F...: the full specifier set, in Python
+        return py_value(c, "format_datetime", args, "string")
     out, i = "", 0
     while i < len(fmt):
         for tok, rep in FORMAT_TOKENS:

@@ -108,3 +108,54 @@ IMPLS: dict[str, Any] = {
     "datetime_list_timezones": datetime_list_timezones,
     "around": around,
 }
+
+
+def _run_of(fmt: str, i: int) -> int:
+    j = i
+    while j < len(fmt) and fmt[j] == fmt[i]:
+        j += 1
+    return j - i
+
+
+def format_datetime(dt: Any, fmt: Any) -> Any:
+    """Kusto's format specifiers: y..yyyy, M/MM, d/dd, h/hh, H/HH, m/mm, s/ss, f..fffffff, F..FFFFFFF, tt."""
+    if not isinstance(dt, datetime):
+        return None
+    d = dt.astimezone(UTC)
+    f = str(fmt)
+    ticks7 = f"{d.microsecond:06d}0"
+    out: list[str] = []
+    i = 0
+    while i < len(f):
+        ch = f[i]
+        n = _run_of(f, i)
+        if ch == "y":
+            out.append(str(d.year % 100).zfill(n) if n <= 2 else str(d.year).zfill(n))
+        elif ch == "M":
+            out.append(str(d.month).zfill(min(n, 2)))
+        elif ch == "d":
+            out.append(str(d.day).zfill(min(n, 2)))
+        elif ch == "h":
+            out.append(str(d.hour % 12 or 12).zfill(min(n, 2)))
+        elif ch == "H":
+            out.append(str(d.hour).zfill(min(n, 2)))
+        elif ch == "m":
+            out.append(str(d.minute).zfill(min(n, 2)))
+        elif ch == "s":
+            out.append(str(d.second).zfill(min(n, 2)))
+        elif ch == "f":
+            out.append(ticks7[: min(n, 7)])
+        elif ch == "F":
+            digits = ticks7[: min(n, 7)].rstrip("0")
+            if not digits and out and out[-1].endswith("."):
+                out[-1] = out[-1][:-1]
+            out.append(digits)
+        elif ch == "t":
+            out.append(("AM" if d.hour < 12 else "PM")[: min(n, 2)])
+        else:
+            out.append(f[i : i + n])
+        i += n
+    return "".join(out)
+
+
+IMPLS["format_datetime"] = format_datetime

@@ -587,3 +587,25 @@ def parse_command_line(s: Any, kind: Any = "windows") -> Any:
 
 IMPLS["parse_csv"] = parse_csv
 IMPLS["parse_command_line"] = parse_command_line
+
+
+def extract_all(pattern: Any, groups: Any, text: Any = None) -> Any:
+    """extract_all(regex, [groups,] text): every match, as its groups; groups by number or by name."""
+    if text is None and not isinstance(groups, list):
+        text, groups = groups, None
+    rx = re.compile(_text(pattern))
+    picks: list[int | str] = []
+    for g in groups if isinstance(groups, list) else []:
+        picks.append(g if isinstance(g, str) else int(g))
+    out: list[Any] = []
+    for m in rx.finditer(_text(text)):
+        if picks:
+            out.append([m.group(g) for g in picks])
+        elif rx.groups > 1:
+            out.append(list(m.groups()))
+        else:
+            out.append(m.group(rx.groups))
+    return out or None
+
+
+IMPLS["extract_all"] = extract_all
