@@ -291,6 +291,7 @@ def jaccard_index(a: Any, b: Any) -> Any:
 
 
 def treepath(value: Any) -> Any:
+    """The paths of a dynamic value's nodes: `['key']` for properties, `[0]` for any array element."""
     if not isinstance(value, dict | list):
         return []
     out: list[str] = []
@@ -298,19 +299,17 @@ def treepath(value: Any) -> Any:
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                p = f"{path}['{k}']" if not k.isidentifier() else f"{path}.{k}"
+                p = f"{path}['{k}']"
                 out.append(p)
                 walk(v, p)
-        elif isinstance(node, list):
+        elif isinstance(node, list) and node:
             p = f"{path}[0]"
-            if node:
-                out.append(p)
-                for item in node:
-                    if isinstance(item, dict | list):
-                        walk(item, p)
+            out.append(p)
+            for item in node:
+                walk(item, p)
 
-    walk(value, "$")
-    return sorted(set(out), key=out.index)
+    walk(value, "")
+    return list(dict.fromkeys(out))
 
 
 def repeat(value: Any, count: int) -> Any:

@@ -238,8 +238,12 @@ def base64_encode_fromarray(a: Any) -> Any:
 
 
 def base64_decode_toguid(s: Any) -> Any:
+    """16 bytes as a GUID: the first two groups little-endian, the rest in byte order (the reference's
+    `JpbpECu8dUy7Pv5gbeJXAA==` is 10e99626-bc2b-754c-bb3e-fe606de25700)."""
     raw = base64.b64decode(_text(s), validate=True)
-    return str(uuid.UUID(bytes_le=raw))
+    if len(raw) != 16:
+        return None
+    return str(uuid.UUID(bytes=raw[3::-1] + raw[5:3:-1] + raw[6:]))
 
 
 def base64_encode_fromguid(g: Any) -> Any:
