@@ -6,8 +6,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
-from huntvault.kql.lowering.coerce import unify
-from huntvault.kql.lowering.pycall import py_function
+from huntvault.kql.lowering.coerce import type_argument, unify
+from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.values import N, T, call, cast_expr, convert, dtype
 
 
@@ -49,6 +49,14 @@ def f_bitset_count_ones(c: Compiler, args: list[T], node: A.Call) -> T:
         exp.Cast(this=call("bit_count", exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), to=dtype("BIGINT")),
         "long",
     )
+
+
+def f_percentile_tdigest(c: Compiler, args: list[T], node: A.Call) -> T:
+    """percentile_tdigest(digest, p [, typeof(t)]): the value, as a real unless a type is given."""
+    kind = type_argument(args[2]) if len(args) > 2 else "real"
+    if kind is None:
+        raise c.err(f"{node.name}() takes the result type as typeof(type)", node)
+    return convert(py_value(c, "percentile_tdigest", args[:2], "dynamic"), kind)
 
 
 def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -169,7 +177,7 @@ FUNCTIONS: dict[str, Function] = {
     "binary_shift_right": Function(f_binary(exp.BitwiseRightShift), (2, 2), "long"),
     "binary_not": Function(f_binary_not, (1, 1), "long"),
     "bitset_count_ones": Function(f_bitset_count_ones, (1, 1), "long"),
-    "percentile_tdigest": py_function("percentile_tdigest", (2, 3), "real"),
+    "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None),
     "percentile_array_tdigest": py_function("percentile_array_tdigest", (2, None), "dynamic"),
     "rank_tdigest": py_function("rank_tdigest", (2, 2), "long"),
     "percentrank_tdigest": py_function("percentrank_tdigest", (2, 2), "real"),

@@ -93,6 +93,8 @@ def _v6(value: Any) -> tuple[int, int] | None:
         return None
     text = str(value).strip()
     addr, _, pre = text.partition("/")
+    if "." in addr and ":" in addr:  # `::192.168.1.1` is read as the IPv4 address (mapped), prefix and all
+        addr = addr.rsplit(":", 1)[1]
     try:
         ip6 = ipaddress.IPv6Address(addr)
         value6, limit = int(ip6), 128
