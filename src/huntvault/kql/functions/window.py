@@ -15,7 +15,9 @@ def _order(c: Compiler) -> exp.Order | None:
 
 def f_row_number(c: Compiler, args: list[T], node: A.Call) -> T:
     start = args[0].sql if args else N(1)
-    w = exp.Window(this=call("row_number"), order=_order(c))
+    w = exp.Window(
+        this=call("row_number"), partition_by=_partition(c, args, node, 1) or None, order=_order(c)
+    )
     return T(exp.Add(this=exp.Sub(this=w, expression=N(1)), expression=start), "long")
 
 
@@ -31,11 +33,43 @@ def nav_fn(name: str) -> Lowering:
     return lower
 
 
+def _changes_of(node: A.Node) -> str | None:
+    """The column X of a restart condition `prev(X) != X` (or `X != prev(X)`): restart when X changes."""
+    if not isinstance(node, A.Binary) or node.op != "!=":
+        return None
+    for a, b in ((node.left, node.right), (node.right, node.left)):
+        if (
+            isinstance(a, A.Call)
+            and a.name.lower() == "prev"
+            and len(a.args) == 1
+            and isinstance(a.args[0], A.Name)
+            and isinstance(b, A.Name)
+            and a.args[0].name == b.name
+        ):
+            return b.name
+    return None
+
+
+def _partition(c: Compiler, args: list[T], node: A.Call, at: int) -> list[exp.Expression]:
+    """The PARTITION BY of a `restart` argument: none when absent or false; `prev(X) != X` restarts per X."""
+    if len(args) <= at or (args[at].is_const and args[at].const is False):
+        return []
+    column = _changes_of(node.args[at])
+    if column is None:
+        raise c.planner.unsupported(
+            f"{node.name}(): a restart condition other than prev(X) != X is not supported", node
+        )
+    return [c.compile(A.Name(name=column)).sql]
+
+
 def f_row_cumsum(c: Compiler, args: list[T], node: A.Call) -> T:
-    if len(args) > 1 and not (args[1].is_const and args[1].const is False):
-        raise c.planner.unsupported("row_cumsum() with a restart condition is not supported", node)
     frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
-    w = exp.Window(this=exp.Sum(this=args[0].sql), order=_order(c), spec=frame)
+    w = exp.Window(
+        this=exp.Sum(this=args[0].sql),
+        partition_by=_partition(c, args, node, 1) or None,
+        order=_order(c),
+        spec=frame,
+    )
     kind = "real" if args[0].type in ("real", "decimal") else args[0].type
     return T(w if kind == "real" else exp.Cast(this=w, to=dtype("BIGINT")), kind)
 
@@ -44,10 +78,9 @@ def rank_fn(name: str) -> Lowering:
     """row_rank_dense/row_rank_min: the rank of the row's term in the serialized order (sorted by the term)."""
 
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        if len(args) > 1 and not (args[1].is_const and args[1].const is False):
-            raise c.planner.unsupported(f"{node.name}() with a restart condition is not supported", node)
         order = _order(c) or exp.Order(expressions=[exp.Ordered(this=args[0].sql)])
-        return T(exp.Cast(this=exp.Window(this=call(name), order=order), to=dtype("BIGINT")), "long")
+        w = exp.Window(this=call(name), partition_by=_partition(c, args, node, 1) or None, order=order)
+        return T(exp.Cast(this=w, to=dtype("BIGINT")), "long")
 
     return lower
 

@@ -116,7 +116,7 @@ def _type_of(v: Any) -> Any:
     if isinstance(v, bool):
         return "bool"
     if isinstance(v, int):
-        return "int" if -(2**31) <= v < 2**31 else "long"
+        return "long"
     if isinstance(v, float):
         return "double"
     if isinstance(v, str):
@@ -125,7 +125,7 @@ def _type_of(v: Any) -> Any:
         inner: Any = None
         for item in v:
             inner = _union(inner, _type_of(item))
-        return {"indexer": inner} if inner is not None else "dynamic"
+        return {"`indexer`": inner} if inner is not None else "dynamic"
     if isinstance(v, dict):
         return {k: _type_of(x) for k, x in v.items()}
     return None

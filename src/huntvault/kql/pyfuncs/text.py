@@ -410,23 +410,36 @@ def sha_hex(name: str) -> Any:
 
 
 def replace_strings(text: Any, lookups: Any, replacements: Any) -> Any:
+    """All lookups replaced in one pass, no overlaps; at a position the earlier lookup wins. A lookup that
+    is not a string is ignored; a rewrite that is not a string keeps the matched text."""
     s = _text(text)
-    finds = [_text(x) for x in lookups] if isinstance(lookups, list) else []
-    reps = [_text(x) for x in replacements] if isinstance(replacements, list) else []
-    pairs = [(f, reps[i] if i < len(reps) else "") for i, f in enumerate(finds) if f]
+    finds = lookups if isinstance(lookups, list) else []
+    reps = replacements if isinstance(replacements, list) else []
+    pairs: list[tuple[str, str | None]] = []
+    for i, f in enumerate(finds):
+        if isinstance(f, str) and f:
+            r = reps[i] if i < len(reps) else None
+            pairs.append((f, r if isinstance(r, str) else None))
+    claimed: list[tuple[int, int, str]] = []  # (start, end, rewrite): earlier lookups claim text first
+    taken = [False] * len(s)
+    for f, r in pairs:
+        at = s.find(f)
+        while at >= 0:
+            end = at + len(f)
+            if not any(taken[at:end]):
+                claimed.append((at, end, f if r is None else r))
+                for k in range(at, end):
+                    taken[k] = True
+                at = s.find(f, end)
+            else:
+                at = s.find(f, at + 1)
     out: list[str] = []
-    i = 0
-    while i < len(s):
-        best: tuple[str, str] | None = None
-        for f, r in pairs:
-            if s.startswith(f, i) and (best is None or len(f) > len(best[0])):
-                best = (f, r)
-        if best is None:
-            out.append(s[i])
-            i += 1
-        else:
-            out.append(best[1])
-            i += len(best[0])
+    pos = 0
+    for start, end, rewrite in sorted(claimed):
+        out.append(s[pos:start])
+        out.append(rewrite)
+        pos = end
+    out.append(s[pos:])
     return "".join(out)
 
 
