@@ -271,22 +271,26 @@ def series_magnitude(a: Any) -> Any:
 
 
 def series_cosine_similarity(a: Any, b: Any, mag_a: Any = None, mag_b: Any = None) -> Any:
-    got = _pair(a, b)
-    if got is None:
+    """Cosine similarity over the shorter length; non-numeric elements are left out; empty input is null."""
+    xs, ys = _series(a), _series(b)
+    if not xs or not ys:
         return None
-    xs, ys = got
-    ma = float(mag_a) if mag_a is not None else math.sqrt(sum(x * x for x in xs))
-    mb = float(mag_b) if mag_b is not None else math.sqrt(sum(y * y for y in ys))
+    pairs = [(x, y) for x, y in zip(xs, ys, strict=False) if x is not None and y is not None]
+    ma = float(mag_a) if mag_a is not None else math.sqrt(sum(x * x for x, _ in pairs))
+    mb = float(mag_b) if mag_b is not None else math.sqrt(sum(y * y for _, y in pairs))
     if ma == 0 or mb == 0:
-        return math.nan
-    return sum(x * y for x, y in zip(xs, ys, strict=True)) / (ma * mb)
+        return None
+    return sum(x * y for x, y in pairs) / (ma * mb)
 
 
 def series_pearson_correlation(a: Any, b: Any) -> Any:
-    got = _pair(a, b)
-    if got is None or len(got[0]) < 2:
+    """Pearson's r; a non-numeric element or arrays of different lengths give null."""
+    xs, ys = _series(a), _series(b)
+    if xs is None or ys is None or len(xs) != len(ys) or len(xs) < 2:
         return None
-    return float(np.corrcoef(np.array(got[0]), np.array(got[1]))[0, 1])
+    if any(v is None for v in xs) or any(v is None for v in ys):
+        return None
+    return float(np.corrcoef(np.array(xs, dtype=float), np.array(ys, dtype=float))[0, 1])
 
 
 def series_sum(a: Any) -> Any:
