@@ -179,4 +179,6 @@ FUNCTIONS: dict[str, Function] = {
     "replace_strings": py_function("replace_strings", (3, 3), "string"),
     "has_any_index": py_function("has_any_index", (2, 2), "long"),
     "format_bytes": py_function("format_bytes", (1, 4), "string"),
+    "to_utf8": py_function("unicode_codepoints_from_string", (1, 1), "dynamic"),
+    "make_string": py_function("unicode_codepoints_to_string", (1, None), "string"),
 }

@@ -254,8 +254,26 @@ def base64_decode_tostring(s: Any) -> Any:
     return base64.b64decode(_text(s), validate=True).decode("utf-8")
 
 
+def _stored(data: bytes) -> bytes:
+    """Raw deflate stored blocks (no compression)."""
+    out = bytearray()
+    for start in range(0, max(len(data), 1), 65535):
+        chunk = data[start : start + 65535]
+        final = 1 if start + 65535 >= len(data) else 0
+        out += bytes([final]) + struct.pack("<HH", len(chunk), len(chunk) ^ 0xFFFF) + chunk
+    return bytes(out)
+
+
 def gzip_compress_to_base64_string(s: Any) -> Any:
-    return base64.b64encode(gzip.compress(_text(s).encode("utf-8"))).decode("ascii")
+    """gzip with a zero mtime and OS 255, as the reference's output; data that deflate cannot shrink is stored."""
+    data = _text(s).encode("utf-8")
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw = packer.compress(data) + packer.flush()
+    if len(raw) >= len(data):
+        raw = _stored(data)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    return base64.b64encode(header + raw + trailer).decode("ascii")
 
 
 def gzip_decompress_from_base64_string(s: Any) -> Any:
@@ -263,7 +281,13 @@ def gzip_decompress_from_base64_string(s: Any) -> Any:
 
 
 def zlib_compress_to_base64_string(s: Any) -> Any:
-    return base64.b64encode(zlib.compress(_text(s).encode("utf-8"))).decode("ascii")
+    """zlib (window 15) with the reference's header (78 01); data that deflate cannot shrink is stored."""
+    data = _text(s).encode("utf-8")
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    raw = packer.compress(data) + packer.flush()
+    if len(raw) >= len(data):
+        raw = _stored(data)
+    return base64.b64encode(b"\x78\x01" + raw + struct.pack(">I", zlib.adler32(data))).decode("ascii")
 
 
 def zlib_decompress_from_base64_string(s: Any) -> Any:
