@@ -39,8 +39,8 @@ def fold(name: str, args: list[T], result: str) -> T | None:
     if not all(a.is_const for a in args):
         return None
     got = apply(name, [_arg_type(a) for a in args], [_jsonable(a) for a in args])
-    if got is None:
-        return literal(None, result)
+    if got is None:  # strings are never null in Kusto: a failed string function is ""
+        return literal("", result) if result == "string" else literal(None, result)
     if result == "timespan" and isinstance(got, timedelta):
         got = got // timedelta(microseconds=1)
     if result == "dynamic":
@@ -61,8 +61,10 @@ def py_value(c: Compiler, name: str, args: list[T], result: str) -> T:
     types = ",".join(_arg_type(a) for a in args) + "->" + result
     values = call("json_array", *[_json_text(c, a) for a in args])
     udf = call(UDF_NAME, S(name), S(types), exp.Cast(this=values, to=dtype("VARCHAR")))
-    if result in ("string", "guid"):
+    if result == "string":  # never null
         return T(exp.Coalesce(this=udf, expressions=[S("")]), result)
+    if result == "guid":
+        return T(udf, result)
     if result == "dynamic":
         return T(exp.Cast(this=udf, to=dtype("JSON")), result)
     return T(exp.TryCast(this=udf, to=dtype(SQL_TYPES[result])), result)
