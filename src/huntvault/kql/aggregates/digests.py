@@ -145,7 +145,7 @@ AGGREGATES: dict[str, Aggregate] = {
     "percentiles_array": Aggregate(a_percentiles_array, "percentiles_", arity=(2, None), returns="dynamic"),
     "percentilew": Aggregate(a_percentilew, "percentilew_", arity=(3, 3), spark=duckdb_only),
     "percentilesw": Aggregate(a_percentilesw, "percentilesw_", arity=(3, None), spark=duckdb_only),
-    "percentilesw_array": Aggregate(a_percentilesw_array, "percentilesw_", arity=(3, None), returns="dynamic", spark=duckdb_only),
+    "percentilesw_array": Aggregate(a_percentilesw_array, "percentile_", arity=(3, None), returns="dynamic", spark=duckdb_only),
     "tdigest": Aggregate(a_tdigest, "tdigest_", arity=(1, 2), returns="dynamic", spark=duckdb_only),
     "tdigest_merge": Aggregate(a_tdigest_merge, "tdigest_merge_", arity=(1, 1), returns="dynamic", spark=duckdb_only),
     "merge_tdigests": Aggregate(a_tdigest_merge, "merge_tdigests_", arity=(1, 1), returns="dynamic", spark=duckdb_only),

@@ -86,7 +86,9 @@ def datetime_local_to_utc(dt: Any, tz: Any) -> Any:
     if not isinstance(dt, datetime):
         return None
     naive = dt.astimezone(UTC).replace(tzinfo=None)
-    return naive.replace(tzinfo=ZoneInfo(str(tz))).astimezone(UTC)
+    # an ambiguous local time is read as standard time and a skipped one with the offset after the
+    # change (fold=1), which reproduces the reference's DST examples
+    return naive.replace(tzinfo=ZoneInfo(str(tz)), fold=1).astimezone(UTC)
 
 
 def datetime_list_timezones() -> Any:
