@@ -6,7 +6,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
-from huntvault.kql.values import N, T, call, convert, dtype
+from huntvault.kql.lowering.pycall import py_value
+from huntvault.kql.values import N, T, call, convert, dtype, fn
 
 
 def _order(c: Compiler) -> exp.Order | None:
@@ -85,7 +86,24 @@ def rank_fn(name: str) -> Lowering:
     return lower
 
 
+def f_row_window_session(c: Compiler, args: list[T], node: A.Call) -> T:
+    """row_window_session(t, max_from_first, max_between [, restart]): each row's session start, from the
+    rows before it in the serialized order (their times as one window list, walked in Python)."""
+    if args[0].type != "datetime":
+        raise c.err(f"{node.name}() takes a datetime expression first", node)
+    frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+    times = exp.Window(
+        this=call("list", c.planner.dialect.epoch_us(args[0].sql)),
+        partition_by=_partition(c, args, node, 3) or None,
+        order=_order(c),
+        spec=frame,
+    )
+    history = T(fn("to_json", times), "dynamic")
+    return py_value(c, "row_window_session", [history, args[1], args[2]], "datetime")
+
+
 FUNCTIONS: dict[str, Function] = {
+    "row_window_session": Function(f_row_window_session, (3, 4), "datetime"),
     "row_cumsum": Function(f_row_cumsum, (1, 2), None),
     "row_rank_dense": Function(rank_fn("dense_rank"), (1, 2), "long"),
     "row_rank_min": Function(rank_fn("rank"), (1, 2), "long"),

@@ -161,3 +161,24 @@ def format_datetime(dt: Any, fmt: Any) -> Any:
 
 
 IMPLS["format_datetime"] = format_datetime
+
+
+def row_window_session(values: Any, max_from_first: Any, max_between: Any) -> Any:
+    """The session start of the last value of `values` (epoch microseconds in serialized order): a new
+    session starts when a value is farther than max_from_first from the session's first value or
+    farther than max_between from the previous one."""
+    if not isinstance(values, list) or not values or values[-1] is None:
+        return None
+    first_limit = max_from_first // timedelta(microseconds=1)
+    step_limit = max_between // timedelta(microseconds=1)
+    start = prev = None
+    for v in values:
+        if v is None:
+            continue
+        if start is None or prev is None or v - start > first_limit or v - prev > step_limit:
+            start = v
+        prev = v
+    return None if start is None else _EPOCH + timedelta(microseconds=int(start))
+
+
+IMPLS["row_window_session"] = row_window_session
