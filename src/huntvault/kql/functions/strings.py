@@ -122,12 +122,6 @@ def f_countof(c: Compiler, args: list[T], node: A.Call) -> T:
     )
 
 
-def f_translate(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(
-        call("translate", to_string(args[2]).sql, to_string(args[0]).sql, to_string(args[1]).sql), "string"
-    )
-
-
 def f_strrep(c: Compiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
     if len(args) == 3:
@@ -161,7 +155,7 @@ FUNCTIONS: dict[str, Function] = {
     "split": Function(f_split, (2, 3), "dynamic"),
     "reverse": Function(f_reverse, (1, 1), "string"),
     "countof": Function(f_countof, (2, 3), "long"),
-    "translate": Function(f_translate, (3, 3), "string"),
+    "translate": py_function("translate", (3, 3), "string"),
     "strrep": Function(f_strrep, (2, 3), "string"),
     "strcat_array": Function(f_strcat_array, (2, 2), "string"),
     "array_strcat": Function(f_strcat_array, (2, 2), "string"),

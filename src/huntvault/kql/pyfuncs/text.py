@@ -650,3 +650,16 @@ def extract_all(pattern: Any, groups: Any, text: Any = None) -> Any:
 
 
 IMPLS["extract_all"] = extract_all
+
+
+def translate(search: Any, replace: Any, source: Any) -> Any:
+    """Each character of `search` in `source` becomes the character at the same place in `replace` (its
+    last character when `replace` is shorter); with an empty `replace` the characters are removed."""
+    find, rep, text = _text(search), _text(replace), _text(source)
+    if not rep:
+        return "".join(ch for ch in text if ch not in find)
+    table = {ch: rep[min(i, len(rep) - 1)] for i, ch in reversed(list(enumerate(find)))}
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+IMPLS["translate"] = translate
