@@ -111,10 +111,17 @@ def f_reverse(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("reverse", to_string(args[0]).sql), "string")
 
 
+def _overlaps(needle: str) -> bool:
+    """Whether two occurrences of the text can overlap (a proper prefix equals a suffix)."""
+    return not needle or any(needle[:k] == needle[-k:] for k in range(1, len(needle)))
+
+
 def f_countof(c: Compiler, args: list[T], node: A.Call) -> T:
     s, needle = to_string(args[0]).sql, to_string(args[1]).sql
     if len(args) == 3 and args[2].const == "regex":
         return T(call("len", call("regexp_extract_all", s, needle)), "long")
+    if not (args[1].is_const and isinstance(args[1].const, str) and not _overlaps(args[1].const)):
+        return py_value(c, "countof", args, "long")  # plain matches may overlap ("aa" in "aaa" is 2)
     diff = exp.Sub(this=exp.Length(this=s), expression=exp.Length(this=call("replace", s, needle, S(""))))
     return T(
         exp.Cast(this=exp.Div(this=diff, expression=exp.Length(this=needle)), to=dtype("BIGINT")),

@@ -663,3 +663,20 @@ def translate(search: Any, replace: Any, source: Any) -> Any:
 
 
 IMPLS["translate"] = translate
+
+
+def countof(text: Any, search: Any, kind: Any = "normal") -> Any:
+    """Occurrences of `search`: plain matches may overlap, regex matches do not."""
+    s, needle = _text(text), _text(search)
+    if str(kind).lower() == "regex":
+        return len(re.findall(needle, s))
+    if not needle:
+        return 0
+    count, at = 0, s.find(needle)
+    while at >= 0:
+        count += 1
+        at = s.find(needle, at + 1)
+    return count
+
+
+IMPLS["countof"] = countof
