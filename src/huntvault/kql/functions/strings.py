@@ -35,7 +35,16 @@ def f_strlen(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_substring(c: Compiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
-    start = exp.Add(this=args[1].sql, expression=N(1))
+    # zero-based; a negative start counts from the end (SQL's 1-based start takes it as it is)
+    first = args[1]
+    start: exp.Expression
+    if first.is_const and isinstance(first.const, int):
+        start = N(first.const) if first.const < 0 else N(first.const + 1)
+    else:
+        start = exp.Case(
+            ifs=[exp.If(this=exp.LT(this=first.sql, expression=N(0)), true=first.sql.copy())],
+            default=exp.Add(this=first.sql.copy(), expression=N(1)),
+        )
     if len(args) > 2:
         return T(
             exp.Coalesce(this=exp.Substring(this=s, start=start, length=args[2].sql), expressions=[S("")]),

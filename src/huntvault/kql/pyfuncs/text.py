@@ -680,3 +680,17 @@ def countof(text: Any, search: Any, kind: Any = "normal") -> Any:
 
 
 IMPLS["countof"] = countof
+
+
+def tohex(value: Any, min_length: Any = 0, kind: Any = "long") -> Any:
+    """Hexadecimal text; negative ints are 32-bit two's complement, longs 64-bit; padded to min_length (<= 16)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    v = int(value)
+    if v < 0:
+        v += 1 << (32 if kind == "int" else 64)
+    width = min(max(int(min_length or 0), 0), 16)
+    return format(v, "x").zfill(width)
+
+
+IMPLS["tohex"] = tohex
