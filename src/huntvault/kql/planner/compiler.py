@@ -288,7 +288,7 @@ class ExprCompiler:
             raise self.err(
                 f"aggregate {node.name}() is only valid in summarize (or make-series/top-nested)", node
             )
-        if entry.extreme is not None:
+        if entry.extreme in ("max", "min"):  # take_any inside an expression is one value (any_value)
             raise self.err(f"{node.name}() must be the whole aggregate expression", node)
         inner = ExprCompiler(self.scope.with_aggregates(None))
         args = [inner.compile(a) for a in node.args if not isinstance(a, A.Star)]
