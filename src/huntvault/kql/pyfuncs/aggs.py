@@ -67,7 +67,8 @@ def _order(v: Any) -> tuple[int, Any]:
 
 
 def tdigest(values: Any) -> Any:
-    return sorted([v for v in values if v is not None], key=_order) if isinstance(values, list) else []
+    kept = [v for v in values if v is not None] if isinstance(values, list) else []
+    return sorted(kept, key=_order) if kept else None
 
 
 def percentile_tdigest(digest: Any, percent: Any, kind: Any = None) -> Any:
