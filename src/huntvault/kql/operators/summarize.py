@@ -80,7 +80,9 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         elif inner_agg is not None:
             expr = inner_agg
             arg = expr.args[0] if expr.args else None
-            derived = p.compile(arg, scope).name if isinstance(arg, (A.Name, A.Member, A.Index, A.Call)) else None
+            derived = (
+                p.compile(arg, scope).name if isinstance(arg, (A.Name, A.Member, A.Index, A.Call)) else None
+            )
             name = default_aggregate_name(p, expr, derived)
         else:
             counter += 1
