@@ -107,7 +107,8 @@ def test_language_lists_the_engines_own_words(client: TestClient) -> None:
         assert "unknown function" not in msg, agg
     assert "unknown function" in hunt(client, "print x = nosuchfn()").json()["error"]["message"]
     for name in lang["offline"]:
-        assert "needs Defender" in hunt(client, f"print x = {name}()").json()["error"]["message"]
+        message = hunt(client, f"print x = {name}()").json()["error"]["message"]
+        assert "not available offline" in message and name in message, name
 
 
 # -- the time range -----------------------------------------------------------------------------------

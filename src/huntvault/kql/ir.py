@@ -296,6 +296,8 @@ class Aggregate:
     spark: AggLowering | None = None
     #: "max"/"min" for arg_max/arg_min: summarize expands them into several columns itself
     extreme: str | None = None
+    #: how many leading arguments name the result (`covariance_x_y`: 2)
+    name_args: int = 1
 
 
 N = TypeVar("N", bound=A.Node)

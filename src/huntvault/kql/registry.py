@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from huntvault.kql import ast as A
 from huntvault.kql.aggregates import basic as agg_basic
+from huntvault.kql.aggregates import digests as agg_digests
 from huntvault.kql.aggregates import lists as agg_lists
 from huntvault.kql.aggregates import stats as agg_stats
 from huntvault.kql.functions import (
@@ -117,7 +118,7 @@ FUNCTIONS: dict[str, Function] = merge(
 SPECIALS: dict[str, Special] = merge("special form", special.SPECIALS)
 OFFLINE: dict[str, Offline] = merge("offline built-in", special.OFFLINE)
 AGGREGATES: dict[str, Aggregate] = merge(
-    "aggregate", agg_basic.AGGREGATES, agg_lists.AGGREGATES, agg_stats.AGGREGATES
+    "aggregate", agg_basic.AGGREGATES, agg_lists.AGGREGATES, agg_stats.AGGREGATES, agg_digests.AGGREGATES
 )
 BINARY: dict[str, BinaryLowering] = merge(
     "binary operator", comparison.BINARY, arithmetic.BINARY, text.BINARY

@@ -314,6 +314,142 @@ def periods_detect(xs: Series, args: list[Any]) -> dict[str, list[float]]:
     return {"periods": [float(best)] if best else [], "scores": [min(best_score, 1.0)] if best else []}
 
 
+def _fit(ys: list[float], xs: list[float]) -> tuple[float, float, list[float]]:
+    """Least-squares line over (xs, ys): slope, interception, the fitted values."""
+    n = len(ys)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
+    icept = my - slope * mx
+    return slope, icept, [slope * x + icept for x in xs]
+
+
+def _var(vals: list[float]) -> float:
+    n = len(vals)
+    if n < 2:
+        return 0.0
+    m = sum(vals) / n
+    return sum((v - m) ** 2 for v in vals) / (n - 1)
+
+
+def _rsquare(ys: list[float], fit: list[float]) -> float:
+    m = sum(ys) / len(ys)
+    tot = sum((y - m) ** 2 for y in ys)
+    res = sum((y - f) ** 2 for y, f in zip(ys, fit, strict=True))
+    return 1.0 - res / tot if tot else 1.0
+
+
+def fit_2lines(xs: Series, args: list[Any]) -> dict[str, Any] | None:
+    """Two lines split where their total squared error is least (x = 1..n); each side has 2 points or more."""
+    ys = [v if v is not None else 0.0 for v in xs]
+    n = len(ys)
+    if n < 4:
+        return None
+    idx = [float(i + 1) for i in range(n)]
+    best: tuple[float, int] | None = None
+    for k in range(2, n - 1):
+        left, right = _fit(ys[:k], idx[:k]), _fit(ys[k:], idx[k:])
+        err = sum((y - f) ** 2 for y, f in zip(ys, left[2] + right[2], strict=True))
+        if best is None or err < best[0] - 1e-12:
+            best = (err, k)
+    assert best is not None
+    k = best[1]
+    (ls, li, lf), (rs, ri, rf) = _fit(ys[:k], idx[:k]), _fit(ys[k:], idx[k:])
+    fit = lf + rf
+    resid = [y - f for y, f in zip(ys, fit, strict=True)]
+    return {
+        "rsquare": _rsquare(ys, fit),
+        "split_idx": k - 1,
+        "variance": _var(ys),
+        "rvariance": _var(resid),
+        "line_fit": fit,
+        "right_rsquare": _rsquare(ys[k:], rf),
+        "right_slope": rs,
+        "right_interception": ri,
+        "right_variance": _var(ys[k:]),
+        "right_rvariance": _var([y - f for y, f in zip(ys[k:], rf, strict=True)]),
+        "left_rsquare": _rsquare(ys[:k], lf),
+        "left_slope": ls,
+        "left_interception": li,
+        "left_variance": _var(ys[:k]),
+        "left_rvariance": _var([y - f for y, f in zip(ys[:k], lf, strict=True)]),
+    }
+
+
+def fit_poly(xs: Series, args: list[Any]) -> dict[str, Any] | None:
+    """Polynomial least squares of the given degree (x = the second argument, or 1..n)."""
+    import numpy as np
+
+    ys = [v if v is not None else 0.0 for v in xs]
+    xv = args[0] if args and isinstance(args[0], list) else [float(i + 1) for i in range(len(ys))]
+    degree = int(args[1]) if len(args) > 1 and args[1] is not None else 1
+    if not ys or len(xv) != len(ys) or not 1 <= degree <= 6:
+        return None
+    x = [_num(v) or 0.0 for v in xv]
+    coeffs = np.polyfit(np.array(x), np.array(ys), degree)
+    fit = [float(v) for v in np.polyval(coeffs, np.array(x))]
+    return {
+        "rsquare": _rsquare(ys, fit),
+        "coefficients": [float(c) for c in coeffs],
+        "variance": _var(ys),
+        "rvariance": _var([y - f for y, f in zip(ys, fit, strict=True)]),
+        "poly_fit": fit,
+    }
+
+
+def periods_validate(xs: Series, args: list[Any]) -> dict[str, list[float]]:
+    """The autocorrelation score (0..1) of each given period (fractional periods interpolate two lags)."""
+    ys = [v if v is not None else 0.0 for v in xs]
+    n = len(ys)
+    mean = sum(ys) / n if n else 0.0
+    d = [y - mean for y in ys]
+    energy = sum(v * v for v in d)
+
+    def score(lag: int) -> float:
+        if energy <= 0 or lag < 1 or lag >= n:
+            return 0.0
+        return sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag)
+
+    periods = [float(p) for p in args if _num(p) is not None]
+    scores = []
+    for p in periods:
+        lo = math.floor(p)
+        frac = p - lo
+        value = score(lo) if frac == 0 else (1 - frac) * score(lo) + frac * score(lo + 1)
+        scores.append(round(min(max(value, 0.0), 1.0), 2))
+    return {"periods": periods, "scores": scores}
+
+
+def seasonal(xs: Series, args: list[Any]) -> list[float]:
+    """The seasonal component (median per phase) for the given or detected period."""
+    period = args[0] if args and args[0] is not None else -1
+    return decompose(xs, [period, "none", 0, 0.6])["seasonal"]
+
+
+def decompose_forecast(xs: Series, args: list[Any]) -> dict[str, list[float]]:
+    """Decompose the learning points (all but the last `points`) and extend seasonal + trend over the rest."""
+    points = int(args[0]) if args and args[0] is not None else 0
+    season = args[1] if len(args) > 1 else -1
+    trend = args[2] if len(args) > 2 and args[2] is not None else "linefit"
+    season_thr = args[3] if len(args) > 3 else 0.6
+    return decompose(xs, [season, trend, points, season_thr])
+
+
+def fft(xs: Series, args: list[Any], inverse: bool = False) -> dict[str, list[float]] | None:
+    import numpy as np
+
+    imag = args[0] if args and isinstance(args[0], list) else [0.0] * len(xs)
+    if len(imag) != len(xs):
+        return None
+    z = np.array([v or 0.0 for v in xs]) + 1j * np.array([_num(v) or 0.0 for v in imag])
+    out = np.fft.ifft(z) if inverse else np.fft.fft(z)
+    return {"real": [float(v) for v in out.real], "imag": [float(v) for v in out.imag]}
+
+
+def ifft(xs: Series, args: list[Any]) -> dict[str, list[float]] | None:
+    return fft(xs, args, inverse=True)
+
+
 SERIES_UDFS: dict[str, Callable[[Series, list[Any]], Any]] = {
     "series_stats": stats,
     "series_fit_line": fit_line,
@@ -326,6 +462,13 @@ SERIES_UDFS: dict[str, Callable[[Series, list[Any]], Any]] = {
     "series_fir": fir,
     "series_iir": iir,
     "series_periods_detect": periods_detect,
+    "series_fit_2lines": fit_2lines,
+    "series_fit_poly": fit_poly,
+    "series_periods_validate": periods_validate,
+    "series_seasonal": seasonal,
+    "series_decompose_forecast": decompose_forecast,
+    "series_fft": fft,
+    "series_ifft": ifft,
 }
 
 

@@ -105,8 +105,9 @@ AGGREGATES: dict[str, Aggregate] = {
     "max": Aggregate(a_minmax(exp.Max), "max_", arity=(1, 1)),
     "minif": Aggregate(a_minmaxif(exp.Min), "minif_", arity=(2, 2)),
     "maxif": Aggregate(a_minmaxif(exp.Max), "maxif_", arity=(2, 2)),
-    "any": Aggregate(a_any, "any_", arity=(1, None)),
-    "take_any": Aggregate(a_any, "any_", arity=(1, None)),
+    # take_any/any are expanded by summarize (several columns from one row); listed for name lookup
+    "any": Aggregate(a_any, "any_", arity=(1, None), extreme="any"),
+    "take_any": Aggregate(a_any, "", arity=(1, None), extreme="any"),
     "anyif": Aggregate(a_anyif, "anyif_", arity=(2, 2)),
     "take_anyif": Aggregate(a_anyif, "anyif_", arity=(2, 2)),
     # arg_max/arg_min are expanded by summarize itself (several output columns); listed for name lookup

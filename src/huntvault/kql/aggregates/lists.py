@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import AggLowering, Aggregate, Compiler
+from huntvault.kql.lowering.dynamic import ordered_distinct
 from huntvault.kql.values import T, as_bool, call, dtype, to_dynamic
 
 JSON = dtype("JSON")
@@ -16,7 +17,23 @@ def _json_text(text: str) -> exp.Expression:
     return exp.Cast(this=exp.Literal.string(text), to=JSON.copy())
 
 
-def make_list(distinct: bool, conditional: bool) -> AggLowering:
+def _flat_set(v: T, where: exp.Expression) -> exp.Expression:
+    """make_set of dynamic values: arrays add their elements (Kusto flattens them), distinct in first-seen order."""
+    item = v.sql
+    as_list = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.EQ(this=call("json_type", item), expression=exp.Literal.string("ARRAY")),
+                true=exp.Cast(this=item.copy(), to=JSON_LIST.copy()),
+            )
+        ],
+        default=exp.Array(expressions=[item.copy()]),
+    )
+    flat = call("flatten", exp.Filter(this=call("list", as_list), expression=exp.Where(this=where)))
+    return ordered_distinct(flat)
+
+
+def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         v = args[0]
         item = to_dynamic(v).sql
@@ -29,11 +46,16 @@ def make_list(distinct: bool, conditional: bool) -> AggLowering:
         elif len(args) > 1:
             limit = args[1]
         values = call("list", exp.Distinct(expressions=[item]) if distinct else item)
-        # nulls are ignored, as in Kusto
+        # nulls are ignored, as in Kusto (make_list_with_nulls keeps them, as JSON null)
         where: exp.Expression = exp.Not(this=exp.Is(this=v.sql, expression=exp.Null()))
+        if nulls:
+            values = call("list", exp.Coalesce(this=item.copy(), expressions=[_json_text("null")]))
+            where = exp.true()
         if cond is not None:
             where = exp.And(this=where, expression=exp.Paren(this=as_bool(cond)))
         agg: exp.Expression = exp.Filter(this=values, expression=exp.Where(this=where))
+        if distinct and v.type == "dynamic" and c.planner.dialect.name != "spark":
+            agg = _flat_set(v, where.copy())
         if limit is not None:
             agg = call("list_slice", agg, exp.Literal.number(1), limit.sql)
         out = exp.Cast(this=exp.Cast(this=agg, to=JSON_LIST.copy()), to=JSON.copy())
@@ -67,7 +89,7 @@ AGGREGATES: dict[str, Aggregate] = {
     "makelist": Aggregate(make_list(False, False), "list_", empty="[]", arity=(1, 2), returns="dynamic"),
     "make_list_if": Aggregate(make_list(False, True), "list_", empty="[]", arity=(2, 3), returns="dynamic"),
     "make_list_with_nulls": Aggregate(
-        make_list(False, False), "list_", empty="[]", arity=(1, 2), returns="dynamic"
+        make_list(False, False, nulls=True), "list_", empty="[]", arity=(1, 2), returns="dynamic"
     ),
     "make_bag": Aggregate(a_make_bag, "bag_", empty="{}", arity=(1, 2), returns="dynamic"),
     "make_bag_if": Aggregate(a_make_bag, "bag_", empty="{}", arity=(2, 3), returns="dynamic"),

@@ -55,7 +55,6 @@ def a_binary_all(op: str) -> AggLowering:
 
 AGGREGATES: dict[str, Aggregate] = {
     "percentile": Aggregate(a_percentile, "percentile_", arity=(2, 2)),
-    "percentiles": Aggregate(a_percentiles, "percentiles_", arity=(2, None), returns="dynamic"),
     "stdev": Aggregate(stat("stddev_samp"), "stdev_", empty="0", arity=(1, 1), returns="real"),
     "stdevp": Aggregate(stat("stddev_pop"), "stdevp_", arity=(1, 1), returns="real"),
     "stdevif": Aggregate(statif("stddev_samp"), "stdevif_", arity=(2, 2), returns="real"),

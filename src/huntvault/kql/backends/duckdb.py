@@ -26,6 +26,8 @@ from huntvault.kql.backends.catalog import (
 from huntvault.kql.geomath import UDF_NAME as GEO_UDF
 from huntvault.kql.geomath import kql_geo
 from huntvault.kql.limits import HuntLimits
+from huntvault.kql.pyfuncs import UDF_NAME as FN_UDF_NAME
+from huntvault.kql.pyfuncs import kql_fn
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 
@@ -55,7 +57,7 @@ def sandbox(con: duckdb.DuckDBPyConnection, readable: list[Path], limits: HuntLi
 
 
 def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
-    """The kql_series (series_*) and kql_geo (geo_*) UDFs on a connection, once."""
+    """The kql_series (series_*), kql_geo (geo_*) and kql_fn (Python scalar functions) UDFs on a connection, once."""
     text = duckdb.sqltype("VARCHAR")
     try:  # cheaper than listing duckdb_functions() first (that listing costs a hunt's start-up ~20 ms)
         con.create_function(UDF_NAME, kql_series, [text, text, text], text, side_effects=False)
@@ -66,6 +68,17 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
             GEO_UDF,
             kql_geo,
             [text, text],
+            text,
+            null_handling=FunctionNullHandling.SPECIAL,
+            side_effects=False,
+        )
+    except (duckdb.NotImplementedException, duckdb.CatalogException):
+        pass
+    try:  # the scalar functions computed in Python (kql/pyfuncs): kql_fn(name, types, args_json)
+        con.create_function(  # "special": the UDF answers null itself
+            FN_UDF_NAME,
+            kql_fn,
+            [text, text, text],
             text,
             null_handling=FunctionNullHandling.SPECIAL,
             side_effects=False,

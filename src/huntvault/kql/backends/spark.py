@@ -26,6 +26,8 @@ from huntvault.kql.backends.catalog import (
 from huntvault.kql.geomath import UDF_NAME as GEO_UDF
 from huntvault.kql.geomath import kql_geo
 from huntvault.kql.limits import HuntLimits
+from huntvault.kql.pyfuncs import UDF_NAME as FN_UDF_NAME
+from huntvault.kql.pyfuncs import kql_fn
 from huntvault.kql.seriesmath import UDF_NAME, kql_series
 from huntvault.kql.values import SQL_TYPES
 
@@ -46,6 +48,13 @@ def _series_udf(name: str | None, series: str | None, args: str | None) -> str |
     if name is None or series is None or args is None:
         return None
     return kql_series(name, series, args)
+
+
+def _fn_udf(name: str | None, types: str | None, args: str | None) -> str | None:
+    """The Python scalar functions' UDF on Spark (null in, null out, as DuckDB's default null handling)."""
+    if name is None or types is None or args is None:
+        return None
+    return kql_fn(name, types, args)
 
 
 def spark_root(master: str, conf: tuple[tuple[str, str], ...]) -> SparkSession:
@@ -101,6 +110,7 @@ class SparkBackend(TableCatalog):
         self.spark = spark_root(limits.spark_master, limits.spark_conf).newSession()
         self.spark.udf.register(UDF_NAME, _series_udf, StringType())
         self.spark.udf.register(GEO_UDF, kql_geo, StringType())
+        self.spark.udf.register(FN_UDF_NAME, _fn_udf, StringType())
         tables: dict[str, list[tuple[str, str]]] = {}
         partitioned: set[str] = set()
         if root is not None:

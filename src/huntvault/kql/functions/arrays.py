@@ -7,7 +7,8 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import json_list, ordered_distinct
-from huntvault.kql.values import N, S, T, call, dtype, fn, literal, to_dynamic
+from huntvault.kql.lowering.pycall import py_function, py_value
+from huntvault.kql.values import S, T, call, dtype, fn, literal, to_dynamic
 
 
 def f_array_length(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -55,35 +56,21 @@ def f_set_has_element(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("list_contains", json_list(c, args[0]), to_dynamic(args[1]).sql), "bool")
 
 
-def f_array_index_of(c: Compiler, args: list[T], node: A.Call) -> T:
-    position = call("list_position", json_list(c, args[0]), to_dynamic(args[1]).sql)
-    return T(exp.Sub(this=position, expression=N(1)), "long")
-
-
-def f_array_slice(c: Compiler, args: list[T], node: A.Call) -> T:
-    lst = json_list(c, args[0])
-    start = exp.Add(this=args[1].sql, expression=N(1))
-    stop = exp.Add(this=args[2].sql, expression=N(1))
-    return T(fn("to_json", call("list_slice", lst, start, stop)), "dynamic")
-
-
-def f_array_sort(desc: bool) -> Lowering:
-    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        return T(
-            fn("to_json", call("list_sort", json_list(c, args[0]), S("DESC" if desc else "ASC"))), "dynamic"
-        )
-
-    return lower
+def f_array_sort(c: Compiler, args: list[T], node: A.Call) -> T:
+    """array_sort_asc/desc(a1 [, a2...] [, nulls_last]): several arrays give one column each (`a1_sorted`)."""
+    whole = py_value(c, node.name.lower(), args, "dynamic")
+    arrays = [a for a in args if a.type != "bool"]
+    if len(arrays) < 2:
+        return whole
+    parts: list[tuple[str, T]] = []
+    for i, a in enumerate(arrays):
+        item = c.planner.dialect.json_extract(whole.sql.copy(), S(f"$[{i}]"))
+        parts.append((f"{a.name or f'array{i + 1}'}_sorted", T(item, "dynamic")))
+    return T(whole.sql, "dynamic", whole.const, parts=parts)
 
 
 def f_zip(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(fn("to_json", call("list_zip", *(json_list(c, a) for a in args))), "dynamic")
-
-
-def f_range(c: Compiler, args: list[T], node: A.Call) -> T:
-    step = args[2].sql if len(args) > 2 else N(1)
-    stop = exp.Add(this=args[1].sql, expression=step)
-    return T(fn("to_json", call("range", args[0].sql, stop, step)), "dynamic")
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -95,10 +82,21 @@ FUNCTIONS: dict[str, Function] = {
     "set_difference": Function(set_fn("difference"), (1, 64), "dynamic"),
     "array_concat": Function(set_fn("concat"), (1, 64), "dynamic"),
     "set_has_element": Function(f_set_has_element, (2, 2), "bool"),
-    "array_index_of": Function(f_array_index_of, (2, 2), "long"),
-    "array_slice": Function(f_array_slice, (3, 3), "dynamic"),
-    "array_sort_asc": Function(f_array_sort(False), (1, 1), "dynamic"),
-    "array_sort_desc": Function(f_array_sort(True), (1, 1), "dynamic"),
+    "array_index_of": py_function("array_index_of", (2, 5), "long"),
+    "array_slice": py_function("array_slice", (3, 3), "dynamic"),
+    "array_sort_asc": Function(f_array_sort, (1, 64), "dynamic"),
+    "array_sort_desc": Function(f_array_sort, (1, 64), "dynamic"),
+    "array_reverse": py_function("array_reverse", (1, 1), "dynamic"),
+    "array_rotate_left": py_function("array_rotate_left", (2, 2), "dynamic"),
+    "array_rotate_right": py_function("array_rotate_right", (2, 2), "dynamic"),
+    "array_shift_left": py_function("array_shift_left", (2, 3), "dynamic"),
+    "array_shift_right": py_function("array_shift_right", (2, 3), "dynamic"),
+    "array_split": py_function("array_split", (2, 2), "dynamic"),
+    "array_sum": py_function("array_sum", (1, 1), "real"),
+    "array_iff": py_function("array_iff", (3, 3), "dynamic"),
+    "array_iif": py_function("array_iff", (3, 3), "dynamic"),
+    "jaccard_index": py_function("jaccard_index", (2, 2), "real"),
+    "repeat": py_function("repeat", (2, 2), "dynamic"),
     "zip": Function(f_zip, (1, None), "dynamic"),
-    "range": Function(f_range, (2, 3), "dynamic"),
+    "range": py_function("range", (2, 3), "dynamic"),
 }

@@ -10,6 +10,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.coerce import type_argument
 from huntvault.kql.lowering.dynamic import dyn
+from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.values import S, T, call, convert, fn, literal, string, to_dynamic, to_string
 
 
@@ -100,7 +101,7 @@ FUNCTIONS: dict[str, Function] = {
     "parsejson": Function(f_parse_json, (1, 1), "dynamic"),
     "todynamic": Function(f_parse_json, (1, 1), "dynamic"),
     "toobject": Function(f_parse_json, (1, 1), "dynamic"),
-    "parse_xml": Function(f_parse_json, (1, 1), "dynamic"),
+    "parse_xml": py_function("parse_xml", (1, 1), "dynamic"),
     "extractjson": Function(f_extractjson, (2, 3), None),
     "extract_json": Function(f_extractjson, (2, 3), None),
     "pack": Function(f_pack, (0, None), "dynamic"),
@@ -109,4 +110,10 @@ FUNCTIONS: dict[str, Function] = {
     "bag_keys": Function(f_bag_keys, (1, 1), "dynamic"),
     "bag_merge": Function(f_bag_merge, (1, 64), "dynamic"),
     "gettype": Function(f_gettype, (1, 1), "string"),
+    "bag_has_key": py_function("bag_has_key", (2, 2), "bool"),
+    "bag_remove_keys": py_function("bag_remove_keys", (2, 2), "dynamic"),
+    "bag_set_key": py_function("bag_set_key", (3, 3), "dynamic"),
+    "bag_zip": py_function("bag_zip", (2, 2), "dynamic"),
+    "treepath": py_function("treepath", (1, 1), "dynamic"),
+    "dynamic_to_json": py_function("dynamic_to_json", (1, 1), "string"),
 }

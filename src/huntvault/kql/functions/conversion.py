@@ -7,8 +7,9 @@ from sqlglot import exp
 from huntvault.errors import KqlSyntaxError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.syntax import parse_datetime_text, parse_timespan_text
-from huntvault.kql.values import NUMERIC, N, T, call, convert, dtype, literal, null_of, to_string
+from huntvault.kql.values import NUMERIC, N, T, call, convert, dtype, literal, null_of, string, to_string
 
 
 def conv(kql_type: str, keeps_name: bool = True) -> Function:
@@ -58,7 +59,11 @@ def f_todecimal(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_tohex(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(exp.Lower(this=call("hex", args[0].sql)), "string")
+    """tohex(value [, minLength]): negative ints are 32-bit two's complement, longs 64-bit."""
+    if len(args) == 1 and args[0].type == "long":
+        return T(exp.Lower(this=call("hex", args[0].sql)), "string")
+    width = args[1] if len(args) > 1 else literal(0, "long")
+    return py_value(c, "tohex", [args[0], width, string(args[0].type)], "string")
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -74,11 +79,12 @@ FUNCTIONS: dict[str, Function] = {
     "toreal": conv("real"),
     "tobool": conv("bool"),
     "toboolean": conv("bool"),
-    "toguid": conv("guid"),
     "int": conv("int", keeps_name=False),
     "long": conv("long", keeps_name=False),
     "real": conv("real", keeps_name=False),
     "double": conv("real", keeps_name=False),
+    "decimal": conv("real", keeps_name=False),
     "bool": conv("bool", keeps_name=False),
     "string": conv("string", keeps_name=False),
+    "toguid": py_function("toguid", (1, 1), "guid"),
 }

@@ -8,6 +8,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
+from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.values import N, S, T, call, convert, dtype, literal, to_string
 
 
@@ -102,6 +103,7 @@ DATETIME_PARTS = {
     "microsecond": "microsecond",
     "nanosecond": "microsecond",
     "weekofyear": "week",
+    "week_of_year": "week",
     "dayofyear": "doy",
     "dayofmonth": "day",
 }
@@ -128,6 +130,13 @@ def f_datetime_part(c: Compiler, args: list[T], node: A.Call) -> T:
     if part not in DATETIME_PARTS:
         raise c.err(f"unknown datetime part {part!r}", node)
     value = call("date_part", S(DATETIME_PARTS[part]), args[1].sql)
+    # DuckDB counts milli/microseconds from the minute; Kusto's parts are the second's fraction
+    if part == "millisecond":
+        value = exp.Mod(this=value, expression=N(1000))
+    if part in ("microsecond", "nanosecond"):
+        value = exp.Mod(this=value, expression=N(1_000_000))
+    if part == "nanosecond":  # microsecond precision: the nanoseconds of the microseconds
+        value = exp.Mul(this=value, expression=N(1000))
     return T(exp.Cast(this=value, to=dtype("BIGINT")), "long")
 
 
@@ -136,8 +145,14 @@ def f_datetime_diff(c: Compiler, args: list[T], node: A.Call) -> T:
     a, b = args[1].sql, args[2].sql
     if part in ("year", "quarter", "month"):
         return T(call("date_diff", S(part), b, a), "long")
-    if part == "week":
-        return T(call("date_diff", S("week"), b, a), "long")
+    if part == "week":  # Kusto's weeks start on Sunday: count the Sunday boundaries crossed
+        d = c.planner.dialect
+
+        def weeks(ts: exp.Expression) -> exp.Expression:
+            days = call("floor", exp.Div(this=d.epoch_us(ts), expression=N(86_400_000_000)))
+            return call("floor", exp.Div(this=exp.Add(this=days, expression=N(4)), expression=N(7)))
+
+        return T(exp.Cast(this=exp.Sub(this=weeks(a), expression=weeks(b)), to=dtype("BIGINT")), "long")
     micros = PART_MICROS.get(part)
     if micros is None:
         raise c.err(f"unknown datetime part {part!r}", node)
@@ -184,10 +199,28 @@ FORMAT_TOKENS = [
 ]
 
 
+def _needs_python(fmt: str) -> bool:
+    """Whether a format uses a specifier strftime cannot spell (y, yyy, f, ff, ffff, fffff, F...)."""
+    i = 0
+    while i < len(fmt):
+        j = i
+        while j < len(fmt) and fmt[j] == fmt[i]:
+            j += 1
+        run = fmt[i:j]
+        if run[0] == "F" or (run[0] == "y" and len(run) not in (2, 4)):
+            return True
+        if run[0] == "f" and len(run) not in (3, 6, 7):
+            return True
+        i = j
+    return False
+
+
 def f_format_datetime(c: Compiler, args: list[T], node: A.Call) -> T:
     fmt = args[1].const
     if not isinstance(fmt, str):
         raise c.err("format_datetime() needs a constant format", node)
+    if _needs_python(fmt):  # y, yyy, f/ff/ffff/fffff, F...: the full specifier set, in Python
+        return py_value(c, "format_datetime", args, "string")
     out, i = "", 0
     while i < len(fmt):
         for tok, rep in FORMAT_TOKENS:
@@ -255,10 +288,16 @@ FUNCTIONS: dict[str, Function] = {
     "datetime_diff": Function(f_datetime_diff, (3, 3), "long"),
     "datetime_add": Function(f_datetime_add, (3, 3), "datetime"),
     "format_datetime": Function(f_format_datetime, (2, 2), "string"),
-    "format_timespan": Function(f_format_timespan, (1, 2), "string"),
     "make_datetime": Function(f_make_datetime, (1, 6), "datetime"),
     "make_timespan": Function(f_make_timespan, (2, 4), "timespan"),
     "unixtime_seconds_todatetime": Function(f_unixtime(1_000_000), (1, 1), "datetime"),
     "unixtime_milliseconds_todatetime": Function(f_unixtime(1000), (1, 1), "datetime"),
     "unixtime_microseconds_todatetime": Function(f_unixtime(1), (1, 1), "datetime"),
+    "format_timespan": py_function("format_timespan", (2, 2), "string"),
+    "unixtime_nanoseconds_todatetime": py_function("unixtime_nanoseconds_todatetime", (1, 1), "datetime"),
+    "datetime_utc_to_local": py_function("datetime_utc_to_local", (2, 2), "datetime"),
+    "datetime_local_to_utc": py_function("datetime_local_to_utc", (2, 2), "datetime"),
+    "datetime_list_timezones": py_function("datetime_list_timezones", (0, 0), "dynamic"),
+    "around": py_function("around", (3, 3), "bool"),
+    "weekofyear": Function(part_fn("week"), (1, 1), "long"),
 }

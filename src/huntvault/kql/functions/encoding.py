@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.values import S, T, call, to_string
 
 
@@ -25,4 +26,12 @@ FUNCTIONS: dict[str, Function] = {
     "base64_decodestring": Function(f_base64_decode, (1, 1), "string"),
     "base64_encode_tostring": Function(f_base64_encode, (1, 1), "string"),
     "base64_encodestring": Function(f_base64_encode, (1, 1), "string"),
+    "base64_decode_toarray": py_function("base64_decode_toarray", (1, 1), "dynamic"),
+    "base64_encode_fromarray": py_function("base64_encode_fromarray", (1, 1), "string"),
+    "base64_decode_toguid": py_function("base64_decode_toguid", (1, 1), "guid"),
+    "base64_encode_fromguid": py_function("base64_encode_fromguid", (1, 1), "string"),
+    "gzip_compress_to_base64_string": py_function("gzip_compress_to_base64_string", (1, 1), "string"),
+    "gzip_decompress_from_base64_string": py_function("gzip_decompress_from_base64_string", (1, 1), "string"),
+    "zlib_compress_to_base64_string": py_function("zlib_compress_to_base64_string", (1, 1), "string"),
+    "zlib_decompress_from_base64_string": py_function("zlib_decompress_from_base64_string", (1, 1), "string"),
 }

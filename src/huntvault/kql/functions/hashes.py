@@ -6,11 +6,17 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.values import N, T, call, dtype, to_string
 
 
 def hash_fn(name: str) -> Function:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        if args[0].type not in (
+            "string",
+            "guid",
+        ):  # Kusto hashes its own text of the value (7-digit datetimes)
+            return py_value(c, f"hash_{name}", args, "string")
         return T(call(name, to_string(args[0]).sql), "string")
 
     return Function(lower, (1, 1), "string")
@@ -34,6 +40,10 @@ FUNCTIONS: dict[str, Function] = {
     "hash_md5": hash_fn("md5"),
     "hash_sha256": hash_fn("sha256"),
     "hash_sha1": hash_fn("sha1"),
-    "hash": Function(f_hash, (1, 2), "long"),
     "new_guid": Function(f_new_guid, (0, 0), "guid"),
+    "hash": py_function("hash_xxhash64", (1, 2), "long"),
+    "hash_xxhash64": py_function("hash_xxhash64", (1, 2), "long"),
+    "hash_many": py_function("hash_many", (1, None), "long"),
+    "hash_combine": py_function("hash_combine", (2, None), "long"),
+    "hash_crc32": py_function("hash_crc32", (1, 2), "long"),
 }

@@ -7,6 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.dialects import Dialect
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.values import N, S, T, call, dtype, to_string
 
 _IPV4 = r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d+)?\s*$"
@@ -98,4 +99,20 @@ FUNCTIONS: dict[str, Function] = {
     "ipv4_is_in_range": Function(f_ipv4_is_in_range, (2, 2), "bool"),
     "ipv4_is_match": Function(f_ipv4_is_match, (2, 3), "bool"),
     "ipv4_compare": Function(f_ipv4_compare, (2, 3), "long"),
+    "ipv4_is_in_any_range": py_function("ipv4_is_in_any_range", (2, None), "bool"),
+    "format_ipv4": py_function("format_ipv4", (1, 2), "string"),
+    "format_ipv4_mask": py_function("format_ipv4_mask", (1, 2), "string"),
+    "parse_ipv4_mask": py_function("parse_ipv4_mask", (2, 2), "long"),
+    "ipv4_netmask_suffix": py_function("ipv4_netmask_suffix", (1, 1), "long"),
+    "ipv4_range_to_cidr_list": py_function("ipv4_range_to_cidr_list", (2, 2), "dynamic"),
+    "parse_ipv6": py_function("parse_ipv6", (1, 1), "string"),
+    "parse_ipv6_mask": py_function("parse_ipv6_mask", (2, 2), "string"),
+    "ipv6_compare": py_function("ipv6_compare", (2, 3), "long"),
+    "ipv6_is_match": py_function("ipv6_is_match", (2, 3), "bool"),
+    "ipv6_is_in_range": py_function("ipv6_is_in_range", (2, 2), "bool"),
+    "ipv6_is_in_any_range": py_function("ipv6_is_in_any_range", (2, None), "bool"),
+    "has_ipv4": py_function("has_ipv4", (2, 2), "bool"),
+    "has_ipv4_prefix": py_function("has_ipv4_prefix", (2, 2), "bool"),
+    "has_any_ipv4": py_function("has_any_ipv4", (2, None), "bool"),
+    "has_any_ipv4_prefix": py_function("has_any_ipv4_prefix", (2, None), "bool"),
 }

@@ -6,8 +6,9 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
-from huntvault.kql.lowering.coerce import unify
-from huntvault.kql.values import N, T, call, convert, dtype
+from huntvault.kql.lowering.coerce import type_argument, unify
+from huntvault.kql.lowering.pycall import py_function, py_value
+from huntvault.kql.values import N, T, call, cast_expr, convert, dtype
 
 
 def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> Function:
@@ -15,6 +16,47 @@ def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> F
         return T(call(name, *(convert(a, "real").sql if a.type == "dynamic" else a.sql for a in args)), kind)
 
     return Function(lower, arity, kind)
+
+
+def f_exp_base(base: int) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        return T(call("pow", N(base), exp.Cast(this=args[0].sql, to=dtype("DOUBLE"))), "real")
+
+    return lower
+
+
+def f_isnum(name: str) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        return T(call(name, exp.Cast(this=args[0].sql, to=dtype("DOUBLE"))), "bool")
+
+    return lower
+
+
+def f_binary(kind: type[exp.Binary]) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        a, b = (exp.Cast(this=x.sql, to=dtype("BIGINT")) for x in args)
+        return T(cast_expr(kind(this=a, expression=b)), "long")
+
+    return lower
+
+
+def f_binary_not(c: Compiler, args: list[T], node: A.Call) -> T:
+    return T(exp.BitwiseNot(this=exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), "long")
+
+
+def f_bitset_count_ones(c: Compiler, args: list[T], node: A.Call) -> T:
+    return T(
+        exp.Cast(this=call("bit_count", exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), to=dtype("BIGINT")),
+        "long",
+    )
+
+
+def f_percentile_tdigest(c: Compiler, args: list[T], node: A.Call) -> T:
+    """percentile_tdigest(digest, p [, typeof(t)]): the value, as a real unless a type is given."""
+    kind = type_argument(args[2]) if len(args) > 2 else "real"
+    if kind is None:
+        raise c.err(f"{node.name}() takes the result type as typeof(type)", node)
+    return convert(py_value(c, "percentile_tdigest", args[:2], "dynamic"), kind)
 
 
 def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -96,4 +138,50 @@ FUNCTIONS: dict[str, Function] = {
     "bin": Function(f_bin, (2, 2), None, keeps_name=False),
     "floor": Function(f_bin, (2, 2), None),
     "bin_at": Function(f_bin_at, (3, 3), None),
+    "beta_cdf": py_function("beta_cdf", (3, 3), "real"),
+    "beta_pdf": py_function("beta_pdf", (3, 3), "real"),
+    "beta_inv": py_function("beta_inv", (3, 3), "real"),
+    "welch_test": py_function("welch_test", (6, 6), "real"),
+    "erf": py_function("erf", (1, 1), "real"),
+    "erfc": py_function("erfc", (1, 1), "real"),
+    "gamma": py_function("gamma", (1, 1), "real"),
+    "loggamma": py_function("loggamma", (1, 1), "real"),
+    "convert_length": py_function("convert_length", (3, 3), "real"),
+    "convert_volume": py_function("convert_volume", (3, 3), "real"),
+    "convert_mass": py_function("convert_mass", (3, 3), "real"),
+    "convert_speed": py_function("convert_speed", (3, 3), "real"),
+    "convert_energy": py_function("convert_energy", (3, 3), "real"),
+    "convert_force": py_function("convert_force", (3, 3), "real"),
+    "convert_angle": py_function("convert_angle", (3, 3), "real"),
+    "convert_temperature": py_function("convert_temperature", (3, 3), "real"),
+    "cos": math_fn("cos"),
+    "sin": math_fn("sin"),
+    "tan": math_fn("tan"),
+    "acos": math_fn("acos"),
+    "asin": math_fn("asin"),
+    "atan": math_fn("atan"),
+    "atan2": math_fn("atan2", arity=(2, 2)),
+    "cot": math_fn("cot"),
+    "degrees": math_fn("degrees"),
+    "radians": math_fn("radians"),
+    "pi": math_fn("pi", arity=(0, 0)),
+    "exp2": Function(f_exp_base(2), (1, 1), "real"),
+    "exp10": Function(f_exp_base(10), (1, 1), "real"),
+    "isnan": Function(f_isnum("isnan"), (1, 1), "bool"),
+    "isinf": Function(f_isnum("isinf"), (1, 1), "bool"),
+    "isfinite": Function(f_isnum("isfinite"), (1, 1), "bool"),
+    "binary_and": Function(f_binary(exp.BitwiseAnd), (2, 2), "long"),
+    "binary_or": Function(f_binary(exp.BitwiseOr), (2, 2), "long"),
+    "binary_xor": Function(f_binary(exp.BitwiseXor), (2, 2), "long"),
+    "binary_shift_left": Function(f_binary(exp.BitwiseLeftShift), (2, 2), "long"),
+    "binary_shift_right": Function(f_binary(exp.BitwiseRightShift), (2, 2), "long"),
+    "binary_not": Function(f_binary_not, (1, 1), "long"),
+    "bitset_count_ones": Function(f_bitset_count_ones, (1, 1), "long"),
+    "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None),
+    "percentile_array_tdigest": py_function("percentile_array_tdigest", (2, None), "dynamic"),
+    "rank_tdigest": py_function("rank_tdigest", (2, 2), "long"),
+    "percentrank_tdigest": py_function("percentrank_tdigest", (2, 2), "real"),
+    "merge_tdigest": py_function("merge_tdigest", (1, None), "dynamic"),
+    "hll_merge": py_function("hll_merge", (1, None), "dynamic"),
+    "dcount_hll": py_function("dcount_hll", (1, 1), "long"),
 }

@@ -9,6 +9,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.coerce import type_argument
+from huntvault.kql.lowering.pycall import py_value
 from huntvault.kql.lowering.terms import check_regex
 from huntvault.kql.values import N, S, T, call, convert, fn, to_string
 
@@ -86,8 +87,14 @@ def f_extract_all(c: Compiler, args: list[T], node: A.Call) -> T:
     ngroups = capture_groups(pat.const) if pat.is_const else 0
     if ngroups <= 1 and not groups:
         return T(fn("to_json", call("regexp_extract_all", src, pat.sql, N(ngroups))), "dynamic")
-    if groups is not None and not (isinstance(groups, list) and all(isinstance(g, int) for g in groups)):
-        raise c.err("extract_all() needs the capture groups as a constant dynamic array of numbers", node)
+    if groups is not None and not (
+        isinstance(groups, list) and all(isinstance(g, int | str) for g in groups)
+    ):
+        raise c.err(
+            "extract_all() needs the capture groups as a constant dynamic array (numbers or names)", node
+        )
+    if groups is not None and any(isinstance(g, str) for g in groups):  # named groups: Python's re
+        return py_value(c, "extract_all", args, "dynamic")
     idx = groups or list(range(1, ngroups + 1))
     structs = call("regexp_extract_all", src, pat.sql, N(0))
     lam = exp.Lambda(

@@ -10,6 +10,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import doubles, dyn
+from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.seriesmath import UDF_NAME
 from huntvault.kql.values import N, S, T, call, dtype, fn, to_dynamic
 
@@ -46,7 +47,7 @@ def _prefix(node: A.Call, args: list[T]) -> str:
     return f"{node.name.lower()}_{arg}" if arg else node.name.lower()
 
 
-def udf_array(name: str, lo: int, hi: int) -> Function:
+def udf_array(name: str, lo: int, hi: int | None) -> Function:
     """A function returning one dynamic array (or bag)."""
 
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -55,7 +56,9 @@ def udf_array(name: str, lo: int, hi: int) -> Function:
     return Function(lower, (lo, hi), "dynamic")
 
 
-def udf_parts(name: str, lo: int, hi: int, parts: list[tuple[str, str]], bag: bool = False) -> Function:
+def udf_parts(
+    name: str, lo: int, hi: int | None, parts: list[tuple[str, str]], bag: bool = False
+) -> Function:
     """A function returning several columns (one per statistic), or one bag when `bag` (the *_dynamic variants)."""
 
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -151,6 +154,31 @@ FIT = [
 DECOMPOSE = [("baseline", "dynamic"), ("seasonal", "dynamic"), ("trend", "dynamic"), ("residual", "dynamic")]
 ANOMALIES = [("ad_flag", "dynamic"), ("ad_score", "dynamic"), ("baseline", "dynamic")]
 PERIODS = [("periods", "dynamic"), ("scores", "dynamic")]
+FIT_2LINES = [
+    ("rsquare", "real"),
+    ("split_idx", "long"),
+    ("variance", "real"),
+    ("rvariance", "real"),
+    ("line_fit", "dynamic"),
+    ("right_rsquare", "real"),
+    ("right_slope", "real"),
+    ("right_interception", "real"),
+    ("right_variance", "real"),
+    ("right_rvariance", "real"),
+    ("left_rsquare", "real"),
+    ("left_slope", "real"),
+    ("left_interception", "real"),
+    ("left_variance", "real"),
+    ("left_rvariance", "real"),
+]
+FIT_POLY = [
+    ("rsquare", "real"),
+    ("coefficients", "dynamic"),
+    ("variance", "real"),
+    ("rvariance", "real"),
+    ("poly_fit", "dynamic"),
+]
+COMPLEX = [("real", "dynamic"), ("imag", "dynamic")]
 
 FUNCTIONS: dict[str, Function] = {
     **{name: Function(element_wise(name), (2, 2), "dynamic", spark=duckdb_only) for name in BINARY_OPS},
@@ -168,4 +196,31 @@ FUNCTIONS: dict[str, Function] = {
     "series_fill_linear": udf_array("series_fill_linear", 1, 4),
     "series_fir": udf_array("series_fir", 2, 4),
     "series_iir": udf_array("series_iir", 3, 3),
+    "series_abs": py_function("series_abs", (1, 1), "dynamic"),
+    "series_acos": py_function("series_acos", (1, 1), "dynamic"),
+    "series_asin": py_function("series_asin", (1, 1), "dynamic"),
+    "series_atan": py_function("series_atan", (1, 1), "dynamic"),
+    "series_ceiling": py_function("series_ceiling", (1, 1), "dynamic"),
+    "series_cos": py_function("series_cos", (1, 1), "dynamic"),
+    "series_cot": py_function("series_cot", (1, 1), "dynamic"),
+    "series_exp": py_function("series_exp", (1, 1), "dynamic"),
+    "series_floor": py_function("series_floor", (1, 1), "dynamic"),
+    "series_log": py_function("series_log", (1, 1), "dynamic"),
+    "series_sign": py_function("series_sign", (1, 1), "dynamic"),
+    "series_sin": py_function("series_sin", (1, 1), "dynamic"),
+    "series_tan": py_function("series_tan", (1, 1), "dynamic"),
+    "series_dot_product": py_function("series_dot_product", (2, 2), "real"),
+    "series_magnitude": py_function("series_magnitude", (1, 1), "real"),
+    "series_cosine_similarity": py_function("series_cosine_similarity", (2, 4), "real"),
+    "series_pearson_correlation": py_function("series_pearson_correlation", (2, 2), "real"),
+    "series_sum": py_function("series_sum", (1, 1), "real"),
+    "series_product": py_function("series_product", (1, 1), "real"),
+    "series_fit_poly": udf_parts("series_fit_poly", 1, 3, FIT_POLY),
+    "series_fit_2lines": udf_parts("series_fit_2lines", 1, 1, FIT_2LINES),
+    "series_fit_2lines_dynamic": udf_parts("series_fit_2lines", 1, 1, FIT_2LINES, bag=True),
+    "series_periods_validate": udf_parts("series_periods_validate", 2, None, PERIODS),
+    "series_seasonal": udf_array("series_seasonal", 1, 2),
+    "series_decompose_forecast": udf_parts("series_decompose_forecast", 2, 5, DECOMPOSE),
+    "series_fft": udf_parts("series_fft", 1, 2, COMPLEX),
+    "series_ifft": udf_parts("series_ifft", 2, 2, COMPLEX),
 }

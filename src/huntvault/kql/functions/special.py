@@ -7,7 +7,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Offline, Special
-from huntvault.kql.values import S, T, call, to_dynamic
+from huntvault.kql.lowering.pycall import py_value
+from huntvault.kql.values import S, T, call, literal, to_dynamic
 
 
 def r_toscalar(c: Compiler, node: A.Call) -> T:
@@ -37,11 +38,47 @@ def r_tuple(c: Compiler, node: A.Call) -> T:
     raise c.err("a parenthesised list is only valid after in / has_any / has_all", node)
 
 
-def r_pack_all(c: Compiler, node: A.Call) -> T:
+def _pack(entries: list[tuple[str, T]]) -> T:
     pairs: list[exp.Expression] = []
-    for name, v in c.scope.cols.items():
+    for name, v in entries:
         pairs += [S(name), to_dynamic(T(v.sql, v.type)).sql]
     return T(call("json_object", *pairs), "dynamic")
+
+
+def r_pack_all(c: Compiler, node: A.Call) -> T:
+    skip = False
+    if node.args:
+        flag = c.compile(node.args[0])
+        skip = bool(flag.is_const and flag.const)
+    entries = [(name, T(v.sql, v.type)) for name, v in c.scope.cols.items()]
+    packed = _pack(entries)
+    return py_value(c, "bag_drop_empty", [packed], "dynamic") if skip else packed
+
+
+def r_bag_pack_columns(c: Compiler, node: A.Call) -> T:
+    """bag_pack_columns(a, b...): a bag of the named columns."""
+    entries: list[tuple[str, T]] = []
+    for arg in node.args:
+        v = c.compile(arg)
+        if not isinstance(arg, A.Name | A.Member) or not v.name:
+            raise c.err("bag_pack_columns() takes column names", arg)
+        entries.append((v.name, v))
+    return _pack(entries)
+
+
+def r_column_names_of(c: Compiler, node: A.Call) -> T:
+    """column_names_of(T): the tabular expression's column names, as a constant array."""
+    arg = node.args[0]
+    p = c.planner
+    if not p.is_tabular(arg, c.scope):
+        raise c.err("column_names_of() takes a tabular expression", arg)
+    rel = p.relation(arg, c.scope.env)
+    return literal([name for name, _ in rel.cols], "dynamic")
+
+
+def r_ingestion_time(c: Compiler, node: A.Call) -> T:
+    """The archive keeps no ingestion-time policy: null, as Kusto answers for such tables."""
+    return literal(None, "datetime")
 
 
 SPECIALS: dict[str, Special] = {
@@ -50,7 +87,9 @@ SPECIALS: dict[str, Special] = {
     "column_ifexists": Special(r_column_ifexists, (2, 2)),
     "__tuple": Special(r_tuple),
     "pack_all": Special(r_pack_all, (0, 1)),
-    "bag_pack_columns": Special(r_pack_all, (0, None)),
+    "bag_pack_columns": Special(r_bag_pack_columns, (1, None)),
+    "column_names_of": Special(r_column_names_of, (1, 1)),
+    "ingestion_time": Special(r_ingestion_time, (0, 0)),
 }
 
 #: Defender built-ins that need Microsoft's back end: they fail by name, offline.
@@ -59,4 +98,16 @@ OFFLINE: dict[str, Offline] = {
     "devicefromip": Offline("DeviceFromIP() needs Defender's IP-to-device back end"),
     "assignedipaddresses": Offline("AssignedIPAddresses() needs Defender's device back end"),
     "seenby": Offline("SeenBy() needs Defender's device back end"),
+    # cluster metadata: an offline archive has no cluster, principal, cursor or extents
+    "current_cluster_endpoint": Offline("current_cluster_endpoint() needs a Kusto cluster"),
+    "current_database": Offline("current_database() needs a Kusto cluster"),
+    "current_principal": Offline("current_principal() needs a Kusto cluster's identity"),
+    "current_principal_details": Offline("current_principal_details() needs a Kusto cluster's identity"),
+    "current_principal_is_member_of": Offline("current_principal_is_member_of() needs Microsoft Entra ID"),
+    "cursor_after": Offline("cursor_after() needs a Kusto database cursor"),
+    "cursor_before_or_at": Offline("cursor_before_or_at() needs a Kusto database cursor"),
+    "cursor_current": Offline("cursor_current() needs a Kusto database cursor"),
+    "extent_id": Offline("extent_id() needs Kusto's data extents"),
+    "extent_tags": Offline("extent_tags() needs Kusto's data extents"),
+    "estimate_data_size": Offline("estimate_data_size() needs Kusto's storage estimates"),
 }

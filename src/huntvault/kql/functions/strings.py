@@ -7,6 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.dynamic import json_list
+from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.values import N, S, T, call, dtype, fn, string, to_string
 
 
@@ -34,7 +35,16 @@ def f_strlen(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_substring(c: Compiler, args: list[T], node: A.Call) -> T:
     s = to_string(args[0]).sql
-    start = exp.Add(this=args[1].sql, expression=N(1))
+    # zero-based; a negative start counts from the end (SQL's 1-based start takes it as it is)
+    first = args[1]
+    start: exp.Expression
+    if first.is_const and isinstance(first.const, int):
+        start = N(first.const) if first.const < 0 else N(first.const + 1)
+    else:
+        start = exp.Case(
+            ifs=[exp.If(this=exp.LT(this=first.sql, expression=N(0)), true=first.sql.copy())],
+            default=exp.Add(this=first.sql.copy(), expression=N(1)),
+        )
     if len(args) > 2:
         return T(
             exp.Coalesce(this=exp.Substring(this=s, start=start, length=args[2].sql), expressions=[S("")]),
@@ -76,6 +86,8 @@ def f_replace_string(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_indexof(c: Compiler, args: list[T], node: A.Call) -> T:
+    if len(args) > 2 or args[0].type not in ("string", "guid"):  # start, length, occurrence: in Python
+        return py_value(c, "indexof", args, "long")
     s, needle = to_string(args[0]).sql, to_string(args[1]).sql
     base = exp.Sub(this=call("strpos", s, needle), expression=N(1))
     if len(args) >= 3:
@@ -108,20 +120,21 @@ def f_reverse(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("reverse", to_string(args[0]).sql), "string")
 
 
+def _overlaps(needle: str) -> bool:
+    """Whether two occurrences of the text can overlap (a proper prefix equals a suffix)."""
+    return not needle or any(needle[:k] == needle[-k:] for k in range(1, len(needle)))
+
+
 def f_countof(c: Compiler, args: list[T], node: A.Call) -> T:
     s, needle = to_string(args[0]).sql, to_string(args[1]).sql
     if len(args) == 3 and args[2].const == "regex":
         return T(call("len", call("regexp_extract_all", s, needle)), "long")
+    if not (args[1].is_const and isinstance(args[1].const, str) and not _overlaps(args[1].const)):
+        return py_value(c, "countof", args, "long")  # plain matches may overlap ("aa" in "aaa" is 2)
     diff = exp.Sub(this=exp.Length(this=s), expression=exp.Length(this=call("replace", s, needle, S(""))))
     return T(
         exp.Cast(this=exp.Div(this=diff, expression=exp.Length(this=needle)), to=dtype("BIGINT")),
         "long",
-    )
-
-
-def f_translate(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(
-        call("translate", to_string(args[2]).sql, to_string(args[0]).sql, to_string(args[1]).sql), "string"
     )
 
 
@@ -143,15 +156,6 @@ def f_strcat_array(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("array_to_string", call("list_transform", items, lam), to_string(args[1]).sql), "string")
 
 
-def f_parse_csv(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(fn("to_json", call("string_split", to_string(args[0]).sql, S(","))), "dynamic")
-
-
-def f_parse_command_line(c: Compiler, args: list[T], node: A.Call) -> T:
-    s = to_string(args[0]).sql
-    return T(fn("to_json", call("regexp_extract_all", s, S(r'"[^"]*"|\S+'))), "dynamic")
-
-
 FUNCTIONS: dict[str, Function] = {
     "strcat": Function(f_strcat, (0, 64), "string"),
     "strcat_delim": Function(f_strcat_delim, (2, 65), "string"),
@@ -163,14 +167,28 @@ FUNCTIONS: dict[str, Function] = {
     "trim_start": f_trim("start"),
     "trim_end": f_trim("end"),
     "replace_string": Function(f_replace_string, (3, 3), "string"),
-    "indexof": Function(f_indexof, (2, 3), "long"),
+    "indexof": Function(f_indexof, (2, 5), "long"),
     "split": Function(f_split, (2, 3), "dynamic"),
     "reverse": Function(f_reverse, (1, 1), "string"),
     "countof": Function(f_countof, (2, 3), "long"),
-    "translate": Function(f_translate, (3, 3), "string"),
+    "translate": py_function("translate", (3, 3), "string"),
     "strrep": Function(f_strrep, (2, 3), "string"),
     "strcat_array": Function(f_strcat_array, (2, 2), "string"),
     "array_strcat": Function(f_strcat_array, (2, 2), "string"),
-    "parse_csv": Function(f_parse_csv, (1, 1), "dynamic"),
-    "parse_command_line": Function(f_parse_command_line, (1, 2), "dynamic"),
+    "parse_csv": py_function("parse_csv", (1, 1), "dynamic"),
+    "parse_command_line": py_function("parse_command_line", (1, 2), "dynamic"),
+    "unicode_codepoints_from_string": py_function("unicode_codepoints_from_string", (1, 1), "dynamic"),
+    "unicode_codepoints_to_string": py_function("unicode_codepoints_to_string", (1, None), "string"),
+    "string_size": py_function("string_size", (1, 1), "long"),
+    "strcmp": py_function("strcmp", (2, 2), "long"),
+    "regex_quote": py_function("regex_quote", (1, 1), "string"),
+    "indexof_regex": py_function("indexof_regex", (2, 5), "long"),
+    "punycode_from_string": py_function("punycode_from_string", (1, 1), "string"),
+    "punycode_to_string": py_function("punycode_to_string", (1, 1), "string"),
+    "parse_version": py_function("parse_version", (1, 1), "decimal"),
+    "replace_strings": py_function("replace_strings", (3, 3), "string"),
+    "has_any_index": py_function("has_any_index", (2, 2), "long"),
+    "format_bytes": py_function("format_bytes", (1, 4), "string"),
+    "to_utf8": py_function("unicode_codepoints_from_string", (1, 1), "dynamic"),
+    "make_string": py_function("unicode_codepoints_to_string", (1, None), "string"),
 }

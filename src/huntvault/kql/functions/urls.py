@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.values import N, S, T, call, fn, to_string
 
 _URL = r"^(?:([A-Za-z][A-Za-z0-9+.-]*)://)?(?:([^:@/]*)(?::([^@/]*))?@)?([^:/?#]*)(?::(\d+))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$"
@@ -78,6 +79,7 @@ FUNCTIONS: dict[str, Function] = {
     "parseurl": Function(f_parse_url, (1, 1), "dynamic"),
     "parse_path": Function(f_parse_path, (1, 1), "dynamic"),
     "url_decode": Function(f_url_decode, (1, 1), "string"),
-    "url_encode": Function(f_url_encode, (1, 1), "string"),
-    "url_encode_component": Function(f_url_encode, (1, 1), "string"),
+    "url_encode": py_function("url_encode", (1, 1), "string"),
+    "url_encode_component": py_function("url_encode_component", (1, 1), "string"),
+    "parse_urlquery": py_function("parse_urlquery", (1, 1), "dynamic"),
 }

@@ -6,7 +6,8 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
-from huntvault.kql.values import N, T, call, convert
+from huntvault.kql.lowering.pycall import py_value
+from huntvault.kql.values import N, T, call, convert, dtype, fn
 
 
 def _order(c: Compiler) -> exp.Order | None:
@@ -15,7 +16,9 @@ def _order(c: Compiler) -> exp.Order | None:
 
 def f_row_number(c: Compiler, args: list[T], node: A.Call) -> T:
     start = args[0].sql if args else N(1)
-    w = exp.Window(this=call("row_number"), order=_order(c))
+    w = exp.Window(
+        this=call("row_number"), partition_by=_partition(c, args, node, 1) or None, order=_order(c)
+    )
     return T(exp.Add(this=exp.Sub(this=w, expression=N(1)), expression=start), "long")
 
 
@@ -31,7 +34,79 @@ def nav_fn(name: str) -> Lowering:
     return lower
 
 
+def _changes_of(node: A.Node) -> str | None:
+    """The column X of a restart condition `prev(X) != X` (or `X != prev(X)`): restart when X changes."""
+    if not isinstance(node, A.Binary) or node.op != "!=":
+        return None
+    for a, b in ((node.left, node.right), (node.right, node.left)):
+        if (
+            isinstance(a, A.Call)
+            and a.name.lower() == "prev"
+            and len(a.args) == 1
+            and isinstance(a.args[0], A.Name)
+            and isinstance(b, A.Name)
+            and a.args[0].name == b.name
+        ):
+            return b.name
+    return None
+
+
+def _partition(c: Compiler, args: list[T], node: A.Call, at: int) -> list[exp.Expression]:
+    """The PARTITION BY of a `restart` argument: none when absent or false; `prev(X) != X` restarts per X."""
+    if len(args) <= at or (args[at].is_const and args[at].const is False):
+        return []
+    column = _changes_of(node.args[at])
+    if column is None:
+        raise c.planner.unsupported(
+            f"{node.name}(): a restart condition other than prev(X) != X is not supported", node
+        )
+    return [c.compile(A.Name(name=column)).sql]
+
+
+def f_row_cumsum(c: Compiler, args: list[T], node: A.Call) -> T:
+    frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+    w = exp.Window(
+        this=exp.Sum(this=args[0].sql),
+        partition_by=_partition(c, args, node, 1) or None,
+        order=_order(c),
+        spec=frame,
+    )
+    kind = "real" if args[0].type in ("real", "decimal") else args[0].type
+    return T(w if kind == "real" else exp.Cast(this=w, to=dtype("BIGINT")), kind)
+
+
+def rank_fn(name: str) -> Lowering:
+    """row_rank_dense/row_rank_min: the rank of the row's term in the serialized order (sorted by the term)."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        order = _order(c) or exp.Order(expressions=[exp.Ordered(this=args[0].sql)])
+        w = exp.Window(this=call(name), partition_by=_partition(c, args, node, 1) or None, order=order)
+        return T(exp.Cast(this=w, to=dtype("BIGINT")), "long")
+
+    return lower
+
+
+def f_row_window_session(c: Compiler, args: list[T], node: A.Call) -> T:
+    """row_window_session(t, max_from_first, max_between [, restart]): each row's session start, from the
+    rows before it in the serialized order (their times as one window list, walked in Python)."""
+    if args[0].type != "datetime":
+        raise c.err(f"{node.name}() takes a datetime expression first", node)
+    frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+    times = exp.Window(
+        this=call("list", c.planner.dialect.epoch_us(args[0].sql)),
+        partition_by=_partition(c, args, node, 3) or None,
+        order=_order(c),
+        spec=frame,
+    )
+    history = T(fn("to_json", times), "dynamic")
+    return py_value(c, "row_window_session", [history, args[1], args[2]], "datetime")
+
+
 FUNCTIONS: dict[str, Function] = {
+    "row_window_session": Function(f_row_window_session, (3, 4), "datetime"),
+    "row_cumsum": Function(f_row_cumsum, (1, 2), None),
+    "row_rank_dense": Function(rank_fn("dense_rank"), (1, 2), "long"),
+    "row_rank_min": Function(rank_fn("rank"), (1, 2), "long"),
     "row_number": Function(f_row_number, (0, 2), "long"),
     "prev": Function(nav_fn("lag"), (1, 3), same_as(0)),
     "next": Function(nav_fn("lead"), (1, 3), same_as(0)),

@@ -50,8 +50,9 @@ def unify(values: list[T]) -> list[T]:
     if len(types) <= 1:
         kind = types.pop() if types else "string"
         return [null_of(kind) if v.type == "null" else v for v in values]
-    if types <= set(NUMERIC):
-        return [convert(v, "real") if v.type != "null" else null_of("real") for v in values]
+    if types <= set(NUMERIC):  # int and long unify as long; with a real or decimal, real
+        kind = "long" if types <= {"int", "long"} else "real"
+        return [convert(v, kind) if v.type != "null" else null_of(kind) for v in values]
     if "dynamic" in types:
         others = types - {"dynamic"}
         if len(others) == 1:  # iff(c, d[0], "text"): the dynamic side takes the scalar side's type

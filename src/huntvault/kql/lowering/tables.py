@@ -70,6 +70,9 @@ def default_aggregate_name(p: Planner, node: A.Call, derived: str | None) -> str
     if not agg.named_by_arg and not (node.name.lower() == "count" and derived):
         return agg.prefix
     suffix = derived or ""
+    for extra in node.args[1 : agg.name_args]:
+        if isinstance(extra, A.Name):
+            suffix += "_" + extra.name
     if node.name.lower() == "percentile" and len(node.args) > 1 and isinstance(node.args[1], A.Literal):
         suffix += "_" + str(node.args[1].value).replace(".", "_")
     return agg.prefix + suffix

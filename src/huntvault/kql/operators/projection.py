@@ -35,9 +35,11 @@ def lower_extend(p: Planner, rel: Rel, op: A.Extend, env: Env) -> Rel:
     known = rel.types()
     if not any(n in known for n in new):  # only new columns: `*` and them (a chain of extends stays linear)
         added = [alias(v.sql, n) for n, v in items]
-        return Rel(
-            p.select(rel, [*p.star(rel), *added]), [*rel.cols, *[(n, v.type) for n, v in items]], rel.order
-        )
+        sql = p.select(rel, [*p.star(rel), *added])
+        if rel.order and any(v.sql.find(exp.Window) is not None for _, v in items):
+            # a window (row_cumsum, row_window_session...) may deliver rows in another order: keep the serialized one
+            sql = sql.order_by(*[o.copy() for o in rel.order], copy=False)
+        return Rel(sql, [*rel.cols, *[(n, v.type) for n, v in items]], rel.order)
     proj: list[exp.Expression] = []
     cols: list[tuple[str, str]] = []
     for n, t in rel.cols:

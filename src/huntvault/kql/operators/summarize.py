@@ -65,13 +65,24 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
             raise p.semantic(
                 "summarize needs an aggregate function here (count(), dcount(), make_set()...)", expr
             )
+        if v.parts:  # several results (percentiles: percentile_x_50, percentile_x_95...), one column each
+            for i, (part_name, part) in enumerate(v.parts):
+                names = item.names or []
+                name = unique(names[i] if i < len(names) else part_name, out.taken)
+                out.taken.add(name)
+                out.inner.append(alias(part.sql, name))
+                out.outer.append(col(name))
+                out.cols.append((name, part.type))
+            continue
         inner_agg = aggregate_inside(p, expr) if isinstance(expr, A.Call) else None
         if item.names:
             name = item.names[0]
         elif inner_agg is not None:
             expr = inner_agg
             arg = expr.args[0] if expr.args else None
-            derived = p.compile(arg, scope).name if isinstance(arg, (A.Name, A.Member, A.Index)) else None
+            derived = (
+                p.compile(arg, scope).name if isinstance(arg, (A.Name, A.Member, A.Index, A.Call)) else None
+            )
             name = default_aggregate_name(p, expr, derived)
         else:
             counter += 1
@@ -114,9 +125,14 @@ def arg_extreme(
     keys: list[tuple[str, T]],
     out: _Output,
 ) -> None:
-    """arg_max(by, cols...)/arg_min: one struct of the row's values per group, unpacked into columns."""
+    """arg_max(by, cols...)/arg_min: one struct of the row's values per group, unpacked into columns.
+    take_any(a, b...)/take_any(*) (kind "any"): the values of one row of the group, named as the columns
+    (the legacy any() adds `any_`)."""
     if not expr.args:
         raise p.semantic(f"{expr.name}() needs the expression to maximise", expr)
+    if kind == "any":
+        take_any(p, rel, scope, item, expr, keys, out)
+        return
     target = p.compile(expr.args[0], scope)
     target_name = target.name if isinstance(expr.args[0], (A.Name, A.Member)) and target.name else f"{kind}_"
     fields: list[tuple[str, T]] = [(target_name, target)]
@@ -141,7 +157,56 @@ def arg_extreme(
         ],
     )
     func = "arg_max" if kind == "max" else "arg_min"
-    out.inner.append(alias(call(func, packed, target.sql), struct_name))
+    # a group whose target is null on every row still gives a row (its first one), as Kusto does
+    chosen = exp.Coalesce(this=call(func, packed, target.sql), expressions=[call("first", packed.copy())])
+    out.inner.append(alias(chosen, struct_name))
+    for i, (n, v) in enumerate(fields):
+        name = unique(n, out.taken)
+        out.taken.add(name)
+        out.outer.append(alias(call("struct_extract", col(struct_name), exp.Literal.string(f"f{i}")), name))
+        out.cols.append((name, v.type))
+
+
+def take_any(
+    p: Planner, rel: Rel, scope: Scope, item: A.Assign, expr: A.Call, keys: list[tuple[str, T]], out: _Output
+) -> None:
+    key_names = {n for n, _ in keys}
+    fields: list[tuple[str, T]] = []
+    for a in expr.args:
+        if isinstance(a, A.Star):
+            fields += [(n, T(col(n), t)) for n, t in rel.cols if n not in key_names]
+        else:
+            v = p.compile(a, scope)
+            fields.append((v.name or f"any_{len(fields)}", v))
+    prefix = "any_" if expr.name.lower() == "any" else ""
+    fields = [(prefix + n, v) for n, v in fields]
+    if item.names:
+        for i, n in enumerate(item.names[: len(fields)]):
+            fields[i] = (n, fields[i][1])
+    if len(fields) == 1:  # one column: a non-null value when the group has one (any_value skips nulls)
+        name, v = fields[0]
+        name = unique(name, out.taken)
+        out.taken.add(name)
+        value = call("any_value", v.sql)
+        if v.type == "string":  # and a non-empty one
+            nonempty = exp.Filter(
+                this=call("any_value", v.sql.copy()),
+                expression=exp.Where(this=exp.NEQ(this=v.sql.copy(), expression=exp.Literal.string(""))),
+            )
+            value = exp.Coalesce(this=nonempty, expressions=[value])
+        out.inner.append(alias(value, name))
+        out.outer.append(col(name))
+        out.cols.append((name, v.type))
+        return
+    struct_name = p.fresh("ta")
+    packed = call(
+        "struct_pack",
+        *[
+            exp.PropertyEQ(this=exp.to_identifier(f"f{i}"), expression=v.sql)
+            for i, (_, v) in enumerate(fields)
+        ],
+    )
+    out.inner.append(alias(call("first", packed), struct_name))
     for i, (n, v) in enumerate(fields):
         name = unique(n, out.taken)
         out.taken.add(name)

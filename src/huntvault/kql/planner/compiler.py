@@ -282,10 +282,13 @@ class ExprCompiler:
 
     def call_aggregate(self, entry: Aggregate, node: A.Call) -> T:
         if self.scope.aggregates is None:
+            scalar = registry.FUNCTIONS.get(node.name.lower())
+            if scalar is not None:  # hll_merge(): an aggregate in summarize, a scalar function elsewhere
+                return self.call_function(scalar, node)
             raise self.err(
                 f"aggregate {node.name}() is only valid in summarize (or make-series/top-nested)", node
             )
-        if entry.extreme is not None:
+        if entry.extreme in ("max", "min"):  # take_any inside an expression is one value (any_value)
             raise self.err(f"{node.name}() must be the whole aggregate expression", node)
         inner = ExprCompiler(self.scope.with_aggregates(None))
         args = [inner.compile(a) for a in node.args if not isinstance(a, A.Star)]
