@@ -80,10 +80,29 @@ def f_zip(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(fn("to_json", call("list_zip", *(json_list(c, a) for a in args))), "dynamic")
 
 
+#: Kusto caps range() at this many elements (the documented 1,048,576)
+RANGE_CAP = 1 << 20
+
+
 def f_range(c: Compiler, args: list[T], node: A.Call) -> T:
+    """Inclusive of `stop` when reached, capped at RANGE_CAP elements before anything is built;
+    datetimes run over epoch microseconds (timespans are microseconds already)."""
+    start, stop = args[0].sql, args[1].sql
+    dated = args[0].type == "datetime"
+    if dated:
+        start, stop = call("epoch_us", start), call("epoch_us", stop)
     step = args[2].sql if len(args) > 2 else N(1)
-    stop = exp.Add(this=args[1].sql, expression=step)
-    return T(fn("to_json", call("range", args[0].sql, stop, step)), "dynamic")
+    cap = exp.Add(this=start, expression=exp.Mul(this=exp.Paren(this=step), expression=N(RANGE_CAP - 1)))
+    last = exp.Case(
+        ifs=[exp.If(this=exp.GT(this=step, expression=N(0)), true=call("least", stop, cap))],
+        default=call("greatest", stop, cap),
+    )
+    sign = exp.Cast(this=call("sign", step), to=dtype("BIGINT"))
+    out: exp.Expression = call("range", start, exp.Add(this=last, expression=sign), step)
+    if dated:
+        lam = exp.Lambda(this=call("make_timestamptz", exp.column("x")), expressions=[exp.to_identifier("x")])
+        out = call("list_transform", out, lam)
+    return T(fn("to_json", out), "dynamic")
 
 
 FUNCTIONS: dict[str, Function] = {
