@@ -394,3 +394,20 @@ class Script(Node):
     queries: int = 1
     #: the source text (error positions are offsets into it); a rewritten Script keeps its source's text
     text: str = field(default="", compare=False, repr=False)
+
+
+@dataclass
+class ParseKv(Node):
+    """`parse-kv Expr as (Key:type, ...) with (pair_delimiter=.., kv_delimiter=.., quote=.., escape=.., greedy=.., regex=..)`;
+    quote and escape may repeat, so every option keeps a list of its values."""
+
+    expr: Node
+    keys: list[ColumnDecl]
+    options: dict[str, list[Node]]
+
+
+@dataclass
+class ProjectByNames(Node):
+    """`project-by-names` of constant names, wildcards and dynamic arrays of them."""
+
+    args: list[Node]

@@ -59,6 +59,7 @@ from huntvault.kql.operators import (
     filtering,
     grouped,
     joins,
+    keyvalues,
     ordering,
     parsing,
     projection,
@@ -130,6 +131,7 @@ _OPERATORS: list[Operator] = [
     *joins.OPERATORS,
     *expand.OPERATORS,
     *parsing.OPERATORS,
+    *keyvalues.OPERATORS,
     *grouped.OPERATORS,
     *composition.OPERATORS,
 ]

@@ -243,10 +243,16 @@ class Planner:
         if implicit is not None and params and isinstance(params[0][1], list):
             fenv[params[0][0]] = Binding(rel=implicit)
             params = params[1:]
-        if len(args) > len(params):
-            raise self.semantic(f"{name}() takes {len(params)} argument(s), got {len(args)}", node)
-        for i, (pname, ptype, default) in enumerate(params):
-            arg = args[i] if i < len(args) else node.named.get(pname, default)
+        if len(args) + len(node.named) > len(params):
+            raise self.semantic(
+                f"{name}() takes {len(params)} argument(s), got {len(args) + len(node.named)}", node
+            )
+        unknown = sorted(set(node.named) - {pname for pname, _, _ in params})
+        if unknown:
+            raise self.semantic(f"{name}() has no parameter {unknown[0]!r}", node)
+        positional = iter(args)  # positional arguments fill the parameters not given by name, in order
+        for pname, ptype, default in params:
+            arg = node.named[pname] if pname in node.named else next(positional, default)
             if arg is None:
                 raise self.semantic(f"{name}(): missing argument {pname!r}", node)
             if isinstance(ptype, list) or self.is_tabular(arg, scope):
