@@ -87,8 +87,9 @@ def _key_pattern(
 def lower_parse_kv(p: Planner, rel: Rel, op: A.ParseKv, env: Env) -> Rel:
     src = to_string(p.compile(op.expr, p.scope_of(rel, env))).sql
     d = p.dialect
-    pair = (_texts(p, op, "pair_delimiter", env) or [None])[0]
-    kv = (_texts(p, op, "kv_delimiter", env) or [None])[0]
+    pairs, kvs = _texts(p, op, "pair_delimiter", env), _texts(p, op, "kv_delimiter", env)
+    pair = pairs[0] if pairs else None
+    kv = kvs[0] if kvs else None
     if (pair is None) != (kv is None):
         raise p.semantic("parse-kv needs both pair_delimiter and kv_delimiter, or neither", op)
     quotes = _texts(p, op, "quote", env)
@@ -127,8 +128,8 @@ def lower_parse_kv(p: Planner, rel: Rel, op: A.ParseKv, env: Env) -> Rel:
         value = T(call("trim", raw), "string")
         out = value if key.type == "string" else convert(value, key.type)
         new.append((key.name, out.sql, key.type))
-    names = {n for n, _, _ in new}
-    cols = [(n, t) for n, t in rel.cols if n not in names]
+    replaced = {n for n, _, _ in new}
+    cols = [(n, t) for n, t in rel.cols if n not in replaced]
     proj: list[exp.Expression] = [col(n) for n, _ in cols]
     for n, e, t in new:
         proj.append(alias(e, n))

@@ -7,7 +7,6 @@ each pipe operator is parsed by an entry of the cursor's operator table (kql/ope
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from typing import Any
 
