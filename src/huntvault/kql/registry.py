@@ -65,7 +65,7 @@ from huntvault.kql.operators import (
     projection,
     summarize,
 )
-from huntvault.kql.plugins import columns, timeline
+from huntvault.kql.plugins import columns, schemas, timeline
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
 from huntvault.kql.sources import tables as table_sources
@@ -121,7 +121,7 @@ BINARY: dict[str, BinaryLowering] = merge(
     "binary operator", comparison.BINARY, arithmetic.BINARY, text.BINARY
 )
 LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
-PLUGINS: dict[str, Plugin] = merge("plugin", columns.PLUGINS, timeline.PLUGINS)
+PLUGINS: dict[str, Plugin] = merge("plugin", columns.PLUGINS, schemas.PLUGINS, timeline.PLUGINS)
 
 _OPERATORS: list[Operator] = [
     *filtering.OPERATORS,

@@ -150,6 +150,10 @@ class Planner:
     def plugin(self, name: str) -> Plugin | None:
         return registry.PLUGINS.get(name.lower())
 
+    def offline(self, name: str) -> str | None:
+        entry = registry.OFFLINE.get(name.lower())
+        return entry.reason if entry is not None else None
+
     # ---------------------------------------------------------------- script
 
     def plan(self, script: A.Script) -> Rel:
