@@ -73,8 +73,9 @@ def parse_evaluate(c: Cursor, t: Token) -> A.Node:
         depth = 0
         while c.tok.kind != "eof":
             tok = c.advance()
-            depth += 1 if tok.kind == "punct" and tok.value in "([{" else 0
-            depth -= 1 if tok.kind == "punct" and tok.value in ")]}" else 0
+            value = str(tok.value) if tok.kind == "punct" else ""
+            depth += 1 if value in ("(", "[", "{") else 0
+            depth -= 1 if value in (")", "]", "}") else 0
             if depth == 0:
                 break
         return A.Evaluate(A.Call(name, [], pos=s.pos), opts, pos=t.pos)
