@@ -45,8 +45,9 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
     d = p.dialect
     bagmode = None
     for key in ("bagexpansion", "kind"):  # `kind=array` is the documented spelling of bagexpansion=array
-        if key in op.options and isinstance(op.options[key], A.Name):
-            bagmode = op.options[key].name.lower()
+        chosen = op.options.get(key)
+        if isinstance(chosen, A.Name):
+            bagmode = chosen.name.lower()
     index_col = None
     if "with_itemindex" in op.options and isinstance(op.options["with_itemindex"], A.Name):
         index_col = op.options["with_itemindex"].name
