@@ -3,11 +3,14 @@ run-time path past the fold cap), toscalar folded to a constant, engine errors m
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from huntvault.errors import KqlError
+from huntvault.errors import KqlEngineError, KqlError
 from huntvault.kql import execute
 from huntvault.kql.backends import DuckDBBackend
+from huntvault.kql.engine_errors import for_people
 from huntvault.kql.lowering import fold
 from tests.support.kql import NOW
 
@@ -84,3 +87,35 @@ def test_range_is_capped_before_anything_is_built(backend: DuckDBBackend) -> Non
 def test_unknown_let_parameter_name_is_an_error(backend: DuckDBBackend) -> None:
     with pytest.raises(KqlError, match="has no parameter"):
         execute("let f = (a:long) { a + 1 }; print f(b=1)", backend=backend, now=NOW)
+
+
+ENGINE_FAILURES = {
+    "print 9223372036854775807 + 1": ("long overflow in addition", None),
+    'print bin("a", 1)': ("cannot convert 'a' to real", (1, 12)),
+    'print substring("abc", "x")': ("the query cannot run on DuckDB", None),
+}
+
+
+@pytest.mark.parametrize("query", list(ENGINE_FAILURES))
+def test_engine_errors_are_for_people(query: str, backend: DuckDBBackend) -> None:
+    fragment, where = ENGINE_FAILURES[query]
+    with pytest.raises(KqlError) as info:
+        execute(query, backend=backend, now=NOW)
+    text = str(info.value)
+    assert fragment in text
+    assert not re.search(r"(Binder|Conversion|Out of Range|Invalid Input|Parser) Error", text), text
+    if where is not None:
+        assert (info.value.line, info.value.column) == where
+
+
+def test_engine_error_mapping_rules() -> None:
+    spark = KqlEngineError("Spark", "[UNRESOLVED_COLUMN.WITH_SUGGESTION] AnalysisException: cannot resolve x")
+    assert str(for_people(spark, "T | where x > 1")) == "the query cannot run on Spark: cannot resolve x"
+    col = KqlEngineError("DuckDB", 'Binder Error: Referenced column "Bogus" not found in FROM clause!')
+    err = for_people(col, "T\n| where Bogus > 1")
+    assert (err.message, err.line, err.column) == ("unknown column 'Bogus'", 2, 9)
+    json_err = KqlEngineError(
+        "DuckDB",
+        'Conversion Error: Malformed JSON at byte 0 of input: unexpected character.  Input: "a b" when casting',
+    )
+    assert "'a b' is not valid JSON" in for_people(json_err, 'print "a b"').message
