@@ -27,7 +27,8 @@ from huntvault.kql import execute
 from huntvault.kql.backends import DuckDBBackend
 from tests.support.kql import NOW
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 CASES = SHARED / "corpus" / "kqldocs" / "cases.jsonl"
 CHECKER = SHARED / "tools" / "kqldocs_check.py"
 EXPECTED_FAILURES = Path(__file__).resolve().parent / "kqldocs_expected_failures.txt"
@@ -69,19 +70,31 @@ def run_cases(cases: list[dict[str, Any]], check: Callable[..., str | None]) -> 
     return outcome
 
 
-def _write_list(outcome: dict[str, str | None], previous: dict[str, str]) -> None:
+def _owner(case: dict[str, Any]) -> str:
+    """Whose a new failure most likely is, from the page: geo, scalar/aggregate functions, or the rest."""
+    page = case["page"].rsplit("/", 1)[-1]
+    if page.startswith("geo") or "geospatial" in page:
+        return "geo"
+    if case.get("category") in ("function", "aggregation") and not GRAPH_FUNCTION_PAGE.search(case["id"]):
+        return "fn"
+    return "sem"
+
+
+def _write_list(outcome: dict[str, str | None], previous: dict[str, str], cases: list[dict[str, Any]]) -> None:
     header = (
         "# kqldocs cases expected to fail (tests/test_kql_docs.py): id<TAB>reason.\n"
         "# Regenerate: KQLDOCS_REGENERATE=1 .venv/bin/python -m pytest tests/test_kql_docs.py\n"
         "# Reasons say whose the failure is: [fn] a missing/wrong scalar function or aggregate, [geo] geo,\n"
         "# [doc] the documented output cannot be produced (a typo or an error in the page), [sem] the engine's\n"
-        "# semantics/operators/plugins; a new failure gets `fails: <why>` until someone classifies it.\n"
+        "# semantics/operators/plugins. A new failure gets `[owner by page] fails: <why>`; a reason written by\n"
+        "# hand is kept while the case still fails.\n"
     )
     lines = []
+    owners = {c["id"]: _owner(c) for c in cases}
     for case_id, why in outcome.items():
         if why is None:
             continue
-        reason = previous.get(case_id) or f"fails: {' '.join(why.split())[:200]}"
+        reason = previous.get(case_id) or f"[{owners[case_id]}] fails: {' '.join(why.split())[:200]}"
         lines.append(f"{case_id}\t{reason}")
     EXPECTED_FAILURES.write_text(header + "\n".join(lines) + "\n", encoding="utf-8")
 
@@ -94,7 +107,7 @@ def test_kqldocs_cases_give_the_documented_output() -> None:
     outcome = run_cases(cases, chk.check)
     previous = load_expected_failures() if EXPECTED_FAILURES.exists() else {}
     if os.environ.get("KQLDOCS_REGENERATE"):
-        _write_list(outcome, previous)
+        _write_list(outcome, previous, cases)
     passed = sum(1 for why in outcome.values() if why is None)
     core = [c["id"] for c in cases if not GRAPH_FUNCTION_PAGE.search(c["id"])]
     core_passed = sum(1 for i in core if outcome[i] is None)
@@ -116,3 +129,14 @@ def test_expected_failures_file_has_a_reason_for_each_case() -> None:
     listed = load_expected_failures()
     assert all(reason for reason in listed.values()), [i for i, r in listed.items() if not r]
     assert all(i.startswith("data-explorer/") and "#" in i for i in listed), "ids are kqldocs case ids"
+
+
+def test_docs_support_table_matches_the_registry() -> None:
+    spec = importlib.util.spec_from_file_location("kql_support", ROOT / "scripts" / "kql_support.py")
+    assert spec is not None and spec.loader is not None
+    support = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(support)
+    page = (ROOT / "docs" / "kql.md").read_text(encoding="utf-8")
+    assert support.page_with(page, support.table()) == page, (
+        "run: .venv/bin/python scripts/kql_support.py --write"
+    )
