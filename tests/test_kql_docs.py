@@ -80,7 +80,9 @@ def _owner(case: dict[str, Any]) -> str:
     return "sem"
 
 
-def _write_list(outcome: dict[str, str | None], previous: dict[str, str], cases: list[dict[str, Any]]) -> None:
+def _write_list(
+    outcome: dict[str, str | None], previous: dict[str, str], cases: list[dict[str, Any]]
+) -> None:
     header = (
         "# kqldocs cases expected to fail (tests/test_kql_docs.py): id<TAB>reason.\n"
         "# Regenerate: KQLDOCS_REGENERATE=1 .venv/bin/python -m pytest tests/test_kql_docs.py\n"

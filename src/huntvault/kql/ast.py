@@ -411,3 +411,25 @@ class ProjectByNames(Node):
     """`project-by-names` of constant names, wildcards and dynamic arrays of them."""
 
     args: list[Node]
+
+
+@dataclass
+class SampleDistinct(Node):
+    """`sample-distinct N of Column`."""
+
+    count: Node
+    column: Node
+
+
+@dataclass
+class TopHitters(Node):
+    """`top-hitters N of Column [by Expr]`."""
+
+    count: Node
+    column: Node
+    by: Node | None
+
+
+@dataclass
+class Consume(Node):
+    """`consume`: the rows are read and dropped."""

@@ -63,6 +63,7 @@ from huntvault.kql.operators import (
     ordering,
     parsing,
     projection,
+    sampling,
     summarize,
 )
 from huntvault.kql.plugins import columns, schemas, timeline
@@ -132,6 +133,7 @@ _OPERATORS: list[Operator] = [
     *expand.OPERATORS,
     *parsing.OPERATORS,
     *keyvalues.OPERATORS,
+    *sampling.OPERATORS,
     *grouped.OPERATORS,
     *composition.OPERATORS,
 ]
