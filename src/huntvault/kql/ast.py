@@ -433,3 +433,20 @@ class TopHitters(Node):
 @dataclass
 class Consume(Node):
     """`consume`: the rows are read and dropped."""
+
+
+@dataclass
+class ScanStep(Node):
+    name: str
+    output: str  # all | last | none
+    condition: Node
+    assigns: list[tuple[str, Node]]
+
+
+@dataclass
+class Scan(Node):
+    """`scan [with_match_id=Id] [declare (v:type [= default], ...)] with (step s: cond [=> v = e, ...]; ...)`."""
+
+    match_id: str | None
+    declares: list[tuple[str, str, Node | None]]
+    steps: list[ScanStep]

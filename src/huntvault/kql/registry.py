@@ -64,6 +64,7 @@ from huntvault.kql.operators import (
     parsing,
     projection,
     sampling,
+    scan,
     summarize,
 )
 from huntvault.kql.plugins import columns, schemas, timeline
@@ -134,6 +135,7 @@ _OPERATORS: list[Operator] = [
     *parsing.OPERATORS,
     *keyvalues.OPERATORS,
     *sampling.OPERATORS,
+    *scan.OPERATORS,
     *grouped.OPERATORS,
     *composition.OPERATORS,
 ]

@@ -83,4 +83,3 @@ OPERATORS: list[Operator] = [
     operator(A.TopHitters, {"top-hitters": parse_top_hitters}, lower_top_hitters),
     operator(A.Consume, {"consume": parse_consume}, lower_consume),
 ]
-
