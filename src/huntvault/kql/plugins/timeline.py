@@ -208,9 +208,13 @@ def lower_active_users_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     return Rel(exp.select(*proj).from_(sql.subquery(p.fresh(), copy=False), copy=False), cols)
 
 
+def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
+    raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
+
+
 PLUGINS: dict[str, Plugin] = {
     "rows_near": Plugin(lower_rows_near),
-    "rolling_percentile": Plugin(lower_rolling_percentile),
-    "sliding_window_counts": Plugin(lower_sliding_window_counts),
-    "active_users_count": Plugin(lower_active_users_count),
+    "rolling_percentile": Plugin(lower_rolling_percentile, spark=duckdb_only),  # QUANTILE_DISC
+    "sliding_window_counts": Plugin(lower_sliding_window_counts, spark=duckdb_only),  # RANGE() table
+    "active_users_count": Plugin(lower_active_users_count, spark=duckdb_only),
 }
