@@ -450,3 +450,19 @@ class Scan(Node):
     match_id: str | None
     declares: list[tuple[str, str, Node | None]]
     steps: list[ScanStep]
+
+
+@dataclass
+class PatternRule(Node):
+    values: list[str]  # "*" matches any argument
+    path: str | None
+    body: Node
+
+
+@dataclass
+class Pattern(Node):
+    """`declare pattern Name = (p:type, ...)[(path:type)] { (v, ...).[path] = { query }; ... }`, bound as a let."""
+
+    params: list[str]
+    has_path: bool
+    rules: list[PatternRule]
