@@ -166,6 +166,13 @@ def union_tables(c: Cursor) -> list[A.Node]:
             node: A.Node = A.Name(name, pos=s.pos)
             if c.at("(") and c.adjacent(c.toks[c.i - 1], c.tok):
                 node = call_args(c, name, s)
+                if c.at(".") and c.peek().kind == "ident":  # a pattern's path: P(args).path
+                    c.advance()
+                    node = A.Member(node, str(c.advance().value), pos=s.pos)
+                elif c.at("["):  # P(args)["path"]
+                    c.advance()
+                    node = A.Index(node, parse_expr(c), pos=s.pos)
+                    c.expect("]")
             tables.append(node)
         if not c.accept(","):
             return tables
