@@ -10,42 +10,34 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from huntvault import __version__
-from huntvault import config as configmod
-from huntvault.errors import HuntvaultError
+from huntvault.cliapp import HuntvaultGroup, allow_quick_exit, bars, load_config
 
 if TYPE_CHECKING:
     from huntvault.forward import ComponentStatus, CycleResult, Forwarder
 
 
-class _Group(click.Group):
-    """Turns any HuntvaultError into one clear line and exit status 2 instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HuntvaultError as exc:
-            click.echo(f"huntvault: error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group(cls=HuntvaultGroup, name="huntvault")
 @click.version_option(__version__, prog_name="huntvault")
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, built-in defaults).",
+    help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, then .demo/huntvault.toml "
+    "after `make demo`, else built-in defaults).",
+)
+@click.option(
+    "--progress/--no-progress",
+    "progress",
+    default=None,
+    help="Progress bars on stderr (default: only when stderr is a terminal).",
 )
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None) -> None:
+def main(ctx: click.Context, config_path: str | None, progress: bool | None) -> None:
     """Keep Defender advanced-hunting data for years: ingest, search, hunt, forward."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
-
-
-def load_config(ctx: click.Context) -> configmod.Config:
-    return configmod.load(ctx.find_root().obj.get("config_path"))
+    ctx.obj["progress"] = progress
 
 
 @main.group("config")
@@ -58,6 +50,9 @@ def config_group() -> None:
 @click.pass_context
 def config_show(ctx: click.Context, as_json: bool) -> None:
     """Print the effective configuration, secrets redacted."""
+    from huntvault import config as configmod
+
+    allow_quick_exit()
     cfg = load_config(ctx)
     data = configmod.as_dict(cfg)
     if as_json:
@@ -153,27 +148,29 @@ def emulate_export(
     """Write a deterministic emulated Defender streaming export (and manifest.json)."""
     from huntvault.emulator import write_export
 
-    manifest = write_export(
-        to_dir,
-        azure_connection_string=azure,
-        eventhub_dir=eventhub_dir,
-        manifest_dir=manifest_dir,
-        follow_rate=rate if follow else None,
-        max_events=max_events,
-        duration=duration,
-        overwrite=overwrite,
-        eventhub_name=eventhub_name,
-        days=days,
-        devices=devices,
-        seed=seed,
-        end=end,
-        dup_rate=dup_rate,
-        late_rate=late_rate,
-        events_per_device_day=events_per_device_day,
-        unknown_column=unknown_column,
-        unknown_table=unknown_table,
-        malformed=malformed,
-    )
+    with bars(click.get_current_context()).bar("emulate", "hours") as bar:
+        manifest = write_export(
+            to_dir,
+            azure_connection_string=azure,
+            eventhub_dir=eventhub_dir,
+            manifest_dir=manifest_dir,
+            follow_rate=rate if follow else None,
+            max_events=max_events,
+            duration=duration,
+            overwrite=overwrite,
+            eventhub_name=eventhub_name,
+            days=days,
+            devices=devices,
+            seed=seed,
+            end=end,
+            dup_rate=dup_rate,
+            late_rate=late_rate,
+            events_per_device_day=events_per_device_day,
+            unknown_column=unknown_column,
+            unknown_table=unknown_table,
+            malformed=malformed,
+            progress=bar.callback,
+        )
     click.echo(
         f"tenant {manifest.tenant_id}: {manifest.total_events} events in {len(manifest.tables)} tables, "
         f"{manifest.total_duplicates} duplicates, {len(manifest.malformed)} malformed lines, "
@@ -307,7 +304,9 @@ def _forward_run(fw: Forwarder, mode: str, replay: bool, stop: threading.Event) 
     for warning in fw.check():
         click.echo(f"huntvault: warning: {warning}", err=True)
     if mode == "once":
-        sys.exit(_forward_once_report(fw.run_once(stop)))
+        with bars(click.get_current_context()).bar("forward", "records") as bar:
+            result = fw.run_once(stop, progress=bar.callback)
+        sys.exit(_forward_once_report(result))
 
     def report(result: CycleResult) -> None:
         logging.getLogger("huntvault.forward").info(
@@ -448,7 +447,7 @@ def forward_init_cmd(
     help="One pass (default) or keep polling (SIGINT/SIGTERM stop it after a commit).",
 )
 @click.option("--poll-seconds", type=float, default=None, help="Seconds between polls in --follow.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar (same as the global --no-progress).")
 @click.pass_context
 def ingest_cmd(
     ctx: click.Context,
@@ -464,8 +463,6 @@ def ingest_cmd(
     quiet: bool,
 ) -> None:
     """Ingest the streaming export into the Delta Lake archive, incrementally and exactly once."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
     from huntvault.sources.ingest import run_ingest, source_from_options
 
     cfg = load_config(ctx)
@@ -473,23 +470,15 @@ def ingest_cmd(
     if poll_seconds is not None:
         src.poll_seconds = poll_seconds
     target = archive_dir or cfg.archive.path
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, disable=quiet, transient=False) as bar:
-        task = bar.add_task(f"ingest {src.name}", total=None, info="")
+    shown = bars(ctx)
+    shown.enabled = shown.enabled and not quiet
+    with shown.bar(f"ingest {src.name}", "bytes") as bar:
 
         def progress(stats: Any, unread: int) -> None:
-            bar.update(
-                task,
-                completed=stats.bytes_read,
-                total=stats.bytes_read + unread,
-                info=f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined",
+            bar.info = (
+                f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined"
             )
+            bar(stats.bytes_read, stats.bytes_read + unread)
 
         from huntvault.runloop import stop_on_signals
 
@@ -515,6 +504,7 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
     """Rows, bytes, partitions and time range per table; per-source lag; quarantine count."""
     from huntvault.archive import archive_location, status
 
+    allow_quick_exit()
     data = status(archive_location(load_config(ctx).archive, archive_dir))
     if as_json:
         click.echo(json.dumps(data.as_json(), indent=2))
@@ -616,13 +606,22 @@ def archive_migrate_cmd(ctx: click.Context, archive_dir: str | None) -> None:
 @click.pass_context
 def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> None:
     """Bring the search indexes in step with the archive once (the server also does this continuously)."""
+    from pathlib import Path
+
+    from huntvault.cliapp import config_label, fail
     from huntvault.search import SearchService
 
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=False)
-    results = svc.store.sync()
+    cfg = load_config(ctx)
+    if not Path(archive_dir or cfg.archive.path).is_dir():
+        fail(f"the archive {archive_dir or cfg.archive.path} does not exist (config: {config_label(cfg)})")
+    svc = SearchService(cfg, archive_dir, sync_now=False)
+    with bars(ctx).bar("index", "documents") as bar:
+        results = svc.store.sync(progress=bar.callback)
     if as_json:
         click.echo(json.dumps({name: r.as_json() for name, r in results.items()}, indent=2))
         return
+    if not svc.index_names():
+        click.echo(f"nothing to index: the archive {archive_dir or cfg.archive.path} holds no table yet")
     for name, r in results.items():
         click.echo(
             f"{name}: {r.status}, +{r.added_files} -{r.removed_files} parts, {r.items_processed} documents, "
@@ -648,14 +647,21 @@ def search_cmd(
     no_sync: bool,
 ) -> None:
     """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'."""
+    from huntvault.cliapp import archive_problem, fail
     from huntvault.search import SearchService, from_query_string, render_results
 
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=not no_sync)
     req = from_query_string(querystring)
-    names = [index_name] if index_name else svc.index_names()
+    cfg = load_config(ctx)
+    svc = SearchService(cfg, archive_dir, sync_now=False)
+    if not no_sync:
+        with bars(ctx).bar("index", "documents") as bar:
+            svc.store.sync(progress=bar.callback)
+    names = [svc.resolve_index(index_name)] if index_name else svc.index_names()
+    if not names:
+        fail(f"nothing to search: no index yet; {archive_problem(archive_dir, cfg) or 'run huntvault index'}")
     results = {name: svc.search(name, req) for name in names}
     if as_json:
-        click.echo(json.dumps(results if not index_name else results[index_name], indent=2))
+        click.echo(json.dumps(results if not index_name else results[names[0]], indent=2))
     else:
         click.echo(render_results(results))
 
@@ -674,6 +680,7 @@ def serve_cmd(
     """Serve the search API, the hunt/status/alerts APIs and the UI (keys: HUNTVAULT_ADMIN_KEY, HUNTVAULT_QUERY_KEY)."""
     import dataclasses
 
+    from huntvault.cliapp import fail, free_port_near, port_problem
     from huntvault.runloop import configure_logging
     from huntvault.web import create_app, page_urls, serve
 
@@ -686,6 +693,10 @@ def serve_cmd(
         no_auth=cfg.server.no_auth or no_auth,
     )
     cfg = dataclasses.replace(cfg, server=server)
+    why = port_problem(server.host, server.port)
+    if why:  # before the index sync, which can take minutes
+        other = free_port_near(server.host, server.port)
+        fail(f"port {server.host}:{server.port} is not free ({why}); pick another: --port {other}")
     click.echo("bringing the search indexes in step with the archive...")
     app = create_app(cfg, archive_dir=archive_dir, start_indexer=True)
     base = f"http://{server.host}:{server.port}"
@@ -739,6 +750,8 @@ def hunt(
     from pathlib import Path
 
     from huntvault import kql
+    from huntvault.cliapp import with_archive_hint
+    from huntvault.errors import KqlError
 
     cfg = load_config(ctx)
     text = query_file.read() if query_file else (sys.stdin.read() if query == "-" else query)
@@ -748,17 +761,22 @@ def hunt(
     if archive is None and (remote or Path(cfg.archive.path).is_dir()):
         archive = cfg.archive.path  # object-store credentials: HUNTVAULT_ARCHIVE_* variables
     chosen = engine or cfg.hunt.engine
+    if chosen == "duckdb":  # (Spark's JVM is stopped by its own exit hooks)
+        allow_quick_exit()
     if explain:
         click.echo(kql.explain(text, archive, engine=chosen))
         return
-    result = kql.execute(
-        text,
-        archive,
-        engine=chosen,
-        row_cap=cfg.hunt.row_cap,
-        timeout=cfg.hunt.timeout_seconds,
-        limits=kql.HuntLimits.from_config(cfg.hunt),
-    )
+    try:
+        result = kql.execute(
+            text,
+            archive,
+            engine=chosen,
+            row_cap=cfg.hunt.row_cap,
+            timeout=cfg.hunt.timeout_seconds,
+            limits=kql.HuntLimits.from_config(cfg.hunt),
+        )
+    except KqlError as exc:
+        raise with_archive_hint(exc, archive, cfg) from None
     click.echo(kql.render(result, fmt), nl=False)
 
 
@@ -806,7 +824,9 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
     sched = open_scheduler(cfg, rules_dir, on_cycle=show)
     try:
         if mode == "once":
-            show(sched.run_once())
+            with bars(ctx).bar("detect", "windows") as bar:
+                report = sched.run_once(progress=bar.callback)
+            show(report)
             return
         with stop_on_signals() as stop:
             sched.run(stop)
@@ -923,47 +943,25 @@ def detect_backtest_cmd(
     runner = ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
     start, end = parse_when(from_), parse_when(to, end_of_day=True)
     if rule is not None:
-        report = backtest(find_rule(folder, rule, defaults), runner, start, end, mode=mode)
+        found = find_rule(folder, rule, defaults)
+        with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
+            report = backtest(found, runner, start, end, mode=mode, progress=bar.callback)
         click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
         return
     rules, errors = load_rules(folder, defaults)
-    with _progress(len(rules), quiet=as_json) as advance:
-        folder_report = backtest_all(
-            [r for r in rules if r.enabled],
-            runner,
-            start,
-            end,
-            mode=mode,
-            progress=lambda r, _: advance(r.id),
-        )
+    chosen = [r for r in rules if r.enabled]
+    with bars(ctx).bar("backtest", "rules") as bar:
+        done = iter(range(1, len(chosen) + 1))
+        bar(0, len(chosen))
+
+        def advance(rule: Any, _report: Any) -> None:
+            bar.info = rule.id
+            bar(next(done), len(chosen))
+
+        folder_report = backtest_all(chosen, runner, start, end, mode=mode, progress=advance)
     for err in errors:
         folder_report.errors[err.path] = err.message
     click.echo(json.dumps(folder_report.to_dict(), indent=2) if as_json else render_folder(folder_report))
-
-
-def _progress(total: int, quiet: bool) -> Any:
-    """A rich progress bar on stderr (only on a terminal); yields `advance(label)`."""
-    from contextlib import contextmanager
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    @contextmanager
-    def bar() -> Any:
-        console = Console(stderr=True)
-        with Progress(
-            TextColumn("backtesting {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=quiet or not console.is_terminal,
-        ) as progress:
-            task = progress.add_task("rules", total=total)
-            yield lambda label: progress.update(task, advance=1, description=label)
-
-    return bar()
 
 
 @detect_group.command("status")
@@ -991,5 +989,12 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
         click.echo(f"  rule error: {err}", err=True)
 
 
+def run() -> None:
+    """The `huntvault` console script."""
+    from huntvault.cliapp import run as run_cli
+
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -16,6 +16,9 @@ from huntvault.errors import ConfigError
 
 DEFAULT_FILE = "huntvault.toml"
 ENV_FILE = "HUNTVAULT_CONFIG"
+#: The CLI's last resort (after --config, $HUNTVAULT_CONFIG and ./huntvault.toml): the config `make demo`
+#: writes, so `huntvault` run from the repository finds the demo's data.
+DEMO_FILE = ".demo/huntvault.toml"
 
 
 def secret(env: str) -> Any:
@@ -300,12 +303,29 @@ def _build(cls: type, data: dict[str, Any], prefix: str, env: typing.Mapping[str
     return obj
 
 
+def choose_file(
+    path: str | os.PathLike[str] | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    demo_fallback: bool = False,
+) -> Path | None:
+    """The file `load` reads: `path`, else $HUNTVAULT_CONFIG, else ./huntvault.toml if present, else (with
+    `demo_fallback`, the CLI) ./.demo/huntvault.toml if present, else None (built-in defaults)."""
+    env = os.environ if env is None else env
+    if path:
+        return Path(path)
+    if env.get(ENV_FILE):
+        return Path(env[ENV_FILE])
+    if Path(DEFAULT_FILE).is_file():
+        return Path(DEFAULT_FILE)
+    if demo_fallback and Path(DEMO_FILE).is_file():
+        return Path(DEMO_FILE)
+    return None
+
+
 def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
     """Load `path`, else $HUNTVAULT_CONFIG, else ./huntvault.toml if present, else the built-in defaults."""
     env = os.environ if env is None else env
-    chosen = Path(path) if path else Path(env[ENV_FILE]) if env.get(ENV_FILE) else None
-    if chosen is None and Path(DEFAULT_FILE).is_file():
-        chosen = Path(DEFAULT_FILE)
+    chosen = choose_file(path, env)
     data: dict[str, Any] = {}
     if chosen is not None:
         try:

@@ -259,9 +259,11 @@ def backtest(
     *,
     mode: str = "auto",
     one_pass: OnePass = run_one_pass,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> BacktestReport:
     """Backtest `rule` over (start, end]: in one pass when `one_pass` can rewrite its query (mode `auto` or
-    `one-pass`), else window by window; the report says which path ran and why."""
+    `one-pass`), else window by window; the report says which path ran and why. `progress(windows done,
+    windows)` follows the windows (a one-pass run reports them all at its end)."""
     if end <= start:
         raise DetectError("--to must be after --from")
     if mode not in MODES:
@@ -274,11 +276,13 @@ def backtest(
             cycle, store, queries = outcome
             rep = summarize(rule, start, end, cycle, store)
             rep.path, rep.queries, rep.seconds = ONE_PASS, queries, time.perf_counter() - t0
+            if progress is not None:
+                progress(rep.windows, rep.windows)
             return rep
         if mode == ONE_PASS:
             raise DetectError(f"rule {rule.id} cannot be backtested in one pass: {outcome}")
         fallback = outcome
-    cycle, store = replay(rule, runner, start, end)
+    cycle, store = replay(rule, runner, start, end, progress)
     rep = summarize(rule, start, end, cycle, store)
     rep.path, rep.fallback, rep.queries = WINDOW_BY_WINDOW, fallback, len(cycle.windows)
     rep.seconds = time.perf_counter() - t0

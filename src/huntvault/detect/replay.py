@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -15,10 +16,14 @@ from huntvault.errors import DetectError
 
 
 def replay(
-    rule: Rule, runner: QueryRunner, start: datetime, end: datetime
+    rule: Rule,
+    runner: QueryRunner,
+    start: datetime,
+    end: datetime,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> tuple[CycleReport, MemoryAlertStore]:
     """Every window of `rule` whose end falls in (start, end], through the scheduler with fresh in-memory state
-    and an in-memory alert store (nothing is written, nothing is sent)."""
+    and an in-memory alert store (nothing is written, nothing is sent); `progress(windows run, windows)`."""
     state = DetectState(None)
     store = MemoryAlertStore()
     sched = Scheduler(
@@ -32,7 +37,7 @@ def replay(
         max_windows=10**9,
     )
     try:
-        cycle = sched.run_once()
+        cycle = sched.run_once(progress=progress)
     finally:
         state.close()
     if rule.id in cycle.errors:

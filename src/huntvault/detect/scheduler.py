@@ -95,6 +95,8 @@ class Scheduler:
         self.clock = clock
         self.start = start
         self.max_windows = max_windows
+        self._progress: Callable[[int, int | None], None] | None = None  # of the cycle running now
+        self._due = 0
         self.crash_at = crash_at or (lambda point, rule, end: None)
         self.poll_seconds = poll_seconds
         self.on_cycle = on_cycle
@@ -185,15 +187,33 @@ class Scheduler:
         return done
 
     # -- cycles ---------------------------------------------------------------------------------
-    def run_once(self, stop: threading.Event | None = None) -> CycleReport:
+    def due_windows(self, rule: Rule, limit: datetime | None) -> int:
+        """How many windows of `rule` a cycle would run now (at most max_windows)."""
+        if limit is None:
+            return 0
+        end = self.next_end(rule, limit)
+        if end > limit:
+            return 0
+        return min(self.max_windows, int((limit - end) / rule.every) + 1)
+
+    def run_once(
+        self,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> CycleReport:
         """Every rule: finish undelivered windows, then run each due window (up to max_windows per rule).
         With `stop`, the cycle ends after the window in progress once it is set (nothing is lost: the next
-        run starts at the next window)."""
+        run starts at the next window). `progress(windows run, windows due)` is called after each window."""
         report = CycleReport()
         self._reload(report)
         refresh = getattr(self.runner, "refresh", None)
         if callable(refresh):  # see what was archived since the last cycle
             refresh()
+        self._progress = progress
+        if progress is not None:
+            limit = self.limit()
+            self._due = sum(self.due_windows(rule, limit) for rule in self.rules)
+            progress(0, self._due)
         for rule in self.rules:
             if stop is not None and stop.is_set():
                 break
@@ -221,6 +241,9 @@ class Scheduler:
             report.windows.append(self.run_window(rule, end - rule.lookback, end))
             ran += 1
             end = end + rule.every
+            if self._progress is not None:
+                done = len(report.windows)
+                self._progress(done, max(self._due, done))
         if not ran:
             report.waiting[rule.id] = (
                 f"next window ends {end.isoformat()}, ingestion covers {limit.isoformat()}"

@@ -293,8 +293,17 @@ class Forwarder:
         return result
 
     # -- deliver ---------------------------------------------------------------------------------
-    def deliver(self) -> dict[str, DeliveryResult]:
+    def deliver(self, progress: Callable[[int, int | None], None] | None = None) -> dict[str, DeliveryResult]:
+        """Drain every sink's queue; `progress(records settled, records queued)` after each delivery unit."""
         results: dict[str, DeliveryResult] = {}
+        total = sum(self.state.pending_count(s.name) for s in self.sinks) if progress is not None else 0
+
+        def tick() -> None:
+            if progress is not None:
+                done = sum(r.sent + r.dead for r in results.values())
+                progress(done, max(total, done))
+
+        tick()
         for sink in self.sinks:
             if self._stop.is_set():
                 break
@@ -304,7 +313,7 @@ class Forwarder:
                 res.down = f"{health.status}, next try in {health.wait_left():.0f} s: {health.error}"
             else:
                 try:
-                    self._drain(sink, res)
+                    self._drain(sink, res, tick)
                 except Interrupted:
                     raise
                 except (ForwardError, OSError) as exc:
@@ -318,7 +327,7 @@ class Forwarder:
             res.pending = self.state.pending_count(sink.name)
         return results
 
-    def _drain(self, sink: Sink, res: DeliveryResult) -> None:
+    def _drain(self, sink: Sink, res: DeliveryResult, tick: Callable[[], None] = lambda: None) -> None:
         if isinstance(sink, Rewindable):
             mark = self.state.file_mark(sink.name)
             if mark is None:  # first use: what is in the file already is not ours to cut
@@ -335,7 +344,9 @@ class Forwarder:
                 if self._stop.is_set():
                     return
                 self._send_unit(sink, [batch[i] for i in unit], res, rejected)
+                tick()
             self._settle_rejected(sink, res, rejected)
+            tick()
 
     def _send_unit(
         self,
@@ -409,13 +420,17 @@ class Forwarder:
             if hasattr(sink, "sleep"):
                 sink.sleep = sleep
 
-    def run_once(self, stop: threading.Event | None = None) -> CycleResult:
-        """One poll (its failure is reported, not raised) and one delivery pass."""
+    def run_once(
+        self,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> CycleResult:
+        """One poll (its failure is reported, not raised) and one delivery pass (`progress` as in `deliver`)."""
         if stop is not None:
             self._use_stop(stop)
         try:
             poll = self._guarded_poll()
-            return CycleResult(poll, self.deliver())
+            return CycleResult(poll, self.deliver(progress))
         except Interrupted:
             return CycleResult(PollResult(error="stopped"), {})
 

@@ -9,7 +9,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,14 +165,34 @@ class TableIndex:
     def history(self) -> list[dict[str, Any]]:
         return list(self.state.get("history", []))
 
-    def sync(self, view: ArchiveView, heap_mb: int = 256, threads: int = 0) -> SyncResult:
-        """Bring the index in step with the archive's live files: add new parts, drop removed ones."""
+    def pending_rows(self, view: ArchiveView) -> int:
+        """Rows of the archive's live parts this index has not taken in yet (what a sync would add)."""
+        indexed = self.state["files"]
+        rows = 0
+        for f in view.files(self.layout.table.name):
+            if f.path not in indexed:
+                try:
+                    rows += f.rows if f.rows is not None else part_rows(view.absolute(f.path))
+                except Exception:  # an unreadable part is reported by the sync itself
+                    continue
+        return rows
+
+    def sync(
+        self,
+        view: ArchiveView,
+        heap_mb: int = 256,
+        threads: int = 0,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> SyncResult:
+        """Bring the index in step with the archive's live files: add new parts, drop removed ones.
+
+        `progress(documents added, documents to add)` is called as batches go in."""
         with self.sync_lock:
             self.running = True
             t0 = time.perf_counter()
             result = SyncResult(start=_now())
             try:
-                self._sync(view, heap_mb, threads, result)
+                self._sync(view, heap_mb, threads, result, progress)
                 result.status = "success"
             except Exception as exc:  # one bad run must not kill the server; it is reported in status
                 result.status = "transientFailure"
@@ -186,7 +206,14 @@ class TableIndex:
                 self.save()
             return result
 
-    def _sync(self, view: ArchiveView, heap_mb: int, threads: int, result: SyncResult) -> None:
+    def _sync(
+        self,
+        view: ArchiveView,
+        heap_mb: int,
+        threads: int,
+        result: SyncResult,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> None:
         live = {f.path: f for f in view.files(self.layout.table.name)}
         indexed: dict[str, int] = self.state["files"]
         gone = sorted(set(indexed) - set(live))
@@ -207,9 +234,17 @@ class TableIndex:
                     readable.append(rel)
                 except Exception as exc:  # an unreadable part is an item error, the rest goes on
                     self._item_error(result, rel, exc)
+            total = sum(added.values())
+            done = [0]
+
+            def tick(n: int) -> None:
+                done[0] += n
+                if progress is not None:
+                    progress(done[0], total)
+
             for group in _groups(readable, GROUP_FILES):
                 try:
-                    fed = _feed(writer, builder.documents([view.absolute(r) for r in group], view.root))
+                    fed = _feed(writer, builder.documents([view.absolute(r) for r in group], view.root), tick)
                 except Exception as exc:
                     for rel in group:  # isolate the bad part(s): retry one by one
                         writer.delete_documents_by_term(FILE_FIELD, rel)
@@ -256,12 +291,25 @@ class TableIndex:
 GROUP_FILES = 64  # parts per DuckDB query
 
 
+def _offset(
+    progress: Callable[[int, int | None], None], base: int, total: int
+) -> Callable[[int, int | None], None]:
+    """One index's progress as part of a whole sync's: its documents counted after `base`."""
+
+    def each(done: int, _total: int | None) -> None:
+        progress(base + done, max(total, base + done))
+
+    return each
+
+
 def _groups(items: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
-def _feed(writer: tantivy.IndexWriter, batches: Iterator[list[str]]) -> int:
+def _feed(
+    writer: tantivy.IndexWriter, batches: Iterator[list[str]], on_batch: Callable[[int], None] | None = None
+) -> int:
     """Add every document; DuckDB builds the next batch in a thread while tantivy takes this one."""
     q: queue.Queue[list[str] | BaseException | None] = queue.Queue(maxsize=3)
 
@@ -287,6 +335,8 @@ def _feed(writer: tantivy.IndexWriter, batches: Iterator[list[str]]) -> int:
         for doc in item:
             add(doc)
         count += len(item)
+        if on_batch is not None:
+            on_batch(len(item))
     thread.join()
     return count
 
@@ -366,17 +416,35 @@ class IndexStore:
         with self._lock:
             return [self._indexes[n] for n in sorted(self._indexes)]
 
-    def sync(self, names: list[str] | None = None) -> dict[str, SyncResult]:
-        """Run the indexer of every index (or of `names`) once; returns each execution result."""
+    def sync(
+        self,
+        names: list[str] | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> dict[str, SyncResult]:
+        """Run the indexer of every index (or of `names`) once; returns each execution result.
+
+        `progress(documents added, documents to add)` covers all the indexes of this sync together."""
         changed = self.view.changed_tables() if names is None else None
         self.discover()
-        out: dict[str, SyncResult] = {}
+        todo: list[TableIndex] = []
         for idx in self.all():
             if names is not None and idx.name not in names:
                 continue
             if changed is not None and idx.layout.table.name not in changed and idx.state["history"]:
                 continue  # the change feed says nothing happened to this table
-            out[idx.name] = idx.sync(self.view, self.heap_mb, self.threads)
+            todo.append(idx)
+        total = sum(idx.pending_rows(self.view) for idx in todo) if progress is not None else 0
+        base = 0
+        out: dict[str, SyncResult] = {}
+        for idx in todo:
+            each = None
+            if progress is not None:
+                progress(base, total)
+                each = _offset(progress, base, total)
+            out[idx.name] = idx.sync(self.view, self.heap_mb, self.threads, each)
+            base += out[idx.name].items_processed
+        if progress is not None:
+            progress(base, max(total, base))
         return out
 
 

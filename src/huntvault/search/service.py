@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from huntvault.config import Config
+from huntvault.errors import SearchError
 from huntvault.index import (
     IndexPoller,
     IndexStore,
@@ -50,6 +51,32 @@ class SearchService:
     def index_names(self) -> list[str]:
         self.store.discover()
         return self.store.names()
+
+    def index_tables(self) -> dict[str, str]:
+        """Each index's table name (the alias the API accepts for it, in any case)."""
+        self.store.discover()
+        return {idx.name: idx.layout.table.name for idx in self.store.all()}
+
+    def resolve_index(self, name: str) -> str:
+        """The index `name` designates (its own name, or its table's in any case); an unknown name is a 404
+        that lists what exists and suggests the closest table, instead of Azure's naming-rule message."""
+        tables = self.index_tables()
+        if name in tables:
+            return name
+        by_table = {t.lower(): n for n, t in tables.items()}
+        if name.lower() in by_table:
+            return by_table[name.lower()]
+        import difflib
+
+        known = sorted(tables.values())
+        close = difflib.get_close_matches(name.lower(), [t.lower() for t in known], n=1, cutoff=0.75)
+        hint = next((f" (did you mean {t}?)" for t in known if close and t.lower() == close[0]), "")
+        listed = ", ".join(known) if known else "none yet: ingest and index some data first"
+        raise SearchError(
+            f"no index or table named '{name[:140]}'{hint}; tables with an index: {listed}",
+            404,
+            "ResourceNameNotFound",
+        )
 
     def index_definition(self, name: str) -> dict[str, Any]:
         return self.store.get(name).layout.definition()
