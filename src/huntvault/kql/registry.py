@@ -67,7 +67,7 @@ from huntvault.kql.operators import (
     scan,
     summarize,
 )
-from huntvault.kql.plugins import columns, schemas, timeline
+from huntvault.kql.plugins import columns, lookups, schemas, timeline
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
 from huntvault.kql.sources import tables as table_sources
@@ -123,7 +123,9 @@ BINARY: dict[str, BinaryLowering] = merge(
     "binary operator", comparison.BINARY, arithmetic.BINARY, text.BINARY
 )
 LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
-PLUGINS: dict[str, Plugin] = merge("plugin", columns.PLUGINS, schemas.PLUGINS, timeline.PLUGINS)
+PLUGINS: dict[str, Plugin] = merge(
+    "plugin", columns.PLUGINS, lookups.PLUGINS, schemas.PLUGINS, timeline.PLUGINS
+)
 
 _OPERATORS: list[Operator] = [
     *filtering.OPERATORS,
