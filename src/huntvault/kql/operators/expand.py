@@ -151,8 +151,10 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
         unnests.append(alias(exp.Unnest(expressions=[call("range", call("len", first))]), index.name))
         names.append(index.name)
         types.append("long")
-    inner_raw = exp.select(*unnests)
-    conv: list[exp.Expression] = []
+    # the subquery's table: the row's own columns, one row per array item (the expanded ones replaced)
+    carried = [(n, t) for n, t in rel.cols if n not in names]
+    inner_raw = exp.select(*[alias(col(n, outer), n) for n, _ in carried], *unnests)
+    conv: list[exp.Expression] = [col(n) for n, _ in carried]
     for n, t in zip(names, types, strict=True):
         if isinstance(index, A.Name) and n == index.name:  # the item index is an integer already
             conv.append(alias(exp.Cast(this=col(n), to=dtype("BIGINT")), n))
@@ -160,7 +162,7 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
             conv.append(alias(convert(T(col(n), "dynamic"), t).sql if t != "dynamic" else col(n), n))
     inner = Rel(
         exp.select(*conv).from_(inner_raw.subquery(p.fresh(), copy=False), copy=False),
-        list(zip(names, types, strict=True)),
+        carried + list(zip(names, types, strict=True)),
     )
     applied = p.pipeline(op.body, env, implicit=inner)
     inner_alias = p.fresh("i")
