@@ -466,3 +466,39 @@ class Pattern(Node):
     params: list[str]
     has_path: bool
     rules: list[PatternRule]
+
+
+@dataclass
+class MakeGraph(Node):
+    """`make-graph Source --> Target [with T on Key | with_node_id = Name]`."""
+
+    source: str
+    target: str
+    nodes: list[tuple[Node, str]]
+    node_id: str | None
+
+
+@dataclass
+class GraphEdge(Node):
+    name: str | None
+    direction: str  # out (-[]->), in (<-[]-), any (-[]-)
+    low: int
+    high: int
+    variable: bool
+
+
+@dataclass
+class GraphMatch(Node):
+    """`graph-match` / `graph-shortest-paths` patterns: each a node name, then (edge, node name) pairs."""
+
+    patterns: list[tuple[list[str], list[GraphEdge]]]
+    where: Node | None
+    project: list[Assign]
+    shortest: bool
+    all_paths: bool = False  # graph-shortest-paths output=all: every shortest match, not one
+
+
+@dataclass
+class GraphToTable(Node):
+    kind: str  # nodes | edges
+    options: dict[str, str]

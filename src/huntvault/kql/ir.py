@@ -34,9 +34,21 @@ class Rel:
     sql: exp.Select
     cols: list[tuple[str, str]]
     order: list[exp.Ordered] | None = None
+    graph: Graph | None = None  # set by make-graph: the graph operators read it; the SQL is the edges
 
     def types(self) -> dict[str, str]:
         return dict(self.cols)
+
+
+@dataclass
+class Graph:
+    """A graph made by make-graph: its nodes (keyed by `key`) and edges (from `source` to `target`)."""
+
+    nodes: Rel
+    edges: Rel
+    key: str
+    source: str
+    target: str
 
 
 @dataclass

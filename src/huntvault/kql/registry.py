@@ -57,6 +57,7 @@ from huntvault.kql.operators import (
     composition,
     expand,
     filtering,
+    graph,
     grouped,
     joins,
     keyvalues,
@@ -138,6 +139,7 @@ _OPERATORS: list[Operator] = [
     *keyvalues.OPERATORS,
     *sampling.OPERATORS,
     *scan.OPERATORS,
+    *graph.OPERATORS,
     *grouped.OPERATORS,
     *composition.OPERATORS,
 ]
