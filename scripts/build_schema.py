@@ -112,6 +112,29 @@ HUNTVAULT_TABLES: dict[str, tuple[str, list[str] | None]] = {
     "HuntvaultAlertEvidence": (_DETECTION_EVIDENCE, None),
 }
 
+#: the advanced-hunting tables the export does not carry (this repository's data file, see its header)
+EXTRA = ROOT / "scripts" / "schema" / "advanced-hunting-extra.txt"
+
+
+def parse_extra(path: Path) -> dict[str, list[dict[str, object]]]:
+    """`Name Column:type ...` lines; a table without Timestamp gets one, marked inferred."""
+    tables: dict[str, list[dict[str, object]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, *specs = line.split()
+        cols: list[dict[str, object]] = []
+        for spec in specs:
+            col, kql_type = spec.split(":")
+            cols.append({"name": col, "type": kql_type, "json_in_string": kql_type == "dynamic"})
+        if not any(c["name"] == "Timestamp" for c in cols):
+            cols.insert(
+                0, {"name": "Timestamp", "type": "datetime", "json_in_string": False, "inferred": True}
+            )
+        tables[name] = cols
+    return tables
+
+
 ROW = re.compile(r"^\|\s*\d+\s*\|\s*`([^`]+)`\s*\|\s*(\w+)\s*\|\s*(.*?)\s*\|\s*$")
 
 
@@ -192,6 +215,17 @@ def main() -> None:
             "legacy": name == "AlertEvents",
             "time_column": time_col,
             "dedupe_key": dedupe_key(name, cols),
+            "columns": cols,
+        }
+    for name, cols in parse_extra(EXTRA).items():
+        if name in tables:
+            raise SystemExit(f"{EXTRA.name}: {name} is already in the reference files")
+        cols.append({"name": "MachineGroup", "type": "string", "json_in_string": False, "decoration": True})
+        tables[name] = {
+            "streamed": False,
+            "legacy": False,
+            "time_column": "Timestamp",
+            "dedupe_key": None,
             "columns": cols,
         }
     for name, (spec, key) in HUNTVAULT_TABLES.items():

@@ -189,6 +189,24 @@ def test_archive_empty_typed_tables(archive: Path) -> None:
     assert t.to_pylist() == [{"count_": 0}]
 
 
+@pytest.mark.parametrize(
+    "hunt",
+    [
+        "AADSignInEventsBeta | where ErrorCode != 0 and IsGuestUser | summarize count() by AccountUpn",
+        "AADSpnSignInEventsBeta | where IsManagedIdentity | project ServicePrincipalName, IPAddress",
+        'DeviceTvmInfoGathering | where AdditionalFields.Log4JEnvironmentVariableMitigation in ("RebootRequired", "false")',
+        "DeviceTvmInfoGatheringKB | mv-expand Categories to typeof(string) | distinct Categories",
+        "DeviceTvmBrowserExtensions | join kind=inner DeviceTvmBrowserExtensionsKB on ExtensionId",
+        "DeviceTvmCertificateInfo | where SignatureAlgorithm has 'sha1' | project DeviceId, Thumbprint",
+        'DeviceTvmHardwareFirmware | where ComponentType == "Bios" | project DeviceId, ComponentVersion',
+        "DeviceTvmSoftwareEvidenceBeta | mv-expand DiskPaths | project SoftwareName, DiskPaths",
+        "ExposureGraphEdges | join ExposureGraphNodes on $left.SourceNodeId == $right.NodeId",
+    ],
+)
+def test_advanced_hunting_tables_outside_the_export_bind_and_are_empty(hunt: str, archive: Path) -> None:
+    assert run(hunt, archive, now=NOW).num_rows == 0
+
+
 def test_render_hint_in_metadata() -> None:
     t = run("range x from 1 to 3 step 1 | render timechart with (title='t')")
     assert t.schema.metadata and b"timechart" in t.schema.metadata[b"kql_render"]

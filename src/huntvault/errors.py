@@ -90,6 +90,16 @@ class KqlSemanticError(KqlError):
     """The query parses but names an unknown table, column or function, or mixes types."""
 
 
+class KqlEngineError(KqlSemanticError):
+    """The engine (DuckDB, Spark) refused the lowered query; `raw` keeps its own message for the logs.
+    kql maps it to a message for people, with the culprit's position when it can be found."""
+
+    def __init__(self, engine: str, raw: str) -> None:
+        self.engine = engine
+        self.raw = raw
+        super().__init__(f"the query failed in {engine}: {raw}")
+
+
 class KqlUnsupportedError(KqlError):
     """The query uses a feature that cannot work offline (externaldata URL, FileProfile...)."""
 

@@ -22,11 +22,12 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from huntvault.errors import KqlError, KqlLimitError
+from huntvault.errors import KqlEngineError, KqlError, KqlLimitError
 from huntvault.kql import ast, registry
 from huntvault.kql.backends import ENGINES, open_backend, shared_backend
 from huntvault.kql.backends.catalog import ArchiveRef
 from huntvault.kql.dialects import DIALECTS
+from huntvault.kql.engine_errors import for_people
 from huntvault.kql.ir import Catalog, Window
 from huntvault.kql.limits import Budget, HuntLimits, QueryBounds, ensure_recursion
 from huntvault.kql.output import render
@@ -110,6 +111,8 @@ def compile_query(
     try:
         rel = planner.plan(script)
         sql = dialect.render(rel.sql)
+    except KqlEngineError as exc:  # a first query (bag keys, a folded list) the engine refused
+        raise for_people(exc, script.text) from None
     except RecursionError:  # the bounds should keep every query below the recursion limit
         raise KqlLimitError("the query is too deeply nested to compile; see docs/kql.md, Limits") from None
     return Compiled(sql, rel.cols, planner.render)
@@ -142,7 +145,10 @@ def execute(
     run_sql = compiled.sql
     if row_cap:
         run_sql = f"SELECT * FROM ({compiled.sql}) AS _capped LIMIT {int(row_cap) + 1}"
-    table = backend.execute(run_sql, timeout, cancel)
+    try:
+        table = backend.execute(run_sql, timeout, cancel)
+    except KqlEngineError as exc:
+        raise for_people(exc, query if isinstance(query, str) else query.text) from None
     t2 = time.perf_counter()
     truncated = bool(row_cap) and table.num_rows > int(row_cap or 0)
     if truncated:

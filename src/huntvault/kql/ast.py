@@ -394,3 +394,111 @@ class Script(Node):
     queries: int = 1
     #: the source text (error positions are offsets into it); a rewritten Script keeps its source's text
     text: str = field(default="", compare=False, repr=False)
+
+
+@dataclass
+class ParseKv(Node):
+    """`parse-kv Expr as (Key:type, ...) with (pair_delimiter=.., kv_delimiter=.., quote=.., escape=.., greedy=.., regex=..)`;
+    quote and escape may repeat, so every option keeps a list of its values."""
+
+    expr: Node
+    keys: list[ColumnDecl]
+    options: dict[str, list[Node]]
+
+
+@dataclass
+class ProjectByNames(Node):
+    """`project-by-names` of constant names, wildcards and dynamic arrays of them."""
+
+    args: list[Node]
+
+
+@dataclass
+class SampleDistinct(Node):
+    """`sample-distinct N of Column`."""
+
+    count: Node
+    column: Node
+
+
+@dataclass
+class TopHitters(Node):
+    """`top-hitters N of Column [by Expr]`."""
+
+    count: Node
+    column: Node
+    by: Node | None
+
+
+@dataclass
+class Consume(Node):
+    """`consume`: the rows are read and dropped."""
+
+
+@dataclass
+class ScanStep(Node):
+    name: str
+    output: str  # all | last | none
+    condition: Node
+    assigns: list[tuple[str, Node]]
+
+
+@dataclass
+class Scan(Node):
+    """`scan [with_match_id=Id] [declare (v:type [= default], ...)] with (step s: cond [=> v = e, ...]; ...)`."""
+
+    match_id: str | None
+    declares: list[tuple[str, str, Node | None]]
+    steps: list[ScanStep]
+
+
+@dataclass
+class PatternRule(Node):
+    values: list[str]  # "*" matches any argument
+    path: str | None
+    body: Node
+
+
+@dataclass
+class Pattern(Node):
+    """`declare pattern Name = (p:type, ...)[(path:type)] { (v, ...).[path] = { query }; ... }`, bound as a let."""
+
+    params: list[str]
+    has_path: bool
+    rules: list[PatternRule]
+
+
+@dataclass
+class MakeGraph(Node):
+    """`make-graph Source --> Target [with T on Key | with_node_id = Name]`."""
+
+    source: str
+    target: str
+    nodes: list[tuple[Node, str]]
+    node_id: str | None
+
+
+@dataclass
+class GraphEdge(Node):
+    name: str | None
+    direction: str  # out (-[]->), in (<-[]-), any (-[]-)
+    low: int
+    high: int
+    variable: bool
+
+
+@dataclass
+class GraphMatch(Node):
+    """`graph-match` / `graph-shortest-paths` patterns: each a node name, then (edge, node name) pairs."""
+
+    patterns: list[tuple[list[str], list[GraphEdge]]]
+    where: Node | None
+    project: list[Assign]
+    shortest: bool
+    all_paths: bool = False  # graph-shortest-paths output=all: every shortest match, not one
+
+
+@dataclass
+class GraphToTable(Node):
+    kind: str  # nodes | edges
+    options: dict[str, str]

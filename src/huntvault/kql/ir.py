@@ -34,9 +34,21 @@ class Rel:
     sql: exp.Select
     cols: list[tuple[str, str]]
     order: list[exp.Ordered] | None = None
+    graph: Graph | None = None  # set by make-graph: the graph operators read it; the SQL is the edges
 
     def types(self) -> dict[str, str]:
         return dict(self.cols)
+
+
+@dataclass
+class Graph:
+    """A graph made by make-graph: its nodes (keyed by `key`) and edges (from `source` to `target`)."""
+
+    nodes: Rel
+    edges: Rel
+    key: str
+    source: str
+    target: str
 
 
 @dataclass
@@ -206,6 +218,7 @@ class Planner(Protocol):
     def function(self, name: str) -> Function | None: ...
     def aggregate(self, name: str) -> Aggregate | None: ...
     def plugin(self, name: str) -> Plugin | None: ...
+    def offline(self, name: str) -> str | None: ...
 
     # SQL building
     def wrap(self, rel: Rel) -> tuple[exp.Subquery, str]: ...

@@ -59,14 +59,18 @@ from huntvault.kql.operators import (
     composition,
     expand,
     filtering,
+    graph,
     grouped,
     joins,
+    keyvalues,
     ordering,
     parsing,
     projection,
+    sampling,
+    scan,
     summarize,
 )
-from huntvault.kql.plugins import columns
+from huntvault.kql.plugins import columns, lookups, schemas, timeline
 from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
@@ -124,7 +128,9 @@ BINARY: dict[str, BinaryLowering] = merge(
     "binary operator", comparison.BINARY, arithmetic.BINARY, text.BINARY
 )
 LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
-PLUGINS: dict[str, Plugin] = merge("plugin", columns.PLUGINS, geo_plugins.PLUGINS)
+PLUGINS: dict[str, Plugin] = merge(
+    "plugin", columns.PLUGINS, lookups.PLUGINS, schemas.PLUGINS, timeline.PLUGINS, geo_plugins.PLUGINS
+)
 
 _OPERATORS: list[Operator] = [
     *filtering.OPERATORS,
@@ -134,6 +140,10 @@ _OPERATORS: list[Operator] = [
     *joins.OPERATORS,
     *expand.OPERATORS,
     *parsing.OPERATORS,
+    *keyvalues.OPERATORS,
+    *sampling.OPERATORS,
+    *scan.OPERATORS,
+    *graph.OPERATORS,
     *grouped.OPERATORS,
     *composition.OPERATORS,
 ]

@@ -252,21 +252,8 @@ def to_string(v: T) -> T:
             "string",
             name=v.name,
         )
-    if t == "datetime":
-        whole = fn("strftime", v.sql, exp.Literal.string("%Y-%m-%dT%H:%M:%S"))
-        frac = fn("strftime", v.sql, exp.Literal.string(".%f0"))
-        micro = exp.Mod(this=fn("epoch_us", v.sql), expression=exp.Literal.number(1_000_000))
-        body = exp.Case(
-            ifs=[
-                exp.If(
-                    this=exp.EQ(this=micro, expression=exp.Literal.number(0)),
-                    true=exp.DPipe(this=whole, expression=exp.Literal.string("Z")),
-                )
-            ],
-            default=exp.DPipe(
-                this=exp.DPipe(this=whole, expression=frac), expression=exp.Literal.string("Z")
-            ),
-        )
+    if t == "datetime":  # Kusto always prints 7 fractional digits (hashes of datetimes depend on it)
+        body = fn("strftime", v.sql, exp.Literal.string("%Y-%m-%dT%H:%M:%S.%f0Z"))
         return T(exp.Coalesce(this=body, expressions=[exp.Literal.string("")]), "string", name=v.name)
     if t == "timespan":
         return T(
@@ -290,10 +277,39 @@ def to_string(v: T) -> T:
         )
     if t == "null":
         return string("")
+    if t == "real":
+        return T(
+            exp.Coalesce(this=real_text(v.sql), expressions=[exp.Literal.string("")]), "string", name=v.name
+        )
     return T(
         exp.Coalesce(this=exp.Cast(this=v.sql, to=dtype("VARCHAR")), expressions=[exp.Literal.string("")]),
         "string",
         name=v.name,
+    )
+
+
+def real_text(x: exp.Expression) -> exp.Expression:
+    """Kusto's text of a real: whole values without `.0`, `NaN`, `Infinity`, `-Infinity`, else the shortest
+    round-trip digits."""
+    text = exp.Upper(this=exp.Cast(this=x, to=dtype("VARCHAR")))  # 1E+20 as .NET writes it
+    inf = exp.Cast(this=exp.Literal.string("Infinity"), to=dtype("DOUBLE"))
+    return exp.Case(
+        ifs=[
+            exp.If(this=call("isnan", x), true=exp.Literal.string("NaN")),
+            exp.If(this=exp.EQ(this=x, expression=inf), true=exp.Literal.string("Infinity")),
+            exp.If(
+                this=exp.EQ(this=x, expression=exp.Neg(this=inf)),
+                true=exp.Literal.string("-Infinity"),
+            ),
+            exp.If(
+                this=exp.And(
+                    this=exp.EQ(this=x, expression=call("trunc", x)),
+                    expression=exp.LT(this=exp.Abs(this=x), expression=exp.Literal.number("1e15")),
+                ),
+                true=exp.Cast(this=exp.Cast(this=x, to=dtype("BIGINT")), to=dtype("VARCHAR")),
+            ),
+        ],
+        default=text,
     )
 
 

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from huntvault import schema
 from huntvault.archive import ArchiveSnapshot, locate
-from huntvault.errors import KqlCancelledError, KqlSemanticError, KqlUnsupportedError
+from huntvault.errors import KqlCancelledError, KqlEngineError, KqlUnsupportedError
 from huntvault.kql.backends.catalog import (
     PARTITION_COLUMN,
     ArchiveRef,
@@ -192,7 +192,7 @@ class DuckDBBackend(TableCatalog):
                 raise KqlCancelledError("the hunt was cancelled") from None
             if timed_out.is_set():
                 raise KqlUnsupportedError(f"the query ran longer than the {timeout:g} s timeout") from None
-            raise KqlSemanticError(f"the query failed in DuckDB: {str(exc).splitlines()[0]}") from None
+            raise KqlEngineError("DuckDB", str(exc).splitlines()[0]) from None
         finally:
             done.set()
             if watcher is not None:
@@ -206,6 +206,6 @@ class DuckDBBackend(TableCatalog):
         try:
             return [str(r[0]) for r in cur.execute(sql).fetchall() if r[0] is not None]
         except Exception as exc:
-            raise KqlSemanticError(f"the query failed in DuckDB: {str(exc).splitlines()[0]}") from None
+            raise KqlEngineError("DuckDB", str(exc).splitlines()[0]) from None
         finally:
             cur.close()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from huntvault.archive import ArchiveLocation
-from huntvault.errors import KqlCancelledError, KqlSemanticError, KqlUnsupportedError
+from huntvault.errors import KqlCancelledError, KqlEngineError, KqlUnsupportedError
 from huntvault.kql.backends.catalog import (
     PARTITION_COLUMN,
     ArchiveRef,
@@ -177,7 +177,7 @@ class SparkBackend(TableCatalog):
                 raise KqlCancelledError("the hunt was cancelled") from None
             if "timeout" in stopped:
                 raise KqlUnsupportedError(f"the query ran longer than the {timeout:g} s timeout") from None
-            raise KqlSemanticError(f"the query failed in Spark: {str(exc).splitlines()[0]}") from None
+            raise KqlEngineError("Spark", str(exc).splitlines()[0]) from None
         finally:
             done.set()
             watcher.join()
@@ -186,4 +186,4 @@ class SparkBackend(TableCatalog):
         try:
             return [str(r[0]) for r in self.spark.sql(sql).collect() if r[0] is not None]
         except Exception as exc:
-            raise KqlSemanticError(f"the query failed in Spark: {str(exc).splitlines()[0]}") from None
+            raise KqlEngineError("Spark", str(exc).splitlines()[0]) from None

@@ -7,6 +7,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Offline, Special
+from huntvault.kql.lowering.fold import folded_scalar
 from huntvault.kql.lowering.pycall import py_value
 from huntvault.kql.values import S, T, call, literal, to_dynamic
 
@@ -17,6 +18,9 @@ def r_toscalar(c: Compiler, node: A.Call) -> T:
     if not p.is_tabular(arg, c.scope):
         return c.compile(arg)
     rel = p.relation(arg, c.scope.env)
+    folded = folded_scalar(p, rel)  # computed once, at compile time: the query gets a constant
+    if folded is not None:
+        return folded
     name, kind = rel.cols[0]
     sub = exp.select(exp.column(name, quoted=True)).from_(rel.sql.subquery(p.fresh("ts"))).limit(1)
     return T(exp.Subquery(this=sub), kind)

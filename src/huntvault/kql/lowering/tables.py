@@ -178,6 +178,16 @@ def sort_keys(p: Planner, rel: Rel, keys: list[A.SortKey], env: Env) -> list[exp
 # ---------------------------------------------------------------- unions
 
 
+def _as_name(node: A.Node) -> str | None:
+    """The name a parenthesized pipeline gives itself with a last `| as Name` (union's withsource uses it)."""
+    while isinstance(node, A.Pipeline) and node.ops:
+        last = node.ops[-1]
+        if isinstance(last, A.As):
+            return last.name
+        return None
+    return None
+
+
 def expand_tables(p: Planner, tables: list[A.Node], fuzzy: bool, env: Env) -> list[tuple[str, A.Node]]:
     """The tables a union names: wildcards against the catalog, unknown names dropped when fuzzy."""
     out: list[tuple[str, A.Node]] = []
@@ -189,7 +199,7 @@ def expand_tables(p: Planner, tables: list[A.Node], fuzzy: bool, env: Env) -> li
             continue
         if fuzzy and isinstance(t, A.Name) and t.name not in env and not p.is_tabular(t):
             continue
-        label = t.name if isinstance(t, A.Name) else "union_arg" + str(len(out))
+        label = t.name if isinstance(t, A.Name) else _as_name(t) or "union_arg" + str(len(out))
         out.append((label, t))
     return out
 

@@ -36,21 +36,57 @@ def parse_invoke(c: Cursor, t: Token) -> A.Node:
 
 def lower_invoke(p: Planner, rel: Rel, op: A.Invoke, env: Env) -> Rel:
     b = env.get(op.call.name)
+    offline = p.offline(op.call.name)
+    if (b is None or b.func is None) and offline is not None:  # `invoke FileProfile(SHA1, 1000)`
+        raise p.unsupported(f"invoke {op.call.name}(): {offline}; it cannot run offline", op)
     if b is None or b.func is None:
         raise p.semantic(f"invoke: unknown function {op.call.name!r}", op)
     fenv = p.call_env(op.call.name, b, op.call, p.scope_of(rel, env), implicit=rel)
     return p.relation(b.func.body, fenv)
 
 
+#: plugins that need a service huntvault does not have: `evaluate` names them in its error
+OFFLINE_PLUGINS: dict[str, str] = {
+    "python": "runs Python in Kusto's sandbox",
+    "r": "runs R in Kusto's sandbox",
+    "sql_request": "queries a SQL Server database",
+    "mysql_request": "queries a MySQL database",
+    "postgresql_request": "queries a PostgreSQL database",
+    "cosmosdb_sql_request": "queries Azure Cosmos DB",
+    "http_request": "calls an HTTP endpoint",
+    "http_request_post": "calls an HTTP endpoint",
+    "azure_digital_twins_query_request": "queries Azure Digital Twins",
+    "ai_chat_completion": "calls Azure OpenAI",
+    "ai_chat_completion_prompt": "calls Azure OpenAI",
+    "ai_embed_text": "calls Azure OpenAI",
+    "ai_embeddings": "calls Azure OpenAI",
+    "infer_storage_schema": "reads external Azure Storage",
+    "infer_storage_schema_with_suggestions": "reads external Azure Storage",
+}
+
+
 def parse_evaluate(c: Cursor, t: Token) -> A.Node:
     opts = options(c, set())
     s = c.tok
     name = c.identifier("a plugin name")
+    if name.lower() in OFFLINE_PLUGINS and c.at("("):  # its arguments may be another language's syntax
+        depth = 0
+        while c.tok.kind != "eof":
+            tok = c.advance()
+            value = str(tok.value) if tok.kind == "punct" else ""
+            depth += 1 if value in ("(", "[", "{") else 0
+            depth -= 1 if value in (")", "]", "}") else 0
+            if depth == 0:
+                break
+        return A.Evaluate(A.Call(name, [], pos=s.pos), opts, pos=t.pos)
     return A.Evaluate(call_args(c, name, s), opts, pos=t.pos)
 
 
 def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
     plugin = p.plugin(op.call.name.lower())
+    why = OFFLINE_PLUGINS.get(op.call.name.lower())
+    if why is not None:
+        raise p.unsupported(f"evaluate {op.call.name}() {why}: it is not available offline", op)
     if plugin is None:
         raise p.unsupported(f"evaluate {op.call.name}() is not supported", op)
     lower = plugin.spark if p.dialect.name == "spark" and plugin.spark is not None else plugin.lower

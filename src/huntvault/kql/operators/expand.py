@@ -44,8 +44,10 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
     scope = p.scope_of(rel, env)
     d = p.dialect
     bagmode = None
-    if "bagexpansion" in op.options and isinstance(op.options["bagexpansion"], A.Name):
-        bagmode = op.options["bagexpansion"].name.lower()
+    for key in ("bagexpansion", "kind"):  # `kind=array` is the documented spelling of bagexpansion=array
+        chosen = op.options.get(key)
+        if isinstance(chosen, A.Name):
+            bagmode = chosen.name.lower()
     index_col = None
     if "with_itemindex" in op.options and isinstance(op.options["with_itemindex"], A.Name):
         index_col = op.options["with_itemindex"].name
@@ -143,13 +145,24 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
         unnests.append(alias(exp.Unnest(expressions=[d.json_list(j)]), name))
         names.append(name)
         types.append(item.to_type or "dynamic")
-    inner_raw = exp.select(*unnests)
-    conv: list[exp.Expression] = []
+    index = op.options.get("with_itemindex")
+    if isinstance(index, A.Name) and unnests:
+        first = unnests[0].this.expressions[0].copy()
+        unnests.append(alias(exp.Unnest(expressions=[call("range", call("len", first))]), index.name))
+        names.append(index.name)
+        types.append("long")
+    # the subquery's table: the row's own columns, one row per array item (the expanded ones replaced)
+    carried = [(n, t) for n, t in rel.cols if n not in names]
+    inner_raw = exp.select(*[alias(col(n, outer), n) for n, _ in carried], *unnests)
+    conv: list[exp.Expression] = [col(n) for n, _ in carried]
     for n, t in zip(names, types, strict=True):
-        conv.append(alias(convert(T(col(n), "dynamic"), t).sql if t != "dynamic" else col(n), n))
+        if isinstance(index, A.Name) and n == index.name:  # the item index is an integer already
+            conv.append(alias(exp.Cast(this=col(n), to=dtype("BIGINT")), n))
+        else:
+            conv.append(alias(convert(T(col(n), "dynamic"), t).sql if t != "dynamic" else col(n), n))
     inner = Rel(
         exp.select(*conv).from_(inner_raw.subquery(p.fresh(), copy=False), copy=False),
-        list(zip(names, types, strict=True)),
+        carried + list(zip(names, types, strict=True)),
     )
     applied = p.pipeline(op.body, env, implicit=inner)
     inner_alias = p.fresh("i")

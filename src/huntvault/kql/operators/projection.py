@@ -8,7 +8,7 @@ import fnmatch
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
+from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import assignments, matches
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignments as parse_assignments
@@ -234,7 +234,42 @@ def lower_render(p: Planner, rel: Rel, op: A.Render, env: Env) -> Rel:
     return rel
 
 
+def parse_project_by_names(c: Cursor, t: Token) -> A.Node:
+    args = [parse_expr(c)]
+    while c.accept(","):
+        args.append(parse_expr(c))
+    return A.ProjectByNames(args, pos=t.pos)
+
+
+def _names_of(p: Planner, node: A.Node, env: Env) -> list[str]:
+    """The names (or wildcards) an argument of project-by-names stands for: a string, a dynamic array of
+    strings, or `column_names_of(T)` of a tabular name."""
+    if isinstance(node, A.Call) and node.name.lower() == "column_names_of" and len(node.args) == 1:
+        target = node.args[0]
+        if p.is_tabular(target, Scope({}, env, p)):
+            return [n for n, _ in p.relation(target, env).cols]
+    v = p.compile(node, p.scope_of(Rel(exp.select("1"), []), env))
+    if v.is_const and isinstance(v.const, str):
+        return [v.const]
+    if v.is_const and isinstance(v.const, list) and all(isinstance(x, str) for x in v.const):
+        return list(v.const)
+    raise p.semantic("project-by-names takes constant names: strings or a dynamic array of strings", node)
+
+
+def lower_project_by_names(p: Planner, rel: Rel, op: A.ProjectByNames, env: Env) -> Rel:
+    """Columns in the order of the arguments; a wildcard keeps the table's order; unknown names are skipped."""
+    chosen: list[str] = []
+    for node in op.args:
+        for pattern in _names_of(p, node, env):
+            for n, _ in rel.cols:
+                if fnmatch.fnmatchcase(n, pattern) and n not in chosen:
+                    chosen.append(n)
+    types = rel.types()
+    return Rel(p.select(rel, [col(n) for n in chosen]), [(n, types[n]) for n in chosen], rel.order)
+
+
 OPERATORS: list[Operator] = [
+    operator(A.ProjectByNames, {"project-by-names": parse_project_by_names}, lower_project_by_names),
     operator(A.Project, {"project": parse_project, "project-smart": parse_project}, lower_project),
     operator(A.Extend, {"extend": parse_extend}, lower_extend),
     operator(A.Serialize, {"serialize": parse_serialize}, lower_serialize),

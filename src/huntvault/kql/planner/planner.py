@@ -150,6 +150,10 @@ class Planner:
     def plugin(self, name: str) -> Plugin | None:
         return registry.PLUGINS.get(name.lower())
 
+    def offline(self, name: str) -> str | None:
+        entry = registry.OFFLINE.get(name.lower())
+        return entry.reason if entry is not None else None
+
     # ---------------------------------------------------------------- script
 
     def plan(self, script: A.Script) -> Rel:
@@ -206,7 +210,11 @@ class Planner:
                 if low == "table":
                     return True
                 b = env.get(node.name)
+                if b is not None and isinstance(b.node, A.Pattern):
+                    return True
                 return b is not None and b.func is not None and self.lambda_is_tabular(b)
+            if isinstance(node, (A.Member, A.Index)) and self.pattern_call(node, env) is not None:
+                return True
             if not isinstance(node, A.Name):
                 return False
             if node.name in cols:
@@ -243,10 +251,16 @@ class Planner:
         if implicit is not None and params and isinstance(params[0][1], list):
             fenv[params[0][0]] = Binding(rel=implicit)
             params = params[1:]
-        if len(args) > len(params):
-            raise self.semantic(f"{name}() takes {len(params)} argument(s), got {len(args)}", node)
-        for i, (pname, ptype, default) in enumerate(params):
-            arg = args[i] if i < len(args) else node.named.get(pname, default)
+        if len(args) + len(node.named) > len(params):
+            raise self.semantic(
+                f"{name}() takes {len(params)} argument(s), got {len(args) + len(node.named)}", node
+            )
+        unknown = sorted(set(node.named) - {pname for pname, _, _ in params})
+        if unknown:
+            raise self.semantic(f"{name}() has no parameter {unknown[0]!r}", node)
+        positional = iter(args)  # positional arguments fill the parameters not given by name, in order
+        for pname, ptype, default in params:
+            arg = node.named[pname] if pname in node.named else next(positional, default)
             if arg is None:
                 raise self.semantic(f"{name}(): missing argument {pname!r}", node)
             if isinstance(ptype, list) or self.is_tabular(arg, scope):
@@ -349,6 +363,8 @@ class Planner:
         if low == "table" and node.args and isinstance(node.args[0], A.Literal):
             return self.table(str(node.args[0].value), node)
         b = env.get(node.name)
+        if b is not None and isinstance(b.node, A.Pattern):
+            return self.src_pattern(node, env)
         if b is not None and b.func is not None:
             if not b.func.params and not node.args:
                 body = b.func.body
@@ -363,6 +379,49 @@ class Planner:
         if offline is not None:
             raise self.unsupported(f"{offline.reason}: not available offline", node)
         raise self.semantic(f"{node.name}() is not a tabular function", node)
+
+    def pattern_call(self, node: A.Node, env: Env) -> tuple[A.Call, A.Pattern, Env] | None:
+        """`P(args)`, `P(args).path` or `P(args)["path"]` of a declared pattern P."""
+        call = node.obj if isinstance(node, (A.Member, A.Index)) else node
+        if not isinstance(call, A.Call):
+            return None
+        b = env.get(call.name)
+        if b is None or not isinstance(b.node, A.Pattern):
+            return None
+        return call, b.node, b.env
+
+    def src_pattern(self, node: A.Node, env: Env) -> Rel:
+        """The body of the pattern rule whose values (and path) match the invocation's constants."""
+        found = self.pattern_call(node, env)
+        if found is None:
+            raise self.semantic("expected a tabular expression here", node)
+        call, pattern, penv = found
+        scope = Scope({}, env, self)
+        values = []
+        for arg in call.args:
+            v = self.compile(arg, scope)
+            if not v.is_const:
+                raise self.semantic(f"{call.name}(): pattern arguments must be constants", arg)
+            values.append(str(v.const))
+        if len(values) != len(pattern.params):
+            raise self.semantic(
+                f"{call.name}() takes {len(pattern.params)} argument(s), got {len(values)}", call
+            )
+        path: str | None = None
+        if isinstance(node, A.Member):
+            path = node.name
+        elif isinstance(node, A.Index):
+            key = self.compile(node.index, scope)
+            path = str(key.const) if key.is_const else None
+        if pattern.has_path and path is None:
+            raise self.semantic(f'{call.name}(...) needs a path (.name or ["name"])', node)
+        for rule in pattern.rules:
+            if all(r in ("*", v) for r, v in zip(rule.values, values, strict=True)) and (
+                not pattern.has_path or rule.path in ("*", path)
+            ):
+                return self.relation(rule.body, penv)
+        where = f"({', '.join(repr(v) for v in values)})" + (f".{path}" if path else "")
+        raise self.semantic(f"pattern {call.name} has no rule for {where}", node)
 
     def src_pipeline(self, node: A.Node, env: Env) -> Rel:
         assert isinstance(node, A.Pipeline)
@@ -424,4 +483,6 @@ CORE_SOURCES: dict[type[A.Node], Callable[[Planner, A.Node, Env], Rel]] = {
     A.Name: Planner.src_name,
     A.Call: Planner.src_call,
     A.Pipeline: Planner.src_pipeline,
+    A.Member: Planner.src_pattern,
+    A.Index: Planner.src_pattern,
 }

@@ -101,12 +101,12 @@ def arith_div(c: Compiler, a: T, b: T, node: A.Binary) -> T:
 
 
 def arith_mod(c: Compiler, a: T, b: T, node: A.Binary) -> T:
+    """Kusto's `%` is never negative, whatever the operands' signs: -14 % 12 and -14 % -12 are 10."""
     kind = "timespan" if "timespan" in (a.type, b.type) else promote(a.type, b.type)
+    d = exp.Abs(this=b.sql)
     m = exp.Mod(
-        this=exp.Paren(
-            this=exp.Add(this=exp.Paren(this=exp.Mod(this=a.sql, expression=b.sql)), expression=b.sql)
-        ),
-        expression=b.sql,
+        this=exp.Paren(this=exp.Add(this=exp.Paren(this=exp.Mod(this=a.sql, expression=d)), expression=d)),
+        expression=d,
     )
     return T(m, kind)
 

@@ -22,18 +22,36 @@ def ci_equal(c: Compiler, a: T, b: T, node: A.Binary) -> T:
     return T(exp.EQ(this=lower_str(a), expression=lower_str(b)), "bool")
 
 
+def _known(v: T) -> bool:
+    return v.is_const and v.const is not None
+
+
+def _null_total(a: T, b: T, distinct: exp.Expression) -> exp.Expression:
+    """Kusto: null against a value compares unequal (`==` false, `!=` true); null against null is null."""
+    both_null = exp.And(
+        this=exp.Is(this=a.sql, expression=exp.Null()), expression=exp.Is(this=b.sql, expression=exp.Null())
+    )
+    return exp.Case(ifs=[exp.If(this=both_null, true=exp.Null())], default=distinct)
+
+
 def equality(c: Compiler, a: T, b: T, node: A.Binary) -> T:
     a, b = coerce_pair(a, b)
     if a.type == "dynamic" and b.type == "dynamic":
         a, b = to_string(a), to_string(b)
-    return T(exp.EQ(this=a.sql, expression=b.sql), "bool")
+    if _known(a) or _known(b):  # a null side only makes it null, which `where` drops as Kusto's false
+        return T(exp.EQ(this=a.sql, expression=b.sql), "bool")
+    same = exp.Not(this=exp.NullSafeNEQ(this=a.sql, expression=b.sql))
+    return T(_null_total(a, b, same), "bool")
 
 
 def inequality(c: Compiler, a: T, b: T, node: A.Binary) -> T:
+    """`where X != 5` keeps the rows where X is null, as Kusto does."""
     a, b = coerce_pair(a, b)
     if a.type == "dynamic" and b.type == "dynamic":
         a, b = to_string(a), to_string(b)
-    return T(exp.NEQ(this=a.sql, expression=b.sql), "bool")
+    if _known(a) or _known(b):
+        return T(exp.NullSafeNEQ(this=a.sql, expression=b.sql), "bool")
+    return T(_null_total(a, b, exp.NullSafeNEQ(this=a.sql, expression=b.sql)), "bool")
 
 
 def between(c: Compiler, node: A.Between) -> T:

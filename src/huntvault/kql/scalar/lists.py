@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Compiler, ListLowering
+from huntvault.kql.ir import Compiler, ListLowering, Planner, Rel
 from huntvault.kql.lowering.coerce import coerce_pair, lower_str
+from huntvault.kql.lowering.fold import folded_list
 from huntvault.kql.lowering.terms import any_terms, term_match
 from huntvault.kql.values import S, T, call, fn, literal, to_string
 
@@ -21,7 +22,14 @@ def flatten_items(c: Compiler, items: list[A.Node]) -> tuple[list[T], list[exp.S
     for item in items:
         if p.is_tabular(item, c.scope):
             rel = p.relation(item, c.scope.env)
-            first = rel.cols[0][0]
+            folded = folded_list(p, rel)  # the list computed once, at compile time
+            if folded is not None:
+                consts.extend(folded)
+                continue
+            first, kind = rel.cols[0]
+            if kind == "dynamic":  # too long to fold: a make_set table is used by its items, at run time
+                runtime.append(T(exp.Subquery(this=_as_one_list(p, rel)), "dynamic"))
+                continue
             subqueries.append(
                 exp.select(exp.column(first, quoted=True)).from_(
                     rel.sql.subquery(p.fresh("in"), copy=False), copy=False
@@ -46,6 +54,14 @@ def flatten_items(c: Compiler, items: list[A.Node]) -> tuple[list[T], list[exp.S
         else:
             consts.append(v)
     return consts, subqueries, runtime
+
+
+def _as_one_list(p: Planner, rel: Rel) -> exp.Select:
+    """One JSON array of every item of rel's first column (arrays flattened)."""
+    first = exp.column(rel.cols[0][0], quoted=True)
+    items = p.dialect.json_list(first)
+    flat = call("flatten", call("list", items))
+    return exp.select(fn("to_json", flat)).from_(rel.sql.subquery(p.fresh("in"), copy=False), copy=False)
 
 
 def _item(v: T) -> exp.Expression:
@@ -118,8 +134,17 @@ def has_list(c: Compiler, node: A.ListOp) -> T:
     case_sensitive = base.endswith("_cs")
     any_ = base.startswith("has_any")
     d = c.planner.dialect
-    if subqueries:
-        raise c.err(f"{base} over a tabular expression is not supported; use toscalar(make_set(...))", node)
+    for sq in subqueries:  # too long to fold: the column gathered into one list at run time
+        runtime.append(
+            T(
+                exp.Subquery(
+                    this=exp.select(fn("to_json", call("list", sq.expressions[0].copy()))).from_(
+                        sq.subquery(c.planner.fresh("in"), copy=False), copy=False
+                    )
+                ),
+                "dynamic",
+            )
+        )
     tests: list[exp.Expression]
     if any_ and consts and all(n.is_const for n in consts):
         tests = any_terms(d, hay, [str(n.const) for n in consts if n.const is not None], case_sensitive)

@@ -45,7 +45,9 @@ def lower_print(p: Planner, node: A.PrintSource, env: Env) -> Rel:
     items, cols = [], []
     for i, (name, expr) in enumerate(node.items):
         v = p.compile(expr, scope)
-        out = name or (expr.name if isinstance(expr, A.Name) else f"print_{i}")
+        out = (
+            name or f"print_{i}"
+        )  # print has no columns: a bare name is a let value, not a column to name after
         items.append(alias(v.sql, out))
         cols.append((out, v.type if v.type != "null" else "string"))
     return Rel(exp.select(*items), cols)

@@ -6,6 +6,7 @@ each pipe operator is parsed by an entry of the cursor's operator table (kql/ope
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -165,6 +166,13 @@ def union_tables(c: Cursor) -> list[A.Node]:
             node: A.Node = A.Name(name, pos=s.pos)
             if c.at("(") and c.adjacent(c.toks[c.i - 1], c.tok):
                 node = call_args(c, name, s)
+                if c.at(".") and c.peek().kind == "ident":  # a pattern's path: P(args).path
+                    c.advance()
+                    node = A.Member(node, str(c.advance().value), pos=s.pos)
+                elif c.at("["):  # P(args)["path"]
+                    c.advance()
+                    node = A.Index(node, parse_expr(c), pos=s.pos)
+                    c.expect("]")
             tables.append(node)
         if not c.accept(","):
             return tables
@@ -448,6 +456,18 @@ def _word(c: Cursor, t: Token) -> A.Node:
         return A.Literal(value, "dynamic", pos=t.pos)
     if low in ("datetime", "date", "timespan", "time", "guid") and is_call:
         return _typed_literal(c, low, t)
+    special = _special_real(c) if low in ("real", "double") and is_call else None
+    if special is not None:
+        c.advance()
+        c.advance()
+        if c.tok.kind == "punct":  # the sign is its own token
+            c.advance()
+        c.advance()
+        c.expect(")")
+        return A.Literal(special, "real", pos=t.pos)
+    if low == "decimal" and is_call:  # decimal(1.5) is a literal of the decimal type: todecimal's value
+        c.advance()
+        return call_args(c, "todecimal", t)
     if low == "typeof" and is_call:
         c.advance()
         c.advance()
@@ -458,6 +478,19 @@ def _word(c: Cursor, t: Token) -> A.Node:
     if is_call:
         return call_args(c, word, t)
     return A.Name(word, pos=t.pos)
+
+
+_SPECIAL_REALS = {"nan": math.nan, "inf": math.inf, "+inf": math.inf, "-inf": -math.inf}
+
+
+def _special_real(c: Cursor) -> float | None:
+    """`real(nan)`, `real(+inf)`, `real(-inf)`: the value when the tokens after `real` spell one."""
+    first, second = c.peek(2), c.peek(3)
+    if first.kind == "ident":
+        return _SPECIAL_REALS.get(str(first.value).lower())
+    if _is_punct(first, "+", "-") and second.kind == "ident":
+        return _SPECIAL_REALS.get(f"{first.value}{str(second.value).lower()}")
+    return None
 
 
 def _typed_literal(c: Cursor, low: str, t: Token) -> A.Literal:
@@ -522,6 +555,12 @@ def _json_value(c: Cursor) -> Any:
             return None
         if low in ("datetime", "timespan", "time", "date", "guid") and _is_punct(c.peek(), "("):
             return _typed_literal(c, low, t).value
+        if low == "dynamic" and _is_punct(c.peek(), "("):  # dynamic({"a": dynamic([1])}) nests
+            c.advance()
+            c.advance()
+            value = _json_value(c)
+            c.expect(")")
+            return value
     raise c.error(f"unexpected {c.describe(t)} inside dynamic(...)")
 
 

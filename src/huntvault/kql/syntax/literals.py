@@ -66,6 +66,28 @@ def parse_timespan_text(raw: str) -> float:
     raise KqlSyntaxError(f"invalid timespan literal {raw!r}")
 
 
+#: `2017-5-12`, `2017 - 08 - 01 10:00`, `2025, 6, 14[, 10, 30[, 15]]` (Kusto accepts these loose forms)
+_LOOSE_DATE = re.compile(
+    r"^(\d{4})\s*[-,/]\s*(\d{1,2})\s*[-,/]\s*(\d{1,2})"
+    r"(?:(?:\s*[T ,]\s*)(\d{1,2})\s*[:,]\s*(\d{1,2})(?:\s*[:,]\s*(\d{1,2})(?:\.(\d{1,7}))?)?)?\s*Z?$",
+    re.ASCII,
+)
+
+
+def _loose_datetime(raw: str) -> datetime | None:
+    m = _LOOSE_DATE.match(raw.strip())
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, frac = m.groups()
+    try:
+        return datetime(
+            int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(sec or 0),
+            int((frac or "0").ljust(7, "0")[:6]), tzinfo=UTC,
+        )  # fmt: skip
+    except ValueError:
+        return None
+
+
 def parse_datetime_text(raw: str) -> datetime:
     """A datetime literal's text (ISO 8601 and the common variants) as an aware UTC datetime."""
     try:
@@ -77,4 +99,7 @@ def parse_datetime_text(raw: str) -> datetime:
             return datetime.strptime(raw.strip(), fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
+    loose = _loose_datetime(raw)
+    if loose is not None:
+        return loose
     raise KqlSyntaxError(f"invalid datetime literal {raw!r}")

@@ -23,6 +23,10 @@ def parse_script(
             continue
         if c.at_word("let"):
             lets.append(_let(c))
+        elif c.at_word("declare") and c.peek().kind == "ident" and str(c.peek().value).lower() == "pattern":
+            pattern = _pattern(c)
+            if pattern is not None:
+                lets.append(pattern)
         elif c.at_word("declare", "set", "alias"):
             while c.tok.kind != "eof" and not c.at(";"):  # settings and declarations do not change results
                 c.advance()
@@ -46,6 +50,55 @@ def parse_script(
     script = A.Script(lets, queries[-1], len(queries), pos=0, text=text)
     check_depth(script, c)
     return script
+
+
+def _pattern(c: Cursor) -> A.Let | None:
+    """`declare pattern Name = (a:string, ...)[(p:string)] { ("v", ...).["path"] = { query }; ... }`; a pattern
+    declared without a body (`declare pattern Name;`) has no rules and binds nothing."""
+    start = c.expect_word("declare")
+    c.expect_word("pattern")
+    name = c.identifier("a pattern name")
+    if not c.accept("="):
+        return None
+    params = [decl.name for decl in c.delimited("(", ")", c.column_decl)]
+    has_path = False
+    if c.accept("["):
+        c.column_decl()
+        c.expect("]")
+        has_path = True
+    c.expect("{")
+    rules: list[A.PatternRule] = []
+    while not c.at("}"):
+        at = c.tok
+        values = [str(v) for v in c.delimited("(", ")", lambda: _pattern_value(c))]
+        path = None
+        if has_path:
+            c.expect(".")
+            if c.accept("["):
+                path = _pattern_value(c)
+                c.expect("]")
+            else:
+                path = c.identifier("a pattern path")
+        c.expect("=")
+        c.expect("{")
+        body = parse_pipeline(c)
+        c.accept(";")
+        c.expect("}")
+        rules.append(A.PatternRule(values, path, body, pos=at.pos))
+        if not c.accept(";"):
+            break
+    c.expect("}")
+    return A.Let(name, A.Pattern(params, has_path, rules, pos=start.pos), pos=start.pos)
+
+
+def _pattern_value(c: Cursor) -> str:
+    t = c.tok
+    if t.kind == "string":
+        c.advance()
+        return str(t.value)
+    if c.accept("*"):
+        return "*"
+    raise c.error("expected a string (or *) in a pattern", t)
 
 
 def _let(c: Cursor) -> A.Let:
