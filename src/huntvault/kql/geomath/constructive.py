@@ -17,7 +17,7 @@ from shapely.ops import linemerge, unary_union
 
 from huntvault.kql.geomath import overlay
 from huntvault.kql.geomath.cells import s2_vertices
-from huntvault.kql.geomath.measures import in_polygons, shapes_intersect
+from huntvault.kql.geomath.measures import in_polygons, ring_area, shapes_intersect
 from huntvault.kql.geomath.sphere import (
     EMPTY,
     LINES,
@@ -466,20 +466,45 @@ def polygon_buffer(args: Args) -> object:
 
 
 def _s2_covering(shape: Shape, level: int) -> list[str] | None:
-    frontier = [s2sphere.CellId.from_face_pos_level(face, 0, 0) for face in range(6)]
-    for depth in range(level + 1):
-        keep = [c for c in frontier if _meets(c, shape)]
-        if depth == level:
-            return [str(c.to_token()) for c in sorted(keep, key=lambda c: c.id())]
-        frontier = [child for c in keep for child in c.children()]
-        if len(frontier) > 4 * MAX_CELLS:
+    if shape.polygons:
+        # a covering holds at least area / (largest cell's area) cells: refuse hopeless levels at once
+        area = sum(ring_area(p[0]) for p in shape.polygons)
+        if area / (3 * 4 * math.pi / (6 * 4**level)) > MAX_CELLS:
             return None
+    frontier = [(s2sphere.CellId.from_face_pos_level(face, 0, 0), False) for face in range(6)]
+    for depth in range(level + 1):
+        keep: list[tuple[s2sphere.CellId, bool]] = []
+        for cid, inside in frontier:
+            if inside:
+                keep.append((cid, True))  # a cell inside the shape: so are all its children
+                continue
+            state = _meets(cid, shape)
+            if state:
+                keep.append((cid, state == 2))
+        if len(keep) > MAX_CELLS:
+            return None
+        if depth == level:
+            return [str(c.to_token()) for c, _ in sorted(keep, key=lambda k: k[0].id())]
+        frontier = [(child, inside) for c, inside in keep for child in c.children()]
     return None
 
 
-def _meets(cid: s2sphere.CellId, shape: Shape) -> bool:
-    """Whether an S2 cell (four geodesic edges) and the shape share a point."""
-    return shapes_intersect(Shape("Polygon", [], [], [[s2_vertices(cid)]]), shape)
+def _meets(cid: s2sphere.CellId, shape: Shape) -> int:
+    """0 when an S2 cell (four geodesic edges) and the shape share no point, 2 when the cell lies inside
+    the shape's polygons, else 1."""
+    cell = Shape("Polygon", [], [], [[s2_vertices(cid)]])
+    if not shapes_intersect(cell, shape):
+        return 0
+    if shape.polygons and all(in_polygons(to_vec(p), shape.polygons) for p in cell.polygons[0][0][:4]):
+        edges = [
+            (to_vec(a), to_vec(b)) for a, b in zip(cell.polygons[0][0], cell.polygons[0][0][1:], strict=False)
+        ]
+        rings = [
+            (to_vec(r[k]), to_vec(r[k + 1])) for p in shape.polygons for r in p for k in range(len(r) - 1)
+        ]
+        if not any(arcs_cross(a, b, c, d) for a, b in edges for c, d in rings):
+            return 2
+    return 1
 
 
 def _cover_args(args: Args, kinds: frozenset[str]) -> tuple[Shape, int] | None:
