@@ -537,29 +537,58 @@ def archive_migrate_cmd(ctx: click.Context, archive_dir: str | None) -> None:
 
 
 @main.command("index")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Compare each index's documents per archive part with the part's rows, and repair what differs.",
+)
+@click.option("--no-repair", is_flag=True, help="With --verify: only report.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> None:
-    """Bring the search indexes in step with the archive once (the server also does this continuously)."""
+def index_cmd(ctx: click.Context, archive_dir: str | None, verify: bool, no_repair: bool, as_json: bool) -> None:
+    """Bring the search indexes in step with the archive once (the server also does this continuously);
+    rebuild indexes whose definition changed; with --verify, check them part by part against the archive."""
     from huntvault.search import SearchService
 
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=False)
-    results = svc.store.sync()
-    if as_json:
-        click.echo(json.dumps({name: r.as_json() for name, r in results.items()}, indent=2))
+    svc = SearchService(load_config(ctx), archive_dir, sync_now=False, background=False)
+    if verify:
+        reports = svc.verify(repair=not no_repair)
+        if as_json:
+            click.echo(json.dumps({name: r.as_json() for name, r in reports.items()}, indent=2))
+        else:
+            for name, r in reports.items():
+                data = r.as_json()
+                state = "ok" if r.ok else ("repaired" if r.repaired else "DIFFERS")
+                click.echo(
+                    f"{name}: {state}: {r.parts} parts, {r.archive_rows:,} archive rows, {r.documents:,} documents"
+                    f" ({len(r.mismatched)} parts differ, {len(r.missing)} missing, {len(r.orphans)} orphaned)"
+                    f"{f', {r.documents_after:,} after repair' if r.repaired else ''}; index "
+                    f"{data['indexBytesPerDocument']} B/document, archive {data['archiveBytesPerRow']} B/row"
+                )
+        if any(not r.ok and not r.repaired for r in reports.values()):
+            sys.exit(1)
         return
-    for name, r in results.items():
-        click.echo(
-            f"{name}: {r.status}, +{r.added_files} -{r.removed_files} parts, {r.items_processed} documents, "
-            f"{r.items_failed} failed, {r.seconds:.2f}s{' (' + r.error + ')' if r.error else ''}"
-        )
+    results = svc.sync()
+    rebuilt = svc.rebuild()
+    if as_json:
+        out = {name: r.as_json() for name, r in results.items()}
+        out.update({f"{name} (rebuild)": r.as_json() for name, r in rebuilt.items()})
+        click.echo(json.dumps(out, indent=2))
+        return
+    for label, runs in (("", results), (" rebuilt", rebuilt)):
+        for name, run in runs.items():
+            click.echo(
+                f"{name}{label}: {run.status}, +{run.added_files} -{run.removed_files} parts, "
+                f"{run.items_processed} documents, {run.items_failed} failed, {run.seconds:.2f}s"
+                + (f" ({run.error})" if run.error else "")
+            )
 
 
 @main.command("search")
 @click.argument("querystring")
 @click.option("--index", "index_name", default=None, help="Index or table name (default: every index).")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
 @click.option("--json", "as_json", is_flag=True, help="Print Azure's JSON response.")
 @click.option(
     "--no-sync", is_flag=True, help="Query the indexes as they are, without syncing with the archive first."
@@ -573,13 +602,29 @@ def search_cmd(
     as_json: bool,
     no_sync: bool,
 ) -> None:
-    """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'."""
+    """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'.
+
+    Without --index, every index that has the fields the query names is searched (the others are
+    skipped, and listed on stderr)."""
     from huntvault.search import SearchService, from_query_string, render_results
 
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=not no_sync)
     req = from_query_string(querystring)
-    names = [index_name] if index_name else svc.index_names()
-    results = {name: svc.search(name, req) for name in names}
+    svc = SearchService(load_config(ctx), archive_dir, sync_now=False, background=False)
+    if not no_sync:
+        for name, r in svc.sync().items():
+            if r.items_processed or r.removed_files or r.error:
+                click.echo(
+                    f"indexed {name}: +{r.added_files} -{r.removed_files} parts, {r.items_processed:,} documents "
+                    f"in {r.seconds:.1f}s{' (' + r.error + ')' if r.error else ''}",
+                    err=True,
+                )
+        svc.rebuild()
+    if index_name:
+        results = {index_name: svc.search(index_name, req)}
+    else:
+        results, skipped = svc.search_all(req)
+        for name, why in skipped.items():
+            click.echo(f"skipped {name}: {why}", err=True)
     if as_json:
         click.echo(json.dumps(results if not index_name else results[index_name], indent=2))
     else:
@@ -587,7 +632,7 @@ def search_cmd(
 
 
 @main.command("serve")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
 @click.option("--host", default=None, help="Bind address (default: [server].host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: [server].port, 8080).")
 @click.option(
