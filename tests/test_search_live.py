@@ -162,7 +162,7 @@ def test_new_archive_parts_are_searchable_within_seconds(
     live, _, _ = server
     archive = Path(live.process.args[live.process.args.index("--archive") + 1])  # type: ignore[union-attr]
     extra = generate_table("AlertEvents", 5, seed=99)
-    write_archive(archive, "AlertEvents", extra, part="part-0002")
+    write_archive(archive, "AlertEvents", extra)
     c = client(live, index=ALERTS)
     deadline = time.monotonic() + 30
     while c.get_document_count() != 45 and time.monotonic() < deadline:
