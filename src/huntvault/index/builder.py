@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huntvault.index.analyzers import get_analyzer, pretokenize
-from huntvault.index.fields import DOC_FIELD, FILE_FIELD, KEY_FIELD, IndexLayout, all_fields
-from huntvault.index.sql import KEY_COLUMN, key_expression, literal, quote, value_sql
+from huntvault.index.fields import DOC_FIELD, FILE_FIELD, KEY_FIELD, KEY_HASH_FIELD, IndexLayout, all_fields
+from huntvault.index.sql import KEY_COLUMN, key_expression, key_hash_sql, literal, quote, value_sql
 from huntvault.schema import EXTRA_COLUMN
 
 BATCH_ROWS = 65_536
@@ -61,7 +61,11 @@ class DocumentBuilder:
         as epoch microseconds, `_Extra` embedded as JSON) from which documents are rebuilt.
         """
         table = self.layout.table
-        pieces: list[tuple[str, str]] = [(KEY_FIELD, KEY_COLUMN), (FILE_FIELD, PART_COLUMN)]
+        pieces: list[tuple[str, str]] = [
+            (KEY_FIELD, KEY_COLUMN),
+            (KEY_HASH_FIELD, key_hash_sql(table, present)),
+            (FILE_FIELD, PART_COLUMN),
+        ]
         stored = self._stored(present)
         if stored:
             pieces.append((DOC_FIELD, f"CAST(to_json({stored}) AS VARCHAR)"))

@@ -34,20 +34,22 @@ TEXT = frozenset({"searchable"})
 HUNTING_RULES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     (re.compile(pattern), attrs)
     for pattern, attrs in (
-        (r"RemoteSession", frozenset()),  # remote-session echoes of the device/IP: rarely hunted
+        (r"RemoteSession|VersionInfo|AccountDomain$|AccountSid$|AccountObjectId$", frozenset()),  # rarely hunted
+        (r"^InitiatingProcess(SHA1|SHA256|MD5)$", frozenset()),  # the parent's hashes: rarely pivoted on
+        (r"(SHA1|SHA256)$", TEXT | PIVOT),
+        (r"MD5$", TEXT),
         (r"CommandLine$", TEXT),
         (r"(FolderPath|RegistryKey|RegistryValueName|RegistryValueData)$", TEXT),
+        (r"ParentFileName$", TEXT),
         (r"(Title|Description|Subject)$", TEXT),
-        (r"(FileName|DeviceName|ComputerName)$", TEXT | PIVOT),
-        (r"(AccountName|AccountUpn|AccountDisplayName|AccountDomain)$", TEXT | PIVOT),
-        (r"(Url|UrlDomain|RemoteUrl)$", TEXT | PIVOT),
+        (r"(AccountUpn|AccountDisplayName)$", TEXT),
+        (r"(FileName|DeviceName|ComputerName|AccountName)$", TEXT | PIVOT),
+        (r"(Url|UrlDomain)$", TEXT | PIVOT),
         (r"(IP|IPAddress|IPv4|IPv6)$", TEXT | PIVOT),
-        (r"(SHA1|SHA256|MD5)$", TEXT | PIVOT),
         (r"(EmailAddress|FromAddress|FromDomain)$", TEXT | PIVOT),
         (
-            r"^(DeviceId|MachineId|ActionType|ReportId|ProcessId|InitiatingProcessId|RemotePort|LocalPort|"
-            r"Severity|Category|ServiceSource|DetectionSource|AlertId|LogonType|Protocol|EntityType|"
-            r"EvidenceRole|Application|NetworkMessageId)$",
+            r"^(DeviceId|MachineId|ActionType|RemotePort|Severity|Category|ServiceSource|DetectionSource|"
+            r"AlertId|LogonType|Protocol|EntityType|EvidenceRole|Application|NetworkMessageId)$",
             PIVOT,
         ),
     )

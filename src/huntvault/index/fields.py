@@ -40,6 +40,7 @@ EDM_STORAGE: dict[str, str] = {
 
 KEY_FIELD = "id"
 FILE_FIELD = "_file"  # the stable id of the archive part a document came from (deletes, --verify)
+KEY_HASH_FIELD = "_kh"  # columnar u64: the key's hash (joins the index's hits to archive rows)
 DOC_FIELD = "_doc"  # stored only: the retrievable values of the row, one JSON object (index/documents.py)
 EXTRA_KEY = "x"  # the key of the row's `_Extra` in DOC_FIELD (properties the schema does not know)
 COMPLEX = "properties"
@@ -200,6 +201,7 @@ class IndexLayout:
         sb = tantivy.SchemaBuilder()
         sb.add_text_field(KEY_FIELD, stored=True, fast=True, tokenizer_name="raw", index_option="basic")
         sb.add_text_field(FILE_FIELD, tokenizer_name="raw", index_option="basic")
+        sb.add_unsigned_field(KEY_HASH_FIELD, indexed=False, fast=True)
         # the export-shape document is rebuilt from the stored values (index/documents.py)
         sb.add_text_field(DOC_FIELD, stored=True, tokenizer_name=NO_TOKENS, index_option="basic")
         for spec in self.fields.values():

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from huntvault.archive import ArchiveSnapshot, locate
 from huntvault.config import SearchConfig
-from huntvault.index import KEY_COLUMN, FieldSpec, TableIndex, archive_values_sql
+from huntvault.index import KEY_COLUMN, KEY_HASH_COLUMN, FieldSpec, TableIndex, archive_values_sql
 from huntvault.index.source import ArchiveRef
 from huntvault.search.bounds import bound_error
 from huntvault.search.odata import SCORE, OrderKey
@@ -28,18 +28,17 @@ CACHE_MAX = 16
 
 @dataclass
 class Candidates:
-    """The index's hits of a query (all of them): keys, scores (when asked for) and index order."""
+    """The index's hits of a query (all of them): key hashes, scores and index (document address) order."""
 
-    keys: list[str]
-    scores: list[float] | None
-    ords: list[int]  # position in index (document address) order
+    hashes: list[int]
+    scores: list[float]
+    ords: list[int]
 
     def table(self) -> pa.Table:
-        scores = self.scores if self.scores is not None else [1.0] * len(self.keys)
         return pa.table(
             {
-                "key": pa.array(self.keys, pa.string()),
-                "score": pa.array(scores, pa.float64()),
+                "kh": pa.array(self.hashes, pa.uint64()),
+                "score": pa.array(self.scores, pa.float64()),
                 "ord": pa.array(self.ords, pa.int64()),
             }
         )
@@ -122,7 +121,7 @@ class ArchiveQuery:
         self.candidates = candidates
         if candidates is not None:
             cur.register(CANDIDATES, candidates.table())
-            self.source = f"{DOCS} d JOIN {CANDIDATES} c ON d.{KEY_COLUMN} = c.key"
+            self.source = f"{DOCS} d JOIN {CANDIDATES} c ON d.{KEY_HASH_COLUMN} = c.kh"
             self.score = "c.score"
             self.tie = "c.ord"
         else:
@@ -138,8 +137,10 @@ class ArchiveQuery:
         row = self.cur.execute(f"SELECT count(*) FROM {self.source} WHERE {self.where}").fetchone()
         return int(row[0]) if row else 0
 
-    def page(self, order: Sequence[OrderKey], fields: dict[str, FieldSpec], skip: int, limit: int) -> list[tuple[str, float]]:
-        """(key, score) of the rows `skip` .. `skip + limit` in `order` (nulls first ascending, last
+    def page(
+        self, order: Sequence[OrderKey], fields: dict[str, FieldSpec], skip: int, limit: int
+    ) -> list[tuple[str, int, float]]:
+        """(key — '' when joined to candidates —, key hash, score) of the rows `skip` .. `skip + limit` in `order` (nulls first ascending, last
         descending, as Azure; ties in index order, or key order when the whole archive is read)."""
         scored = self.candidates is not None  # otherwise every row scores 1.0 (`search=*`)
         terms = []
@@ -153,11 +154,13 @@ class ArchiveQuery:
         if not order and scored:
             terms.append(f"{self.score} DESC")
         terms.append(f"{self.tie} ASC")
+        # the key itself only when the index's documents must be looked up by it (no candidates)
+        key = f"d.{KEY_COLUMN}" if self.candidates is None else "''"
         sql = (
-            f"SELECT d.{KEY_COLUMN}, {self.score} FROM {self.source} WHERE {self.where} "
+            f"SELECT {key}, d.{KEY_HASH_COLUMN}, {self.score} FROM {self.source} WHERE {self.where} "
             f"ORDER BY {', '.join(terms)} LIMIT {int(limit)} OFFSET {int(skip)}"
         )
-        return [(str(k), float(s)) for k, s in self.cur.execute(sql).fetchall()]
+        return [(str(k), int(h), float(s)) for k, h, s in self.cur.execute(sql).fetchall()]
 
     # -- facet source (see search.facets) --
 

@@ -11,42 +11,38 @@ from __future__ import annotations
 
 import tantivy
 
-from huntvault.index import KEY_FIELD
+from huntvault.index import KEY_FIELD, KEY_HASH_FIELD
 from huntvault.search.archive_path import ArchiveReader, Candidates
 from huntvault.search.facets import run_facet
 from huntvault.search.plan import Page, Prepared
 
 
-def _address(a: tantivy.DocAddress) -> tuple[int, int]:
-    return (int(a.segment_ord), int(a.doc))
-
-
-def candidates(p: Prepared, reader: ArchiveReader) -> tuple[Candidates, dict[str, tantivy.DocAddress]]:
-    """Every hit of the tantivy query: keys, scores (unless constant) and index order, bounded."""
+def candidates(p: Prepared, reader: ArchiveReader) -> tuple[Candidates, dict[int, tantivy.DocAddress]]:
+    """Every hit of the tantivy query: key hashes (a columnar field), scores and index order, bounded."""
     searcher, query = p.searcher, p.query
     counted = searcher.search(query, 1, count=True)
     n = int(getattr(counted, "count", 0) or 0)
     reader.check_candidates(n, "search")
     if n == 0:
-        return Candidates([], None, []), {}
-    keyed = searcher.search(query, n, count=False, order_by_field=KEY_FIELD).hits
-    by_address = sorted(keyed, key=lambda h: _address(h[1]))
-    keys = [str(k) for k, _ in by_address]
-    addrs = {str(k): a for k, a in by_address}
-    scores: list[float] | None = None
-    if not p.constant_score:
-        scored = {_address(a): float(s) for s, a in searcher.search(query, n, count=False).hits}
-        scores = [scored.get(_address(a), 0.0) for _, a in by_address]
-    return Candidates(keys, scores, list(range(len(keys)))), addrs
+        return Candidates([], [], []), {}
+    hits = searcher.search(query, n, count=False).hits
+    addrs = [a for _, a in hits]
+    hashes = [int(h) for h in searcher.fast_field_values(KEY_HASH_FIELD, addrs)]
+    order = sorted(range(len(hits)), key=lambda i: (addrs[i].segment_ord, addrs[i].doc))
+    ords = [0] * len(hits)
+    for rank, i in enumerate(order):
+        ords[i] = rank
+    scores = [float(s) for s, _ in hits]
+    return Candidates(hashes, scores, ords), dict(zip(hashes, addrs, strict=True))
 
 
-def _addresses(p: Prepared, keys: list[str]) -> dict[str, tantivy.DocAddress]:
-    """The index's documents of `keys` (a key the index does not hold yet is left out)."""
+def _addresses(p: Prepared, keys: list[str]) -> dict[int, tantivy.DocAddress]:
+    """The index's documents of `keys`, by key hash (a key the index does not hold yet is left out)."""
     if not keys:
         return {}
     q = tantivy.Query.term_set_query(p.schema, KEY_FIELD, keys)
-    hits = p.searcher.search(q, len(keys), count=False, order_by_field=KEY_FIELD).hits
-    return {str(k): a for k, a in hits}
+    addrs = [a for _, a in p.searcher.search(q, len(keys), count=False).hits]
+    return dict(zip((int(h) for h in p.searcher.fast_field_values(KEY_HASH_FIELD, addrs)), addrs, strict=True))
 
 
 def hybrid_page(p: Prepared, reader: ArchiveReader, skip: int, page: int, count: bool) -> Page:
@@ -61,8 +57,15 @@ def hybrid_page(p: Prepared, reader: ArchiveReader, skip: int, page: int, count:
         q.close()
     chosen = rows[:page]
     if cands is None:
-        addrs = _addresses(p, [k for k, _ in chosen])
-    kept = [(addrs[k], s) for k, s in chosen if k in addrs]
+        addrs = _addresses(p, [k for k, _, _ in chosen])
+    kept: list[tuple[tantivy.DocAddress, float]] = []
+    for key, khash, score in chosen:
+        addr = addrs.get(khash)
+        if addr is None:
+            continue  # not in the index (yet): the archive committed it after the index's last sync
+        if key and p.searcher.doc(addr).get_first(KEY_FIELD) != key:
+            continue  # two keys with one 64-bit hash: the stored key settles it
+        kept.append((addr, score))
     return Page(
         [a for a, _ in kept],
         [1.0 if p.constant_score else s for _, s in kept],
