@@ -166,9 +166,13 @@ def profile(archive: Path, work: Path, docs: int) -> dict[str, Any]:
         return value
 
     tables = stage("read_part (Parquet -> Arrow)", lambda: [read_part(archive, p.id) for p in parts])
-    data = pa.concat_tables([with_part(t.drop_columns(["date"]), p.id) for t, p in zip(tables, parts, strict=True)])
+    data = pa.concat_tables(
+        [with_part(t.drop_columns(["date"]), p.id) for t, p in zip(tables, parts, strict=True)]
+    )
     builder = DocumentBuilder(layout)
-    built: list[str] = stage("DuckDB builds the JSON documents", lambda: [d for b in builder.documents(data) for d in b])
+    built: list[str] = stage(
+        "DuckDB builds the JSON documents", lambda: [d for b in builder.documents(data) for d in b]
+    )
     builder.close()
     folder = work / "profile-index"
     shutil.rmtree(folder, ignore_errors=True)
@@ -220,7 +224,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=100, help="timed runs per query shape")
     ap.add_argument("--commits", type=int, default=10, help="archive commits for the freshness figure")
     ap.add_argument("--poll", type=float, default=2.0, help="index.poll_seconds for the freshness figure")
-    ap.add_argument("--profile-docs", type=int, default=100_000, help="rows for the per-stage profile (0: skip)")
+    ap.add_argument(
+        "--profile-docs", type=int, default=100_000, help="rows for the per-stage profile (0: skip)"
+    )
     ap.add_argument("--workdir", default=None, help="keep data here (default: a temporary folder)")
     ap.add_argument("--json", action="store_true", help="print one JSON line with every number")
     args = ap.parse_args()
@@ -266,7 +272,9 @@ def main() -> None:
             "fts5_bytes_per_doc": round(db.stat().st_size / args.docs, 1),
             "queries": {},
         }
-        report["build_ratio"] = round(report["huntvault_index_docs_per_s"] / report["fts5_build_docs_per_s"], 2)
+        report["build_ratio"] = round(
+            report["huntvault_index_docs_per_s"] / report["fts5_build_docs_per_s"], 2
+        )
         for shape, (qs, sql) in SHAPES.items():
             req_text = qs if "$top" in qs else qs + f"&$top={TOP}"
             req = from_query_string(req_text)
@@ -295,7 +303,10 @@ def main() -> None:
         }
         if args.profile_docs:
             report["profile"] = profile(archive, work, args.profile_docs)
-        report["load_average"] = {"before": [round(x, 1) for x in load_before], "after": [round(x, 1) for x in os.getloadavg()]}
+        report["load_average"] = {
+            "before": [round(x, 1) for x in load_before],
+            "after": [round(x, 1) for x in os.getloadavg()],
+        }
         report["threads"] = threading.active_count()
         if args.json:
             print(json.dumps(report))
@@ -332,7 +343,9 @@ def _print(report: dict[str, Any]) -> None:
         )
     for stage, numbers in (report.get("profile") or {}).items():
         if isinstance(numbers, dict):
-            print(f"  profile {stage}: {numbers['wall_us_per_doc']} us/doc wall, {numbers['cpu_us_per_doc']} us CPU")
+            print(
+                f"  profile {stage}: {numbers['wall_us_per_doc']} us/doc wall, {numbers['cpu_us_per_doc']} us CPU"
+            )
     print(f"load average before {report['load_average']['before']}, after {report['load_average']['after']}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import orjson
@@ -51,7 +52,7 @@ def test_builder_feeds_pre_analyzed_text() -> None:
         docs = [orjson.loads(d) for batch in builder.documents(rows) for d in batch]
     finally:
         builder.close()
-    by_text = {orjson.loads(d[DOC_FIELD])[spec.stored_key]: d for d in docs}
+    by_text = {orjson.loads(base64.b64decode(d[DOC_FIELD]))[spec.stored_key]: d for d in docs}
     for value in ODD:
         doc = by_text[value]
         tokens = analyze(value)

@@ -546,7 +546,9 @@ def archive_migrate_cmd(ctx: click.Context, archive_dir: str | None) -> None:
 @click.option("--no-repair", is_flag=True, help="With --verify: only report.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def index_cmd(ctx: click.Context, archive_dir: str | None, verify: bool, no_repair: bool, as_json: bool) -> None:
+def index_cmd(
+    ctx: click.Context, archive_dir: str | None, verify: bool, no_repair: bool, as_json: bool
+) -> None:
     """Bring the search indexes in step with the archive once (the server also does this continuously);
     rebuild indexes whose definition changed; with --verify, check them part by part against the archive."""
     from huntvault.search import SearchService

@@ -353,7 +353,9 @@ def validate(cfg: Config) -> None:
     if not 0 <= cfg.index.writer_threads <= 64:
         raise ConfigError("index.writer_threads", "must be between 0 (one per core) and 64")
     if cfg.index.writer_heap_mb < 16:
-        raise ConfigError("index.writer_heap_mb", "must be at least 16 (tantivy's minimum per indexing thread)")
+        raise ConfigError(
+            "index.writer_heap_mb", "must be at least 16 (tantivy's minimum per indexing thread)"
+        )
     if not cfg.index.poll_seconds > 0:
         raise ConfigError("index.poll_seconds", "must be > 0")
     for section, obj in (("server", cfg.server), ("search", cfg.search)):

@@ -75,25 +75,31 @@ ANALYZERS: dict[str, Analyzer] = {
         ),
         Analyzer(
             "simple",
-            lambda: tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(r"\p{L}+"))
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN))
-            .filter(tantivy.Filter.lowercase())
-            .build(),
+            lambda: (
+                tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(r"\p{L}+"))
+                .filter(tantivy.Filter.remove_long(MAX_TOKEN))
+                .filter(tantivy.Filter.lowercase())
+                .build()
+            ),
             description="runs of letters, lower-cased",
         ),
         Analyzer(
             "whitespace",
-            lambda: tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN))
-            .build(),
+            lambda: (
+                tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace())
+                .filter(tantivy.Filter.remove_long(MAX_TOKEN))
+                .build()
+            ),
             lowercases=False,
             description="split on whitespace, case kept",
         ),
         Analyzer(
             "keyword",
-            lambda: tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
-            .filter(tantivy.Filter.remove_long(MAX_TERM_BYTES))
-            .build(),
+            lambda: (
+                tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+                .filter(tantivy.Filter.remove_long(MAX_TERM_BYTES))
+                .build()
+            ),
             whole_value=True,
             lowercases=False,
             description="the whole value as one token, case kept",
@@ -134,7 +140,9 @@ def analyze(text: str, name: str = DEFAULT_ANALYZER) -> list[str]:
     return list(_instance(name).analyze(text))
 
 
-def pretokenize(values: list[str | None], cache: dict[str, str], name: str = DEFAULT_ANALYZER) -> list[str | None]:
+def pretokenize(
+    values: list[str | None], cache: dict[str, str], name: str = DEFAULT_ANALYZER
+) -> list[str | None]:
     """What the writer's tokenizer gets for each value: the analyzer's tokens joined by single spaces.
 
     Tokens never contain whitespace (except `keyword`'s single token, which the writer takes whole), so

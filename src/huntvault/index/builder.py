@@ -34,9 +34,7 @@ class DocumentBuilder:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._udfs: dict[str, str] = {}
-        self.dates = {
-            f.source: True for f in all_fields(layout.table) if f.source and f.storage == "date"
-        }
+        self.dates = {f.source: True for f in all_fields(layout.table) if f.source and f.storage == "date"}
         for i, name in enumerate(sorted({f.analyzer for f in layout.searchable})):
             udf = f"hv_analyze_{i}"
             self.con.create_function(
@@ -67,8 +65,11 @@ class DocumentBuilder:
             (FILE_FIELD, PART_COLUMN),
         ]
         stored = self._stored(present)
-        if stored:
-            pieces.append((DOC_FIELD, f"CAST(to_json({stored}) AS VARCHAR)"))
+        docs: list[str] = []
+        if stored:  # a bytes field (base64 in the JSON): stored without any tokenizer pass
+            docs.append(
+                f"',\"{DOC_FIELD}\":\"' || to_base64(encode(CAST(to_json({stored}) AS VARCHAR))) || '\"'"
+            )
         for spec in self.layout.fields.values():
             if spec.key or not (spec.pivot or spec.searchable):
                 continue
@@ -80,7 +81,7 @@ class DocumentBuilder:
             if spec.searchable:  # analyzed here, once per distinct value; the writer only splits it
                 pieces.append((spec.text_field, f"nullif({self._udfs[spec.analyzer]}({value}), '')"))
         # concat() skips NULL pieces, so absent values leave no key (tantivy wants absent fields, not nulls)
-        parts = [f"',\"{name}\":' || CAST(to_json({expr}) AS VARCHAR)" for name, expr in pieces]
+        parts = docs + [f"',\"{name}\":' || CAST(to_json({expr}) AS VARCHAR)" for name, expr in pieces]
         doc = "'{' || substr(concat(" + ", ".join(parts) + "), 2) || '}'"
         return (
             f"SELECT {doc} AS doc FROM (SELECT *, {key_expression(table, present)} AS {KEY_COLUMN} "
@@ -95,9 +96,7 @@ class DocumentBuilder:
                 continue
             col = quote(column)
             if column == EXTRA_COLUMN:
-                value = (
-                    f"CASE WHEN {col} IN ('', '{{}}') THEN NULL WHEN json_valid({col}) THEN CAST({col} AS JSON) END"
-                )
+                value = f"CASE WHEN {col} IN ('', '{{}}') THEN NULL WHEN json_valid({col}) THEN CAST({col} AS JSON) END"
             elif self.dates.get(column):
                 value = f"epoch_us({col})"
             else:
@@ -109,12 +108,18 @@ class DocumentBuilder:
         """Batches of tantivy JSON documents for archive rows carrying their part id in `__hv_part`."""
         present = set(rows.schema.names)
         self.con.register(_ROWS, rows)
+        reader = None
         try:
             reader = self.con.sql(self.sql(present)).to_arrow_reader(BATCH_ROWS)
             for batch in reader:
                 yield batch.column(0).to_pylist()
         finally:
-            self.con.unregister(_ROWS)
+            if reader is not None:
+                reader.close()
+            try:
+                self.con.unregister(_ROWS)
+            except duckdb.Error:
+                pass  # an abandoned result still holds it; the next register replaces it
 
 
 def _vectorised(analyzer: str) -> Callable[[pa.Array | pa.ChunkedArray], pa.Array]:

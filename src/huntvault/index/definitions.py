@@ -34,7 +34,10 @@ TEXT = frozenset({"searchable"})
 HUNTING_RULES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     (re.compile(pattern), attrs)
     for pattern, attrs in (
-        (r"RemoteSession|VersionInfo|AccountDomain$|AccountSid$|AccountObjectId$", frozenset()),  # rarely hunted
+        (
+            r"RemoteSession|VersionInfo|AccountDomain$|AccountSid$|AccountObjectId$",
+            frozenset(),
+        ),  # rarely hunted
         (r"^InitiatingProcess(SHA1|SHA256|MD5)$", frozenset()),  # the parent's hashes: rarely pivoted on
         (r"(SHA1|SHA256)$", TEXT | PIVOT),
         (r"MD5$", TEXT),
@@ -273,7 +276,9 @@ def _parse_field(raw: Any, spec: FieldSpec, where: str) -> dict[str, Any]:
         if raw.get(key) is not None:
             raise _bad(f"field '{where}': attribute '{key}' is not supported (must be null)")
     if raw.get("synonymMaps") not in (None, []):
-        raise _bad(f"field '{where}': attribute 'synonymMaps' is not supported (synonym maps do not exist here)")
+        raise _bad(
+            f"field '{where}': attribute 'synonymMaps' is not supported (synonym maps do not exist here)"
+        )
     if raw.get("fields") not in (None, []):
         raise _bad(f"field '{where}': a simple field has no subfields")
     if raw.get("type") != spec.edm:
@@ -286,7 +291,11 @@ def _parse_field(raw: Any, spec: FieldSpec, where: str) -> dict[str, Any]:
     if bool(key) != spec.key:
         raise _bad(
             f"field '{where}': attribute 'key' must be "
-            + ("true: 'id' is the key of every huntvault index" if spec.key else "false: the key field is 'id'")
+            + (
+                "true: 'id' is the key of every huntvault index"
+                if spec.key
+                else "false: the key field is 'id'"
+            )
         )
     stored = _opt_bool(raw, "stored", where)
     retrievable = _opt_bool(raw, "retrievable", where)
@@ -302,7 +311,9 @@ def _parse_field(raw: Any, spec: FieldSpec, where: str) -> dict[str, Any]:
     if out["searchable"] is None:
         out["searchable"] = is_string and not spec.key
     if out["searchable"] and not is_string:
-        raise _bad(f"field '{where}': attribute 'searchable' can be true only on Edm.String fields, not {spec.edm}")
+        raise _bad(
+            f"field '{where}': attribute 'searchable' can be true only on Edm.String fields, not {spec.edm}"
+        )
     if out["searchable"] and spec.key:
         raise _bad(f"field '{where}': attribute 'searchable' must be false on the key field")
     analyzer = _analyzer(raw, "analyzer", where)
@@ -320,7 +331,17 @@ def _parse_field(raw: Any, spec: FieldSpec, where: str) -> dict[str, Any]:
 
 
 def _check_index_level(body: dict[str, Any]) -> None:
-    known = {"name", "description", "fields", "corsOptions", "similarity", STRICT_KEY, *_EMPTY_OK, *_NULL_OK, *_IGNORED}
+    known = {
+        "name",
+        "description",
+        "fields",
+        "corsOptions",
+        "similarity",
+        STRICT_KEY,
+        *_EMPTY_OK,
+        *_NULL_OK,
+        *_IGNORED,
+    }
     for key, value in body.items():
         if key not in known and value is not None:
             raise _bad(f"unknown property '{_short(key)}'")
@@ -359,7 +380,9 @@ def parse_definition(body: Any, table: Table, name: str, strict_default: bool = 
         raise _bad("'name' is required (a string)")
     validate_index_name(body_name)
     if body_name != name:
-        raise _bad(f"the name in the body ('{_short(body_name)}') differs from the index named in the URL ('{name}')")
+        raise _bad(
+            f"the name in the body ('{_short(body_name)}') differs from the index named in the URL ('{name}')"
+        )
     fields = body.get("fields")
     if not isinstance(fields, list) or not fields:
         raise _bad("'fields' must be a non-empty array")

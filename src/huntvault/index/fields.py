@@ -11,7 +11,7 @@ from typing import Any
 import tantivy
 
 from huntvault.errors import SearchError, UnknownFieldError
-from huntvault.index.analyzers import ANALYZER_PATTERN, DEFAULT_ANALYZER, NO_TOKENS, get_analyzer
+from huntvault.index.analyzers import ANALYZER_PATTERN, DEFAULT_ANALYZER, get_analyzer
 from huntvault.schema import EXPORT_TIME_COLUMN, EXTRA_COLUMN, TENANT_COLUMN, Table, container_name
 
 #: KQL column type -> Azure AI Search Edm type of the field in the index.
@@ -41,7 +41,7 @@ EDM_STORAGE: dict[str, str] = {
 KEY_FIELD = "id"
 FILE_FIELD = "_file"  # the stable id of the archive part a document came from (deletes, --verify)
 KEY_HASH_FIELD = "_kh"  # columnar u64: the key's hash (joins the index's hits to archive rows)
-DOC_FIELD = "_doc"  # stored only: the retrievable values of the row, one JSON object (index/documents.py)
+DOC_FIELD = "_doc"  # stored bytes: the retrievable values of the row, one JSON object (index/documents.py)
 EXTRA_KEY = "x"  # the key of the row's `_Extra` in DOC_FIELD (properties the schema does not know)
 COMPLEX = "properties"
 ATTRIBUTES = ("searchable", "filterable", "sortable", "facetable", "retrievable")
@@ -118,7 +118,9 @@ class IndexLayout:
     fields: dict[str, FieldSpec]  # by Azure path, in definition order
     strict: bool = False  # filters/sorts/facets on a field without the attribute: 400 instead of the archive
     description: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)  # accepted index-level keys echoed back (corsOptions)
+    extras: dict[str, Any] = field(
+        default_factory=dict
+    )  # accepted index-level keys echoed back (corsOptions)
 
     @property
     def name(self) -> str:
@@ -203,13 +205,15 @@ class IndexLayout:
         sb.add_text_field(FILE_FIELD, tokenizer_name="raw", index_option="basic")
         sb.add_unsigned_field(KEY_HASH_FIELD, indexed=False, fast=True)
         # the export-shape document is rebuilt from the stored values (index/documents.py)
-        sb.add_text_field(DOC_FIELD, stored=True, tokenizer_name=NO_TOKENS, index_option="basic")
+        sb.add_bytes_field(DOC_FIELD, stored=True, indexed=False)
         for spec in self.fields.values():
             if spec.key:
                 continue
             if spec.searchable:
                 analyzer = get_analyzer(spec.analyzer)
-                sb.add_text_field(spec.text_field, tokenizer_name=analyzer.tokenizer_name, index_option="position")
+                sb.add_text_field(
+                    spec.text_field, tokenizer_name=analyzer.tokenizer_name, index_option="position"
+                )
             if spec.pivot:
                 _add_value_field(sb, spec)
         return sb.build()

@@ -266,6 +266,7 @@ class Generation:
             writer.delete_documents_by_term(FILE_FIELD, part.path)  # idempotent after a crash mid-run
         since_commit = 0
         failed: list[list[PartInfo]] = []
+
         def should_stop() -> bool:
             return self.cancelled.is_set() or (stop is not None and stop.is_set())
 

@@ -18,7 +18,9 @@ class IndexPoller:
         self.store = store
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="huntvault-indexer", daemon=True)
+        self._thread = threading.Thread(
+            target=self.run, args=(self._stop,), name="huntvault-indexer", daemon=True
+        )
 
     def start(self) -> None:
         self.store.start_rebuilds()

@@ -34,7 +34,9 @@ def _identity(table: Table, present: set[str], datetimes: str) -> str:
                 parts.append(f"coalesce(CAST({quote(col)} AS VARCHAR), '')")
         return "concat_ws(';', " + ", ".join(parts) + ")"
     cols = [
-        c for c in [*(c.name for c in table.columns), TENANT_COLUMN, "_ExportTime", EXTRA_COLUMN] if c in present
+        c
+        for c in [*(c.name for c in table.columns), TENANT_COLUMN, "_ExportTime", EXTRA_COLUMN]
+        if c in present
     ]
     struct = "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c in cols) + "}"
     return f"'sha256:' || sha256(CAST(to_json({struct}) AS VARCHAR))"

@@ -133,7 +133,9 @@ class IndexStore:
             for idx in self._indexes.values():
                 if idx.layout.indexer_name == name:
                     return idx
-        raise SearchError(f"Indexer '{name}' was not found in service 'huntvault'.", 404, "ResourceNameNotFound")
+        raise SearchError(
+            f"Indexer '{name}' was not found in service 'huntvault'.", 404, "ResourceNameNotFound"
+        )
 
     def all(self) -> list[TableIndex]:
         with self._lock:
@@ -176,13 +178,12 @@ class IndexStore:
         with self._lock:
             target = self.canonical(name)
             existing = self._indexes.get(target)
-            if existing is None:
-                table = self._table_of_new(target)
-            else:
-                table = existing.table
+            table = self._table_of_new(target) if existing is None else existing.table
             if create_only and existing is not None:
                 raise SearchError(
-                    f"Cannot create index '{target}' because it already exists.", 400, "ResourceNameAlreadyInUse"
+                    f"Cannot create index '{target}' because it already exists.",
+                    400,
+                    "ResourceNameAlreadyInUse",
                 )
             current = existing.definition_json()["@odata.etag"] if existing is not None else None
             _preconditions(target, current, if_match, if_none_match)
@@ -299,4 +300,3 @@ def _preconditions(name: str, current: str | None, if_match: str | None, if_none
             412,
             "PreconditionFailed",
         )
-

@@ -120,7 +120,9 @@ class VerifyReport:
             "indexBytesPerDocument": round(self.index_bytes / self.documents_after, 1)
             if self.documents_after
             else None,
-            "archiveBytesPerRow": round(self.archive_bytes / self.archive_rows, 1) if self.archive_rows else None,
+            "archiveBytesPerRow": round(self.archive_bytes / self.archive_rows, 1)
+            if self.archive_rows
+            else None,
         }
 
 
@@ -264,7 +266,9 @@ class TableIndex:
 
     # -- definitions -----------------------------------------------------------------------------
 
-    def set_definition(self, layout: IndexLayout, stored: dict[str, Any] | None, explicit: bool = True) -> bool:
+    def set_definition(
+        self, layout: IndexLayout, stored: dict[str, Any] | None, explicit: bool = True
+    ) -> bool:
         """Make `layout` (its JSON `stored`, None for the default) the definition; True when the tantivy
         layout changed, i.e. a rebuild was scheduled (the active generation keeps answering meanwhile)."""
         with held(self.state_lock), self.lock:
@@ -351,7 +355,12 @@ class TableIndex:
         try:
             result.record(
                 pending.apply(
-                    view, view.parts(self.table.name), heap_mb, threads, stop, commit_every=REBUILD_COMMIT_DOCS
+                    view,
+                    view.parts(self.table.name),
+                    heap_mb,
+                    threads,
+                    stop,
+                    commit_every=REBUILD_COMMIT_DOCS,
                 )
             )
             if not self._swap(pending, view, heap_mb, threads, result):
@@ -373,7 +382,9 @@ class TableIndex:
         self._record(result)
         return result
 
-    def _swap(self, pending: Generation, view: ArchiveView, heap_mb: int, threads: int, result: SyncResult) -> bool:
+    def _swap(
+        self, pending: Generation, view: ArchiveView, heap_mb: int, threads: int, result: SyncResult
+    ) -> bool:
         with held(pending.lock_file), held(self.active.lock_file), held(self.state_lock), self.lock:
             state = self._read_state()
             wanted = state.get("pending")
@@ -426,4 +437,6 @@ class TableIndex:
 
 
 def not_found(name: str) -> SearchError:
-    return SearchError(f"The index '{name}' for service 'huntvault' was not found.", 404, "ResourceNameNotFound")
+    return SearchError(
+        f"The index '{name}' for service 'huntvault' was not found.", 404, "ResourceNameNotFound"
+    )

@@ -116,7 +116,9 @@ class ArchiveQuery:
     """One search answered on the archive: its rows are `FROM` (the view, or the view joined to the index's
     hits) filtered by `where`; pages, counts and facets are SQL over them."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection, where: list[str], candidates: Candidates | None) -> None:
+    def __init__(
+        self, cur: duckdb.DuckDBPyConnection, where: list[str], candidates: Candidates | None
+    ) -> None:
         self.cur = cur
         self.candidates = candidates
         if candidates is not None:
@@ -155,9 +157,9 @@ class ArchiveQuery:
             terms.append(f"{self.score} DESC")
         terms.append(f"{self.tie} ASC")
         # the key itself only when the index's documents must be looked up by it (no candidates)
-        key = f"d.{KEY_COLUMN}" if self.candidates is None else "''"
+        key_sql = f"d.{KEY_COLUMN}" if self.candidates is None else "''"
         sql = (
-            f"SELECT {key}, d.{KEY_HASH_COLUMN}, {self.score} FROM {self.source} WHERE {self.where} "
+            f"SELECT {key_sql}, d.{KEY_HASH_COLUMN}, {self.score} FROM {self.source} WHERE {self.where} "
             f"ORDER BY {', '.join(terms)} LIMIT {int(limit)} OFFSET {int(skip)}"
         )
         return [(str(k), int(h), float(s)) for k, h, s in self.cur.execute(sql).fetchall()]

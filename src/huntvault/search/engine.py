@@ -24,7 +24,15 @@ from huntvault.search.facets import IndexFacets, parse_facet, run_facet
 from huntvault.search.filters import FilterCompiler, conjuncts, sqlable
 from huntvault.search.hybrid import hybrid_page
 from huntvault.search.lucene import parse_lucene
-from huntvault.search.odata import SCORE, FilterNode, IsMatch, OrderKey, parse_filter, parse_orderby, parse_select
+from huntvault.search.odata import (
+    SCORE,
+    FilterNode,
+    IsMatch,
+    OrderKey,
+    parse_filter,
+    parse_orderby,
+    parse_select,
+)
 from huntvault.search.plan import Page, Prepared
 from huntvault.search.request import DEFAULT_TOP, MAX_SKIP, MAX_TOP, SearchRequest
 from huntvault.search.simple import parse_simple
@@ -140,7 +148,9 @@ class SearchEngine:
             if key.path == SCORE:
                 continue
             if layout.is_complex(key.path):
-                raise SearchError(f"The complex field '{key.path}' cannot be sorted.\r\nParameter name: $orderby")
+                raise SearchError(
+                    f"The complex field '{key.path}' cannot be sorted.\r\nParameter name: $orderby"
+                )
             spec = layout.field(key.path, "$orderby")
             if not layout.require(spec, "sortable", "$orderby"):
                 p.archive_order = True
@@ -152,7 +162,10 @@ class SearchEngine:
                 layout.field(path, "$select", need="retrievable")
         for path in req.highlight:
             layout.field(path.split("-")[0], "highlight", need="searchable")
-        for tag, tag_name in ((req.highlight_pre, "highlightPreTag"), (req.highlight_post, "highlightPostTag")):
+        for tag, tag_name in (
+            (req.highlight_pre, "highlightPreTag"),
+            (req.highlight_post, "highlightPostTag"),
+        ):
             if len(tag) > self.limits.max_highlight_tag_chars:
                 raise bound_error(
                     f"{tag_name} is {len(tag)} characters long",
@@ -176,7 +189,9 @@ class SearchEngine:
 
         def archive_leaf(node: FilterNode) -> tantivy.Query:
             keys = self.archive.keys(p.index, sql.compile(node))
-            return tantivy.Query.term_set_query(schema, KEY_FIELD, keys) if keys else tantivy.Query.empty_query()
+            return (
+                tantivy.Query.term_set_query(schema, KEY_FIELD, keys) if keys else tantivy.Query.empty_query()
+            )
 
         compiler = FilterCompiler(layout, schema, p.searcher, text, ismatch, archive_leaf)
         parts: list[tantivy.Query] = []

@@ -207,7 +207,9 @@ class IndexFacets:
 
     def range_counts(self, spec: FieldSpec, ranges: list[dict[str, Any]]) -> list[int]:
         """Doc counts per range, matched on the bounds (tantivy adds buckets for any uncovered gap)."""
-        res = self.searcher.aggregate(self.query, {"f": {"range": {"field": spec.value_field, "ranges": ranges}}})
+        res = self.searcher.aggregate(
+            self.query, {"f": {"range": {"field": spec.value_field, "ranges": ranges}}}
+        )
         by_bounds = {(b.get("from"), b.get("to")): b["doc_count"] for b in res["f"]["buckets"]}
 
         def bound(v: Any) -> float | None:
@@ -226,8 +228,13 @@ def run_facet(spec: FacetSpec, source: FacetSource) -> list[dict[str, Any]]:
         _check_buckets(spec, source, interval)
         offset = 0.0
         if spec.field.storage == "date":
-            offset = float(((MONDAY_OFFSET_US if spec.interval == "week" else 0) - spec.timeoffset_us) % interval)
-        return [{"value": _out(spec, key), "count": n} for key, n in source.histogram(spec.field, interval, offset)]
+            offset = float(
+                ((MONDAY_OFFSET_US if spec.interval == "week" else 0) - spec.timeoffset_us) % interval
+            )
+        return [
+            {"value": _out(spec, key), "count": n}
+            for key, n in source.histogram(spec.field, interval, offset)
+        ]
     count = DEFAULT_COUNT if spec.count is None else (spec.count or UNLIMITED)
     order = spec.sort or "count"
     buckets = [{"value": _out(spec, key), "count": n} for key, n in source.terms(spec.field, count, order)]

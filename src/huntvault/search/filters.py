@@ -64,7 +64,9 @@ def normalize(spec: FieldSpec, node: Compare, text: str) -> Check:
     storage = spec.storage
     if storage == "str":
         if not isinstance(value, str):
-            raise fail(text, pos, f"'{spec.path}' is Edm.String: compare it with a string literal in single quotes")
+            raise fail(
+                text, pos, f"'{spec.path}' is Edm.String: compare it with a string literal in single quotes"
+            )
         if value == "" and op in ("eq", "ne"):
             return Check("null", op, None)  # '' is indexed as "no value"
         return Check("str", op, value)
@@ -205,7 +207,11 @@ class FilterCompiler:
     def bool_field(self, node: BoolField) -> tantivy.Query:
         spec = self.field(node.path)
         if spec.edm != "Edm.Boolean":
-            raise fail(self.text, node.pos, f"The field '{node.path}' of type '{spec.edm}' is not a boolean expression")
+            raise fail(
+                self.text,
+                node.pos,
+                f"The field '{node.path}' of type '{spec.edm}' is not a boolean expression",
+            )
         return _zero(tantivy.Query.term_query(self.schema, spec.value_field, True))
 
     def lambda_(self, node: Lambda) -> tantivy.Query:
@@ -231,7 +237,11 @@ class FilterCompiler:
             parts.append(_not(tantivy.Query.exists_query(spec.value_field)))
         if not parts:
             return tantivy.Query.empty_query()
-        q = parts[0] if len(parts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts])
+        q = (
+            parts[0]
+            if len(parts) == 1
+            else tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts])
+        )
         return _zero(q)
 
     def is_match(self, node: IsMatch) -> tantivy.Query:

@@ -27,7 +27,7 @@ def candidates(p: Prepared, reader: ArchiveReader) -> tuple[Candidates, dict[int
         return Candidates([], [], []), {}
     hits = searcher.search(query, n, count=False).hits
     addrs = [a for _, a in hits]
-    hashes = [int(h) for h in searcher.fast_field_values(KEY_HASH_FIELD, addrs)]
+    hashes = [int(h or 0) for h in searcher.fast_field_values(KEY_HASH_FIELD, addrs)]
     order = sorted(range(len(hits)), key=lambda i: (addrs[i].segment_ord, addrs[i].doc))
     ords = [0] * len(hits)
     for rank, i in enumerate(order):
@@ -42,7 +42,8 @@ def _addresses(p: Prepared, keys: list[str]) -> dict[int, tantivy.DocAddress]:
         return {}
     q = tantivy.Query.term_set_query(p.schema, KEY_FIELD, keys)
     addrs = [a for _, a in p.searcher.search(q, len(keys), count=False).hits]
-    return dict(zip((int(h) for h in p.searcher.fast_field_values(KEY_HASH_FIELD, addrs)), addrs, strict=True))
+    hashes = [int(h or 0) for h in p.searcher.fast_field_values(KEY_HASH_FIELD, addrs)]
+    return dict(zip(hashes, addrs, strict=True))
 
 
 def hybrid_page(p: Prepared, reader: ArchiveReader, skip: int, page: int, count: bool) -> Page:

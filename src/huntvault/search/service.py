@@ -37,8 +37,10 @@ class SearchService:
         background: bool = True,
     ) -> None:
         self.config = config
-        loc = archive if isinstance(archive, ArchiveLocation) else archive_location(
-            config.archive, os.fspath(archive) if archive is not None else None
+        loc = (
+            archive
+            if isinstance(archive, ArchiveLocation)
+            else archive_location(config.archive, os.fspath(archive) if archive is not None else None)
         )
         self.archive = loc
         self.store = IndexStore(

@@ -14,7 +14,17 @@ from typing import Any
 from huntvault.errors import SearchError
 from huntvault.index import FieldSpec, IndexLayout
 from huntvault.search.filters import Check, check_in_set, fail, normalize
-from huntvault.search.odata import BoolField, Compare, Constant, FilterNode, InSet, IsMatch, Lambda, Logical, NotExpr
+from huntvault.search.odata import (
+    BoolField,
+    Compare,
+    Constant,
+    FilterNode,
+    InSet,
+    IsMatch,
+    Lambda,
+    Logical,
+    NotExpr,
+)
 
 SQL_OPS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
@@ -107,7 +117,11 @@ class SqlFilter:
         if isinstance(node, BoolField):
             spec = self.field(node.path)
             if spec.edm != "Edm.Boolean":
-                raise fail(self.text, node.pos, f"The field '{node.path}' of type '{spec.edm}' is not a boolean expression")
+                raise fail(
+                    self.text,
+                    node.pos,
+                    f"The field '{node.path}' of type '{spec.edm}' is not a boolean expression",
+                )
             return _two_valued(f"{column(spec)} = TRUE")
         if isinstance(node, InSet):
             spec = self.field(node.path)

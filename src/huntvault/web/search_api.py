@@ -59,7 +59,9 @@ async def _definition_body(request: Request) -> Any:
     ctype = request.headers.get("content-type", "application/json")
     if "json" not in ctype:
         raise SearchError(
-            f"Content-Type '{ctype[:100]}' is not supported; send application/json.", 415, "UnsupportedMediaType"
+            f"Content-Type '{ctype[:100]}' is not supported; send application/json.",
+            415,
+            "UnsupportedMediaType",
         )
     raw = await request.body()
     try:
