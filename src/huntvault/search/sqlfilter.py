@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from huntvault.errors import SearchError
-from huntvault.index import FieldSpec, IndexLayout
+from huntvault.index import KEY_COLUMN, FieldSpec, IndexLayout
 from huntvault.search.filters import Check, check_in_set, fail, normalize
 from huntvault.search.odata import (
     BoolField,
@@ -30,6 +30,9 @@ SQL_OPS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 
 
 def column(spec: FieldSpec) -> str:
+    """The field's column in the archive view (the key is computed as `__key`)."""
+    if spec.key:
+        return KEY_COLUMN
     return '"' + spec.path.replace('"', '""') + '"'
 
 
