@@ -81,18 +81,39 @@ def test_default_definition_is_tuned_for_hunting(client: TestClient) -> None:
     [
         (lambda b: b.pop("fields"), ["'fields'"]),
         (lambda b: b.update(name="other-name"), ["differs from the index named in the URL"]),
-        (lambda b: field_of(b, "properties/FileSize").update(searchable=True), ["properties/FileSize", "searchable"]),
-        (lambda b: field_of(b, "properties/FileSize").update(type="Edm.String"), ["properties/FileSize", "'type'"]),
-        (lambda b: field_of(b, "properties/DeviceName").update(analyzer="en.microsoft"), ["properties/DeviceName", "analyzer"]),
-        (lambda b: field_of(b, "properties/FileSize").update(analyzer="keyword"), ["properties/FileSize", "analyzer"]),
-        (lambda b: field_of(b, "properties/DeviceName").update(filterable="yes"), ["properties/DeviceName", "filterable"]),
+        (
+            lambda b: field_of(b, "properties/FileSize").update(searchable=True),
+            ["properties/FileSize", "searchable"],
+        ),
+        (
+            lambda b: field_of(b, "properties/FileSize").update(type="Edm.String"),
+            ["properties/FileSize", "'type'"],
+        ),
+        (
+            lambda b: field_of(b, "properties/DeviceName").update(analyzer="en.microsoft"),
+            ["properties/DeviceName", "analyzer"],
+        ),
+        (
+            lambda b: field_of(b, "properties/FileSize").update(analyzer="keyword"),
+            ["properties/FileSize", "analyzer"],
+        ),
+        (
+            lambda b: field_of(b, "properties/DeviceName").update(filterable="yes"),
+            ["properties/DeviceName", "filterable"],
+        ),
         (lambda b: field_of(b, "properties/DeviceName").update(key=True), ["properties/DeviceName", "'key'"]),
         (lambda b: b["fields"].pop(0), ["key field 'id'"]),
         (lambda b: b["fields"].append({"name": "nope", "type": "Edm.String"}), ["'nope'", "not a field"]),
-        (lambda b: field_of(b, "properties")["fields"].append({"name": "Nope", "type": "Edm.String"}), ["properties/Nope"]),
+        (
+            lambda b: field_of(b, "properties")["fields"].append({"name": "Nope", "type": "Edm.String"}),
+            ["properties/Nope"],
+        ),
         (lambda b: b["fields"].append(copy.deepcopy(field_of(b, "time"))), ["'time'", "twice"]),
         (lambda b: b.update(scoringProfiles=[{"name": "x"}]), ["scoringProfiles"]),
-        (lambda b: b.update(similarity={"@odata.type": "#Microsoft.Azure.Search.ClassicSimilarity"}), ["similarity"]),
+        (
+            lambda b: b.update(similarity={"@odata.type": "#Microsoft.Azure.Search.ClassicSimilarity"}),
+            ["similarity"],
+        ),
         (lambda b: b.update(unknownThing=1), ["unknownThing"]),
         (lambda b: field_of(b, "properties/DeviceName").update(synonymMaps=["m"]), ["synonymMaps"]),
         (lambda b: b.update({"@huntvault.strictAttributes": "on"}), ["@huntvault.strictAttributes"]),
@@ -110,7 +131,9 @@ def test_bad_definitions_are_400_naming_the_field_and_attribute(
 
 
 def test_not_json_and_wrong_content_type_are_4xx(client: TestClient) -> None:
-    bad = client.put(f"/indexes/{INDEX}", content=b"{nope", headers={**ADMIN, "content-type": "application/json"})
+    bad = client.put(
+        f"/indexes/{INDEX}", content=b"{nope", headers={**ADMIN, "content-type": "application/json"}
+    )
     assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]["message"]
     text = client.put(f"/indexes/{INDEX}", content=b"x", headers={**ADMIN, "content-type": "text/plain"})
     assert text.status_code == 415
@@ -123,11 +146,15 @@ def test_creating_an_existing_index_or_a_foreign_name_is_400(client: TestClient)
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "ResourceNameAlreadyInUse"
     body = default_json() | {"name": "my-index"}
     resp = client.put("/indexes/my-index", json=body, headers=ADMIN)
-    assert resp.status_code == 400 and "insights-logs-advancedhunting-<table>" in resp.json()["error"]["message"]
+    assert (
+        resp.status_code == 400 and "insights-logs-advancedhunting-<table>" in resp.json()["error"]["message"]
+    )
 
 
 def test_if_match_guards_changes(client: TestClient) -> None:
-    resp = client.put(f"/indexes/{INDEX}", json=default_json(), headers={**ADMIN, "if-match": '"0xNOTTHISONE"'})
+    resp = client.put(
+        f"/indexes/{INDEX}", json=default_json(), headers={**ADMIN, "if-match": '"0xNOTTHISONE"'}
+    )
     assert resp.status_code == 412 and resp.json()["error"]["code"] == "PreconditionFailed"
     etag = client.get(f"/indexes/{INDEX}", headers=ADMIN).json()["@odata.etag"]
     ok = client.put(f"/indexes/{INDEX}", json=default_json(), headers={**ADMIN, "if-match": etag})
@@ -169,7 +196,9 @@ def test_strict_attributes_turn_archive_answers_into_azures_400(client: TestClie
     ):
         resp = search(client, search="*", **params)
         assert resp.status_code == 400 and word in resp.json()["error"]["message"], resp.text
-    assert search(client, search="*", **{"$filter": "properties/DeviceName eq 'alpha-host'"}).status_code == 200
+    assert (
+        search(client, search="*", **{"$filter": "properties/DeviceName eq 'alpha-host'"}).status_code == 200
+    )
     body["@huntvault.strictAttributes"] = False
     assert client.put(f"/indexes/{INDEX}", json=body, headers=ADMIN).status_code == 200
     answered = search(client, search="*", **{"$filter": "properties/ProcessId ge 0", "$count": "true"})

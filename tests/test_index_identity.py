@@ -91,7 +91,16 @@ def test_two_processes_indexing_the_same_commits_never_duplicate(tmp_path: Path)
         config = tmp_path / "huntvault.toml"
         config.write_text(f'[index]\npath = "{index.as_posix()}"\n', encoding="utf-8")
         other = subprocess.Popen(  # a second process: `huntvault index` on the same folder, same moment
-            [sys.executable, "-m", "huntvault.cli", "--config", str(config), "index", "--archive", str(archive)],
+            [
+                sys.executable,
+                "-m",
+                "huntvault.cli",
+                "--config",
+                str(config),
+                "index",
+                "--archive",
+                str(archive),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
@@ -123,7 +132,9 @@ def test_verify_finds_lost_doubled_and_orphaned_documents_and_repairs_them(tmp_p
         for doc in batch:
             writer.add_json(doc)
     builder.close()
-    writer.add_json(orjson.dumps({"id": "b3JwaGFu0", "_file": f"{TABLE}/date=2000-01-01/part-gone.parquet"}).decode())
+    writer.add_json(
+        orjson.dumps({"id": "b3JwaGFu0", "_file": f"{TABLE}/date=2000-01-01/part-gone.parquet"}).decode()
+    )
     writer.commit()
     writer.wait_merging_threads()
 

@@ -88,7 +88,9 @@ ORDERS = [
 @pytest.mark.parametrize(
     "page", ["$top=1000", "$top=7&$skip=11", "$top=5&$filter=properties/DeviceName ne 'srv-dc01'"]
 )
-def test_orderings_equal_a_full_index(engines: tuple[SearchEngine, SearchEngine], order: str, page: str) -> None:
+def test_orderings_equal_a_full_index(
+    engines: tuple[SearchEngine, SearchEngine], order: str, page: str
+) -> None:
     full, slim = engines
     for text in ("search=*", "search=whoami|hotel|wifi" + TEXT):
         qs = f"{text}&$orderby={order}&{page}"
@@ -114,7 +116,11 @@ FACETS = [
 @pytest.mark.parametrize("facet", FACETS)
 def test_facets_equal_a_full_index(engines: tuple[SearchEngine, SearchEngine], facet: str) -> None:
     full, slim = engines
-    for text in ("search=*", "search=*&$filter=properties/FileSize gt 10000000", "search=hotel|luxury" + TEXT):
+    for text in (
+        "search=*",
+        "search=*&$filter=properties/FileSize gt 10000000",
+        "search=hotel|luxury" + TEXT,
+    ):
         qs = f"{text}&facet={facet}&$top=0"
         a, b = run(full, qs), run(slim, qs)
         assert a["@search.facets"] == b["@search.facets"], qs
@@ -145,4 +151,3 @@ def test_default_definition_has_fewer_indexed_fields_than_the_full_one() -> None
     slim, full = default_layout(table), full_layout(table)
     assert len(slim.searchable) < len(full.searchable) / 2
     assert sum(f.pivot for f in slim.fields.values()) < sum(f.pivot for f in full.fields.values()) / 2
-

@@ -47,7 +47,12 @@ def test_index_search_and_serve_an_azure_archive(
         assert client.get(f"/indexes/{INDEX}/docs/$count", headers=key).text == "80"
         found = client.get(
             f"/indexes/{INDEX}/docs",
-            params={"search": "*", "$filter": "properties/FileSize gt 25000000", "$count": "true", "$top": "0"},
+            params={
+                "search": "*",
+                "$filter": "properties/FileSize gt 25000000",
+                "$count": "true",
+                "$top": "0",
+            },
             headers=key,
         ).json()
         assert found["@odata.count"] == big > 0  # a field the index does not hold: the remote archive answers
@@ -68,7 +73,12 @@ def test_index_search_and_serve_an_azure_archive(
             time.sleep(0.1)
         rebuilt = client.get(
             f"/indexes/{INDEX}/docs",
-            params={"search": "*", "$filter": "properties/FileSize gt 25000000", "$count": "true", "$top": "0"},
+            params={
+                "search": "*",
+                "$filter": "properties/FileSize gt 25000000",
+                "$count": "true",
+                "$top": "0",
+            },
             headers=key,
         ).json()
         assert rebuilt["@odata.count"] == big  # now from the index, rebuilt from the remote parts

@@ -179,7 +179,9 @@ def _wait_rebuilt(live: LiveServer, index: str, documents: int) -> None:
             f"{live.url}/indexers/{index}-indexer/status", headers={"api-key": ADMIN_KEY}
         ).json()
         count = httpx.get(f"{live.url}/indexes/{index}/docs/$count", headers={"api-key": ADMIN_KEY})
-        if status.get("currentState", {}).get("mode") == "indexingChangedDocs" and count.text == str(documents):
+        if status.get("currentState", {}).get("mode") == "indexingChangedDocs" and count.text == str(
+            documents
+        ):
             return
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
@@ -221,10 +223,16 @@ def test_sdk_creates_changes_and_deletes_an_index_definition(
     hits = list(alerts.search("pf3tern", top=100))
     columns = {"EventTime", "ComputerName", "Title", "Severity", "MachineId", "AlertId", "Category"}
     # only the retrievable fields of the definition (unknown properties, the archive's _Extra, come back too)
-    assert hits and all(set(h["properties"]) & columns == {"EventTime", "ComputerName", "Title"} for h in hits)
+    assert hits and all(
+        set(h["properties"]) & columns == {"EventTime", "ComputerName", "Title"} for h in hits
+    )
     severities = alerts.search("*", facets=["properties/Severity,count:10"], top=0).get_facets()
-    rated = alerts.search("*", filter="properties/Severity ne ''", include_total_count=True, top=0).get_count()
-    assert sum(b["count"] for b in severities["properties/Severity"]) == rated == 40  # facetable, not retrievable
+    rated = alerts.search(
+        "*", filter="properties/Severity ne ''", include_total_count=True, top=0
+    ).get_count()
+    assert (
+        sum(b["count"] for b in severities["properties/Severity"]) == rated == 40
+    )  # facetable, not retrievable
     # a filter on a field the definition does not make filterable: answered from the archive (documented)
     high = alerts.search("*", filter="properties/Title ne 'none'", include_total_count=True, top=1)
     assert high.get_count() == total
