@@ -86,9 +86,9 @@ class Generation:
         self._write_index: tantivy.Index | None = None
         self._searcher: tantivy.Searcher | None = None
         self._parts_mtime = -1.0
-        with held(self.lock_file):
-            self._load_parts()
-            self._open()
+        # no lock here (a rebuild in another thread or process may hold it while this process reloads its
+        # state): the parts file is replaced whole; a stale folder is wiped by the next writer
+        self._load_parts(wipe=False)
 
     @property
     def lock_file(self) -> Path:
@@ -100,8 +100,9 @@ class Generation:
 
     # -- state -----------------------------------------------------------------------------------
 
-    def _load_parts(self) -> None:
-        """Re-read the parts file (another process may have indexed since); a layout change wipes the folder."""
+    def _load_parts(self, wipe: bool = True) -> None:
+        """Re-read the parts file (another process may have indexed since); another layout's folder is
+        wiped (by a writer, holding the lock) or read as empty."""
         path = self.dir / PARTS_FILE
         try:
             mtime = path.stat().st_mtime
@@ -116,7 +117,10 @@ class Generation:
         except (OSError, orjson.JSONDecodeError):
             state = {}
         if state.get("fingerprint") != self.fingerprint:
-            self._wipe()
+            if wipe:
+                self._wipe()
+            else:
+                self.parts = {}
             return
         parts = state.get("parts")
         self.parts = {str(k): int(v) for k, v in parts.items()} if isinstance(parts, dict) else {}
@@ -160,7 +164,7 @@ class Generation:
 
     def refresh(self) -> None:
         """Pick up what another process indexed (cheap when nothing changed)."""
-        self._load_parts()
+        self._load_parts(wipe=False)
 
     # -- reading ---------------------------------------------------------------------------------
 
