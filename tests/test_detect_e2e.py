@@ -84,9 +84,9 @@ def test_each_rule_fires_on_its_story(story: EmulatedArchive, rule_id: str) -> N
     rep = backtest(rule, ArchiveRunner(story.path), start, end)
     assert rep.alerts >= 1, rep.to_dict()
     for alert in rep.alert_list:
-        devices = [e["value"] for e in alert["entities"] if e["kind"] == "device"]
+        devices = [value for kind, value in alert.entities if kind == "device"]
         assert devices and (info["device"] in devices or RULE_STORIES[rule_id] == "psexec_lateral_movement")
-        first = dt(alert["firstEventTime"])
+        first = dt(alert.first_event)
         assert info["start"] - timedelta(minutes=1) <= first <= info["end"] + timedelta(minutes=1)
     assert sum(rep.per_day.values()) == rep.alerts
 

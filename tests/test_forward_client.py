@@ -177,7 +177,7 @@ def test_emulator_enforces_its_rate_limit_and_the_budget_stays_under_it(tmp_path
             now[0] += seconds
 
         polite.budget._clock = lambda: now[0]
-        polite.budget._sleep = wait
+        polite.budget.sleep = wait
         for _ in range(7):
             polite.get("/api/machines", {"$top": "1"})
         assert polite.throttled == 0

@@ -111,7 +111,7 @@ def test_every_version_arrives_exactly_once_per_sink_under_faults(tmp_path: Path
         # what Log Analytics received is the prefixed merge with TimeGenerated and evidence as an array
         rec = emu.la.records("logs-ingestion")[0]
         assert rec["TimeGenerated"] == rec["lastUpdateTime"] and isinstance(rec["evidence"], list)
-        assert rec["MachineId"] == rec["machineId"] and "MachineComputerDnsName" in rec
+        assert "MachineId" not in rec and rec["machineId"] and "MachineComputerDnsName" in rec
         dc = emu.la.arrivals[-1]
         assert dc.table in ("MDATPAlerts_CL", "Custom-MDATPAlerts_CL")
 
@@ -220,32 +220,32 @@ def test_archive_sink_writes_alert_and_machine_tables_joinable_with_events(tmp_p
         )
 
 
-def test_permanent_rejections_are_dead_lettered_and_replayed(tmp_path: Path) -> None:
+def test_a_bad_record_is_dead_lettered_and_replayed_through_the_cli(tmp_path: Path) -> None:
     with emulators(tmp_path / "emu", extra_alerts=6) as emu:
         _cfg, toml = forward_config(emu, tmp_path, sinks=("legacy",), batch_size=50)
-        good_key = emu.la.workspaces[emu.creds.workspace_id]
-        emu.la.workspaces[emu.creds.workspace_id] = "d3Jvbmcta2V5"  # the workspace key was rotated
+        versions = visible_versions(emu)
+        bad = sorted(versions)[0][0]
+        emu.la.faults["data-collector"].reject_matching = bad  # the receiver refuses this one alert
         runner = CliRunner()
         first = runner.invoke(main, ["--config", str(toml), "forward", "--once"], env=emu.env())
         assert first.exit_code == 0, first.output
-        versions = visible_versions(emu)
-        assert f"dead-lettered {len(versions)}" in first.output
+        n_bad = sum(1 for v in versions if v[0] == bad)
+        assert f"sent {len(versions) - n_bad}, dead-lettered {n_bad}, pending 0" in first.output
         letters = list((tmp_path / "state" / "dead-letter" / "legacy").glob("*.json"))
-        assert len(letters) == len(versions)
-        assert "InvalidAuthorization" in letters[0].read_text()
+        assert len(letters) == n_bad and "InvalidDataFormat" in letters[0].read_text()
         # polling again does not re-send or re-dead-letter the same versions
         second = runner.invoke(main, ["--config", str(toml), "forward", "--once"], env=emu.env())
         assert "sent 0, dead-lettered 0" in second.output
-        emu.la.workspaces[emu.creds.workspace_id] = good_key
+        emu.la.faults["data-collector"].reject_matching = ""
         replay = runner.invoke(
             main, ["--config", str(toml), "forward", "--replay-dead-letter"], env=emu.env()
         )
         assert replay.exit_code == 0, replay.output
-        assert f"legacy: replayed {len(versions)}" in replay.output
+        assert f"legacy: replayed {n_bad}" in replay.output
         assert_exactly_once(arrivals(emu, "data-collector"), versions, "legacy")
         assert not list((tmp_path / "state" / "dead-letter" / "legacy").glob("*.json"))
         status = runner.invoke(main, ["forward", "--config", str(toml), "status"], env=emu.env())
-        assert f"replayed {len(versions)}" in status.output
+        assert f"replayed {n_bad}" in status.output and "sink legacy: ok" in status.output
 
 
 @pytest.mark.slow
@@ -310,3 +310,45 @@ def test_emulate_serve_then_forward_with_its_sample_config(tmp_path: Path) -> No
             serve.wait(timeout=15)
         except subprocess.TimeoutExpired:
             serve.kill()
+
+
+def test_graph_alerts_v2_source_delivers_every_version_with_its_device(tmp_path: Path) -> None:
+    with emulators(tmp_path / "emu", extra_alerts=30, now=END - dt.timedelta(hours=20)) as emu:
+        graph = (
+            'source = "graph"\nscope = "https://graph.microsoft.com/.default"\npage_size = 7\n'
+            "machine_full_refresh_pages = 0\n"
+        )
+        cfg, toml = forward_config(emu, tmp_path, sinks=("sentinel", "file"), merge="prefixed")
+        text = toml.read_text().replace("[forward.defender]\n", f"[forward.defender]\n{graph}", 1)
+        text = text.replace("page_size = 10000\n", "")
+        toml.write_text(text)
+        from huntvault import config as configmod
+
+        cfg = configmod.load(toml, env=emu.env()).forward
+        fw = Forwarder(cfg)
+        expected: set[tuple[str, str]] = set()
+        for _ in range(3):
+            result = fw.run_once()
+            assert not result.poll.error and result.sinks["sentinel"].pending == 0, result
+            expected |= visible_versions(emu)
+            emu.defender.clock.advance(8 * 3600)
+        fw.close()
+        routes = emu.defender.stats.by_route
+        assert routes["graph_alerts"] > 3 and not routes.get("machines") and not routes.get("alerts")
+        assert_exactly_once(arrivals(emu, "logs-ingestion"), expected, "sentinel")
+        assert_exactly_once(jsonl_arrivals(tmp_path / "state" / "alerts.jsonl"), expected, "file")
+        devices = {d.id: d for d in emu.tenant.devices}
+        for rec in emu.la.records("logs-ingestion"):
+            device = devices[rec["machineId"]]  # the machine came from the alert's deviceEvidence
+            assert (
+                rec["MachineOsPlatform"] == device.os_platform
+                and rec["MachineRiskScore"] == device.risk_score
+            )
+            assert rec["status"] in ("New", "InProgress", "Resolved") and isinstance(rec["incidentId"], int)
+        # the Defender API's default URL with source = "graph" is a start-up error naming the setting
+        bad = text.replace(
+            f'base_url = "{emu.defender_server.url}"', 'base_url = "https://api.securitycenter.microsoft.com"'
+        )
+        toml.write_text(bad)
+        run = CliRunner().invoke(main, ["--config", str(toml), "forward", "--once"], env=emu.env())
+        assert run.exit_code == 2 and "forward.defender.base_url" in run.stderr

@@ -13,7 +13,8 @@ from huntvault.emulator.log_analytics import expected_signature
 from huntvault.emulator.odata_api import ODataFilterError, compile_filter
 from huntvault.errors import ConfigError
 from huntvault.forward import RateBudget, merge_logicapp, merge_prefixed, shared_key_signature
-from huntvault.forward.loganalytics import DataCollectorSink, rename_reserved
+from huntvault.forward.loganalytics import DataCollectorSink
+from huntvault.forward.shape import rename_reserved
 from huntvault.forward.sinks import units_by_bytes
 from huntvault.forward.state import ForwardState
 
@@ -131,10 +132,12 @@ def test_logicapp_merge_is_last_wins_so_the_machine_id_replaces_the_alert_id() -
 
 
 def test_prefixed_merge_keeps_every_alert_field_and_prefixes_machine_fields() -> None:
-    merged = merge_prefixed(ALERT, MACHINE)
+    merged = merge_prefixed(ALERT, MACHINE | {"machineTags": ["vip"]})
     for key, value in ALERT.items():
         assert merged[key] == value
-    assert merged["MachineId"] == MACHINE["id"]
+    # the machine's id is the alert's machineId: not repeated as MachineId beside machineId
+    assert "MachineId" not in merged and merged["machineId"] == MACHINE["id"]
+    assert merged["MachineTags"] == ["vip"] and "MachineMachineTags" not in merged
     assert merged["MachineComputerDnsName"] == "WKS-01.contoso.com"
     assert merged["MachineRbacGroupName"] == "Tier1"
     assert merged["MachineIpAddresses"] == [{"ipAddress": "10.0.0.5"}]

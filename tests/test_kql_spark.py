@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,22 @@ def test_spark_reads_the_exact_snapshot_file_list(spark_limits, tmp_path: Path) 
     duck = execute(query, archive, now=NOW).rows()
     spark = execute(query, backend=SparkBackend(archive, spark_limits), now=NOW).rows()
     assert spark == duck and duck[0]["Count"] == len(sample_rows()["DeviceProcessEvents"])
+
+
+def test_spark_hunt_window_matches_duckdb(spark_limits, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The window restricts Spark's tables too (and filters the `date` partition column Spark reads)."""
+    from datetime import UTC, datetime
+
+    from huntvault.kql.backends import DuckDBBackend, SparkBackend
+
+    archive = write_archive(tmp_path / "archive", sample_rows())
+    query = "union DeviceProcessEvents, DeviceNetworkEvents | summarize n = count() by DeviceName"
+    window = (datetime(2024, 6, 14, tzinfo=UTC), datetime(2024, 6, 15, tzinfo=UTC))
+    duck = execute(query, backend=DuckDBBackend(archive), now=NOW, window=window)
+    spark = execute(query, backend=SparkBackend(archive, spark_limits), now=NOW, window=window)
+    everything = execute(query, backend=DuckDBBackend(archive), now=NOW)
+    assert canonical(spark.rows(), False) == canonical(duck.rows(), False), spark.sql
+    assert sum(r["n"] for r in duck.rows()) < sum(r["n"] for r in everything.rows())  # type: ignore[misc]
+    assert re.search(
+        r"\bdate`? BETWEEN CAST\('2024-06-14' AS DATE\) AND CAST\('2024-06-14' AS DATE\)", spark.sql
+    )

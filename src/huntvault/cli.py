@@ -4,44 +4,40 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from huntvault import __version__
-from huntvault import config as configmod
-from huntvault.errors import HuntvaultError
+from huntvault.cliapp import HuntvaultGroup, allow_quick_exit, bars, load_config
+
+if TYPE_CHECKING:
+    from huntvault.forward import ComponentStatus, CycleResult, Forwarder
 
 
-class _Group(click.Group):
-    """Turns any HuntvaultError into one clear line and exit status 2 instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HuntvaultError as exc:
-            click.echo(f"huntvault: error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group(cls=HuntvaultGroup, name="huntvault")
 @click.version_option(__version__, prog_name="huntvault")
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, built-in defaults).",
+    help="huntvault.toml to use (default: $HUNTVAULT_CONFIG, ./huntvault.toml, then .demo/huntvault.toml "
+    "after `make demo`, else built-in defaults).",
+)
+@click.option(
+    "--progress/--no-progress",
+    "progress",
+    default=None,
+    help="Progress bars on stderr (default: only when stderr is a terminal).",
 )
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None) -> None:
+def main(ctx: click.Context, config_path: str | None, progress: bool | None) -> None:
     """Keep Defender advanced-hunting data for years: ingest, search, hunt, forward."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
-
-
-def load_config(ctx: click.Context) -> configmod.Config:
-    return configmod.load(ctx.find_root().obj.get("config_path"))
+    ctx.obj["progress"] = progress
 
 
 @main.group("config")
@@ -54,6 +50,9 @@ def config_group() -> None:
 @click.pass_context
 def config_show(ctx: click.Context, as_json: bool) -> None:
     """Print the effective configuration, secrets redacted."""
+    from huntvault import config as configmod
+
+    allow_quick_exit()
     cfg = load_config(ctx)
     data = configmod.as_dict(cfg)
     if as_json:
@@ -149,27 +148,29 @@ def emulate_export(
     """Write a deterministic emulated Defender streaming export (and manifest.json)."""
     from huntvault.emulator import write_export
 
-    manifest = write_export(
-        to_dir,
-        azure_connection_string=azure,
-        eventhub_dir=eventhub_dir,
-        manifest_dir=manifest_dir,
-        follow_rate=rate if follow else None,
-        max_events=max_events,
-        duration=duration,
-        overwrite=overwrite,
-        eventhub_name=eventhub_name,
-        days=days,
-        devices=devices,
-        seed=seed,
-        end=end,
-        dup_rate=dup_rate,
-        late_rate=late_rate,
-        events_per_device_day=events_per_device_day,
-        unknown_column=unknown_column,
-        unknown_table=unknown_table,
-        malformed=malformed,
-    )
+    with bars(click.get_current_context()).bar("emulate", "hours") as bar:
+        manifest = write_export(
+            to_dir,
+            azure_connection_string=azure,
+            eventhub_dir=eventhub_dir,
+            manifest_dir=manifest_dir,
+            follow_rate=rate if follow else None,
+            max_events=max_events,
+            duration=duration,
+            overwrite=overwrite,
+            eventhub_name=eventhub_name,
+            days=days,
+            devices=devices,
+            seed=seed,
+            end=end,
+            dup_rate=dup_rate,
+            late_rate=late_rate,
+            events_per_device_day=events_per_device_day,
+            unknown_column=unknown_column,
+            unknown_table=unknown_table,
+            malformed=malformed,
+            progress=bar.callback,
+        )
     click.echo(
         f"tenant {manifest.tenant_id}: {manifest.total_events} events in {len(manifest.tables)} tables, "
         f"{manifest.total_duplicates} duplicates, {len(manifest.malformed)} malformed lines, "
@@ -268,78 +269,150 @@ def emulate_serve(
 def forward_group(
     ctx: click.Context, mode: str, replay: bool, verbose: bool, config_path: str | None
 ) -> None:
-    """Forward Defender alerts, enriched with their machines, to the configured sinks."""
+    """Forward Defender alerts, enriched with their machines, to the configured sinks.
+
+    --follow never exits on a remote fault (token endpoint, API, sink): it retries with backoff and
+    shows the state in `forward status`. It exits 2 on a configuration error found at start-up.
+    --once exits 0 when everything was delivered, 1 when a remote was down, 2 when one refused the
+    configuration (the message names the setting)."""
     if config_path:
         ctx.find_root().obj["config_path"] = config_path
     if ctx.invoked_subcommand is not None:
         return
-    import logging
-    import signal
-    import threading
-
     from huntvault.forward import Forwarder
+    from huntvault.runloop import configure_logging, stop_on_signals
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
-    )
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    configure_logging(verbose)
     cfg = load_config(ctx)
-    fw = Forwarder(cfg.forward, cfg.archive.path)
-    try:
-        if replay:
-            for name, res in fw.replay_dead_letters().items():
-                click.echo(
-                    f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}"
-                )
-            return
-        if mode == "once":
-            result = fw.run_once()
+    with stop_on_signals() as stop:  # before the state lock: a SIGTERM from then on is a clean stop
+        fw = Forwarder(cfg.forward, cfg.archive.path)
+        try:
+            _forward_run(fw, mode, replay, stop)
+        finally:
+            fw.close()
+
+
+def _forward_run(fw: Forwarder, mode: str, replay: bool, stop: threading.Event) -> None:
+    import logging
+
+    if replay:
+        for name, res in fw.replay_dead_letters().items():
             click.echo(
-                f"polled {result.poll.alerts} alert versions with {result.poll.api_calls} API calls; "
-                f"cursor {result.poll.cursor or '-'}"
+                f"{name}: replayed {res.sent}, rejected again {res.dead}{'; ' + res.down if res.down else ''}"
             )
-            for name, res in result.sinks.items():
-                click.echo(
-                    f"{name}: sent {res.sent}, dead-lettered {res.dead}, pending {res.pending}"
-                    + (f" ({res.down})" if res.down else "")
-                )
-            return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        return
+    for warning in fw.check():
+        click.echo(f"huntvault: warning: {warning}", err=True)
+    if mode == "once":
+        with bars(click.get_current_context()).bar("forward", "records") as bar:
+            result = fw.run_once(stop, progress=bar.callback)
+        sys.exit(_forward_once_report(result))
 
-        def report(result: Any) -> None:
-            logging.getLogger("huntvault.forward").info(
-                "polled %d versions (%d API calls), queued %d; %s",
-                result.poll.alerts,
-                result.poll.api_calls,
-                result.poll.queued,
-                ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()),
-            )
+    def report(result: CycleResult) -> None:
+        logging.getLogger("huntvault.forward").info(
+            "polled %d versions (%d API calls), queued %d; %s",
+            result.poll.alerts,
+            result.poll.api_calls,
+            result.poll.queued,
+            ", ".join(f"{n}: sent {r.sent} pending {r.pending}" for n, r in result.sinks.items()),
+        )
 
-        fw.run_follow(stop, report)
-    finally:
-        fw.close()
+    fw.run(stop, report)
+
+
+def _forward_once_report(result: CycleResult) -> int:
+    """Print one cycle's outcome; the exit status: 0 all delivered, 1 a remote down, 2 one paused."""
+    poll = result.poll
+    click.echo(
+        f"polled {poll.alerts} alert versions with {poll.api_calls} API calls; cursor {poll.cursor or '-'}"
+    )
+    status = 0
+    if poll.error:
+        click.echo(
+            f"huntvault: {'paused' if poll.paused else 'down'}: the Defender API: {poll.error}", err=True
+        )
+        status = 2 if poll.paused else 1
+    for name, res in result.sinks.items():
+        click.echo(
+            f"{name}: sent {res.sent}, dead-lettered {res.dead}, pending {res.pending}"
+            + (f" ({'PAUSED' if res.paused else 'down'}: {res.down})" if res.down else "")
+        )
+        if res.down:
+            click.echo(f"huntvault: sink {name} {'paused' if res.paused else 'down'}: {res.down}", err=True)
+            status = max(status, 2 if res.paused else 1)
+    return status
 
 
 @forward_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Cursor, queued, sent and dead-lettered counts per sink."""
+    """Health, cursor, queued, sent and dead-lettered counts per sink."""
     from huntvault.forward import forward_status
 
-    data = forward_status(load_config(ctx).forward)
+    st = forward_status(load_config(ctx).forward)
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(st.to_dict(), indent=2))
         return
-    click.echo(f"state:  {data['state']}\ncursor: {data['cursor'] or '(none yet)'}")
-    polled = data["alert_versions_polled"]
-    click.echo(f"Defender API calls: {data['api_calls']} for {polled} alert versions polled")
-    for name, s in data["sinks"].items():
+    running = "running" if st.running else "not running"
+    click.echo(f"state:  {st.state or '(no forwarder has run here yet)'} ({running})")
+    click.echo(f"cursor: {st.cursor or '(none yet)'}")
+    click.echo(
+        f"Defender API calls: {st.api_calls} for {st.alert_versions_polled} alert versions polled"
+        + (f"; {st.stored_not_queued} stored, not queued yet" if st.stored_not_queued else "")
+    )
+    click.echo(_health_line("Defender API", st.defender))
+    for name, s in st.sinks.items():
         click.echo(
-            f"  {name}: sent {s['sent']}, pending {s['pending']}, dead-lettered {s['dead_lettered']} "
-            f"({s['dead_letter_files']} files), replayed {s['replayed']}"
+            _health_line(f"sink {name}", s.health)
+            + f"\n    sent {s.sent}, pending {s.pending}, dead-lettered {s.dead_lettered} "
+            f"({s.dead_letter_files} files), replayed {s.replayed}"
+        )
+
+
+def _health_line(what: str, h: ComponentStatus) -> str:
+    if h.state == "ok":
+        return f"  {what}: ok"
+    if h.state == "unknown":
+        return f"  {what}: not tried yet"
+    fix = f" -- fix {h.setting}" if h.setting else ""
+    retry = f"; next try {h.retry_at}" if h.retry_at else ""
+    return f"  {what}: {h.state.upper()} since {h.since} ({h.failures} failures{retry}){fix}\n    {h.error}"
+
+
+@forward_group.command("init")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="huntvault-azure",
+    show_default=True,
+    help="Where the ARM template, Bicep, table schema and az script go.",
+)
+@click.option("--workspace", default="<workspace-name>", help="Log Analytics workspace name.")
+@click.option("--resource-group", default="<resource-group>", help="Resource group of the workspace.")
+@click.option("--location", default="<location>", help="Azure region of the workspace.")
+@click.option("--dcr-name", default="huntvault-mdatp-alerts", show_default=True)
+@click.pass_context
+def forward_init_cmd(
+    ctx: click.Context, out_dir: str, workspace: str, resource_group: str, location: str, dcr_name: str
+) -> None:
+    """Write what Azure needs for the Logs Ingestion sinks: custom table, DCR, role, az commands."""
+    from huntvault.forward import azure_setup, write_azure_setup
+
+    setups = azure_setup(
+        load_config(ctx).forward,
+        workspace=workspace,
+        resource_group=resource_group,
+        location=location,
+        dcr_name=dcr_name,
+    )
+    for path in write_azure_setup(setups, out_dir):
+        click.echo(f"wrote {path}")
+    for st in setups:
+        click.echo(
+            f"sink {st.sink}: {len(st.columns)} columns ({st.merge} records) in {st.table}, stream {st.stream}; "
+            f"role: Monitoring Metrics Publisher on the DCR for the forwarder's app. Run {out_dir}/{st.sink}.setup.sh"
         )
 
 
@@ -374,7 +447,7 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
     help="One pass (default) or keep polling (SIGINT/SIGTERM stop it after a commit).",
 )
 @click.option("--poll-seconds", type=float, default=None, help="Seconds between polls in --follow.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar (same as the global --no-progress).")
 @click.pass_context
 def ingest_cmd(
     ctx: click.Context,
@@ -390,8 +463,6 @@ def ingest_cmd(
     quiet: bool,
 ) -> None:
     """Ingest the streaming export into the Delta Lake archive, incrementally and exactly once."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
     from huntvault.sources.ingest import run_ingest, source_from_options
 
     cfg = load_config(ctx)
@@ -399,23 +470,15 @@ def ingest_cmd(
     if poll_seconds is not None:
         src.poll_seconds = poll_seconds
     target = archive_dir or cfg.archive.path
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, disable=quiet, transient=False) as bar:
-        task = bar.add_task(f"ingest {src.name}", total=None, info="")
+    shown = bars(ctx)
+    shown.enabled = shown.enabled and not quiet
+    with shown.bar(f"ingest {src.name}", "bytes") as bar:
 
         def progress(stats: Any, unread: int) -> None:
-            bar.update(
-                task,
-                completed=stats.bytes_read,
-                total=stats.bytes_read + unread,
-                info=f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined",
+            bar.info = (
+                f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined"
             )
+            bar(stats.bytes_read, stats.bytes_read + unread)
 
         from huntvault.runloop import stop_on_signals
 
@@ -441,6 +504,7 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
     """Rows, bytes, partitions and time range per table; per-source lag; quarantine count."""
     from huntvault.archive import archive_location, status
 
+    allow_quick_exit()
     data = status(archive_location(load_config(ctx).archive, archive_dir))
     if as_json:
         click.echo(json.dumps(data.as_json(), indent=2))
@@ -551,14 +615,23 @@ def index_cmd(
 ) -> None:
     """Bring the search indexes in step with the archive once (the server also does this continuously);
     rebuild indexes whose definition changed; with --verify, check them part by part against the archive."""
+    from pathlib import Path
+
+    from huntvault.cliapp import config_label, fail
     from huntvault.search import SearchService
 
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=False, background=False)
+    cfg = load_config(ctx)
+    where = archive_dir or cfg.archive.path
+    if "://" not in where and not Path(where).is_dir():
+        fail(f"the archive {where} does not exist (config: {config_label(cfg)})")
+    svc = SearchService(cfg, archive_dir, sync_now=False, background=False)
     if verify:
         reports = svc.verify(repair=not no_repair)
         if as_json:
             click.echo(json.dumps({name: r.as_json() for name, r in reports.items()}, indent=2))
         else:
+            if not reports:
+                click.echo(f"nothing to verify: the archive {where} holds no table yet")
             for name, r in reports.items():
                 data = r.as_json()
                 state = "ok" if r.ok else ("repaired" if r.repaired else "DIFFERS")
@@ -571,13 +644,19 @@ def index_cmd(
         if any(not r.ok and not r.repaired for r in reports.values()):
             sys.exit(1)
         return
-    results = svc.sync()
-    rebuilt = svc.rebuild()
+    with bars(ctx).bar("index", "documents") as bar:
+        results = svc.sync(progress=bar.callback)
+    rebuilt: dict[str, Any] = {}
+    if svc.rebuilds_pending():
+        with bars(ctx).bar("rebuild", "documents") as bar:
+            rebuilt = svc.rebuild(progress=bar.callback)
     if as_json:
         out = {name: r.as_json() for name, r in results.items()}
         out.update({f"{name} (rebuild)": r.as_json() for name, r in rebuilt.items()})
         click.echo(json.dumps(out, indent=2))
         return
+    if not svc.index_names():
+        click.echo(f"nothing to index: the archive {where} holds no table yet")
     for label, runs in (("", results), (" rebuilt", rebuilt)):
         for name, run in runs.items():
             click.echo(
@@ -606,29 +685,39 @@ def search_cmd(
 ) -> None:
     """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'.
 
-    Without --index, every index that has the fields the query names is searched (the others are
-    skipped, and listed on stderr)."""
+    --index takes an index name or a table name (any case). Without --index, every index that has the
+    fields the query names is searched (the others are skipped, and listed on stderr)."""
+    from huntvault.cliapp import archive_problem, fail
     from huntvault.search import SearchService, from_query_string, render_results
 
     req = from_query_string(querystring)
-    svc = SearchService(load_config(ctx), archive_dir, sync_now=False, background=False)
+    cfg = load_config(ctx)
+    svc = SearchService(cfg, archive_dir, sync_now=False, background=False)
+    chosen = svc.resolve_index(index_name) if index_name else None  # a wrong name fails before a sync
     if not no_sync:
-        for name, r in svc.sync().items():
+        with bars(ctx).bar("index", "documents") as bar:
+            synced = svc.sync(progress=bar.callback)
+        for name, r in synced.items():
             if r.items_processed or r.removed_files or r.error:
                 click.echo(
                     f"indexed {name}: +{r.added_files} -{r.removed_files} parts, {r.items_processed:,} documents "
                     f"in {r.seconds:.1f}s{' (' + r.error + ')' if r.error else ''}",
                     err=True,
                 )
-        svc.rebuild()
+        if svc.rebuilds_pending():
+            with bars(ctx).bar("rebuild", "documents") as bar:
+                svc.rebuild(progress=bar.callback)
+    names = [chosen] if chosen else svc.index_names()
+    if not names:
+        fail(f"nothing to search: no index yet; {archive_problem(archive_dir, cfg) or 'run huntvault index'}")
     if index_name:
-        results = {index_name: svc.search(index_name, req)}
+        results = {names[0]: svc.search(names[0], req)}
     else:
         results, skipped = svc.search_all(req)
         for name, why in skipped.items():
             click.echo(f"skipped {name}: {why}", err=True)
     if as_json:
-        click.echo(json.dumps(results if not index_name else results[index_name], indent=2))
+        click.echo(json.dumps(results if not index_name else results[names[0]], indent=2))
     else:
         click.echo(render_results(results))
 
@@ -647,6 +736,7 @@ def serve_cmd(
     """Serve the search API, the hunt/status/alerts APIs and the UI (keys: HUNTVAULT_ADMIN_KEY, HUNTVAULT_QUERY_KEY)."""
     import dataclasses
 
+    from huntvault.cliapp import fail, free_port_near, port_problem
     from huntvault.runloop import configure_logging
     from huntvault.web import create_app, page_urls, serve
 
@@ -659,6 +749,10 @@ def serve_cmd(
         no_auth=cfg.server.no_auth or no_auth,
     )
     cfg = dataclasses.replace(cfg, server=server)
+    why = port_problem(server.host, server.port)
+    if why:  # before the index sync, which can take minutes
+        other = free_port_near(server.host, server.port)
+        fail(f"port {server.host}:{server.port} is not free ({why}); pick another: --port {other}")
     click.echo("bringing the search indexes in step with the archive...")
     app = create_app(cfg, archive_dir=archive_dir, start_indexer=True)
     base = f"http://{server.host}:{server.port}"
@@ -712,7 +806,8 @@ def hunt(
     from pathlib import Path
 
     from huntvault import kql
-    from huntvault.kql.output import render
+    from huntvault.cliapp import with_archive_hint
+    from huntvault.errors import KqlError
 
     cfg = load_config(ctx)
     text = query_file.read() if query_file else (sys.stdin.read() if query == "-" else query)
@@ -722,18 +817,23 @@ def hunt(
     if archive is None and (remote or Path(cfg.archive.path).is_dir()):
         archive = cfg.archive.path  # object-store credentials: HUNTVAULT_ARCHIVE_* variables
     chosen = engine or cfg.hunt.engine
+    if chosen == "duckdb":  # (Spark's JVM is stopped by its own exit hooks)
+        allow_quick_exit()
     if explain:
         click.echo(kql.explain(text, archive, engine=chosen))
         return
-    result = kql.execute(
-        text,
-        archive,
-        engine=chosen,
-        row_cap=cfg.hunt.row_cap,
-        timeout=cfg.hunt.timeout_seconds,
-        limits=kql.HuntLimits.from_config(cfg.hunt),
-    )
-    click.echo(render(result, fmt), nl=False)
+    try:
+        result = kql.execute(
+            text,
+            archive,
+            engine=chosen,
+            row_cap=cfg.hunt.row_cap,
+            timeout=cfg.hunt.timeout_seconds,
+            limits=kql.HuntLimits.from_config(cfg.hunt),
+        )
+    except KqlError as exc:
+        raise with_archive_hint(exc, archive, cfg) from None
+    click.echo(kql.render(result, fmt), nl=False)
 
 
 @main.group("detect", invoke_without_command=True)
@@ -757,17 +857,11 @@ def detect_group(ctx: click.Context, mode: str, rules_dir: str | None, verbose: 
 
 
 def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: bool) -> None:
-    import logging
-    import signal
-    import threading
-
     from huntvault.detect import CycleReport, open_scheduler
+    from huntvault.runloop import configure_logging, stop_on_signals
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    configure_logging(verbose)
     cfg = load_config(ctx)
-    sched = open_scheduler(cfg, rules_dir)
 
     def show(report: CycleReport) -> None:
         for w in report.windows:
@@ -781,16 +875,17 @@ def _detect_run(ctx: click.Context, mode: str, rules_dir: str | None, verbose: b
             for rid, why in report.waiting.items():
                 click.echo(f"{rid}: waiting: {why}")
         for name, res in report.sinks.items():
-            click.echo(f"sink {name}: sent {res['sent']}, pending {res['pending']}")
+            click.echo(f"sink {name}: sent {res.sent}, pending {res.pending}")
 
+    sched = open_scheduler(cfg, rules_dir, on_cycle=show)
     try:
         if mode == "once":
-            show(sched.run_once())
+            with bars(ctx).bar("detect", "windows") as bar:
+                report = sched.run_once(progress=bar.callback)
+            show(report)
             return
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        sched.run_follow(stop, cfg.detect.poll_seconds, show)
+        with stop_on_signals() as stop:
+            sched.run(stop)
     finally:
         sched.store.close()
         sched.state.close()
@@ -814,10 +909,12 @@ def detect_run_cmd(ctx: click.Context, mode: str, rules_dir: str | None, verbose
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -> None:
-    """Parse every rule and its KQL against the schema; errors with file:line:column. Exit 1 on errors."""
-    from huntvault.detect import check_rules
+    """Parse every rule (native, Sentinel, Sigma) and its KQL against the schema; file:line:column [field] of each
+    error. Exit 1 on errors."""
+    from huntvault.detect import check_rules, sigma_defaults
 
-    report = check_rules(rules_dir or load_config(ctx).detect.rules_dir)
+    cfg = load_config(ctx)
+    report = check_rules(rules_dir or cfg.detect.rules_dir, sigma_defaults=sigma_defaults(cfg))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -831,8 +928,24 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
         sys.exit(1)
 
 
+@detect_group.command("convert")
+@click.argument("rule_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the rule as huntvault reads it (JSON).")
+@click.pass_context
+def detect_convert_cmd(ctx: click.Context, rule_file: str, as_json: bool) -> None:
+    """Print the KQL of a rule file (a Sigma rule converted with pySigma's Kusto backend, Microsoft XDR pipeline)."""
+    from huntvault.detect import load_rule, rule_summary, sigma_defaults
+
+    rule = load_rule(rule_file, sigma_defaults(load_config(ctx)))
+    if as_json:
+        click.echo(json.dumps(rule_summary(rule), indent=2))
+    else:
+        click.echo(rule.query.rstrip("\n"))
+
+
 @detect_group.command("backtest")
-@click.argument("rule")
+@click.argument("rule", required=False)
+@click.option("--all", "all_rules", is_flag=True, help="Backtest every rule of the rules folder.")
 @click.option("--from", "from_", required=True, help="First day (YYYY-MM-DD) or ISO 8601 instant.")
 @click.option(
     "--to", "to", required=True, help="Last day, included (YYYY-MM-DD), or ISO 8601 instant (excluded)."
@@ -842,47 +955,69 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
     "rules_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where to look RULE up by id (default: [detect].rules_dir); RULE may also be a file.",
+    help="Where to look RULE up by id, or the folder of --all (default: [detect].rules_dir); RULE may be a file.",
 )
 @click.option("--archive", "archive_dir", type=click.Path(file_okay=False), default=None)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "one-pass", "window-by-window"]),
+    default="auto",
+    help="auto: one pass over the range when the query allows it, else window by window.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def detect_backtest_cmd(
     ctx: click.Context,
-    rule: str,
+    rule: str | None,
+    all_rules: bool,
     from_: str,
     to: str,
     rules_dir: str | None,
     archive_dir: str | None,
+    mode: str,
     as_json: bool,
 ) -> None:
-    """Replay RULE over history window by window: alerts per day, entities, run time."""
-    from huntvault.detect import ArchiveRunner, backtest, find_rule, parse_when
+    """Replay RULE (or --all rules) over history as the scheduler would: alerts per day, entities, busiest windows."""
+    from huntvault.detect import (
+        ArchiveRunner,
+        backtest,
+        backtest_all,
+        find_rule,
+        load_rules,
+        parse_when,
+        render,
+        render_folder,
+        sigma_defaults,
+    )
     from huntvault.kql import HuntLimits
 
+    if all_rules == (rule is not None):
+        raise click.UsageError("give either RULE or --all")
     cfg = load_config(ctx)
-    found = find_rule(rules_dir or cfg.detect.rules_dir, rule)
-    report = backtest(
-        found,
-        ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
-        parse_when(from_),
-        parse_when(to, end_of_day=True),
-    )
-    data = report.to_dict()
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+    folder = rules_dir or cfg.detect.rules_dir
+    defaults = sigma_defaults(cfg)
+    runner = ArchiveRunner(archive_dir or cfg.archive.path, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
+    start, end = parse_when(from_), parse_when(to, end_of_day=True)
+    if rule is not None:
+        found = find_rule(folder, rule, defaults)
+        with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
+            report = backtest(found, runner, start, end, mode=mode, progress=bar.callback)
+        click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
         return
-    click.echo(f"{data['rule']} ({data['name']}): every {data['every']}, lookback {data['lookback']}")
-    click.echo(
-        f"{data['windows']} windows from {data['from']} to {data['to']}: {data['rows']} result rows, "
-        f"{data['alerts']} alerts, {data['suppressed']} suppressed; {data['run_seconds']} s "
-        f"({data['query_seconds']} s in queries, slowest window {data['slowest_window_seconds']} s)"
-    )
-    for day, n in data["alerts_per_day"].items():
-        click.echo(f"  {day}  {n}")
-    for kind, values in data["entities"].items():
-        shown = ", ".join(f"{v} ({n})" for v, n in list(values.items())[:10])
-        click.echo(f"  {kind}: {shown}" + (f" ... {len(values) - 10} more" if len(values) > 10 else ""))
+    rules, errors = load_rules(folder, defaults)
+    chosen = [r for r in rules if r.enabled]
+    with bars(ctx).bar("backtest", "rules") as bar:
+        done = iter(range(1, len(chosen) + 1))
+        bar(0, len(chosen))
+
+        def advance(rule: Any, _report: Any) -> None:
+            bar.info = rule.id
+            bar(next(done), len(chosen))
+
+        folder_report = backtest_all(chosen, runner, start, end, mode=mode, progress=advance)
+    for err in errors:
+        folder_report.errors[err.path] = err.message
+    click.echo(json.dumps(folder_report.to_dict(), indent=2) if as_json else render_folder(folder_report))
 
 
 @detect_group.command("status")
@@ -893,19 +1028,29 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
     """Per rule: last completed window, windows run, alerts raised; and the ingestion watermark."""
     from huntvault.detect import detect_status
 
-    data = detect_status(load_config(ctx), rules_dir)
+    status = detect_status(load_config(ctx), rules_dir)
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(status.to_dict(), indent=2))
         return
-    click.echo(f"ingestion watermark: {data['watermark'] or '(nothing ingested)'}")
-    for rid, r in data["rules"].items():
+    click.echo(
+        f"ingestion watermark: {status.watermark.isoformat() if status.watermark else '(nothing ingested)'}"
+    )
+    for rid, r in status.rules.items():
+        last = r.last_window_end.isoformat() if r.last_window_end else "-"
         click.echo(
-            f"  {rid}: last window end {r['last_window_end'] or '-'}, {r['windows']} windows, "
-            f"{r['alerts']} alerts, {r['undelivered_windows']} undelivered"
+            f"  {rid}: last window end {last}, {r.windows} windows, "
+            f"{r.alerts} alerts, {r.undelivered_windows} undelivered"
         )
-    for err in data["rule_errors"]:
+    for err in status.rule_errors:
         click.echo(f"  rule error: {err}", err=True)
 
 
+def run() -> None:
+    """The `huntvault` console script."""
+    from huntvault.cliapp import run as run_cli
+
+    run_cli(main)
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -15,6 +16,9 @@ from huntvault.errors import ConfigError
 
 DEFAULT_FILE = "huntvault.toml"
 ENV_FILE = "HUNTVAULT_CONFIG"
+#: The CLI's last resort (after --config, $HUNTVAULT_CONFIG and ./huntvault.toml): the config `make demo`
+#: writes, so `huntvault` run from the repository finds the demo's data.
+DEMO_FILE = ".demo/huntvault.toml"
 
 
 def secret(env: str) -> Any:
@@ -122,6 +126,7 @@ class HuntConfig:
     spark_master: str = "local[1]"  # Spark master URL: local[*], spark://host:7077, yarn
     spark_conf: dict[str, str] = field(default_factory=dict)  # extra Spark settings (spark.jars.packages ...)
     timeout_seconds: float = 300.0
+    compile_seconds: float = 10.0  # parsing and planning one query; past it the hunt fails naming this key
     row_cap: int = 100_000
     memory_limit: str = "4GB"  # DuckDB's memory limit per hunt engine (server, CLI and detect alike)
     threads: int = 0  # 0 = all cores
@@ -132,6 +137,7 @@ class HuntConfig:
 
 @dataclass
 class DefenderApiConfig:
+    source: str = "defender"  # defender (/api/alerts + /api/machines) | graph (Graph security/alerts_v2)
     base_url: str = "https://api.securitycenter.microsoft.com"
     authority: str = "https://login.microsoftonline.com"
     tenant_id: str = ""
@@ -140,6 +146,13 @@ class DefenderApiConfig:
     certificate_path: str = ""  # PEM with private key, instead of a secret
     certificate_thumbprint: str = ""
     ca_bundle: str = ""  # trust this CA for the API and token endpoint (emulators)
+    token_url: str = (
+        ""  # OAuth2 token endpoint; "" = <authority>/<tenant_id>/oauth2/v2.0/token (no discovery)
+    )
+    proxy: str = (
+        ""  # http://host:port for the API and token calls; "" = HTTPS_PROXY/NO_PROXY; "none" = direct
+    )
+    secret_env: str = ""  # a HUNTVAULT_* variable holding the client secret instead of the default one
     calls_per_minute: int = 100
     calls_per_hour: int = 1500
     page_size: int = 10000  # $top; the API maximum
@@ -148,7 +161,7 @@ class DefenderApiConfig:
     machine_batch_size: int = 100  # ids per `$filter=id in (...)` call
     machine_full_refresh_pages: int = 3  # refresh the whole machine list once per TTL if <= N pages (0 = off)
     timeout_seconds: float = 60.0
-    max_retries: int = 5  # 5xx answers and timeouts, with exponential backoff
+    max_retries: int = 5  # 5xx answers and timeouts, with exponential backoff (then the next cycle retries)
     max_throttle_retries: int = 20  # 429 answers, each waiting Retry-After
     retry_backoff_seconds: float = 2.0
     client_secret: str = secret("HUNTVAULT_DEFENDER_CLIENT_SECRET")
@@ -164,17 +177,23 @@ class SinkConfig:
     workspace_id: str = ""
     log_type: str = "MDATPAlerts"
     time_generated_field: str = "lastUpdateTime"
+    merge: str = ""  # this sink's record shape: prefixed | logicapp | classic; "" = [forward].merge
     path: str = ""  # jsonl file, or archive folder (default: [archive].path)
     authority: str = "https://login.microsoftonline.com"
     tenant_id: str = ""
     client_id: str = ""
-    ca_bundle: str = ""
+    ca_bundle: str = ""  # trust this CA for the sink and its token endpoint (emulators, TLS inspection)
+    token_url: str = ""  # logs-ingestion: "" = <authority>/<tenant_id>/oauth2/v2.0/token (no discovery)
+    proxy: str = ""  # http://host:port; "" = HTTPS_PROXY/NO_PROXY from the environment; "none" = direct
+    secret_env: str = ""  # a HUNTVAULT_* variable with this sink's client secret / shared key (one per sink)
     scope: str = "https://monitor.azure.com/.default"  # logs-ingestion token scope
     certificate_path: str = ""  # logs-ingestion: PEM with private key, instead of a client secret
     certificate_thumbprint: str = ""
     batch_size: int = 500  # records per delivery unit (ledger commit after each)
     max_request_bytes: int = 1_000_000  # logs-ingestion: per call, under the 1 MB limit
-    retry_seconds: float = 30.0  # wait before retrying a sink that is down
+    retry_seconds: float = 5.0  # first wait before retrying a sink that is down or paused (doubles each time)
+    max_retry_seconds: float = 300.0  # the longest wait between two tries of a down or paused sink
+    timeout_seconds: float = 60.0  # per request
     max_retries: int = 5  # per request: 429 (after Retry-After), 5xx and network errors
     retry_backoff_seconds: float = 0.5
     shared_key: str = secret("HUNTVAULT_LA_SHARED_KEY")
@@ -184,8 +203,11 @@ class SinkConfig:
 @dataclass
 class ForwardConfig:
     state_dir: str = "huntvault-data/forward"
-    merge: str = "prefixed"  # prefixed | logicapp
-    poll_seconds: float = 60.0
+    merge: str = "prefixed"  # prefixed | logicapp | classic (the Logic App's MDATPAlerts_CL columns)
+    poll_seconds: float = 10.0  # 360 calls/h of the 1,500/h budget; median delivery about poll/2
+    max_retry_seconds: float = (
+        300.0  # the longest wait between two polls while the API or token endpoint fails
+    )
     overlap_seconds: float = 300.0
     start_lookback_hours: float = 24.0
     start_from: str = ""  # ISO 8601 first cursor; empty = now - start_lookback_hours
@@ -204,6 +226,8 @@ class DetectConfig:
     )  # ingestion sources that gate windows; empty = all
     start_from: str = ""  # ISO 8601: first window of a new rule starts here; "" = the latest whole window
     max_windows_per_cycle: int = 48  # catch-up windows per rule before other rules get their turn
+    sigma_every: str = "1h"  # schedule of a Sigma rule that sets none (`huntvault: {every: ...}` in the rule)
+    sigma_lookback: str = "2h"  # its lookback (late rows inside it are still caught by the next window)
     sinks: list[SinkConfig] = field(
         default_factory=list
     )  # forwarder sinks for detection alerts; none = archive only
@@ -288,12 +312,29 @@ def _build(cls: type, data: dict[str, Any], prefix: str, env: typing.Mapping[str
     return obj
 
 
+def choose_file(
+    path: str | os.PathLike[str] | None = None,
+    env: typing.Mapping[str, str] | None = None,
+    demo_fallback: bool = False,
+) -> Path | None:
+    """The file `load` reads: `path`, else $HUNTVAULT_CONFIG, else ./huntvault.toml if present, else (with
+    `demo_fallback`, the CLI) ./.demo/huntvault.toml if present, else None (built-in defaults)."""
+    env = os.environ if env is None else env
+    if path:
+        return Path(path)
+    if env.get(ENV_FILE):
+        return Path(env[ENV_FILE])
+    if Path(DEFAULT_FILE).is_file():
+        return Path(DEFAULT_FILE)
+    if demo_fallback and Path(DEMO_FILE).is_file():
+        return Path(DEMO_FILE)
+    return None
+
+
 def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
     """Load `path`, else $HUNTVAULT_CONFIG, else ./huntvault.toml if present, else the built-in defaults."""
     env = os.environ if env is None else env
-    chosen = Path(path) if path else Path(env[ENV_FILE]) if env.get(ENV_FILE) else None
-    if chosen is None and Path(DEFAULT_FILE).is_file():
-        chosen = Path(DEFAULT_FILE)
+    chosen = choose_file(path, env)
     data: dict[str, Any] = {}
     if chosen is not None:
         try:
@@ -304,6 +345,7 @@ def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, st
             raise ConfigError("(file)", f"{chosen} is not valid TOML: {exc}") from None
     cfg = typing.cast(Config, _build(Config, data, "", env))
     cfg.source_file = str(chosen) if chosen else ""
+    _resolve_secret_envs(cfg, env)
     validate(cfg)
     return cfg
 
@@ -311,7 +353,8 @@ def load(path: str | os.PathLike[str] | None = None, env: typing.Mapping[str, st
 _CHOICES: dict[str, tuple[str, ...]] = {
     "kind@source": ("local", "azure-blob", "eventhub", "eventhub-replay", "jsonl"),
     "kind@sink": ("logs-ingestion", "data-collector", "archive", "jsonl", "stdout"),
-    "merge": ("prefixed", "logicapp"),
+    "merge": ("prefixed", "logicapp", "classic"),
+    "source@defender": ("defender", "graph"),
     "engine": ("duckdb", "spark"),
 }
 
@@ -335,8 +378,11 @@ def validate(cfg: Config) -> None:
             )
     if cfg.forward.merge not in _CHOICES["merge"]:
         raise ConfigError("forward.merge", f"must be one of {', '.join(_CHOICES['merge'])}")
+    _validate_forward(cfg.forward)
     if cfg.hunt.engine not in _CHOICES["engine"]:
         raise ConfigError("hunt.engine", f"must be one of {', '.join(_CHOICES['engine'])}")
+    if not cfg.hunt.compile_seconds >= 0:
+        raise ConfigError("hunt.compile_seconds", "must be >= 0 (0 means no compile deadline)")
     for table, days in cfg.retention.tables.items():
         if days < 0:
             raise ConfigError(f"retention.tables.{table}", "days must be >= 0 (0 keeps forever)")
@@ -367,6 +413,51 @@ def validate(cfg: Config) -> None:
                 raise ConfigError(f"{section}.{f.name}", "must be > 0")
 
 
+_SECRET_ENV_NAME = re.compile(r"^HUNTVAULT_[A-Z0-9_]+$")
+
+
+def _validate_forward(fwd: ForwardConfig) -> None:
+    if fwd.defender.source not in _CHOICES["source@defender"]:
+        raise ConfigError(
+            "forward.defender.source", f"must be one of {', '.join(_CHOICES['source@defender'])}"
+        )
+    for key in ("poll_seconds", "max_retry_seconds"):
+        if getattr(fwd, key) <= 0:
+            raise ConfigError(f"forward.{key}", "must be > 0")
+    if fwd.overlap_seconds < 0:
+        raise ConfigError("forward.overlap_seconds", "must be >= 0")
+    for i, sink in enumerate(fwd.sinks):
+        if sink.merge and sink.merge not in _CHOICES["merge"]:
+            raise ConfigError(f"forward.sinks[{i}].merge", f"must be one of {', '.join(_CHOICES['merge'])}")
+        for key in ("max_retry_seconds", "timeout_seconds"):
+            if getattr(sink, key) <= 0:
+                raise ConfigError(f"forward.sinks[{i}].{key}", "must be > 0")
+        if sink.retry_seconds < 0:
+            raise ConfigError(f"forward.sinks[{i}].retry_seconds", "must be >= 0")
+        if sink.batch_size <= 0:
+            raise ConfigError(f"forward.sinks[{i}].batch_size", "must be > 0")
+
+
+def _resolve_secret_envs(cfg: Config, env: typing.Mapping[str, str]) -> None:
+    """`secret_env = "HUNTVAULT_X"` on a sink (or [forward.defender]): that variable holds its secret."""
+    sections: list[tuple[str, Any]] = [("forward.defender", cfg.forward.defender)]
+    sections += [(f"forward.sinks[{i}]", s) for i, s in enumerate(cfg.forward.sinks)]
+    sections += [(f"detect.sinks[{i}]", s) for i, s in enumerate(cfg.detect.sinks)]
+    for key, section in sections:
+        name = section.secret_env
+        if not name:
+            continue
+        if not _SECRET_ENV_NAME.match(name):
+            raise ConfigError(
+                f"{key}.secret_env", f"{name!r} must be a HUNTVAULT_* environment variable name"
+            )
+        value = env.get(name, "")
+        if getattr(section, "kind", "") == "data-collector":
+            section.shared_key = value
+        else:
+            section.client_secret = value
+
+
 def as_dict(cfg: Config, redact: bool = True) -> dict[str, Any]:
     """The effective configuration as plain data, secrets shown as `***` (set) or `""` (unset)."""
 
@@ -376,9 +467,8 @@ def as_dict(cfg: Config, redact: bool = True) -> dict[str, Any]:
             for f in dataclasses.fields(obj):
                 value = getattr(obj, f.name)
                 if f.metadata.get("secret") and redact:
-                    out[f.name] = (
-                        f"*** (from {f.metadata['env']})" if value else f"(unset: {f.metadata['env']})"
-                    )
+                    env = getattr(obj, "secret_env", "") or f.metadata["env"]
+                    out[f.name] = f"*** (from {env})" if value else f"(unset: {env})"
                 else:
                     out[f.name] = walk(value)
             return out

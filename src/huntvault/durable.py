@@ -8,7 +8,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["append_durably", "fsync_dir", "replace_durably", "write_durably", "writing_durably"]
+__all__ = [
+    "append_durably",
+    "fsync_dir",
+    "replace_durably",
+    "truncate_durably",
+    "write_durably",
+    "writing_durably",
+]
 
 
 def fsync_dir(folder: str | os.PathLike[str]) -> None:
@@ -82,3 +89,11 @@ def append_durably(
     if new:
         fsync_dir(path.parent)
     return size
+
+
+def truncate_durably(path: str | os.PathLike[str], size: int) -> None:
+    """Cut `path` back to `size` bytes (an append that must not count) and fsync it."""
+    with open(path, "r+b") as fh:
+        fh.truncate(size)
+        fh.flush()
+        os.fsync(fh.fileno())

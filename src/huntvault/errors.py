@@ -102,6 +102,10 @@ class KqlUnsupportedError(KqlError):
     """The query uses a feature that cannot work offline (externaldata URL, FileProfile...)."""
 
 
+class KqlLimitError(KqlError):
+    """The query is past a documented bound (size, nesting depth, pipeline length, compile time)."""
+
+
 class KqlCancelledError(KqlError):
     """The hunt was cancelled (its client went away, the server is shutting down) before it finished."""
 
@@ -118,8 +122,31 @@ class SinkRejected(ForwardError):
         super().__init__(message)
 
 
-class SinkUnavailable(ForwardError):
+class RemoteUnavailable(ForwardError):
+    """A remote service (token endpoint, Defender API, sink) failed for now: network, 5xx, 429 past retries.
+
+    Retried with backoff; nothing is lost. `retry_after` is the server's Retry-After in seconds, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class SinkUnavailable(RemoteUnavailable):
     """A sink cannot take data right now (network, 5xx, throttled past retries); records stay queued."""
+
+
+class RemoteConfigError(ForwardError):
+    """A remote service refuses our configuration (credentials, permission, endpoint, DCR, stream, key).
+
+    Not a bad record and not an outage: the component is paused, records stay queued, and the
+    message names the setting to fix (`setting`); `status` is the HTTP status, if any."""
+
+    def __init__(self, setting: str, message: str, status: int = 0) -> None:
+        self.setting = setting
+        self.status = status
+        self.message = message
+        super().__init__(f"{setting}: {message}")
 
 
 class DetectError(HuntvaultError):
@@ -129,10 +156,15 @@ class DetectError(HuntvaultError):
 class RuleError(DetectError):
     """A rule file is invalid; carries the file and the line/column (1-based) of the culprit."""
 
-    def __init__(self, message: str, path: str = "", line: int = 0, column: int = 0) -> None:
+    def __init__(self, message: str, path: str = "", line: int = 0, column: int = 0, field: str = "") -> None:
         self.message = message
         self.path = path
         self.line = line
         self.column = column
+        self.field = field  # the offending rule key as a dotted path ("" = the position says it all)
         where = path + (f":{line}:{column}" if line else "")
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class SigmaRuleError(RuleError):
+    """A Sigma rule that pySigma's Kusto backend cannot convert; `field` names the offending rule key."""

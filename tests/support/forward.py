@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +64,7 @@ def fast_toml(
     """The emulator's complete [forward] section, trimmed to `sinks`, with test-speed retry settings."""
     text = emu.forward_toml(str(state_dir))
     text = text.replace('merge = "prefixed"', f'merge = "{merge}"')
-    text = text.replace("poll_seconds = 60.0", f"poll_seconds = {poll_seconds}\n{extra_forward}")
+    text = text.replace("poll_seconds = 10.0", f"poll_seconds = {poll_seconds}\n{extra_forward}")
     text = text.replace(
         "[forward.defender]\n",
         f"[forward.defender]\nretry_backoff_seconds = 0.05\ntimeout_seconds = 5.0\npage_size = {page_size}\n"
@@ -106,3 +111,53 @@ def jsonl_arrivals(path: Path) -> collections.Counter[tuple[str, str]]:
         (r["id"], r["lastUpdateTime"])
         for r in (orjson.loads(line) for line in path.read_bytes().splitlines() if line)
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def forwarder_process(
+    toml: Path, emu: Emulators, cwd: Path, *, kill: str = "", args: tuple[str, ...] = ("--follow",)
+) -> subprocess.Popen[str]:
+    """`huntvault forward --follow` as a subprocess (with the kill test hook when `kill` is given)."""
+    env = {
+        **os.environ,
+        **emu.env(),
+        "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("HUNTVAULT_FORWARD_TEST_KILL", None)
+    if kill:
+        env["HUNTVAULT_FORWARD_TEST_KILL"] = kill
+    cmd = [sys.executable, "-m", "huntvault.cli", "--config", str(toml), "forward", *args]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(
+    done: Callable[[], bool], proc: subprocess.Popen[str] | None = None, timeout: float = 90.0
+) -> bool:
+    """Poll `done` until true (True) or until `proc` exited (False); a hang past `timeout` fails."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if proc is not None and proc.poll() is not None:
+            return False
+        assert time.monotonic() < deadline, "timed out (the forwarder hangs or never caught up)"
+        time.sleep(0.05)
+    return True
+
+
+def stop_process(proc: subprocess.Popen[str], state_dir: Path, timeout: float = 30.0) -> tuple[int, str]:
+    """SIGTERM once the forwarder holds its state lock (its signal handler is in place by then), then the
+    exit status and stderr (a forwarder that ignores it is killed and fails the test)."""
+    from huntvault.forward import forwarder_running
+
+    wait_for(lambda: forwarder_running(state_dir), proc)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"the forwarder did not stop on SIGTERM: {err[-2000:]}") from None
+    return proc.returncode, err

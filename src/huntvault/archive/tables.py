@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from huntvault.archive.deltalog import LOG_DIR
 from huntvault.archive.location import QUARANTINE_TABLE, STATE_DIR, ArchiveLocation
@@ -174,6 +172,8 @@ def write_part(
     loc: ArchiveLocation, table: str, day: str, name: str, data: pa.Table, compression: str
 ) -> WrittenPart:
     """Write one Parquet part of `table` (without the partition column) durably; returns its add action."""
+    import pyarrow.compute as pc  # here, not at import: a hunt that reads nothing does not load them
+    import pyarrow.parquet as pq
     from deltalake.transaction import AddAction
 
     rel_in_table = f"{PARTITION}={day}/{name}"
@@ -285,6 +285,8 @@ def part_uri(loc: ArchiveLocation, part: str) -> str:
 
 def read_part_table(loc: ArchiveLocation, part: str, columns: list[str] | None = None) -> pa.Table:
     """One part's rows as Arrow, with its `date` partition column (local and object-store archives)."""
+    import pyarrow.parquet as pq
+
     table, _, rest = part.partition("/")
     day = rest.split("/", 1)[0].partition("=")[2]
     try:

@@ -139,7 +139,7 @@ def _time_column(table: pa.Table) -> str | None:
             return name
     for f in table.schema:
         if pa.types.is_timestamp(f.type):
-            return f.name
+            return str(f.name)
     return None
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from huntvault.detect.engine import Checker, SchemaChecker, result_columns, tables_read
 from huntvault.detect.loader import load_rules
-from huntvault.detect.model import Rule
+from huntvault.detect.model import Position, Rule, kql_word_at
+from huntvault.detect.sigma import SigmaDefaults
 from huntvault.errors import DetectError, KqlError
 
 
@@ -22,10 +23,11 @@ class Problem:
     message: str
     rule_id: str = ""
     severity: str = "error"  # error | warning
+    field: str = ""  # the offending rule key, as a dotted path (Sigma rules: "detection.selection.Image")
 
     def render(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}" if self.line else self.path
-        return f"{where}: {self.severity}: {self.message}"
+        return f"{where}: {self.severity}: {self.message}" + (f" [{self.field}]" if self.field else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,7 @@ class Problem:
             "column": self.column,
             "severity": self.severity,
             "rule": self.rule_id,
+            "field": self.field,
             "message": self.message,
         }
 
@@ -57,6 +60,8 @@ def check_rule(rule: Rule, checker: Checker = result_columns) -> list[Problem]:
         columns = checker(rule.query)
     except KqlError as exc:
         pos = rule.kql_to_file(exc.line, exc.column)
+        if rule.shape == "sigma":
+            return [_sigma_kql_problem(rule, exc, pos)]
         return [Problem(rule.path, pos.line, pos.column, f"KQL: {exc.message}", rule.id)]
     except DetectError as exc:
         pos = rule.query_position
@@ -92,12 +97,31 @@ def check_rule(rule: Rule, checker: Checker = result_columns) -> list[Problem]:
     return problems
 
 
-def check_rules(folder: str | os.PathLike[str], checker: Checker | None = None) -> CheckReport:
+def _sigma_kql_problem(rule: Rule, exc: KqlError, pos: Position) -> Problem:
+    """The converted KQL of a Sigma rule fails on huntvault's engine: name the Sigma field it came from."""
+    column = kql_word_at(rule.query, exc.line, exc.column)
+    field = rule.sigma_fields.get(column, "detection")
+    where = f" (converted KQL line {exc.line}, column {exc.column})" if exc.line else ""
+    return Problem(
+        rule.path,
+        pos.line,
+        pos.column,
+        f"the KQL converted from this Sigma rule does not run on huntvault: {exc.message}{where}",
+        rule.id,
+        field=field,
+    )
+
+
+def check_rules(
+    folder: str | os.PathLike[str],
+    checker: Checker | None = None,
+    sigma_defaults: SigmaDefaults | None = None,
+) -> CheckReport:
     """Check every rule file under `folder` (KQL against the schema through one empty-archive engine)."""
-    rules, errors = load_rules(folder)
+    rules, errors = load_rules(folder, sigma_defaults)
     report = CheckReport()
     for err in errors:
-        report.problems.append(Problem(err.path, err.line, err.column, err.message))
+        report.problems.append(Problem(err.path, err.line, err.column, err.message, field=err.field))
     own = SchemaChecker() if checker is None and rules else None
     try:
         for rule in rules:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import pyarrow as pa
 
 from huntvault.errors import KqlError
-from huntvault.kql import HuntLimits
+from huntvault.kql import Catalog, HuntLimits, execute, open_backend
 from huntvault.schema import tables
 
 #: Strings, verbatim strings and comments are blanked before looking for table names.
@@ -79,63 +79,28 @@ class ArchiveRunner:
     """The real KQL engine (`huntvault.kql`) over the archive; `refresh()` sees later commits.
 
     The engine's catalog is a snapshot of the archive taken when it is opened; one snapshot serves
-    many windows (backtests open it once, the scheduler once per cycle).
+    many windows (backtests open it once, the scheduler once per cycle). The window is handed to the
+    engine, which restricts every table to it and skips the day partitions outside it.
     """
 
     def __init__(self, archive: str | Path, engine: str = "duckdb", limits: HuntLimits | None = None) -> None:
         self.archive = Path(archive)
         self.engine = engine
         self.limits = limits or HuntLimits()
-        self._backend: Any = None
-        self._saved: set[str] = set()
+        self._backend: Catalog | None = None
 
     def refresh(self) -> None:
         self._backend = None
-        self._saved = set()
 
-    def _open(self) -> Any:
-        if self._backend is None and self.engine == "duckdb":
-            # The one reach into the engine's internals: a reusable catalog (the public `run` reopens it per query).
-            from huntvault.kql.backends import DuckDBBackend
-
-            self._backend = DuckDBBackend(self.archive, self.limits)
+    def _open(self) -> Catalog:
+        if self._backend is None:
+            self._backend = open_backend(self.archive, self.engine, self.limits)
         return self._backend
 
     def __call__(
         self, query: str, now: datetime, window: tuple[datetime, datetime] | None = None
     ) -> pa.Table:
-        import huntvault.kql as kql
-
-        if self.engine != "duckdb":
-            return kql.run(query, self.archive, engine=self.engine, now=now, limits=self.limits)
-        backend = self._open()
-        self._restrict(backend, tables_read(query), window)
-        return kql.execute(query, self.archive, engine=self.engine, now=now, backend=backend).table
-
-    def _restrict(self, backend: Any, names: list[str], window: tuple[datetime, datetime] | None) -> None:
-        """Point each table's view at the day partitions the window touches (the catalog's `date` column),
-        so a window over a long archive reads its days only. The KQL filter stays the authority."""
-        con = backend.con
-        for name in names:
-            full = f"{name}__hv_all"
-            backend.attach(name)  # the catalog is lazy: the table's view exists once a query names it
-            if name not in self._saved:
-                row = con.execute(
-                    "SELECT sql FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]
-                ).fetchone()
-                if row is None or " AS " not in row[0]:
-                    continue
-                con.execute(f'CREATE VIEW "{full}" AS {row[0].split(" AS ", 1)[1]}')
-                self._saved.add(name)
-            if window is None:
-                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM "{full}"')
-                continue
-            lo = window[0].astimezone(UTC).date().isoformat()
-            hi = (window[1].astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()
-            con.execute(
-                f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM "{full}" '
-                f"WHERE date BETWEEN DATE '{lo}' AND DATE '{hi}'"
-            )
+        return execute(query, backend=self._open(), now=now, window=window).table
 
 
 class SchemaChecker:

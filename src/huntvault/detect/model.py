@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from huntvault.errors import DetectError
 
@@ -153,14 +154,19 @@ class Rule:
     suppress_by_rule: bool = False  # Sentinel suppression: the whole rule is quiet after an alert
     trigger: Trigger = field(default_factory=Trigger)
     enabled: bool = True
-    shape: str = "native"  # native | sentinel
+    shape: str = "native"  # native | sentinel | sigma
     path: str = ""
     query_position: Position = field(default_factory=Position)
     query_block: bool = False  # the query is a `|`/`>` block scalar (KQL line n is file line start + n - 1)
     query_indent: int = 0
+    false_positives: tuple[str, ...] = ()  # Sigma `falsepositives`
+    references: tuple[str, ...] = ()  # Sigma `references`
     positions: dict[str, Position] = field(
         default_factory=dict, compare=False, hash=False
-    )  # "entities.ip" -> where
+    )  # "entities.ip" -> where; Sigma rules also "field.<KQL column>" -> the detection key it came from
+    sigma_fields: dict[str, str] = field(
+        default_factory=dict, compare=False, hash=False
+    )  # Sigma rules: KQL column -> the detection key it came from ("detection.selection.Image|endswith")
 
     def entity(self, kind: str) -> EntityMapping | None:
         return next((e for e in self.entities if e.kind == kind), None)
@@ -169,7 +175,10 @@ class Rule:
         return self.grouping.by or tuple(e.kind for e in self.entities)
 
     def kql_to_file(self, line: int, column: int) -> Position:
-        """A KQL (line, column) inside the query text -> the position in the rule file."""
+        """A KQL (line, column) inside the query text -> the position in the rule file (for a Sigma rule, whose
+        KQL is generated, the detection key of the column named there, else the `detection` key)."""
+        if self.shape == "sigma":
+            return self.positions.get(f"field.{kql_word_at(self.query, line, column)}", self.query_position)
         if not line or not self.query_position.line:
             return Position(self.query_position.line, self.query_position.column)
         if self.query_block:
@@ -177,6 +186,42 @@ class Rule:
         if line == 1:
             return Position(self.query_position.line, self.query_position.column + column - 1)
         return Position(self.query_position.line + line - 1, column)
+
+
+def rule_summary(rule: Rule) -> dict[str, Any]:
+    """A rule as huntvault reads it, as JSON-ready data (`detect convert --json`, the rules API)."""
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "shape": rule.shape,
+        "path": rule.path,
+        "severity": rule.severity,
+        "description": rule.description,
+        "tactics": list(rule.tactics),
+        "techniques": list(rule.techniques),
+        "every": format_duration(rule.every),
+        "lookback": format_duration(rule.lookback),
+        "enabled": rule.enabled,
+        "entities": {e.kind: list(e.columns) for e in rule.entities},
+        "grouping": {"per": rule.grouping.mode, "by": list(rule.group_kinds())},
+        "suppression": format_duration(rule.suppress_for) if rule.suppress_for else None,
+        "trigger": {"operator": rule.trigger.operator, "threshold": rule.trigger.threshold},
+        "false_positives": list(rule.false_positives),
+        "references": list(rule.references),
+        "query": rule.query,
+    }
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def kql_word_at(query: str, line: int, column: int) -> str:
+    """The identifier at (or right after) a 1-based KQL position ("" when there is none)."""
+    lines = query.splitlines()
+    if not 1 <= line <= len(lines):
+        return ""
+    m = _WORD.search(lines[line - 1], max(column - 1, 0))
+    return m.group(0) if m else ""
 
 
 __all__ = [
@@ -191,5 +236,7 @@ __all__ = [
     "Rule",
     "Trigger",
     "format_duration",
+    "kql_word_at",
     "parse_duration",
+    "rule_summary",
 ]

@@ -8,13 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from huntvault.detect.alerts import decide
 from huntvault.detect.engine import QueryRunner, unshift, window_query
 from huntvault.detect.model import Rule
 from huntvault.detect.state import DetectState
-from huntvault.detect.store import AlertStore
+from huntvault.detect.store import AlertStore, SinkDelivery
 from huntvault.detect.watermark import Watermark
 from huntvault.errors import DetectError, KqlError
 
@@ -54,7 +53,7 @@ class CycleReport:
     waiting: dict[str, str] = field(default_factory=dict)  # rule id -> why no window ran
     busy: list[str] = field(default_factory=list)  # rules locked by another runner
     errors: dict[str, str] = field(default_factory=dict)
-    sinks: dict[str, Any] = field(default_factory=dict)
+    sinks: dict[str, SinkDelivery] = field(default_factory=dict)  # sink name -> its delivery pass
 
     @property
     def alerts(self) -> int:
@@ -84,6 +83,8 @@ class Scheduler:
         max_windows: int = 48,
         crash_at: Callable[[str, Rule, datetime], None] | None = None,
         reload: Callable[[], list[Rule]] | None = None,
+        poll_seconds: float = 30.0,
+        on_cycle: Callable[[CycleReport], None] | None = None,
     ) -> None:
         self.set_rules(rules)
         self.reload = reload
@@ -94,7 +95,11 @@ class Scheduler:
         self.clock = clock
         self.start = start
         self.max_windows = max_windows
+        self._progress: Callable[[int, int | None], None] | None = None  # of the cycle running now
+        self._due = 0
         self.crash_at = crash_at or (lambda point, rule, end: None)
+        self.poll_seconds = poll_seconds
+        self.on_cycle = on_cycle
 
     def set_rules(self, rules: list[Rule]) -> None:
         ids = [r.id for r in rules]
@@ -182,59 +187,81 @@ class Scheduler:
         return done
 
     # -- cycles ---------------------------------------------------------------------------------
-    def run_once(self) -> CycleReport:
-        """Every rule: finish undelivered windows, then run each due window (up to max_windows per rule)."""
+    def due_windows(self, rule: Rule, limit: datetime | None) -> int:
+        """How many windows of `rule` a cycle would run now (at most max_windows)."""
+        if limit is None:
+            return 0
+        end = self.next_end(rule, limit)
+        if end > limit:
+            return 0
+        return min(self.max_windows, int((limit - end) / rule.every) + 1)
+
+    def run_once(
+        self,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> CycleReport:
+        """Every rule: finish undelivered windows, then run each due window (up to max_windows per rule).
+        With `stop`, the cycle ends after the window in progress once it is set (nothing is lost: the next
+        run starts at the next window). `progress(windows run, windows due)` is called after each window."""
         report = CycleReport()
         self._reload(report)
         refresh = getattr(self.runner, "refresh", None)
         if callable(refresh):  # see what was archived since the last cycle
             refresh()
+        self._progress = progress
+        if progress is not None:
+            limit = self.limit()
+            self._due = sum(self.due_windows(rule, limit) for rule in self.rules)
+            progress(0, self._due)
         for rule in self.rules:
+            if stop is not None and stop.is_set():
+                break
             with self.state.rule_lock(rule.id) as mine:
                 if not mine:
                     report.busy.append(rule.id)
                     continue
                 try:
                     report.redelivered += self.deliver_pending(rule)
-                    self._run_rule(rule, report)
+                    self._run_rule(rule, report, stop)
                 except (DetectError, KqlError) as exc:
                     report.errors[rule.id] = str(exc)
                     log.error("rule %s failed: %s", rule.id, exc)
         report.sinks = self.store.flush()
         return report
 
-    def _run_rule(self, rule: Rule, report: CycleReport) -> None:
+    def _run_rule(self, rule: Rule, report: CycleReport, stop: threading.Event | None = None) -> None:
         limit = self.limit()
         if limit is None:
             report.waiting[rule.id] = "no ingestion watermark yet (nothing archived)"
             return
         end = self.next_end(rule, limit)
         ran = 0
-        while end <= limit and ran < self.max_windows:
+        while end <= limit and ran < self.max_windows and not (stop is not None and stop.is_set()):
             report.windows.append(self.run_window(rule, end - rule.lookback, end))
             ran += 1
             end = end + rule.every
+            if self._progress is not None:
+                done = len(report.windows)
+                self._progress(done, max(self._due, done))
         if not ran:
             report.waiting[rule.id] = (
                 f"next window ends {end.isoformat()}, ingestion covers {limit.isoformat()}"
             )
 
-    def run_follow(
-        self,
-        stop: threading.Event,
-        poll_seconds: float = 30.0,
-        on_cycle: Callable[[CycleReport], None] | None = None,
-    ) -> None:
-        """Cycle until `stop` is set; a cycle that ran max_windows for some rule is followed at once."""
+    def run(self, stop: threading.Event) -> None:
+        """Cycle until `stop` is set (the run-loop anatomy of huntvault.runloop); a cycle that ran max_windows
+        for some rule is followed at once, otherwise the next waits `poll_seconds`. A window in progress when
+        `stop` is set finishes (its state is committed) and the loop returns, so stopping loses nothing."""
         while not stop.is_set():
-            report = self.run_once()
-            if on_cycle is not None:
-                on_cycle(report)
+            report = self.run_once(stop)
+            if self.on_cycle is not None:
+                self.on_cycle(report)
             behind = any(
                 sum(1 for w in report.windows if w.rule_id == r.id) >= self.max_windows for r in self.rules
             )
             if not behind:
-                stop.wait(poll_seconds)
+                stop.wait(self.poll_seconds)
 
 
 __all__ = ["CRASH_POINTS", "CycleReport", "Scheduler", "WindowResult", "align_down"]

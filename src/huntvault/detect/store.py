@@ -4,6 +4,7 @@ forwarder's sinks (through the forwarder's outbox and ledger), both idempotent s
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,12 +18,22 @@ EVIDENCE_TABLE = "HuntvaultAlertEvidence"
 AlertItem = tuple[str, dict[str, Any], list[dict[str, Any]]]  # (alert id, record, evidence rows)
 
 
+@dataclass(frozen=True)
+class SinkDelivery:
+    """One sink's delivery pass after a cycle: records sent, dead-lettered, still queued, and why it stopped."""
+
+    sent: int = 0
+    dead: int = 0
+    pending: int = 0
+    down: str = ""
+
+
 class AlertStore(Protocol):
     """Takes a window's alerts; `put` must be idempotent (it is repeated after a crash)."""
 
     def put(self, items: list[AlertItem]) -> None: ...
 
-    def flush(self) -> dict[str, Any]: ...
+    def flush(self) -> dict[str, SinkDelivery]: ...
 
     def close(self) -> None: ...
 
@@ -99,11 +110,14 @@ class ArchiveAlertStore:
             records = [(alert_id, record["lastUpdateTime"], record) for alert_id, record, _ in items]
             self.forwarder.state.enqueue([s.name for s in self.forwarder.sinks], records, None, now)
 
-    def flush(self) -> dict[str, Any]:
+    def flush(self) -> dict[str, SinkDelivery]:
         """Deliver what is queued for the sinks (the forwarder's delivery pass, ledger and dead letters)."""
         if self.forwarder is None:
             return {}
-        return {name: vars(res) for name, res in self.forwarder.deliver().items()}
+        return {
+            name: SinkDelivery(res.sent, res.dead, res.pending, res.down)
+            for name, res in self.forwarder.deliver().items()
+        }
 
     def close(self) -> None:
         self.archive.close()
@@ -125,7 +139,7 @@ class MemoryAlertStore:
             self.alerts[alert_id] = record
             self.evidence[alert_id] = evidence
 
-    def flush(self) -> dict[str, Any]:
+    def flush(self) -> dict[str, SinkDelivery]:
         return {}
 
     def close(self) -> None:
@@ -139,5 +153,6 @@ __all__ = [
     "AlertStore",
     "ArchiveAlertStore",
     "MemoryAlertStore",
+    "SinkDelivery",
     "archive_row",
 ]

@@ -17,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from huntvault.emulator.graph_api import add_graph_routes
 from huntvault.emulator.identity_api import DEFENDER_AUDIENCE, TokenIssuer, identity_router
 from huntvault.emulator.model import Alert, Device, StatusChange
 from huntvault.emulator.odata_api import ODataFilterError, compile_filter
@@ -250,8 +251,8 @@ def create_app(emu: DefenderEmulator) -> FastAPI:
     app = FastAPI(title="huntvault Defender API emulator", docs_url=None, redoc_url=None)
     app.include_router(identity_router(emu.issuer))
 
-    async def guard(request: Request, route: str) -> Response | None:
-        if emu.issuer.verify(request.headers.get("authorization"), DEFENDER_AUDIENCE) is None:
+    async def guard(request: Request, route: str, audience: str = DEFENDER_AUDIENCE) -> Response | None:
+        if emu.issuer.verify(request.headers.get("authorization"), audience) is None:
             return _error(401, "Unauthorized", "Authorization token is missing, invalid or expired")
         status, code, delay = emu._gate(route)
         if delay:
@@ -364,6 +365,7 @@ def create_app(emu: DefenderEmulator) -> FastAPI:
                 setattr(emu.faults, key, type(getattr(emu.faults, key))(value))
         return _json(emu.faults.__dict__)
 
+    add_graph_routes(app, emu, guard, _error, _json)
     return app
 
 

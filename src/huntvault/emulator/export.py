@@ -500,13 +500,16 @@ class Exporter:
             )
 
     # -- the whole window ---------------------------------------------------------------------------
-    def run(self) -> Manifest:
+    def run(self, progress: Callable[[int, int | None], None] | None = None) -> Manifest:
+        """Write the whole window; `progress(hours done, hours)` after each emulated hour."""
         first_hour = self.start_ticks // TICKS_PER_HOUR
         last_hour = (self.end_ticks - 1) // TICKS_PER_HOUR
         for hour in range(first_hour, last_hour + 1):
             rows = self.hour_rows(hour)
             self.envelope_hour(hour, rows, self.start_ticks, self.end_ticks)
             self.flush_until(((hour + 1) * TICKS_PER_HOUR) // self.tick_len)
+            if progress is not None:
+                progress(hour - first_hour + 1, last_hour - first_hour + 1)
         self.flush_until(None)
         self._remaining_malformed()
         self.write_manifest()
@@ -616,6 +619,7 @@ def write_export(
     duration: float | None = None,
     overwrite: bool = False,
     eventhub_name: str = "",
+    progress: Callable[[int, int | None], None] | None = None,
     **options: Any,
 ) -> Manifest:
     """Write an emulated export and return its manifest (also written as `manifest.json`).
@@ -627,6 +631,7 @@ def write_export(
     `dest`, else the folder `<eventhub_dir>-manifest` beside the messages (a replay reader takes every
     `*.json` under `eventhub_dir` for a message), else the current folder. A folder that already holds an export is refused
     unless `overwrite`, which removes the previous export's containers and manifest (nothing else).
+    `progress(hours done, hours)` is called after each emulated hour of the window.
     """
     opt = ExportOptions(**options)
     for folder in (dest, eventhub_dir, manifest_dir, _beside(Path(eventhub_dir)) if eventhub_dir else None):
@@ -646,7 +651,7 @@ def write_export(
     Path(where).mkdir(parents=True, exist_ok=True)
     exporter = Exporter(opt, sinks, Path(where))
     try:
-        manifest = exporter.run()
+        manifest = exporter.run(progress)
         if follow_rate is not None:
             manifest = exporter.follow(follow_rate, max_events=max_events, duration=duration)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -28,6 +29,7 @@ SCOPES: dict[str, str] = {
     "https://api.securitycenter.windows.com/.default": DEFENDER_AUDIENCE,
     "https://api.security.microsoft.com/.default": DEFENDER_AUDIENCE,
     "https://securitycenter.onmicrosoft.com/windowsatpservice/.default": DEFENDER_AUDIENCE,
+    "https://graph.microsoft.com/.default": "https://graph.microsoft.com",
     "https://monitor.azure.com/.default": MONITOR_AUDIENCE,
     "https://monitor.azure.com//.default": MONITOR_AUDIENCE,
 }
@@ -42,6 +44,29 @@ def _unb64url(text: str) -> bytes:
 
 
 @dataclass
+class TokenFaults:
+    """Fault injection on the token endpoint, consumed request by request."""
+
+    down: bool = False  # every token request answers 503
+    fail_next: int = 0  # the next N answer 500
+    throttle_next: int = 0  # the next N answer 429 with Retry-After
+    retry_after: int = 1
+    slow_seconds: float = 0.0  # wait this long before answering
+
+    def answer(self) -> tuple[int, str]:
+        """(status, error) for the next token request; (0, "") = serve it."""
+        if self.down:
+            return 503, "temporarily_unavailable"
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return 500, "server_error"
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            return 429, "temporarily_unavailable"
+        return 0, ""
+
+
+@dataclass
 class TokenIssuer:
     """Issues and verifies HMAC-signed opaque access tokens for registered clients of one tenant."""
 
@@ -52,6 +77,9 @@ class TokenIssuer:
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     issued: int = 0
     rejected: int = 0
+    requests: int = 0  # token requests answered (any status)
+    discoveries: int = 0  # OIDC discovery documents served
+    faults: TokenFaults = field(default_factory=TokenFaults)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def issue(self, client_id: str, audience: str) -> str:
@@ -131,6 +159,7 @@ def identity_router(issuer: TokenIssuer) -> APIRouter:
 
     @router.get("/{tenant}/v2.0/.well-known/openid-configuration")
     def discovery(tenant: str, request: Request) -> JSONResponse:
+        issuer.discoveries += 1
         if tenant != issuer.tenant_id:
             return _error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
         base = str(request.base_url).rstrip("/")
@@ -152,6 +181,17 @@ def identity_router(issuer: TokenIssuer) -> APIRouter:
     @router.post("/{tenant}/oauth2/v2.0/token")
     async def token(tenant: str, request: Request) -> JSONResponse:
         fields = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+        with issuer._lock:
+            issuer.requests += 1
+            status, error = issuer.faults.answer()
+            delay = issuer.faults.slow_seconds
+        if delay:
+            await asyncio.sleep(delay)
+        if status:
+            answer = _error(status, error, f"AADSTS90033: injected fault (HTTP {status})")
+            if status == 429:
+                answer.headers["Retry-After"] = str(issuer.faults.retry_after)
+            return answer
         if tenant != issuer.tenant_id:
             issuer.rejected += 1
             return _error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
@@ -184,5 +224,15 @@ def identity_router(issuer: TokenIssuer) -> APIRouter:
                 "access_token": issuer.issue(client_id, SCOPES[scopes[0]]),
             }
         )
+
+    @router.post("/_emulator/faults/token")
+    async def set_token_faults(request: Request) -> JSONResponse:
+        body = json.loads(await request.body() or b"{}")
+        with issuer._lock:
+            for key, value in body.items():
+                if not hasattr(issuer.faults, key):
+                    return JSONResponse({"error": f"unknown fault {key!r}"}, status_code=400)
+                setattr(issuer.faults, key, type(getattr(issuer.faults, key))(value))
+            return JSONResponse(dict(issuer.faults.__dict__))
 
     return router

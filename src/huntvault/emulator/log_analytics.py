@@ -55,6 +55,7 @@ class Arrival:
     table: str  # <LogType>_CL, or the DCR stream
     records: list[dict[str, Any]]
     headers: dict[str, str]
+    received_at: float = field(default_factory=time.time)  # when it was accepted (wall clock)
 
 
 @dataclass
@@ -67,6 +68,8 @@ class LogAnalyticsEmulator:
     faults: dict[str, IntakeFaults] = field(
         default_factory=lambda: {"data-collector": IntakeFaults(), "logs-ingestion": IntakeFaults()}
     )
+    #: DCR immutable id -> client ids holding "Monitoring Metrics Publisher" on it (absent: every client)
+    publishers: dict[str, set[str]] = field(default_factory=dict)
     arrivals: list[Arrival] = field(default_factory=list)
     rejected: list[tuple[str, int, str]] = field(default_factory=list)  # (endpoint, status, code)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -141,6 +144,7 @@ class LogAnalyticsEmulator:
             if await request.is_disconnected():
                 return False
         with self._lock:
+            arrival.received_at = time.time()
             self.arrivals.append(arrival)
         return True
 
@@ -221,9 +225,15 @@ def create_app(la: LogAnalyticsEmulator) -> FastAPI:
     async def logs_ingestion(dcr: str, stream: str, request: Request) -> Response:
         ep = "logs-ingestion"
         raw = await request.body()
-        if la.issuer.verify(request.headers.get("authorization"), MONITOR_AUDIENCE) is None:
+        claims = la.issuer.verify(request.headers.get("authorization"), MONITOR_AUDIENCE)
+        if claims is None:
             return la._reject(
                 ep, 401, "InvalidToken", "bearer token missing, invalid, expired or for another audience"
+            )
+        allowed = la.publishers.get(dcr)
+        if allowed is not None and claims.get("appid") not in allowed:
+            return la._reject(
+                ep, 403, "Forbidden", "the client has no Monitoring Metrics Publisher role on this DCR"
             )
         if request.query_params.get("api-version") != "2023-01-01":
             return la._reject(ep, 400, "InvalidApiVersion", "api-version must be 2023-01-01")

@@ -219,7 +219,7 @@ class Emulators:
         return f"""[forward]
 state_dir = "{state_dir}"
 merge = "prefixed"
-poll_seconds = 60.0
+poll_seconds = 10.0
 overlap_seconds = 300.0
 start_from = "{self.tenant.start.strftime("%Y-%m-%dT%H:%M:%SZ")}"
 

@@ -1,4 +1,4 @@
-"""Client-side call budget for the Defender API: never more than N calls per minute and M per hour."""
+"""Client-side call budget for the Defender API (N calls per minute, M per hour) and stoppable waits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+
+class Interrupted(Exception):
+    """A wait was cut short because the forwarder is stopping (control flow inside forward, never shown)."""
+
+
+def stoppable_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep that returns early and raises Interrupted as soon as `stop` is set."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(max(0.0, seconds)):
+            raise Interrupted
+
+    return sleep
 
 
 class RateBudget:
@@ -23,7 +37,7 @@ class RateBudget:
     ) -> None:
         self.windows = tuple((float(s), int(n)) for s, n in windows if n > 0)
         self._clock = clock
-        self._sleep = sleep
+        self.sleep = sleep
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
@@ -71,7 +85,7 @@ class RateBudget:
                     self.total_calls += 1
                     self.waited_seconds += waited
                     return waited
-            self._sleep(wait)
+            self.sleep(wait)
             waited += wait
 
     def used(self, seconds: float) -> int:

@@ -1,9 +1,8 @@
-"""Dead-letter folder: records a sink permanently rejected, with the reason, written tmp-then-rename."""
+"""Dead-letter folder: records a sink permanently rejected, with the reason (written with huntvault.durable)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from huntvault.durable import write_durably
 from huntvault.errors import ForwardError
 
 
@@ -43,7 +43,6 @@ class DeadLetterBox:
         attempts: int = 1,
     ) -> Path:
         folder = self.root / sink
-        folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(orjson.dumps(keys)).hexdigest()[:16]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         final = folder / f"{stamp}-{digest}.json"
@@ -63,13 +62,8 @@ class DeadLetterBox:
 
     @staticmethod
     def _write(final: Path, doc: dict[str, Any]) -> None:
-        tmp = final.with_name("." + final.name + ".tmp")
         try:
-            with open(tmp, "wb") as fh:
-                fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
+            write_durably(final, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         except OSError as exc:
             raise ForwardError(f"cannot write dead-letter file {final}: {exc}") from None
 
@@ -80,7 +74,10 @@ class DeadLetterBox:
         folders = [self.root / sink] if sink else sorted(p for p in self.root.iterdir() if p.is_dir())
         for folder in folders:
             for path in sorted(folder.glob("*.json")):
-                doc = orjson.loads(path.read_bytes())
+                try:
+                    doc = orjson.loads(path.read_bytes())
+                except (OSError, orjson.JSONDecodeError) as exc:
+                    raise ForwardError(f"unreadable dead-letter file {path}: {exc}") from None
                 out.append(
                     DeadLetter(
                         path,

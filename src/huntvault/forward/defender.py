@@ -13,8 +13,8 @@ from urllib.parse import quote, urlencode
 import requests
 
 from huntvault.config import DefenderApiConfig
-from huntvault.errors import ForwardError
-from huntvault.forward.auth import ClientCredentials, TokenProvider, make_session
+from huntvault.errors import ForwardError, RemoteConfigError, RemoteUnavailable
+from huntvault.forward.auth import ClientCredentials, TokenProvider, check_url, make_session
 from huntvault.forward.budget import RateBudget
 from huntvault.schema.normalise import parse_datetime
 
@@ -36,6 +36,8 @@ KNOWN_BASE_URLS = (
     "https://api-uk.securitycenter.microsoft.com",
     "https://api-au.securitycenter.microsoft.com",
     "https://api.securitycenter.windows.com",  # legacy, still functional
+    "https://api-gcc.securitycenter.microsoft.us",  # US Government GCC (sign-in: login.microsoftonline.com)
+    "https://api-gov.securitycenter.microsoft.us",  # GCC High and DoD (sign-in: login.microsoftonline.us)
 )
 
 _TINY = timedelta(milliseconds=1)
@@ -51,8 +53,27 @@ def alert_time(alert: dict[str, Any], key: str = "lastUpdateTime") -> datetime:
     return parse_datetime(str(raw))
 
 
+#: HTTP status of the Defender API -> (setting to fix, why): a refusal of our configuration, not an outage
+API_REFUSALS: dict[int, tuple[str, str]] = {
+    401: (
+        "forward.defender.scope",
+        "the API refused the token: is the scope the Defender API's (and tenant_id the right tenant)?",
+    ),
+    403: (
+        "forward.defender.client_id",
+        "the app lacks the WindowsDefenderATP application permissions Alert.Read.All and "
+        "Machine.Read.All, or admin consent",
+    ),
+    404: ("forward.defender.base_url", "no Defender API at this URL"),
+}
+
+
 class DefenderClient:
-    """GETs against /api with a token, a client-side budget, Retry-After on 429 and backoff on 5xx."""
+    """GETs against /api with a token, a client-side budget, Retry-After on 429 and backoff on 5xx.
+
+    Failures: RemoteUnavailable (network, 5xx, 429, token endpoint down, after `max_retries`),
+    RemoteConfigError (credentials, permissions or URL refused: names the setting).
+    """
 
     def __init__(
         self,
@@ -63,22 +84,26 @@ class DefenderClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.cfg = cfg
-        self.base = cfg.base_url.rstrip("/")
+        self.base = check_url(cfg.base_url, "forward.defender.base_url", "Defender API")
         if self.base not in KNOWN_BASE_URLS:
             log.info("Defender API base URL %s is not a Microsoft host (emulator or proxy)", self.base)
-        self.session = session or make_session(cfg.ca_bundle)
+        self.session = session or make_session(cfg.ca_bundle, cfg.proxy, "forward.defender")
         self.tokens = TokenProvider(
-            ClientCredentials.from_config(cfg),
+            ClientCredentials.from_config(cfg, "forward.defender", "HUNTVAULT_DEFENDER_CLIENT_SECRET"),
             cfg.scope,
             self.session,
+            cfg.timeout_seconds,
         )
         self.budget = budget or RateBudget.per_minute_hour(
             cfg.calls_per_minute, cfg.calls_per_hour, sleep=sleep
         )
-        self._sleep = sleep
+        self.sleep = sleep
         self.calls = 0  # HTTP requests sent to the API (retries included)
         self.throttled = 0  # 429 answers seen
-        self.retried = 0  # 5xx / timeouts retried
+        self.retried = 0  # 5xx / timeouts / token-endpoint failures retried
+        self.received_at = 0.0  # perf_counter() when the last answer was read
+        #: called with each alert page as soon as it is read (the forwarder stores it durably there)
+        self.on_page: Callable[[list[dict[str, Any]]], None] | None = None
 
     def close(self) -> None:
         self.session.close()
@@ -93,29 +118,56 @@ class DefenderClient:
         url = f"{self.base}{path}"
         if params:
             url += "?" + urlencode(params, safe="$(),'", quote_via=quote)
+        return self.fetch(url, path, missing_ok=missing_ok)
+
+    def fetch(self, url: str, path: str, *, missing_ok: bool = False) -> Any:
+        """GET a full URL of this API (`path` names it in messages), with the retries described above."""
         failures = 0
         throttles = 0
         reauth = False
         last = ""
+        wait: float | None = None
         while True:
+            try:
+                token = self.tokens.token()
+            except RemoteUnavailable as exc:
+                last, wait = str(exc), exc.retry_after
+                failures += 1
+                if failures > self.cfg.max_retries:
+                    break
+                self.retried += 1
+                self.sleep(wait if wait is not None else self._backoff(failures - 1))
+                continue
             self.budget.acquire()
             self.calls += 1
             try:
                 resp = self.session.get(
                     url,
-                    headers={"Authorization": f"Bearer {self.tokens.token()}", "Accept": "application/json"},
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                     timeout=self.cfg.timeout_seconds,
                 )
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+            except requests.RequestException as exc:
+                last, wait = f"{type(exc).__name__}: {exc}", None
                 failures += 1
                 if failures > self.cfg.max_retries:
                     break
                 self.retried += 1
-                self._sleep(self._backoff(failures - 1))
+                self.sleep(self._backoff(failures - 1))
                 continue
             if resp.status_code == 200:
-                return resp.json()
+                try:
+                    body = resp.json()
+                except ValueError:
+                    body = None
+                if body is not None:
+                    self.received_at = time.perf_counter()
+                    return body
+                last, wait = f"HTTP 200 with a body that is not JSON: {resp.text[:100]!r}", None
+                failures += 1
+                if failures > self.cfg.max_retries:
+                    break
+                self.sleep(self._backoff(failures - 1))
+                continue
             if resp.status_code == 404 and missing_ok:
                 return None
             if resp.status_code == 401 and not reauth:
@@ -125,24 +177,46 @@ class DefenderClient:
             if resp.status_code == 429:
                 self.throttled += 1
                 throttles += 1
+                wait = _retry_after(resp, default=self._backoff(throttles))
                 if throttles > self.cfg.max_throttle_retries:
                     last = "429 TooManyRequests, still throttled"
                     break
-                self._sleep(_retry_after(resp, default=self._backoff(throttles)))
+                self.sleep(wait)
                 continue
-            if resp.status_code >= 500:
+            if resp.status_code >= 500 or resp.status_code == 408:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                wait = _retry_after(resp, default=self._backoff(failures))
                 failures += 1
                 if failures > self.cfg.max_retries:
                     break
                 self.retried += 1
-                self._sleep(_retry_after(resp, default=self._backoff(failures - 1)))
+                self.sleep(wait)
                 continue
-            raise ForwardError(f"Defender API GET {path} answered HTTP {resp.status_code}: {resp.text[:300]}")
-        raise ForwardError(f"Defender API GET {path} failed after retries: {last}")
+            refusal = API_REFUSALS.get(resp.status_code)
+            text = f"Defender API GET {path} answered HTTP {resp.status_code}: {resp.text[:300]}"
+            if refusal is not None:
+                raise RemoteConfigError(refusal[0], f"{refusal[1]}; {text}", resp.status_code)
+            raise ForwardError(text)
+        raise RemoteUnavailable(f"Defender API GET {path} failed after retries: {last}", wait)
 
     # -- alerts ----------------------------------------------------------------------------------
+    def probe(self) -> None:
+        """One cheap call that proves credentials, permission and URL (the start-up check)."""
+        self.get(
+            "/api/alerts", {"$filter": f"lastUpdateTime ge {odata_time(datetime.now(UTC))}", "$top": "1"}
+        )
+
+    def own_machine(self, alert: dict[str, Any]) -> dict[str, Any] | None:
+        """The machine an alert carries itself (None: look it up by `machineId` in the machine API)."""
+        return None
+
     def _alerts(self, lo: datetime, hi: datetime | None, skip: int = 0) -> list[dict[str, Any]]:
+        page = self._fetch_alerts(lo, hi, skip)
+        if self.on_page is not None:
+            self.on_page(page)  # persisted before anything else is done with it
+        return page
+
+    def _fetch_alerts(self, lo: datetime, hi: datetime | None, skip: int = 0) -> list[dict[str, Any]]:
         flt = f"lastUpdateTime ge {odata_time(lo)}"
         if hi is not None:
             flt += f" and lastUpdateTime lt {odata_time(hi)}"
@@ -152,7 +226,8 @@ class DefenderClient:
         if self.cfg.expand_evidence:
             params["$expand"] = "evidence"
         body = self.get("/api/alerts", params)
-        return list(body.get("value", [])) if isinstance(body, dict) else []
+        rows = body.get("value", []) if isinstance(body, dict) else []
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
     def _skip_pages(self, lo: datetime, hi: datetime | None) -> list[dict[str, Any]]:
         """Last resort when more than a page of alerts shares one instant: $skip through it."""

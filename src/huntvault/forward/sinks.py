@@ -1,105 +1,109 @@
-"""Sink anatomy and the local sinks (JSON lines file, stdout, archive), plus the sink registry."""
+"""The local sinks (JSON lines file, stdout, archive), plus the sink registry."""
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from huntvault.config import SinkConfig
-from huntvault.errors import ConfigError, ForwardError, SinkRejected
+from huntvault.durable import append_durably, truncate_durably
+from huntvault.errors import ConfigError, RemoteConfigError, SinkRejected, SinkUnavailable
+from huntvault.forward.anatomy import Rewindable, Sink, units_by_bytes
+from huntvault.forward.loganalytics import SINKS as LOG_ANALYTICS_SINKS
+from huntvault.forward.merge import MERGE_MODES
+from huntvault.forward.shape import ALERT_TABLE, MACHINE_TABLE
+
+#: an OSError that a fix of the configuration cures (the path), not a passing fault (disk full...)
+_PATH_ERRORS = {errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS}
 
 
-class Sink(Protocol):
-    """One destination. `units` cuts a batch into delivery units (one request each); `send` delivers
-    one unit and returns only once the destination acknowledged it, else raises SinkRejected
-    (permanent, goes to the dead-letter folder) or SinkUnavailable (transient, stays queued)."""
-
-    name: str
-
-    def units(self, records: list[dict[str, Any]]) -> list[list[int]]: ...
-
-    def send(self, records: list[dict[str, Any]]) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def json_size(record: dict[str, Any]) -> int:
-    return len(orjson.dumps(record))
-
-
-def units_by_bytes(records: list[dict[str, Any]], limit: int, max_records: int) -> list[list[int]]:
-    """Indexes of `records` grouped so that each JSON array body stays under `limit` bytes.
-
-    A single record larger than the limit gets a unit of its own (the sink then rejects it, and it is
-    dead-lettered with the reason rather than blocking the queue).
-    """
-    units: list[list[int]] = []
-    current: list[int] = []
-    size = 2  # the brackets
-    for i, rec in enumerate(records):
-        n = json_size(rec) + 1  # the comma
-        if current and (size + n > limit or len(current) >= max_records):
-            units.append(current)
-            current, size = [], 2
-        current.append(i)
-        size += n
-    if current:
-        units.append(current)
-    return units
-
-
-class JsonlSink:
-    """Appends one JSON object per line to a file (fsynced per unit), or writes to stdout."""
+class StdoutSink:
+    """Writes one JSON object per line to standard output (no acknowledgement beyond the flush)."""
 
     def __init__(self, cfg: SinkConfig, archive_path: str = "") -> None:
         self.name = cfg.name
         self.cfg = cfg
-        self._stdout = cfg.kind == "stdout" or cfg.path in ("", "-")
-        if cfg.kind == "jsonl" and self._stdout:
-            raise ConfigError(f"forward.sinks.{cfg.name}.path", "a jsonl sink needs a file path")
-        if not self._stdout:
-            Path(cfg.path).parent.mkdir(parents=True, exist_ok=True)
 
     def units(self, records: list[dict[str, Any]]) -> list[list[int]]:
         return units_by_bytes(records, 64 * 1024 * 1024, self.cfg.batch_size)
 
     def send(self, records: list[dict[str, Any]]) -> None:
-        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
-        if self._stdout:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-            return
-        try:
-            with open(self.cfg.path, "ab") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise ForwardError(f"sink {self.name}: cannot write {self.cfg.path}: {exc}") from None
+        sys.stdout.buffer.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+        sys.stdout.flush()
 
     def close(self) -> None:
         pass
 
 
-#: Archive tables the forwarder writes (joinable with DeviceEvents & co. on DeviceId).
-ALERT_TABLE = "DefenderApiAlerts"
-MACHINE_TABLE = "DefenderApiMachines"
+class JsonlSink:
+    """Appends one JSON object per line to a file, fsynced per unit (huntvault.durable).
+
+    Exactly once: the forwarder commits the file size with each unit's ledger entry (Rewindable) and,
+    after a crash between an append and its commit, cuts the file back to it before sending again.
+    One file per sink: another writer appending to it would be cut too.
+    """
+
+    def __init__(self, cfg: SinkConfig, archive_path: str = "") -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+        if cfg.path in ("", "-"):
+            raise ConfigError(
+                f"forward.sinks.{cfg.name}.path", 'a jsonl sink needs a file path (or kind = "stdout")'
+            )
+        self.path = Path(cfg.path)
+
+    def units(self, records: list[dict[str, Any]]) -> list[list[int]]:
+        return units_by_bytes(records, 64 * 1024 * 1024, self.cfg.batch_size)
+
+    def _fail(self, exc: OSError) -> Exception:
+        if exc.errno in _PATH_ERRORS:
+            return RemoteConfigError(
+                f"forward.sinks.{self.name}.path", f"cannot write {self.path}: {exc.strerror}"
+            )
+        return SinkUnavailable(f"sink {self.name}: cannot write {self.path}: {exc}")
+
+    def position(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def rewind(self, position: int) -> None:
+        try:
+            if self.path.stat().st_size > position:
+                truncate_durably(self.path, position)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            append_durably(self.path, b"".join(orjson.dumps(r) + b"\n" for r in records))
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def close(self) -> None:
+        pass
 
 
 class ArchiveSink:
     """Writes forwarded alerts, and the machines they carry, into the archive through its writer API.
 
-    One row per alert version in `DefenderApiAlerts` (`Timestamp` = lastUpdateTime, `AlertId`,
-    `DeviceId` = machineId, then every field of the merged record) and one per machine state in
-    `DefenderApiMachines` (`Timestamp`, `DeviceId`, the machine's fields). `Archive.append_rows`
-    commits exactly once and drops rows already archived, so a unit re-sent after a crash adds
-    nothing. While these tables are not in the schema data file the archive keeps their fields in
-    `_Extra` (JSON); with entries in tables.json the same rows become typed columns.
+    Takes `prefixed` records (its table layout): one row per alert version in `DefenderApiAlerts`
+    (`Timestamp` = lastUpdateTime, `AlertId`, `DeviceId` = machineId, then every alert field) and one
+    per machine state in `DefenderApiMachines` (`Timestamp`, `DeviceId`, the machine's fields).
+    `Archive.append_rows` commits exactly once and drops rows already archived, so a unit re-sent
+    after a crash adds nothing.
     """
 
     def __init__(self, cfg: SinkConfig, archive_path: str = "") -> None:
@@ -108,6 +112,8 @@ class ArchiveSink:
         self.root = cfg.path or archive_path
         if not self.root:
             raise ConfigError(f"forward.sinks.{cfg.name}.path", "an archive sink needs a folder")
+        if cfg.merge not in ("", "prefixed"):
+            raise ConfigError(f"forward.sinks.{cfg.name}.merge", "an archive sink takes prefixed records")
         self._archive: Any = None
 
     def units(self, records: list[dict[str, Any]]) -> list[list[int]]:
@@ -118,6 +124,7 @@ class ArchiveSink:
         from huntvault.archive import Archive
         from huntvault.errors import ArchiveError, NormaliseError
 
+        split = MERGE_MODES["prefixed"].machine
         alerts: list[dict[str, Any]] = []
         machines: list[dict[str, Any]] = []
         for r in records:
@@ -131,10 +138,8 @@ class ArchiveSink:
                     **alert,
                 }
             )
-            machine = {
-                k[7:8].lower() + k[8:]: v for k, v in r.items() if k.startswith("Machine") and len(k) > 7
-            }
-            if machine.get("id"):
+            machine = split(r)
+            if machine.get("id") and len(machine) > 1:
                 machines.append({"Timestamp": when, "DeviceId": str(machine["id"]), **machine})
         try:
             if self._archive is None:
@@ -145,7 +150,7 @@ class ArchiveSink:
         except NormaliseError as exc:
             raise SinkRejected(f"archive refused a row: {exc}", 400) from None
         except (ArchiveError, OSError) as exc:
-            raise ForwardError(f"sink {self.name}: archive write failed: {exc}") from None
+            raise SinkUnavailable(f"sink {self.name}: archive write failed: {exc}") from None
 
     def close(self) -> None:
         if self._archive is not None:
@@ -158,9 +163,7 @@ SinkFactory = Callable[[SinkConfig, str], Sink]
 
 def _log_analytics(kind: str) -> SinkFactory:
     def build(cfg: SinkConfig, archive_path: str) -> Sink:
-        from huntvault.forward import loganalytics
-
-        return loganalytics.SINKS[kind](cfg)
+        return LOG_ANALYTICS_SINKS[kind](cfg)
 
     return build
 
@@ -168,11 +171,18 @@ def _log_analytics(kind: str) -> SinkFactory:
 #: sink kind -> factory(config, default archive path)
 SINK_KINDS: dict[str, SinkFactory] = {
     "jsonl": JsonlSink,
-    "stdout": JsonlSink,
+    "stdout": StdoutSink,
     "archive": ArchiveSink,
     "logs-ingestion": _log_analytics("logs-ingestion"),
     "data-collector": _log_analytics("data-collector"),
 }
+#: sink kind -> the record shape it needs whatever [forward].merge says ("" = the configured one)
+FIXED_MERGE: dict[str, str] = {"archive": "prefixed"}
+
+
+def effective(cfg: SinkConfig, merge: str) -> SinkConfig:
+    """The sink's settings with its record shape resolved (its own `merge`, its kind's, or `merge`)."""
+    return dataclasses.replace(cfg, merge=cfg.merge or FIXED_MERGE.get(cfg.kind, "") or merge)
 
 
 def build_sink(cfg: SinkConfig, archive_path: str = "") -> Sink:
@@ -182,4 +192,15 @@ def build_sink(cfg: SinkConfig, archive_path: str = "") -> Sink:
     return factory(cfg, archive_path)
 
 
-__all__ = ["SINK_KINDS", "ArchiveSink", "JsonlSink", "Sink", "SinkRejected", "build_sink", "units_by_bytes"]
+__all__ = [
+    "SINK_KINDS",
+    "ArchiveSink",
+    "JsonlSink",
+    "Rewindable",
+    "Sink",
+    "SinkRejected",
+    "StdoutSink",
+    "build_sink",
+    "effective",
+    "units_by_bytes",
+]

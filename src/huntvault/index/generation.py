@@ -210,6 +210,7 @@ class Generation:
         commit_every: int = 0,
         repair: set[str] | None = None,
         drop: set[str] | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> Applied:
         """Bring the index in step with `live`: parts it lacks are added, parts no longer live deleted.
 
@@ -217,7 +218,7 @@ class Generation:
         parts file (or another process indexing the same part) never leaves a document twice. `repair`
         names parts to re-index although they are known, `drop` ids to delete although not known (both from
         `--verify`). With `commit_every`, a long run commits every that many documents (a stopped rebuild
-        resumes from there).
+        resumes from there). `progress(documents added, documents to add)` is called as batches go in.
         """
         out = Applied()
         with held(self.lock_file):
@@ -238,7 +239,7 @@ class Generation:
                     writer.delete_documents_by_term(FILE_FIELD, part)
                     self.parts.pop(part, None)
                 out.removed = [p for p in gone if p not in live_ids]
-                self._add(writer, builder, view, new, out, stop, commit_every)
+                self._add(writer, builder, view, new, out, stop, commit_every, progress)
                 writer.commit()
                 writer.wait_merging_threads()
             except BaseException:
@@ -265,7 +266,15 @@ class Generation:
         out: Applied,
         stop: threading.Event | None,
         commit_every: int,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
+        def tick(documents: int) -> None:
+            shown = self.progress
+            if shown is not None:
+                shown.documents += documents
+                if progress is not None:
+                    progress(shown.documents, max(shown.rows_total, shown.documents))
+
         for part in new:
             writer.delete_documents_by_term(FILE_FIELD, part.path)  # idempotent after a crash mid-run
         since_commit = 0
@@ -274,7 +283,7 @@ class Generation:
         def should_stop() -> bool:
             return self.cancelled.is_set() or (stop is not None and stop.is_set())
 
-        for group, fed, error in _pipeline(builder, view, _groups(new), writer, should_stop):
+        for group, fed, error in _pipeline(builder, view, _groups(new), writer, should_stop, tick):
             if error is not None:
                 for part in group:  # its documents so far go; the parts are retried one by one below
                     writer.delete_documents_by_term(FILE_FIELD, part.path)
@@ -288,7 +297,7 @@ class Generation:
                 since_commit = 0
         for group in failed:
             for part in group:
-                for _, fed, error in _pipeline(builder, view, [[part]], writer, should_stop):
+                for _, fed, error in _pipeline(builder, view, [[part]], writer, should_stop, tick):
                     if error is not None:
                         writer.delete_documents_by_term(FILE_FIELD, part.path)
                         out.errors.append(ItemError(part.path, error))
@@ -302,7 +311,6 @@ class Generation:
         out.documents += fed
         if self.progress is not None:
             self.progress.parts_done += len(group)
-            self.progress.documents += fed
 
 
 def _groups(parts: list[PartInfo]) -> list[list[PartInfo]]:
@@ -355,6 +363,7 @@ def _pipeline(
     groups: list[list[PartInfo]],
     writer: tantivy.IndexWriter,
     should_stop: Callable[[], bool],
+    tick: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[list[PartInfo], int, BaseException | None]]:
     """Feed every group to the writer: DuckDB builds the next batch in a thread while tantivy's writer takes
     this one (its indexing threads do the work; this loop only hands over each document's JSON).
@@ -377,6 +386,8 @@ def _pipeline(
                 for doc in batch:
                     add(doc)
                 counts[i] += len(batch)
+                if tick is not None:
+                    tick(len(batch))
                 continue
             yield groups[i], counts[i], error
     finally:

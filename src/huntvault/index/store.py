@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,26 +210,68 @@ class IndexStore:
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def sync(self, names: list[str] | None = None) -> dict[str, SyncResult]:
-        """Run the indexer of every index (or of `names`) once; returns each execution result."""
+    def sync(
+        self,
+        names: list[str] | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> dict[str, SyncResult]:
+        """Run the indexer of every index (or of `names`) once; returns each execution result.
+
+        `progress(documents added, documents to add)` covers all the indexes of this sync together."""
         changed = self.view.changed_tables() if names is None else None
         self.discover()
-        out: dict[str, SyncResult] = {}
+        todo: list[TableIndex] = []
         for idx in self.all():
             if names is not None and idx.name not in names:
                 continue
             if changed is not None and idx.table.name not in changed and idx.history:
                 continue  # the change feed says nothing happened to this table
-            out[idx.name] = idx.sync(self.view, self.heap_mb, self.threads)
-        return out
+            todo.append(idx)
+        total = sum(idx.pending_rows(self.view) for idx in todo) if progress is not None else 0
+        return self._run(
+            todo, total, progress, lambda idx, each: idx.sync(self.view, self.heap_mb, self.threads, each)
+        )
 
-    def rebuild_all(self, stop: threading.Event | None = None) -> dict[str, SyncResult]:
+    def pending_rebuild_rows(self) -> int:
+        """Rows of the archive the pending rebuilds still have to index (for a progress bar's total)."""
+        return sum(idx.pending_rows_of_rebuild(self.view) for idx in self.all())
+
+    def rebuild_all(
+        self,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> dict[str, SyncResult]:
         """Complete every pending rebuild here and now (the CLI; the server runs them in threads)."""
+        todo = [idx for idx in self.all() if idx.pending is not None]
+        total = sum(idx.pending_rows_of_rebuild(self.view) for idx in todo) if progress is not None else 0
+        return self._run(
+            todo,
+            total,
+            progress,
+            lambda idx, each: idx.rebuild(self.view, self.heap_mb, self.threads, stop or self._stop, each),
+        )
+
+    @staticmethod
+    def _run(
+        todo: list[TableIndex],
+        total: int,
+        progress: Callable[[int, int | None], None] | None,
+        step: Callable[[TableIndex, Callable[[int, int | None], None] | None], SyncResult | None],
+    ) -> dict[str, SyncResult]:
+        """Run `step` on each index, reporting their documents as one whole to `progress`."""
+        base = 0
         out: dict[str, SyncResult] = {}
-        for idx in self.all():
-            result = idx.rebuild(self.view, self.heap_mb, self.threads, stop or self._stop)
+        for idx in todo:
+            each = None
+            if progress is not None:
+                progress(base, max(total, base))
+                each = _offset(progress, base, total)
+            result = step(idx, each)
             if result is not None:
                 out[idx.name] = result
+                base += result.items_processed
+        if progress is not None:
+            progress(base, max(total, base))
         return out
 
     def _start_rebuild(self, idx: TableIndex) -> None:
@@ -300,3 +343,14 @@ def _preconditions(name: str, current: str | None, if_match: str | None, if_none
             412,
             "PreconditionFailed",
         )
+
+
+def _offset(
+    progress: Callable[[int, int | None], None], base: int, total: int
+) -> Callable[[int, int | None], None]:
+    """One index's progress as part of a whole run's: its documents counted after `base`."""
+
+    def each(done: int, _total: int | None) -> None:
+        progress(base + done, max(total, base + done))
+
+    return each

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -317,15 +318,37 @@ class TableIndex:
 
     # -- indexing --------------------------------------------------------------------------------
 
-    def sync(self, view: ArchiveView, heap_mb: int = 256, threads: int = 0) -> SyncResult:
-        """Bring the active generation in step with the archive's live parts (added, compacted, dropped)."""
+    def pending_rows(self, view: ArchiveView) -> int:
+        """Rows of the archive's live parts the active generation does not hold yet (what a sync adds)."""
+        self.active.refresh()
+        held_parts = self.active.parts
+        return sum(p.rows for p in view.parts(self.table.name) if p.path not in held_parts)
+
+    def pending_rows_of_rebuild(self, view: ArchiveView) -> int:
+        """Rows of the archive's live parts the pending generation does not hold yet (0: none pending)."""
+        pending = self.pending
+        if pending is None:
+            return 0
+        pending.refresh()
+        return sum(p.rows for p in view.parts(self.table.name) if p.path not in pending.parts)
+
+    def sync(
+        self,
+        view: ArchiveView,
+        heap_mb: int = 256,
+        threads: int = 0,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> SyncResult:
+        """Bring the active generation in step with the archive's live parts (added, compacted, dropped).
+
+        `progress(documents added, documents to add)` is called as batches go in."""
         result = SyncResult(start=now_iso())
         t0 = time.perf_counter()
         self.running = True
         try:
             self.reload()
             gen = self.active
-            result.record(gen.apply(view, view.parts(self.table.name), heap_mb, threads))
+            result.record(gen.apply(view, view.parts(self.table.name), heap_mb, threads, progress=progress))
             result.status = "success"
         except Exception as exc:  # one bad run must not kill the server; it is reported in status
             result.status = "transientFailure"
@@ -339,7 +362,12 @@ class TableIndex:
         return result
 
     def rebuild(
-        self, view: ArchiveView, heap_mb: int = 256, threads: int = 0, stop: threading.Event | None = None
+        self,
+        view: ArchiveView,
+        heap_mb: int = 256,
+        threads: int = 0,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> SyncResult | None:
         """Build the pending generation from the archive, then make it the active one (None: nothing pending).
 
@@ -361,13 +389,14 @@ class TableIndex:
                     threads,
                     stop,
                     commit_every=REBUILD_COMMIT_DOCS,
+                    progress=progress,
                 )
             )
-            if not self._swap(pending, view, heap_mb, threads, result):
+            if not self._swap(pending, view, heap_mb, threads, result, t0):
                 if pending.cancelled.is_set():
                     shutil.rmtree(pending.dir, ignore_errors=True)
                 return None
-            result.status = "success"
+            return result  # recorded by the swap itself, in the same state write
         except Stopped:
             if pending.cancelled.is_set():
                 shutil.rmtree(pending.dir, ignore_errors=True)
@@ -383,8 +412,16 @@ class TableIndex:
         return result
 
     def _swap(
-        self, pending: Generation, view: ArchiveView, heap_mb: int, threads: int, result: SyncResult
+        self,
+        pending: Generation,
+        view: ArchiveView,
+        heap_mb: int,
+        threads: int,
+        result: SyncResult,
+        t0: float,
     ) -> bool:
+        """Make `pending` the active generation, recording the rebuild's result in the same state write (a
+        status read never sees the new generation without its run, nor the reverse)."""
         with held(pending.lock_file), held(self.active.lock_file), held(self.state_lock), self.lock:
             state = self._read_state()
             wanted = state.get("pending")
@@ -395,6 +432,10 @@ class TableIndex:
             state["active"] = pending.number
             state["definition"] = wanted.get("definition")
             state["pending"] = None
+            result.status = "success"
+            result.end = now_iso()
+            result.seconds = time.perf_counter() - t0
+            state["history"] = [result.as_json(), *state.get("history", [])][:HISTORY]
             self.state = state
             self._save_state()
             self.active, self.pending = pending, None

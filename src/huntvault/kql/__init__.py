@@ -1,166 +1,179 @@
-"""The hunt engine's public API: run KQL over the archive (`run`, `execute`, `explain`, `parse`)."""
+"""The hunt engine's public API: parse KQL, compile it for a backend, run it over the archive.
+
+Layers (each imports only those below it; `make lint` checks it with import-linter):
+    kql (this API)          parse, compile_query, execute, run, explain, shared_backend
+    output, result          rendering results
+    planner | backends      the planner (Planner, ExprCompiler) | DuckDB/Spark over the archive
+    registry                every table assembled, the lookup order
+    functions | aggregates | scalar | operators | sources | plugins   the table entries, by family
+    lowering                building blocks shared by the entries
+    ir                      Rel, Binding, Scope, Catalog/Planner/Compiler protocols, entry types
+    dialects | syntax       SQL generation per engine | tokenizer and grammar
+    ast, values, limits, seriesmath   leaves
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
-from huntvault.errors import KqlError
-from huntvault.kql.backends import HuntLimits
-from huntvault.kql.parser import parse
+from huntvault.errors import KqlError, KqlLimitError
+from huntvault.kql import ast, registry
+from huntvault.kql.backends import ENGINES, open_backend, shared_backend
+from huntvault.kql.backends.catalog import ArchiveRef
+from huntvault.kql.dialects import DIALECTS
+from huntvault.kql.ir import Catalog, Window
+from huntvault.kql.limits import Budget, HuntLimits, QueryBounds, ensure_recursion
+from huntvault.kql.output import render
+from huntvault.kql.planner import Planner
+from huntvault.kql.result import HuntResult, finish
+from huntvault.kql.syntax import parse_script
 
-__all__ = ["HuntLimits", "HuntResult", "execute", "explain", "parse", "run", "shared_backend"]
+__all__ = [
+    "ENGINES",
+    "ArchiveRef",
+    "Catalog",
+    "Compiled",
+    "HuntLimits",
+    "HuntResult",
+    "QueryBounds",
+    "Window",
+    "ast",
+    "compile_query",
+    "execute",
+    "explain",
+    "open_backend",
+    "parse",
+    "render",
+    "run",
+    "shared_backend",
+]
+
+#: what an `execute` / `compile_query` window may be given as
+WindowLike = Window | tuple[datetime, datetime]
 
 
 @dataclass
-class HuntResult:
-    """A query result: the Arrow table, each column's KQL type, the render hint, the SQL and timings."""
+class Compiled:
+    """A query lowered for one backend: the SQL, the output columns (name, KQL type), the chart hint."""
 
-    table: pa.Table
-    kql_types: dict[str, str]
-    chart: dict[str, Any] | None = None
-    sql: str = ""
-    truncated: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def columns(self) -> list[tuple[str, str]]:
-        return [(n, self.kql_types.get(n, "string")) for n in self.table.column_names]
-
-    def rows(self) -> list[dict[str, Any]]:
-        from huntvault.kql.output import json_rows
-
-        return json_rows(self)
+    sql: str
+    columns: list[tuple[str, str]]
+    chart: dict[str, object] | None
 
 
-def _backend(archive: str | Path | None, engine: str, limits: HuntLimits | None = None) -> Any:
-    from huntvault.kql.backends import DuckDBBackend, SparkBackend
+def parse(text: str, bounds: QueryBounds | None = None, cancel: threading.Event | None = None) -> ast.Script:
+    """Parse a whole query (let statements and tabular expressions) into its Script (the typed AST).
 
-    if engine == "spark":
-        return SparkBackend(archive, limits)
-    if engine != "duckdb":
-        raise KqlError(f"unknown engine {engine!r} (duckdb or spark)")
-    return DuckDBBackend(archive, limits)
+    A Script can be rewritten (it is dataclasses) and given back to `compile_query` / `execute`."""
+    ensure_recursion()
+    return parse_script(text, registry.PIPE_PARSERS, Budget(bounds, cancel))
 
 
-_SHARED_LOCK = threading.Lock()
-_SHARED: dict[tuple[str, HuntLimits], tuple[str, Any]] = {}
+def _window(window: WindowLike | None) -> Window | None:
+    if window is None or isinstance(window, Window):
+        return window
+    try:
+        return Window(*window)
+    except ValueError as exc:
+        raise KqlError(f"invalid hunt window: {exc}") from None
 
 
-def shared_backend(archive: str | Path, engine: str = "duckdb", limits: HuntLimits | None = None) -> Any:
-    """A DuckDB backend kept across queries while the archive has no new commit (a server's hunts).
+def compile_query(
+    query: str | ast.Script,
+    backend: Catalog,
+    now: datetime | None = None,
+    *,
+    window: WindowLike | None = None,
+    cancel: threading.Event | None = None,
+    bounds: QueryBounds | None = None,
+) -> Compiled:
+    """Lower a query (text or a parsed Script) to the backend's SQL.
 
-    Opening the catalog (a view per table over the committed parts, their column types) is most of a
-    short query's time; it is redone only when the archive's change feed has moved. Other engines,
-    and folders without a manifest, get a fresh backend each call.
+    `window` restricts every archive table the query reads to [start, end) on its time column (and
+    lets the backend skip day partitions); `cancel` and the bounds' compile budget stop a compile
+    that should not go on. Bad queries raise a KqlError with the line and column.
     """
-    from huntvault.archive import catalog_version, locate
-
-    limits = limits or HuntLimits()
-    version = catalog_version(archive) if engine == "duckdb" else None
-    if version is None:
-        return _backend(archive, engine, limits)
-    key = (locate(archive).url, limits)
-    with _SHARED_LOCK:
-        hit = _SHARED.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-    backend = _backend(archive, engine, limits)
-    with _SHARED_LOCK:  # a replaced backend is closed by the garbage collector once no query uses it
-        _SHARED[key] = (version, backend)
-    return backend
-
-
-def compile_query(query: str, backend: Any, now: datetime | None = None) -> tuple[str, Any, Any]:
-    from huntvault.kql.dialect import DIALECTS
-    from huntvault.kql.plan import Planner
-
-    script = parse(query)
+    ensure_recursion()
+    budget = Budget(bounds or backend.limits.bounds(), cancel)
+    script = parse_script(query, registry.PIPE_PARSERS, budget) if isinstance(query, str) else query
     dialect = DIALECTS[backend.dialect]
-    planner = Planner(query, backend, dialect, now or datetime.now(UTC))
-    rel = planner.plan(script)
-    return dialect.render(rel.sql), rel, planner
+    planner = Planner(script.text, backend, dialect, now or datetime.now(UTC), _window(window), budget)
+    try:
+        rel = planner.plan(script)
+        sql = dialect.render(rel.sql)
+    except RecursionError:  # the bounds should keep every query below the recursion limit
+        raise KqlLimitError("the query is too deeply nested to compile; see docs/kql.md, Limits") from None
+    return Compiled(sql, rel.cols, planner.render)
 
 
 def execute(
-    query: str,
-    archive: str | Path | None = None,
+    query: str | ast.Script,
+    archive: ArchiveRef | None = None,
     *,
     engine: str = "duckdb",
     now: datetime | None = None,
     row_cap: int | None = None,
     timeout: float | None = None,
-    backend: Any = None,
+    backend: Catalog | None = None,
     limits: HuntLimits | None = None,
+    window: WindowLike | None = None,
     cancel: threading.Event | None = None,
 ) -> HuntResult:
-    """Run a KQL query; the result carries KQL column types and the render hint.
+    """Run a KQL query (text or a parsed Script); the result carries KQL column types and the render hint.
 
-    Setting `cancel` stops the hunt (DuckDB's cursor is interrupted) with KqlCancelledError.
+    `backend` reuses an open catalog (`shared_backend`, `open_backend`), else one is opened over
+    `archive` with `engine`. `timeout` bounds the execution, `limits.compile_seconds` the compile;
+    `cancel` stops either (KqlCancelledError). `window` restricts every archive table to [start, end).
     """
     t0 = time.perf_counter()
-    backend = backend or _backend(archive, engine, limits)
-    sql, rel, planner = compile_query(query, backend, now)
+    backend = backend or open_backend(archive, engine, limits)
+    bounds = (limits or backend.limits).bounds()
+    compiled = compile_query(query, backend, now, window=window, cancel=cancel, bounds=bounds)
     t1 = time.perf_counter()
-    run_sql = sql
+    run_sql = compiled.sql
     if row_cap:
-        run_sql = f"SELECT * FROM ({sql}) AS _capped LIMIT {int(row_cap) + 1}"
+        run_sql = f"SELECT * FROM ({compiled.sql}) AS _capped LIMIT {int(row_cap) + 1}"
     table = backend.execute(run_sql, timeout, cancel)
     t2 = time.perf_counter()
     truncated = bool(row_cap) and table.num_rows > int(row_cap or 0)
     if truncated:
         table = table.slice(0, int(row_cap or 0))
-    kinds = dict(rel.cols)
-    table = _finish(table, rel.cols)
-    return HuntResult(
-        table, kinds, planner.render, sql, truncated, {"compile_s": t1 - t0, "execute_s": t2 - t1}
-    )
-
-
-def _finish(table: pa.Table, cols: list[tuple[str, str]]) -> pa.Table:
-    """Give the Arrow columns Kusto's names (DuckDB may rename duplicates) and the archive's Arrow types."""
-    arrays = []
-    fields = []
-    for i, (name, kind) in enumerate(cols):
-        arr = table.column(i)
-        if kind == "timespan":
-            arr = arr.cast(pa.int64()).cast(pa.duration("us"))
-        elif kind == "dynamic" and not pa.types.is_string(arr.type):
-            arr = arr.cast(pa.string())
-        elif (kind == "datetime" and pa.types.is_timestamp(arr.type) and arr.type.tz is None) or (
-            kind == "datetime" and pa.types.is_timestamp(arr.type) and arr.type.unit != "us"
-        ):
-            arr = arr.cast(pa.timestamp("us", tz="UTC"))
-        arrays.append(arr)
-        fields.append(pa.field(name, arr.type, metadata={b"kql_type": kind.encode()}))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    try:
+        table = finish(table, compiled.columns)
+    except (pa.ArrowException, IndexError) as exc:  # the engine's column types do not fit the KQL types
+        raise KqlError(f"the query's result cannot be read as its KQL types: {exc}") from None
+    timings = {"compile_s": t1 - t0, "execute_s": t2 - t1}
+    return HuntResult(table, dict(compiled.columns), compiled.chart, compiled.sql, truncated, timings)
 
 
 def run(
-    query: str,
-    archive: str | Path | None = None,
+    query: str | ast.Script,
+    archive: ArchiveRef | None = None,
     *,
     engine: str = "duckdb",
     now: datetime | None = None,
     limits: HuntLimits | None = None,
+    window: WindowLike | None = None,
 ) -> pa.Table:
     """Run a KQL query and return its rows as a pyarrow Table (render hint in the schema metadata)."""
-    result = execute(query, archive, engine=engine, now=now, limits=limits)
+    result = execute(query, archive, engine=engine, now=now, limits=limits, window=window)
     meta = {b"kql_render": json.dumps(result.chart).encode()} if result.chart else {}
     return result.table.replace_schema_metadata(meta or None)
 
 
 def explain(
-    query: str, archive: str | Path | None = None, *, engine: str = "duckdb", now: datetime | None = None
+    query: str | ast.Script,
+    archive: ArchiveRef | None = None,
+    *,
+    engine: str = "duckdb",
+    now: datetime | None = None,
+    window: WindowLike | None = None,
 ) -> str:
     """The SQL the query lowers to."""
-    backend = _backend(archive, engine)
-    sql, _, _ = compile_query(query, backend, now)
-    return sql
+    return compile_query(query, open_backend(archive, engine), now, window=window).sql

@@ -392,3 +392,5 @@ class Script(Node):
     lets: list[Let]
     query: Node  # the tabular expression whose result is returned
     queries: int = 1
+    #: the source text (error positions are offsets into it); a rewritten Script keeps its source's text
+    text: str = field(default="", compare=False, repr=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,19 +47,112 @@ class T:
         return self.const is not NOCONST
 
 
+_TYPES: dict[str, exp.DataType] = {}
+
+
+def dtype(name: str) -> exp.DataType:
+    """A SQL type by its DuckDB spelling (`BIGINT`, `JSON[]`), parsed once: types are leaves the lowering
+    never changes, so one node serves every CAST."""
+    found = _TYPES.get(name)
+    if found is None:
+        found = _TYPES[name] = exp.DataType.build(name, dialect="duckdb")
+    return found
+
+
 def fn(name: str, *args: exp.Expression) -> exp.Expression:
     """A SQL function call by DuckDB name, typed by sqlglot when it knows the function (so it transpiles)."""
     return cast_expr(exp.func(name, *args, dialect="duckdb"))
 
 
-def cast_expr(value: Any) -> exp.Expression:
-    """sqlglot's typing of Func is looser than its runtime classes: every function call is an Expression."""
+def cast_expr(value: object) -> exp.Expression:
+    """sqlglot types builders (and_, or_, func) as abstract bases; every node they build is an Expression."""
     assert isinstance(value, exp.Expression)
     return value
 
 
-def anon(name: str, *args: exp.Expression) -> exp.Expression:
-    return exp.Anonymous(this=name, expressions=list(args))
+def _log(base: int) -> Callable[[list[exp.Expression]], exp.Expression]:
+    return lambda a: exp.Log(this=exp.Literal.number(base), expression=a[0])
+
+
+def _optional(arg: list[exp.Expression], i: int) -> exp.Expression | None:
+    return arg[i] if len(arg) > i else None
+
+
+#: DuckDB functions sqlglot has a typed node for: `call` builds the node, so each dialect's generator
+#: spells it its own way (Spark: ARRAY_CONTAINS, RLIKE, LOCATE, UNBASE64, MAX_BY...); the rest stay calls
+#: by name, which the dialects' function tables translate (dialects/spark.py, SPARK_FUNCTIONS).
+TYPED: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
+    "list_contains": lambda a: exp.ArrayContains(this=a[0], expression=a[1]),
+    "list_transform": lambda a: exp.Transform(this=a[0], expression=a[1]),
+    "list_filter": lambda a: exp.ArrayFilter(this=a[0], expression=a[1]),
+    "list_concat": lambda a: exp.ArrayConcat(this=a[0], expressions=a[1:]),
+    "list_value": lambda a: exp.Array(expressions=a),
+    "len": lambda a: exp.ArraySize(this=a[0]),
+    "regexp_matches": lambda a: exp.RegexpLike(this=a[0], expression=a[1]),
+    "regexp_extract": lambda a: exp.RegexpExtract(this=a[0], expression=a[1], group=_optional(a, 2)),
+    "regexp_extract_all": lambda a: exp.RegexpExtractAll(this=a[0], expression=a[1], group=_optional(a, 2)),
+    "regexp_replace": lambda a: exp.RegexpReplace(
+        this=a[0], expression=a[1], replacement=a[2], modifiers=_optional(a, 3)
+    ),
+    "strpos": lambda a: exp.StrPosition(this=a[0], substr=a[1]),
+    "contains": lambda a: exp.Contains(this=a[0], expression=a[1]),
+    "starts_with": lambda a: exp.StartsWith(this=a[0], expression=a[1]),
+    "ends_with": lambda a: exp.EndsWith(this=a[0], expression=a[1]),
+    "string_split": lambda a: exp.Split(this=a[0], expression=a[1]),
+    "array_to_string": lambda a: exp.ArrayToString(this=a[0], expression=a[1]),
+    "reverse": lambda a: exp.Reverse(this=a[0]),
+    "repeat": lambda a: exp.Repeat(this=a[0], times=a[1]),
+    "hex": lambda a: exp.Hex(this=a[0]),
+    "md5": lambda a: exp.MD5(this=a[0]),
+    "sha1": lambda a: exp.SHA(this=a[0]),
+    "sha256": lambda a: exp.SHA2(this=a[0], length=exp.Literal.number(256)),
+    "from_base64": lambda a: exp.FromBase64(this=a[0]),
+    "to_base64": lambda a: exp.ToBase64(this=a[0]),
+    "encode": lambda a: exp.Encode(this=a[0], charset=exp.Literal.string("utf-8")),
+    "decode": lambda a: exp.Decode(this=a[0], charset=exp.Literal.string("utf-8")),
+    "uuid": lambda a: exp.Uuid(),
+    "random": lambda a: exp.Rand(),
+    "sign": lambda a: exp.Sign(this=a[0]),
+    "sqrt": lambda a: exp.Sqrt(this=a[0]),
+    "ln": lambda a: exp.Ln(this=a[0]),
+    "exp": lambda a: exp.Exp(this=a[0]),
+    "log10": _log(10),
+    "log2": _log(2),
+    "pow": lambda a: exp.Pow(this=a[0], expression=a[1]),
+    "ceiling": lambda a: exp.Ceil(this=a[0]),
+    "round": lambda a: exp.Round(this=a[0], decimals=_optional(a, 1)),
+    "row_number": lambda a: exp.RowNumber(),
+    "lag": lambda a: exp.Lag(this=a[0], offset=_optional(a, 1), default=_optional(a, 2)),
+    "lead": lambda a: exp.Lead(this=a[0], offset=_optional(a, 1), default=_optional(a, 2)),
+    "arg_max": lambda a: exp.ArgMax(this=a[0], expression=a[1]),
+    "arg_min": lambda a: exp.ArgMin(this=a[0], expression=a[1]),
+    "struct_extract": lambda a: exp.StructExtract(this=a[0], expression=a[1]),
+    "json_keys": lambda a: exp.JSONKeys(this=a[0]),
+    "map_from_entries": lambda a: exp.MapFromEntries(this=a[0]),
+    "stddev_samp": lambda a: exp.StddevSamp(this=a[0]),
+    "stddev_pop": lambda a: exp.StddevPop(this=a[0]),
+    "var_samp": lambda a: exp.Variance(this=a[0]),
+    "var_pop": lambda a: exp.VariancePop(this=a[0]),
+    "bit_or": lambda a: exp.BitwiseOrAgg(this=a[0]),
+    "bit_and": lambda a: exp.BitwiseAndAgg(this=a[0]),
+}
+
+
+def call(name: str, *args: exp.Expression) -> exp.Expression:
+    """A call of the DuckDB function `name`: sqlglot's typed node when there is one (TYPED), else a call by
+    name (dialects translate it)."""
+    typed = TYPED.get(name)
+    return typed(list(args)) if typed is not None else exp.Anonymous(this=name, expressions=list(args))
+
+
+def S(text: str) -> exp.Expression:
+    """A SQL string literal."""
+    return exp.Literal.string(text)
+
+
+def N(value: int | float) -> exp.Expression:
+    """A SQL number literal."""
+    return exp.Literal.number(value)
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -81,7 +175,7 @@ def string(value: str) -> T:
 
 
 def cast(e: exp.Expression, kql_type: str, safe: bool = False) -> exp.Expression:
-    to = exp.DataType.build(SQL_TYPES[kql_type], dialect="duckdb")
+    to = dtype(SQL_TYPES[kql_type])
     return exp.TryCast(this=e, to=to) if safe else exp.Cast(this=e, to=to)
 
 
@@ -100,33 +194,29 @@ def literal(value: Any, kql_type: str) -> T:
     if kql_type in ("string", "guid"):
         return T(exp.Literal.string(str(value)), kql_type, str(value))
     if kql_type in ("long", "int"):
-        return T(
-            exp.Cast(this=exp.Literal.number(int(value)), to=exp.DataType.build("BIGINT")), "long", int(value)
-        )
+        return T(exp.Cast(this=exp.Literal.number(int(value)), to=dtype("BIGINT")), "long", int(value))
     if kql_type in ("real", "decimal"):
         v = float(value)
         if v != v or v in (float("inf"), float("-inf")):
-            return T(exp.Cast(this=exp.Literal.string(str(v)), to=exp.DataType.build("DOUBLE")), "real", v)
-        return T(exp.Cast(this=exp.Literal.number(repr(v)), to=exp.DataType.build("DOUBLE")), "real", v)
+            return T(exp.Cast(this=exp.Literal.string(str(v)), to=dtype("DOUBLE")), "real", v)
+        return T(exp.Cast(this=exp.Literal.number(repr(v)), to=dtype("DOUBLE")), "real", v)
     if kql_type == "bool":
         return T(exp.Boolean(this=bool(value)), "bool", bool(value))
     if kql_type == "datetime":
         if not isinstance(value, datetime):
             raise KqlSemanticError(f"not a datetime: {value!r}")
         return T(
-            exp.Cast(this=exp.Literal.string(fmt_datetime(value)), to=exp.DataType.build("TIMESTAMPTZ")),
+            exp.Cast(this=exp.Literal.string(fmt_datetime(value)), to=dtype("TIMESTAMPTZ")),
             "datetime",
             value,
         )
     if kql_type == "timespan":
         micros = round(float(value))
-        return T(
-            exp.Cast(this=exp.Literal.number(micros), to=exp.DataType.build("BIGINT")), "timespan", micros
-        )
+        return T(exp.Cast(this=exp.Literal.number(micros), to=dtype("BIGINT")), "timespan", micros)
     if kql_type == "dynamic":
         text = json.dumps(value, separators=(",", ":"), default=_json_default)
         return T(
-            exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("JSON", dialect="duckdb")),
+            exp.Cast(this=exp.Literal.string(text), to=dtype("JSON")),
             "dynamic",
             value,
         )
@@ -201,9 +291,7 @@ def to_string(v: T) -> T:
     if t == "null":
         return string("")
     return T(
-        exp.Coalesce(
-            this=exp.Cast(this=v.sql, to=exp.DataType.build("VARCHAR")), expressions=[exp.Literal.string("")]
-        ),
+        exp.Coalesce(this=exp.Cast(this=v.sql, to=dtype("VARCHAR")), expressions=[exp.Literal.string("")]),
         "string",
         name=v.name,
     )
@@ -235,7 +323,7 @@ def timespan_text(micros: exp.Expression) -> exp.Expression:
             exp.If(
                 this=exp.GT(this=days, expression=exp.Literal.number(0)),
                 true=exp.DPipe(
-                    this=exp.Cast(this=days, to=exp.DataType.build("VARCHAR")),
+                    this=exp.Cast(this=days, to=dtype("VARCHAR")),
                     expression=exp.Literal.string("."),
                 ),
             )
@@ -286,7 +374,7 @@ def convert(v: T, kql_type: str) -> T:
     if kql_type == "datetime" and v.type in NUMERIC:
         return null_of("datetime")
     if kql_type == "timespan" and v.type in ("string", "guid"):
-        return T(anon("__kql_timespan", v.sql), "timespan", name=v.name)
+        return T(call("__kql_timespan", v.sql), "timespan", name=v.name)
     if kql_type == "bool" and v.type in ("string", "guid"):
         low = exp.Lower(this=exp.Trim(this=v.sql))
         return T(
@@ -308,32 +396,28 @@ def convert(v: T, kql_type: str) -> T:
         return T(
             exp.TryCast(
                 this=exp.Anonymous(this="trunc", expressions=[v.sql]),
-                to=exp.DataType.build(SQL_TYPES[kql_type]),
+                to=dtype(SQL_TYPES[kql_type]),
             ),
             kql_type,
             name=v.name,
         )
     if kql_type in ("int", "long") and v.type in ("string", "guid"):
-        as_real = exp.TryCast(this=v.sql, to=exp.DataType.build("DOUBLE"))
-        whole = anon("regexp_matches", v.sql, exp.Literal.string(r"^\s*[-+]?\d+\s*$"))
+        as_real = exp.TryCast(this=v.sql, to=dtype("DOUBLE"))
+        whole = call("regexp_matches", v.sql, exp.Literal.string(r"^\s*[-+]?\d+\s*$"))
         return T(
             exp.Case(
-                ifs=[
-                    exp.If(
-                        this=whole, true=exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type]))
-                    )
-                ],
-                default=exp.TryCast(this=anon("trunc", as_real), to=exp.DataType.build(SQL_TYPES[kql_type])),
+                ifs=[exp.If(this=whole, true=exp.TryCast(this=v.sql, to=dtype(SQL_TYPES[kql_type])))],
+                default=exp.TryCast(this=call("trunc", as_real), to=dtype(SQL_TYPES[kql_type])),
             ),
             kql_type,
             name=v.name,
         )
     if kql_type in NUMERIC and v.type == "datetime":
-        return T(anon("epoch_us", v.sql), kql_type, name=v.name)  # ticks-like; rarely used
+        return T(call("epoch_us", v.sql), kql_type, name=v.name)  # ticks-like; rarely used
     if kql_type in NUMERIC and v.type == "bool":
-        return T(exp.Cast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type])), kql_type, name=v.name)
+        return T(exp.Cast(this=v.sql, to=dtype(SQL_TYPES[kql_type])), kql_type, name=v.name)
     return T(
-        exp.TryCast(this=v.sql, to=exp.DataType.build(SQL_TYPES[kql_type], dialect="duckdb")),
+        exp.TryCast(this=v.sql, to=dtype(SQL_TYPES[kql_type])),
         kql_type,
         name=v.name,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from huntvault.archive import ArchiveLocation, archive_location
 from huntvault.config import Config
-from huntvault.errors import UnknownFieldError
+from huntvault.errors import SearchError, UnknownFieldError
 from huntvault.index import (
     IndexPoller,
     IndexStore,
@@ -77,6 +78,32 @@ class SearchService:
         self.store.discover()
         return self.store.names()
 
+    def index_tables(self) -> dict[str, str]:
+        """Each index's table name (the alias the API accepts for it, in any case)."""
+        self.store.discover()
+        return {idx.name: idx.table.name for idx in self.store.all()}
+
+    def resolve_index(self, name: str) -> str:
+        """The index `name` designates (its own name, or its table's in any case); an unknown name is a 404
+        that lists what exists and suggests the closest table, instead of Azure's naming-rule message."""
+        tables = self.index_tables()
+        if name in tables:
+            return name
+        by_table = {t.lower(): n for n, t in tables.items()}
+        if name.lower() in by_table:
+            return by_table[name.lower()]
+        import difflib
+
+        known = sorted(tables.values())
+        close = difflib.get_close_matches(name.lower(), [t.lower() for t in known], n=1, cutoff=0.75)
+        hint = next((f" (did you mean {t}?)" for t in known if close and t.lower() == close[0]), "")
+        listed = ", ".join(known) if known else "none yet: ingest and index some data first"
+        raise SearchError(
+            f"no index or table named '{name[:140]}'{hint}; tables with an index: {listed}",
+            404,
+            "ResourceNameNotFound",
+        )
+
     def index_definition(self, name: str) -> dict[str, Any]:
         return self.store.definition(name)
 
@@ -107,12 +134,16 @@ class SearchService:
 
     # -- runs (CLI) --
 
-    def sync(self) -> dict[str, SyncResult]:
-        return self.store.sync()
+    def sync(self, progress: Callable[[int, int | None], None] | None = None) -> dict[str, SyncResult]:
+        """Every index in step with the archive once; `progress(documents added, documents to add)`."""
+        return self.store.sync(progress=progress)
 
-    def rebuild(self) -> dict[str, SyncResult]:
+    def rebuild(self, progress: Callable[[int, int | None], None] | None = None) -> dict[str, SyncResult]:
         """Complete every pending rebuild now (definitions changed while no server was running)."""
-        return self.store.rebuild_all()
+        return self.store.rebuild_all(progress=progress)
+
+    def rebuilds_pending(self) -> bool:
+        return any(idx.pending is not None for idx in self.store.all())
 
     def verify(self, repair: bool = True) -> dict[str, VerifyReport]:
         return self.store.verify(repair=repair)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -69,16 +68,10 @@ def _indexers(svc: SearchService) -> list[dict[str, Any]]:
 
 
 def _forwarder(cfg: ForwardConfig) -> dict[str, Any]:
-    configured = [s.name for s in cfg.sinks]
-    if not (Path(cfg.state_dir) / "state.sqlite").exists():
-        # forward_status would create the state folder; a server must not
-        return {"configured_sinks": configured, "state": None, "cursor": None, "sinks": {}}
     try:
-        out = forward_status(cfg)
+        return forward_status(cfg).to_dict()  # reads only: never creates the state folder
     except HuntvaultError as exc:
-        return {"configured_sinks": configured, "error": str(exc), "sinks": {}}
-    out["configured_sinks"] = configured
-    return out
+        return {"configured_sinks": [s.name for s in cfg.sinks], "error": str(exc), "sinks": {}}
 
 
 @router.get("/api/status")

@@ -26,6 +26,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "hunt": ("Hunting", "hunt.js"),
     "status": ("Status", "status.js"),
     "alerts": ("Alerts", "alerts.js"),
+    "rules": ("Rules", "rules.js"),
 }
 
 router = APIRouter()
@@ -84,19 +85,22 @@ async def health() -> Health:
 
 
 class Session(BaseModel):
-    """What the UI asks first: whether a key is needed, the caller's role, the index names."""
+    """What the UI asks first: whether a key is needed, the caller's role, the index names and their tables."""
 
     auth: bool
     role: str
     indexes: list[str]
+    tables: dict[str, str]  # index name -> table name (the alias the search API accepts)
 
 
 @router.get("/api/session")
 @access(Access.QUERY)
 def session(ctx: Context, caller: CallerDep) -> Session:
-    """Whether a key is needed, the caller's role and the index names (401/403 like every API)."""
+    """Whether a key is needed, the caller's role, the index names and each index's table name (the alias
+    the search API accepts for it), 401/403 like every API."""
     role = "admin" if caller.role is Role.ADMIN else "query"
-    return Session(auth=not ctx.keys.no_auth, role=role, indexes=ctx.search.index_names())
+    tables = ctx.search.index_tables()
+    return Session(auth=not ctx.keys.no_auth, role=role, indexes=sorted(tables), tables=tables)
 
 
 def static_mount() -> Mount:

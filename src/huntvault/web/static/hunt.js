@@ -254,11 +254,15 @@ HV.kql = (() => {
     errBox.textContent = HV.errorText(err);
   }
   // links like /ui/hunt#q=<query>&run=1 (the demo prints them) open with that query, and run it
-  const linked = new URLSearchParams(location.hash.slice(1));
-  if (linked.get("q")) {
-    setQuery(linked.get("q"));
-    window.history.replaceState(null, "", location.pathname);
-    if (linked.get("run") === "1") await run();
+  async function openHash() {
+    const linked = new URLSearchParams(location.hash.slice(1));
+    if (linked.get("q")) {
+      setQuery(linked.get("q"));
+      window.history.replaceState(null, "", location.pathname);
+      if (linked.get("run") === "1") await run();
+    }
   }
+  window.addEventListener("hashchange", () => openHash());  // a link followed from this very page
+  await openHash();
   document.body.dataset.ready = "true";
 })();

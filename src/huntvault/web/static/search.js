@@ -5,6 +5,7 @@
   const { el } = HV;
   const API_VERSION = "2024-07-01";
   const DEFAULT_TOP = 50;
+  let written = "";  // the last hash run() wrote itself (a hashchange to it is not a new link)
   const picker = document.getElementById("index-picker");
   const box = document.getElementById("query-string");
   const form = document.getElementById("search-form");
@@ -133,7 +134,8 @@
     const params = new URLSearchParams();
     for (const [k, v] of pairs) params.append(k, v);
     params.set("api-version", API_VERSION);
-    location.hash = new URLSearchParams({ index, q: box.value }).toString();
+    written = new URLSearchParams({ index, q: box.value }).toString();
+    location.hash = written;
     errBox.textContent = "";
     countBox.textContent = "Searching…";
     try {
@@ -161,18 +163,47 @@
   form.addEventListener("submit", (e) => { e.preventDefault(); run(); });
   picker.addEventListener("change", () => run());
 
+  // An index is named by its own name or, as the search API accepts, by its table's name in any case.
+  function resolveIndex(name, indexes, tables) {
+    if (indexes.includes(name)) return name;
+    const low = name.toLowerCase();
+    return indexes.find((n) => (tables[n] || "").toLowerCase() === low || n.toLowerCase() === low);
+  }
+
   const sess = await HV.ready();
   const indexes = sess.indexes || [];
-  for (const name of indexes) picker.append(el("option", { value: name }, name));
-  if (!indexes.length) picker.append(el("option", { value: "" }, "(no index yet)"));
-  const hash = new URLSearchParams(location.hash.slice(1));
-  if (hash.get("index") && indexes.includes(hash.get("index"))) picker.value = hash.get("index");
-  else {
-    const dpe = indexes.find((n) => n.endsWith("deviceprocessevents"));
-    if (dpe) picker.value = dpe;
+  const tables = sess.tables || {};
+  for (const name of indexes) {
+    picker.append(el("option", { value: name, title: name }, tables[name] || name));
   }
-  box.value = hash.get("q") ??
-    "search=*&$select=properties/Timestamp,properties/DeviceName,properties/FileName,properties/ProcessCommandLine&facet=properties/DeviceName";
-  if (picker.value) await run();
+  if (!indexes.length) picker.append(el("option", { value: "" }, "(no index yet)"));
+
+  // #index=<index or table>&q=<query string>: what links (the demo's too) open; followed on every change
+  async function openHash() {
+    const hash = new URLSearchParams(location.hash.slice(1));
+    const asked = hash.get("index");
+    const found = asked ? resolveIndex(asked, indexes, tables) : undefined;
+    if (found) picker.value = found;
+    else {
+      const dpe = indexes.find((n) => n.endsWith("deviceprocessevents"));
+      if (dpe) picker.value = dpe;
+    }
+    box.value = hash.get("q") ??
+      "search=*&$select=properties/Timestamp,properties/DeviceName,properties/FileName,properties/ProcessCommandLine&facet=properties/DeviceName";
+    if (asked && !found) {
+      // never search another index than the link names: say so, and wait for a choice
+      HV.clear(tableBox);
+      HV.clear(facetsBox);
+      HV.clear(pagerBox);
+      countBox.textContent = "";
+      jsonBox.textContent = "";
+      errBox.textContent = `No index or table named "${asked}". Pick one from the Index list.`;
+      picker.value = "";
+    } else if (picker.value) await run();
+  }
+  window.addEventListener("hashchange", () => {
+    if (location.hash.slice(1) !== written) openHash();
+  });
+  await openHash();
   document.body.dataset.ready = "true";
 })();

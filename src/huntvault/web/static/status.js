@@ -12,10 +12,20 @@
   function badge(text, kind) { return el("span", { class: `badge ${kind || ""}` }, text); }
 
   function sinkHealth(s) {
+    const h = s.health || {};
+    if (h.state === "paused") return badge(`paused: fix ${h.setting} · ${s.pending} queued`, "bad");
+    if (h.state === "down") return badge(`down, retrying · ${s.pending} queued`, "warn");
     if (s.dead_letter_files > 0) return badge(`${s.dead_letter_files} dead-letter file(s)`, "bad");
     if (s.pending > 0) return badge(`${s.pending} queued`, "warn");
     if (s.sent > 0) return badge("healthy", "ok");
     return badge("idle", "");
+  }
+
+  function apiHealth(h) {
+    if (h.state === "paused") return badge(`paused: fix ${h.setting}: ${h.error}`, "bad");
+    if (h.state === "down") return badge(`down since ${HV.fmtTime(h.since)}, retrying: ${h.error}`, "warn");
+    if (h.state === "ok") return badge("ok", "ok");
+    return badge("not tried yet", "");
   }
 
   function renderArchive(a) {
@@ -73,7 +83,9 @@
     box.append(el("dl", { class: "facts" },
       el("dt", {}, "Cursor (lastUpdateTime)"), el("dd", { id: "forward-cursor" }, HV.fmtTime(f.cursor) || "not set"),
       el("dt", {}, "Defender API calls"), el("dd", {}, HV.fmtNum(f.api_calls)),
-      el("dt", {}, "Alert versions polled"), el("dd", {}, HV.fmtNum(f.alert_versions_polled))));
+      el("dt", {}, "Alert versions polled"), el("dd", {}, HV.fmtNum(f.alert_versions_polled)),
+      el("dt", {}, "Forwarder process"), el("dd", {}, f.running ? "running" : "not running"),
+      el("dt", {}, "Defender API"), el("dd", { id: "forward-defender" }, apiHealth(f.defender || {}))));
     const rows = Object.entries(f.sinks || {}).map(([name, s]) => Object.assign({ name }, s));
     box.append(HV.table([
       { key: "name", label: "Sink" },
@@ -83,6 +95,7 @@
       { key: "dead_lettered", label: "Dead-lettered", class: "num", fmt: HV.fmtNum },
       { key: "replayed", label: "Replayed", class: "num", fmt: HV.fmtNum },
       { key: "dead_letter_files", label: "Dead-letter files", class: "num", fmt: HV.fmtNum },
+      { key: "error", label: "Last error", class: "wrap", fmt: (v, r) => (r.health && r.health.error) || "" },
     ], rows, { label: "Sinks", empty: "No sink has delivered yet." }));
   }
 
@@ -134,7 +147,8 @@
     const failing = idx.filter((i) => i.last_status && i.last_status !== "success" && i.last_status !== "inProgress").length;
     const f = d.forwarder || {};
     const sinks = Object.values(f.sinks || {});
-    const badSinks = sinks.filter((s) => s.dead_letter_files > 0 || s.pending > 0).length;
+    const badSinks = sinks.filter((s) => s.dead_letter_files > 0 || s.pending > 0 || (s.health && s.health.state !== "ok" && s.health.state !== "unknown")).length
+      + (f.defender && (f.defender.state === "down" || f.defender.state === "paused") ? 1 : 0);
     box.append(
       card("#h-tables", "Archive", a.error ? "—" : `${HV.fmtNum(a.total_rows)} rows`, a.error ? a.error : `${(a.tables || []).length} tables · ${HV.fmtBytes(a.total_bytes)}`, a.error ? "bad" : ""),
       card("#h-sources", "Ingestion", srcs.length ? `${srcs.length} source${srcs.length > 1 ? "s" : ""}` : "none",
@@ -142,7 +156,7 @@
       card("#h-quarantine", "Quarantine", HV.fmtNum(a.quarantined || 0), "malformed lines kept", a.quarantined ? "warn" : "ok"),
       card("#h-indexers", "Indexers", `${idx.length}`, failing ? `${failing} failing` : "all up to date", failing ? "bad" : "ok"),
       card("#h-forwarder", "Forwarder", f.state ? `${sinks.length} sink${sinks.length === 1 ? "" : "s"}` : "not run",
-        f.state ? (badSinks ? `${badSinks} sink(s) need attention` : `cursor ${HV.fmtTime(f.cursor).slice(0, 16)}`) : "", f.state ? (badSinks ? "warn" : "ok") : ""));
+        f.state ? (badSinks ? `${badSinks} part(s) need attention` : `cursor ${HV.fmtTime(f.cursor).slice(0, 16)}`) : "", f.state ? (badSinks ? "warn" : "ok") : ""));
   }
 
   async function load() {

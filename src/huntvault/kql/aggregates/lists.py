@@ -1,0 +1,74 @@
+"""Aggregates that build dynamic values: make_list, make_set (+ _if, legacy spellings), make_bag."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from huntvault.kql import ast as A
+from huntvault.kql.ir import AggLowering, Aggregate, Compiler
+from huntvault.kql.values import T, as_bool, call, dtype, to_dynamic
+
+JSON = dtype("JSON")
+JSON_LIST = dtype("JSON[]")
+
+
+def _json_text(text: str) -> exp.Expression:
+    return exp.Cast(this=exp.Literal.string(text), to=JSON.copy())
+
+
+def make_list(distinct: bool, conditional: bool) -> AggLowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        v = args[0]
+        item = to_dynamic(v).sql
+        limit = None
+        cond = None
+        if conditional:
+            cond = args[1]
+            if len(args) > 2:
+                limit = args[2]
+        elif len(args) > 1:
+            limit = args[1]
+        values = call("list", exp.Distinct(expressions=[item]) if distinct else item)
+        # nulls are ignored, as in Kusto
+        where: exp.Expression = exp.Not(this=exp.Is(this=v.sql, expression=exp.Null()))
+        if cond is not None:
+            where = exp.And(this=where, expression=exp.Paren(this=as_bool(cond)))
+        agg: exp.Expression = exp.Filter(this=values, expression=exp.Where(this=where))
+        if limit is not None:
+            agg = call("list_slice", agg, exp.Literal.number(1), limit.sql)
+        out = exp.Cast(this=exp.Cast(this=agg, to=JSON_LIST.copy()), to=JSON.copy())
+        return T(exp.Coalesce(this=out, expressions=[_json_text("[]")]), "dynamic")
+
+    return lower
+
+
+def a_make_bag(c: Compiler, args: list[T], node: A.Call) -> T:
+    """The group's property bags merged into one (later keys win)."""
+    v = args[0]
+    lam = exp.Lambda(
+        this=call("json_merge_patch", exp.column("acc"), exp.column("x")),
+        expressions=[exp.to_identifier("acc"), exp.to_identifier("x")],
+    )
+    objects = exp.Filter(
+        this=call("list", v.sql),
+        expression=exp.Where(
+            this=exp.EQ(this=call("json_type", v.sql), expression=exp.Literal.string("OBJECT"))
+        ),
+    )
+    red = call("list_reduce", call("list_prepend", _json_text("{}"), objects), lam)
+    return T(exp.Coalesce(this=red, expressions=[_json_text("{}")]), "dynamic")
+
+
+AGGREGATES: dict[str, Aggregate] = {
+    "make_set": Aggregate(make_list(True, False), "set_", empty="[]", arity=(1, 2), returns="dynamic"),
+    "makeset": Aggregate(make_list(True, False), "set_", empty="[]", arity=(1, 2), returns="dynamic"),
+    "make_set_if": Aggregate(make_list(True, True), "set_", empty="[]", arity=(2, 3), returns="dynamic"),
+    "make_list": Aggregate(make_list(False, False), "list_", empty="[]", arity=(1, 2), returns="dynamic"),
+    "makelist": Aggregate(make_list(False, False), "list_", empty="[]", arity=(1, 2), returns="dynamic"),
+    "make_list_if": Aggregate(make_list(False, True), "list_", empty="[]", arity=(2, 3), returns="dynamic"),
+    "make_list_with_nulls": Aggregate(
+        make_list(False, False), "list_", empty="[]", arity=(1, 2), returns="dynamic"
+    ),
+    "make_bag": Aggregate(a_make_bag, "bag_", empty="{}", arity=(1, 2), returns="dynamic"),
+    "make_bag_if": Aggregate(a_make_bag, "bag_", empty="{}", arity=(2, 3), returns="dynamic"),
+}

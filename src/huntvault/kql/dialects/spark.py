@@ -1,0 +1,407 @@
+"""Spark SQL: the primitives whose shape differs, and the per-node transforms from DuckDB-flavoured trees.
+
+Lowering builds DuckDB-flavoured sqlglot trees. Typed nodes (RegexpLike, ArrayContains, Transform...)
+need nothing: sqlglot's Spark generator spells them. What it cannot know is in two tables, applied
+while the SQL text is generated (each node once, children first through the generator's recursion):
+`SPARK_TRANSFORMS` (typed node class -> SQL) and `SPARK_FUNCTIONS` (DuckDB function name -> SQL).
+A transform that builds a new tree wraps Spark's own functions in `native()` so they are printed as
+they are and never transformed again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlglot import exp
+from sqlglot.dialects.spark import Spark
+from sqlglot.generators.spark import SparkGenerator
+
+from huntvault.errors import KqlUnsupportedError
+from huntvault.kql.dialects.base import JSON_PATH, Dialect
+from huntvault.kql.values import call, dtype
+
+Gen = SparkGenerator
+#: typed node -> its Spark SQL
+NodeSQL = Callable[..., str]
+#: DuckDB function call (by lower-case name) -> its Spark SQL
+CallSQL = Callable[[Gen, list[exp.Expression]], str]
+
+
+class Native(exp.Anonymous):
+    """A call to a Spark function, printed as is (never looked up in SPARK_FUNCTIONS)."""
+
+
+def native(name: str, *args: exp.Expression) -> exp.Expression:
+    return Native(this=name, expressions=list(args))
+
+
+def grouped(e: exp.Expression) -> exp.Expression:
+    """`e` in parentheses when it is an operator: trees built while generating are not parenthesised
+    by the pre-pass (`parenthesise`), so an operand that is itself an operation gets them here."""
+    return (
+        exp.Paren(this=e) if isinstance(e, (exp.Binary, exp.Not, exp.Neg, exp.Between, exp.In, exp.Is)) else e
+    )
+
+
+def S(text: str) -> exp.Literal:
+    return exp.Literal.string(text)
+
+
+def N(value: int) -> exp.Expression:
+    return exp.Literal.number(value)
+
+
+# ------------------------------------------------------------------ helpers shared by the tables
+
+
+def spark_path(path: str) -> str:
+    """A DuckDB JSON path ('$."a b"[0]') in Spark's get_json_object form ("$['a b'][0]")."""
+    if "[#-" in path:
+        raise KqlUnsupportedError("negative array indexes (x[-1]) are not supported on the Spark engine")
+    return re.sub(r'\."((?:[^"\\]|\\.)*)"', lambda m: "['" + m.group(1).replace("'", "\\'") + "']", path)
+
+
+def json_text(value: exp.Expression) -> exp.Expression:
+    """JSON text of any value: Spark's to_json takes only arrays, maps and structs, so the value is
+    wrapped in a one-element array and the brackets are cut off."""
+    wrapped = native("to_json", native("array", value))
+    return native("substr", wrapped, N(2), exp.Sub(this=native("length", wrapped.copy()), expression=N(2)))
+
+
+def unquote_json(value: exp.Expression) -> exp.Expression:
+    """A JSON value's text with a JSON string unquoted (DuckDB's `json_extract_string(x, '$')`)."""
+    quoted = native("startswith", value, S('"'))
+    wrapped = exp.DPipe(this=exp.DPipe(this=S('{"v":'), expression=grouped(value.copy())), expression=S("}"))
+    unquoted = native("get_json_object", wrapped, S("$.v"))
+    return exp.Case(ifs=[exp.If(this=quoted, true=unquoted)], default=value.copy())
+
+
+#: strftime codes -> Java DateTimeFormatter letters (Spark's date_format)
+_JAVA_CODES = {"Y": "yyyy", "m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss", "f": "SSSSSS"}
+
+
+def java_pattern(fmt: str) -> str:
+    """A strftime format as a Java pattern: codes translated, every other letter quoted (`T` is text)."""
+    out: list[str] = []
+    i = 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%" and i + 1 < len(fmt) and fmt[i + 1] in _JAVA_CODES:
+            out.append(_JAVA_CODES[fmt[i + 1]])
+            i += 2
+            continue
+        if ch.isalpha():
+            j = i
+            while j < len(fmt) and fmt[j].isalpha():
+                j += 1
+            out.append(f"'{fmt[i:j]}'")
+            i = j
+            continue
+        out.append("''" if ch == "'" else ch)
+        i += 1
+    return "".join(out)
+
+
+def date_format(ts: exp.Expression, fmt: str) -> exp.Expression:
+    """strftime(ts, fmt) in Spark: date_format with the Java pattern."""
+    return native("date_format", ts, S(java_pattern(fmt)))
+
+
+def _json_access(gen: Gen, base: exp.Expression, path: exp.Expression) -> str:
+    """json_extract / json_extract_string / a JSON_PATH marker: get_json_object; `$` alone unquotes."""
+    text = path.this if isinstance(path, exp.Literal) and path.is_string else None
+    if isinstance(path, exp.JSONPath):
+        text = path.sql(dialect="duckdb")[1:-1]
+    if text == "$":
+        return gen.sql(unquote_json(base))
+    if text is not None:
+        return gen.sql(native("get_json_object", base, S(spark_path(text))))
+    return gen.sql(native("get_json_object", base, path))
+
+
+# ------------------------------------------------------------------ typed nodes
+
+
+def _json_extract(gen: Gen, node: exp.Expression) -> str:
+    return _json_access(gen, node.this, node.expression)
+
+
+def _time_to_str(gen: Gen, node: exp.Expression) -> str:
+    fmt = node.args.get("format")
+    if isinstance(fmt, exp.Literal):  # sqlglot's own mapping leaves literal letters such as `T` unquoted
+        return gen.sql(date_format(node.this, fmt.this))
+    return gen.func("date_format", node.this, fmt)
+
+
+def _is_json(to: exp.DataType) -> bool:
+    return to.is_type(exp.DataType.Type.JSON)
+
+
+def _cast(gen: Gen, node: exp.Expression) -> str:
+    assert isinstance(node, exp.Cast)
+    inner = node.this
+    if (
+        _is_json(node.to)
+        and isinstance(inner, exp.Cast)
+        and inner.to.is_type(exp.DataType.Type.ARRAY)
+        and isinstance(inner.this, (exp.Filter, exp.Anonymous))
+    ):
+        # a list of JSON texts (make_list, make_set) as one JSON array: Spark joins the texts
+        items = native("array_join", inner.this, S(","))
+        return gen.sql(native("concat", S("["), items, S("]")))
+    if node.to.is_type(exp.DataType.Type.ARRAY):
+        return gen.sql(native("from_json", inner, S("array<string>")))
+    if _is_json(node.to):  # dynamic values are JSON text in Spark
+        return gen.sql(node.__class__(this=inner, to=dtype("STRING")))
+    inherited = SparkGenerator.TRANSFORMS.get(type(node))
+    if inherited is not None:
+        return str(inherited(gen, node))
+    return gen.trycast_sql(node) if isinstance(node, exp.TryCast) else gen.cast_sql(node)
+
+
+#: typed sqlglot node -> Spark SQL, where sqlglot's own Spark spelling is not what the lowering means
+SPARK_TRANSFORMS: dict[type[exp.Expr], NodeSQL] = {
+    exp.JSONExtract: _json_extract,
+    exp.JSONExtractScalar: _json_extract,
+    exp.TimeToStr: _time_to_str,
+    exp.Cast: _cast,
+    exp.TryCast: _cast,
+}
+
+
+# ------------------------------------------------------------------ DuckDB functions by name
+
+
+def rename(name: str) -> CallSQL:
+    return lambda gen, args: gen.sql(native(name, *args))
+
+
+def _struct_pack(gen: Gen, args: list[exp.Expression]) -> str:
+    pairs: list[exp.Expression] = []
+    for prop in args:
+        pairs += [S(prop.this.name), prop.expression]
+    return gen.sql(native("named_struct", *pairs))
+
+
+def _to_json(gen: Gen, args: list[exp.Expression]) -> str:
+    """DuckDB's to_json(x) for any x (make_list of numbers, series UDF arguments...)."""
+    return gen.sql(json_text(args[0]))
+
+
+def _sequence(gen: Gen, args: list[exp.Expression]) -> str:
+    """DuckDB's range list (`range(stop)`, `range(start, stop[, step])`) stops before `stop` and is empty
+    when it cannot reach it; Spark's sequence includes `stop` and fails on an empty range."""
+    start, stop = (N(0), args[0]) if len(args) == 1 else (args[0], args[1])
+    step = args[2] if len(args) > 2 else N(1)
+    start, stop, step = grouped(start), grouped(stop), grouped(step)
+    last = exp.Sub(this=stop, expression=exp.Cast(this=native("signum", step), to=dtype("BIGINT")))
+    empty = exp.Or(
+        this=exp.Paren(
+            this=exp.And(
+                this=exp.GT(this=step, expression=N(0)), expression=exp.GTE(this=start, expression=stop)
+            )
+        ),
+        expression=exp.Paren(
+            this=exp.And(
+                this=exp.LT(this=step.copy(), expression=N(0)),
+                expression=exp.LTE(this=start.copy(), expression=stop.copy()),
+            )
+        ),
+    )
+    return gen.sql(
+        native("if", exp.Paren(this=empty), native("array"), native("sequence", start, last, step))
+    )
+
+
+def _json_array(gen: Gen, args: list[exp.Expression]) -> str:
+    """A JSON array of JSON texts (the series UDF's arguments): Spark has no json_array."""
+    texts = [native("coalesce", exp.Cast(this=a, to=dtype("STRING")), S("null")) for a in args]
+    return gen.sql(native("concat", S("["), native("concat_ws", S(","), *texts), S("]")))
+
+
+def _list_slice(gen: Gen, args: list[exp.Expression]) -> str:
+    length = exp.Add(this=exp.Sub(this=grouped(args[2]), expression=grouped(args[1])), expression=N(1))
+    return gen.sql(native("slice", args[0], args[1], length))
+
+
+def _strftime(gen: Gen, args: list[exp.Expression]) -> str:
+    if len(args) == 2 and isinstance(args[1], exp.Literal) and args[1].is_string:
+        return gen.sql(date_format(args[0], args[1].this))
+    return gen.sql(native("date_format", *args))
+
+
+def _trunc(gen: Gen, args: list[exp.Expression]) -> str:
+    if len(args) == 1:
+        return gen.sql(exp.Cast(this=args[0], to=dtype("BIGINT")))
+    return gen.sql(native("trunc", *args))
+
+
+def _json_extract_call(gen: Gen, args: list[exp.Expression]) -> str:
+    if len(args) != 2:
+        return gen.sql(native("get_json_object", *args))
+    return _json_access(gen, args[0], args[1])
+
+
+def _json_path_marker(gen: Gen, args: list[exp.Expression]) -> str:
+    return _json_access(gen, args[0], args[1])
+
+
+def _no_micro_interval(gen: Gen, args: list[exp.Expression]) -> str:
+    raise KqlUnsupportedError("to_microseconds has no Spark spelling (add_micros is used there)")
+
+
+#: DuckDB function (lower-case name) -> Spark SQL; names not listed print as they are
+SPARK_FUNCTIONS: dict[str, CallSQL] = {
+    JSON_PATH: _json_path_marker,
+    "json_extract": _json_extract_call,
+    "json_extract_string": _json_extract_call,
+    "struct_pack": _struct_pack,
+    "trunc": _trunc,
+    "to_json": _to_json,
+    "strftime": _strftime,
+    "range": _sequence,
+    "json_array": _json_array,
+    "list": rename("collect_list"),
+    "list_position": rename("array_position"),
+    "list_slice": _list_slice,
+    "arbitrary": rename("any_value"),
+    "epoch_us": rename("unix_micros"),
+    "make_timestamptz": rename("timestamp_micros"),
+    "printf": rename("format_string"),
+    "to_microseconds": _no_micro_interval,
+}
+
+
+def _native(gen: Gen, node: exp.Expression) -> str:
+    return gen.func(node.name, *node.expressions)
+
+
+class HuntSparkGenerator(SparkGenerator):
+    """sqlglot's Spark generator plus huntvault's transform tables."""
+
+    TRANSFORMS = {**SparkGenerator.TRANSFORMS, **SPARK_TRANSFORMS, Native: _native}
+
+    def anonymous_sql(self, expression: exp.Anonymous) -> str:
+        if not isinstance(expression, Native):
+            rule = SPARK_FUNCTIONS.get(expression.name.lower())
+            if rule is not None:
+                return rule(self, list(expression.expressions))
+        return super().anonymous_sql(expression)
+
+
+class HuntSpark(Spark):
+    """sqlglot's Spark dialect plus huntvault's transform tables."""
+
+    Generator = HuntSparkGenerator
+
+
+class SparkDialect(Dialect):
+    """Spark SQL: Java regex is close to RE2 for hunting patterns; JSON goes through get_json_object."""
+
+    name = "spark"
+    sql_dialect = HuntSpark
+
+    def json_list_in_order(
+        self, raw: exp.Expression, as_json: exp.Expression, order: exp.Expression
+    ) -> exp.Expression:
+        # Spark has no ordered aggregate: collect (order, value) pairs, sort them, keep the values
+        pairs = native("collect_list", native("named_struct", S("o"), order, S("v"), raw))
+        s = exp.to_identifier("__s")
+        values = native(
+            "transform",
+            native("array_sort", pairs),
+            exp.Lambda(
+                this=exp.Dot(this=exp.column(s.copy()), expression=exp.to_identifier("v")), expressions=[s]
+            ),
+        )
+        return json_text(values)
+
+    def integers(
+        self, start: exp.Expression, stop: exp.Expression, step: exp.Expression | None = None
+    ) -> exp.Expression:
+        alias = exp.TableAlias(this=exp.to_identifier("r"), columns=[exp.to_identifier("i")])
+        args = [start, stop] if step is None else [start, stop, step]
+        return exp.Unnest(expressions=[call("range", *args)], alias=alias)
+
+    def substring_test(self, kind: str, hay: exp.Expression, needle: exp.Expression) -> exp.Expression:
+        names = {"contains": "contains", "startswith": "startswith", "endswith": "endswith"}
+        return native(names[kind], hay, needle)
+
+    def regex_match(self, value: exp.Expression, pattern: exp.Expression) -> exp.Expression:
+        return exp.RegexpLike(this=value, expression=pattern)
+
+    def regex_escape(self, value: exp.Expression) -> exp.Expression:
+        return exp.DPipe(this=exp.DPipe(this=S("\\Q"), expression=value), expression=S("\\E"))
+
+    def regex_replace(
+        self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression
+    ) -> exp.Expression:
+        return native("regexp_replace", value, pattern, repl)
+
+    def epoch_us(self, ts: exp.Expression) -> exp.Expression:
+        return native("unix_micros", ts)
+
+    def from_epoch_us(self, micros: exp.Expression) -> exp.Expression:
+        return native("timestamp_micros", exp.Cast(this=micros, to=dtype("BIGINT")))
+
+    def add_micros(self, ts: exp.Expression, micros: exp.Expression) -> exp.Expression:
+        return native(
+            "timestamp_micros",
+            exp.Add(
+                this=native("unix_micros", ts),
+                expression=exp.Cast(this=micros, to=dtype("BIGINT")),
+            ),
+        )
+
+    def json_extract(self, value: exp.Expression, path: exp.Expression) -> exp.Expression:
+        if isinstance(path, exp.Literal):
+            path = S(spark_path(path.this))
+        return native("get_json_object", value, path)
+
+    def json_string(self, value: exp.Expression) -> exp.Expression:
+        return exp.Case(
+            ifs=[
+                exp.If(this=native("startswith", value, S('"')), true=native("from_json", value, S("string")))
+            ],
+            default=value,
+        )
+
+    def try_json(self, text: exp.Expression) -> exp.Expression:
+        return text
+
+    def json_array_length(self, value: exp.Expression) -> exp.Expression:
+        return native("json_array_length", value)
+
+    def json_type(self, value: exp.Expression) -> exp.Expression:
+        first = native("substr", native("ltrim", value), N(1), N(1))
+        return exp.Case(
+            ifs=[
+                exp.If(this=exp.EQ(this=first, expression=S("[")), true=S("ARRAY")),
+                exp.If(this=exp.EQ(this=first.copy(), expression=S("{")), true=S("OBJECT")),
+            ],
+            default=S("VARCHAR"),
+        )
+
+    def json_list(self, value: exp.Expression) -> exp.Expression:
+        return native("from_json", value, S("array<string>"))
+
+    def to_json(self, value: exp.Expression) -> exp.Expression:
+        return json_text(value)
+
+    def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
+        key = json_text(exp.column("k"))
+        value = native("get_json_object", bag.copy(), native("concat", S("$['"), exp.column("k"), S("']")))
+        quoted = json_text(value)
+        if as_array:
+            body = native("concat", S("["), key, S(","), quoted, S("]"))
+        else:
+            body = native("concat", S("{"), key, S(":"), quoted, S("}"))
+        return native(
+            "transform",
+            native("json_object_keys", bag),
+            exp.Lambda(this=body, expressions=[exp.to_identifier("k")]),
+        )
+
+    def strftime(self, ts: exp.Expression, fmt: str) -> exp.Expression:
+        return date_format(ts, fmt)

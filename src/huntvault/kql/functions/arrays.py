@@ -1,0 +1,104 @@
+"""Arrays (dynamic lists): length, pack_array, set operations, index_of, slice, sort, zip, range."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from huntvault.kql import ast as A
+from huntvault.kql.ir import Compiler, Function, Lowering
+from huntvault.kql.lowering.dynamic import json_list, ordered_distinct
+from huntvault.kql.values import N, S, T, call, dtype, fn, literal, to_dynamic
+
+
+def f_array_length(c: Compiler, args: list[T], node: A.Call) -> T:
+    d = c.planner.dialect
+    v = to_dynamic(args[0]) if args[0].type != "string" else T(d.try_json(args[0].sql), "dynamic")
+    return T(exp.Cast(this=d.json_array_length(v.sql), to=dtype("BIGINT")), "long")
+
+
+def f_pack_array(c: Compiler, args: list[T], node: A.Call) -> T:
+    if all(a.is_const and a.type in ("string", "long", "real", "bool", "dynamic", "null") for a in args):
+        return literal(
+            [a.const for a in args], "dynamic"
+        )  # constant-folded: has_any/in can use it at compile time
+    return T(fn("to_json", call("list_value", *[to_dynamic(a).sql for a in args])), "dynamic")
+
+
+def set_fn(kind: str) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        lists = [json_list(c, a) for a in args]
+        out = lists[0]
+        if kind in ("concat", "union"):
+            for other in lists[1:]:
+                out = call("list_concat", out, other)
+        elif kind == "intersect":
+            for other in lists[1:]:
+                lam = exp.Lambda(
+                    this=call("list_contains", other, exp.column("x")), expressions=[exp.to_identifier("x")]
+                )
+                out = call("list_filter", out, lam)
+        else:
+            for other in lists[1:]:
+                lam = exp.Lambda(
+                    this=exp.Not(this=call("list_contains", other, exp.column("x"))),
+                    expressions=[exp.to_identifier("x")],
+                )
+                out = call("list_filter", out, lam)
+        if kind != "concat":
+            out = ordered_distinct(out)
+        return T(fn("to_json", out), "dynamic")
+
+    return lower
+
+
+def f_set_has_element(c: Compiler, args: list[T], node: A.Call) -> T:
+    return T(call("list_contains", json_list(c, args[0]), to_dynamic(args[1]).sql), "bool")
+
+
+def f_array_index_of(c: Compiler, args: list[T], node: A.Call) -> T:
+    position = call("list_position", json_list(c, args[0]), to_dynamic(args[1]).sql)
+    return T(exp.Sub(this=position, expression=N(1)), "long")
+
+
+def f_array_slice(c: Compiler, args: list[T], node: A.Call) -> T:
+    lst = json_list(c, args[0])
+    start = exp.Add(this=args[1].sql, expression=N(1))
+    stop = exp.Add(this=args[2].sql, expression=N(1))
+    return T(fn("to_json", call("list_slice", lst, start, stop)), "dynamic")
+
+
+def f_array_sort(desc: bool) -> Lowering:
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        return T(
+            fn("to_json", call("list_sort", json_list(c, args[0]), S("DESC" if desc else "ASC"))), "dynamic"
+        )
+
+    return lower
+
+
+def f_zip(c: Compiler, args: list[T], node: A.Call) -> T:
+    return T(fn("to_json", call("list_zip", *(json_list(c, a) for a in args))), "dynamic")
+
+
+def f_range(c: Compiler, args: list[T], node: A.Call) -> T:
+    step = args[2].sql if len(args) > 2 else N(1)
+    stop = exp.Add(this=args[1].sql, expression=step)
+    return T(fn("to_json", call("range", args[0].sql, stop, step)), "dynamic")
+
+
+FUNCTIONS: dict[str, Function] = {
+    "array_length": Function(f_array_length, (1, 1), "long"),
+    "arraylength": Function(f_array_length, (1, 1), "long"),
+    "pack_array": Function(f_pack_array, (0, None), "dynamic"),
+    "set_union": Function(set_fn("union"), (1, 64), "dynamic"),
+    "set_intersect": Function(set_fn("intersect"), (1, 64), "dynamic"),
+    "set_difference": Function(set_fn("difference"), (1, 64), "dynamic"),
+    "array_concat": Function(set_fn("concat"), (1, 64), "dynamic"),
+    "set_has_element": Function(f_set_has_element, (2, 2), "bool"),
+    "array_index_of": Function(f_array_index_of, (2, 2), "long"),
+    "array_slice": Function(f_array_slice, (3, 3), "dynamic"),
+    "array_sort_asc": Function(f_array_sort(False), (1, 1), "dynamic"),
+    "array_sort_desc": Function(f_array_sort(True), (1, 1), "dynamic"),
+    "zip": Function(f_zip, (1, None), "dynamic"),
+    "range": Function(f_range, (2, 3), "dynamic"),
+}

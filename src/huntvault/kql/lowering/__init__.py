@@ -1,0 +1,1 @@
+"""Building blocks shared by the tables: type coercion, term matching, dynamic values, tabular helpers."""

@@ -1,0 +1,297 @@
+"""Tabular building blocks shared by operators and sources: naming, assignments, unions, search predicates."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Mapping
+
+from sqlglot import exp
+
+from huntvault.errors import KqlError, KqlSemanticError
+from huntvault.kql import ast as A
+from huntvault.kql.ir import Env, Planner, Rel, Scope
+from huntvault.kql.lowering.terms import term_match
+from huntvault.kql.values import T, alias, col, null_of, to_string
+
+# ---------------------------------------------------------------- names
+
+
+def unique(name: str, taken: set[str]) -> str:
+    """`name`, or `name1`, `name2`... when taken (Kusto's rule for colliding result columns)."""
+    if name not in taken:
+        return name
+    i = 1
+    while f"{name}{i}" in taken:
+        i += 1
+    return f"{name}{i}"
+
+
+def matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pat) for pat in patterns)
+
+
+def derived_name(p: Planner, node: A.Node, v: T) -> str | None:
+    """The column name Kusto derives from an expression (`x`, `x_y` for `x.y`, a conversion's argument)."""
+    if isinstance(node, A.Name):
+        return node.name
+    if isinstance(node, (A.Member, A.Index)):
+        return v.name
+    if isinstance(node, A.Call):
+        fn = p.function(node.name.lower())
+        if fn is not None and fn.keeps_name:
+            return v.name  # `project tostring(x.y)` is named x_y, as in Kusto
+    return None
+
+
+def first_column_name(node: A.Node) -> str | None:
+    """`summarize by bin(Timestamp, 1h)` / `by format_datetime(Timestamp, ..)` are named after their column."""
+    while isinstance(node, A.Call) and node.args:
+        node = node.args[0]
+    if isinstance(node, A.Name):
+        return node.name
+    return None
+
+
+def aggregate_inside(p: Planner, node: A.Node) -> A.Call | None:
+    """`tostring(makeset(x))` is named like its aggregate (`set_x`)."""
+    while isinstance(node, A.Call):
+        if p.aggregate(node.name.lower()) is not None:
+            return node
+        if not node.args:
+            return None
+        node = node.args[0]
+    return None
+
+
+def default_aggregate_name(p: Planner, node: A.Call, derived: str | None) -> str:
+    """Kusto's default result name of an aggregate call: `count_`, `dcount_X`, `percentile_X_95`."""
+    agg = p.aggregate(node.name.lower())
+    assert agg is not None  # callers pass aggregate calls
+    if not agg.named_by_arg and not (node.name.lower() == "count" and derived):
+        return agg.prefix
+    suffix = derived or ""
+    if node.name.lower() == "percentile" and len(node.args) > 1 and isinstance(node.args[1], A.Literal):
+        suffix += "_" + str(node.args[1].value).replace(".", "_")
+    return agg.prefix + suffix
+
+
+# ---------------------------------------------------------------- values
+
+
+def const_int(p: Planner, node: A.Node, env: Env) -> int:
+    """A constant number argument (take 10, top 5, limit 128)."""
+    v = p.compile(node, Scope({}, env, p))
+    if not v.is_const or not isinstance(v.const, (int, float)) or v.const != v.const:
+        raise p.semantic("expected a constant number", node)
+    if abs(v.const) >= 2**63:
+        raise p.semantic("the number is out of range", node)
+    return int(v.const)
+
+
+def opt_bool(node: A.Node | None) -> bool:
+    if isinstance(node, A.Literal):
+        return bool(node.value)
+    if isinstance(node, A.Name):
+        return node.name.lower() == "true"
+    return False
+
+
+def opt_name(node: A.Node | None) -> str | None:
+    if isinstance(node, A.Name):
+        return node.name
+    if isinstance(node, A.Literal) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+class Overlay(Mapping[str, T]):
+    """Columns assigned so far over the relation's columns (the assigned ones win)."""
+
+    def __init__(self, top: dict[str, T], base: Mapping[str, T]) -> None:
+        self.top = top
+        self.base = base
+
+    def __getitem__(self, name: str) -> T:
+        return self.top[name] if name in self.top else self.base[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.top or name in self.base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.top
+        yield from (n for n in self.base if n not in self.top)
+
+    def __len__(self) -> int:
+        return len(self.top) + sum(1 for n in self.base if n not in self.top)
+
+
+def assignments(p: Planner, rel: Rel, items: list[A.Assign], scope: Scope, keep: bool) -> list[tuple[str, T]]:
+    """Compile `name = expr` items in order; later items see earlier ones (inlined)."""
+    out: dict[str, T] = {}
+    counter = 0
+    taken = {n for n, _ in rel.cols} if keep else set()
+    assigned: dict[str, T] = {}
+    cols = Overlay(assigned, scope.cols)  # later items see earlier ones first
+    for item in items:
+        v = p.compile(item.expr, scope)
+        if v.parts is not None:  # a function with several results: one column each, named or Kusto's defaults
+            names = item.names or [n for n, _ in v.parts]
+            for pname, part in zip(names, [t for _, t in v.parts], strict=False):
+                out.pop(pname, None)
+                out[pname] = part
+                assigned[pname] = T(exp.Paren(this=part.sql), part.type)
+            scope = scope.with_cols(cols)
+            continue
+        if item.names and len(item.names) > 1:
+            raise p.semantic("a tuple assignment is only valid with arg_max/arg_min in summarize", item)
+        name = item.names[0] if item.names else derived_name(p, item.expr, v)
+        if name is None:
+            counter += 1
+            name = f"Column{counter}"
+            while name in taken or name in out:
+                counter += 1
+                name = f"Column{counter}"
+        if v.type == "null":
+            v = null_of("string")
+        out.pop(name, None)
+        out[name] = v
+        assigned[name] = T(exp.Paren(this=v.sql), v.type, v.const)
+        scope = scope.with_cols(cols)  # one dict grows: a scope is only used before the next item
+    return list(out.items())
+
+
+def sort_keys(p: Planner, rel: Rel, keys: list[A.SortKey], env: Env) -> list[exp.Ordered]:
+    """ORDER BY items of sort/top: dynamic keys compare as text; nulls last under desc, first under asc."""
+    scope = p.scope_of(rel, env)
+    out = []
+    for k in keys:
+        v = p.compile(k.expr, scope)
+        sql = to_string(v).sql if v.type == "dynamic" else v.sql
+        nulls_first = k.nulls_first if k.nulls_first is not None else not k.desc
+        out.append(exp.Ordered(this=sql, desc=k.desc, nulls_first=nulls_first))
+    return out
+
+
+# ---------------------------------------------------------------- unions
+
+
+def expand_tables(p: Planner, tables: list[A.Node], fuzzy: bool, env: Env) -> list[tuple[str, A.Node]]:
+    """The tables a union names: wildcards against the catalog, unknown names dropped when fuzzy."""
+    out: list[tuple[str, A.Node]] = []
+    for t in tables:
+        if isinstance(t, A.Name) and "*" in t.name:
+            for name in p.catalog.table_names():
+                if fnmatch.fnmatchcase(name, t.name):
+                    out.append((name, A.Name(name, pos=t.pos)))
+            continue
+        if fuzzy and isinstance(t, A.Name) and t.name not in env and not p.is_tabular(t):
+            continue
+        label = t.name if isinstance(t, A.Name) else "union_arg" + str(len(out))
+        out.append((label, t))
+    return out
+
+
+def union_of(
+    p: Planner, tables: list[A.Node], options: dict[str, A.Node], env: Env, first: Rel | None, node: A.Node
+) -> Rel:
+    """`union` (source or operator): the relations of every table, columns unioned by name."""
+    fuzzy = opt_bool(options.get("isfuzzy"))
+    kind = opt_name(options.get("kind")) or "outer"
+    source_col = opt_name(options.get("withsource"))
+    rels: list[tuple[str, Rel]] = []
+    if first is not None:
+        rels.append(("", first))
+    for label, t in expand_tables(p, tables, fuzzy, env):
+        try:
+            rels.append((label, p.relation(t, env)))
+        except KqlSemanticError:
+            if not fuzzy:
+                raise
+    if not rels:
+        raise p.semantic("union has no tables to read", node)
+    return union_rels(p, rels, kind, source_col)
+
+
+def union_rels(p: Planner, rels: list[tuple[str, Rel]], kind: str, source_col: str | None) -> Rel:
+    """UNION ALL of relations: the column superset in first-seen order (`name_type` when types differ)."""
+    names: list[str] = []
+    types: dict[str, set[str]] = {}
+    for _, r in rels:
+        for n, t in r.cols:
+            if n not in types:
+                names.append(n)
+                types[n] = set()
+            types[n].add(t)
+    if kind == "inner":
+        common = set.intersection(*[{n for n, _ in r.cols} for _, r in rels])
+        names = [n for n in names if n in common]
+    out_cols: list[tuple[str, str, str]] = []  # output name, source name, type
+    for n in names:
+        ts = types[n]
+        if len(ts) == 1:
+            out_cols.append((n, n, next(iter(ts))))
+        else:
+            for t in sorted(ts):
+                out_cols.append((f"{n}_{t}", n, t))
+    selects: list[exp.Select] = []
+    for label, r in rels:
+        rtypes = r.types()
+        proj: list[exp.Expression] = []
+        if source_col:
+            proj.append(alias(exp.Literal.string(label), source_col))
+        for out, src, t in out_cols:
+            if rtypes.get(src) == t:
+                proj.append(alias(col(src), out))
+            else:
+                proj.append(alias(null_of(t).sql, out))
+        selects.append(p.select(r, proj))
+    cols = ([(source_col, "string")] if source_col else []) + [(o, t) for o, _, t in out_cols]
+    return union_all(p, selects, cols)
+
+
+def union_all(p: Planner, selects: list[exp.Select], cols: list[tuple[str, str]]) -> Rel:
+    """Several SELECTs with the same columns as one relation (UNION ALL)."""
+    if len(selects) == 1:
+        return Rel(selects[0], cols)
+    query: exp.Query = selects[0]
+    for s in selects[1:]:
+        query = exp.union(query, s, distinct=False, copy=False)
+    return Rel(
+        exp.select(*[col(n) for n, _ in cols]).from_(query.subquery(p.fresh(), copy=False), copy=False), cols
+    )
+
+
+# ---------------------------------------------------------------- search and find
+
+
+def search_predicate(p: Planner, pred: A.Node, rel: Rel, scope: Scope) -> exp.Expression:
+    """A bare string literal searches every column for the term; anything else is an ordinary predicate."""
+    if isinstance(pred, A.Literal) and isinstance(pred.value, str):
+        needle = T(exp.Literal.string(pred.value), "string", pred.value)
+        ors = [term_match(p.dialect, to_string(T(col(n), t)), needle, "has", False) for n, t in rel.cols]
+        if not ors:
+            return exp.false()
+        out = ors[0]
+        for o in ors[1:]:
+            out = exp.Or(this=out, expression=o)
+        return exp.Paren(this=out)
+    if isinstance(pred, A.Binary) and pred.op in ("and", "or"):
+        a = search_predicate(p, pred.left, rel, scope)
+        b = search_predicate(p, pred.right, rel, scope)
+        return (exp.And if pred.op == "and" else exp.Or)(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+    return p.compile(pred, scope).sql
+
+
+def searchable(p: Planner, rel: Rel, pred: A.Node, env: Env) -> exp.Expression | None:
+    """The search predicate over one table, or None when the table cannot match (it lacks a named column)."""
+    try:
+        return search_predicate(p, pred, rel, p.scope_of(rel, env))
+    except KqlError:
+        return None
+
+
+def search_tables(p: Planner, tables: list[A.Node], env: Env) -> list[tuple[str, A.Node]]:
+    """The tables of find/search: those named (wildcards expanded), or every table with columns."""
+    if tables:
+        return expand_tables(p, tables, True, env)
+    return [(n, A.Name(n)) for n in p.catalog.table_names() if p.catalog.columns(n)]

@@ -1,0 +1,65 @@
+"""Operators that bring in other tables or functions: union, as, invoke, evaluate (plugins)."""
+
+from __future__ import annotations
+
+from huntvault.kql import ast as A
+from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
+from huntvault.kql.lowering.tables import union_of
+from huntvault.kql.syntax import Cursor, Token
+from huntvault.kql.syntax.expressions import call_args, options, union_tables
+
+
+def parse_union(c: Cursor, t: Token) -> A.Node:
+    opts = options(c, {"kind", "withsource", "isfuzzy"})
+    return A.UnionOp(union_tables(c), opts, pos=t.pos)
+
+
+def lower_union(p: Planner, rel: Rel, op: A.UnionOp, env: Env) -> Rel:
+    return union_of(p, op.tables, op.options, env, rel, op)
+
+
+def parse_as(c: Cursor, t: Token) -> A.Node:
+    options(c, {"hint.materialized"})
+    return A.As(c.identifier("a name after as"), pos=t.pos)
+
+
+def lower_as(p: Planner, rel: Rel, op: A.As, env: Env) -> Rel:
+    """The rows pass through; the planner binds the name for the rest of the pipeline."""
+    return rel
+
+
+def parse_invoke(c: Cursor, t: Token) -> A.Node:
+    s = c.tok
+    name = c.identifier("a function name")
+    return A.Invoke(call_args(c, name, s), pos=t.pos)
+
+
+def lower_invoke(p: Planner, rel: Rel, op: A.Invoke, env: Env) -> Rel:
+    b = env.get(op.call.name)
+    if b is None or b.func is None:
+        raise p.semantic(f"invoke: unknown function {op.call.name!r}", op)
+    fenv = p.call_env(op.call.name, b, op.call, p.scope_of(rel, env), implicit=rel)
+    return p.relation(b.func.body, fenv)
+
+
+def parse_evaluate(c: Cursor, t: Token) -> A.Node:
+    opts = options(c, set())
+    s = c.tok
+    name = c.identifier("a plugin name")
+    return A.Evaluate(call_args(c, name, s), opts, pos=t.pos)
+
+
+def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
+    plugin = p.plugin(op.call.name.lower())
+    if plugin is None:
+        raise p.unsupported(f"evaluate {op.call.name}() is not supported", op)
+    lower = plugin.spark if p.dialect.name == "spark" and plugin.spark is not None else plugin.lower
+    return lower(p, rel, op.call, env)
+
+
+OPERATORS: list[Operator] = [
+    operator(A.UnionOp, {"union": parse_union}, lower_union),
+    operator(A.As, {"as": parse_as}, lower_as),
+    operator(A.Invoke, {"invoke": parse_invoke}, lower_invoke),
+    operator(A.Evaluate, {"evaluate": parse_evaluate}, lower_evaluate),
+]

@@ -1,0 +1,1 @@
+"""Tabular sources (datatable, print, range, union, externaldata, find, search) as table entries."""

@@ -1,0 +1,80 @@
+"""Literal texts of the KQL syntax: type names, timespan text (`1.02:03:04`, `1.5h`) and datetime text."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from huntvault.errors import KqlSyntaxError, NormaliseError
+from huntvault.kql.syntax.tokens import TIMESPAN_UNITS
+from huntvault.schema.normalise import parse_datetime
+
+#: type names as written in KQL (legacy and .NET spellings included) -> the engine's type
+TYPE_NAMES: dict[str, str] = {
+    "string": "string",
+    "long": "long",
+    "int": "int",
+    "int32": "int",
+    "int64": "long",
+    "real": "real",
+    "double": "real",
+    "float": "real",
+    "bool": "bool",
+    "boolean": "bool",
+    "datetime": "datetime",
+    "date": "datetime",
+    "timespan": "timespan",
+    "time": "timespan",
+    "dynamic": "dynamic",
+    "guid": "guid",
+    "uniqueid": "guid",
+    "decimal": "decimal",
+}
+
+_TS_CLOCK = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?$", re.ASCII)
+_TS_UNIT = re.compile(r"(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)", re.ASCII)
+_DATETIME_FORMATS = (
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d %b %Y %H:%M:%S",
+    "%a, %d %b %Y %H:%M:%S GMT",
+)
+
+
+def parse_timespan_text(raw: str) -> float:
+    """`1d`, `1.5h`, `10`, `1.02:03:04.5`, `02:03` -> microseconds (KqlSyntaxError without a position)."""
+    text = raw.strip()
+    m = _TS_CLOCK.match(text)
+    if m:
+        sign, days, hours, minutes, seconds, frac = m.groups()
+        whole = ((int(days or 0) * 24 + int(hours)) * 60 + int(minutes)) * 60_000_000 + int(
+            seconds or 0
+        ) * 1_000_000
+        micros = whole + int((frac or "0").ljust(7, "0")) / 10
+        if micros >= 2.0**63:
+            raise KqlSyntaxError(f"timespan literal {raw!r} is out of range")
+        return -micros if sign else float(micros)
+    m2 = _TS_UNIT.fullmatch(text)
+    if m2:
+        unit = m2.group(2).lower() or "d"
+        if unit in TIMESPAN_UNITS:
+            value = float(m2.group(1)) * TIMESPAN_UNITS[unit]
+            if not abs(value) < 2.0**63:
+                raise KqlSyntaxError(f"timespan literal {raw!r} is out of range")
+            return value
+    raise KqlSyntaxError(f"invalid timespan literal {raw!r}")
+
+
+def parse_datetime_text(raw: str) -> datetime:
+    """A datetime literal's text (ISO 8601 and the common variants) as an aware UTC datetime."""
+    try:
+        return parse_datetime(raw)
+    except (NormaliseError, ValueError, OverflowError):
+        pass
+    for fmt in _DATETIME_FORMATS:
+        try:
+            return datetime.strptime(raw.strip(), fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise KqlSyntaxError(f"invalid datetime literal {raw!r}")
