@@ -753,8 +753,13 @@ def serve_cmd(
     if why:  # before the index sync, which can take minutes
         other = free_port_near(server.host, server.port)
         fail(f"port {server.host}:{server.port} is not free ({why}); pick another: --port {other}")
+    from huntvault.search import SearchService
+
     click.echo("bringing the search indexes in step with the archive...")
-    app = create_app(cfg, archive_dir=archive_dir, start_indexer=True)
+    svc = SearchService(cfg, archive_dir, sync_now=False)
+    with bars(ctx).bar("index", "documents") as bar:
+        svc.sync(progress=bar.callback)
+    app = create_app(cfg, archive_dir=archive_dir, service=svc, start_indexer=True)
     base = f"http://{server.host}:{server.port}"
     click.echo(
         f"huntvault on {base} (search API at {base}/indexes, indexes in {cfg.index.path})"
