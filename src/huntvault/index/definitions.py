@@ -35,7 +35,7 @@ HUNTING_RULES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
     (re.compile(pattern), attrs)
     for pattern, attrs in (
         # the PE's own names: a renamed tool (svc.exe that is "Sysinternals PsExec") is found by them
-        (r"VersionInfo(ProductName|OriginalFileName)$", TEXT),
+        (r"VersionInfo(ProductName|OriginalFileName|FileDescription)$", TEXT),
         (
             r"RemoteSession|VersionInfo|AccountDomain$|AccountSid$|AccountObjectId$",
             frozenset(),
