@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import orjson
 import pyarrow as pa
 
-from huntvault.index import IndexStore, analyze, layout_for
-from huntvault.index.builder import DocumentBuilder
-from huntvault.index.fields import EMPTY_FIELD, pretokenize
+from huntvault.index import IndexStore, analyze, full_layout
+from huntvault.index.analyzers import pretokenize
+from huntvault.index.builder import DocumentBuilder, with_part
+from huntvault.index.fields import DOC_FIELD
 from huntvault.schema import get_table
 from huntvault.search import SearchEngine, from_query_string
 from tests.support.search import INDEX, generate_table, write_archive
@@ -39,18 +41,18 @@ def test_pretokenize_is_the_analyzer_joined_by_spaces() -> None:
     assert set(cache) == set(ODD)  # each distinct value analyzed once
 
 
-def test_builder_feeds_pre_analyzed_text(tmp_path: Path) -> None:
-    root = tmp_path / "archive"
-    parts = write_archive(root, "DeviceProcessEvents", odd_table())
+def test_builder_feeds_pre_analyzed_text() -> None:
     table = get_table("DeviceProcessEvents")
     assert table is not None
-    spec = layout_for(table).fields["properties/ProcessCommandLine"]
-    builder = DocumentBuilder(layout_for(table))
+    layout = full_layout(table)
+    spec = layout.fields["properties/ProcessCommandLine"]
+    builder = DocumentBuilder(layout)
     try:
-        docs = [orjson.loads(d) for batch in builder.documents(parts, root) for d in batch]
+        rows = with_part(odd_table(), "DeviceProcessEvents/date=2026-07-20/part-x.parquet")
+        docs = [orjson.loads(d) for batch in builder.documents(rows) for d in batch]
     finally:
         builder.close()
-    by_text = {d.get(spec.value_field, ""): d for d in docs}
+    by_text = {orjson.loads(base64.b64decode(d[DOC_FIELD]))[spec.stored_key]: d for d in docs}
     for value in ODD:
         doc = by_text[value]
         tokens = analyze(value)
@@ -58,9 +60,10 @@ def test_builder_feeds_pre_analyzed_text(tmp_path: Path) -> None:
             assert doc[spec.text_field].split() == tokens
         else:  # nothing to search: the analyzed field is absent, as for an empty value
             assert spec.text_field not in doc
-        if not value:  # '' is indexed as absent and remembered in `_empty` so documents show ""
+        if not value:  # '' is indexed as absent; the stored document keeps it, so documents show ""
             assert spec.value_field not in doc
-            assert spec.path in doc[EMPTY_FIELD].split("\n")
+        else:
+            assert doc[spec.value_field] == value
 
 
 def test_search_and_highlight_after_pre_analysis(tmp_path: Path) -> None:

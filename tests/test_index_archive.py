@@ -112,23 +112,6 @@ def test_quarantined_lines_are_indexer_item_errors(tmp_path: Path) -> None:
     assert "invalid JSON" in errors[0]["errorMessage"] and "1234" in errors[0]["details"]
 
 
-def test_plain_folder_layout_without_manifest(tmp_path: Path) -> None:
-    data = generate_table("DeviceProcessEvents", 40, seed=8, spacing_s=7200)
-    files = write_archive(tmp_path / "archive", "DeviceProcessEvents", data)
-    store = IndexStore(tmp_path / "index", tmp_path / "archive")
-    store.sync()
-    engine = SearchEngine(store)
-    assert engine.count(INDEX) == 40
-    files[0].unlink()  # a dropped partition
-    store.sync()
-    assert engine.count(INDEX) == 40 - pq_rows(files[0], data)
-
-
-def pq_rows(path: Path, data: pa.Table) -> int:
-    day = path.parent.name.split("=")[1]
-    return sum(1 for t in data.column("Timestamp").to_pylist() if t.strftime("%Y-%m-%d") == day)
-
-
 def test_reopening_keeps_the_index_without_reindexing(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     commit(root, generate_table("DeviceProcessEvents", 25, seed=9))

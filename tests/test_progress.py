@@ -52,6 +52,38 @@ def test_index_sync_reports_documents_of_every_index(tmp_path: Path) -> None:
     assert calls[-1] == (0, 0)
 
 
+def test_index_rebuild_of_a_changed_definition_reports_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI finishes a changed definition's rebuild with a bar of its own: documents up to the table's rows,
+    batch by batch."""
+    from huntvault.index import IndexStore, builder, default_layout, render_definition
+    from huntvault.schema import get_table
+
+    monkeypatch.setattr(builder, "BATCH_ROWS", 10)
+
+    write_archive(tmp_path / "archive", "DeviceProcessEvents", crafted_table(30))
+    write_archive(tmp_path / "archive", "DeviceProcessEvents", crafted_table(12, seed=5))
+    store = IndexStore(tmp_path / "index", tmp_path / "archive")
+    store.sync()
+    table = get_table("DeviceProcessEvents")
+    assert table is not None
+    body = render_definition(default_layout(table))
+    body.pop("@odata.etag")
+    props = next(f for f in body["fields"] if f["name"] == "properties")["fields"]
+    next(f for f in props if f["name"] == "FileSize")["filterable"] = True  # another tantivy layout
+    name = store.names()[0]
+    store.put_definition(name, body)
+    assert store.get(name).pending is not None
+    calls, cb = record()
+    results = store.rebuild_all(progress=cb)
+    assert results[name].items_processed == 42 and store.get(name).pending is None
+    assert_counts_up_to(calls, 42)
+    assert {d for d, _ in calls} >= {10, 20, 30}  # as batches go in, not only at the end
+    calls.clear()
+    assert store.rebuild_all(progress=cb) == {} and calls == [(0, 0)]  # nothing pending: done at once
+
+
 def test_backtest_reports_windows(tmp_path: Path) -> None:
     from huntvault.detect import ArchiveRunner, backtest, load_rule
     from tests.support.detect import RULES_DIR, build_archive

@@ -128,9 +128,9 @@ def test_unknown_indexer_is_404(env: SearchEnv) -> None:
     assert resp.status_code == 404 and "nope-indexer" in error_of(resp)
 
 
-def test_index_writes_are_refused(env: SearchEnv) -> None:
+def test_document_writes_are_refused_and_a_bad_definition_is_a_400(env: SearchEnv) -> None:
     resp = env.client.put(f"/indexes('{INDEX}')", json={}, headers={"api-key": ADMIN_KEY})
-    assert resp.status_code == 405
+    assert resp.status_code == 400 and "'name' is required" in error_of(resp)
     resp = env.client.post(
         f"/indexes('{INDEX}')/docs/search.index", json={"value": []}, headers={"api-key": ADMIN_KEY}
     )
@@ -216,7 +216,7 @@ def test_bad_lucene_unknown_field(env: SearchEnv) -> None:
 
 
 def test_bad_lucene_non_searchable_field(env: SearchEnv) -> None:
-    assert "not searchable" in bad(env, search="properties/FileSize:5", queryType="full")
+    assert "not marked as 'searchable'" in bad(env, search="properties/FileSize:5", queryType="full")
 
 
 def test_bad_simple_unbalanced_parenthesis(env: SearchEnv) -> None:
@@ -376,8 +376,8 @@ def test_no_auth_only_on_loopback_and_keys_required_otherwise(
 
 
 def test_bad_search_fields_key_is_not_searchable(env: SearchEnv) -> None:
-    assert "not searchable" in bad(env, search="x", searchFields="id")
+    assert "not marked as 'searchable'" in bad(env, search="x", searchFields="id")
 
 
 def test_bad_highlight_on_non_searchable_field(env: SearchEnv) -> None:
-    assert "not searchable" in bad(env, search="wifi", highlight="properties/FileSize")
+    assert "not marked as 'searchable'" in bad(env, search="wifi", highlight="properties/FileSize")

@@ -61,3 +61,25 @@ def test_search_bad_query_is_a_clear_cli_error(setup: tuple[Path, Path]) -> None
     )
     assert out.exit_code == 2
     assert "at position 22" in out.output and "$filter" in out.output
+
+
+def test_search_without_index_skips_indexes_lacking_the_fields(tmp_path: Path) -> None:
+    from tests.support.search import generate_table
+
+    write_archive(tmp_path / "archive", "DeviceProcessEvents", crafted_table(20))
+    write_archive(tmp_path / "archive", "AlertEvents", generate_table("AlertEvents", 7, seed=2))
+    cfg = tmp_path / "huntvault.toml"
+    cfg.write_text(
+        f'[archive]\npath = "{(tmp_path / "archive").as_posix()}"\n'
+        f'[index]\npath = "{(tmp_path / "index").as_posix()}"\n'
+    )
+    qs = "search=*&$select=properties/EventTime,properties/ComputerName&$count=true"
+    out = CliRunner().invoke(main, ["--config", str(cfg), "search", qs])
+    assert out.exit_code == 0, out.output
+    assert "insights-logs-advancedhunting-alertevents: 7 hit(s) of 7" in out.output
+    assert "skipped insights-logs-advancedhunting-deviceprocessevents: no field 'properties/EventTime'" in (
+        out.output + (out.stderr or "")
+    )
+    assert "indexed insights-logs-advancedhunting-alertevents" in out.output + (out.stderr or "")
+    none = CliRunner().invoke(main, ["--config", str(cfg), "search", "$select=properties/Nope", "--no-sync"])
+    assert none.exit_code == 2 and "properties/Nope" in none.output

@@ -112,6 +112,8 @@ def _concrete(path: str) -> str:
 
 
 def _call(client: TestClient, method: str, path: str, key: str | None) -> httpx.Response:
+    if method == "DELETE":  # the module's index must survive: delete one that does not exist (404)
+        path = path.replace(INDEX, "insights-logs-advancedhunting-none")
     headers = {"api-key": key} if key else {}
     body = {"query": "print 1"} if path == "/api/hunt" else {}
     return client.request(method, path, headers=headers, json=body if method == "POST" else None)
@@ -448,9 +450,9 @@ def test_facet_counts_are_exact_across_segments(tmp_path: Path) -> None:
             "RemotePort",
             pa.array([int(p) for p in ports], pa.int32()),
         )
-        write_archive(archive, "DeviceNetworkEvents", data, part=f"part-{i:04d}")
+        write_archive(archive, "DeviceNetworkEvents", data)
         store.sync()
-    assert store.get(NETWORK_INDEX).searcher().num_segments >= 2
+    assert store.get(NETWORK_INDEX).active.searcher().num_segments >= 2
     cfg = _config(tmp_path)
     with TestClient(create_app(cfg, archive_dir=archive)) as client:
         key = {"api-key": QUERY_KEY}

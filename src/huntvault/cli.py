@@ -601,38 +601,75 @@ def archive_migrate_cmd(ctx: click.Context, archive_dir: str | None) -> None:
 
 
 @main.command("index")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Compare each index's documents per archive part with the part's rows, and repair what differs.",
+)
+@click.option("--no-repair", is_flag=True, help="With --verify: only report.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def index_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> None:
-    """Bring the search indexes in step with the archive once (the server also does this continuously)."""
+def index_cmd(
+    ctx: click.Context, archive_dir: str | None, verify: bool, no_repair: bool, as_json: bool
+) -> None:
+    """Bring the search indexes in step with the archive once (the server also does this continuously);
+    rebuild indexes whose definition changed; with --verify, check them part by part against the archive."""
     from pathlib import Path
 
     from huntvault.cliapp import config_label, fail
     from huntvault.search import SearchService
 
     cfg = load_config(ctx)
-    if not Path(archive_dir or cfg.archive.path).is_dir():
-        fail(f"the archive {archive_dir or cfg.archive.path} does not exist (config: {config_label(cfg)})")
-    svc = SearchService(cfg, archive_dir, sync_now=False)
+    where = archive_dir or cfg.archive.path
+    if "://" not in where and not Path(where).is_dir():
+        fail(f"the archive {where} does not exist (config: {config_label(cfg)})")
+    svc = SearchService(cfg, archive_dir, sync_now=False, background=False)
+    if verify:
+        reports = svc.verify(repair=not no_repair)
+        if as_json:
+            click.echo(json.dumps({name: r.as_json() for name, r in reports.items()}, indent=2))
+        else:
+            if not reports:
+                click.echo(f"nothing to verify: the archive {where} holds no table yet")
+            for name, r in reports.items():
+                data = r.as_json()
+                state = "ok" if r.ok else ("repaired" if r.repaired else "DIFFERS")
+                click.echo(
+                    f"{name}: {state}: {r.parts} parts, {r.archive_rows:,} archive rows, {r.documents:,} documents"
+                    f" ({len(r.mismatched)} parts differ, {len(r.missing)} missing, {len(r.orphans)} orphaned)"
+                    f"{f', {r.documents_after:,} after repair' if r.repaired else ''}; index "
+                    f"{data['indexBytesPerDocument']} B/document, archive {data['archiveBytesPerRow']} B/row"
+                )
+        if any(not r.ok and not r.repaired for r in reports.values()):
+            sys.exit(1)
+        return
     with bars(ctx).bar("index", "documents") as bar:
-        results = svc.store.sync(progress=bar.callback)
+        results = svc.sync(progress=bar.callback)
+    rebuilt: dict[str, Any] = {}
+    if svc.rebuilds_pending():
+        with bars(ctx).bar("rebuild", "documents") as bar:
+            rebuilt = svc.rebuild(progress=bar.callback)
     if as_json:
-        click.echo(json.dumps({name: r.as_json() for name, r in results.items()}, indent=2))
+        out = {name: r.as_json() for name, r in results.items()}
+        out.update({f"{name} (rebuild)": r.as_json() for name, r in rebuilt.items()})
+        click.echo(json.dumps(out, indent=2))
         return
     if not svc.index_names():
-        click.echo(f"nothing to index: the archive {archive_dir or cfg.archive.path} holds no table yet")
-    for name, r in results.items():
-        click.echo(
-            f"{name}: {r.status}, +{r.added_files} -{r.removed_files} parts, {r.items_processed} documents, "
-            f"{r.items_failed} failed, {r.seconds:.2f}s{' (' + r.error + ')' if r.error else ''}"
-        )
+        click.echo(f"nothing to index: the archive {where} holds no table yet")
+    for label, runs in (("", results), (" rebuilt", rebuilt)):
+        for name, run in runs.items():
+            click.echo(
+                f"{name}{label}: {run.status}, +{run.added_files} -{run.removed_files} parts, "
+                f"{run.items_processed} documents, {run.items_failed} failed, {run.seconds:.2f}s"
+                + (f" ({run.error})" if run.error else "")
+            )
 
 
 @main.command("search")
 @click.argument("querystring")
 @click.option("--index", "index_name", default=None, help="Index or table name (default: every index).")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
 @click.option("--json", "as_json", is_flag=True, help="Print Azure's JSON response.")
 @click.option(
     "--no-sync", is_flag=True, help="Query the indexes as they are, without syncing with the archive first."
@@ -646,20 +683,39 @@ def search_cmd(
     as_json: bool,
     no_sync: bool,
 ) -> None:
-    """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'."""
+    """Search like the portal: QUERYSTRING is e.g. 'search=pf3tern&$select=properties/EventTime'.
+
+    --index takes an index name or a table name (any case). Without --index, every index that has the
+    fields the query names is searched (the others are skipped, and listed on stderr)."""
     from huntvault.cliapp import archive_problem, fail
     from huntvault.search import SearchService, from_query_string, render_results
 
     req = from_query_string(querystring)
     cfg = load_config(ctx)
-    svc = SearchService(cfg, archive_dir, sync_now=False)
+    svc = SearchService(cfg, archive_dir, sync_now=False, background=False)
+    chosen = svc.resolve_index(index_name) if index_name else None  # a wrong name fails before a sync
     if not no_sync:
         with bars(ctx).bar("index", "documents") as bar:
-            svc.store.sync(progress=bar.callback)
-    names = [svc.resolve_index(index_name)] if index_name else svc.index_names()
+            synced = svc.sync(progress=bar.callback)
+        for name, r in synced.items():
+            if r.items_processed or r.removed_files or r.error:
+                click.echo(
+                    f"indexed {name}: +{r.added_files} -{r.removed_files} parts, {r.items_processed:,} documents "
+                    f"in {r.seconds:.1f}s{' (' + r.error + ')' if r.error else ''}",
+                    err=True,
+                )
+        if svc.rebuilds_pending():
+            with bars(ctx).bar("rebuild", "documents") as bar:
+                svc.rebuild(progress=bar.callback)
+    names = [chosen] if chosen else svc.index_names()
     if not names:
         fail(f"nothing to search: no index yet; {archive_problem(archive_dir, cfg) or 'run huntvault index'}")
-    results = {name: svc.search(name, req) for name in names}
+    if index_name:
+        results = {names[0]: svc.search(names[0], req)}
+    else:
+        results, skipped = svc.search_all(req)
+        for name, why in skipped.items():
+            click.echo(f"skipped {name}: {why}", err=True)
     if as_json:
         click.echo(json.dumps(results if not index_name else results[names[0]], indent=2))
     else:
@@ -667,7 +723,7 @@ def search_cmd(
 
 
 @main.command("serve")
-@click.option("--archive", "archive_dir", help="Archive folder (default: [archive].path).")
+@click.option("--archive", "archive_dir", help="Archive folder or az:// URL (default: [archive].path).")
 @click.option("--host", default=None, help="Bind address (default: [server].host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: [server].port, 8080).")
 @click.option(
@@ -697,8 +753,13 @@ def serve_cmd(
     if why:  # before the index sync, which can take minutes
         other = free_port_near(server.host, server.port)
         fail(f"port {server.host}:{server.port} is not free ({why}); pick another: --port {other}")
+    from huntvault.search import SearchService
+
     click.echo("bringing the search indexes in step with the archive...")
-    app = create_app(cfg, archive_dir=archive_dir, start_indexer=True)
+    svc = SearchService(cfg, archive_dir, sync_now=False)
+    with bars(ctx).bar("index", "documents") as bar:
+        svc.sync(progress=bar.callback)
+    app = create_app(cfg, archive_dir=archive_dir, service=svc, start_indexer=True)
     base = f"http://{server.host}:{server.port}"
     click.echo(
         f"huntvault on {base} (search API at {base}/indexes, indexes in {cfg.index.path})"

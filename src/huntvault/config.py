@@ -78,7 +78,12 @@ class IndexConfig:
     path: str = "huntvault-data/index"
     tables: list[str] = field(default_factory=list)  # empty = every archived table
     writer_heap_mb: int = 256
+    writer_threads: int = 0  # tantivy indexing threads; 0 = one per core (at most 8)
     poll_seconds: float = 2.0  # the server re-syncs the indexes with the archive this often
+    # a filter, sort or facet on a field its definition does not make filterable/sortable/facetable:
+    # false = answered from the archive (same results, slower); true = Azure's 400 (per index:
+    # "@huntvault.strictAttributes" in its definition)
+    strict_attributes: bool = False
 
 
 @dataclass
@@ -109,6 +114,10 @@ class SearchConfig:
     max_regex_unbounded: int = 4  # *, + and {n,} in one regex after counted repetitions are expanded
     max_regex_size: int = 1000  # atoms in one regex after counted repetitions are expanded
     max_highlight_tag_chars: int = 1000  # highlightPreTag / highlightPostTag
+    max_archive_matches: int = 1_000_000  # documents the archive path may join (filter/sort/facet on a field
+    # the index does not hold); past it a 400 asks to make the field filterable/sortable/facetable
+    archive_threads: int = 2  # DuckDB threads of the archive path
+    archive_memory_mb: int = 1024  # DuckDB memory of the archive path (it spills to disk past it)
 
 
 @dataclass
@@ -387,6 +396,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError("server.port", "must be between 1 and 65535")
     if cfg.archive.flush_rows <= 0:
         raise ConfigError("archive.flush_rows", "must be > 0")
+    if not 0 <= cfg.index.writer_threads <= 64:
+        raise ConfigError("index.writer_threads", "must be between 0 (one per core) and 64")
+    if cfg.index.writer_heap_mb < 16:
+        raise ConfigError(
+            "index.writer_heap_mb", "must be at least 16 (tantivy's minimum per indexing thread)"
+        )
+    if not cfg.index.poll_seconds > 0:
+        raise ConfigError("index.poll_seconds", "must be > 0")
     for section, obj in (("server", cfg.server), ("search", cfg.search)):
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)

@@ -58,6 +58,14 @@ class SearchError(HuntvaultError):
         super().__init__(message)
 
 
+class UnknownFieldError(SearchError):
+    """A search names a field the index does not have (`huntvault search` skips such indexes)."""
+
+    def __init__(self, message: str, path: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
 class KqlError(HuntvaultError):
     """A KQL query is invalid or unsupported; carries line and column (1-based) of the culprit."""
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from huntvault.schema import EXTRA_COLUMN, get_table
 from tests.support.browser import Server, serve
@@ -117,19 +116,15 @@ def generate_table(
     return pa.table([cols[f.name].cast(f.type) for f in schema], schema=schema)
 
 
-def write_archive(root: Path, table_name: str, data: pa.Table, part: str = "part-0001") -> list[Path]:
-    """Write `data` in the archive layout `<root>/<Table>/date=YYYY-MM-DD/<part>.parquet`, split by day."""
-    time_col = get_table(table_name).time_column  # type: ignore[union-attr]
-    days = pa.compute.strftime(data.column(time_col), format="%Y-%m-%d").to_pylist()
-    out: list[Path] = []
-    for day in sorted(set(days)):
-        mask = pa.array([d == day for d in days])
-        folder = root / table_name / f"date={day}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{part}.parquet"
-        pq.write_table(data.filter(mask), path)
-        out.append(path)
-    return out
+def write_archive(root: Path | str, table_name: str, data: pa.Table) -> list[str]:
+    """Commit `data` to the Delta Lake archive at `root` (a folder or an az:// URL) through the archive's own
+    writer (one part per day, deduplicated); returns the stable ids of the parts written."""
+    from huntvault.archive import Archive, Batch
+
+    batch = Batch()
+    batch.add(table_name, data)
+    with Archive(root) as archive:
+        return list(archive.commit(batch).parts)
 
 
 def rows_as_dicts(data: pa.Table) -> list[dict[str, Any]]:

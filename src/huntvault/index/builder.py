@@ -1,184 +1,147 @@
-"""Parquet part -> tantivy documents, built column-wise in DuckDB and fed to tantivy one JSON line per row."""
+"""Archive rows (Arrow, as `read_part` gives them) -> tantivy JSON documents, built column-wise by DuckDB."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import duckdb
 import duckdb.func
 import duckdb.sqltypes
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from huntvault.index.fields import (
-    BLOB_ACCOUNT_URL,
-    EMPTY_FIELD,
-    EXTRA_FIELD,
-    FILE_FIELD,
-    KEY_FIELD,
-    FieldSpec,
-    IndexLayout,
-    pretokenize,
-)
-from huntvault.schema import CATEGORY_PREFIX, EXPORT_TIME_COLUMN, EXTRA_COLUMN, TENANT_COLUMN, Table
+from huntvault.index.analyzers import get_analyzer, pretokenize
+from huntvault.index.fields import DOC_FIELD, FILE_FIELD, KEY_FIELD, KEY_HASH_FIELD, IndexLayout, all_fields
+from huntvault.index.sql import KEY_COLUMN, key_expression, key_hash_sql, literal, quote, value_sql
+from huntvault.schema import EXTRA_COLUMN
 
-ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 BATCH_ROWS = 65_536
-#: DuckDB function: a string column -> its standard-analyzer tokens joined by spaces
-ANALYZE_UDF = "hv_analyze"
+PART_COLUMN = "__hv_part"  # the stable id of each row's archive part
 TOKEN_CACHE_MAX = 50_000  # distinct values remembered across DuckDB vectors (cleared when full)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def key_expression(table: Table, present: set[str]) -> str:
-    """SQL for the document key: .NET UrlTokenEncode (base64url, padding count appended) of a stable id.
-
-    Tables with a dedupe key: the key columns joined by ';' (datetimes in ISO form) — the same row
-    gets the same key however often it is re-indexed, compacted or re-exported. Other tables: the
-    SHA-256 of the row's JSON, prefixed `sha256:` (identical rows collapse, as they are identical).
-    """
-    if table.dedupe_key and all(c in present for c in table.dedupe_key):
-        parts = []
-        for col in table.dedupe_key:
-            column = table.column(col)
-            if column is not None and column.type == "datetime":
-                parts.append(f"coalesce(strftime({_q(col)}, '{ISO_FORMAT}'), '')")
-            else:
-                parts.append(f"coalesce(CAST({_q(col)} AS VARCHAR), '')")
-        raw = "concat_ws(';', " + ", ".join(parts) + ")"
-    else:
-        cols = [
-            c
-            for c in [*(c.name for c in table.columns), TENANT_COLUMN, "_ExportTime", EXTRA_COLUMN]
-            if c in present
-        ]
-        struct = "{" + ", ".join(f"{_lit(c)}: {_q(c)}" for c in cols) + "}"
-        raw = f"'sha256:' || sha256(CAST(to_json({struct}) AS VARCHAR))"
-    b64 = f"to_base64(encode({raw}))"
-    return (
-        f"(replace(replace(rtrim({b64}, '='), '+', '-'), '/', '_') "
-        f"|| CAST(length({b64}) - length(rtrim({b64}, '=')) AS VARCHAR))"
-    )
-
-
-def _blob_path(table: Table) -> str:
-    prefix = _lit(f"{BLOB_ACCOUNT_URL}/{table.container}/tenantId=")
-    return (
-        f"{prefix} || coalesce({_q(TENANT_COLUMN)}, '') "
-        f"|| strftime({_q(EXPORT_TIME_COLUMN)}, '/y=%Y/m=%m/d=%d/h=%H/m=00/PT1H.json')"
-    )
-
-
-#: Fields computed from the table rather than read from a column: path -> index value expression.
-COMPUTED: dict[str, Callable[[Table], str]] = {
-    "category": lambda t: _lit(CATEGORY_PREFIX + t.name),
-    "operationName": lambda t: "'Publish'",
-    "metadata_storage_name": lambda t: "'PT1H.json'",
-    "metadata_storage_content_type": lambda t: "'application/json'",
-    "metadata_storage_path": _blob_path,
-    "metadata_storage_last_modified": lambda t: f"epoch_us({_q(EXPORT_TIME_COLUMN)})",
-    "metadata_storage_size": lambda t: "NULL",  # the archive does not keep the blob
-    "metadata_storage_content_md5": lambda t: "NULL",
-}
-
-
-def _value_sql(spec: FieldSpec, table: Table) -> str:
-    """The index value expression of one field (datetimes as epoch microseconds)."""
-    computed = COMPUTED.get(spec.path)
-    if computed is not None:
-        return computed(table)
-    col = _q(spec.source)
-    return f"epoch_us({col})" if spec.storage == "date" else col
+_ROWS = "__hv_rows"
 
 
 class DocumentBuilder:
-    """Turns one Parquet part of `layout.table` into tantivy JSON documents (DuckDB does the per-row work)."""
+    """Turns archive rows of `layout.table` into tantivy JSON documents: DuckDB computes every field of
+    every row column-wise (vectorised SQL over the Arrow data, no Python per row); each searchable column is
+    analyzed once per distinct value by a vectorised function."""
 
-    def __init__(self, layout: IndexLayout) -> None:
+    def __init__(self, layout: IndexLayout, threads: int = 0) -> None:
         self.layout = layout
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone='UTC'")
-        self._tokens: dict[str, str] = {}
-        self.con.create_function(
-            ANALYZE_UDF,
-            self._analyze,
-            [duckdb.sqltypes.VARCHAR],
-            duckdb.sqltypes.VARCHAR,
-            type=duckdb.func.ARROW,
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._udfs: dict[str, str] = {}
+        self.dates = {f.source: True for f in all_fields(layout.table) if f.source and f.storage == "date"}
+        for i, name in enumerate(sorted({f.analyzer for f in layout.searchable})):
+            udf = f"hv_analyze_{i}"
+            self.con.create_function(
+                udf,
+                _vectorised(name),
+                [duckdb.sqltypes.VARCHAR],
+                duckdb.sqltypes.VARCHAR,
+                type=duckdb.func.ARROW,
+            )
+            self._udfs[name] = udf
+
+    def close(self) -> None:
+        for udf in self._udfs.values():
+            self.con.remove_function(udf)
+        self.con.close()
+
+    def sql(self, present: set[str]) -> str:
+        """The query building one JSON document per row of `__hv_rows` (columns `present`).
+
+        Pivot values go to their raw fields ('' as absent: `eq ''` means "no value"), searchable ones to
+        their analyzed twins, and every retrievable column, once, into the stored `_doc` object (datetimes
+        as epoch microseconds, `_Extra` embedded as JSON) from which documents are rebuilt.
+        """
+        table = self.layout.table
+        pieces: list[tuple[str, str]] = [
+            (KEY_FIELD, KEY_COLUMN),
+            (KEY_HASH_FIELD, key_hash_sql(table, present)),
+            (FILE_FIELD, PART_COLUMN),
+        ]
+        stored = self._stored(present)
+        docs: list[str] = []
+        if stored:  # a bytes field (base64 in the JSON): stored without any tokenizer pass
+            docs.append(
+                f"',\"{DOC_FIELD}\":\"' || to_base64(encode(CAST(to_json({stored}) AS VARCHAR))) || '\"'"
+            )
+        for spec in self.layout.fields.values():
+            if spec.key or not (spec.pivot or spec.searchable):
+                continue
+            value = value_sql(spec, table, present)
+            if spec.storage == "str":
+                value = f"nullif({value}, '')"
+            if spec.pivot:
+                pieces.append((spec.value_field, value))
+            if spec.searchable:  # analyzed here, once per distinct value; the writer only splits it
+                pieces.append((spec.text_field, f"nullif({self._udfs[spec.analyzer]}({value}), '')"))
+        # concat() skips NULL pieces, so absent values leave no key (tantivy wants absent fields, not nulls)
+        parts = docs + [f"',\"{name}\":' || CAST(to_json({expr}) AS VARCHAR)" for name, expr in pieces]
+        doc = "'{' || substr(concat(" + ", ".join(parts) + "), 2) || '}'"
+        return (
+            f"SELECT {doc} AS doc FROM (SELECT *, {key_expression(table, present)} AS {KEY_COLUMN} "
+            f"FROM {_ROWS})"
         )
 
-    def _analyze(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
-        """Vectorised: analyze each distinct value of a DuckDB vector once, then spread the results."""
+    def _stored(self, present: set[str]) -> str:
+        """The struct of the retrievable columns (keyed as `IndexLayout.stored_columns` says), or ''."""
+        items: list[str] = []
+        for key, column in self.layout.stored_columns().items():
+            if column not in present:
+                continue
+            col = quote(column)
+            if column == EXTRA_COLUMN:
+                value = f"CASE WHEN {col} IN ('', '{{}}') THEN NULL WHEN json_valid({col}) THEN CAST({col} AS JSON) END"
+            elif self.dates.get(column):
+                value = f"epoch_us({col})"
+            else:
+                value = col
+            items.append(f"{literal(key)}: {value}")
+        return "{" + ", ".join(items) + "}" if items else ""
+
+    def documents(self, rows: pa.Table) -> Iterator[list[str]]:
+        """Batches of tantivy JSON documents for archive rows carrying their part id in `__hv_part`."""
+        present = set(rows.schema.names)
+        self.con.register(_ROWS, rows)
+        reader = None
+        try:
+            reader = self.con.sql(self.sql(present)).to_arrow_reader(BATCH_ROWS)
+            for batch in reader:
+                yield batch.column(0).to_pylist()
+        finally:
+            if reader is not None:
+                reader.close()
+            try:
+                self.con.unregister(_ROWS)
+            except duckdb.Error:
+                pass  # an abandoned result still holds it; the next register replaces it
+
+
+def _vectorised(analyzer: str) -> Callable[[pa.Array | pa.ChunkedArray], pa.Array]:
+    """A DuckDB Arrow function: analyze each distinct value of a vector once, then spread the results."""
+    get_analyzer(analyzer)
+    cache: dict[str, str] = {}
+
+    def run(values: pa.Array | pa.ChunkedArray) -> pa.Array:
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         encoded = pc.dictionary_encode(values)
-        if len(self._tokens) > TOKEN_CACHE_MAX:
-            self._tokens.clear()
-        joined = pa.array(pretokenize(encoded.dictionary.to_pylist(), self._tokens), pa.string())
+        if len(cache) > TOKEN_CACHE_MAX:
+            cache.clear()
+        joined = pa.array(pretokenize(encoded.dictionary.to_pylist(), cache, analyzer), pa.string())
         return pc.take(joined, encoded.indices)
 
-    def close(self) -> None:
-        self.con.remove_function(ANALYZE_UDF)  # drops the connection -> self reference cycle
-        self.con.close()
-
-    def sql(self, parquets: list[Path], root: Path, present: set[str]) -> str:
-        """One query over several parts; `_file` is each row's part path relative to `root`.
-
-        No export-shape copy is built: the raw twins are stored and the document is rebuilt from them
-        (`huntvault.index.documents`); `_empty` remembers which strings were '' and `_extra` keeps `_Extra`.
-        """
-        table = self.layout.table
-        prefix_len = len(str(root).rstrip("/")) + 2
-        index_parts: list[tuple[str, str]] = [
-            (KEY_FIELD, "__key"),
-            (FILE_FIELD, f"substr(__hv_file, {prefix_len})"),
-        ]
-        empty: list[str] = []
-        for spec in self.layout.fields.values():
-            if spec.path == KEY_FIELD:
-                continue
-            missing = bool(spec.source) and spec.source not in present
-            idx_value = "NULL" if missing else _value_sql(spec, table)
-            if spec.storage == "str":
-                if spec.source and spec.source in present and spec.path not in COMPUTED:
-                    empty.append(f"CASE WHEN {_q(spec.source)} = '' THEN {_lit(spec.path)} END")
-                idx_value = f"nullif({idx_value}, '')"  # '' is indexed as absent; `eq ''` means "not present"
-            index_parts.append((spec.value_field, idx_value))
-            if spec.searchable:  # analyzed here, once per distinct value; the writer splits on spaces
-                index_parts.append((spec.text_field, f"nullif({ANALYZE_UDF}({idx_value}), '')"))
-        if empty:
-            index_parts.append((EMPTY_FIELD, "nullif(concat_ws(chr(10), " + ", ".join(empty) + "), '')"))
-        if EXTRA_COLUMN in present:
-            extra = _q(EXTRA_COLUMN)
-            index_parts.append((EXTRA_FIELD, f"CASE WHEN {extra} IN ('', '{{}}') THEN NULL ELSE {extra} END"))
-        # the tantivy document as JSON text; concat() skips NULL pieces, so absent values leave no key
-        # (tantivy wants absent fields, not nulls)
-        pieces = [f"',\"{name}\":' || CAST(to_json({expr}) AS VARCHAR)" for name, expr in index_parts]
-        doc = "'{' || substr(concat(" + ", ".join(pieces) + "), 2) || '}'"
-        files = "[" + ", ".join(_lit(str(p)) for p in parquets) + "]"
-        return (
-            f"SELECT {doc} AS doc FROM (SELECT *, {key_expression(table, present)} AS __key "
-            f"FROM read_parquet({files}, filename = '__hv_file', union_by_name = true))"
-        )
-
-    def documents(self, parquets: list[Path], root: Path) -> Iterator[list[str]]:
-        """Batches of tantivy JSON documents for some Parquet parts under `root` (one DuckDB query)."""
-        present: set[str] = set()
-        for path in parquets:
-            present |= set(pq.read_schema(path).names)
-        reader = self.con.sql(self.sql(parquets, root, present)).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            yield batch.column(0).to_pylist()
+    return run
 
 
-def part_rows(path: Path) -> int:
-    return int(pq.read_metadata(path).num_rows)
+def with_part(data: pa.Table, part: str) -> pa.Table:
+    """`data` with the part's stable id as a (dictionary-encoded) column, for `_file`."""
+    ids = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(data.num_rows, np.int32)), pa.array([part], pa.string())
+    )
+    return data.append_column(PART_COLUMN, ids)

@@ -1,20 +1,18 @@
-"""Index field model: one archived table -> Azure field definitions (Edm types) and tantivy field names."""
+"""Index field model: one archived table's fields with their Azure attributes, and their tantivy fields."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import tantivy
 
-from huntvault.errors import SearchError
-from huntvault.schema import (
-    EXPORT_TIME_COLUMN,
-    TENANT_COLUMN,
-    Table,
-    container_name,
-)
+from huntvault.errors import SearchError, UnknownFieldError
+from huntvault.index.analyzers import ANALYZER_PATTERN, DEFAULT_ANALYZER, get_analyzer
+from huntvault.schema import EXPORT_TIME_COLUMN, EXTRA_COLUMN, TENANT_COLUMN, Table, container_name
 
 #: KQL column type -> Azure AI Search Edm type of the field in the index.
 KQL_TO_EDM: dict[str, str] = {
@@ -30,7 +28,7 @@ KQL_TO_EDM: dict[str, str] = {
     "datetime": "Edm.DateTimeOffset",
 }
 
-#: Edm type -> how its value is held in tantivy (the "value" twin used by filters, sort and facets).
+#: Edm type -> how its value is held in tantivy (the "value" field used by filters, sort and facets).
 EDM_STORAGE: dict[str, str] = {
     "Edm.String": "str",
     "Edm.Int32": "int",
@@ -41,70 +39,210 @@ EDM_STORAGE: dict[str, str] = {
 }
 
 KEY_FIELD = "id"
-FILE_FIELD = "_file"  # archive-relative Parquet path a document came from (deletes on compaction/retention)
-EXTRA_FIELD = "_extra"  # stored only: the row's `_Extra` JSON (properties the schema does not know)
-EMPTY_FIELD = "_empty"  # stored only: paths of string fields whose value was '' (indexed as absent)
-ANALYZER = "hv_standard"  # approximation of Lucene's standard analyzer (UAX#29 words, lower-cased)
-NO_TOKENS = "hv_stored_only"  # an analyzer that emits no token: used for the stored-only field
-# word characters, kept together across . and ' (cmd.exe, 10.0.0.1, o'brien): UAX#29 as Lucene's standard
-# tokenizer applies it to security data, minus its rarer rules (a comma between digits splits here)
-ANALYZER_PATTERN = r"\w+(?:[.'’]\w+)*"
-MAX_TOKEN = 255
-
-BLOB_ACCOUNT_URL = "https://huntvault.blob.core.windows.net"
+FILE_FIELD = "_file"  # the stable id of the archive part a document came from (deletes, --verify)
+KEY_HASH_FIELD = "_kh"  # columnar u64: the key's hash (joins the index's hits to archive rows)
+DOC_FIELD = "_doc"  # stored bytes: the retrievable values of the row, one JSON object (index/documents.py)
+EXTRA_KEY = "x"  # the key of the row's `_Extra` in DOC_FIELD (properties the schema does not know)
+COMPLEX = "properties"
+ATTRIBUTES = ("searchable", "filterable", "sortable", "facetable", "retrievable")
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,127}$")
+LAYOUT_VERSION = 4  # 4: attributes per field (index definitions), short tantivy field names
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One simple field of an index: its Azure path and type, and where it lives in tantivy."""
+    """One simple field of an index: its Azure path, type and attributes, and where it lives in tantivy.
+
+    Physically a field has up to two tantivy fields: the analyzed text `s<n>` (searchable strings) and the
+    raw value `v<n>`, indexed and columnar ("fast") when the field is filterable, sortable or facetable.
+    Retrievable values are stored together, one JSON object per document (`_doc`, keyed by `n`): one
+    stored value per document costs a fraction of one per field. A field with none of these is only
+    in the definition.
+    """
 
     path: str  # Azure field path, e.g. "properties/ComputerName"
     edm: str
     source: str  # archive column the value comes from ("" for computed fields)
     kql: str = "string"
+    searchable: bool = False
+    filterable: bool = False
+    sortable: bool = False
+    facetable: bool = False
+    retrievable: bool = True
+    analyzer: str = DEFAULT_ANALYZER  # index-time analyzer
+    search_analyzer: str = DEFAULT_ANALYZER  # query-time analyzer
+    code: int = 0  # position in the layout: names the tantivy fields (short JSON keys when indexing)
 
     @property
-    def slug(self) -> str:
-        return self.path.replace("/", "__")
+    def key(self) -> bool:
+        return self.path == KEY_FIELD
+
+    @property
+    def name(self) -> str:
+        """The last path segment (what the definition's field list calls it)."""
+        return self.path.rsplit("/", 1)[-1]
 
     @property
     def text_field(self) -> str:
         """The analyzed tantivy field (searchable strings only)."""
-        return "s_" + self.slug
+        return f"s{self.code}"
 
     @property
     def value_field(self) -> str:
-        """The raw (unanalyzed) tantivy field: filter, sort and facet (the key is its own raw field)."""
-        return KEY_FIELD if self.path == KEY_FIELD else "v_" + self.slug
-
-    @property
-    def searchable(self) -> bool:
-        return self.edm == "Edm.String" and self.path != KEY_FIELD
+        """The raw tantivy field: filter, sort, facet and the stored value (the key is its own raw field)."""
+        return KEY_FIELD if self.key else f"v{self.code}"
 
     @property
     def storage(self) -> str:
         return EDM_STORAGE[self.edm]
 
-    def definition(self, name: str, key: bool = False) -> dict[str, Any]:
-        """The Azure field JSON for this field (named `name`, the last path segment)."""
-        return {
-            "name": name,
-            "type": self.edm,
-            "key": key,
-            "retrievable": True,
-            "stored": True,
-            "searchable": self.searchable and not key,
-            "filterable": True,
-            "sortable": True,
-            "facetable": not key,
-            "analyzer": "standard.lucene" if self.searchable and not key else None,
-            "searchAnalyzer": None,
-            "indexAnalyzer": None,
-            "normalizer": None,
-            "synonymMaps": [],
-            "fields": [],
-        }
+    @property
+    def pivot(self) -> bool:
+        """Indexed raw and columnar: the index itself answers filters, sorts and facets on it."""
+        return self.key or self.filterable or self.sortable or self.facetable
+
+    @property
+    def stored_key(self) -> str:
+        """Its value's key in the stored `_doc` object (the code, as text)."""
+        return str(self.code)
+
+    def attribute(self, name: str) -> bool:
+        return bool(getattr(self, name))
+
+
+@dataclass
+class IndexLayout:
+    """Everything the indexer and the query engine need to know about one index (one archived table)."""
+
+    table: Table
+    fields: dict[str, FieldSpec]  # by Azure path, in definition order
+    strict: bool = False  # filters/sorts/facets on a field without the attribute: 400 instead of the archive
+    description: str = ""
+    extras: dict[str, Any] = field(
+        default_factory=dict
+    )  # accepted index-level keys echoed back (corsOptions)
+
+    @property
+    def name(self) -> str:
+        return container_name(self.table.name)
+
+    @property
+    def indexer_name(self) -> str:
+        return self.name + "-indexer"
+
+    @property
+    def searchable(self) -> list[FieldSpec]:
+        return [f for f in self.fields.values() if f.searchable]
+
+    def known(self, path: str) -> FieldSpec | None:
+        return self.fields.get(path)
+
+    def field(self, path: str, parameter: str, need: str = "") -> FieldSpec:
+        """Resolve an Azure field path, or a 400 naming the unknown field and the parameter.
+
+        `need="searchable"` and `need="retrievable"` are always enforced (the index has no text or no
+        stored value otherwise); filterable, sortable and facetable are checked by `require`.
+        """
+        spec = self.fields.get(path)
+        if spec is None:
+            raise UnknownFieldError(
+                f"Invalid expression: Could not find a property named '{path}' on type 'search.document'."
+                f"\r\nParameter name: {parameter}",
+                path,
+            )
+        if need == "searchable" and not spec.searchable:
+            raise SearchError(
+                f"Only searchable fields can be used in {parameter}. Field '{path}' is not marked as "
+                f"'searchable' (type {spec.edm}).\r\nParameter name: {parameter}"
+            )
+        if need == "retrievable" and not spec.retrievable:
+            raise SearchError(
+                f"Only retrievable fields can be used in {parameter}. Field '{path}' is not marked as "
+                f"'retrievable'.\r\nParameter name: {parameter}"
+            )
+        return spec
+
+    def require(self, spec: FieldSpec, attribute: str, parameter: str) -> bool:
+        """Whether the index answers `attribute` on `spec` itself; False means "answer from the archive".
+
+        In strict mode a field without the attribute is Azure's 400 instead.
+        """
+        if spec.attribute(attribute) or spec.key:
+            return True
+        if self.strict:
+            what = {"filterable": "filter", "sortable": "$orderby", "facetable": "facet"}[attribute]
+            raise SearchError(
+                f"Invalid expression: The field '{spec.path}' is not {attribute}. Only {attribute} fields can "
+                f"be used in {what} expressions (the index definition asks for strict attributes)."
+                f"\r\nParameter name: {parameter}"
+            )
+        return spec.pivot
+
+    def is_complex(self, path: str) -> bool:
+        return path == COMPLEX
+
+    def stored_columns(self) -> dict[str, str]:
+        """The keys of the stored `_doc` object and the archive column each holds: the columns of the
+        retrievable fields (computed fields keep only what they derive from), and `_Extra`."""
+        codes = source_codes(self.table)
+        out: dict[str, str] = {}
+        for spec in self.fields.values():
+            if spec.key or not spec.retrievable:
+                continue
+            for column in DERIVED_FROM.get(spec.path, (spec.source,)):
+                if column:
+                    out[str(codes[column])] = column
+        if any(f.retrievable for f in self.fields.values() if f.path.startswith(COMPLEX + "/")):
+            out[EXTRA_KEY] = EXTRA_COLUMN
+        return out
+
+    def analyzers(self) -> set[str]:
+        return {f.analyzer for f in self.searchable} | {f.search_analyzer for f in self.searchable}
+
+    def tantivy_schema(self) -> tantivy.Schema:
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field(KEY_FIELD, stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+        sb.add_text_field(FILE_FIELD, tokenizer_name="raw", index_option="basic")
+        sb.add_unsigned_field(KEY_HASH_FIELD, indexed=False, fast=True)
+        # the export-shape document is rebuilt from the stored values (index/documents.py)
+        sb.add_bytes_field(DOC_FIELD, stored=True, indexed=False)
+        for spec in self.fields.values():
+            if spec.key:
+                continue
+            if spec.searchable:
+                analyzer = get_analyzer(spec.analyzer)
+                sb.add_text_field(
+                    spec.text_field, tokenizer_name=analyzer.tokenizer_name, index_option="position"
+                )
+            if spec.pivot:
+                _add_value_field(sb, spec)
+        return sb.build()
+
+    def fingerprint(self) -> str:
+        """Changes whenever the tantivy layout does (then the index is rebuilt from the archive)."""
+        physical = [
+            (f.path, f.edm, f.code, f.searchable, f.pivot, f.retrievable, f.analyzer if f.searchable else "")
+            for f in self.fields.values()
+        ]
+        text = json.dumps([LAYOUT_VERSION, ANALYZER_PATTERN, physical])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _add_value_field(sb: tantivy.SchemaBuilder, spec: FieldSpec) -> None:
+    """The raw value of a pivot field: indexed (strings, booleans) and columnar, never stored.
+
+    Numbers and dates live in columnar (fast) fields only: filters on them are range queries, which tantivy
+    answers from the column; a term dictionary of every distinct timestamp served no query.
+    """
+    name, store = spec.value_field, spec.storage
+    if store == "str":
+        sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    elif store in ("int", "date"):
+        sb.add_integer_field(name, indexed=False, fast=True)
+    elif store == "float":
+        sb.add_float_field(name, indexed=False, fast=True)
+    else:
+        sb.add_boolean_field(name, indexed=True, fast=True)
 
 
 #: Blob-indexer metadata fields (DOCS search-howto-indexing-azure-blob-storage) and how we fill them.
@@ -118,193 +256,36 @@ BLOB_METADATA: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass
-class IndexLayout:
-    """Everything the indexer and the query engine need to know about one table's index."""
-
-    table: Table
-    fields: dict[str, FieldSpec]  # by Azure path
-
-    @property
-    def name(self) -> str:
-        return container_name(self.table.name)
-
-    @property
-    def indexer_name(self) -> str:
-        return self.name + "-indexer"
-
-    @property
-    def searchable(self) -> list[FieldSpec]:
-        return [f for f in self.fields.values() if f.searchable and f.path != KEY_FIELD]
-
-    def field(self, path: str, parameter: str, need: str = "") -> FieldSpec:
-        """Resolve an Azure field path, or a 400 naming the unknown field and the parameter."""
-        spec = self.fields.get(path)
-        if spec is None:
-            raise SearchError(
-                f"Invalid expression: Could not find a property named '{path}' on type 'search.document'."
-                f"\r\nParameter name: {parameter}"
-            )
-        if need == "searchable" and not spec.searchable:
-            raise SearchError(
-                f"The field '{path}' in the {parameter} parameter is not searchable (type {spec.edm})."
-                f"\r\nParameter name: {parameter}"
-            )
-        return spec
-
-    def is_complex(self, path: str) -> bool:
-        return path == "properties"
-
-    def tantivy_schema(self) -> tantivy.Schema:
-        sb = tantivy.SchemaBuilder()
-        sb.add_text_field(KEY_FIELD, stored=True, fast=True, tokenizer_name="raw", index_option="basic")
-        sb.add_text_field(FILE_FIELD, tokenizer_name="raw", index_option="basic")
-        # the export-shape document is rebuilt from the stored raw twins (index/documents.py)
-        sb.add_text_field(EXTRA_FIELD, stored=True, tokenizer_name=NO_TOKENS, index_option="basic")
-        sb.add_text_field(EMPTY_FIELD, stored=True, tokenizer_name=NO_TOKENS, index_option="basic")
-        for spec in self.fields.values():
-            if spec.path == KEY_FIELD:
-                continue
-            if spec.searchable:
-                sb.add_text_field(spec.text_field, tokenizer_name=ANALYZER, index_option="position")
-            store = spec.storage
-            if store == "str":
-                sb.add_text_field(
-                    spec.value_field, stored=True, fast=True, tokenizer_name="raw", index_option="basic"
-                )
-            # numbers and dates live in fast (columnar) fields only: filters on them are range queries,
-            # which tantivy answers from the column; a term dictionary of every distinct timestamp
-            # nearly doubled the indexing cost and served no query
-            elif store in ("int", "date"):
-                sb.add_integer_field(spec.value_field, stored=True, indexed=False, fast=True)
-            elif store == "float":
-                sb.add_float_field(spec.value_field, stored=True, indexed=False, fast=True)
-            else:
-                sb.add_boolean_field(spec.value_field, stored=True, indexed=True, fast=True)
-        return sb.build()
-
-    def definition(self) -> dict[str, Any]:
-        """`GET /indexes/{name}`: the Azure index definition."""
-        top: list[dict[str, Any]] = []
-        props: list[dict[str, Any]] = []
-        for spec in self.fields.values():
-            if spec.path.startswith("properties/"):
-                props.append(spec.definition(spec.path.split("/", 1)[1]))
-            else:
-                top.append(spec.definition(spec.path, key=spec.path == KEY_FIELD))
-        complex_field = {
-            "name": "properties",
-            "type": "Edm.ComplexType",
-            "key": None,
-            "retrievable": None,
-            "searchable": None,
-            "filterable": None,
-            "sortable": None,
-            "facetable": None,
-            "analyzer": None,
-            "fields": props,
-        }
-        insert_at = next(i for i, f in enumerate(top) if f["name"] == "operationName") + 1
-        top.insert(insert_at, complex_field)
-        return {
-            "name": self.name,
-            "description": f"Defender advanced-hunting table {self.table.name} from the huntvault archive",
-            "fields": top,
-            "scoringProfiles": [],
-            "defaultScoringProfile": None,
-            "corsOptions": None,
-            "suggesters": [],
-            "analyzers": [],
-            "tokenizers": [],
-            "tokenFilters": [],
-            "charFilters": [],
-            "normalizers": [],
-            "encryptionKey": None,
-            "similarity": {"@odata.type": "#Microsoft.Azure.Search.BM25Similarity", "k1": None, "b": None},
-            "semantic": None,
-            "vectorSearch": None,
-        }
-
-
-def layout_for(table: Table) -> IndexLayout:
-    """The index layout of an archived table: envelope fields, `properties/<column>`, blob metadata."""
-    fields: dict[str, FieldSpec] = {}
-
-    def add(spec: FieldSpec) -> None:
-        fields[spec.path] = spec
-
-    add(FieldSpec(KEY_FIELD, "Edm.String", ""))
-    add(FieldSpec("time", "Edm.DateTimeOffset", EXPORT_TIME_COLUMN, "datetime"))
-    add(FieldSpec("tenantId", "Edm.String", TENANT_COLUMN))
-    add(FieldSpec("category", "Edm.String", ""))
-    add(FieldSpec("operationName", "Edm.String", ""))
-    for col in table.columns:
-        add(FieldSpec("properties/" + col.name, KQL_TO_EDM[col.type], col.name, col.type))
-    for name, edm in BLOB_METADATA:
-        add(FieldSpec(name, edm, ""))
-    return IndexLayout(table=table, fields=fields)
-
-
-def register_analyzers(index: tantivy.Index, pretokenized: bool = False) -> None:
-    """Analyzers are not persisted by tantivy: register them on every opened index.
-
-    `pretokenized` is for the index instance the writer uses: the indexer hands tantivy the analyzed
-    text already (`pretokenize`: the standard analyzer's tokens joined by spaces, computed once per
-    distinct value), so that instance only splits on the spaces. Searchers (snippets) keep the real
-    analyzer, so highlights are computed on the original text.
-    """
-    if pretokenized:
-        std = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
-    else:
-        std = (
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(ANALYZER_PATTERN))
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN))
-            .filter(tantivy.Filter.lowercase())
-            .build()
-        )
-    index.register_tokenizer(ANALYZER, std)
-    index.register_tokenizer(NO_TOKENS, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex("\x00")).build())
-
-
-def analyze(text: str) -> list[str]:
-    """Tokens of `text` under the standard analyzer (query side, identical to the index side)."""
-    return _query_analyzer().analyze(text)
-
-
-CACHE_VALUE_CHARS = 512  # values longer than this are analyzed every time they are seen
-
-
-def pretokenize(values: list[str | None], cache: dict[str, str]) -> list[str | None]:
-    """The standard analyzer's tokens of each value joined by single spaces (what the writer's whitespace
-    tokenizer splits again). Tokens never contain whitespace (they are runs of word characters joined by
-    `.`/`'`), so the split gives back exactly the analyzer's tokens. `cache` maps value -> joined tokens
-    (hunting data repeats host names, paths and command lines, so most values are analyzed once)."""
-    out: list[str | None] = []
-    for value in values:
-        if value is None:
-            out.append(None)
-            continue
-        joined = cache.get(value)
-        if joined is None:
-            joined = " ".join(analyze(value))
-            if len(value) <= CACHE_VALUE_CHARS:  # bounds the cache's memory (long values are rarer)
-                cache[value] = joined
-        out.append(joined)
+def all_fields(table: Table) -> list[FieldSpec]:
+    """Every field an index of `table` may have, in export order, attributes off (definitions set them)."""
+    out = [
+        FieldSpec(KEY_FIELD, "Edm.String", ""),
+        FieldSpec("time", "Edm.DateTimeOffset", EXPORT_TIME_COLUMN, "datetime"),
+        FieldSpec("tenantId", "Edm.String", TENANT_COLUMN),
+        FieldSpec("category", "Edm.String", ""),
+        FieldSpec("operationName", "Edm.String", ""),
+    ]
+    out += [FieldSpec(f"{COMPLEX}/{c.name}", KQL_TO_EDM[c.type], c.name, c.type) for c in table.columns]
+    out += [FieldSpec(name, edm, "") for name, edm in BLOB_METADATA]
     return out
 
 
-_ANALYZER_CACHE: list[tantivy.TextAnalyzer] = []
+#: Fields computed from the row rather than read from one column: path -> the columns they derive from.
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "category": (),
+    "operationName": (),
+    "metadata_storage_name": (),
+    "metadata_storage_content_type": (),
+    "metadata_storage_path": (TENANT_COLUMN, EXPORT_TIME_COLUMN),
+    "metadata_storage_last_modified": (EXPORT_TIME_COLUMN,),
+    "metadata_storage_size": (),
+    "metadata_storage_content_md5": (),
+}
 
 
-def _query_analyzer() -> tantivy.TextAnalyzer:
-    if not _ANALYZER_CACHE:
-        _ANALYZER_CACHE.append(
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(ANALYZER_PATTERN))
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN))
-            .filter(tantivy.Filter.lowercase())
-            .build()
-        )
-    return _ANALYZER_CACHE[0]
+def source_codes(table: Table) -> dict[str, int]:
+    """Archive column -> the code of the field that reads it (stable for a table)."""
+    return {spec.source: code for code, spec in enumerate(all_fields(table)) if spec.source}
 
 
 def validate_index_name(name: str) -> None:

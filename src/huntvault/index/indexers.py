@@ -1,4 +1,4 @@
-"""Azure-shaped indexer views of the archive sync: definitions, status with history and quarantined-line errors."""
+"""Azure-shaped indexer views of the archive sync: definitions, status with progress, history and item errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import threading
 from typing import Any
 
 from huntvault.errors import SearchError
-from huntvault.index.store import IndexStore, TableIndex
+from huntvault.index.store import IndexStore
+from huntvault.index.table_index import TableIndex, now_iso
 
 DATA_SOURCE = "huntvault-archive"
 MAX_ITEM_ERRORS = 50
@@ -16,7 +17,7 @@ def indexer_definition(idx: TableIndex, poll_seconds: float) -> dict[str, Any]:
     seconds = max(round(poll_seconds), 1)
     return {
         "name": idx.layout.indexer_name,
-        "description": f"Indexes the huntvault archive of {idx.layout.table.name} after every archive commit",
+        "description": f"Indexes the huntvault archive of {idx.table.name} after every archive commit",
         "dataSourceName": DATA_SOURCE,
         "skillsetName": None,
         "targetIndexName": idx.name,
@@ -35,22 +36,49 @@ def indexer_definition(idx: TableIndex, poll_seconds: float) -> dict[str, Any]:
 
 
 def indexer_status(store: IndexStore, idx: TableIndex) -> dict[str, Any]:
-    """`GET /indexers/{name}/status`: last result, history (newest first) and item errors.
+    """`GET /indexers/{name}/status`: last result, history (newest first), item errors, rebuild progress.
 
-    Lines the ingest quarantined for this table (`<archive>/_quarantine/`) are reported as item
-    errors of the last result, each naming the quarantine file and line.
+    Lines the ingest quarantined for this table are item errors of the last result, each naming the
+    quarantine part and row. While a changed definition is being rebuilt from the archive, the last result
+    is `inProgress` (mode `indexingAllDocs`) with the documents done so far, and `currentState` carries the
+    progress (parts and documents done and in total); the previous index keeps answering meanwhile.
     """
     history = idx.history
     last = dict(history[0]) if history else None
     if last is not None:
-        quarantined = store.view.quarantined(idx.layout.table.name, limit=MAX_ITEM_ERRORS)
+        quarantined, total = store.view.quarantined(idx.table.name, limit=MAX_ITEM_ERRORS)
         if quarantined:
             last["errors"] = [*last.get("errors", []), *quarantined][:MAX_ITEM_ERRORS]
-            last["itemsFailed"] = int(last.get("itemsFailed", 0)) + store.view.quarantined_count(
-                idx.layout.table.name
-            )
-    if idx.running:
-        last = {**(last or {}), "status": "inProgress"}
+            last["itemsFailed"] = int(last.get("itemsFailed", 0)) + total
+    progress = idx.progress
+    pending = idx.pending
+    state: dict[str, Any] = {"mode": "indexingChangedDocs", "allDocsInitialTrackingState": None}
+    if pending is not None:
+        state = {
+            "mode": "indexingAllDocs",
+            "allDocsInitialTrackingState": None,
+            "rebuild": {
+                "generation": pending.number,
+                "requested": (idx.state.get("pending") or {}).get("requested"),
+                "startTime": idx.rebuild_started or None,
+                **(progress.as_json() if progress is not None else {}),
+            },
+        }
+    if idx.running or (pending is not None and progress is not None):
+        running: dict[str, Any] = {
+            "status": "inProgress",
+            "errorMessage": None,
+            "startTime": idx.rebuild_started or now_iso(),
+            "endTime": None,
+            "errors": [],
+            "warnings": [],
+            "itemsProcessed": progress.documents if progress is not None else 0,
+            "itemsFailed": 0,
+            "initialTrackingState": None,
+            "finalTrackingState": None,
+            "mode": "indexingAllDocs" if pending is not None else "indexingChangedDocs",
+        }
+        last = running
     return {
         "name": idx.layout.indexer_name,
         "status": "running",
@@ -61,7 +89,7 @@ def indexer_status(store: IndexStore, idx: TableIndex) -> dict[str, Any]:
             "maxDocumentExtractionSize": 0,
             "maxDocumentContentCharactersToExtract": 0,
         },
-        "currentState": {"mode": "indexingAllDocs", "allDocsInitialTrackingState": None},
+        "currentState": state,
     }
 
 

@@ -1,96 +1,97 @@
-"""What the indexer reads from the archive: tables, their live Parquet files, quarantined lines."""
+"""What the indexer reads from the archive, only through its public API: tables, parts by stable id, rows."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
+import os
 from typing import Any
 
+import pyarrow as pa
+
 from huntvault.archive import (
+    ArchiveLocation,
+    PartInfo,
     QuarantinedLine,
     archived_tables,
     changes_since,
     feed_position,
+    locate,
     quarantined_lines,
+    read_part,
     table_files,
 )
+from huntvault.errors import ArchiveError
 from huntvault.schema import CONTAINER_PREFIX
 
-QUARANTINE_DIR = "_quarantine"
-
-
-@dataclass(frozen=True)
-class ArchiveFile:
-    """One live Parquet part of an archived table: its stable id (path relative to the archive root)."""
-
-    path: str
-    rows: int | None = None
+ArchiveRef = str | os.PathLike[str] | ArchiveLocation
 
 
 class ArchiveView:
-    """The live file set of an archive, through the archive's public API (snapshots and change feed).
+    """The live parts of an archive (local folder or object store), known by their stable ids.
 
-    The indexer diffs this file set against what it indexed, which covers commits, compaction and
-    retention alike.
+    The indexer diffs this part set against what it indexed, which covers commits, compaction and
+    retention alike. Nothing here builds a path: a part is read by its id with the archive's `read_part`,
+    so a moved archive folder, another spelling of its path or another process see the same ids.
     """
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    def __init__(self, archive: ArchiveRef) -> None:
+        self.loc = locate(archive)
         self._position: dict[str, int] | None = None  # change-feed position (None: nothing read yet)
+
+    @property
+    def url(self) -> str:
+        return self.loc.url
+
+    def exists(self) -> bool:
+        return self.loc.local is None or self.loc.local.is_dir()
 
     def changed_tables(self) -> set[str] | None:
         """Tables the archive's change feed touched since the last call; None means "check them all"."""
-        if not self._delta():  # a plain folder has no change feed
+        if not self.exists():
             return None
-        if self._position is None:
-            self._position = feed_position(self.root)
+        try:
+            if self._position is None:
+                self._position = feed_position(self.loc)
+                return None
+            feed = changes_since(self.loc, self._position)
+        except ArchiveError:
             return None
-        feed = changes_since(self.root, self._position)
         self._position = feed.position
         if feed.resync:
             return None
         return {c.table for c in feed.changes}
 
-    def _delta(self) -> bool:
-        """A Delta archive (its snapshots are the truth); else a plain folder of hand-made Parquet parts."""
-        return any((p / "_delta_log").is_dir() for p in self.root.iterdir()) if self.root.is_dir() else False
-
     def tables(self) -> list[str]:
-        if not self.root.is_dir():
+        if not self.exists():
             return []
-        if self._delta():
-            return sorted(archived_tables(self.root))
-        return sorted(
-            p.name
-            for p in self.root.iterdir()
-            if p.is_dir() and not p.name.startswith(("_", ".")) and any(p.glob("date=*/part-*.parquet"))
-        )
+        return sorted(archived_tables(self.loc))
 
-    def files(self, table: str) -> list[ArchiveFile]:
-        if not self.root.is_dir():
+    def parts(self, table: str) -> list[PartInfo]:
+        """The committed parts of `table` (stable ids, rows from the Delta log)."""
+        if not self.exists():
             return []
-        if self._delta():
-            return [ArchiveFile(p.path, p.rows) for p in table_files(self.root, table)]
-        return [
-            ArchiveFile(p.relative_to(self.root).as_posix())
-            for p in sorted((self.root / table).glob("date=*/part-*.parquet"))
-        ]
+        return table_files(self.loc, table)
 
-    def absolute(self, rel: str) -> Path:
-        p = Path(rel)
-        return p if p.is_absolute() else self.root / p
+    def read(self, part: str) -> pa.Table:
+        """One part's rows (without the `date` partition column), by its stable id."""
+        data = read_part(self.loc, part)
+        return data.drop_columns(["date"]) if "date" in data.schema.names else data
 
     def _quarantined(self, table: str) -> list[QuarantinedLine]:
-        if not self.root.is_dir():
+        if not self.exists():
             return []
-        found = [q for q in quarantined_lines(self.root) if _about_table(q.as_json(), table)]
+        try:
+            lines = quarantined_lines(self.loc)
+        except ArchiveError:
+            return []
+        found = [q for q in lines if _about_table(q.as_json(), table)]
         return list(reversed(found))  # newest first
 
-    def quarantined(self, table: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Quarantined lines of `table` as indexer error items (newest first)."""
+    def quarantined(self, table: str, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """Quarantined lines of `table` as indexer error items (newest first), and how many there are."""
+        lines = self._quarantined(table)
         items: list[dict[str, Any]] = []
-        for q in self._quarantined(table)[:limit]:
+        for q in lines[:limit]:
             record = q.as_json()
             items.append(
                 {
@@ -104,10 +105,7 @@ class ArchiveView:
                     "documentationLink": None,
                 }
             )
-        return items
-
-    def quarantined_count(self, table: str) -> int:
-        return len(self._quarantined(table))
+        return items, len(lines)
 
 
 def _about_table(record: dict[str, Any], table: str) -> bool:

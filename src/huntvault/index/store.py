@@ -1,54 +1,24 @@
-"""The index store: one tantivy index per archived table, kept in step with the archive's live files."""
+"""The index store: one index per archived table, its definition (Azure's JSON), syncs, rebuilds, --verify."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import queue
-import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import tantivy
+import orjson
 
-from huntvault.errors import HuntvaultError, SearchError
-from huntvault.index.builder import DocumentBuilder, part_rows
-from huntvault.index.fields import (
-    ANALYZER_PATTERN,
-    FILE_FIELD,
-    IndexLayout,
-    layout_for,
-    register_analyzers,
-    validate_index_name,
-)
-from huntvault.index.source import ArchiveView
-from huntvault.schema import CONTAINER_PREFIX, Column, Table, get_table
-
-STATE_FILE = "huntvault-index.json"
-STATE_VERSION = 3  # 2: no stored `_src` (documents rebuilt from stored raw fields); 3: numbers fast-only
-HISTORY = 50
+from huntvault.errors import SearchError
+from huntvault.index.definitions import parse_definition, render_definition
+from huntvault.index.fields import IndexLayout, validate_index_name
+from huntvault.index.source import ArchiveRef, ArchiveView
+from huntvault.index.table_index import STATE_FILE, SyncResult, TableIndex, VerifyReport, not_found
+from huntvault.schema import CONTAINER_PREFIX, Column, Table, container_name, get_table, table_from_container
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _table_for(name: str) -> Table:
+def table_for(name: str) -> Table:
+    """The schema table `name`, or a minimal one for a table the schema does not know (Timestamp + _Extra)."""
     known = get_table(name)
     if known is not None:
         return known
@@ -56,341 +26,99 @@ def _table_for(name: str) -> Table:
     return Table(name=name, columns=(Column("Timestamp", "datetime"),))
 
 
-@dataclass
-class SyncResult:
-    """One indexer execution (Azure's IndexerExecutionResult shape via `as_json`)."""
-
-    start: str
-    end: str = ""
-    status: str = "inProgress"
-    error: str | None = None
-    added_files: int = 0
-    removed_files: int = 0
-    items_processed: int = 0
-    items_failed: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "errorMessage": self.error,
-            "startTime": self.start,
-            "endTime": self.end or None,
-            "errors": self.errors,
-            "warnings": [],
-            "itemsProcessed": self.items_processed,
-            "itemsFailed": self.items_failed,
-            "initialTrackingState": None,
-            "finalTrackingState": None,
-            "filesAdded": self.added_files,
-            "filesRemoved": self.removed_files,
-        }
-
-
-class TableIndex:
-    """The tantivy index of one table plus its state: which archive files it holds, run history."""
-
-    def __init__(self, layout: IndexLayout, directory: Path) -> None:
-        self.layout = layout
-        self.dir = directory
-        self.lock = threading.RLock()  # guards the cached searcher (held briefly)
-        self.sync_lock = threading.Lock()  # one sync at a time; searches never wait for it
-        self.schema = layout.tantivy_schema()
-        self.fingerprint = hashlib.sha256(
-            json.dumps([ANALYZER_PATTERN, [(f.path, f.edm) for f in layout.fields.values()]]).encode()
-        ).hexdigest()[:16]
-        self.state = self._load_state()
-        self.index = self._open()
-        self._write_index: tantivy.Index | None = None
-        self._searcher: tantivy.Searcher | None = None
-        self.running = False
-
-    @property
-    def name(self) -> str:
-        return self.layout.name
-
-    def _load_state(self) -> dict[str, Any]:
-        path = self.dir / STATE_FILE
-        empty = {"version": STATE_VERSION, "fingerprint": self.fingerprint, "files": {}, "history": []}
-        if not path.is_file():
-            return empty
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            return empty
-        if state.get("version") != STATE_VERSION or state.get("fingerprint") != self.fingerprint:
-            shutil.rmtree(
-                self.dir / "tantivy", ignore_errors=True
-            )  # layout changed: rebuild from the archive
-            return {**empty, "history": state.get("history", [])}
-        return dict(state)
-
-    def _open(self) -> tantivy.Index:
-        tdir = self.dir / "tantivy"
-        tdir.mkdir(parents=True, exist_ok=True)
-        try:
-            index = tantivy.Index(self.schema, path=str(tdir), reuse=True)
-        except ValueError:
-            shutil.rmtree(tdir, ignore_errors=True)
-            tdir.mkdir(parents=True)
-            self.state["files"] = {}
-            index = tantivy.Index(self.schema, path=str(tdir), reuse=True)
-        register_analyzers(index)
-        return index
-
-    def _writer_index(self) -> tantivy.Index:
-        """A second instance of the same index for writing: its analyzer only splits the pre-analyzed
-        text the DocumentBuilder produces (tokenizers are per instance, not stored in the index)."""
-        if self._write_index is None:
-            self._write_index = tantivy.Index(self.schema, path=str(self.dir / "tantivy"), reuse=True)
-            register_analyzers(self._write_index, pretokenized=True)
-        return self._write_index
-
-    def save(self) -> None:
-        _write_atomic(self.dir / STATE_FILE, self.state)
-
-    def searcher(self) -> tantivy.Searcher:
-        with self.lock:
-            if self._searcher is None:
-                self.index.reload()
-                self._searcher = self.index.searcher()
-            return self._searcher
-
-    @property
-    def files(self) -> dict[str, int]:
-        return dict(self.state["files"])
-
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        return list(self.state.get("history", []))
-
-    def pending_rows(self, view: ArchiveView) -> int:
-        """Rows of the archive's live parts this index has not taken in yet (what a sync would add)."""
-        indexed = self.state["files"]
-        rows = 0
-        for f in view.files(self.layout.table.name):
-            if f.path not in indexed:
-                try:
-                    rows += f.rows if f.rows is not None else part_rows(view.absolute(f.path))
-                except Exception:  # an unreadable part is reported by the sync itself
-                    continue
-        return rows
-
-    def sync(
-        self,
-        view: ArchiveView,
-        heap_mb: int = 256,
-        threads: int = 0,
-        progress: Callable[[int, int | None], None] | None = None,
-    ) -> SyncResult:
-        """Bring the index in step with the archive's live files: add new parts, drop removed ones.
-
-        `progress(documents added, documents to add)` is called as batches go in."""
-        with self.sync_lock:
-            self.running = True
-            t0 = time.perf_counter()
-            result = SyncResult(start=_now())
-            try:
-                self._sync(view, heap_mb, threads, result, progress)
-                result.status = "success"
-            except Exception as exc:  # one bad run must not kill the server; it is reported in status
-                result.status = "transientFailure"
-                result.error = f"{type(exc).__name__}: {exc}"
-            finally:
-                self.running = False
-            result.end = _now()
-            result.seconds = time.perf_counter() - t0
-            if result.added_files or result.removed_files or result.error or not self.state["history"]:
-                self.state["history"] = [result.as_json(), *self.state["history"]][:HISTORY]
-                self.save()
-            return result
-
-    def _sync(
-        self,
-        view: ArchiveView,
-        heap_mb: int,
-        threads: int,
-        result: SyncResult,
-        progress: Callable[[int, int | None], None] | None = None,
-    ) -> None:
-        live = {f.path: f for f in view.files(self.layout.table.name)}
-        indexed: dict[str, int] = self.state["files"]
-        gone = sorted(set(indexed) - set(live))
-        new = sorted(set(live) - set(indexed))
-        if not gone and not new:
-            return
-        writer = self._writer_index().writer(heap_size=max(heap_mb, 16) * 1_000_000, num_threads=threads)
-        builder = DocumentBuilder(self.layout)
-        added: dict[str, int] = {}
-        try:
-            for rel in gone:
-                writer.delete_documents_by_term(FILE_FIELD, rel)
-            readable: list[str] = []
-            for rel in new:
-                writer.delete_documents_by_term(FILE_FIELD, rel)  # idempotent after a crash mid-run
-                try:
-                    added[rel] = part_rows(view.absolute(rel))
-                    readable.append(rel)
-                except Exception as exc:  # an unreadable part is an item error, the rest goes on
-                    self._item_error(result, rel, exc)
-            total = sum(added.values())
-            done = [0]
-
-            def tick(n: int) -> None:
-                done[0] += n
-                if progress is not None:
-                    progress(done[0], total)
-
-            for group in _groups(readable, GROUP_FILES):
-                try:
-                    fed = _feed(writer, builder.documents([view.absolute(r) for r in group], view.root), tick)
-                except Exception as exc:
-                    for rel in group:  # isolate the bad part(s): retry one by one
-                        writer.delete_documents_by_term(FILE_FIELD, rel)
-                    fed = 0
-                    for rel in group:
-                        try:
-                            fed += _feed(writer, builder.documents([view.absolute(rel)], view.root))
-                        except Exception as one:
-                            writer.delete_documents_by_term(FILE_FIELD, rel)
-                            added.pop(rel, None)
-                            self._item_error(result, rel, one if one else exc)
-                result.items_processed += fed
-            writer.commit()
-            writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
-            raise
-        finally:
-            builder.close()
-        for rel in gone:
-            indexed.pop(rel, None)
-        indexed.update(added)
-        result.added_files = len(added)
-        result.removed_files = len(gone)
-        with self.lock:
-            self._searcher = None
-        self.save()
-
-    @staticmethod
-    def _item_error(result: SyncResult, rel: str, exc: BaseException) -> None:
-        result.items_failed += 1
-        result.errors.append(
-            {
-                "key": None,
-                "name": rel,
-                "errorMessage": f"Could not read archive part: {type(exc).__name__}: {exc}",
-                "statusCode": 400,
-                "details": None,
-                "documentationLink": None,
-            }
-        )
-
-
-GROUP_FILES = 64  # parts per DuckDB query
-
-
-def _offset(
-    progress: Callable[[int, int | None], None], base: int, total: int
-) -> Callable[[int, int | None], None]:
-    """One index's progress as part of a whole sync's: its documents counted after `base`."""
-
-    def each(done: int, _total: int | None) -> None:
-        progress(base + done, max(total, base + done))
-
-    return each
-
-
-def _groups(items: list[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _feed(
-    writer: tantivy.IndexWriter, batches: Iterator[list[str]], on_batch: Callable[[int], None] | None = None
-) -> int:
-    """Add every document; DuckDB builds the next batch in a thread while tantivy takes this one."""
-    q: queue.Queue[list[str] | BaseException | None] = queue.Queue(maxsize=3)
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                q.put(batch)
-            q.put(None)
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    count = 0
-    add = writer.add_json
-    while True:
-        item = q.get()
-        if item is None:
-            break
-        if isinstance(item, BaseException):
-            thread.join()
-            raise item
-        for doc in item:
-            add(doc)
-        count += len(item)
-        if on_batch is not None:
-            on_batch(len(item))
-    thread.join()
-    return count
-
-
 class IndexStore:
-    """All table indexes under one directory, fed from one archive."""
+    """All table indexes under one folder, fed from one archive (a local folder or an object store)."""
 
     def __init__(
         self,
         index_dir: str | Path,
-        archive_dir: str | Path,
+        archive: ArchiveRef,
         tables: list[str] | None = None,
         heap_mb: int = 256,
         threads: int = 0,
+        strict: bool = False,
+        background: bool = False,
     ) -> None:
         self.dir = Path(index_dir)
-        self.view = ArchiveView(archive_dir)
+        self.view = ArchiveView(archive)
         self.only = {t.lower() for t in tables or []}
         self.heap_mb = heap_mb
         self.threads = threads
+        self.strict = strict
+        self.background = background  # rebuilds run in threads (server) instead of in `rebuild_all` (CLI)
         self._indexes: dict[str, TableIndex] = {}
         self._aliases: dict[str, str] = {}
         self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._rebuilds: dict[str, tuple[threading.Thread, int]] = {}  # index -> (thread, generation)
         self.discover()
 
     def _wanted(self, table: str) -> bool:
         return not self.only or table.lower() in self.only
 
+    @staticmethod
+    def _read_state(folder: Path) -> dict[str, Any] | None:
+        try:
+            state = orjson.loads((folder / STATE_FILE).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        return state if isinstance(state, dict) else None
+
     def discover(self) -> None:
-        """Open (or create) the index of every archived table, and of every table indexed before."""
+        """Open the index of every archived table, and of every table indexed or defined before, except
+        those deleted through the API (and, without a definition of their own, those `index.tables` leaves out)."""
         with self._lock:
             names = {t for t in self.view.tables() if self._wanted(t)}
+            deleted: set[str] = set()
             if self.dir.is_dir():
                 for p in self.dir.iterdir():
-                    state = p / STATE_FILE
-                    if p.name.startswith(CONTAINER_PREFIX) and state.is_file():
-                        try:
-                            table = json.loads(state.read_text(encoding="utf-8")).get("table")
-                        except ValueError:
-                            table = None
-                        if table and self._wanted(table):
-                            names.add(table)
+                    if not p.name.startswith(CONTAINER_PREFIX):
+                        continue
+                    state = self._read_state(p)
+                    if state is None or not state.get("table"):
+                        continue
+                    table = str(state["table"])
+                    if state.get("deleted"):
+                        deleted.add(table.lower())
+                    elif state.get("explicit") or self._wanted(table):
+                        names.add(table)
             for table in sorted(names):
-                layout = layout_for(_table_for(table))
-                if layout.name in self._indexes:
+                if table.lower() in deleted:
                     continue
-                idx = TableIndex(layout, self.dir / layout.name)
-                idx.state["table"] = layout.table.name
-                self._indexes[layout.name] = idx
-                self._aliases[layout.table.name.lower()] = layout.name
+                self._open(table_for(table))
+            for name in [n for n, idx in self._indexes.items() if idx.table.name.lower() in deleted]:
+                self._forget(name)
+
+    def _open(self, table: Table) -> TableIndex:
+        name = container_name(table.name)
+        idx = self._indexes.get(name)
+        if idx is None:
+            idx = TableIndex(table, self.dir / name, self.strict)
+            self._indexes[name] = idx
+            self._aliases[table.name.lower()] = name
+            if idx.pending is not None and self.background:
+                self._start_rebuild(idx)
+        return idx
+
+    def _forget(self, name: str) -> None:
+        idx = self._indexes.pop(name, None)
+        if idx is not None:
+            self._aliases.pop(idx.table.name.lower(), None)
 
     def names(self) -> list[str]:
         with self._lock:
             return sorted(self._indexes)
+
+    def canonical(self, name: str) -> str:
+        """The index name `name` means: itself, or the export container of the table it names (any case)."""
+        with self._lock:
+            if name in self._indexes:
+                return name
+            alias = self._aliases.get(name.lower())
+        if alias:
+            return alias
+        known = get_table(name)
+        return container_name(known.name) if known is not None else name
 
     def get(self, name: str) -> TableIndex:
         """The index called `name` (container name) or aliased by its table name (any case)."""
@@ -398,9 +126,7 @@ class IndexStore:
             idx = self._indexes.get(name) or self._indexes.get(self._aliases.get(name.lower(), ""))
         if idx is None:
             validate_index_name(name)
-            raise SearchError(
-                f"The index '{name}' for service 'huntvault' was not found.", 404, "ResourceNameNotFound"
-            )
+            raise not_found(name)
         return idx
 
     def by_indexer(self, name: str) -> TableIndex:
@@ -416,6 +142,74 @@ class IndexStore:
         with self._lock:
             return [self._indexes[n] for n in sorted(self._indexes)]
 
+    # -- definitions -----------------------------------------------------------------------------
+
+    def _table_of_new(self, name: str) -> Table:
+        """The table a new index called `name` follows: `insights-logs-advancedhunting-<table>`."""
+        validate_index_name(name)
+        table = table_from_container(name)
+        archived = {t.lower(): t for t in self.view.tables()}
+        if table is None or (get_table(table) is None and table.lower() not in archived):
+            raise SearchError(
+                f"huntvault indexes follow archive tables: an index must be named "
+                f"'{CONTAINER_PREFIX}<table>' for a Defender table of the schema or of the archive, "
+                f"not '{name[:140]}'.\r\nParameter name: name",
+                400,
+                "InvalidName",
+            )
+        return table_for(archived.get(table.lower(), table))
+
+    def definition(self, name: str) -> dict[str, Any]:
+        return self.get(name).definition_json()
+
+    def put_definition(
+        self,
+        name: str,
+        body: Any,
+        *,
+        create_only: bool = False,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Create or change an index from Azure's index JSON; returns (its definition, created).
+
+        A definition that needs another tantivy layout schedules a rebuild from the archive; the current
+        index keeps answering until the rebuild is complete (`GET /indexers/{name}/status` shows it).
+        """
+        with self._lock:
+            target = self.canonical(name)
+            existing = self._indexes.get(target)
+            table = self._table_of_new(target) if existing is None else existing.table
+            if create_only and existing is not None:
+                raise SearchError(
+                    f"Cannot create index '{target}' because it already exists.",
+                    400,
+                    "ResourceNameAlreadyInUse",
+                )
+            current = existing.definition_json()["@odata.etag"] if existing is not None else None
+            _preconditions(target, current, if_match, if_none_match)
+            layout = parse_definition(body, table, target if body_name(body) == target else name, self.strict)
+            layout_json = _stored_json(layout)
+            if existing is None:
+                idx = TableIndex(table, self.dir / target, self.strict)
+                self._indexes[target] = idx
+                self._aliases[table.name.lower()] = target
+            else:
+                idx = existing
+            rebuild = idx.set_definition(layout, layout_json)
+            if rebuild and self.background:
+                self._start_rebuild(idx)
+            return idx.definition_json(), existing is None
+
+    def delete_index(self, name: str, if_match: str | None = None) -> None:
+        with self._lock:
+            idx = self.get(name)
+            _preconditions(idx.name, idx.definition_json()["@odata.etag"], if_match, None)
+            idx.delete()
+            self._forget(idx.name)
+
+    # -- runs ------------------------------------------------------------------------------------
+
     def sync(
         self,
         names: list[str] | None = None,
@@ -430,44 +224,133 @@ class IndexStore:
         for idx in self.all():
             if names is not None and idx.name not in names:
                 continue
-            if changed is not None and idx.layout.table.name not in changed and idx.state["history"]:
+            if changed is not None and idx.table.name not in changed and idx.history:
                 continue  # the change feed says nothing happened to this table
             todo.append(idx)
         total = sum(idx.pending_rows(self.view) for idx in todo) if progress is not None else 0
+        return self._run(
+            todo, total, progress, lambda idx, each: idx.sync(self.view, self.heap_mb, self.threads, each)
+        )
+
+    def pending_rebuild_rows(self) -> int:
+        """Rows of the archive the pending rebuilds still have to index (for a progress bar's total)."""
+        return sum(idx.pending_rows_of_rebuild(self.view) for idx in self.all())
+
+    def rebuild_all(
+        self,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> dict[str, SyncResult]:
+        """Complete every pending rebuild here and now (the CLI; the server runs them in threads)."""
+        todo = [idx for idx in self.all() if idx.pending is not None]
+        total = sum(idx.pending_rows_of_rebuild(self.view) for idx in todo) if progress is not None else 0
+        return self._run(
+            todo,
+            total,
+            progress,
+            lambda idx, each: idx.rebuild(self.view, self.heap_mb, self.threads, stop or self._stop, each),
+        )
+
+    @staticmethod
+    def _run(
+        todo: list[TableIndex],
+        total: int,
+        progress: Callable[[int, int | None], None] | None,
+        step: Callable[[TableIndex, Callable[[int, int | None], None] | None], SyncResult | None],
+    ) -> dict[str, SyncResult]:
+        """Run `step` on each index, reporting their documents as one whole to `progress`."""
         base = 0
         out: dict[str, SyncResult] = {}
         for idx in todo:
             each = None
             if progress is not None:
-                progress(base, total)
+                progress(base, max(total, base))
                 each = _offset(progress, base, total)
-            out[idx.name] = idx.sync(self.view, self.heap_mb, self.threads, each)
-            base += out[idx.name].items_processed
+            result = step(idx, each)
+            if result is not None:
+                out[idx.name] = result
+                base += result.items_processed
         if progress is not None:
             progress(base, max(total, base))
         return out
 
+    def _start_rebuild(self, idx: TableIndex) -> None:
+        """A thread that builds the index's pending generation and swaps it in (one per index at a time)."""
+        running = self._rebuilds.get(idx.name)
+        if running is not None and running[0].is_alive():
+            return  # its loop picks up a newer pending generation itself
 
-class IndexPoller:
-    """Background indexer: syncs every `interval` seconds until stopped (the server's freshness loop)."""
+        def run() -> None:
+            while not self._stop.is_set() and idx.pending is not None:
+                mine = idx.pending
+                idx.rebuild(self.view, self.heap_mb, self.threads, self._stop)
+                if idx.pending is mine:  # failed or stopped: try again after a pause
+                    self._stop.wait(5.0)
 
-    def __init__(self, store: IndexStore, interval: float) -> None:
-        self.store = store
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="huntvault-indexer", daemon=True)
+        thread = threading.Thread(target=run, name=f"rebuild-{idx.name}", daemon=True)
+        self._rebuilds[idx.name] = (thread, idx.pending.number if idx.pending else 0)
+        thread.start()
 
-    def start(self) -> None:
-        self._thread.start()
+    def start_rebuilds(self) -> None:
+        with self._lock:
+            self.background = True
+            for idx in self._indexes.values():
+                if idx.pending is not None:
+                    self._start_rebuild(idx)
 
-    def stop(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop background rebuilds (what they committed stays; they resume at the next start)."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        for thread, _ in list(self._rebuilds.values()):
+            thread.join(timeout)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.store.sync()
-            except (HuntvaultError, OSError):
-                pass  # each table's failure is already recorded in its execution history
-            self._stop.wait(self.interval)
+    def verify(self, names: list[str] | None = None, repair: bool = True) -> dict[str, VerifyReport]:
+        self.discover()
+        out: dict[str, VerifyReport] = {}
+        for idx in self.all():
+            if names is None or idx.name in names:
+                out[idx.name] = idx.verify(self.view, repair, self.heap_mb, self.threads)
+        return out
+
+
+def body_name(body: Any) -> Any:
+    return body.get("name") if isinstance(body, dict) else None
+
+
+def _stored_json(layout: IndexLayout) -> dict[str, Any]:
+    out = render_definition(layout)
+    out.pop("@odata.etag", None)
+    return out
+
+
+def _norm(tag: str) -> str:
+    tag = tag.strip()
+    if tag.startswith("W/"):
+        tag = tag[2:]
+    return tag.strip('"')
+
+
+def _preconditions(name: str, current: str | None, if_match: str | None, if_none_match: str | None) -> None:
+    """HTTP If-Match / If-None-Match against the definition's etag: Azure's 412 when they fail."""
+    failed = False
+    if if_match is not None:
+        failed = current is None or (if_match.strip() != "*" and _norm(if_match) != _norm(current))
+    if if_none_match is not None and current is not None:
+        failed = failed or if_none_match.strip() == "*" or _norm(if_none_match) == _norm(current)
+    if failed:
+        raise SearchError(
+            f"The precondition given in one of the request headers evaluated to false for index '{name}'.",
+            412,
+            "PreconditionFailed",
+        )
+
+
+def _offset(
+    progress: Callable[[int, int | None], None], base: int, total: int
+) -> Callable[[int, int | None], None]:
+    """One index's progress as part of a whole run's: its documents counted after `base`."""
+
+    def each(done: int, _total: int | None) -> None:
+        progress(base + done, max(total, base + done))
+
+    return each

@@ -9,7 +9,7 @@ import tantivy
 
 from huntvault.config import SearchConfig
 from huntvault.errors import SearchError
-from huntvault.index import FieldSpec, IndexLayout, analyze
+from huntvault.index import ANALYZERS, FieldSpec, IndexLayout, analyze
 from huntvault.search.bounds import bound_error, check_depth, check_regex
 
 
@@ -158,17 +158,17 @@ class Compiler:
 
     def _text(self, leaf: Text) -> tantivy.Query:
         targets = self._targets(leaf)
-        per_field = [q for f in targets if (q := self._leaf(leaf, f.text_field)) is not None]
+        per_field = [q for f in targets if (q := self._leaf(leaf, f)) is not None]
         if not per_field:
             return tantivy.Query.empty_query()
         if len(per_field) == 1:
             return per_field[0]
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
 
-    def _leaf(self, leaf: Text, name: str) -> tantivy.Query | None:
-        kind = leaf.kind
+    def _leaf(self, leaf: Text, spec: FieldSpec) -> tantivy.Query | None:
+        kind, name = leaf.kind, spec.text_field
         if kind in ("term", "phrase"):
-            tokens = analyze(leaf.text)
+            tokens = analyze(leaf.text, spec.search_analyzer)
             if not tokens:
                 return None
             if len(tokens) == 1:
@@ -176,15 +176,16 @@ class Compiler:
             words: list[str | tuple[int, str]] = list(tokens)
             return tantivy.Query.phrase_query(self.schema, name, words, slop=leaf.slop)
         text = leaf.text
+        lowered = text.lower() if ANALYZERS[spec.analyzer].lowercases else text
         try:
             if kind == "prefix":  # a one-word phrase prefix is tantivy's term-prefix query
-                return tantivy.Query.phrase_prefix_query(self.schema, name, [text.lower()])
+                return tantivy.Query.phrase_prefix_query(self.schema, name, [lowered])
             if kind == "wildcard":
                 return tantivy.Query.regex_query(self.schema, name, _wildcard_regex(text))
             if kind == "regex":
                 return tantivy.Query.regex_query(self.schema, name, text)
             if kind == "fuzzy":
-                return tantivy.Query.fuzzy_term_query(self.schema, name, text.lower(), distance=leaf.distance)
+                return tantivy.Query.fuzzy_term_query(self.schema, name, lowered, distance=leaf.distance)
         except ValueError as exc:
             raise SearchError(
                 f"Failed to parse query string: invalid {kind} '{text}': {exc}.\r\nParameter name: search"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import tantivy
@@ -16,17 +15,28 @@ from huntvault.index import (
     FieldSpec,
     IndexLayout,
     IndexStore,
-    TableIndex,
     export_document,
 )
+from huntvault.search.archive_path import ArchiveReader
 from huntvault.search.ast import Compiler, MatchAll, Node
 from huntvault.search.bounds import bound_error
-from huntvault.search.facets import parse_facet, run_facet
-from huntvault.search.filters import FilterCompiler
+from huntvault.search.facets import IndexFacets, parse_facet, run_facet
+from huntvault.search.filters import FilterCompiler, conjuncts, sqlable
+from huntvault.search.hybrid import hybrid_page
 from huntvault.search.lucene import parse_lucene
-from huntvault.search.odata import SCORE, IsMatch, OrderKey, parse_filter, parse_orderby, parse_select
+from huntvault.search.odata import (
+    SCORE,
+    FilterNode,
+    IsMatch,
+    OrderKey,
+    parse_filter,
+    parse_orderby,
+    parse_select,
+)
+from huntvault.search.plan import Page, Prepared
 from huntvault.search.request import DEFAULT_TOP, MAX_SKIP, MAX_TOP, SearchRequest
 from huntvault.search.simple import parse_simple
+from huntvault.search.sqlfilter import SqlFilter
 
 PARSERS: dict[str, Callable[[str, str], Node]] = {"simple": parse_simple, "full": parse_lucene}
 MAX_SORT_CANDIDATES = MAX_SKIP + MAX_TOP + 10_000
@@ -39,35 +49,6 @@ WINDOW_SLACK = 4
 WINDOW_GROWTH = 16
 WINDOW_TRIES = 3
 BOUNDS_CACHE_MAX = 256
-
-
-@dataclass
-class Prepared:
-    """A request compiled against one index."""
-
-    index: TableIndex
-    searcher: tantivy.Searcher
-    text_query: tantivy.Query
-    query: tantivy.Query
-    match_all: bool
-    order: list[OrderKey]
-    select: list[str] | None
-    scoring_filter: bool = False
-
-    @property
-    def constant_score(self) -> bool:
-        """`*` without search.ismatchscoring: every hit scores 1.0."""
-        return self.match_all and not self.scoring_filter
-
-
-@dataclass
-class Page:
-    """One page of hits: addresses, scores when known, whether more match, and the total when counted."""
-
-    addrs: list[tantivy.DocAddress]
-    scores: list[float] | None
-    more: bool
-    total: int | None
 
 
 def _hit_count(res: tantivy.SearchResult) -> int:
@@ -117,6 +98,7 @@ class SearchEngine:
     def __init__(self, store: IndexStore, limits: SearchConfig | None = None) -> None:
         self.store = store
         self.limits = limits or SearchConfig()
+        self.archive = ArchiveReader(store.view.loc, self.limits)
         # (searcher id, field) -> (searcher, (min, max) or None): a searcher sees one fixed index version
         self._bounds: dict[tuple[int, str], tuple[tantivy.Searcher, tuple[float, float] | None]] = {}
 
@@ -152,69 +134,106 @@ class SearchEngine:
 
     def prepare(self, name: str, req: SearchRequest) -> Prepared:
         index = self.store.get(name)
-        layout = index.layout
-        searcher = index.searcher()
-        schema = index.schema
+        gen = index.active  # one generation throughout the request, even if a rebuild swaps it meanwhile
+        layout, schema = gen.layout, gen.schema
+        searcher = gen.searcher()
         text_q, match_all = self._text(
             layout, schema, req.search, req.search_mode, req.query_type, req.search_fields
         )
-        query = text_q
-        scoring_filter = False
+        p = Prepared(index, layout, schema, searcher, text_q, text_q, match_all, [], None)
         if req.filter is not None and req.filter.strip():
-
-            def ismatch(node: IsMatch) -> tantivy.Query:
-                q, _ = self._text(layout, schema, node.search, node.search_mode, node.query_type, node.fields)
-                return q
-
-            compiler = FilterCompiler(layout, schema, searcher, req.filter, ismatch)
-            fq = compiler.compile(parse_filter(req.filter))
-            scoring_filter = compiler.scoring
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Must, fq)])
-        order = parse_orderby(req.orderby) if req.orderby else []
-        for key in order:
-            if key.path != SCORE:
-                if layout.is_complex(key.path):
-                    raise SearchError(
-                        f"The complex field '{key.path}' cannot be sorted.\r\nParameter name: $orderby"
-                    )
-                layout.field(key.path, "$orderby")
-        select = parse_select(req.select) if req.select else None
-        for path in select or []:
+            self._filter(p, req.filter)
+        p.order = parse_orderby(req.orderby) if req.orderby else []
+        for i, key in enumerate(p.order):
+            if key.path == SCORE:
+                continue
+            if layout.is_complex(key.path):
+                raise SearchError(
+                    f"The complex field '{key.path}' cannot be sorted.\r\nParameter name: $orderby"
+                )
+            spec = layout.field(key.path, "$orderby")
+            if not layout.require(spec, "sortable", "$orderby"):
+                p.archive_order = True
+            elif i and spec.storage == "str" and not spec.retrievable:
+                p.archive_order = True  # a later string key's values are read from stored documents
+        p.select = parse_select(req.select) if req.select else None
+        for path in p.select or []:
             if not layout.is_complex(path):
-                layout.field(path, "$select")
+                layout.field(path, "$select", need="retrievable")
         for path in req.highlight:
             layout.field(path.split("-")[0], "highlight", need="searchable")
-        for tag, name in ((req.highlight_pre, "highlightPreTag"), (req.highlight_post, "highlightPostTag")):
+        for tag, tag_name in (
+            (req.highlight_pre, "highlightPreTag"),
+            (req.highlight_post, "highlightPostTag"),
+        ):
             if len(tag) > self.limits.max_highlight_tag_chars:
                 raise bound_error(
-                    f"{name} is {len(tag)} characters long",
+                    f"{tag_name} is {len(tag)} characters long",
                     self.limits.max_highlight_tag_chars,
-                    name,
+                    tag_name,
                     "search.max_highlight_tag_chars",
                 )
-        return Prepared(index, searcher, text_q, query, match_all, order, select, scoring_filter)
+        p.facets = [parse_facet(f, layout) for f in req.facets]
+        return p
+
+    def _filter(self, p: Prepared, text: str) -> None:
+        """Top-level conjuncts the archive can evaluate whole go to SQL (`p.archive_where`); the rest is a
+        tantivy query, in which any smaller subtree on fields the index lacks becomes the keys it matches."""
+        layout, schema = p.layout, p.schema
+
+        def ismatch(node: IsMatch) -> tantivy.Query:
+            q, _ = self._text(layout, schema, node.search, node.search_mode, node.query_type, node.fields)
+            return q
+
+        sql = SqlFilter(layout, text)
+
+        def archive_leaf(node: FilterNode) -> tantivy.Query:
+            keys = self.archive.keys(p.index, sql.compile(node))
+            return (
+                tantivy.Query.term_set_query(schema, KEY_FIELD, keys) if keys else tantivy.Query.empty_query()
+            )
+
+        compiler = FilterCompiler(layout, schema, p.searcher, text, ismatch, archive_leaf)
+        parts: list[tantivy.Query] = []
+        for node in conjuncts(parse_filter(text)):
+            if sqlable(node) and compiler.needs_archive(node):
+                p.archive_where.append(sql.compile(node))
+            else:
+                parts.append(compiler.compile(node))
+        p.scoring_filter = compiler.scoring
+        if parts:
+            p.filtered = True
+            p.query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, p.text_query)] + [(tantivy.Occur.Must, q) for q in parts]
+            )
 
     # -- execution --
 
     def search(self, name: str, req: SearchRequest) -> dict[str, Any]:
         p = self.prepare(name, req)
         page = min(DEFAULT_TOP if req.top is None else req.top, MAX_TOP)
-        found = self._page(p, req.skip, page, req.count)
+        if p.hybrid:
+            found = hybrid_page(p, self.archive, req.skip, page, req.count)
+        else:
+            found = self._page(p, req.skip, page, req.count)
         addrs, scores = found.addrs, found.scores
-        layout = p.index.layout
+        layout = p.layout
         docs = [export_document(layout, p.searcher.doc(a)) for a in addrs]
         if p.constant_score:
             scores = [1.0] * len(docs)
         elif scores is None:
-            scores = self._scores(p, docs)
+            scores = self._score_map(p, addrs)
         out: dict[str, Any] = {}
         if req.count:
             out["@odata.count"] = found.total
         if req.minimum_coverage is not None:
             out["@search.coverage"] = 100.0
-        if req.facets:
-            facets = [parse_facet(f, p.index.layout) for f in req.facets]
-            out["@search.facets"] = {f.field.path: run_facet(f, p.searcher, p.query) for f in facets}
+        if p.facets:
+            if found.facets is not None:
+                out["@search.facets"] = found.facets
+            else:
+                source = IndexFacets(p.searcher, p.query)
+                out["@search.facets"] = {f.field.path: run_facet(f, source) for f in p.facets}
         returned = len(addrs)
         more = found.more
         wants_more = req.top is None or req.top > returned
@@ -301,7 +320,7 @@ class SearchEngine:
     ) -> tuple[list[tuple[Any, tantivy.DocAddress]], int | None]:
         """The first `limit` hits in `key` order (nulls first under asc, as Azure), with their key values."""
         searcher, query = p.searcher, p.query
-        spec = p.index.layout.fields[key.path]
+        spec = p.layout.fields[key.path]
         order = tantivy.Order.Desc if key.descending else tantivy.Order.Asc
         nulls: list[tuple[Any, tantivy.DocAddress]] = []
         null_count = 0
@@ -361,7 +380,7 @@ class SearchEngine:
                 )
             else:
                 lo, hi = (high - width, math.inf) if descending else (-math.inf, low + width)
-            window = tantivy.Query.range_query(p.index.schema, spec.value_field, ftype, lo, hi, True, True)
+            window = tantivy.Query.range_query(p.schema, spec.value_field, ftype, lo, hi, True, True)
             narrowed = tantivy.Query.boolean_query(
                 [
                     (tantivy.Occur.Must, base),
@@ -400,12 +419,12 @@ class SearchEngine:
             if score_col is not None:
                 return list(score_col)
             return [1.0] * len(addrs) if p.constant_score else self._score_map(p, addrs)
-        spec = p.index.layout.fields[key.path]
+        spec = p.layout.fields[key.path]
         if spec.storage in ("int", "float", "bool", "date"):
             return list(p.searcher.fast_field_values(spec.value_field, addrs))
         values = []
         for a in addrs:
-            doc = export_document(p.index.layout, p.searcher.doc(a))
+            doc = export_document(p.layout, p.searcher.doc(a))
             values.append(_get_path(doc, key.path))
         return values
 
@@ -423,7 +442,7 @@ class SearchEngine:
                 (
                     tantivy.Occur.Must,
                     tantivy.Query.const_score_query(
-                        tantivy.Query.term_set_query(p.index.schema, KEY_FIELD, keys), 0.0
+                        tantivy.Query.term_set_query(p.schema, KEY_FIELD, keys), 0.0
                     ),
                 ),
             ]
@@ -431,18 +450,14 @@ class SearchEngine:
         res = p.searcher.search(q, len(keys), count=False)
         return {str(p.searcher.doc(a).get_first(KEY_FIELD)): float(s) for s, a in res.hits}
 
-    def _scores(self, p: Prepared, docs: list[dict[str, Any]]) -> list[float]:
-        by_key = self._scores_for_keys(p, [d.get(KEY_FIELD, "") for d in docs])
-        return [by_key.get(d.get(KEY_FIELD, ""), 0.0) for d in docs]
-
     def _highlighter(
         self, p: Prepared, req: SearchRequest
     ) -> Callable[[dict[str, Any]], dict[str, list[str]]]:
         gens: list[tuple[str, FieldSpec, tantivy.SnippetGenerator, int]] = []
         for item in req.highlight:
             path, _, n = item.partition("-")
-            spec = p.index.layout.field(path, "highlight", need="searchable")
-            gen = tantivy.SnippetGenerator.create(p.searcher, p.text_query, p.index.schema, spec.text_field)
+            spec = p.layout.field(path, "highlight", need="searchable")
+            gen = tantivy.SnippetGenerator.create(p.searcher, p.text_query, p.schema, spec.text_field)
             gen.set_max_num_chars(SNIPPET_CHARS)
             gens.append((path, spec, gen, int(n) if n.isascii() and n.isdigit() else HIGHLIGHTS_PER_FIELD))
         pre, post = req.highlight_pre, req.highlight_post
@@ -473,18 +488,19 @@ class SearchEngine:
 
     def lookup(self, name: str, key: str, select: str | None = None) -> dict[str, Any]:
         index = self.store.get(name)
-        searcher = index.searcher()
+        gen = index.active
+        searcher = gen.searcher()
         fields = parse_select(select) if select else None
         for path in fields or []:
-            if not index.layout.is_complex(path):
-                index.layout.field(path, "$select")
-        res = searcher.search(tantivy.Query.term_query(index.schema, KEY_FIELD, key), 1, count=False)
+            if not gen.layout.is_complex(path):
+                gen.layout.field(path, "$select", need="retrievable")
+        res = searcher.search(tantivy.Query.term_query(gen.schema, KEY_FIELD, key), 1, count=False)
         if not res.hits:
             raise SearchError(
                 f"Document with key '{key}' was not found in index '{index.name}'.", 404, "DocumentNotFound"
             )
-        doc = export_document(index.layout, searcher.doc(res.hits[0][1]))
+        doc = export_document(gen.layout, searcher.doc(res.hits[0][1]))
         return project(doc, fields)
 
     def count(self, name: str) -> int:
-        return int(self.store.get(name).searcher().num_docs)
+        return int(self.store.get(name).active.searcher().num_docs)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import tantivy
 
@@ -43,6 +43,7 @@ class FacetSpec:
     values: list[Any] = dc_field(default_factory=list)
     interval: float | str | None = None
     timeoffset_us: int = 0
+    archive: bool = False  # the index does not hold the field's values: counted on the archive
 
 
 def _bad(expression: str, why: str) -> SearchError:
@@ -54,7 +55,8 @@ def parse_facet(expression: str, layout: IndexLayout) -> FacetSpec:
     path = parts[0]
     if layout.is_complex(path):
         raise _bad(expression, f"'{path}' is a complex field; facet on one of its subfields")
-    spec = FacetSpec(expression, layout.field(path, "facet"))
+    field = layout.field(path, "facet")
+    spec = FacetSpec(expression, field, archive=not layout.require(field, "facetable", "facet"))
     for part in parts[1:]:
         name, sep, value = part.partition(":")
         if not sep:
@@ -158,73 +160,104 @@ def _out(spec: FacetSpec, value: Any) -> Any:
     return value
 
 
-def run_facet(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query) -> list[dict[str, Any]]:
-    name = spec.field.value_field
+class FacetSource(Protocol):
+    """Where facet counts come from: the index (tantivy aggregations) or the archive (SQL)."""
+
+    def stats(self, spec: FieldSpec) -> tuple[int, float | None, float | None]: ...
+
+    def terms(self, spec: FieldSpec, size: int, order: str) -> list[tuple[Any, int]]: ...
+
+    def histogram(self, spec: FieldSpec, interval: float, offset: float) -> list[tuple[float, int]]: ...
+
+    def range_counts(self, spec: FieldSpec, ranges: list[dict[str, Any]]) -> list[int]: ...
+
+
+class IndexFacets:
+    """Facet counts from tantivy's aggregations over a query's matches."""
+
+    def __init__(self, searcher: tantivy.Searcher, query: tantivy.Query) -> None:
+        self.searcher = searcher
+        self.query = query
+
+    def stats(self, spec: FieldSpec) -> tuple[int, float | None, float | None]:
+        stats = self.searcher.aggregate(self.query, {"s": {"stats": {"field": spec.value_field}}})["s"]
+        count = int(stats.get("count") or 0)
+        if not count or stats.get("min") is None or stats.get("max") is None:
+            return count, None, None
+        return count, float(stats["min"]), float(stats["max"])
+
+    def terms(self, spec: FieldSpec, size: int, order: str) -> list[tuple[Any, int]]:
+        by = {
+            "count": {"_count": "desc"},
+            "-count": {"_count": "asc"},
+            "value": {"_key": "asc"},
+            "-value": {"_key": "desc"},
+        }[order]
+        # every segment reports all its values (up to EXACT_TERMS), so the merged counts are exact
+        terms = {"field": spec.value_field, "size": size, "order": by, "segment_size": max(size, EXACT_TERMS)}
+        res = self.searcher.aggregate(self.query, {"f": {"terms": terms}})
+        return [(b["key"], int(b["doc_count"])) for b in res["f"]["buckets"]]
+
+    def histogram(self, spec: FieldSpec, interval: float, offset: float) -> list[tuple[float, int]]:
+        agg: dict[str, Any] = {"field": spec.value_field, "interval": interval}
+        if offset:
+            agg["offset"] = offset
+        res = self.searcher.aggregate(self.query, {"f": {"histogram": agg}})
+        return [(float(b["key"]), int(b["doc_count"])) for b in res["f"]["buckets"] if b["doc_count"]]
+
+    def range_counts(self, spec: FieldSpec, ranges: list[dict[str, Any]]) -> list[int]:
+        """Doc counts per range, matched on the bounds (tantivy adds buckets for any uncovered gap)."""
+        res = self.searcher.aggregate(
+            self.query, {"f": {"range": {"field": spec.value_field, "ranges": ranges}}}
+        )
+        by_bounds = {(b.get("from"), b.get("to")): b["doc_count"] for b in res["f"]["buckets"]}
+
+        def bound(v: Any) -> float | None:
+            return None if v is None else float(v)
+
+        return [int(by_bounds.get((bound(r.get("from")), bound(r.get("to"))), 0)) for r in ranges]
+
+
+def run_facet(spec: FacetSpec, source: FacetSource) -> list[dict[str, Any]]:
     if spec.values:
-        return _ranges(spec, searcher, query, spec.values)
+        return _ranges(spec, source, spec.values)
     if isinstance(spec.interval, str) and spec.interval in CALENDAR_MONTHS:
-        return _calendar(spec, searcher, query)
+        return _calendar(spec, source)
     if spec.interval is not None:
         interval = FIXED_UNITS_US[spec.interval] if isinstance(spec.interval, str) else spec.interval
-        _check_buckets(spec, searcher, query, interval)
-        agg: dict[str, Any] = {"field": name, "interval": interval}
+        _check_buckets(spec, source, interval)
+        offset = 0.0
         if spec.field.storage == "date":
-            offset = (MONDAY_OFFSET_US if spec.interval == "week" else 0) - spec.timeoffset_us
-            agg["offset"] = offset % interval
-        res = searcher.aggregate(query, {"f": {"histogram": agg}})
+            offset = float(
+                ((MONDAY_OFFSET_US if spec.interval == "week" else 0) - spec.timeoffset_us) % interval
+            )
         return [
-            {"value": _out(spec, b["key"]), "count": b["doc_count"]}
-            for b in res["f"]["buckets"]
-            if b["doc_count"]
+            {"value": _out(spec, key), "count": n}
+            for key, n in source.histogram(spec.field, interval, offset)
         ]
     count = DEFAULT_COUNT if spec.count is None else (spec.count or UNLIMITED)
-    order = {
-        "count": {"_count": "desc"},
-        "-count": {"_count": "asc"},
-        "value": {"_key": "asc"},
-        "-value": {"_key": "desc"},
-    }[spec.sort or "count"]
-    # every segment reports all its values (up to EXACT_TERMS), so the merged counts are exact
-    terms = {"field": name, "size": count, "order": order, "segment_size": max(count, EXACT_TERMS)}
-    res = searcher.aggregate(query, {"f": {"terms": terms}})
-    buckets = [{"value": _out(spec, b["key"]), "count": b["doc_count"]} for b in res["f"]["buckets"]]
-    if (spec.sort or "count") in ("count", "-count"):
-        desc = (spec.sort or "count") == "count"
+    order = spec.sort or "count"
+    buckets = [{"value": _out(spec, key), "count": n} for key, n in source.terms(spec.field, count, order)]
+    if order in ("count", "-count"):
+        desc = order == "count"
         buckets.sort(key=lambda b: (-b["count"] if desc else b["count"], str(b["value"])))
     return buckets
 
 
-def _check_buckets(
-    spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query, interval: float
-) -> None:
+def _check_buckets(spec: FacetSpec, source: FacetSource, interval: float) -> None:
     """400 when `interval` would cut the matching values' range into more than MAX_BUCKETS buckets."""
-    stats = searcher.aggregate(query, {"s": {"stats": {"field": spec.field.value_field}}})["s"]
-    if not stats.get("count") or stats.get("min") is None or stats.get("max") is None:
+    count, low, high = source.stats(spec.field)
+    if not count or low is None or high is None:
         return
-    if (float(stats["max"]) - float(stats["min"])) / interval >= MAX_BUCKETS:
+    if (high - low) / interval >= MAX_BUCKETS:
         raise _bad(spec.expression, f"the interval makes more than {MAX_BUCKETS} buckets; use a larger one")
 
 
-def _range_counts(
-    searcher: tantivy.Searcher, query: tantivy.Query, name: str, ranges: list[dict[str, Any]]
-) -> list[int]:
-    """Doc counts per range, matched on the bounds (tantivy adds buckets for any uncovered gap)."""
-    res = searcher.aggregate(query, {"f": {"range": {"field": name, "ranges": ranges}}})
-    by_bounds = {(b.get("from"), b.get("to")): b["doc_count"] for b in res["f"]["buckets"]}
-
-    def bound(v: Any) -> float | None:
-        return None if v is None else float(v)
-
-    return [by_bounds.get((bound(r.get("from")), bound(r.get("to"))), 0) for r in ranges]
-
-
-def _ranges(
-    spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query, bounds: list[Any]
-) -> list[dict[str, Any]]:
+def _ranges(spec: FacetSpec, source: FacetSource, bounds: list[Any]) -> list[dict[str, Any]]:
     ranges: list[dict[str, Any]] = [{"to": bounds[0]}]
     ranges += [{"from": a, "to": b} for a, b in itertools.pairwise(bounds)]
     ranges.append({"from": bounds[-1]})
-    counts = _range_counts(searcher, query, spec.field.value_field, ranges)
+    counts = source.range_counts(spec.field, ranges)
     out = []
     for r, n in zip(ranges, counts, strict=True):
         bucket: dict[str, Any] = {}
@@ -237,15 +270,15 @@ def _ranges(
     return out
 
 
-def _calendar(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query) -> list[dict[str, Any]]:
-    stats = searcher.aggregate(query, {"s": {"stats": {"field": spec.field.value_field}}})["s"]
-    if not stats.get("count"):
+def _calendar(spec: FacetSpec, source: FacetSource) -> list[dict[str, Any]]:
+    count, low, high = source.stats(spec.field)
+    if not count or low is None or high is None:
         return []
     step = CALENDAR_MONTHS[str(spec.interval)]
     offset = timedelta(microseconds=spec.timeoffset_us)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    lo = epoch + timedelta(microseconds=int(stats["min"])) + offset
-    hi = epoch + timedelta(microseconds=int(stats["max"])) + offset
+    lo = epoch + timedelta(microseconds=int(low)) + offset
+    hi = epoch + timedelta(microseconds=int(high)) + offset
     month0 = (lo.month - 1) // step * step if step < 12 else 0
     cur = datetime(lo.year, month0 + 1, 1, tzinfo=UTC)
     starts: list[datetime] = []
@@ -255,5 +288,5 @@ def _calendar(spec: FacetSpec, searcher: tantivy.Searcher, query: tantivy.Query)
         cur = datetime(cur.year + m // 12, m % 12 + 1, 1, tzinfo=UTC)
     edges = [micros(s - offset) for s in [*starts, cur]]
     ranges = [{"from": a, "to": b} for a, b in itertools.pairwise(edges)]
-    counts = _range_counts(searcher, query, spec.field.value_field, ranges)
+    counts = source.range_counts(spec.field, ranges)
     return [{"value": _iso(r["from"]), "count": n} for r, n in zip(ranges, counts, strict=True) if n]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,10 +68,13 @@ def build_context(
         WorkerPool("hunt", server.hunt_workers),
         KeyLimiter("hunts", server.max_concurrent_hunts_per_key, "server.max_concurrent_hunts_per_key"),
     )
+    archive_ref = os.fspath(archive_dir) if archive_dir is not None else config.archive.path
+    search = service if service is not None else SearchService(config, archive_ref)
     return AppContext(
         config=config,
-        archive_dir=Path(archive_dir) if archive_dir is not None else Path(config.archive.path),
-        search=service if service is not None else SearchService(config, archive_dir),
+        archive_dir=archive_ref,
+        archive=search.archive,
+        search=search,
         keys=keys,
         searches=searches,
         hunts=hunts,

@@ -4,14 +4,13 @@ engine's words (operators, functions, aggregates), both read from the engine so 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from huntvault import schema
-from huntvault.archive import TableStatus
+from huntvault.archive import ArchiveLocation, TableStatus
 from huntvault.archive import status as archive_status
 from huntvault.errors import HuntvaultError
 from huntvault.kql import HuntLimits, shared_backend, vocabulary
@@ -44,9 +43,9 @@ def _time_column(name: str, columns: list[tuple[str, str]]) -> str | None:
     return "Timestamp" if ("Timestamp", "datetime") in columns else None
 
 
-def _archived(archive: Path) -> dict[str, TableStatus]:
-    if not archive.exists():
-        return {}
+def _archived(archive: ArchiveLocation) -> dict[str, TableStatus]:
+    if archive.local is not None and not archive.local.exists():
+        return {}  # a local archive folder that does not exist yet (an object store is asked directly)
     try:
         return {t.table: t for t in archive_status(archive).tables}
     except HuntvaultError:
@@ -56,7 +55,7 @@ def _archived(archive: Path) -> dict[str, TableStatus]:
 def catalog(ctx: AppContext) -> list[TableInfo]:
     """Every table of the hunt catalog with its columns, time column and the archive's row count and range."""
     backend = shared_backend(ctx.archive_dir, CATALOG_ENGINE, HuntLimits.from_config(ctx.config.hunt))
-    archived = _archived(ctx.archive_dir)
+    archived = _archived(ctx.archive)
     out: list[TableInfo] = []
     for name in backend.table_names():
         columns = [(str(c), str(t)) for c, t in backend.columns(name) or []]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from huntvault.archive import ArchiveLocation
 from huntvault.config import Config
 from huntvault.search import SearchService
 from huntvault.web.policy import Caller, KeyRing, Role
@@ -19,11 +19,13 @@ CALLER_SCOPE_KEY = "huntvault.caller"
 
 @dataclass(frozen=True)
 class AppContext:
-    """Everything the routes use: a private copy of the configuration, the archive, the search service,
+    """Everything the routes use: a private copy of the configuration, the archive (`archive_dir` as given:
+    a folder or an az:// URL; `archive` resolved with the configuration's credentials), the search service,
     the keys, the worker lanes for searches and hunts, and the registry that cancels hunts on shutdown."""
 
     config: Config
-    archive_dir: Path
+    archive_dir: str
+    archive: ArchiveLocation
     search: SearchService
     keys: KeyRing
     searches: Lane
@@ -46,8 +48,8 @@ def get_config(request: Request) -> Config:
     return get_context(request).config
 
 
-def get_archive(request: Request) -> Path:
-    return get_context(request).archive_dir
+def get_archive(request: Request) -> ArchiveLocation:
+    return get_context(request).archive
 
 
 def get_search(request: Request) -> SearchService:
@@ -57,5 +59,5 @@ def get_search(request: Request) -> SearchService:
 Context = Annotated[AppContext, Depends(get_context)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 ConfigDep = Annotated[Config, Depends(get_config)]
-ArchiveDep = Annotated[Path, Depends(get_archive)]
+ArchiveDep = Annotated[ArchiveLocation, Depends(get_archive)]
 SearchDep = Annotated[SearchService, Depends(get_search)]

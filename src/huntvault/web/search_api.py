@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from huntvault.errors import SearchError
 from huntvault.search import SearchRequest, SearchService, from_body, from_query
@@ -54,20 +55,79 @@ def _index_stats(request: Request, name: str) -> Response:
     return OrjsonResponse(_svc(request).index_stats(name))
 
 
+async def _definition_body(request: Request) -> Any:
+    ctype = request.headers.get("content-type", "application/json")
+    if "json" not in ctype:
+        raise SearchError(
+            f"Content-Type '{ctype[:100]}' is not supported; send application/json.",
+            415,
+            "UnsupportedMediaType",
+        )
+    raw = await request.body()
+    try:
+        return orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError as exc:
+        raise SearchError(f"The request body is not valid JSON: {exc}.", 400, "InvalidRequestBody") from None
+
+
+def _flag(request: Request, name: str) -> None:
+    """Azure's boolean query flags (`allowIndexDowntime`): true/false or a 400 naming it; no effect here
+    (a changed definition never takes the index down: the old one answers until the rebuild is done)."""
+    value = request.query_params.get(name)
+    if value is not None and value.strip().lower() not in ("true", "false"):
+        raise SearchError(
+            f"Invalid value '{value[:100]}': 'true' or 'false' was expected.\r\nParameter name: {name}"
+        )
+
+
+def _saved(request: Request, definition: dict[str, Any], created: bool) -> Response:
+    prefer = request.headers.get("prefer", "return=representation").lower()
+    headers = {"ETag": str(definition.get("@odata.etag", ""))}
+    if "return=minimal" in prefer:
+        return Response(status_code=204, headers=headers)
+    return OrjsonResponse(definition, status_code=201 if created else 200, headers=headers)
+
+
 @access(Access.ADMIN)
-def _read_only_index(request: Request, name: str = "") -> Response:
-    raise SearchError(
-        "Index definitions are derived from the huntvault archive (one index per archived table) and "
-        "cannot be created, changed or deleted through the API.",
-        405,
-        "OperationNotAllowed",
+async def _put_index(request: Request, name: str) -> Response:
+    """Create or change an index definition (Azure's index JSON); a changed layout rebuilds in the background."""
+    _flag(request, "allowIndexDowntime")
+    body = await _definition_body(request)
+    svc = _svc(request)
+    definition, created = await run_in_threadpool(
+        lambda: svc.put_index(
+            name,
+            body,
+            if_match=request.headers.get("if-match"),
+            if_none_match=request.headers.get("if-none-match"),
+        )
     )
+    return _saved(request, definition, created)
+
+
+@access(Access.ADMIN)
+async def _create_index(request: Request) -> Response:
+    body = await _definition_body(request)
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str):
+        raise SearchError("Invalid index definition: 'name' is required (a string).", 400)
+    svc = _svc(request)
+    definition, _ = await run_in_threadpool(lambda: svc.put_index(name, body, create_only=True))
+    return OrjsonResponse(definition, status_code=201, headers={"ETag": str(definition["@odata.etag"])})
+
+
+@access(Access.ADMIN)
+async def _delete_index(request: Request, name: str) -> Response:
+    svc = _svc(request)
+    await run_in_threadpool(lambda: svc.delete_index(name, request.headers.get("if-match")))
+    return Response(status_code=204)
 
 
 for _path in ("/indexes/{name}", "/indexes('{name}')"):
     router.add_api_route(_path, _index_definition, methods=["GET"])
-    router.add_api_route(_path, _read_only_index, methods=["PUT", "DELETE"])
-router.add_api_route("/indexes", _read_only_index, methods=["POST"])
+    router.add_api_route(_path, _put_index, methods=["PUT"])
+    router.add_api_route(_path, _delete_index, methods=["DELETE"])
+router.add_api_route("/indexes", _create_index, methods=["POST"])
 for _path in ("/indexes/{name}/stats", "/indexes('{name}')/search.stats"):
     router.add_api_route(_path, _index_stats, methods=["GET"])
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from huntvault.archive import QuarantinedLine, quarantined_lines
+from huntvault.archive import ArchiveLocation, QuarantinedLine, quarantined_lines
 from huntvault.archive import status as archive_status
 from huntvault.config import ForwardConfig
 from huntvault.errors import HuntvaultError
@@ -24,13 +23,18 @@ router = APIRouter()
 MAX_QUARANTINE_PAGE = 500
 
 
-def _archive(archive: Path) -> dict[str, Any]:
-    if not archive.exists():
-        return {"archive": str(archive), "error": f"the archive folder {archive} does not exist yet"}
+def _missing(archive: ArchiveLocation) -> bool:
+    """A local archive folder that does not exist yet (an object-store archive is asked directly)."""
+    return archive.local is not None and not archive.local.exists()
+
+
+def _archive(archive: ArchiveLocation) -> dict[str, Any]:
+    if _missing(archive):
+        return {"archive": archive.url, "error": f"the archive folder {archive.url} does not exist yet"}
     try:
         return archive_status(archive).as_json()
     except HuntvaultError as exc:
-        return {"archive": str(archive), "error": str(exc)}
+        return {"archive": archive.url, "error": str(exc)}
 
 
 def _indexers(svc: SearchService) -> list[dict[str, Any]]:
@@ -96,6 +100,9 @@ def quarantine(
     limit: int = Query(50, ge=1, le=MAX_QUARANTINE_PAGE),
 ) -> Response:
     """Quarantined export lines with their source, stream, byte offset and reason, one page at a time."""
-    lines: list[QuarantinedLine] = quarantined_lines(archive) if archive.exists() else []
+    try:
+        lines: list[QuarantinedLine] = [] if _missing(archive) else quarantined_lines(archive)
+    except HuntvaultError:
+        lines = []
     items = [{"file": q.part, "file_line": q.row, **q.as_json()} for q in lines[offset : offset + limit]]
     return JsonResponse({"total": len(lines), "offset": offset, "limit": limit, "items": items})
