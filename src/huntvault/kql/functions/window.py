@@ -76,10 +76,18 @@ def f_row_cumsum(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def rank_fn(name: str) -> Lowering:
-    """row_rank_dense/row_rank_min: the rank of the row's term in the serialized order (sorted by the term)."""
+    """row_rank_dense/row_rank_min: the rank of the row's term where the rows are serialized sorted by it.
+
+    The window orders by the term alone (in the direction the last sort gave it), so rows that tie on the
+    term share a rank whatever other sort keys break the tie."""
 
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        order = _order(c) or exp.Order(expressions=[exp.Ordered(this=args[0].sql)])
+        term = args[0].sql
+        ordered = next(
+            (o for o in c.scope.order or [] if isinstance(o, exp.Ordered) and o.this == term),
+            exp.Ordered(this=term),
+        )
+        order = exp.Order(expressions=[ordered])
         w = exp.Window(this=call(name), partition_by=_partition(c, args, node, 1) or None, order=order)
         return T(exp.Cast(this=w, to=dtype("BIGINT")), "long")
 
