@@ -89,14 +89,16 @@ def _write_list(
         "# Reasons say whose the failure is: [fn] a missing/wrong scalar function or aggregate, [geo] geo,\n"
         "# [doc] the documented output cannot be produced (a typo or an error in the page), [sem] the engine's\n"
         "# semantics/operators/plugins. A new failure gets `[owner by page] fails: <why>`; a reason written by\n"
-        "# hand is kept while the case still fails.\n"
+        "# hand is kept while the case still fails; a generated one (`[x] fails: ...`) is refreshed.\n"
     )
     lines = []
     owners = {c["id"]: _owner(c) for c in cases}
     for case_id, why in outcome.items():
         if why is None:
             continue
-        reason = previous.get(case_id) or f"[{owners[case_id]}] fails: {' '.join(why.split())[:200]}"
+        kept = previous.get(case_id, "")
+        generated = re.match(r"\[\w+\] fails: ", kept) is not None  # a generated reason is refreshed
+        reason = (not generated and kept) or f"[{owners[case_id]}] fails: {' '.join(why.split())[:200]}"
         lines.append(f"{case_id}\t{reason}")
     EXPECTED_FAILURES.write_text(header + "\n".join(lines) + "\n", encoding="utf-8")
 

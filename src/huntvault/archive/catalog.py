@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
 
 from huntvault.archive.deltalog import log_versions, read_commit
 from huntvault.archive.location import QUARANTINE_TABLE, ArchiveLocation, locate
@@ -117,7 +120,7 @@ class ArchiveSnapshot:
         if self.loc.local is None:
             dt = self.delta(table)
             assert dt is not None
-            rel = con.from_arrow(dt.to_pyarrow_dataset())
+            rel = con.from_arrow(_unpruned(dt.to_pyarrow_dataset()))
             star = self._projection(schema, set(rel.columns), naive_utc)
             rel.select(star).create_view(view or table, replace=True)
             return
@@ -290,3 +293,30 @@ __all__ = [
     "read_part",
     "table_files",
 ]
+
+
+def _unpruned(dataset: pads.FileSystemDataset) -> pads.FileSystemDataset:
+    """delta-rs's Arrow dataset with each file's guarantee reduced to its `date` partition.
+
+    delta-rs turns the Delta log's column statistics into per-file guarantees, and a column without
+    statistics becomes `col >= null and col <= null`, which prunes the file from ANY filter on that
+    column (a hunt's `where ActionType == ...` returned nothing on an object-store archive). The date
+    partition still prunes days; the Parquet files' own statistics still skip row groups.
+    """
+    fmt = pads.ParquetFileFormat()
+    fragments = []
+    for frag in dataset.get_fragments():
+        match = _DATE_DIR.search(frag.path)
+        guarantee = (
+            pads.field(PARTITION) == pa.scalar(date.fromisoformat(match.group(1)), pa.date32())
+            if match
+            else None
+        )
+        fragments.append(
+            fmt.make_fragment(frag.path, filesystem=frag.filesystem, partition_expression=guarantee)
+        )
+    filesystem = fragments[0].filesystem if fragments else None
+    return pads.FileSystemDataset(fragments, schema=dataset.schema, format=fmt, filesystem=filesystem)
+
+
+_DATE_DIR = re.compile(r"(?:^|/)" + PARTITION + r"=(\d{4}-\d{2}-\d{2})/")

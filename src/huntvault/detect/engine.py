@@ -84,7 +84,7 @@ class ArchiveRunner:
     """
 
     def __init__(self, archive: str | Path, engine: str = "duckdb", limits: HuntLimits | None = None) -> None:
-        self.archive = Path(archive)
+        self.archive = archive  # a folder or an object-store URL (az://...), as the KQL engine takes it
         self.engine = engine
         self.limits = limits or HuntLimits()
         self._backend: Catalog | None = None
