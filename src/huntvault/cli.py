@@ -215,7 +215,7 @@ def emulate_serve(
     import time as _time
     from pathlib import Path
 
-    from huntvault.emulator.serve import start_emulators
+    from huntvault.emulator import start_emulators
 
     emu = start_emulators(
         folder,
@@ -463,7 +463,7 @@ def ingest_cmd(
     quiet: bool,
 ) -> None:
     """Ingest the streaming export into the Delta Lake archive, incrementally and exactly once."""
-    from huntvault.sources.ingest import run_ingest, source_from_options
+    from huntvault.sources import run_ingest, source_from_options
 
     cfg = load_config(ctx)
     src = source_from_options(cfg.sources, from_dir, from_azure, source_name, from_jsonl, table, from_replay)

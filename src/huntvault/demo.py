@@ -258,7 +258,7 @@ def _write_config(state: DemoState, forward_toml: str) -> configmod.Config:
 
 def step_start_emulators(state: DemoState) -> None:
     """Start the Defender API and Log Analytics emulators for the same tenant, and write huntvault.toml."""
-    from huntvault.emulator.serve import start_emulators
+    from huntvault.emulator import start_emulators
 
     o = state.opts
     emu = start_emulators(
@@ -283,7 +283,7 @@ def step_start_emulators(state: DemoState) -> None:
 
 def step_ingest(state: DemoState) -> None:
     """Ingest the export folder into the Delta Lake archive (exactly once, duplicates dropped)."""
-    from huntvault.sources.ingest import run_ingest
+    from huntvault.sources import run_ingest
 
     assert state.config is not None
     with state.bars.bar("ingest", "bytes") as bar:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from huntvault.config import Config
-from huntvault.detect.backtest import parse_when
+from huntvault.detect.backtesting import parse_when
 from huntvault.detect.engine import ArchiveRunner
 from huntvault.detect.loader import blocking, load_rules
 from huntvault.detect.model import Rule, format_duration, parse_duration
