@@ -8,6 +8,7 @@ import collections
 import datetime as dt
 import random
 import signal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,7 @@ def test_sigkill_at_seeded_points_then_restart_delivers_every_version_once(tmp_p
             expected |= visible_versions(emu)
             proc = forwarder_process(toml, emu, tmp_path, kill=f"{point}:{n}")
             if point == "unit-committed":  # reached only if there are n requests to send
-                caught_up = wait_for(
-                    lambda want=frozenset(expected): delivered(emu, jsonl, set(want), sinks), proc
-                )
+                caught_up = wait_for(partial(delivered, emu, jsonl, set(expected), sinks), proc)
                 if caught_up:
                     code, err = stop_process(proc, tmp_path / "state")
                     assert code == 0, err

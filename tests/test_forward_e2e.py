@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,26 +52,29 @@ def test_every_version_arrives_exactly_once_per_sink_under_faults(tmp_path: Path
         fw = Forwarder(cfg)
         expected: set[tuple[str, str]] = set()
         la_faults = emu.la.faults
-        steps = [
+
+        def sinks_down() -> None:
+            la_faults["logs-ingestion"].down = True  # sinks down for a while
+            la_faults["data-collector"].throttle_next = 50
+            la_faults["data-collector"].retry_after = 0
+
+        def sinks_back() -> None:
+            la_faults["logs-ingestion"].down = False
+            la_faults["data-collector"].throttle_next = 0
+            restart_la(emu)
+            la_faults["logs-ingestion"].reject_matching = bad_alert()  # one bad record
+            la_faults["logs-ingestion"].throttle_next = 2
+            la_faults["logs-ingestion"].retry_after = 0
+
+        steps: list[Callable[[], object]] = [
             lambda: setattr(
                 emu.defender.faults, "throttle_next", 2
             ),  # a 429 storm on the API (Retry-After 1)
             lambda: setattr(emu.defender.faults, "fail_next", 3),  # 500s
-            lambda: (
-                setattr(la_faults["logs-ingestion"], "down", True),  # sinks down for a while
-                setattr(la_faults["data-collector"], "throttle_next", 50),
-                setattr(la_faults["data-collector"], "retry_after", 0),
-            ),
+            sinks_down,
             lambda: emu.la_server.stop(),  # the whole Log Analytics endpoint is gone
             lambda: None,
-            lambda: (
-                setattr(la_faults["logs-ingestion"], "down", False),
-                setattr(la_faults["data-collector"], "throttle_next", 0),
-                restart_la(emu),
-                setattr(la_faults["logs-ingestion"], "reject_matching", bad_alert()),  # one bad record
-                setattr(la_faults["logs-ingestion"], "throttle_next", 2),
-                setattr(la_faults["logs-ingestion"], "retry_after", 0),
-            ),
+            sinks_back,
             lambda: setattr(la_faults["data-collector"], "fail_next", 2),
             lambda: None,
             lambda: None,

@@ -235,7 +235,7 @@ def step_emulate(state: DemoState) -> None:
     state.console.print(stories)
 
 
-def _write_config(state: DemoState, forward_toml: str) -> configmod.Config:
+def _write_config(state: DemoState, forward_toml: str, secrets: dict[str, str]) -> configmod.Config:
     root = state.root.resolve()
     rules = state.opts.rules_dir
     end = state.opts.end or default_end()
@@ -253,7 +253,9 @@ def _write_config(state: DemoState, forward_toml: str) -> configmod.Config:
     )
     path = root / "huntvault.toml"
     path.write_text(text, encoding="utf-8")
-    return configmod.load(path)
+    # the forwarder's secrets come only from HUNTVAULT_* variables: the emulator's go into this load's
+    # environment, not into the process's (os.environ stays as the user left it)
+    return configmod.load(path, env={**os.environ, **secrets})
 
 
 def step_start_emulators(state: DemoState) -> None:
@@ -272,9 +274,8 @@ def step_start_emulators(state: DemoState) -> None:
         la_port=o.la_port,
     )
     state.emulators = emu
-    os.environ.update(emu.env())  # the forwarder's secrets come from HUNTVAULT_* variables, never the file
     forward_toml = emu.forward_toml(str((state.root / "forward").resolve()))
-    state.config = _write_config(state, forward_toml)
+    state.config = _write_config(state, forward_toml, emu.env())
     state.console.print(
         f"Defender API emulator {emu.defender_server.url}, Log Analytics emulator {emu.la_server.url}; "
         f"config {state.root / 'huntvault.toml'}"
