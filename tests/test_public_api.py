@@ -6,6 +6,7 @@ Regenerate the pin after a deliberate change: `.venv/bin/python -m tests.test_pu
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import pkgutil
@@ -78,6 +79,26 @@ def test_every_public_name_exists_once(module: str) -> None:
     assert len(exported) == len(set(exported)), f"{module}.__all__ repeats a name"
     missing = [name for name in exported if not hasattr(mod, name)]
     assert missing == [], f"{module}.__all__ names what the module does not define: {missing}"
+
+
+#: the status models the CLI's --json and the web APIs print: public, typed, one `to_json()` each
+STATUS_MODELS = (
+    "huntvault.archive.ArchiveStatus",
+    "huntvault.forward.ForwardStatus",
+    "huntvault.detect.DetectStatus",
+    "huntvault.detect.BacktestReport",
+    "huntvault.detect.FolderReport",
+    "huntvault.detect.CheckReport",
+)
+
+
+@pytest.mark.parametrize("name", STATUS_MODELS)
+def test_status_models_are_dataclasses_with_to_json(name: str) -> None:
+    module, _, cls_name = name.rpartition(".")
+    cls = getattr(importlib.import_module(module), cls_name)
+    assert cls_name in pinned()[module]
+    assert dataclasses.is_dataclass(cls)
+    assert callable(getattr(cls, "to_json", None))
 
 
 def test_the_pin_is_sorted_json() -> None:

@@ -352,7 +352,7 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
 
     st = forward_status(load_config(ctx).forward)
     if as_json:
-        click.echo(json.dumps(st.to_dict(), indent=2))
+        click.echo(json.dumps(st.to_json(), indent=2))
         return
     running = "running" if st.running else "not running"
     click.echo(f"state:  {st.state or '(no forwarder has run here yet)'} ({running})")
@@ -507,7 +507,7 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
     allow_quick_exit()
     data = status(archive_location(load_config(ctx).archive, archive_dir))
     if as_json:
-        click.echo(json.dumps(data.as_json(), indent=2))
+        click.echo(json.dumps(data.to_json(), indent=2))
         return
     click.echo(
         f"archive {data.archive}: {data.total_rows:,} rows, {data.total_bytes:,} bytes, "
@@ -860,7 +860,7 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
     cfg = load_config(ctx)
     report = check_rules(rules_dir or cfg.detect.rules_dir, sigma_defaults=sigma_defaults(cfg))
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(report.to_json(), indent=2))
     else:
         for problem in report.problems:
             click.echo(problem.render())
@@ -946,7 +946,7 @@ def detect_backtest_cmd(
         found = find_rule(folder, rule, defaults)
         with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
             report = backtest(found, runner, start, end, mode=mode, progress=bar.callback)
-        click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
+        click.echo(json.dumps(report.to_json(), indent=2) if as_json else render(report))
         return
     rules, errors = load_rules(folder, defaults)
     chosen = [r for r in rules if r.enabled]
@@ -961,7 +961,7 @@ def detect_backtest_cmd(
         folder_report = backtest_all(chosen, runner, start, end, mode=mode, progress=advance)
     for err in errors:
         folder_report.errors[err.path] = err.message
-    click.echo(json.dumps(folder_report.to_dict(), indent=2) if as_json else render_folder(folder_report))
+    click.echo(json.dumps(folder_report.to_json(), indent=2) if as_json else render_folder(folder_report))
 
 
 @detect_group.command("status")
@@ -974,7 +974,7 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
 
     status = detect_status(load_config(ctx), rules_dir)
     if as_json:
-        click.echo(json.dumps(status.to_dict(), indent=2))
+        click.echo(json.dumps(status.to_json(), indent=2))
         return
     click.echo(
         f"ingestion watermark: {status.watermark.isoformat() if status.watermark else '(nothing ingested)'}"

@@ -489,10 +489,6 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _lit_list(items: list[str]) -> str:
-    return "[" + ", ".join(_lit(i) for i in items) + "]"
-
-
 def iter_records_as_lines(records: list[Any]) -> Iterator[bytes]:
     """Event Hub `records` entries as export lines (the same decoder then applies)."""
     for rec in records:
