@@ -13,7 +13,9 @@ from huntvault import __version__
 from huntvault.cliapp import HuntvaultGroup, allow_quick_exit, bars, load_config
 
 if TYPE_CHECKING:
+    from huntvault.detect import BacktestReport, Rule
     from huntvault.forward import ComponentStatus, CycleResult, Forwarder
+    from huntvault.sources import IngestStats
 
 
 @click.group(cls=HuntvaultGroup, name="huntvault")
@@ -474,7 +476,7 @@ def ingest_cmd(
     shown.enabled = shown.enabled and not quiet
     with shown.bar(f"ingest {src.name}", "bytes") as bar:
 
-        def progress(stats: Any, unread: int) -> None:
+        def progress(stats: IngestStats, unread: int) -> None:
             bar.info = (
                 f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined"
             )
@@ -954,7 +956,7 @@ def detect_backtest_cmd(
         done = iter(range(1, len(chosen) + 1))
         bar(0, len(chosen))
 
-        def advance(rule: Any, _report: Any) -> None:
+        def advance(rule: Rule, _report: BacktestReport | None) -> None:
             bar.info = rule.id
             bar(next(done), len(chosen))
 

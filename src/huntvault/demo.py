@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +29,10 @@ from huntvault.cliapp import free_port_near, port_problem
 from huntvault.emulator import Manifest, default_end, write_export
 from huntvault.errors import HuntvaultError
 from huntvault.progress import Bars
+
+if TYPE_CHECKING:
+    from huntvault.emulator import Emulators
+    from huntvault.sources import IngestStats
 
 #: The example hunts: planted story -> sample query (shipped with the UI) that finds it.
 STORY_HUNTS: dict[str, str] = {
@@ -120,7 +124,7 @@ class DemoState:
     bars: Bars = field(init=False)  # progress on `console`
     manifest: Manifest | None = None
     config: configmod.Config | None = None
-    emulators: Any = None
+    emulators: Emulators | None = None
     hunt_rows: dict[str, int] = field(default_factory=dict)
     rule_alerts: dict[str, int] = field(default_factory=dict)  # rule id -> alerts raised
     timings: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
@@ -289,7 +293,7 @@ def step_ingest(state: DemoState) -> None:
     assert state.config is not None
     with state.bars.bar("ingest", "bytes") as bar:
 
-        def progress(stats: Any, unread: int) -> None:
+        def progress(stats: IngestStats, unread: int) -> None:
             bar.info = f"{stats.rows_written:,} rows"
             bar(stats.bytes_read, stats.bytes_read + unread)
 
