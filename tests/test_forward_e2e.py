@@ -149,10 +149,10 @@ def test_sigkill_mid_batch_then_restart_delivers_exactly_once(tmp_path: Path) ->
                     break
                 time.sleep(0.01)
             proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
         finally:
             if proc.poll() is None:
                 proc.kill()
+            proc.communicate(timeout=10)  # reaps it and closes its pipes
         time.sleep(0.8)  # the held request finishes on the server side and sees the client gone
         before = sum(arrivals(emu, "logs-ingestion").values())
         assert 0 < before < len(expected)  # killed mid-way through the batch
@@ -314,6 +314,10 @@ def test_emulate_serve_then_forward_with_its_sample_config(tmp_path: Path) -> No
             serve.wait(timeout=15)
         except subprocess.TimeoutExpired:
             serve.kill()
+            serve.wait()
+        for pipe in (serve.stdout, serve.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_graph_alerts_v2_source_delivers_every_version_with_its_device(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,9 +65,9 @@ def _backtest(ctx: AppContext, body: BacktestBody) -> bytes:
         raise DetectError(f"rule: no rule with id {body.rule!r} in {cfg.detect.rules_dir}")
     start, end = parse_when(body.start), parse_when(body.end, end_of_day=True)
     runner = ArchiveRunner(ctx.archive_dir, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
-    data: dict[str, Any] = backtest(rule, runner, start, end, mode=body.mode).to_json()
-    data["alert_list"] = data["alert_list"][:MAX_ALERTS]
-    return dumps_bounded(data, cfg.server.max_response_bytes, "backtest")
+    report = backtest(rule, runner, start, end, mode=body.mode)
+    report.alert_list = report.alert_list[:MAX_ALERTS]
+    return dumps_bounded(report.to_json(), cfg.server.max_response_bytes, "backtest")
 
 
 @router.post("/api/detect/backtest")
