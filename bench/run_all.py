@@ -23,6 +23,7 @@ BENCHES: dict[str, list[str]] = {
     "forward.py": ["--alerts", "1000", "--devices", "200", "--live-seconds", "40"],
     "detect.py": ["--rules", "10", "--days", "3", "--devices", "50"],
     "security.py": ["--docs", "5000", "--repeat", "50"],
+    "ui.py": ["--devices", "10", "--days", "3", "--events-per-device-day", "2000", "--repeat", "3"],
     "cli.py": ["--repeat", "3"],
 }
 

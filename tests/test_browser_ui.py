@@ -220,6 +220,13 @@ def test_status_page(page: Any, server: Server, world: World) -> None:
     assert lines.count() == 3 and all("bad JSON" in t or "local" in t for t in lines.all_inner_texts())
     page.locator("#h-quarantine").scroll_into_view_if_needed()
     screenshot(page, "status-quarantine")
+    # the open lines are a shareable view
+    assert page.evaluate("location.hash") == "#quarantine=1"
+    page.goto("about:blank")
+    page.goto(f"{server.url}/ui/status#quarantine=1")
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("#quarantine-lines tbody tr").first.wait_for()
+    assert page.locator("#quarantine-lines tbody tr").count() == 3
 
 
 def test_alerts_page(page: Any, server: Server, world: World) -> None:

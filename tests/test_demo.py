@@ -166,6 +166,9 @@ def test_every_printed_link_shows_data(demo: tuple[DemoState, Path]) -> None:
             elif url.endswith("/ui/hunt"):
                 assert page.input_value("#kql").strip(), title  # a sample query is ready to run
                 assert page.locator("#sample-picker option").count() > 1, title
+            elif url.endswith("/ui/device"):  # without a device: the devices seen, each opening its timeline
+                page.wait_for_function("() => document.body.dataset.loaded")
+                assert page.locator("#device-grid tbody tr[data-pos]").count() > 0, title
             elif "/ui/search" in url:
                 table = (
                     title.removeprefix("search ") if title.startswith("search ") else "DeviceProcessEvents"

@@ -33,6 +33,7 @@ from huntvault.kql.output import render
 from huntvault.kql.planner import Planner
 from huntvault.kql.result import HuntResult, finish
 from huntvault.kql.syntax import parse_script
+from huntvault.kql.words import Vocabulary, vocabulary
 
 __all__ = [
     "ENGINES",
@@ -42,6 +43,7 @@ __all__ = [
     "HuntLimits",
     "HuntResult",
     "QueryBounds",
+    "Vocabulary",
     "Window",
     "ast",
     "compile_query",
@@ -52,6 +54,7 @@ __all__ = [
     "render",
     "run",
     "shared_backend",
+    "vocabulary",
 ]
 
 #: what an `execute` / `compile_query` window may be given as

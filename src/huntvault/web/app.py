@@ -18,6 +18,7 @@ from huntvault.config import Config
 from huntvault.errors import ConfigError, HuntvaultError, KqlError, SearchError
 from huntvault.search import SearchService
 from huntvault.web.alerts_api import router as alerts_router
+from huntvault.web.catalog_api import router as catalog_router
 from huntvault.web.deps import AppContext
 from huntvault.web.detect_api import router as detect_router
 from huntvault.web.guard import Guard
@@ -31,7 +32,7 @@ from huntvault.web.ui import static_mount
 from huntvault.web.workers import HuntRegistry, KeyLimiter, Lane, WorkerPool
 
 log = logging.getLogger("huntvault.web")
-ROUTERS = (search_router, ui_router, hunt_router, status_router, alerts_router, detect_router)
+ROUTERS = (search_router, ui_router, hunt_router, catalog_router, status_router, alerts_router, detect_router)
 
 
 def _keys(config: Config) -> KeyRing:

@@ -1,6 +1,9 @@
-"""The detection API: the rules of `[detect].rules_dir` (and the files that do not load), and backtests of one rule."""
+"""The detection API: the rules of `[detect].rules_dir` (and the files that do not load), each rule's last run in
+the live scheduler, and backtests of one rule."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -10,6 +13,7 @@ from huntvault.detect import (
     MODES,
     ArchiveRunner,
     backtest,
+    detect_status,
     load_rules,
     parse_when,
     rule_summary,
@@ -52,6 +56,20 @@ def rules(config: ConfigDep) -> Response:
             "problems": problems,
         }
     )
+
+
+#: the file the scheduler keeps its state in (`[detect].state_dir`); the server never creates it
+STATE_FILE = "detect.sqlite"
+
+
+@router.get("/api/detect/status")
+@access(Access.QUERY)
+def status(config: ConfigDep) -> Response:
+    """Each rule's progress in the live scheduler (last window run, windows, alerts raised, undelivered) and
+    the ingestion watermark; `"state": false` until `huntvault detect` has run once (nothing is created)."""
+    if not (Path(config.detect.state_dir) / STATE_FILE).is_file():
+        return JsonResponse({"state": False, "watermark": None, "rules": {}, "rule_errors": []})
+    return JsonResponse({"state": True, **detect_status(config).to_json()})
 
 
 def _backtest(ctx: AppContext, body: BacktestBody) -> bytes:

@@ -1,16 +1,17 @@
-"""The hunt API: `POST /api/hunt` runs KQL over the archive; `GET /api/hunt/samples` lists the packaged sample hunts."""
+"""The hunt API: `POST /api/hunt` runs KQL over the archive (optionally held to a time range); samples."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive
 
 from huntvault.errors import KqlError
@@ -28,8 +29,39 @@ DEFAULT_MAX_ROWS = 10_000
 
 
 class HuntBody(BaseModel):
+    """A hunt: the KQL, the rows wanted, and the time range ([from, to), ISO 8601) every table read is held to."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
     query: str = Field(min_length=1)
     max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1, le=2**31 - 1)
+    start: str | None = Field(default=None, alias="from", max_length=64)
+    end: str | None = Field(default=None, alias="to", max_length=64)
+
+    def window(self) -> tuple[datetime, datetime] | None:
+        """[from, to) as UTC datetimes (a time without an offset is UTC); None when neither is given."""
+        if self.start is None and self.end is None:
+            return None
+        if self.start is None or self.end is None:
+            raise KqlError(
+                f"a time range needs both 'from' and 'to' ('{'from' if self.end is None else 'to'}' alone was given)"
+            )
+        start, end = _instant("from", self.start), _instant("to", self.end)
+        if not start < end:
+            raise KqlError(
+                f"the time range must start before it ends: 'from' {self.start} is not before 'to' {self.end}"
+            )
+        return start, end
+
+
+def _instant(name: str, text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise KqlError(
+            f"{name!r} is not an ISO 8601 date-time: {text!r} (e.g. 2026-07-22T10:00:00Z)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _unexpected(exc: Exception) -> KqlError:
@@ -43,6 +75,7 @@ def _run(ctx: AppContext, body: HuntBody, cancel: Any) -> bytes:
     """The hunt itself, on a hunt worker: compile, run (cancellable), and the JSON answer."""
     cfg = ctx.config
     cap = min(body.max_rows, cfg.hunt.row_cap) if cfg.hunt.row_cap else body.max_rows
+    window = body.window()
     started = time.perf_counter()
     try:
         result = execute(
@@ -53,6 +86,7 @@ def _run(ctx: AppContext, body: HuntBody, cancel: Any) -> bytes:
             timeout=cfg.hunt.timeout_seconds or None,
             backend=shared_backend(ctx.archive_dir, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt)),
             cancel=cancel,
+            window=window,
         )
         rows = result.rows()
     except KqlError:
@@ -75,8 +109,13 @@ def _run(ctx: AppContext, body: HuntBody, cancel: Any) -> bytes:
         },
         "engine": cfg.hunt.engine,
         "sql": result.sql,
+        "window": None if window is None else {"from": _iso(window[0]), "to": _iso(window[1])},
     }
     return dumps_bounded(payload, cfg.server.max_response_bytes, "hunt")
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -24,6 +24,7 @@ TEMPLATES_DIR = HERE / "templates"
 PAGES: dict[str, tuple[str, str]] = {
     "search": ("Search explorer", "search.js"),
     "hunt": ("Hunting", "hunt.js"),
+    "device": ("Device timeline", "device.js"),
     "status": ("Status", "status.js"),
     "alerts": ("Alerts", "alerts.js"),
     "rules": ("Rules", "rules.js"),

@@ -182,7 +182,7 @@ HV.charts = (() => {
     return { svg, dropped: p.dropped };
   }
 
-  function bars(kind, hint, columns, rows, width, label) {
+  function bars(kind, hint, columns, rows, width, label, opts = {}) {
     const r = roles(kind, columns, hint);
     if (typeof r === "string") return r;
     r.yName = (i) => columns[i].name;
@@ -194,7 +194,7 @@ HV.charts = (() => {
     const names = p.series.map((x) => x.name);
     const horizontal = kind === "barchart";
     const groupH = horizontal ? Math.max(18, 8 + 10 * names.length) : 0;
-    const height = horizontal ? Math.min(1400, 60 + (hint.title ? 20 : 0) + cats.length * groupH + 30 + 16 * Math.ceil(names.length / 4)) : 380;
+    const height = horizontal ? Math.min(1400, 60 + (hint.title ? 20 : 0) + cats.length * groupH + 30 + 16 * Math.ceil(names.length / 4)) : (opts.height || 380);
     const svg = frame(width, height, hint.title, label);
     const longest = Math.min(30, Math.max(...cats.map((c) => c.length)));
     const plot = horizontal ? { x: Math.min(width * 0.4, 16 + longest * 6.2), y: hint.title ? 34 : 16 } : { x: 64, y: hint.title ? 34 : 16 };
@@ -296,8 +296,9 @@ HV.charts = (() => {
 
   function supported(hint) { return !!(hint && KINDS[hint.visualization]); }
 
-  // Draws the chart into `container`; returns true when it did, else shows why not.
-  function draw(container, hint, columns, rows) {
+  // Draws the chart into `container`; returns true when it did, else shows why not. opts.height: a column
+  // chart's height (a page's small summary chart).
+  function draw(container, hint, columns, rows, opts = {}) {
     HV.clear(container);
     const kind = hint && hint.visualization;
     const fn = KINDS[kind];
@@ -307,7 +308,7 @@ HV.charts = (() => {
     }
     const width = Math.max(320, Math.floor(container.clientWidth || container.parentElement.clientWidth || 800) - 4);
     const label = `${hint.title || kind} (${kind}, ${rows.length} rows)`;
-    const out = fn(kind === "linechart" || kind === "areachart" ? "timechart" : kind, hint, columns, rows, width, label);
+    const out = fn(kind === "linechart" || kind === "areachart" ? "timechart" : kind, hint, columns, rows, width, label, opts);
     if (typeof out === "string") {
       container.append(HV.el("p", { class: "error" }, `Cannot draw the ${kind}: ${out}.`));
       return false;

@@ -55,12 +55,21 @@ const HV = (() => {
     return { res, data };
   }
 
-  // Calls an API; on 401/403 asks for a key (once per page) and retries.
+  // Calls an API; on 401/403 asks for a key (once per page) and retries; on 429 (too many hunts at once for
+  // this key) waits the Retry-After the server names and tries again.
   async function api(path, opts = {}) {
+    let busy = 0;
     for (let attempt = 0; attempt < 4; attempt++) {
       const { res, data } = await rawFetch(path, opts);
       if ((res.status === 401 || res.status === 403) && !opts.noPrompt && path !== "/api/session") {
         await askKey(res.status === 403 ? "That key is not valid for this server." : "");
+        continue;
+      }
+      if (res.status === 429 && busy < 30) {
+        busy++;
+        attempt--;
+        const wait = Math.min(10, Number(res.headers.get("retry-after")) || 1);
+        await new Promise((r) => setTimeout(r, wait * 1000));
         continue;
       }
       if (!res.ok) throw new ApiError(res.status, data);
@@ -146,7 +155,9 @@ const HV = (() => {
     if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
     return `${(s / 86400).toFixed(1)} d`;
   }
-  function fmtTime(iso) { return iso ? String(iso).replace("T", " ").replace(/(\.\d{3})\d*Z$/, "$1Z") : ""; }
+  function fmtTime(iso) {
+    return iso ? String(iso).replace("T", " ").replace(/\+00:00$/, "Z").replace(/(\.\d{3})\d*Z$/, "$1Z") : "";
+  }
 
   function download(name, text, mime) {
     const blob = new Blob([text], { type: mime });
@@ -207,6 +218,69 @@ const HV = (() => {
     return String(e && e.message ? e.message : e);
   }
 
+  // The page's state lives in the URL's fragment (#a=1&b=x): every view can be shared by its address.
+  // Values are percent-encoded (spaces as %20), so a KQL query or a path survives mail and chat clients.
+  function readHash() {
+    const out = {};
+    for (const part of location.hash.slice(1).split("&")) {
+      if (!part) continue;
+      const i = part.indexOf("=");
+      const k = i < 0 ? part : part.slice(0, i);
+      let v = i < 0 ? "" : part.slice(i + 1);
+      try { v = decodeURIComponent(v.replace(/\+/g, "%20")); } catch (e) { /* a literal % typed by hand */ }
+      out[decodeURIComponent(k)] = v;
+    }
+    return out;
+  }
+  function hashOf(state) {
+    return Object.entries(state).filter(([, v]) => v !== undefined && v !== null && v !== "" && v !== false)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v === true ? "1" : String(v))}`).join("&");
+  }
+  // Writes `state` as the fragment without a new history entry (push=true adds one); returns the fragment.
+  function writeHash(state, push) {
+    const h = hashOf(state);
+    const url = `${location.pathname}${location.search}${h ? "#" + h : ""}`;
+    if (url !== `${location.pathname}${location.search}${location.hash}`) {
+      if (push) window.history.pushState(null, "", url); else window.history.replaceState(null, "", url);
+    }
+    return h;
+  }
+
+  function toast(message) {
+    let box = document.getElementById("toast");
+    if (!box) {
+      box = el("div", { id: "toast", class: "toast", role: "status", "aria-live": "polite" });
+      document.body.append(box);
+    }
+    box.textContent = message;
+    box.classList.add("show");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => box.classList.remove("show"), 1800);
+  }
+
+  // Copies text (the Clipboard API where the page is a secure context, else a hidden textarea).
+  async function copy(text, what) {
+    let done = false;
+    if (navigator.clipboard && window.isSecureContext) {
+      try { await navigator.clipboard.writeText(text); done = true; } catch (e) { done = false; }
+    }
+    if (!done) {
+      const ta = el("textarea", { class: "offscreen", "aria-hidden": "true" });
+      ta.value = text;
+      document.body.append(ta);
+      ta.select();
+      try { done = document.execCommand("copy"); } catch (e) { done = false; }
+      ta.remove();
+    }
+    toast(done ? `Copied ${what || "to the clipboard"}` : "The browser refused to copy; select the text instead");
+    return done;
+  }
+
+  function isTyping(target) {
+    const t = target || document.activeElement;
+    return !!t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+
   return { el, clear, api, ready, ApiError, fmtNum, fmtBytes, fmtDuration, fmtTime, download, table, tabs, errorText,
-    getKey, setKey };
+    getKey, setKey, readHash, writeHash, hashOf, toast, copy, isTyping };
 })();

@@ -101,6 +101,7 @@
 
   async function loadQuarantine() {
     HV.clear(qBox);
+    HV.writeHash({ quarantine: String(qOffset / Q_PAGE + 1) }); // the open lines and their page are shareable
     try {
       const data = await HV.api(`/api/status/quarantine?offset=${qOffset}&limit=${Q_PAGE}`);
       qBox.append(HV.table([
@@ -129,7 +130,7 @@
     qBox.hidden = !open;
     qBtn.setAttribute("aria-expanded", open ? "true" : "false");
     qBtn.textContent = open ? "Hide lines" : "Show lines";
-    if (open) loadQuarantine();
+    if (open) loadQuarantine(); else HV.writeHash({});
   });
 
   function card(href, label, value, note, kind) {
@@ -176,6 +177,9 @@
 
   document.getElementById("status-refresh").addEventListener("click", load);
   await HV.ready();
+  const linked = Number(HV.readHash().quarantine);
+  if (linked >= 1) qOffset = (Math.floor(linked) - 1) * Q_PAGE;
   await load();
+  if (linked >= 1 && qBox.hidden) qBtn.click();
   document.body.dataset.ready = "true";
 })();
