@@ -104,3 +104,15 @@ def test_every_stage_has_a_row() -> None:
     assert sorted(rows) == stages
     named = {m for layer in _stage_layers() for m in re.split(r"\s*[|:]\s*", layer)}
     assert set(stages) <= named
+
+
+def test_every_stage_keeps_its_modules_private() -> None:
+    """A new stage gets its import-linter contract: other stages see only its package (its `__all__`)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    protected = {
+        c["allowed_importers"][0].removeprefix("huntvault.")
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["type"] == "protected" and c["protected_modules"] == [f"{c['allowed_importers'][0]}.*"]
+    }
+    stages = {p.name for p in PKG.iterdir() if (p / "__init__.py").exists()}
+    assert stages - protected == set()
