@@ -25,6 +25,8 @@ from tests.support.browser import browser, chromium_available, screenshot
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 60_000
+#: os.environ before the demo ran and while it serves (the demo must not write it)
+ENVIRON: dict[str, dict[str, str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +38,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoState, 
 
     def serving(state: DemoState) -> None:
         got["state"] = state
+        ENVIRON["serving"] = dict(os.environ)
         ready.set()
 
     opts = DemoOptions(
         root / "demo", devices=6, days=1.0, seed=3, port=free_port(), stop=stop, on_serving=serving
     )
     saved_env = dict(os.environ)
+    ENVIRON["before"] = saved_env
     log_path = root / "demo.log"
     log = log_path.open("w")
 
@@ -99,6 +103,13 @@ def test_demo_pipeline_finds_every_planted_attack(demo: tuple[DemoState, Path]) 
     # progress lines for the long steps, even in a log file (no terminal)
     for what in ("emulate:", "ingest:", "index:", "forward:", "detect:"):
         assert re.search(rf"^{what} .*\(100%\)", log, re.M), what
+
+
+def test_demo_leaves_the_process_environment_alone(demo: tuple[DemoState, Path]) -> None:
+    """The emulator's secrets reach the forwarder through the config's environment, not os.environ."""
+    state, _ = demo
+    assert state.config is not None and state.config.forward.defender.client_secret  # the forwarder has it
+    assert ENVIRON["serving"] == ENVIRON["before"]
 
 
 def test_demo_runs_every_detection_rule(demo: tuple[DemoState, Path]) -> None:

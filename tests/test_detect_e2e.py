@@ -82,7 +82,7 @@ def test_each_rule_fires_on_its_story(story: EmulatedArchive, rule_id: str) -> N
     info = story.stories[RULE_STORIES[rule_id]]
     start, end = around(info)
     rep = backtest(rule, ArchiveRunner(story.path), start, end)
-    assert rep.alerts >= 1, rep.to_dict()
+    assert rep.alerts >= 1, rep.to_json()
     for alert in rep.alert_list:
         devices = [value for kind, value in alert.entities if kind == "device"]
         assert devices and (info["device"] in devices or RULE_STORIES[rule_id] == "psexec_lateral_movement")

@@ -49,7 +49,7 @@ def test_report_text_and_json(story: EmulatedArchive) -> None:
     text = render(rep)
     assert "one-pass, 1 queries" in text and "alerts per day  2026-10-29 __█_ 2026-11-01" in text
     assert "estimated alerts per day going forward: 0.67" in text and "busiest windows:" in text
-    data = rep.to_dict()
+    data = rep.to_json()
     assert data["path"] == "one-pass" and data["estimated_alerts_per_day"] == pytest.approx(0.667)
     assert [d["alerts"] for d in data["daily"]] == [0, 0, 2, 0]
     assert data["busiest_windows"][0]["alerts"] == 1 and len(data["alert_list"]) == 2

@@ -109,7 +109,7 @@ def test_machines_come_in_batches_and_from_the_cache(emu: Emulators) -> None:
     got = cache.get_many(ids)
     assert client.calls == 3  # 13 ids, 5 per call
     assert got["f" * 40] is None
-    assert all(got[d.id] and got[d.id]["computerDnsName"] == d.name for d in emu.tenant.devices)
+    assert all((m := got[d.id]) is not None and m["computerDnsName"] == d.name for d in emu.tenant.devices)
     cache.get_many(ids)
     assert client.calls == 3  # all from the cache, unknown id included
     expired = MachineCache(client, ttl_seconds=0)

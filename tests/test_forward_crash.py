@@ -8,6 +8,7 @@ import collections
 import datetime as dt
 import random
 import signal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -60,16 +61,15 @@ def test_sigkill_at_seeded_points_then_restart_delivers_every_version_once(tmp_p
             expected |= visible_versions(emu)
             proc = forwarder_process(toml, emu, tmp_path, kill=f"{point}:{n}")
             if point == "unit-committed":  # reached only if there are n requests to send
-                caught_up = wait_for(
-                    lambda want=frozenset(expected): delivered(emu, jsonl, set(want), sinks), proc
-                )
+                caught_up = wait_for(partial(delivered, emu, jsonl, set(expected), sinks), proc)
                 if caught_up:
                     code, err = stop_process(proc, tmp_path / "state")
                     assert code == 0, err
                     advance = True
                     continue
             # every poll passes the other points (a poll every 0.2 s): the kill always comes
-            assert proc.wait(timeout=90) == -signal.SIGKILL, proc.communicate()[1][-3000:]
+            _, err = proc.communicate(timeout=90)  # the pipes are read and closed
+            assert proc.returncode == -signal.SIGKILL, err[-3000:]
             kills.append(point)
             # a page read but not stored is lost if the alert changes before the restart: that is the
             # one window on this side (the write of one page); don't move the clock over it
@@ -93,7 +93,8 @@ def test_a_kill_between_acknowledgement_and_ledger_is_the_one_window(tmp_path: P
         jsonl = tmp_path / "state" / "alerts.jsonl"
         expected = visible_versions(emu)
         proc = forwarder_process(toml, emu, tmp_path, kill="unit-acked:3")
-        assert proc.wait(timeout=60) == -signal.SIGKILL, proc.communicate()[1][-3000:]
+        _, err = proc.communicate(timeout=60)  # the pipes are read and closed
+        assert proc.returncode == -signal.SIGKILL, err[-3000:]
         assert sum(jsonl_arrivals(jsonl).values()) == 12  # three units appended, two committed
         proc = forwarder_process(toml, emu, tmp_path)
         assert wait_for(lambda: expected <= set(jsonl_arrivals(jsonl)), proc)
@@ -107,7 +108,8 @@ def test_a_kill_between_acknowledgement_and_ledger_is_the_one_window(tmp_path: P
         emu.defender.clock.advance(12 * 3600)
         expected = visible_versions(emu)
         proc = forwarder_process(toml, emu, li, kill="unit-acked:2")
-        assert proc.wait(timeout=60) == -signal.SIGKILL, proc.communicate()[1][-3000:]
+        _, err = proc.communicate(timeout=60)  # the pipes are read and closed
+        assert proc.returncode == -signal.SIGKILL, err[-3000:]
         proc = forwarder_process(toml, emu, li)
         assert wait_for(lambda: expected <= set(arrivals(emu, "logs-ingestion")), proc)
         assert stop_process(proc, li / "state")[0] == 0

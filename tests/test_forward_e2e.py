@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,26 +52,29 @@ def test_every_version_arrives_exactly_once_per_sink_under_faults(tmp_path: Path
         fw = Forwarder(cfg)
         expected: set[tuple[str, str]] = set()
         la_faults = emu.la.faults
-        steps = [
+
+        def sinks_down() -> None:
+            la_faults["logs-ingestion"].down = True  # sinks down for a while
+            la_faults["data-collector"].throttle_next = 50
+            la_faults["data-collector"].retry_after = 0
+
+        def sinks_back() -> None:
+            la_faults["logs-ingestion"].down = False
+            la_faults["data-collector"].throttle_next = 0
+            restart_la(emu)
+            la_faults["logs-ingestion"].reject_matching = bad_alert()  # one bad record
+            la_faults["logs-ingestion"].throttle_next = 2
+            la_faults["logs-ingestion"].retry_after = 0
+
+        steps: list[Callable[[], object]] = [
             lambda: setattr(
                 emu.defender.faults, "throttle_next", 2
             ),  # a 429 storm on the API (Retry-After 1)
             lambda: setattr(emu.defender.faults, "fail_next", 3),  # 500s
-            lambda: (
-                setattr(la_faults["logs-ingestion"], "down", True),  # sinks down for a while
-                setattr(la_faults["data-collector"], "throttle_next", 50),
-                setattr(la_faults["data-collector"], "retry_after", 0),
-            ),
+            sinks_down,
             lambda: emu.la_server.stop(),  # the whole Log Analytics endpoint is gone
             lambda: None,
-            lambda: (
-                setattr(la_faults["logs-ingestion"], "down", False),
-                setattr(la_faults["data-collector"], "throttle_next", 0),
-                restart_la(emu),
-                setattr(la_faults["logs-ingestion"], "reject_matching", bad_alert()),  # one bad record
-                setattr(la_faults["logs-ingestion"], "throttle_next", 2),
-                setattr(la_faults["logs-ingestion"], "retry_after", 0),
-            ),
+            sinks_back,
             lambda: setattr(la_faults["data-collector"], "fail_next", 2),
             lambda: None,
             lambda: None,
@@ -145,10 +149,10 @@ def test_sigkill_mid_batch_then_restart_delivers_exactly_once(tmp_path: Path) ->
                     break
                 time.sleep(0.01)
             proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
         finally:
             if proc.poll() is None:
                 proc.kill()
+            proc.communicate(timeout=10)  # reaps it and closes its pipes
         time.sleep(0.8)  # the held request finishes on the server side and sees the client gone
         before = sum(arrivals(emu, "logs-ingestion").values())
         assert 0 < before < len(expected)  # killed mid-way through the batch
@@ -310,6 +314,10 @@ def test_emulate_serve_then_forward_with_its_sample_config(tmp_path: Path) -> No
             serve.wait(timeout=15)
         except subprocess.TimeoutExpired:
             serve.kill()
+            serve.wait()
+        for pipe in (serve.stdout, serve.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_graph_alerts_v2_source_delivers_every_version_with_its_device(tmp_path: Path) -> None:

@@ -464,4 +464,4 @@ def test_status_reads_without_creating_anything(tmp_path: Path) -> None:
     finally:
         fw.close()
     assert not forward_status(cfg).running
-    assert orjson.loads(orjson.dumps(forward_status(cfg).to_dict()))["sinks"]["x"]["pending"] == 0
+    assert orjson.loads(orjson.dumps(forward_status(cfg).to_json()))["sinks"]["x"]["pending"] == 0

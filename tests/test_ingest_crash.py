@@ -105,10 +105,10 @@ def _cmd(cfg: Path, src: Path, target: Target, *extra: str) -> list[str]:
 
 def _check(target: Target, state: Path, manifest: dict[str, object]) -> None:
     loc = target.location(state)
-    assert archive_counts(loc) == expected_counts(manifest)  # type: ignore[arg-type]
+    assert archive_counts(loc) == expected_counts(manifest)
     rows, keys = distinct_keys(loc, "DeviceNetworkEvents")
     assert rows == keys
-    live = {p.id for t in [*expected_counts(manifest), "_quarantine"] for p in table_files(loc, t)}  # type: ignore[arg-type]
+    live = {p.id for t in [*expected_counts(manifest), "_quarantine"] for p in table_files(loc, t)}
     assert target.files() == live  # no orphan parts, no temp files
 
 

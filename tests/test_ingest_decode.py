@@ -75,7 +75,7 @@ VARIANTS: list[dict] = [
 
 
 def envelope(props: dict, **env: object) -> bytes:
-    base = {
+    base: dict[str, object] = {
         "time": "2026-07-22T10:50:00.1234567Z",
         "tenantId": "t1",
         "operationName": "Publish",

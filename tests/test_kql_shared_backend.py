@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from huntvault.archive import Archive
-from huntvault.kql import execute, shared_backend
+from huntvault.kql import backends, execute, shared_backend
 
 QUERY = "DeviceNetworkEvents | summarize n = count() by DeviceName | order by DeviceName asc"
 
@@ -72,3 +74,20 @@ def test_timeout_interrupts_the_query_on_a_shared_backend(tmp_path: Path) -> Non
     with pytest.raises(KqlUnsupportedError, match="timeout"):
         execute(slow, root, backend=shared_backend(root), timeout=0.3)
     assert counts(root) == {"alpha": 5}  # the backend still answers afterwards
+
+
+def test_kept_backends_are_bounded_least_recently_used_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backends, "SHARED_BACKENDS_MAX", 2)
+    roots = [tmp_path / name for name in ("a", "b", "c")]
+    for root in roots:
+        with Archive(root) as arc:
+            arc.append_rows("DeviceNetworkEvents", _rows(root.name, 1, 0))
+    a, b = shared_backend(roots[0]), shared_backend(roots[1])
+    assert shared_backend(roots[0]) is a  # a is now the most recently used
+    c = shared_backend(roots[2])  # a third archive: b, the least recently used, goes
+    assert shared_backend(roots[0]) is a
+    assert shared_backend(roots[2]) is c
+    assert shared_backend(roots[1]) is not b
+    assert counts(roots[1]) == {"b": 1}

@@ -33,7 +33,7 @@ def spark_backend(spark_limits):  # type: ignore[no-untyped-def]
     from huntvault.kql.backends import SparkBackend
 
     backend = SparkBackend(None, spark_limits)
-    assert backend.spark.sparkContext.master.startswith("spark://127.0.0.1:")
+    assert str(backend.spark.sparkContext.master).startswith("spark://127.0.0.1:")
     return backend
 
 

@@ -4,6 +4,7 @@ plain lines when the output is not a terminal."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tests.support.search import crafted_table, write_archive
 Calls = list[tuple[int, "int | None"]]
 
 
-def record() -> tuple[Calls, object]:
+def record() -> tuple[Calls, Callable[[int, int | None], None]]:
     calls: Calls = []
     return calls, lambda done, total: calls.append((done, total))
 

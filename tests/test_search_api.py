@@ -169,8 +169,8 @@ def test_query_key_in_query_string_on_get_only(env: SearchEnv) -> None:
 # -- bad input: one test each -----------------------------------------------------------------------
 
 
-def bad(env: SearchEnv, status: int = 400, **params: object) -> str:
-    resp = env.get(f"/indexes/{INDEX}/docs", **params)
+def bad(env: SearchEnv, status: int = 400, /, **params: object) -> str:
+    resp = env.get(f"/indexes/{INDEX}/docs", ADMIN_KEY, **params)
     assert resp.status_code == status, resp.text
     return error_of(resp)
 
@@ -253,7 +253,7 @@ def test_bad_facet_count_with_values(env: SearchEnv) -> None:
 
 
 def test_bad_skip_out_of_range(env: SearchEnv) -> None:
-    resp = env.get(f"/indexes/{INDEX}/docs", **{"$skip": 100001})
+    resp = env.get(f"/indexes/{INDEX}/docs", ADMIN_KEY, **{"$skip": 100001})
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "ParameterValueOutOfRange"
     assert "between 0 and 100000" in resp.json()["error"]["message"]

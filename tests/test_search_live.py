@@ -86,6 +86,7 @@ def test_sdk_facets_and_highlight(server: tuple[LiveServer, pa.Table, pa.Table])
         top=5,
     )
     facets = results.get_facets()
+    assert facets is not None
     expected: dict[str, int] = {}
     for r in procs.to_pylist():
         if "whoami" in r["ProcessCommandLine"]:
@@ -122,7 +123,7 @@ def test_sdk_list_indexes_and_definition(server: tuple[LiveServer, pa.Table, pa.
     assert sorted(admin.list_index_names()) == sorted([INDEX, ALERTS])
     index = admin.get_index(ALERTS)
     props = next(f for f in index.fields if f.name == "properties")
-    assert {f.name: f.type for f in props.fields}["EventTime"] == "Edm.DateTimeOffset"
+    assert {f.name: f.type for f in props.fields or []}["EventTime"] == "Edm.DateTimeOffset"
     assert next(f for f in index.fields if f.key).name == "id"
 
 
@@ -160,7 +161,8 @@ def test_new_archive_parts_are_searchable_within_seconds(
     import time
 
     live, _, _ = server
-    archive = Path(live.process.args[live.process.args.index("--archive") + 1])  # type: ignore[union-attr]
+    args = [str(a) for a in live.process.args]  # type: ignore[union-attr]
+    archive = Path(args[args.index("--archive") + 1])
     extra = generate_table("AlertEvents", 5, seed=99)
     write_archive(archive, "AlertEvents", extra)
     c = client(live, index=ALERTS)

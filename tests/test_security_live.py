@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -45,7 +45,7 @@ def _config(root: Path) -> Path:
     return cfg
 
 
-def _start(root: Path) -> Iterator[Server]:
+def _start(root: Path) -> Generator[Server, None, None]:
     env = {"HUNTVAULT_ADMIN_KEY": ADMIN_KEY, "HUNTVAULT_QUERY_KEY": QUERY_KEY}
     with serve(
         _config(root), root / "archive", env, root / "serve.log", ready_key=ADMIN_KEY, timeout=90

@@ -17,7 +17,8 @@ from huntvault.web import PAGES, page_urls, start_background_server
 from huntvault.web.app import create_app
 from huntvault.web.hunt_api import load_samples
 from huntvault.web.ui import STATIC_DIR
-from tests.support.browser import ADMIN_KEY, QUERY_KEY, World, build_world, free_port, world_config
+from tests.support.azurite import free_port
+from tests.support.browser import ADMIN_KEY, QUERY_KEY, World, build_world, world_config
 from tests.support.ingest import archive_counts
 
 ADMIN = {"api-key": ADMIN_KEY}

@@ -13,7 +13,9 @@ from huntvault import __version__
 from huntvault.cliapp import HuntvaultGroup, allow_quick_exit, bars, load_config
 
 if TYPE_CHECKING:
+    from huntvault.detect import BacktestReport, Rule
     from huntvault.forward import ComponentStatus, CycleResult, Forwarder
+    from huntvault.sources import IngestStats
 
 
 @click.group(cls=HuntvaultGroup, name="huntvault")
@@ -215,7 +217,7 @@ def emulate_serve(
     import time as _time
     from pathlib import Path
 
-    from huntvault.emulator.serve import start_emulators
+    from huntvault.emulator import start_emulators
 
     emu = start_emulators(
         folder,
@@ -352,7 +354,7 @@ def forward_status_cmd(ctx: click.Context, as_json: bool) -> None:
 
     st = forward_status(load_config(ctx).forward)
     if as_json:
-        click.echo(json.dumps(st.to_dict(), indent=2))
+        click.echo(json.dumps(st.to_json(), indent=2))
         return
     running = "running" if st.running else "not running"
     click.echo(f"state:  {st.state or '(no forwarder has run here yet)'} ({running})")
@@ -463,7 +465,7 @@ def ingest_cmd(
     quiet: bool,
 ) -> None:
     """Ingest the streaming export into the Delta Lake archive, incrementally and exactly once."""
-    from huntvault.sources.ingest import run_ingest, source_from_options
+    from huntvault.sources import run_ingest, source_from_options
 
     cfg = load_config(ctx)
     src = source_from_options(cfg.sources, from_dir, from_azure, source_name, from_jsonl, table, from_replay)
@@ -474,7 +476,7 @@ def ingest_cmd(
     shown.enabled = shown.enabled and not quiet
     with shown.bar(f"ingest {src.name}", "bytes") as bar:
 
-        def progress(stats: Any, unread: int) -> None:
+        def progress(stats: IngestStats, unread: int) -> None:
             bar.info = (
                 f"{stats.rows_written:,} rows, {stats.duplicates:,} dup, {stats.quarantined:,} quarantined"
             )
@@ -507,7 +509,7 @@ def status_cmd(ctx: click.Context, archive_dir: str | None, as_json: bool) -> No
     allow_quick_exit()
     data = status(archive_location(load_config(ctx).archive, archive_dir))
     if as_json:
-        click.echo(json.dumps(data.as_json(), indent=2))
+        click.echo(json.dumps(data.to_json(), indent=2))
         return
     click.echo(
         f"archive {data.archive}: {data.total_rows:,} rows, {data.total_bytes:,} bytes, "
@@ -921,7 +923,7 @@ def detect_check_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) -
     cfg = load_config(ctx)
     report = check_rules(rules_dir or cfg.detect.rules_dir, sigma_defaults=sigma_defaults(cfg))
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(report.to_json(), indent=2))
     else:
         for problem in report.problems:
             click.echo(problem.render())
@@ -1007,7 +1009,7 @@ def detect_backtest_cmd(
         found = find_rule(folder, rule, defaults)
         with bars(ctx).bar(f"backtest {found.id}", "windows") as bar:
             report = backtest(found, runner, start, end, mode=mode, progress=bar.callback)
-        click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
+        click.echo(json.dumps(report.to_json(), indent=2) if as_json else render(report))
         return
     rules, errors = load_rules(folder, defaults)
     chosen = [r for r in rules if r.enabled]
@@ -1015,14 +1017,14 @@ def detect_backtest_cmd(
         done = iter(range(1, len(chosen) + 1))
         bar(0, len(chosen))
 
-        def advance(rule: Any, _report: Any) -> None:
+        def advance(rule: Rule, _report: BacktestReport | None) -> None:
             bar.info = rule.id
             bar(next(done), len(chosen))
 
         folder_report = backtest_all(chosen, runner, start, end, mode=mode, progress=advance)
     for err in errors:
         folder_report.errors[err.path] = err.message
-    click.echo(json.dumps(folder_report.to_dict(), indent=2) if as_json else render_folder(folder_report))
+    click.echo(json.dumps(folder_report.to_json(), indent=2) if as_json else render_folder(folder_report))
 
 
 @detect_group.command("status")
@@ -1035,7 +1037,7 @@ def detect_status_cmd(ctx: click.Context, rules_dir: str | None, as_json: bool) 
 
     status = detect_status(load_config(ctx), rules_dir)
     if as_json:
-        click.echo(json.dumps(status.to_dict(), indent=2))
+        click.echo(json.dumps(status.to_json(), indent=2))
         return
     click.echo(
         f"ingestion watermark: {status.watermark.isoformat() if status.watermark else '(nothing ingested)'}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +29,10 @@ from huntvault.cliapp import free_port_near, port_problem
 from huntvault.emulator import Manifest, default_end, write_export
 from huntvault.errors import HuntvaultError
 from huntvault.progress import Bars
+
+if TYPE_CHECKING:
+    from huntvault.emulator import Emulators
+    from huntvault.sources import IngestStats
 
 #: The example hunts: planted story -> sample query (shipped with the UI) that finds it.
 STORY_HUNTS: dict[str, str] = {
@@ -120,7 +124,7 @@ class DemoState:
     bars: Bars = field(init=False)  # progress on `console`
     manifest: Manifest | None = None
     config: configmod.Config | None = None
-    emulators: Any = None
+    emulators: Emulators | None = None
     hunt_rows: dict[str, int] = field(default_factory=dict)
     rule_alerts: dict[str, int] = field(default_factory=dict)  # rule id -> alerts raised
     timings: dict[str, float] = field(default_factory=dict)  # step -> wall seconds
@@ -235,7 +239,7 @@ def step_emulate(state: DemoState) -> None:
     state.console.print(stories)
 
 
-def _write_config(state: DemoState, forward_toml: str) -> configmod.Config:
+def _write_config(state: DemoState, forward_toml: str, secrets: dict[str, str]) -> configmod.Config:
     root = state.root.resolve()
     rules = state.opts.rules_dir
     end = state.opts.end or default_end()
@@ -253,12 +257,14 @@ def _write_config(state: DemoState, forward_toml: str) -> configmod.Config:
     )
     path = root / "huntvault.toml"
     path.write_text(text, encoding="utf-8")
-    return configmod.load(path)
+    # the forwarder's secrets come only from HUNTVAULT_* variables: the emulator's go into this load's
+    # environment, not into the process's (os.environ stays as the user left it)
+    return configmod.load(path, env={**os.environ, **secrets})
 
 
 def step_start_emulators(state: DemoState) -> None:
     """Start the Defender API and Log Analytics emulators for the same tenant, and write huntvault.toml."""
-    from huntvault.emulator.serve import start_emulators
+    from huntvault.emulator import start_emulators
 
     o = state.opts
     emu = start_emulators(
@@ -272,9 +278,8 @@ def step_start_emulators(state: DemoState) -> None:
         la_port=o.la_port,
     )
     state.emulators = emu
-    os.environ.update(emu.env())  # the forwarder's secrets come from HUNTVAULT_* variables, never the file
     forward_toml = emu.forward_toml(str((state.root / "forward").resolve()))
-    state.config = _write_config(state, forward_toml)
+    state.config = _write_config(state, forward_toml, emu.env())
     state.console.print(
         f"Defender API emulator {emu.defender_server.url}, Log Analytics emulator {emu.la_server.url}; "
         f"config {state.root / 'huntvault.toml'}"
@@ -283,12 +288,12 @@ def step_start_emulators(state: DemoState) -> None:
 
 def step_ingest(state: DemoState) -> None:
     """Ingest the export folder into the Delta Lake archive (exactly once, duplicates dropped)."""
-    from huntvault.sources.ingest import run_ingest
+    from huntvault.sources import run_ingest
 
     assert state.config is not None
     with state.bars.bar("ingest", "bytes") as bar:
 
-        def progress(stats: Any, unread: int) -> None:
+        def progress(stats: IngestStats, unread: int) -> None:
             bar.info = f"{stats.rows_written:,} rows"
             bar(stats.bytes_read, stats.bytes_read + unread)
 

@@ -72,7 +72,7 @@ def write_durably(final: str | os.PathLike[str], data: bytes | str) -> None:
 
 
 def append_durably(
-    path: str | os.PathLike[str], data: bytes, write: Callable[[IO[bytes]], None] | None = None
+    path: str | os.PathLike[str], data: bytes, write: Callable[[IO[bytes]], object] | None = None
 ) -> int:
     """Append `data` (or what `write` writes) to `path` and fsync it (and the folder when the file is new);
     returns the file's size after the append."""

@@ -41,10 +41,6 @@ class ArchiveError(HuntvaultError):
     """The Delta Lake archive, its state or its catalog failed."""
 
 
-class IndexError_(HuntvaultError):
-    """The full-text index failed (named with a trailing underscore to keep the builtin)."""
-
-
 class SearchError(HuntvaultError):
     """A search request is invalid; carries the HTTP status and Azure's error code."""
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from huntvault.archive import open_catalog
+from huntvault.archive import ArchiveRef, open_catalog
 
 
 def small_export(dest: Path, **options: Any) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def small_export(dest: Path, **options: Any) -> dict[str, Any]:
     return dict(json.loads((dest / "manifest.json").read_text()))
 
 
-def archive_counts(archive: Path) -> dict[str, int]:
+def archive_counts(archive: ArchiveRef) -> dict[str, int]:
     """Rows per table in the archive catalog (tables with rows only)."""
     con = open_catalog(archive)
     out: dict[str, int] = {}
@@ -41,7 +41,7 @@ def expected_counts(manifest: dict[str, Any]) -> dict[str, int]:
     return {t: v["events"] for t, v in manifest["tables"].items() if v["events"]}
 
 
-def distinct_keys(archive: Path, table: str) -> tuple[int, int]:
+def distinct_keys(archive: ArchiveRef, table: str) -> tuple[int, int]:
     """(rows, distinct dedupe keys) of a Device* table."""
     con = open_catalog(archive)
     rows, keys = con.sql(

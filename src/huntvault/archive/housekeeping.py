@@ -217,7 +217,7 @@ class ArchiveStatus:
     def total_bytes(self) -> int:
         return sum(t.bytes for t in self.tables)
 
-    def as_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "archive": self.archive,
             "tables": [vars(t) for t in self.tables],

@@ -235,10 +235,6 @@ def _state_table(prog: SourceProgress, now: datetime) -> pa.Table:
     )
 
 
-def progress_sources(loc: ArchiveLocation) -> list[str]:
-    return [p.source for p in all_progress(loc)]
-
-
 __all__ = [
     "PROGRESS_SCHEMA",
     "SourceProgress",

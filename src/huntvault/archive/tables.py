@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -75,11 +73,6 @@ class PartInfo:
     @property
     def id(self) -> str:
         return self.path
-
-
-def is_table(loc: ArchiveLocation, table: str) -> bool:
-    info = loc.filesystem().get_file_info(f"{table}/{LOG_DIR}")
-    return info.type == pafs.FileType.Directory or (loc.remote and bool(_log_files(loc.filesystem(), table)))
 
 
 def _log_files(fs: pafs.FileSystem, table: str) -> list[pafs.FileInfo]:
@@ -301,17 +294,6 @@ def read_part_table(loc: ArchiveLocation, part: str, columns: list[str] | None =
         data = data.append_column(PARTITION, pa.array([value] * data.num_rows, pa.date32()))
     del table
     return data
-
-
-def local_path(loc: ArchiveLocation, part: str) -> Path | None:
-    return loc.local / part if loc.local is not None else None
-
-
-def file_age_ok(path: str | os.PathLike[str], grace: float) -> bool:
-    try:
-        return time.time() - os.stat(path).st_mtime >= grace
-    except OSError:
-        return False
 
 
 __all__ = [

@@ -44,8 +44,10 @@ from huntvault.schema import (
     RECEIVED_COLUMN,
     TENANT_COLUMN,
     get_table,
+    normalise_properties,
+    normalise_unknown,
+    parse_datetime,
 )
-from huntvault.schema.normalise import normalise_properties, normalise_unknown, parse_datetime
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable

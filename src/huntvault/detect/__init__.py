@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from huntvault.detect.alerts import Alert, Decision, Hit, decide, hits_of
-from huntvault.detect.backtest import (
+from huntvault.detect.backtesting import (
     MODES,
     AlertSummary,
     BacktestReport,

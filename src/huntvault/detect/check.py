@@ -29,7 +29,7 @@ class Problem:
         where = f"{self.path}:{self.line}:{self.column}" if self.line else self.path
         return f"{where}: {self.severity}: {self.message}" + (f" [{self.field}]" if self.field else "")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "line": self.line,
@@ -50,8 +50,8 @@ class CheckReport:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": [r.id for r in self.rules], "problems": [p.to_dict() for p in self.problems]}
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": [r.id for r in self.rules], "problems": [p.to_json() for p in self.problems]}
 
 
 def check_rule(rule: Rule, checker: Checker = result_columns) -> list[Problem]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huntvault.detect.backtest import BacktestReport, FolderReport
+from huntvault.detect.backtesting import BacktestReport, FolderReport
 
 #: Sparkline marks from the smallest non-zero count to the largest (a day without alerts is `_`).
 MARKS = "▁▂▃▄▅▆▇█"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from huntvault.config import Config
-from huntvault.detect.backtest import parse_when
+from huntvault.detect.backtesting import parse_when
 from huntvault.detect.engine import ArchiveRunner
 from huntvault.detect.loader import blocking, load_rules
 from huntvault.detect.model import Rule, format_duration, parse_duration
@@ -107,7 +107,7 @@ class RuleStatus:
     alerts: int
     undelivered_windows: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "enabled": self.enabled,
             "every": self.every,
@@ -127,10 +127,10 @@ class DetectStatus:
     rules: dict[str, RuleStatus] = field(default_factory=dict)
     rule_errors: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "watermark": self.watermark.isoformat() if self.watermark else None,
-            "rules": {rid: r.to_dict() for rid, r in self.rules.items()},
+            "rules": {rid: r.to_json() for rid, r in self.rules.items()},
             "rule_errors": list(self.rule_errors),
         }
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from huntvault.config import ForwardConfig, SinkConfig
+
+if TYPE_CHECKING:
+    from huntvault.forward import Forwarder
 
 ALERTS_TABLE = "HuntvaultAlerts"
 EVIDENCE_TABLE = "HuntvaultAlertEvidence"
@@ -81,7 +84,7 @@ class ArchiveAlertStore:
         from huntvault.archive import Archive
 
         self.archive = Archive(archive, compression=compression)
-        self.forwarder: Any = None
+        self.forwarder: Forwarder | None = None
         if sinks:
             from huntvault.forward import Forwarder
 

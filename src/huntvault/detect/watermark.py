@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from huntvault.schema.normalise import parse_datetime
+from huntvault.schema import parse_datetime
 
 Watermark = Callable[[], "datetime | None"]
 

@@ -23,7 +23,7 @@ from huntvault.emulator.model import Alert, Device, StatusChange
 from huntvault.emulator.odata_api import ODataFilterError, compile_filter
 from huntvault.emulator.tenant import Tenant
 from huntvault.errors import EmulatorError
-from huntvault.schema.normalise import parse_datetime
+from huntvault.schema import parse_datetime
 
 MAX_TOP = 10_000
 _ODATA_HEADERS = {"OData-Version": "4.0"}

@@ -8,6 +8,7 @@ not move an alert between pages). Served on the Defender API emulator's app (a G
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -93,7 +94,17 @@ def graph_alert(api: dict[str, Any], device: Device | None) -> dict[str, Any]:
     }
 
 
-def add_graph_routes(app: FastAPI, emu: Any, guard: Any, error: Any, as_json: Any) -> None:
+#: the Defender emulator's request guard: (request, route, audience) -> a refusal, or None to go on
+Guard = Callable[[Request, str, str], Awaitable[Response | None]]
+
+
+def add_graph_routes(
+    app: FastAPI,
+    emu: Any,
+    guard: Guard,
+    error: Callable[[int, str, str], Response],
+    as_json: Callable[[Any], Response],
+) -> None:
     """`GET /v1.0/security/alerts_v2` on the Defender emulator's app (`emu` a DefenderEmulator)."""
     from huntvault.emulator.odata_api import ODataFilterError, compile_filter
 

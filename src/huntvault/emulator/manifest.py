@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from huntvault.durable import write_durably
+
 MANIFEST_NAME = "manifest.json"
 FORMAT = "huntvault-emulator-manifest/1"
 
@@ -94,14 +96,9 @@ class Manifest:
         }
 
     def write(self, folder: str | os.PathLike[str]) -> Path:
-        """Write manifest.json into `folder` atomically (temp name, fsync, rename)."""
+        """Write manifest.json into `folder` durably (huntvault.durable: temp name, fsync, rename, fsync folder)."""
         path = Path(folder) / MANIFEST_NAME
-        tmp = path.with_suffix(".json.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_durably(path, orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
         return path
 
 

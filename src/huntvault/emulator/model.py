@@ -275,10 +275,6 @@ class Alert:
                 break
         return current
 
-    def last_update_time(self, as_of: datetime) -> datetime | None:
-        state = self.state_at(as_of)
-        return state.time if state else None
-
     def to_api(self, as_of: datetime, expand_evidence: bool = False) -> dict[str, Any] | None:
         """The REST alert as it looked at `as_of` (None if it was not created yet)."""
         state = self.state_at(as_of)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from huntvault.errors import EmulatorError
-from huntvault.schema.normalise import parse_datetime
+from huntvault.schema import parse_datetime
 
 Predicate = Callable[[dict[str, Any]], bool]
 

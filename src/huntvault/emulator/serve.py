@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -120,6 +121,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, dropping the connections its graceful shutdown left open (a client holding a TLS
+    connection, or one cut off by an injected outage): otherwise they are still open when the event loop
+    closes, which then fails (EBUSY) and leaks their sockets."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        left = list(self.server_state.connections)
+        for connection in left:
+            connection.transport.abort()
+        if left:
+            await asyncio.sleep(0.05)  # the aborted transports' close callbacks run before the loop closes
+
+
 class ServerThread:
     """One uvicorn server in a daemon thread on 127.0.0.1 (HTTPS when TLS files are given)."""
 
@@ -146,7 +161,7 @@ class ServerThread:
             ssl_certfile=str(self.tls.cert) if self.tls else None,
             ssl_keyfile=str(self.tls.key) if self.tls else None,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"emulator:{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout

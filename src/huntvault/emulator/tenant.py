@@ -100,10 +100,6 @@ class Tenant:
                 return a
         return None
 
-    def alerts_as_of(self, as_of: datetime) -> list[Alert]:
-        """Alerts that exist at `as_of` (created at or before it), oldest first."""
-        return [a for a in self.alerts if a.creation_time <= as_of]
-
 
 def _rng(seed: int, *parts: object) -> random.Random:
     return random.Random(":".join(["huntvault", str(seed), *map(str, parts)]))

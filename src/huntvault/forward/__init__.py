@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from huntvault.forward.anatomy import Rewindable, Sink, units_by_bytes
-from huntvault.forward.azure_setup import AzureSetup, azure_setup, write_azure_setup
+from huntvault.forward.azuresetup import AzureSetup, azure_setup, write_azure_setup
 from huntvault.forward.budget import RateBudget
 from huntvault.forward.deadletter import DeadLetter, DeadLetterBox
 from huntvault.forward.defender import DefenderClient, MachineCache

@@ -257,10 +257,6 @@ class TokenProvider:
         self.acquired = 0  # tokens actually issued by the endpoint
         self.requests = 0  # token requests sent (failures included)
 
-    @property
-    def expires_at(self) -> float:
-        return self._expires
-
     def invalidate(self) -> None:
         """Forget the token (after a 401) so the next call asks again."""
         with self._lock:

@@ -16,7 +16,7 @@ from huntvault.config import DefenderApiConfig
 from huntvault.errors import ForwardError, RemoteConfigError, RemoteUnavailable
 from huntvault.forward.auth import ClientCredentials, TokenProvider, check_url, make_session
 from huntvault.forward.budget import RateBudget
-from huntvault.schema.normalise import parse_datetime
+from huntvault.schema import parse_datetime
 
 log = logging.getLogger("huntvault.forward")
 

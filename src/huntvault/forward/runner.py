@@ -31,7 +31,7 @@ from huntvault.forward.merge import MERGE_MODES, Merge
 from huntvault.forward.sinks import build_sink, effective
 from huntvault.forward.state import ForwardState, Pending, Queued
 from huntvault.forward.testhook import KillHook
-from huntvault.schema.normalise import parse_datetime
+from huntvault.schema import parse_datetime
 
 log = logging.getLogger("huntvault.forward")
 

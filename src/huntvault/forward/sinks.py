@@ -7,7 +7,7 @@ import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,6 +18,9 @@ from huntvault.forward.anatomy import Rewindable, Sink, units_by_bytes
 from huntvault.forward.loganalytics import SINKS as LOG_ANALYTICS_SINKS
 from huntvault.forward.merge import MERGE_MODES
 from huntvault.forward.shape import ALERT_TABLE, MACHINE_TABLE
+
+if TYPE_CHECKING:
+    from huntvault.archive import Archive
 
 #: an OSError that a fix of the configuration cures (the path), not a passing fault (disk full...)
 _PATH_ERRORS = {errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS}
@@ -114,7 +117,7 @@ class ArchiveSink:
             raise ConfigError(f"forward.sinks.{cfg.name}.path", "an archive sink needs a folder")
         if cfg.merge not in ("", "prefixed"):
             raise ConfigError(f"forward.sinks.{cfg.name}.merge", "an archive sink takes prefixed records")
-        self._archive: Any = None
+        self._archive: Archive | None = None
 
     def units(self, records: list[dict[str, Any]]) -> list[list[int]]:
         step = max(1, self.cfg.batch_size)

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from huntvault.errors import ForwardError
-from huntvault.schema.normalise import parse_datetime
+from huntvault.schema import parse_datetime
 
 STATE_FILE = "state.sqlite"
 

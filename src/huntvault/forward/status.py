@@ -67,7 +67,7 @@ class ForwardStatus:
     sinks: dict[str, SinkStatus]
     configured_sinks: list[str]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 

@@ -34,7 +34,7 @@ from huntvault.kql.output import render
 from huntvault.kql.planner import Planner
 from huntvault.kql.result import HuntResult, finish
 from huntvault.kql.syntax import parse_script
-from huntvault.kql.vocabulary import Vocabulary, vocabulary
+from huntvault.kql.words import Vocabulary, vocabulary
 
 __all__ = [
     "ENGINES",

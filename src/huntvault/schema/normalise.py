@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from huntvault.errors import NormaliseError
-from huntvault.schema import (
+from huntvault.schema.model import (
     EXPORT_TIME_COLUMN,
     EXTRA_COLUMN,
     RECEIVED_COLUMN,

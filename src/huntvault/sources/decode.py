@@ -27,14 +27,15 @@ from huntvault.archive import QuarantineRecord, archive_schema
 from huntvault.errors import NormaliseError
 from huntvault.schema import (
     CATEGORY_PREFIX,
+    COERCERS,
     EXPORT_TIME_COLUMN,
     EXTRA_COLUMN,
     RECEIVED_COLUMN,
     TENANT_COLUMN,
     Table,
     get_table,
+    normalise_line,
 )
-from huntvault.schema.normalise import COERCERS, normalise_line
 
 #: Defender's own timestamp shape: 7 fractional digits, `Z` or nothing, hour below 24
 _OWN_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-9]{2}:[0-9]{2}\.[0-9]{7}Z?"
@@ -486,10 +487,6 @@ def _ident(name: str) -> str:
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _lit_list(items: list[str]) -> str:
-    return "[" + ", ".join(_lit(i) for i in items) + "]"
 
 
 def iter_records_as_lines(records: list[Any]) -> Iterator[bytes]:

@@ -8,7 +8,7 @@ import threading
 from huntvault.archive import Archive, archive_location
 from huntvault.config import ArchiveConfig, SourceConfig
 from huntvault.errors import ConfigError
-from huntvault.sources import build_source
+from huntvault.sources.kinds import build_source
 from huntvault.sources.run import Ingestor, IngestStats, Progress
 
 

@@ -4,7 +4,6 @@ the live scheduler, and backtests of one rule."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -70,7 +69,7 @@ def status(config: ConfigDep) -> Response:
     the ingestion watermark; `"state": false` until `huntvault detect` has run once (nothing is created)."""
     if not (Path(config.detect.state_dir) / STATE_FILE).is_file():
         return JsonResponse({"state": False, "watermark": None, "rules": {}, "rule_errors": []})
-    return JsonResponse({"state": True, **detect_status(config).to_dict()})
+    return JsonResponse({"state": True, **detect_status(config).to_json()})
 
 
 def _backtest(ctx: AppContext, body: BacktestBody) -> bytes:
@@ -84,9 +83,9 @@ def _backtest(ctx: AppContext, body: BacktestBody) -> bytes:
         raise DetectError(f"rule: no rule with id {body.rule!r} in {cfg.detect.rules_dir}")
     start, end = parse_when(body.start), parse_when(body.end, end_of_day=True)
     runner = ArchiveRunner(ctx.archive_dir, cfg.hunt.engine, HuntLimits.from_config(cfg.hunt))
-    data: dict[str, Any] = backtest(rule, runner, start, end, mode=body.mode).to_dict()
-    data["alert_list"] = data["alert_list"][:MAX_ALERTS]
-    return dumps_bounded(data, cfg.server.max_response_bytes, "backtest")
+    report = backtest(rule, runner, start, end, mode=body.mode)
+    report.alert_list = report.alert_list[:MAX_ALERTS]
+    return dumps_bounded(report.to_json(), cfg.server.max_response_bytes, "backtest")
 
 
 @router.post("/api/detect/backtest")

@@ -32,7 +32,7 @@ def _archive(archive: ArchiveLocation) -> dict[str, Any]:
     if _missing(archive):
         return {"archive": archive.url, "error": f"the archive folder {archive.url} does not exist yet"}
     try:
-        return archive_status(archive).as_json()
+        return archive_status(archive).to_json()
     except HuntvaultError as exc:
         return {"archive": archive.url, "error": str(exc)}
 
@@ -69,7 +69,7 @@ def _indexers(svc: SearchService) -> list[dict[str, Any]]:
 
 def _forwarder(cfg: ForwardConfig) -> dict[str, Any]:
     try:
-        return forward_status(cfg).to_dict()  # reads only: never creates the state folder
+        return forward_status(cfg).to_json()  # reads only: never creates the state folder
     except HuntvaultError as exc:
         return {"configured_sinks": [s.name for s in cfg.sinks], "error": str(exc), "sinks": {}}
 

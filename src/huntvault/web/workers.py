@@ -81,10 +81,6 @@ class KeyLimiter:
             else:
                 self._busy.pop(key_id, None)
 
-    def in_flight(self, key_id: str) -> int:
-        with self._lock:
-            return self._busy.get(key_id, 0)
-
 
 class Lane:
     """One kind of work (searches, hunts): its pool and its per-key cap. A slot is held until the work

@@ -8,6 +8,7 @@ build one. Reading the archive another way (a Delta snapshot, a Spark cluster) c
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 from huntvault.archive import catalog_version, locate
 from huntvault.errors import KqlError
@@ -31,16 +32,20 @@ def open_backend(
     return DuckDBBackend(root, limits)
 
 
+#: how many (archive, limits) backends a process keeps open; the least recently used one goes first
+SHARED_BACKENDS_MAX = 8
+
 _SHARED_LOCK = threading.Lock()
-_SHARED: dict[tuple[str, HuntLimits], tuple[str, Catalog]] = {}
+_SHARED: OrderedDict[tuple[str, HuntLimits], tuple[str, Catalog]] = OrderedDict()
 
 
 def shared_backend(root: ArchiveRef, engine: str = "duckdb", limits: HuntLimits | None = None) -> Catalog:
     """A DuckDB backend kept across queries while the archive has no new commit (a server's hunts).
 
     Opening the catalog (a view per table over the committed parts, their column types) is most of a
-    short query's time; it is redone only when the archive's change feed has moved. Other engines,
-    and folders without a manifest, get a fresh backend each call.
+    short query's time; it is redone only when the archive's change feed has moved (its version). At
+    most SHARED_BACKENDS_MAX are kept, least recently used dropped first. Other engines, and folders
+    without a manifest, get a fresh backend each call.
     """
     limits = limits or HuntLimits()
     version = catalog_version(root) if engine == "duckdb" else None
@@ -50,10 +55,14 @@ def shared_backend(root: ArchiveRef, engine: str = "duckdb", limits: HuntLimits 
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
         if hit is not None and hit[0] == version:
+            _SHARED.move_to_end(key)
             return hit[1]
     backend = open_backend(root, engine, limits)
     with _SHARED_LOCK:  # a replaced backend is closed by the garbage collector once no query uses it
         _SHARED[key] = (version, backend)
+        _SHARED.move_to_end(key)
+        while len(_SHARED) > SHARED_BACKENDS_MAX:
+            _SHARED.popitem(last=False)
     return backend
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from huntvault.errors import KqlSyntaxError, NormaliseError
 from huntvault.kql.syntax.tokens import TIMESPAN_UNITS
-from huntvault.schema.normalise import parse_datetime
+from huntvault.schema import parse_datetime
 
 #: type names as written in KQL (legacy and .NET spellings included) -> the engine's type
 TYPE_NAMES: dict[str, str] = {

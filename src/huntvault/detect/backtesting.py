@@ -35,7 +35,7 @@ class WindowCount:
     alerts: int
     rows: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
@@ -70,7 +70,7 @@ class AlertSummary:
             tuple((str(e["kind"]), str(e["value"])) for e in record["entities"]),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "windowEnd": self.window_end,
@@ -130,7 +130,7 @@ class BacktestReport:
         span = (self.end - self.start) / timedelta(days=1)
         return self.alerts / span if span > 0 else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule_id,
             "name": self.rule_name,
@@ -151,11 +151,11 @@ class BacktestReport:
             "daily": [{"day": d, "alerts": n} for d, n in zip(self.days, self.daily, strict=True)],
             "estimated_alerts_per_day": round(self.estimated_per_day, 3),
             "entities": self.entities,
-            "busiest_windows": [w.to_dict() for w in self.busiest],
+            "busiest_windows": [w.to_json() for w in self.busiest],
             "run_seconds": round(self.seconds, 3),
             "query_seconds": round(self.query_seconds, 3),
             "slowest_window_seconds": round(self.slowest_window_seconds, 3),
-            "alert_list": [a.to_dict() for a in self.alert_list],
+            "alert_list": [a.to_json() for a in self.alert_list],
         }
 
 
@@ -180,7 +180,7 @@ class FolderReport:
             total.update(r.per_day)
         return dict(sorted(total.items()))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "from": self.start.isoformat(),
             "to": self.end.isoformat(),
@@ -191,7 +191,7 @@ class FolderReport:
             "paths": dict(Counter(r.path for r in self.reports)),
             "run_seconds": round(self.seconds, 3),
             "errors": self.errors,
-            "reports": [r.to_dict() for r in self.reports],
+            "reports": [r.to_json() for r in self.reports],
         }
 
 
