@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed
 DEMO_DIR ?= .demo
 PORT    ?= 8080
 DEMO_ARGS ?=
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: demo test bench lint setup clean node chromium java
 

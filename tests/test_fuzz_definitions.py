@@ -161,27 +161,28 @@ def test_fuzzed_definition_requests_never_get_a_5xx(tmp_path: Path) -> None:
                 if rng.random() < 0.1:  # header values as raw bytes (UTF-8 too)
                     junk = str(rng.choice(JUNK))[:200].encode("utf-8")
                     headers[rng.choice(["if-match", "if-none-match", "prefer"])] = junk
+                raw = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()]
                 params = {"allowIndexDowntime": str(rng.choice(JUNK))[:50]} if rng.random() < 0.1 else {}
                 kind = rng.random()
                 body = _mutate(rng, _base())
                 if kind < 0.6:
                     desc = ("PUT", path, body)
                     resp = await client.put(
-                        path, content=json.dumps(body).encode(), headers=headers, params=params
+                        path, content=json.dumps(body).encode(), headers=raw, params=params
                     )
                 elif kind < 0.75:
                     desc = ("POST", "/indexes", body)
-                    resp = await client.post("/indexes", content=json.dumps(body).encode(), headers=headers)
+                    resp = await client.post("/indexes", content=json.dumps(body).encode(), headers=raw)
                 elif kind < 0.82:
                     desc = ("DELETE", path, None)
-                    resp = await client.delete(path, headers=headers)
+                    resp = await client.delete(path, headers=raw)
                 elif kind < 0.9:
                     desc = ("GET", path, None)
-                    resp = await client.get(path, headers=headers)
+                    resp = await client.get(path, headers=raw)
                 else:
                     indexer = f"/indexers/{name}-indexer/status"
                     desc = ("GET", indexer, None)
-                    resp = await client.get(indexer, headers=headers)
+                    resp = await client.get(indexer, headers=raw)
                 statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
                 if resp.status_code >= 500:
                     failures.append(

@@ -35,7 +35,7 @@ def field_of(body: dict[str, Any], path: str) -> dict[str, Any]:
     if path.startswith("properties/"):
         fields = next(f for f in fields if f["name"] == "properties")["fields"]
         path = path.split("/", 1)[1]
-    return next(f for f in fields if f["name"] == path)  # type: ignore[no-any-return]
+    return next(f for f in fields if f["name"] == path)
 
 
 @pytest.fixture(scope="module")

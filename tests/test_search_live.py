@@ -229,6 +229,7 @@ def test_sdk_creates_changes_and_deletes_an_index_definition(
         set(h["properties"]) & columns == {"EventTime", "ComputerName", "Title"} for h in hits
     )
     severities = alerts.search("*", facets=["properties/Severity,count:10"], top=0).get_facets()
+    assert severities is not None
     rated = alerts.search(
         "*", filter="properties/Severity ne ''", include_total_count=True, top=0
     ).get_count()
@@ -244,6 +245,7 @@ def test_sdk_creates_changes_and_deletes_an_index_definition(
 
     index = admin.get_index(ALERTS)
     props = next(f for f in index.fields if f.name == "properties").fields
+    assert props is not None
     for field in props:
         if field.name == "Severity":
             field.hidden = False

@@ -67,7 +67,9 @@ def open_scheduler(
             "%d Sigma rules cannot be converted and are skipped (`huntvault detect check` names them)",
             len(errors),
         )
-    if "://" not in cfg.archive.path and not Path(cfg.archive.path).is_dir():  # an object store is asked directly
+    if (
+        "://" not in cfg.archive.path and not Path(cfg.archive.path).is_dir()
+    ):  # an object store is asked directly
         raise DetectError(f"archive folder {cfg.archive.path} does not exist (ingest something first)")
     start = None
     if cfg.detect.start_from:

@@ -14,7 +14,7 @@ from huntvault.index.documents import export_document
 from huntvault.index.fields import KEY_FIELD, KEY_HASH_FIELD, FieldSpec, IndexLayout, validate_index_name
 from huntvault.index.indexers import indexer_definition, indexer_status, run_indexer
 from huntvault.index.poller import IndexPoller
-from huntvault.index.source import ArchiveView
+from huntvault.index.source import ArchiveRef, ArchiveView
 from huntvault.index.sql import KEY_COLUMN, KEY_HASH_COLUMN, archive_values_sql
 from huntvault.index.store import IndexStore, table_for
 from huntvault.index.table_index import SyncResult, TableIndex, VerifyReport
@@ -27,6 +27,7 @@ __all__ = [
     "KEY_HASH_COLUMN",
     "KEY_HASH_FIELD",
     "STRICT_KEY",
+    "ArchiveRef",
     "ArchiveView",
     "FieldSpec",
     "IndexLayout",

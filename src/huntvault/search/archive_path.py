@@ -14,8 +14,14 @@ import pyarrow as pa
 
 from huntvault.archive import ArchiveSnapshot, locate
 from huntvault.config import SearchConfig
-from huntvault.index import KEY_COLUMN, KEY_HASH_COLUMN, FieldSpec, TableIndex, archive_values_sql
-from huntvault.index.source import ArchiveRef
+from huntvault.index import (
+    KEY_COLUMN,
+    KEY_HASH_COLUMN,
+    ArchiveRef,
+    FieldSpec,
+    TableIndex,
+    archive_values_sql,
+)
 from huntvault.search.bounds import bound_error
 from huntvault.search.odata import SCORE, OrderKey
 from huntvault.search.sqlfilter import column, sql_literal
