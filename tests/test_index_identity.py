@@ -105,7 +105,8 @@ def test_two_processes_indexing_the_same_commits_never_duplicate(tmp_path: Path)
             stderr=subprocess.STDOUT,
         )
         store.sync()
-        assert other.wait(timeout=120) == 0, other.stdout.read() if other.stdout else ""
+        out, _ = other.communicate(timeout=120)  # reaps it and closes its pipe
+        assert other.returncode == 0, out
         store.sync()
     reports = store.verify(repair=False)
     assert reports[INDEX].ok and reports[INDEX].documents == archive_rows(archive, TABLE) == 860
