@@ -168,12 +168,7 @@ class FilterCompiler:
         self.scoring = False  # set when the filter holds search.ismatchscoring
 
     def field(self, path: str) -> FieldSpec:
-        if self.layout.is_complex(path):
-            raise SearchError(
-                f"Invalid expression: '{path}' is a complex field; compare one of its subfields such as "
-                f"'{path}/Timestamp'.\r\nParameter name: $filter"
-            )
-        return self.layout.field(path, "$filter")
+        return filter_field(self.layout, path)
 
     def needs_archive(self, node: FilterNode) -> bool:
         """Whether some comparison in `node` is on a field the index cannot filter (400 in strict mode)."""
@@ -300,6 +295,16 @@ class FilterCompiler:
         if not parts:
             return tantivy.Query.empty_query()
         return _zero(tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts]))
+
+
+def filter_field(layout: IndexLayout, path: str) -> FieldSpec:
+    """The field a `$filter` comparison names (Azure's 400 for a complex field or an unknown one)."""
+    if layout.is_complex(path):
+        raise SearchError(
+            f"Invalid expression: '{path}' is a complex field; compare one of its subfields such as "
+            f"'{path}/Timestamp'.\r\nParameter name: $filter"
+        )
+    return layout.field(path, "$filter")
 
 
 def check_in_set(spec: FieldSpec, node: InSet, text: str) -> None:

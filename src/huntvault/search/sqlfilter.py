@@ -13,7 +13,7 @@ from typing import Any
 
 from huntvault.errors import SearchError
 from huntvault.index import KEY_COLUMN, FieldSpec, IndexLayout
-from huntvault.search.filters import Check, check_in_set, fail, normalize
+from huntvault.search.filters import Check, check_in_set, fail, filter_field, normalize
 from huntvault.search.odata import (
     BoolField,
     Compare,
@@ -102,12 +102,7 @@ class SqlFilter:
         self.text = text
 
     def field(self, path: str) -> FieldSpec:
-        if self.layout.is_complex(path):
-            raise SearchError(
-                f"Invalid expression: '{path}' is a complex field; compare one of its subfields such as "
-                f"'{path}/Timestamp'.\r\nParameter name: $filter"
-            )
-        return self.layout.field(path, "$filter")
+        return filter_field(self.layout, path)
 
     def compile(self, node: FilterNode) -> str:
         if isinstance(node, Logical):

@@ -507,10 +507,14 @@ def _meets(cid: s2sphere.CellId, shape: Shape) -> int:
     return 1
 
 
-def _cover_args(args: Args, kinds: frozenset[str]) -> tuple[Shape, int] | None:
+def _cover_args(
+    args: Args, kinds: frozenset[str], default_level: int = 11, top_level: int = 30
+) -> tuple[Shape, int] | None:
+    """(shape, level) of a covering call `f(shape [, level [, radius]])`, the shape grown by `radius`
+    meters; None (the call answers null) for an invalid shape, level or radius."""
     shape = parse(args[0], kinds)
-    level = integer(args[1]) if len(args) > 1 else 11
-    if shape is None or level is None or not 0 <= level <= 30:
+    level = integer(args[1]) if len(args) > 1 else default_level
+    if shape is None or level is None or not 0 <= level <= top_level:
         return None
     radius = _opt(args, 2, 0.0)
     if radius is None or radius < 0:
@@ -523,35 +527,27 @@ def _cover_args(args: Args, kinds: frozenset[str]) -> tuple[Shape, int] | None:
     return shape, level
 
 
-def polygon_to_s2cells(args: Args) -> object:
-    got = _cover_args(args, POLYGONS)
+def _s2cells(args: Args, kinds: frozenset[str]) -> object:
+    got = _cover_args(args, kinds)
     if got is None:
         return None
     cells = _s2_covering(*got)
     return None if cells is None or len(cells) > MAX_CELLS else cells
+
+
+def polygon_to_s2cells(args: Args) -> object:
+    return _s2cells(args, POLYGONS)
 
 
 def line_to_s2cells(args: Args) -> object:
-    got = _cover_args(args, LINES)
-    if got is None:
-        return None
-    cells = _s2_covering(*got)
-    return None if cells is None or len(cells) > MAX_CELLS else cells
+    return _s2cells(args, LINES)
 
 
 def polygon_to_h3cells(args: Args) -> object:
-    shape = parse(args[0], POLYGONS)
-    res = integer(args[1]) if len(args) > 1 else 6
-    if shape is None or res is None or not 0 <= res <= 15:
+    got = _cover_args(args, POLYGONS, default_level=6, top_level=15)
+    if got is None:
         return None
-    radius = _opt(args, 2, 0.0)
-    if radius is None or radius < 0:
-        return None
-    if radius > 0:
-        grown = _buffer_shape(shape, radius, min(10.0, radius * 0.1))
-        shape = parse(grown, POLYGONS) if grown is not None else None
-        if shape is None:
-            return None
+    shape, res = got
     out: list[str] = []
     for poly in shape.polygons:
         h3poly = h3.LatLngPoly([(y, x) for x, y in poly[0]], *[[(y, x) for x, y in r] for r in poly[1:]])
