@@ -378,6 +378,36 @@ class Partition(Node):
     body: Pipeline
 
 
+@dataclass
+class Reduce(Node):
+    """`reduce [kind=source] by Expr [with threshold=X, characters=Y]`."""
+
+    expr: Node
+    kind: str | None = None
+    options: dict[str, Node] = field(default_factory=dict)
+
+
+@dataclass
+class ForkLeg(Node):
+    """One subquery of fork: `[name=](ops)`; the name may also come from an `as` inside it."""
+
+    name: str | None
+    body: Pipeline
+
+
+@dataclass
+class Fork(Node):
+    legs: list[ForkLeg]
+
+
+@dataclass
+class Facet(Node):
+    """`facet by Col, ... [with (ops)]`."""
+
+    columns: list[Name]
+    body: Pipeline | None = None
+
+
 # ---------------------------------------------------------------- statements
 
 

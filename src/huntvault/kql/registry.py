@@ -65,12 +65,13 @@ from huntvault.kql.operators import (
     keyvalues,
     ordering,
     parsing,
+    patterns,
     projection,
     sampling,
     scan,
     summarize,
 )
-from huntvault.kql.plugins import columns, lookups, schemas, timeline
+from huntvault.kql.plugins import columns, lookups, mining, schemas, timeline
 from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
@@ -129,7 +130,13 @@ BINARY: dict[str, BinaryLowering] = merge(
 )
 LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
 PLUGINS: dict[str, Plugin] = merge(
-    "plugin", columns.PLUGINS, lookups.PLUGINS, schemas.PLUGINS, timeline.PLUGINS, geo_plugins.PLUGINS
+    "plugin",
+    columns.PLUGINS,
+    lookups.PLUGINS,
+    schemas.PLUGINS,
+    timeline.PLUGINS,
+    geo_plugins.PLUGINS,
+    mining.PLUGINS,
 )
 
 _OPERATORS: list[Operator] = [
@@ -146,6 +153,7 @@ _OPERATORS: list[Operator] = [
     *graph.OPERATORS,
     *grouped.OPERATORS,
     *composition.OPERATORS,
+    *patterns.OPERATORS,
 ]
 _SOURCES: list[Source] = [*literal.SOURCES, *table_sources.SOURCES, *external.SOURCES]
 
