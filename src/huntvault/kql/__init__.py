@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -69,6 +69,8 @@ class Compiled:
     sql: str
     columns: list[tuple[str, str]]
     chart: dict[str, object] | None
+    #: fork / facet: every result table (name, SQL, columns), the first being `sql`; else empty
+    results: list[tuple[str, str, list[tuple[str, str]]]] = field(default_factory=list)
 
 
 def parse(text: str, bounds: QueryBounds | None = None, cancel: threading.Event | None = None) -> ast.Script:
@@ -111,11 +113,12 @@ def compile_query(
     try:
         rel = planner.plan(script)
         sql = dialect.render(rel.sql)
+        results = [(name, dialect.render(r.sql), r.cols) for name, r in rel.results or []]
     except KqlEngineError as exc:  # a first query (bag keys, a folded list) the engine refused
         raise for_people(exc, script.text) from None
     except RecursionError:  # the bounds should keep every query below the recursion limit
         raise KqlLimitError("the query is too deeply nested to compile; see docs/kql.md, Limits") from None
-    return Compiled(sql, rel.cols, planner.render)
+    return Compiled(sql, rel.cols, planner.render, results)
 
 
 def execute(
@@ -142,23 +145,42 @@ def execute(
     bounds = (limits or backend.limits).bounds()
     compiled = compile_query(query, backend, now, window=window, cancel=cancel, bounds=bounds)
     t1 = time.perf_counter()
-    run_sql = compiled.sql
-    if row_cap:
-        run_sql = f"SELECT * FROM ({compiled.sql}) AS _capped LIMIT {int(row_cap) + 1}"
+    text = query if isinstance(query, str) else query.text
+    table, truncated = _run_one(backend, compiled.sql, compiled.columns, row_cap, timeout, cancel, text)
+    tables: list[tuple[str, HuntResult]] = []
+    for i, (name, sql, cols) in enumerate(compiled.results):
+        if i == 0:
+            tables.append((name, HuntResult(table, dict(cols), None, sql, truncated)))
+            continue
+        more, cut = _run_one(backend, sql, cols, row_cap, timeout, cancel, text)
+        tables.append((name, HuntResult(more, dict(cols), None, sql, cut)))
+    t2 = time.perf_counter()
+    timings = {"compile_s": t1 - t0, "execute_s": t2 - t1}
+    return HuntResult(table, dict(compiled.columns), compiled.chart, compiled.sql, truncated, timings, tables)
+
+
+def _run_one(
+    backend: Catalog,
+    sql: str,
+    columns: list[tuple[str, str]],
+    row_cap: int | None,
+    timeout: float | None,
+    cancel: threading.Event | None,
+    text: str,
+) -> tuple[pa.Table, bool]:
+    """One result table: run (capped at row_cap + 1 rows to know it was truncated), typed as KQL says."""
+    run_sql = f"SELECT * FROM ({sql}) AS _capped LIMIT {int(row_cap) + 1}" if row_cap else sql
     try:
         table = backend.execute(run_sql, timeout, cancel)
     except KqlEngineError as exc:
-        raise for_people(exc, query if isinstance(query, str) else query.text) from None
-    t2 = time.perf_counter()
+        raise for_people(exc, text) from None
     truncated = bool(row_cap) and table.num_rows > int(row_cap or 0)
     if truncated:
         table = table.slice(0, int(row_cap or 0))
     try:
-        table = finish(table, compiled.columns)
+        return finish(table, columns), truncated
     except (pa.ArrowException, IndexError) as exc:  # the engine's column types do not fit the KQL types
         raise KqlError(f"the query's result cannot be read as its KQL types: {exc}") from None
-    timings = {"compile_s": t1 - t0, "execute_s": t2 - t1}
-    return HuntResult(table, dict(compiled.columns), compiled.chart, compiled.sql, truncated, timings)
 
 
 def run(

@@ -35,6 +35,8 @@ class Rel:
     cols: list[tuple[str, str]]
     order: list[exp.Ordered] | None = None
     graph: Graph | None = None  # set by make-graph: the graph operators read it; the SQL is the edges
+    #: set by fork and facet (the query's last operator): every result table by name; `sql` is the first
+    results: list[tuple[str, Rel]] | None = None
 
     def types(self) -> dict[str, str]:
         return dict(self.cols)

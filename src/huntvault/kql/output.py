@@ -20,6 +20,26 @@ def cell_text(value: object) -> str:
 
 
 def render(result: HuntResult, fmt: str) -> str:
+    """The result as text. fork / facet results: `table` prints every table under its name, `json` adds
+    `tables` (name, columns, rows, truncated each); `csv` and `jsonl` carry the first table only."""
+    if result.tables and fmt == "table":
+        return "\n".join(f"[{name}]\n" + _one(part, fmt) for name, part in result.tables) + "\n"
+    if result.tables and fmt == "json":
+        body = json.loads(_one(result, fmt))
+        body["tables"] = [
+            {
+                "name": name,
+                "columns": [{"name": n, "type": t} for n, t in part.columns],
+                "rows": part.rows(),
+                "truncated": part.truncated,
+            }
+            for name, part in result.tables
+        ]
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return _one(result, fmt)
+
+
+def _one(result: HuntResult, fmt: str) -> str:
     rows = result.rows()
     names = result.table.column_names
     if fmt == "jsonl":

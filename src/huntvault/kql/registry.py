@@ -67,6 +67,7 @@ from huntvault.kql.operators import (
     parsing,
     patterns,
     projection,
+    results,
     sampling,
     scan,
     summarize,
@@ -154,6 +155,7 @@ _OPERATORS: list[Operator] = [
     *grouped.OPERATORS,
     *composition.OPERATORS,
     *patterns.OPERATORS,
+    *results.OPERATORS,
 ]
 _SOURCES: list[Source] = [*literal.SOURCES, *table_sources.SOURCES, *external.SOURCES]
 

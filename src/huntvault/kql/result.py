@@ -22,6 +22,8 @@ class HuntResult:
     sql: str = ""
     truncated: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    #: fork / facet: every result table by name, in order (the first is this result's table); else empty
+    tables: list[tuple[str, HuntResult]] = field(default_factory=list)
 
     @property
     def columns(self) -> list[tuple[str, str]]:

@@ -111,6 +111,17 @@ def _run(ctx: AppContext, body: HuntBody, cancel: Any) -> bytes:
         "sql": result.sql,
         "window": None if window is None else {"from": _iso(window[0]), "to": _iso(window[1])},
     }
+    if result.tables:  # fork / facet: every result table by name (the first is columns/rows above)
+        payload["tables"] = [
+            {
+                "name": name,
+                "columns": [{"name": n, "type": t} for n, t in part.columns],
+                "rows": [[r[n] for n in part.table.column_names] for r in part.rows()],
+                "row_count": part.table.num_rows,
+                "truncated": part.truncated,
+            }
+            for name, part in result.tables
+        ]
     return dumps_bounded(payload, cfg.server.max_response_bytes, "hunt")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime
 
 from sqlglot import exp
@@ -93,6 +94,29 @@ def _simple(sql: exp.Select) -> bool:
     return all(_plain(e) for e in sql.expressions)
 
 
+def several_results(script: A.Script) -> A.Node | None:
+    """A fork or facet anywhere but as the last operator of the query (None: there is none)."""
+    allowed: A.Node | None = None
+    query = script.query
+    if isinstance(query, A.Pipeline) and query.ops and isinstance(query.ops[-1], A.Fork | A.Facet):
+        allowed = query.ops[-1]
+    stack: list[object] = [*script.lets, query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, A.Fork | A.Facet) and node is not allowed:
+            return node
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, A.Node):
+            if isinstance(node, A.Fork | A.Facet):  # the allowed one: its subqueries may not fork again
+                stack.extend(node.legs if isinstance(node, A.Fork) else [node.body])
+                continue
+            stack.extend(getattr(node, f.name) for f in fields(node))
+    return None
+
+
 class Planner:
     """Turns a parsed Script into a Rel; one Planner per query (now() is fixed once here)."""
 
@@ -160,6 +184,13 @@ class Planner:
         env: Env = {}
         for let in script.lets:
             env = self.bind_let(let, env)
+        several = several_results(script)
+        if several is not None:
+            raise self.semantic(
+                "fork and facet must be the query's last operator (their tables cannot be used by another "
+                "operator, a let or a join)",
+                several,
+            )
         rel = self.relation(script.query, env)
         depths: dict[str, int] = {}
         for name, body in self.ctes.items():
@@ -174,11 +205,16 @@ class Planner:
                 self.text,
             )
         if self.ctes:
-            sql = rel.sql
-            for name, body in self.ctes.items():
-                sql = sql.with_(name, as_=body, copy=False)
-            rel = Rel(sql, rel.cols, rel.order)
+            if rel.results is not None:  # every table of fork / facet reads the CTEs
+                results = [(n, Rel(self._with_ctes(r.sql), r.cols, r.order)) for n, r in rel.results]
+                return Rel(results[0][1].sql, rel.cols, rel.order, results=results)
+            rel = Rel(self._with_ctes(rel.sql), rel.cols, rel.order)
         return rel
+
+    def _with_ctes(self, sql: exp.Select) -> exp.Select:
+        for name, body in self.ctes.items():
+            sql = sql.with_(name, as_=body, copy=False)
+        return sql
 
     def bind_let(self, let: A.Let, env: Env) -> Env:
         new = dict(env)
@@ -436,6 +472,8 @@ class Planner:
             rel = self.relation(node.source, env)
         for op in node.ops:
             self.checkpoint()
+            if rel.results is not None:  # fork / facet end the query: their tables take no operator
+                raise self.semantic("fork and facet must be the query's last operator", op)
             entry = registry.OPERATORS.get(type(op))
             if entry is None:
                 raise self.unsupported(f"the {type(op).__name__.lower()} operator is not supported", op)
