@@ -4,6 +4,7 @@ several result tables by name, bad arguments as errors at their line and column,
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def backend() -> DuckDBBackend:
     return DuckDBBackend(None)
 
 
-def tables(query: str, backend: DuckDBBackend) -> dict[str, list[dict[str, object]]]:
+def tables(query: str, backend: DuckDBBackend) -> dict[str, list[dict[str, Any]]]:
     result = execute(query, backend=backend, now=NOW)
     return {name: part.rows() for name, part in result.tables}
 
