@@ -217,6 +217,21 @@ def test_bad_time_ranges_are_400s_naming_the_field(
     assert names in resp.json()["error"]["message"]
 
 
+def test_fork_and_facet_answer_every_table_by_name(client: TestClient, world: HuntingWorld) -> None:
+    resp = hunt(client, "DeviceProcessEvents | fork (count) Names=(summarize n = count() by DeviceName)")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    (total,) = direct(world, "SELECT count(*) FROM DeviceProcessEvents")[0]
+    assert [t["name"] for t in body["tables"]] == ["GenericResult1", "Names"]
+    assert body["rows"] == body["tables"][0]["rows"] == [[total]]
+    names = body["tables"][1]
+    assert [c["name"] for c in names["columns"]] == ["DeviceName", "n"]
+    assert sum(r[1] for r in names["rows"]) == total and names["row_count"] == len(names["rows"])
+    assert "tables" not in hunt(client, "DeviceProcessEvents | count").json()
+    bad = hunt(client, "DeviceProcessEvents | facet by NoSuchColumn")
+    assert bad.status_code == 400 and "NoSuchColumn" in bad.json()["error"]["message"]
+
+
 def test_catalog_apis_need_a_key_and_name_a_missing_archive(world: HuntingWorld, tmp_path: Any) -> None:
     with TestClient(create_app(hunting_config(world), archive_dir=tmp_path / "none")) as c:
         assert c.get("/api/hunt/schema").status_code == 401
