@@ -88,7 +88,13 @@ def test_each_fork_table_is_capped_and_says_so(backend: DuckDBBackend) -> None:
 BAD: list[tuple[str, type[KqlError], tuple[int, int], str]] = [
     (f"{T}\n| fork (take 1) (count)\n| count", KqlSemanticError, (2, 3), "must be the query's last operator"),
     (f"let f = {T} | facet by b;\nf", KqlSemanticError, (1, 63), "must be the query's last operator"),
-    (f"{T}\n| fork (take 1 | fork (count))", KqlSemanticError, (2, 18), "must be the query's last operator"),
+    (f"{T}\n| fork (take 1 | fork (count))", KqlSemanticError, (2, 18), "not fork"),
+    (
+        f"{T}\n| facet by a with (fork (count))",
+        KqlSemanticError,
+        (2, 20),
+        "must be the query's last operator",
+    ),
     (f"{T}\n| fork (join ({T}) on a)", KqlSemanticError, (2, 9), "not join"),
     (f"{T}\n| fork x=(take 1) x=(count)", KqlSemanticError, (2, 19), "two result tables are named 'x'"),
     (f"{T}\n| fork", KqlSyntaxError, (2, 7), "at least one subquery"),

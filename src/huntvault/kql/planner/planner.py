@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import fields
 from datetime import datetime
 
 from sqlglot import exp
@@ -94,29 +93,6 @@ def _simple(sql: exp.Select) -> bool:
     return all(_plain(e) for e in sql.expressions)
 
 
-def several_results(script: A.Script) -> A.Node | None:
-    """A fork or facet anywhere but as the last operator of the query (None: there is none)."""
-    allowed: A.Node | None = None
-    query = script.query
-    if isinstance(query, A.Pipeline) and query.ops and isinstance(query.ops[-1], A.Fork | A.Facet):
-        allowed = query.ops[-1]
-    stack: list[object] = [*script.lets, query]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, A.Fork | A.Facet) and node is not allowed:
-            return node
-        if isinstance(node, list | tuple):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, A.Node):
-            if isinstance(node, A.Fork | A.Facet):  # the allowed one: its subqueries may not fork again
-                stack.extend(node.legs if isinstance(node, A.Fork) else [node.body])
-                continue
-            stack.extend(getattr(node, f.name) for f in fields(node))
-    return None
-
-
 class Planner:
     """Turns a parsed Script into a Rel; one Planner per query (now() is fixed once here)."""
 
@@ -138,6 +114,8 @@ class Planner:
         self.counter = 0
         self.render: dict[str, object] | None = None
         self.ctes: dict[str, exp.Select] = {}
+        #: the query's last operator when it is fork / facet: the one place several tables may come from
+        self.last_op: A.Node | None = None
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     # ---------------------------------------------------------------- errors, names, budget
@@ -184,13 +162,9 @@ class Planner:
         env: Env = {}
         for let in script.lets:
             env = self.bind_let(let, env)
-        several = several_results(script)
-        if several is not None:
-            raise self.semantic(
-                "fork and facet must be the query's last operator (their tables cannot be used by another "
-                "operator, a let or a join)",
-                several,
-            )
+        query = script.query
+        if isinstance(query, A.Pipeline) and query.ops and isinstance(query.ops[-1], A.Fork | A.Facet):
+            self.last_op = query.ops[-1]
         rel = self.relation(script.query, env)
         depths: dict[str, int] = {}
         for name, body in self.ctes.items():
@@ -472,8 +446,12 @@ class Planner:
             rel = self.relation(node.source, env)
         for op in node.ops:
             self.checkpoint()
-            if rel.results is not None:  # fork / facet end the query: their tables take no operator
-                raise self.semantic("fork and facet must be the query's last operator", op)
+            if isinstance(op, A.Fork | A.Facet) and op is not self.last_op:
+                raise self.semantic(
+                    "fork and facet must be the query's last operator (their tables cannot be used by "
+                    "another operator, a let, a join or a function)",
+                    op,
+                )
             entry = registry.OPERATORS.get(type(op))
             if entry is None:
                 raise self.unsupported(f"the {type(op).__name__.lower()} operator is not supported", op)
