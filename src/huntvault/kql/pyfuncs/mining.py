@@ -130,12 +130,16 @@ def _list(value: Any) -> list[Any]:
 
 
 class _Table:
-    """The mined rows: each row's items (column, value) and weight."""
+    """The mined rows: each distinct row's items (column, value) and its total weight (rows with the same
+    values are one, so the mining's cost grows with the distinct rows, not all of them)."""
 
     def __init__(self, rows: list[Any], columns: Sequence[int], weight: int | None) -> None:
         self.items: list[frozenset[Item]] = []
         self.weights: list[float] = []
+        self.counts: list[int] = []  # input rows per distinct row
         self.values: dict[Item, Any] = {}
+        at: dict[frozenset[Item], int] = {}
+        seen: dict[tuple[Any, ...], frozenset[Item]] = {}
         for row in rows:
             if not isinstance(row, list):
                 continue
@@ -143,17 +147,31 @@ class _Table:
             if weight is not None:
                 raw = row[weight] if weight < len(row) else None
                 w = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0.0
-            items: set[Item] = set()
-            for c in columns:
-                v = row[c] if c < len(row) else None
-                if v is None or v == "" or isinstance(v, dict | list):  # not a pattern value
-                    continue
-                key = (c, json.dumps(v, sort_keys=True))
-                self.values.setdefault(key, v)
-                items.add(key)
-            self.items.append(frozenset(items))
-            self.weights.append(w)
+            cells = tuple(
+                row[c] if c < len(row) and not isinstance(row[c], dict | list) else None for c in columns
+            )
+            row_items = seen.get(cells)
+            if row_items is None:
+                row_items = seen[cells] = self._items(cells, columns)
+            if row_items in at:
+                self.weights[at[row_items]] += w
+                self.counts[at[row_items]] += 1
+            else:
+                at[row_items] = len(self.items)
+                self.items.append(row_items)
+                self.weights.append(w)
+                self.counts.append(1)
         self.total = sum(self.weights)
+
+    def _items(self, cells: tuple[Any, ...], columns: Sequence[int]) -> frozenset[Item]:
+        items: set[Item] = set()
+        for c, v in zip(columns, cells, strict=True):
+            if v is None or v == "":  # not a pattern value (nor are arrays and bags)
+                continue
+            key = (c, json.dumps(v))
+            self.values.setdefault(key, v)
+            items.add(key)
+        return frozenset(items)
 
     def support(self, pattern: Pattern, rows: Iterable[int] | None = None) -> float:
         idx = range(len(self.items)) if rows is None else rows
@@ -315,7 +333,7 @@ def autocluster(rows: Any, options: Any) -> list[list[Any]]:
         members = measure(p)[1]
         mine = sum(table.weights[i] for i in members)
         again = sum(table.weights[i] for i in members if i in covered)
-        if len(members) < 2 or mine < 0.05 * table.total or again > mine / 2:
+        if sum(table.counts[i] for i in members) < 2 or mine < 0.05 * table.total or again > mine / 2:
             continue
         chosen.append(p)
         covered.update(members)
