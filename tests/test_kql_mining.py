@@ -34,7 +34,7 @@ def test_fork_names_its_tables_by_name_as_or_position(backend: DuckDBBackend) ->
     query = f"{T}\n| fork (where a > 1) Counted=(summarize n = count() by b) (take 1 | as First)"
     result = execute(query, backend=backend, now=NOW)
     assert [name for name, _ in result.tables] == ["GenericResult1", "Counted", "First"]
-    got = {name: part.rows() for name, part in result.tables}
+    got: dict[str, list[dict[str, Any]]] = {name: part.rows() for name, part in result.tables}
     assert sorted(r["a"] for r in got["GenericResult1"]) == [2, 3]
     assert sorted((r["b"], r["n"]) for r in got["Counted"]) == [("x", 2), ("y", 1)]
     assert len(got["First"]) == 1
