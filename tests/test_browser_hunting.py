@@ -314,6 +314,33 @@ def test_time_range_histogram_grid_inspector_and_url(page: Any, base: str, world
     page.keyboard.press("w")  # back to one-line cells for the next tests
 
 
+def test_fork_results_are_one_button_per_table(page: Any, base: str, world: HuntingWorld) -> None:
+    open_page(page, f"{base}/ui/hunt#q=")
+    page.fill("#kql", "DeviceProcessEvents\n| fork (count) Names=(summarize n = count() by DeviceName)")
+    before = run_count(page)
+    page.click("#hunt-run")
+    page.wait_for_function(
+        "([b]) => document.body.dataset.ran && document.body.dataset.ran !== b", arg=[before or ""]
+    )
+    assert page.inner_text("#hunt-error") == ""
+    ((total,),) = direct(world, 'SELECT count(*) FROM "DeviceProcessEvents"')
+    buttons = page.locator("#hunt-tables button")
+    expect(buttons).to_have_count(2)
+    assert buttons.nth(0).get_attribute("aria-pressed") == "true"
+    assert [int(v.replace(",", "")) for v in column(page, "#hunt-grid", "Count")] == [total]
+    buttons.nth(1).click()  # the second table: its own columns and rows
+    expect(buttons.nth(1)).to_have_attribute("aria-pressed", "true")
+    assert sum(int(v.replace(",", "")) for v in column(page, "#hunt-grid", "n")) == total
+    screenshot(page, "hunting-fork-tables")
+    page.fill("#kql", "DeviceProcessEvents | count")
+    before = run_count(page)
+    page.click("#hunt-run")
+    page.wait_for_function(
+        "([b]) => document.body.dataset.ran && document.body.dataset.ran !== b", arg=[before or ""]
+    )
+    expect(page.locator("#hunt-tables")).to_be_hidden()  # one table: no buttons
+
+
 def test_device_timeline(page: Any, base: str, world: HuntingWorld) -> None:
     device_tables = direct(
         world,

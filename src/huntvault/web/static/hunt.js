@@ -30,6 +30,7 @@
   const histBox = $("hunt-histogram");
   const histChart = $("hist-chart");
   const histSummary = $("hist-summary");
+  const tablesBox = $("hunt-tables");
   let mark = null;
   let grid = null;
   let last = null; // {data, query, window}
@@ -193,6 +194,34 @@
     inspector.focus();
   }
 
+  // the grid over one result table; only the first (the query's own rows) takes filters back into the query
+  function showGrid(columns, rows, filterable) {
+    inspector.close();
+    grid = new HV.Grid(gridBox, columns, rows, {
+      label: "Hunt results", wrap,
+      onOpen: (k) => { openRecord(k); inspector.focus(); },
+      onSelect: (k) => { if (inspector.open) openRecord(k); },
+      onFilter: filterable ? (i, v, negate) => addFilter(columns[i].name, columns[i].type, v, negate) : null,
+    });
+  }
+
+  // fork / facet: one button per result table, by name
+  function showTables(data) {
+    HV.clear(tablesBox);
+    const tables = data.tables || [];
+    tablesBox.hidden = tables.length < 2;
+    tables.forEach((t, i) => {
+      const b = el("button", { type: "button", "aria-pressed": String(i === 0), "data-table": t.name },
+        `${t.name} (${HV.fmtNum(t.row_count)})`);
+      b.addEventListener("click", () => {
+        for (const other of tablesBox.querySelectorAll("button")) other.setAttribute("aria-pressed", String(other === b));
+        selectTab(tabGrid);
+        showGrid(t.columns, t.rows, i === 0);
+      });
+      tablesBox.append(b);
+    });
+  }
+
   async function run() {
     const query = input.value;
     if (!query.trim()) { errBox.textContent = "Type a query first (or pick a sample)."; return; }
@@ -214,13 +243,8 @@
       summary.textContent = `${HV.fmtNum(data.row_count)} rows${data.truncated ? " (truncated)" : ""} · ${t.total_ms} ms ` +
         `(compile ${t.compile_ms} ms, execute ${t.execute_ms} ms, ${data.engine})`;
       if (data.window) showApplied(data.window);
-      inspector.close();
-      grid = new HV.Grid(gridBox, data.columns, data.rows, {
-        label: "Hunt results", wrap,
-        onOpen: (k) => { openRecord(k); inspector.focus(); },
-        onSelect: (k) => { if (inspector.open) openRecord(k); },
-        onFilter: (i, v, negate) => addFilter(data.columns[i].name, data.columns[i].type, v, negate),
-      });
+      showGrid(data.columns, data.rows, true);
+      showTables(data);
       csvBtn.disabled = jsonBtn.disabled = false;
       const chartable = HV.charts.supported(data.chart);
       tabChart.disabled = !data.chart;
