@@ -235,7 +235,8 @@ def _row(pattern: Pattern, table: _Table, columns: Sequence[int], width: int) ->
 
 
 def _percent(part: float, whole: float) -> float:
-    return round(100.0 * part / whole, 2) if whole else 0.0
+    """A share in percent, unrounded (the reference's tables show it rounded for reading)."""
+    return 100.0 * part / whole if whole else 0.0
 
 
 def _count(w: float) -> int | float:
@@ -403,7 +404,7 @@ def diffpatterns(rows: Any, options: Any) -> list[list[Any]]:
                 _count(wb),
                 pa,
                 pb,
-                round(abs(pa - pb), 2),
+                abs(pa - pb),
                 *_row(p, merged, columns, len(columns)),
             ]
         )
@@ -486,7 +487,7 @@ def diffpatterns_text(rows: Any, options: Any) -> list[list[Any]]:
         if abs(pt - pf) < threshold * 100 - 1e-9:
             continue
         text = " ".join("*" if tok is None else tok for tok in pattern)
-        out.append((pt - pf, [ct, cf, round(pt, 2), round(pf, 2), text]))
+        out.append((pt - pf, [ct, cf, pt, pf, text]))
     # the largest differences first; a pattern inside or around one already taken adds nothing
     out.sort(key=lambda r: (-abs(r[0]), r[1][4]))
     chosen: list[tuple[float, list[Any], tuple[str | None, ...]]] = []
