@@ -99,11 +99,6 @@ def test_spark_make_list_of_any_type(query: str, spark_backend) -> None:  # type
     [
         ("series_add", "print y = dynamic([1, 2, 3]) | project a = series_add(y, y)"),
         ("series_fill_const", "print y = dynamic([1, null]) | project a = series_fill_const(y, 0)"),
-        ("reduce", 'print s = "a b" | reduce by s'),
-        ("autocluster", 'print s = "a" | evaluate autocluster()'),
-        ("basket", 'print s = "a" | evaluate basket()'),
-        ("diffpatterns", 'print s = "a", k = 1 | evaluate diffpatterns(k, "1", "0")'),
-        ("diffpatterns_text", 'print s = "a", k = true | evaluate diffpatterns_text(s, k)'),
         (
             "make-series of a datetime aggregate",
             "datatable(t:datetime, v:long)[datetime(2024-01-01), 1] "

@@ -1,5 +1,5 @@
 """Tabular lowerings computed in Python: the input's rows go to a `kql/pyfuncs` body as one JSON list (the
-kql_fn UDF, once per query) and its result rows come back as a table of typed columns (DuckDB only)."""
+kql_fn UDF, once per query) and its result rows come back as a table of typed columns (DuckDB and Spark)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ def _cell(value: exp.Expression, kql_type: str) -> exp.Expression:
     """A JSON cell as a value of its KQL type (timespans travel as microseconds)."""
     if kql_type == "dynamic":
         return value
-    if kql_type in ("string", "guid"):  # null stays null: a wildcard may take its place
-        return call("json_extract_string", value, S("$"))
+    text = call("json_extract_string", value, S("$"))
+    if kql_type in ("string", "guid"):  # null stays null (on Spark too): a wildcard may take its place
+        is_null = exp.EQ(this=exp.Cast(this=value.copy(), to=dtype("VARCHAR")), expression=S("null"))
+        return exp.Case(ifs=[exp.If(this=is_null, true=exp.Null())], default=text)
     if kql_type == "timespan":
-        return exp.TryCast(this=call("json_extract_string", value, S("$")), to=dtype("BIGINT"))
+        return exp.TryCast(this=text, to=dtype("BIGINT"))
     if kql_type == "datetime":
-        text = call("json_extract_string", value, S("$"))
         return exp.TryCast(this=text, to=dtype(SQL_TYPES["datetime"]))
     return convert(T(value, "dynamic"), kql_type).sql
 
@@ -36,28 +37,29 @@ def python_rows(
     wildcards: dict[str, T] | None = None,
 ) -> Rel:
     """`pyfuncs.IMPLS[impl](rows, options)` over the input rows (each the list of `inputs`' values) as a
-    table of `out` columns; a null cell of a column in `wildcards` shows that wildcard instead."""
+    table of `out` columns; a null cell of a column in `wildcards` shows that wildcard instead. The
+    implementation puts each row's position first: the rows come back in its order."""
+    d = p.dialect
     row = exp.Anonymous(this="json_array", expressions=[to_dynamic(v).sql for v in inputs])
-    rows = call("to_json", call("list", row))
+    listed = exp.Filter(this=call("list", row), expression=exp.Where(this=exp.true()))
+    rows = exp.Cast(this=exp.Cast(this=listed, to=dtype("JSON[]")), to=dtype("JSON"))
     args = exp.Anonymous(this="json_array", expressions=[rows, literal(options, "dynamic").sql])
     udf = call(UDF_NAME, S(impl), S("dynamic,dynamic->dynamic"), exp.Cast(this=args, to=dtype("VARCHAR")))
-    listed = exp.Cast(this=exp.Cast(this=udf, to=dtype("JSON")), to=dtype("JSON[]"))
-    inner = p.select(rel, [alias(listed, "__rows")])
-    lst = col("__rows")
-    unnested = exp.select(
-        alias(exp.Unnest(expressions=[lst]), "__row"),
-        alias(exp.Unnest(expressions=[call("range", call("len", lst.copy()))]), "__ord"),
-    ).from_(inner.subquery(p.fresh(), copy=False), copy=False)
+    inner = p.select(rel, [alias(exp.Cast(this=udf, to=dtype("JSON")), "__rows")])
+    unnested = exp.select(alias(exp.Unnest(expressions=[d.json_list(col("__rows"))]), "__row")).from_(
+        inner.subquery(p.fresh(), copy=False), copy=False
+    )
     proj: list[exp.Expression] = []
-    for i, (name, kind) in enumerate(out):
-        cell = _cell(call("json_extract", col("__row"), S(f"$[{i}]")), kind)
+    for i, (name, kind) in enumerate(out, start=1):
+        cell = _cell(d.json_extract(col("__row"), S(f"$[{i}]")), kind)
         wild = (wildcards or {}).get(name)
         if wild is not None:
             cell = exp.Coalesce(this=cell, expressions=[wild.sql])
         proj.append(alias(cell, name))
+    position = exp.TryCast(this=call("json_extract_string", col("__row"), S("$[0]")), to=dtype("BIGINT"))
     sql = (
         exp.select(*proj)
         .from_(unnested.subquery(p.fresh(), copy=False), copy=False)
-        .order_by(col("__ord"), copy=False)
+        .order_by(position, copy=False)
     )
     return Rel(sql, list(out))

@@ -1,5 +1,5 @@
 """reduce: strings grouped by their pattern of frequent terms (Pattern, Count, Representative), or with
-kind=source each row with its Pattern. The mining is Python (`pyfuncs/mining.py`), DuckDB only."""
+kind=source each row with its Pattern. The mining is Python (`pyfuncs/mining.py`), on DuckDB and Spark."""
 
 from __future__ import annotations
 
@@ -99,10 +99,6 @@ def lower_reduce(p: Planner, rel: Rel, op: A.Reduce, env: Env) -> Rel:
     return Rel(sql, [*keep, ("Pattern", "string")])
 
 
-def duckdb_only(p: Planner, rel: Rel, op: A.Reduce, env: Env) -> Rel:
-    raise p.unsupported("reduce runs on the DuckDB engine only", op)
-
-
 OPERATORS: list[Operator] = [
-    operator(A.Reduce, {"reduce": parse_reduce}, lower_reduce, spark=duckdb_only),
+    operator(A.Reduce, {"reduce": parse_reduce}, lower_reduce),
 ]

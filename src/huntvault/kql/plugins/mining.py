@@ -1,5 +1,5 @@
 """Pattern-mining plugins: autocluster, basket, diffpatterns (patterns of discrete values) and diffpatterns_text
-(patterns of tokens). The rows go to Python once (`lowering/rows.py`, `pyfuncs/mining.py`); DuckDB only.
+(patterns of tokens). The rows go to Python once (`lowering/rows.py`, `pyfuncs/mining.py`), on DuckDB and Spark.
 
 Positional arguments follow the reference; `'~'` keeps an argument's default. Custom wildcards are typed
 constants: each replaces the wildcard of the columns of its type (by default null, and "" for strings).
@@ -262,13 +262,9 @@ def lower_diffpatterns_text(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel
     return python_rows(p, rel, "__diffpatterns_text", [to_string(text), flag], options, out)
 
 
-def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
-
-
 PLUGINS: dict[str, Plugin] = {
-    "autocluster": Plugin(lower_autocluster, spark=duckdb_only),
-    "basket": Plugin(lower_basket, spark=duckdb_only),
-    "diffpatterns": Plugin(lower_diffpatterns, spark=duckdb_only),
-    "diffpatterns_text": Plugin(lower_diffpatterns_text, spark=duckdb_only),
+    "autocluster": Plugin(lower_autocluster),
+    "basket": Plugin(lower_basket),
+    "diffpatterns": Plugin(lower_diffpatterns),
+    "diffpatterns_text": Plugin(lower_diffpatterns_text),
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -507,11 +507,20 @@ def _within(a: tuple[str | None, ...], b: tuple[str | None, ...]) -> bool:
     return all(y is None or x == y for x, y in zip(a, b, strict=True))
 
 
+def _numbered(impl: Callable[[Any, Any], list[list[Any]]]) -> Callable[[Any, Any], list[list[Any]]]:
+    """The rows each preceded by its position (SQL keeps their order by it: one unnest, no index)."""
+
+    def run(rows: Any, options: Any) -> list[list[Any]]:
+        return [[i, *row] for i, row in enumerate(impl(rows, options))]
+
+    return run
+
+
 IMPLS: dict[str, Any] = {
-    "__reduce": reduce_rows,
-    "__reduce_source": reduce_source,
-    "__basket": basket,
-    "__autocluster": autocluster,
-    "__diffpatterns": diffpatterns,
-    "__diffpatterns_text": diffpatterns_text,
+    "__reduce": _numbered(reduce_rows),
+    "__reduce_source": _numbered(reduce_source),
+    "__basket": _numbered(basket),
+    "__autocluster": _numbered(autocluster),
+    "__diffpatterns": _numbered(diffpatterns),
+    "__diffpatterns_text": _numbered(diffpatterns_text),
 }
