@@ -63,3 +63,19 @@ def python_rows(
         .order_by(position, copy=False)
     )
     return Rel(sql, list(out))
+
+
+def grouped_rows(p: Planner, rel: Rel, keys: list[T], weight: T | None) -> tuple[Rel, list[T]]:
+    """The input grouped by `keys` (the mining reads each distinct row once): one row per distinct key
+    tuple with `__w` (the summed weight, or the row count) and `__n` (the row count) after the keys.
+    Returns the grouped relation and its columns as values, in that order."""
+    names = [f"__k{i}" for i in range(len(keys))]
+    measure = exp.Sum(this=weight.sql) if weight is not None else exp.Count(this=exp.Star())
+    proj: list[exp.Expression] = [alias(k.sql, n) for k, n in zip(keys, names, strict=True)]
+    proj += [alias(measure, "__w"), alias(exp.Count(this=exp.Star()), "__n")]
+    sql = p.select(rel, proj)
+    if keys:
+        sql = sql.group_by(*[k.sql.copy() for k in keys], copy=False)
+    kinds = [*[k.type for k in keys], "real" if weight is not None else "long", "long"]
+    cols = list(zip([*names, "__w", "__n"], kinds, strict=True))
+    return Rel(sql, cols), [T(col(n), t) for n, t in cols]

@@ -12,7 +12,7 @@ from typing import Any
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel, Scope
-from huntvault.kql.lowering.rows import python_rows
+from huntvault.kql.lowering.rows import grouped_rows, python_rows
 from huntvault.kql.values import T, as_bool, col, literal, to_string
 
 NUMERIC = ("long", "int", "real", "decimal")
@@ -160,10 +160,6 @@ def _column_wildcards(cols: list[tuple[str, str]], custom: dict[str, T]) -> dict
     return out
 
 
-def _inputs(rel: Rel) -> list[T]:
-    return [T(col(n), t) for n, t in rel.cols]
-
-
 def lower_autocluster(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     got, custom = _optional(p, rel, node, env)
     return _segments(
@@ -176,18 +172,34 @@ def lower_basket(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return _segments(p, rel, "__basket", got, custom, {"threshold": "Threshold", "max_dims": "MaxDimensions"})
 
 
+def _grouped(
+    p: Planner, rel: Rel, cols: list[tuple[str, str]], weight: str | None, extra: list[T]
+) -> tuple[Rel, list[T], dict[str, Any]]:
+    """The input grouped by its mined columns (dynamic ones are not mined) and `extra`: the relation,
+    its values and the options that say where each column, the weight and the row count are."""
+    mined = [(n, t) for n, t in cols if t != "dynamic"]
+    keys = [T(col(n), t) for n, t in mined] + extra
+    w = T(col(weight), rel.types()[weight]) if weight else None
+    grouped, values = grouped_rows(p, rel, keys, w)
+    at = {n: i for i, (n, _) in enumerate(mined)}
+    options: dict[str, Any] = {
+        "columns": [at.get(n, -1) for n, _ in cols],  # -1: never a pattern value
+        "weight": len(keys),
+        "count": len(keys) + 1,
+    }
+    return grouped, values, options
+
+
 def _segments(
     p: Planner, rel: Rel, impl: str, got: dict[str, Any], custom: dict[str, T], keys: dict[str, str]
 ) -> Rel:
     """autocluster and basket: SegmentId, Count, Percent and the input's columns (but the weight)."""
-    names = [n for n, _ in rel.cols]
     weight = got.get("WeightColumn")
-    mined = [i for i, n in enumerate(names) if n != weight]
-    options: dict[str, Any] = {"columns": mined, "weight": names.index(weight) if weight else None}
+    cols = [(n, t) for n, t in rel.cols if n != weight]
+    grouped, values, options = _grouped(p, rel, cols, weight, [])
     options.update({k: got[v] for k, v in keys.items() if v in got})
-    cols = [rel.cols[i] for i in mined]
     out = [("SegmentId", "long"), ("Count", "long"), ("Percent", "real"), *cols]
-    return python_rows(p, rel, impl, _inputs(rel), options, out, _column_wildcards(cols, custom))
+    return python_rows(p, grouped, impl, values, options, out, _column_wildcards(cols, custom))
 
 
 def lower_diffpatterns(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
@@ -196,28 +208,21 @@ def lower_diffpatterns(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     if not isinstance(split_node, A.Name) or split_node.name not in rel.types():
         raise p.semantic("diffpatterns(): SplitColumn must name a column of the input", split_node)
     split = split_node.name
-    values = []
+    values_ab = []
     for arg in node.args[1:3]:
         v = _const(p, arg, env)
         if v.const is None:
             raise p.semantic("diffpatterns(): the split values must be constants", arg)
-        values.append(v.const)
-    names = [n for n, _ in rel.cols]
+        values_ab.append(v.const)
     weight = got.get("WeightColumn")
-    mined = [i for i, n in enumerate(names) if n not in (weight, split)]
-    options: dict[str, Any] = {
-        "columns": mined,
-        "weight": names.index(weight) if weight else None,
-        "split": len(names),  # tostring(SplitColumn), appended to each row
-        "a": _text(values[0]),
-        "b": _text(values[1]),
-    }
+    cols = [(n, t) for n, t in rel.cols if n not in (weight, split)]
+    text = to_string(T(col(split), rel.types()[split]))
+    grouped, values, options = _grouped(p, rel, cols, weight, [text])
+    options.update({"split": len(values) - 3, "a": _text(values_ab[0]), "b": _text(values_ab[1])})
     if "Threshold" in got:
         options["threshold"] = got["Threshold"]
     if "MaxDimensions" in got:
         options["max_dims"] = got["MaxDimensions"]
-    inputs = [*_inputs(rel), to_string(T(col(split), rel.types()[split]))]
-    cols = [rel.cols[i] for i in mined]
     out = [
         ("SegmentId", "long"),
         ("CountA", "long"),
@@ -227,7 +232,7 @@ def lower_diffpatterns(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
         ("PercentDiffAB", "real"),
         *cols,
     ]
-    return python_rows(p, rel, "__diffpatterns", inputs, options, out, _column_wildcards(cols, custom))
+    return python_rows(p, grouped, "__diffpatterns", values, options, out, _column_wildcards(cols, custom))
 
 
 def _text(value: object) -> str:

@@ -133,7 +133,9 @@ class _Table:
     """The mined rows: each distinct row's items (column, value) and its total weight (rows with the same
     values are one, so the mining's cost grows with the distinct rows, not all of them)."""
 
-    def __init__(self, rows: list[Any], columns: Sequence[int], weight: int | None) -> None:
+    def __init__(
+        self, rows: list[Any], columns: Sequence[int], weight: int | None, count: int | None = None
+    ) -> None:
         self.items: list[frozenset[Item]] = []
         self.weights: list[float] = []
         self.counts: list[int] = []  # input rows per distinct row
@@ -147,20 +149,23 @@ class _Table:
             if weight is not None:
                 raw = row[weight] if weight < len(row) else None
                 w = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0.0
+            n = 1
+            if count is not None and count < len(row) and isinstance(row[count], int):
+                n = row[count]  # the input rows this (grouped) row stands for
             cells = tuple(
-                row[c] if c < len(row) and not isinstance(row[c], dict | list) else None for c in columns
+                row[c] if 0 <= c < len(row) and not isinstance(row[c], dict | list) else None for c in columns
             )
             row_items = seen.get(cells)
             if row_items is None:
                 row_items = seen[cells] = self._items(cells, columns)
             if row_items in at:
                 self.weights[at[row_items]] += w
-                self.counts[at[row_items]] += 1
+                self.counts[at[row_items]] += n
             else:
                 at[row_items] = len(self.items)
                 self.items.append(row_items)
                 self.weights.append(w)
-                self.counts.append(1)
+                self.counts.append(n)
         self.total = sum(self.weights)
 
     def _items(self, cells: tuple[Any, ...], columns: Sequence[int]) -> frozenset[Item]:
@@ -256,6 +261,11 @@ def _weight(opts: dict[str, Any]) -> int | None:
     return int(w) if isinstance(w, int) else None
 
 
+def _counted(opts: dict[str, Any]) -> int | None:
+    n = opts.get("count")
+    return int(n) if isinstance(n, int) else None
+
+
 # ------------------------------------------------------------------ basket
 
 
@@ -264,7 +274,7 @@ def basket(rows: Any, options: Any) -> list[list[Any]]:
     reaches the threshold. Rows: [SegmentId, Count, Percent, *columns]; most rows first."""
     opts = _opts(options)
     columns = _mined_columns(opts)
-    table = _Table(_list(rows), columns, _weight(opts))
+    table = _Table(_list(rows), columns, _weight(opts), _counted(opts))
     if table.total <= 0:
         return []
     threshold = float(opts.get("threshold", 0.05))
@@ -294,7 +304,7 @@ def autocluster(rows: Any, options: Any) -> list[list[Any]]:
     Rows: [SegmentId, Count, Percent, *columns]."""
     opts = _opts(options)
     columns = _mined_columns(opts)
-    table = _Table(_list(rows), columns, _weight(opts))
+    table = _Table(_list(rows), columns, _weight(opts), _counted(opts))
     width = max(len(columns), 1)
     if table.total <= 0:
         return []
@@ -368,7 +378,7 @@ def diffpatterns(rows: Any, options: Any) -> list[list[Any]]:
         elif key == b_value:
             rows_b.append(row)
     weight = _weight(opts)
-    ta, tb = _Table(rows_a, columns, weight), _Table(rows_b, columns, weight)
+    ta, tb = _Table(rows_a, columns, weight, _counted(opts)), _Table(rows_b, columns, weight, _counted(opts))
     if ta.total <= 0 or tb.total <= 0:
         return []
     threshold = float(opts.get("threshold", 0.05))
