@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from huntvault.errors import KqlError, KqlSemanticError, KqlSyntaxError
-from huntvault.kql import compile_query, execute, render
+from huntvault.kql import compile_query, execute, explain, render
 from huntvault.kql.backends import DuckDBBackend
 from huntvault.kql.pyfuncs import mining
 from tests.support.kql import NOW
@@ -187,3 +187,9 @@ def test_mining_gets_garbage_and_answers_nothing() -> None:
     for impl in (mining.basket, mining.autocluster, mining.diffpatterns, mining.diffpatterns_text):
         assert impl(None, None) == []
         assert impl([None, 5, "x"], {"columns": [0]}) == []
+
+
+def test_explain_shows_each_table_sql() -> None:
+    text = explain("datatable(a:long)[1] | fork (count) X=(take 1)")
+    assert text.startswith("-- GenericResult1\n") and "\n-- X\n" in text
+    assert not explain("datatable(a:long)[1] | count").startswith("--")

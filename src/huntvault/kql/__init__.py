@@ -206,5 +206,8 @@ def explain(
     now: datetime | None = None,
     window: WindowLike | None = None,
 ) -> str:
-    """The SQL the query lowers to."""
-    return compile_query(query, open_backend(archive, engine), now, window=window).sql
+    """The SQL the query lowers to (fork / facet: each table's, under a `-- name` line)."""
+    compiled = compile_query(query, open_backend(archive, engine), now, window=window)
+    if not compiled.results:
+        return compiled.sql
+    return "\n".join(f"-- {name}\n{sql}" for name, sql, _ in compiled.results)
