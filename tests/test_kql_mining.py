@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from huntvault.cli import main
 from huntvault.errors import KqlError, KqlSemanticError, KqlSyntaxError
 from huntvault.kql import compile_query, execute, explain, render
 from huntvault.kql.backends import DuckDBBackend
@@ -193,3 +195,13 @@ def test_explain_shows_each_table_sql() -> None:
     text = explain("datatable(a:long)[1] | fork (count) X=(take 1)")
     assert text.startswith("-- GenericResult1\n") and "\n-- X\n" in text
     assert not explain("datatable(a:long)[1] | count").startswith("--")
+
+
+def test_cli_prints_every_table_and_a_bad_fork_exits_2() -> None:
+    res = CliRunner().invoke(main, ["hunt", f"{T} | facet by b with (take 1)"])
+    assert res.exit_code == 0, res.output
+    assert "[WithResult]" in res.output and "[b]" in res.output and "count_b" in res.output
+    res = CliRunner().invoke(main, ["hunt", "--format", "jsonl", f"{T} | fork (count) (take 1)"])
+    assert res.exit_code == 0 and res.output.splitlines() == ['{"Count": 3}']  # jsonl: the first table
+    res = CliRunner().invoke(main, ["hunt", f"{T} | fork (count) | take 1"])
+    assert res.exit_code == 2 and "line 1, column" in res.output and "last operator" in res.output
