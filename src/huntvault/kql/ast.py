@@ -496,6 +496,15 @@ class GraphMatch(Node):
     project: list[Assign]
     shortest: bool
     all_paths: bool = False  # graph-shortest-paths output=all: every shortest match, not one
+    cycles: str = "unique_edges"  # all | none | unique_edges (Kusto's default: no edge used twice)
+
+
+@dataclass
+class GraphMarkComponents(Node):
+    """`graph-mark-components [kind = weak|strong] [with_component_id = Name]`."""
+
+    kind: str
+    component_id: str
 
 
 @dataclass
