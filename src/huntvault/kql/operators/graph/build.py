@@ -69,18 +69,53 @@ def _edge_ends(p: Planner, edges: Rel, source: str, target: str, key: str) -> ex
     return exp.select(exp.Star()).from_(exp.union(*ends, distinct=False).subquery(p.fresh()), copy=False)
 
 
+def _node_tables(p: Planner, op: A.MakeGraph, env: Env) -> tuple[Rel, str]:
+    """The nodes of `with T1 on K1 [, T2 on K2]`, keyed by K1; with two tables, one node per id whose
+    properties are the union of both tables' columns (a value from either where they conflict, as in Kusto)."""
+    rels: list[tuple[Rel, str]] = []
+    for table, key in op.nodes:
+        given = p.relation(table, env)
+        if key not in given.types():
+            raise p.semantic(f"make-graph: the nodes have no column {key!r}", table)
+        rels.append((given, key))
+    if len(rels) == 1:
+        return rels[0]
+    key = rels[0][1]
+    cols: dict[str, str] = {}
+    for given, _ in rels:
+        for name, kind in given.cols:
+            cols.setdefault(name, kind)
+    parts = []
+    for i, (given, own) in enumerate(rels):
+        have = given.types()
+        proj = [
+            alias(exp.Cast(this=col(own), to=dtype(SQL_TYPES.get(kind, "VARCHAR"))), name)
+            if name == key
+            else alias(col(name), name)
+            if name in have
+            else alias(null_of(kind).sql, name)
+            for name, kind in cols.items()
+        ]
+        parts.append(p.select(given, [*proj, alias(exp.Literal.number(i), "__t")]))
+    both = union_all(p, parts, [*cols.items(), ("__t", "long")])
+    merged = (
+        exp.select(
+            *[col(n) if n == key else alias(exp.AnyValue(this=col(n)), n) for n in cols],
+        )
+        .from_(both.sql.subquery(p.fresh(), copy=False), copy=False)
+        .group_by(col(key), copy=False)
+        .order_by(exp.Min(this=col("__t")), copy=False)
+    )
+    return Rel(merged, list(cols.items())), key
+
+
 def lower_make_graph(p: Planner, rel: Rel, op: A.MakeGraph, env: Env) -> Rel:
     types = rel.types()
     for name in (op.source, op.target):
         if name not in types:
             raise p.semantic(f"make-graph: unknown column {name!r}", op)
     if op.nodes:
-        table, key = op.nodes[0]
-        given = p.relation(table, env)
-        if key not in given.types():
-            raise p.semantic(f"make-graph: the nodes have no column {key!r}", table)
-        if len(op.nodes) > 1:
-            raise p.unsupported("make-graph with several node tables is not supported", op)
+        given, key = _node_tables(p, op, env)
         # nodes met only on edges are nodes too (their properties null), as in Kusto
         ends = _edge_ends(p, rel, op.source, op.target, "__k")
         known = p.fresh()

@@ -66,7 +66,8 @@ ELEMENT_FUNCTIONS: dict[str, ElementFunction] = {
     "any": ElementFunction("bool", _reduce_bool(False)),
 }
 #: graph functions of one node: `f(n)`, or `f()` inside all/any/map over inner_nodes(e) -> node column
-NODE_FUNCTIONS: dict[str, str] = {"node_degree_in": "__deg_in", "node_degree_out": "__deg_out"}
+#: ("" is the node's id, as a string: node_id())
+NODE_FUNCTIONS: dict[str, str] = {"node_degree_in": "__deg_in", "node_degree_out": "__deg_out", "node_id": ""}
 #: graph functions whose value is the same for every element of a transient (make-graph) graph
 CONSTANT_FUNCTIONS: dict[str, Callable[[], A.Node]] = {
     "labels": lambda: A.Literal([], "dynamic"),  # make-graph's graphs carry no labels: always []
@@ -138,7 +139,7 @@ class _Match:
         )
 
     def _uses_inner_degree(self, node: Any) -> bool:
-        if isinstance(node, A.Call) and node.name.lower() in NODE_FUNCTIONS and not node.args:
+        if isinstance(node, A.Call) and NODE_FUNCTIONS.get(node.name.lower()) and not node.args:
             return True
         if isinstance(node, A.Node):
             return any(
@@ -171,8 +172,7 @@ class _Match:
                 arg = node.args[0] if len(node.args) == 1 else None
                 if not isinstance(arg, A.Name) or arg.name not in self.node_vars:
                     raise self.p.semantic(f"{node.name}() takes one node of the pattern", node)
-                self.degrees = True
-                return A.Name(f"__n_{arg.name}__{NODE_FUNCTIONS[low]}", pos=node.pos)
+                return self._node_value(low, f"__n_{arg.name}__", node)
             if low in CONSTANT_FUNCTIONS:
                 if len(node.args) > 1 or (
                     node.args
@@ -194,6 +194,14 @@ class _Match:
             if low == "array_length" and isinstance(first, A.Name) and first.name in self.variable:
                 return A.Name(f"__len_{first.name}", pos=node.pos)
         return _walk(node, self.rewrite)
+
+    def _node_value(self, low: str, prefix: str, at: A.Node) -> A.Node:
+        """A node function's value: a column of the node (`prefix` names the node in the branch)."""
+        column = NODE_FUNCTIONS[low]
+        if not column:  # node_id(): the id as a string
+            return A.Call("tostring", [A.Name(prefix + self.g.key, pos=at.pos)], pos=at.pos)
+        self.degrees = True
+        return A.Name(prefix + column, pos=at.pos)
 
     def _is_graph_arg(self, arg: A.Node) -> bool:
         if isinstance(arg, A.Name):
@@ -228,7 +236,7 @@ class _Match:
                         raise self.p.semantic(
                             f"{node.name}() without a node is valid over inner_nodes() only", node
                         )
-                    return A.Name(prefix + NODE_FUNCTIONS[low], pos=node.pos)
+                    return self._node_value(low, prefix, node)
                 if low in CONSTANT_FUNCTIONS and not node.args:
                     return dataclasses.replace(CONSTANT_FUNCTIONS[low](), pos=node.pos)
             return _walk(node, go)
