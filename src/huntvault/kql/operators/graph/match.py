@@ -195,6 +195,24 @@ class _Match:
                 return A.Name(f"__len_{first.name}", pos=node.pos)
         return _walk(node, self.rewrite)
 
+    def inner_needs_nodes(self, edge: str) -> bool:
+        """Whether the calls over inner_nodes(edge) read a node property other than its id."""
+        props = {n for n, _ in self.node_cols} - {self.g.key}
+        found = False
+
+        def look(node: Any) -> Any:
+            nonlocal found
+            if isinstance(node, A.Name) and node.name in props:
+                found = True
+            if isinstance(node, A.Call) and NODE_FUNCTIONS.get(node.name.lower()) and not node.args:
+                found = True
+            return _walk(node, look)
+
+        for c in self.calls:
+            if c.edge == edge and c.inner:
+                look(c.expr)
+        return found
+
     def _node_value(self, low: str, prefix: str, at: A.Node) -> A.Node:
         """A node function's value: a column of the node (`prefix` names the node in the branch)."""
         column = NODE_FUNCTIONS[low]
@@ -277,11 +295,15 @@ def _nodes_table(p: Planner, g: Graph, degrees: bool) -> tuple[exp.Select, list[
     return sql, [*g.nodes.cols, ("__deg_in", "long"), ("__deg_out", "long")]
 
 
-def _oriented_edges(p: Planner, g: Graph) -> dict[str, exp.Select]:
+def _oriented_edges(
+    p: Planner, g: Graph, shared: Callable[[exp.Select], exp.Select]
+) -> dict[str, exp.Select]:
     """The edges numbered (`__eid`) and oriented (`__f` -> `__t`) for each direction of a pattern edge."""
     order = exp.Order(expressions=[exp.Ordered(this=col(n), nulls_first=True) for n, _ in g.edges.cols])
-    numbered = exp.select(exp.Star(), alias(exp.Window(this=exp.RowNumber(), order=order), "__eid")).from_(
-        g.edges.sql.subquery(p.fresh("e")), copy=False
+    numbered = shared(
+        exp.select(exp.Star(), alias(exp.Window(this=exp.RowNumber(), order=order), "__eid")).from_(
+            g.edges.sql.subquery(p.fresh("e")), copy=False
+        )
     )
 
     def oriented(f: str, t: str) -> exp.Select:
@@ -345,8 +367,12 @@ def _branch(
                 conds.append(exp.EQ(this=col("__t", x), expression=col("__f", y)))
             conds.append(exp.EQ(this=col("__t", aliases[-1]), expression=end))
         if e.name in inner_used:
+            join = m.inner_needs_nodes(e.name)
             for j in range(hops - 1):
                 inner = f"i_{e.name}_{j}"
+                if not join:  # only the id of the inner nodes is used: the hop's end is enough
+                    add(col("__t", aliases[j]), f"__y_{e.name}_{j}__{g.key}", dict(m.node_cols)[g.key])
+                    continue
                 tables.append(nodes_sql.subquery(inner))
                 conds.append(exp.EQ(this=col(g.key, inner), expression=col("__t", aliases[j])))
                 for c, t in m.node_cols:
@@ -415,8 +441,17 @@ def lower_graph_match(p: Planner, rel: Rel, op: A.GraphMatch, env: Env) -> Rel:
     where = m.rewrite(op.where) if op.where is not None else None
     items = [_named(m, item) for item in op.project]
     items = m.rewrite(items)
+    ctes: list[tuple[str, exp.Select]] = []
+
+    def shared(sql: exp.Select) -> exp.Select:
+        """`sql` computed once for the whole match (a CTE: every hop and node reads the same rows)."""
+        name = p.fresh("graph")
+        ctes.append((name, sql))
+        return exp.select(exp.Star()).from_(exp.to_table(name), copy=False)
+
     nodes_sql, m.node_cols = _nodes_table(p, g, m.degrees)
-    tables_of = _oriented_edges(p, g)
+    nodes_sql = shared(nodes_sql)
+    tables_of = {k: shared(v) for k, v in _oriented_edges(p, g, shared).items()}
     lengths = [range(e.edge.low, e.edge.high + 1) for e in edges]
     combos = list(itertools.product(*lengths))
     if len(combos) > MAX_BRANCHES:
@@ -433,6 +468,8 @@ def lower_graph_match(p: Planner, rel: Rel, op: A.GraphMatch, env: Env) -> Rel:
         out_cols.append(("__path", "dynamic"))
     out_cols += [(c.key, c.fn.type) for c in m.calls]
     matched = union_all(p, selects, out_cols)
+    for name, sql in ctes:
+        matched.sql.with_(name, as_=sql, copy=False)
     scope_rel = matched
     if where is not None:
         cond = as_bool(p.compile(where, p.scope_of(matched, env)))
