@@ -470,12 +470,15 @@ class Pattern(Node):
 
 @dataclass
 class MakeGraph(Node):
-    """`make-graph Source --> Target [with T on Key | with_node_id = Name]`."""
+    """`make-graph Source --> Target [with T on Key [, T2 on Key2] | with_node_id = Name]
+    [partitioned-by Column (graph operators)]`."""
 
     source: str
     target: str
     nodes: list[tuple[Node, str]]
     node_id: str | None
+    partition: str | None = None  # partitioned-by: one graph per value of this column
+    body: Node | None = None  # the graph operators run on each partition's graph (a Pipeline)
 
 
 @dataclass

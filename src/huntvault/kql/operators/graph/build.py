@@ -16,7 +16,7 @@ from huntvault.kql.lowering.tables import union_all
 from huntvault.kql.operators.graph.match import MAX_HOPS, lower_graph_match
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignments as parse_assignments
-from huntvault.kql.syntax.expressions import options, parse_expr
+from huntvault.kql.syntax.expressions import options, parse_expr, parse_pipeline
 from huntvault.kql.values import SQL_TYPES, alias, col, dtype, null_of
 
 #: graph-match's cycles= values (Kusto's): all, none (no node twice), unique_edges (no edge twice; default)
@@ -42,18 +42,34 @@ def parse_make_graph(c: Cursor, t: Token) -> A.Node:
     elif c.accept_word("with_node_id"):
         c.expect("=")
         node_id = c.identifier("a column name")
-    return A.MakeGraph(source, target, nodes, node_id, pos=t.pos)
+    partition = None
+    body = None
+    if c.at_word("partitioned") and c.peek().kind == "punct" and c.peek().value == "-":
+        c.advance()
+        c.expect("-")
+        c.expect_word("by")
+        partition = c.identifier("the partition column")
+        c.expect("(", "'(' and the graph operators to run on each partition")
+        body = parse_pipeline(c, allow_implicit=True)
+        c.expect(")")
+        if not isinstance(body, A.Pipeline) or body.source is not None:
+            raise c.error("partitioned-by takes graph operators in parentheses", t)
+    return A.MakeGraph(source, target, nodes, node_id, partition, body, pos=t.pos)
 
 
 def _numbered(p: Planner, rel: Rel, name: str) -> exp.Select:
-    """rel with its row number (`row_number() over ()`: the relation's own order) as `name`."""
-    return exp.select(exp.Star(), alias(exp.Window(this=exp.RowNumber()), name)).from_(
+    """rel with its row number (the relation's own order) as `name`."""
+    keep = exp.Order(
+        expressions=[exp.Ordered(this=exp.Literal.number(1))]
+    )  # no reordering (Spark needs an ORDER BY)
+    return exp.select(exp.Star(), alias(exp.Window(this=exp.RowNumber(), order=keep), name)).from_(
         rel.sql.subquery(p.fresh(), copy=True), copy=False
     )
 
 
-def _edge_ends(p: Planner, edges: Rel, source: str, target: str, key: str) -> exp.Select:
-    """Every end of every edge as `key`, with its order of appearance `__o` (source before target)."""
+def _edge_ends(p: Planner, edges: Rel, source: str, target: str, key: str, part: str | None) -> exp.Select:
+    """Every end of every edge as `key` (with its partition as `__p`), with its order of appearance `__o`
+    (source before target)."""
     numbered = _numbered(p, edges, "__r")
     ends = []
     for column, shift in ((source, 0), (target, 1)):
@@ -62,6 +78,7 @@ def _edge_ends(p: Planner, edges: Rel, source: str, target: str, key: str) -> ex
             exp.select(
                 alias(col(column), key),
                 alias(exp.Add(this=two_r, expression=exp.Literal.number(shift)), "__o"),
+                *([alias(col(part), "__p")] if part else []),
             )
             .from_(numbered.subquery(p.fresh(), copy=True), copy=False)
             .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())), copy=False)
@@ -77,6 +94,8 @@ def _node_tables(p: Planner, op: A.MakeGraph, env: Env) -> tuple[Rel, str]:
         given = p.relation(table, env)
         if key not in given.types():
             raise p.semantic(f"make-graph: the nodes have no column {key!r}", table)
+        if op.partition and op.partition not in given.types():
+            raise p.semantic(f"make-graph partitioned-by: the nodes have no column {op.partition!r}", table)
         rels.append((given, key))
     if len(rels) == 1:
         return rels[0]
@@ -103,7 +122,7 @@ def _node_tables(p: Planner, op: A.MakeGraph, env: Env) -> tuple[Rel, str]:
             *[col(n) if n == key else alias(exp.AnyValue(this=col(n)), n) for n in cols],
         )
         .from_(both.sql.subquery(p.fresh(), copy=False), copy=False)
-        .group_by(col(key), copy=False)
+        .group_by(col(key), *([col(op.partition)] if op.partition else []), copy=False)
         .order_by(exp.Min(this=col("__t")), copy=False)
     )
     return Rel(merged, list(cols.items())), key
@@ -111,34 +130,40 @@ def _node_tables(p: Planner, op: A.MakeGraph, env: Env) -> tuple[Rel, str]:
 
 def lower_make_graph(p: Planner, rel: Rel, op: A.MakeGraph, env: Env) -> Rel:
     types = rel.types()
-    for name in (op.source, op.target):
+    for name in (op.source, op.target, *([op.partition] if op.partition else [])):
         if name not in types:
             raise p.semantic(f"make-graph: unknown column {name!r}", op)
+    part = op.partition
     if op.nodes:
         given, key = _node_tables(p, op, env)
         # nodes met only on edges are nodes too (their properties null), as in Kusto
-        ends = _edge_ends(p, rel, op.source, op.target, "__k")
+        ends = _edge_ends(p, rel, op.source, op.target, "__k", part)
         known = p.fresh()
+        same: exp.Expression = exp.EQ(this=col(key, known), expression=col("__k"))
+        if part:
+            same = exp.And(this=same, expression=exp.EQ(this=col(part, known), expression=col("__p")))
         missing = (
-            exp.select(col("__k"))
+            exp.select(col("__k"), *([col("__p")] if part else []))
             .from_(ends.subquery(p.fresh(), copy=False), copy=False)
             .where(
                 exp.Not(
                     this=exp.Exists(
                         this=exp.select(exp.Literal.number(1))
                         .from_(given.sql.subquery(known, copy=True), copy=False)
-                        .where(exp.EQ(this=col(key, known), expression=col("__k")), copy=False)
+                        .where(same, copy=False)
                     )
                 ),
                 copy=False,
             )
-            .group_by(col("__k"), copy=False)
+            .group_by(col("__k"), *([col("__p")] if part else []), copy=False)
             .order_by(exp.Min(this=col("__o")), copy=False)
         )
         filler = [
             alias(
                 exp.Cast(this=col("__k"), to=dtype(SQL_TYPES.get(t, "VARCHAR")))
                 if n == key
+                else col("__p")
+                if n == part
                 else null_of(t).sql,
                 n,
             )
@@ -149,16 +174,20 @@ def lower_make_graph(p: Planner, rel: Rel, op: A.MakeGraph, env: Env) -> Rel:
     else:
         key = op.node_id or "NodeId"
         kind = types[op.source]
-        ends = _edge_ends(p, rel, op.source, op.target, key)
+        ends = _edge_ends(p, rel, op.source, op.target, key, part)
         first = (
-            exp.select(col(key))
+            exp.select(col(key), *([alias(col("__p"), part)] if part else []))
             .from_(ends.subquery(p.fresh(), copy=False), copy=False)
-            .group_by(col(key), copy=False)
+            .group_by(col(key), *([col("__p")] if part else []), copy=False)
             .order_by(exp.Min(this=col("__o")), copy=False)
         )
-        nodes = Rel(first, [(key, kind)])
-    graph = Graph(nodes, Rel(rel.sql, list(rel.cols), rel.order), key, op.source, op.target)
-    return Rel(rel.sql, list(rel.cols), rel.order, graph)
+        nodes = Rel(first, [(key, kind), *([(part, types[part])] if part else [])])
+    graph = Graph(nodes, Rel(rel.sql, list(rel.cols), rel.order), key, op.source, op.target, part)
+    out = Rel(rel.sql, list(rel.cols), rel.order, graph)
+    if op.body is None:
+        return out
+    assert isinstance(op.body, A.Pipeline)
+    return p.pipeline(op.body, env, implicit=out)
 
 
 def _graph_of(p: Planner, rel: Rel, op: A.Node, what: str) -> Graph:
@@ -302,6 +331,8 @@ def lower_graph_mark_components(p: Planner, rel: Rel, op: A.GraphMarkComponents,
     """Each node's component: the nodes it reaches (both ways for strong components), the component
     numbered 0, 1, ... in the order of its first node."""
     g = _graph_of(p, rel, op, "graph-mark-components")
+    if g.partition is not None:
+        raise p.unsupported("graph-mark-components on a partitioned graph is not supported", op)
     if op.component_id in dict(g.nodes.cols):
         raise p.semantic(f"graph-mark-components: the nodes already have a property {op.component_id!r}", op)
     numbered = _numbered(p, g.nodes, "__o")

@@ -35,9 +35,16 @@ MAX_BRANCHES = 400
 _Reduce = Callable[[list[T]], exp.Expression]
 
 
+#: element types a list holds as themselves (to_json of the list writes them as JSON scalars)
+_PLAIN = frozenset({"string", "long", "int", "real", "bool"})
+
+
 def _reduce_map(values: list[T]) -> exp.Expression:
     if not values:
         return literal([], "dynamic").sql
+    kinds = {v.type for v in values}
+    if len(kinds) == 1 and kinds <= _PLAIN:  # one plain type: the list of the values themselves
+        return fn("to_json", call("list_value", *[v.sql for v in values]))
     return fn("to_json", call("list_value", *[to_dynamic(v).sql for v in values]))
 
 
@@ -278,6 +285,13 @@ def _walk(node: Any, go: Callable[[Any], Any]) -> Any:
 # ---------------------------------------------------------------- the graph's tables, as the joins see them
 
 
+def _same(g: Graph, cond: exp.Expression, a: str, b: str) -> exp.Expression:
+    """`cond` (two ids equal), and on a partitioned graph the two rows' partitions equal too."""
+    if g.partition is None:
+        return cond
+    return exp.And(this=cond, expression=exp.EQ(this=col(g.partition, a), expression=col(g.partition, b)))
+
+
 def _nodes_table(p: Planner, g: Graph, degrees: bool) -> tuple[exp.Select, list[tuple[str, str]]]:
     """The nodes (with their in/out degrees when a degree function is used)."""
     if not degrees:
@@ -288,7 +302,7 @@ def _nodes_table(p: Planner, g: Graph, degrees: bool) -> tuple[exp.Select, list[
         counted = (
             exp.select(exp.Count(this=exp.Star()))
             .from_(g.edges.sql.subquery(d), copy=False)
-            .where(exp.EQ(this=col(end, d), expression=col(g.key, "n")), copy=False)
+            .where(_same(g, exp.EQ(this=col(end, d), expression=col(g.key, "n")), d, "n"), copy=False)
         )
         counts.append(alias(exp.Subquery(this=counted), name))
     sql = exp.select(exp.Star(), *counts).from_(g.nodes.sql.subquery("n"), copy=False)
@@ -360,12 +374,16 @@ def _branch(
             tables.append(tables_of[e.edge.direction].subquery(al))
         start, end = col(g.key, f"n_{e.a}"), col(g.key, f"n_{e.b}")
         if hops == 0:
-            conds.append(exp.EQ(this=start, expression=end))
+            conds.append(_same(g, exp.EQ(this=start, expression=end), f"n_{e.a}", f"n_{e.b}"))
         else:
-            conds.append(exp.EQ(this=col("__f", aliases[0]), expression=start))
+            conds.append(
+                _same(g, exp.EQ(this=col("__f", aliases[0]), expression=start), aliases[0], f"n_{e.a}")
+            )
             for x, y in itertools.pairwise(aliases):
-                conds.append(exp.EQ(this=col("__t", x), expression=col("__f", y)))
-            conds.append(exp.EQ(this=col("__t", aliases[-1]), expression=end))
+                conds.append(_same(g, exp.EQ(this=col("__t", x), expression=col("__f", y)), x, y))
+            conds.append(
+                _same(g, exp.EQ(this=col("__t", aliases[-1]), expression=end), aliases[-1], f"n_{e.b}")
+            )
         if e.name in inner_used:
             join = m.inner_needs_nodes(e.name)
             for j in range(hops - 1):
@@ -374,7 +392,14 @@ def _branch(
                     add(col("__t", aliases[j]), f"__y_{e.name}_{j}__{g.key}", dict(m.node_cols)[g.key])
                     continue
                 tables.append(nodes_sql.subquery(inner))
-                conds.append(exp.EQ(this=col(g.key, inner), expression=col("__t", aliases[j])))
+                conds.append(
+                    _same(
+                        g,
+                        exp.EQ(this=col(g.key, inner), expression=col("__t", aliases[j])),
+                        inner,
+                        aliases[j],
+                    )
+                )
                 for c, t in m.node_cols:
                     add(col(c, inner), f"__y_{e.name}_{j}__{c}", t)
         if not e.edge.variable:
@@ -477,6 +502,8 @@ def lower_graph_match(p: Planner, rel: Rel, op: A.GraphMatch, env: Env) -> Rel:
     if op.shortest:  # per pair of end nodes of the first pattern, the shortest match
         first_names = op.patterns[0][0]
         keys = [col(f"__n_{first_names[0]}__{g.key}"), col(f"__n_{first_names[-1]}__{g.key}")]
+        if g.partition is not None:
+            keys.append(col(f"__n_{first_names[0]}__{g.partition}"))
         total: exp.Expression = exp.Literal.number(0)
         for edge in edges:
             total = exp.Add(this=total, expression=col(f"__len_{edge.name}"))
