@@ -296,16 +296,24 @@ def _nodes_table(p: Planner, g: Graph, degrees: bool) -> tuple[exp.Select, list[
     """The nodes (with their in/out degrees when a degree function is used)."""
     if not degrees:
         return g.nodes.sql, list(g.nodes.cols)
-    counts = []
-    for end, name in ((g.target, "__deg_in"), (g.source, "__deg_out")):
-        d = p.fresh("d")
+    sql = exp.select(
+        *[col(n, "n") for n, _ in g.nodes.cols],
+        *[
+            alias(exp.Coalesce(this=col("c", d), expressions=[exp.Literal.number(0)]), name)
+            for d, name in (("di", "__deg_in"), ("do", "__deg_out"))
+        ],
+    ).from_(g.nodes.sql.subquery("n"), copy=False)
+    part = [g.partition] if g.partition else []
+    for end, d in ((g.target, "di"), (g.source, "do")):  # each node's count of edges in / out
         counted = (
-            exp.select(exp.Count(this=exp.Star()))
-            .from_(g.edges.sql.subquery(d), copy=False)
-            .where(_same(g, exp.EQ(this=col(end, d), expression=col(g.key, "n")), d, "n"), copy=False)
+            exp.select(
+                alias(col(end), "__k"), *[col(c) for c in part], alias(exp.Count(this=exp.Star()), "c")
+            )
+            .from_(g.edges.sql.subquery(p.fresh("e")), copy=False)
+            .group_by(col(end), *[col(c) for c in part], copy=False)
         )
-        counts.append(alias(exp.Subquery(this=counted), name))
-    sql = exp.select(exp.Star(), *counts).from_(g.nodes.sql.subquery("n"), copy=False)
+        on = _same(g, exp.EQ(this=col(g.key, "n"), expression=col("__k", d)), "n", d)
+        sql = sql.join(counted.subquery(d), on=on, join_type="LEFT", copy=False)
     return sql, [*g.nodes.cols, ("__deg_in", "long"), ("__deg_out", "long")]
 
 
