@@ -200,6 +200,15 @@ class _Match:
             first = node.args[0] if len(node.args) == 1 else None
             if low == "array_length" and isinstance(first, A.Name) and first.name in self.variable:
                 return A.Name(f"__len_{first.name}", pos=node.pos)
+        if isinstance(node, A.Name):  # a whole node or edge: the bag of its properties
+            if node.name in self.node_vars:
+                return _bag(self.node_cols, f"__n_{node.name}__", node)
+            if node.name in self.fixed:
+                return _bag(self.edge_cols, f"__e_{node.name}__", node)
+            if node.name in self.variable:
+                return self._register(
+                    ELEMENT_FUNCTIONS["map"], node.name, False, _bag(self.edge_cols, "", node), node
+                )
         return _walk(node, self.rewrite)
 
     def inner_needs_nodes(self, edge: str) -> bool:
@@ -267,6 +276,15 @@ class _Match:
             return _walk(node, go)
 
         return go(c.expr)  # type: ignore[no-any-return]
+
+
+def _bag(cols: list[tuple[str, str]], prefix: str, at: A.Node) -> A.Node:
+    """`bag_pack("p1", <prefix>p1, ...)` over the element's properties (internal columns left out)."""
+    args: list[A.Node] = []
+    for name, _ in cols:
+        if not name.startswith("__"):
+            args += [A.Literal(name, "string", pos=at.pos), A.Name(prefix + name, pos=at.pos)]
+    return A.Call("bag_pack", args, pos=at.pos)
 
 
 def _walk(node: Any, go: Callable[[Any], Any]) -> Any:
@@ -553,6 +571,8 @@ def _named(m: _Match, item: A.Assign) -> A.Assign:
     expr = item.expr
     if isinstance(expr, A.Call) and expr.name.lower() in (*NODE_FUNCTIONS, *CONSTANT_FUNCTIONS):
         return A.Assign([expr.name], expr, pos=item.pos)
+    if isinstance(expr, A.Name) and (expr.name in m.node_vars or any(e.name == expr.name for e in m.edges)):
+        return A.Assign([expr.name], expr, pos=item.pos)  # `project a`: the node's bag, named a
     return item
 
 
