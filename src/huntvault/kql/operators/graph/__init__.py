@@ -3,7 +3,5 @@ the graph functions valid inside graph-match / graph-shortest-paths."""
 
 from __future__ import annotations
 
-from huntvault.kql.operators.graph.build import OPERATORS
-from huntvault.kql.operators.graph.match import GRAPH_FUNCTIONS
-
-__all__ = ["GRAPH_FUNCTIONS", "OPERATORS"]
+from huntvault.kql.operators.graph.build import OPERATORS as OPERATORS
+from huntvault.kql.operators.graph.match import GRAPH_FUNCTIONS as GRAPH_FUNCTIONS
