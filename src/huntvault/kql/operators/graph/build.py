@@ -284,27 +284,21 @@ def parse_graph_to_table(c: Cursor, t: Token) -> A.Node:
 
 
 def lower_graph_to_table(p: Planner, rel: Rel, op: A.GraphToTable, env: Env) -> Rel:
+    """The nodes or edges as a table; `with_node_id` / `with_source_id` / `with_target_id` add Kusto's
+    internal node id, which is `hash()` of the node's key (the reference's outputs are those hashes)."""
     g = _graph_of(p, rel, op, "graph-to-table")
     if op.kind == "nodes":
         base = g.nodes
-        extra = (
-            [
-                (
-                    alias(col(g.key), op.options["with_node_id"]),
-                    (op.options["with_node_id"], dict(base.cols)[g.key]),
-                )
-            ]
-            if "with_node_id" in op.options
-            else []
-        )
+        wanted = [("with_node_id", g.key)]
     else:
         base = g.edges
-        extra = []
-        for opt, column in (("with_source_id", g.source), ("with_target_id", g.target)):
-            if opt in op.options:
-                extra.append(
-                    (alias(col(column), op.options[opt]), (op.options[opt], dict(base.cols)[column]))
-                )
+        wanted = [("with_source_id", g.source), ("with_target_id", g.target)]
+    scope = p.scope_of(base, env)
+    extra: list[tuple[exp.Expression, tuple[str, str]]] = []
+    for opt, column in wanted:
+        if opt in op.options:
+            node_id = p.compile(A.Call("hash", [A.Name(column, pos=op.pos)], pos=op.pos), scope)
+            extra.append((alias(node_id.sql, op.options[opt]), (op.options[opt], node_id.type)))
     proj: list[exp.Expression] = [e for e, _ in extra] + [col(n) for n, _ in base.cols]
     return Rel(p.select(base, proj), [c for _, c in extra] + list(base.cols))
 
