@@ -447,8 +447,9 @@ def _branch(
                 seq += [(None, col("__t", al)) for al in hop_aliases[name][:-1]]
                 seq.append((names[i + 1], col(g.key, f"n_{names[i + 1]}")))
             for (na, xa), (nb, xb) in itertools.combinations(seq, 2):
-                if na is None or na != nb:
-                    conds.append(exp.NullSafeNEQ(this=xa, expression=xb))
+                # a node named twice in one sequence is a cycle by construction: none matches
+                same = na is not None and na == nb
+                conds.append(exp.false() if same else exp.NullSafeNEQ(this=xa, expression=xb))
     if shortest:
         ids = [col("__eid", al) for al in every]
         path_ids = (
