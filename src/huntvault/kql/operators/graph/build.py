@@ -52,8 +52,10 @@ def parse_make_graph(c: Cursor, t: Token) -> A.Node:
         c.expect("(", "'(' and the graph operators to run on each partition")
         body = parse_pipeline(c, allow_implicit=True)
         c.expect(")")
-        if not isinstance(body, A.Pipeline) or body.source is not None:
+        if not isinstance(body, A.Pipeline) or body.source is not None or not body.ops:
             raise c.error("partitioned-by takes graph operators in parentheses", t)
+        if not isinstance(body.ops[0], (A.GraphMatch, A.GraphToTable, A.GraphMarkComponents)):
+            raise c.error("partitioned-by's operators start with a graph operator (graph-match...)", t)
     return A.MakeGraph(source, target, nodes, node_id, partition, body, pos=t.pos)
 
 

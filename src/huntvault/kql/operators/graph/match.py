@@ -162,6 +162,15 @@ class _Match:
         """`n.prop` / `e.prop` / graph functions as the union's internal column names."""
         if isinstance(node, A.Member) and isinstance(node.obj, A.Name):
             owner = node.obj.name
+            props = self.node_cols if owner in self.node_vars else self.edge_cols
+            if (owner in self.node_vars or owner in self.fixed | self.variable) and node.name not in dict(
+                props
+            ):
+                kind = "node" if owner in self.node_vars else "edge"
+                known = ", ".join(n for n, _ in props if not n.startswith("__"))
+                raise self.p.semantic(
+                    f"the {kind} {owner} has no property {node.name!r} (it has {known})", node
+                )
             if owner in self.node_vars:
                 return A.Name(f"__n_{owner}__{node.name}", pos=node.pos)
             if owner in self.fixed:
@@ -172,6 +181,16 @@ class _Match:
                 )
         if isinstance(node, A.Call):
             low = node.name.lower()
+            if (
+                low in ELEMENT_FUNCTIONS
+                and node.args
+                and self._is_graph_arg(node.args[0])
+                and len(node.args) != 2
+            ):
+                raise self.p.semantic(
+                    f"{node.name}() takes a variable length edge (or inner_nodes() of one) and an expression",
+                    node,
+                )
             if low in ELEMENT_FUNCTIONS and len(node.args) == 2 and self._is_graph_arg(node.args[0]):
                 edge, inner = self._target(node.args[0], node)
                 return self._register(ELEMENT_FUNCTIONS[low], edge, inner, node.args[1], node)
