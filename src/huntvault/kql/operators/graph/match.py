@@ -464,7 +464,8 @@ def _branch(
             for i, pe in enumerate(path):
                 name = next(x.name for x in m.edges if x.edge is pe)
                 seq += [(None, col("__t", al)) for al in hop_aliases[name][:-1]]
-                seq.append((names[i + 1], col(g.key, f"n_{names[i + 1]}")))
+                if hop_aliases[name]:  # after a zero-length edge the next node is the same node
+                    seq.append((names[i + 1], col(g.key, f"n_{names[i + 1]}")))
             for (na, xa), (nb, xb) in itertools.combinations(seq, 2):
                 # a node named twice in one sequence is a cycle by construction: none matches
                 same = na is not None and na == nb
