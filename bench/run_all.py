@@ -20,6 +20,7 @@ BENCHES: dict[str, list[str]] = {
     "search.py": ["--docs", "100000"],
     "kql.py": ["--rows", "1000000"],
     "kql_compile.py": ["--scale", "0.25", "--repeat", "1"],
+    "kql_graph.py": ["--nodes", "500", "--repeat", "1"],
     "forward.py": ["--alerts", "1000", "--devices", "200", "--live-seconds", "40"],
     "detect.py": ["--rules", "10", "--days", "3", "--devices", "50"],
     "security.py": ["--docs", "5000", "--repeat", "50"],

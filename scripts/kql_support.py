@@ -38,7 +38,7 @@ def reference() -> list[tuple[str, str, list[str]]]:
 def supported(kind: str) -> set[str]:
     """The names the registry answers to for one kind of reference entry."""
     if kind == "function":
-        return set(registry.FUNCTIONS) | set(registry.SPECIALS)
+        return set(registry.FUNCTIONS) | set(registry.SPECIALS) | set(registry.GRAPH_FUNCTIONS)
     if kind == "aggregate":
         return set(registry.AGGREGATES)
     if kind == "operator":

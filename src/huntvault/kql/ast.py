@@ -500,12 +500,15 @@ class Pattern(Node):
 
 @dataclass
 class MakeGraph(Node):
-    """`make-graph Source --> Target [with T on Key | with_node_id = Name]`."""
+    """`make-graph Source --> Target [with T on Key [, T2 on Key2] | with_node_id = Name]
+    [partitioned-by Column (graph operators)]`."""
 
     source: str
     target: str
     nodes: list[tuple[Node, str]]
     node_id: str | None
+    partition: str | None = None  # partitioned-by: one graph per value of this column
+    body: Node | None = None  # the graph operators run on each partition's graph (a Pipeline)
 
 
 @dataclass
@@ -526,6 +529,15 @@ class GraphMatch(Node):
     project: list[Assign]
     shortest: bool
     all_paths: bool = False  # graph-shortest-paths output=all: every shortest match, not one
+    cycles: str = "unique_edges"  # all | none | unique_edges (Kusto's default: no edge used twice)
+
+
+@dataclass
+class GraphMarkComponents(Node):
+    """`graph-mark-components [kind = weak|strong] [with_component_id = Name]`."""
+
+    kind: str
+    component_id: str
 
 
 @dataclass

@@ -51,6 +51,7 @@ class Graph:
     key: str
     source: str
     target: str
+    partition: str | None = None  # make-graph partitioned-by: a node is (key, partition), edges stay inside
 
 
 @dataclass

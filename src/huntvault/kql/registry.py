@@ -162,6 +162,8 @@ _SOURCES: list[Source] = [*literal.SOURCES, *table_sources.SOURCES, *external.SO
 OPERATORS: dict[type[A.Node], Operator] = merge_nodes("operator", [(op.node, op) for op in _OPERATORS])
 PIPE_PARSERS: dict[str, OperatorParser] = merge("pipe operator", *[op.parse for op in _OPERATORS])
 SOURCES: dict[type[A.Node], Source] = merge_nodes("source", [(src.node, src) for src in _SOURCES])
+#: graph functions: valid only inside graph-match / graph-shortest-paths, which lower them (operators/graph/match.py)
+GRAPH_FUNCTIONS: tuple[str, ...] = tuple(graph.GRAPH_FUNCTIONS)
 
 #: the categories of built-in a scalar call can resolve to
 Builtin = Special | Offline | Aggregate | Function

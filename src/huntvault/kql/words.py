@@ -36,7 +36,7 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(
         operators=_public(registry.PIPE_PARSERS),
         sources=SOURCE_WORDS,
-        functions=_public(set(registry.FUNCTIONS) | set(registry.SPECIALS)),
+        functions=_public(set(registry.FUNCTIONS) | set(registry.SPECIALS) | set(registry.GRAPH_FUNCTIONS)),
         aggregates=_public(registry.AGGREGATES),
         plugins=_public(registry.PLUGINS),
         word_operators=_public(words | set(registry.LIST_OPERATORS) | set(EXPRESSION_WORDS)),

@@ -109,6 +109,7 @@ OFFLINE: dict[str, Offline] = {
     "current_principal_details": Offline("current_principal_details() needs a Kusto cluster's identity"),
     "current_principal_is_member_of": Offline("current_principal_is_member_of() needs Microsoft Entra ID"),
     "cursor_after": Offline("cursor_after() needs a Kusto database cursor"),
+    "graph": Offline("graph() reads a persistent graph model of a Kusto database (make-graph builds one)"),
     "cursor_before_or_at": Offline("cursor_before_or_at() needs a Kusto database cursor"),
     "cursor_current": Offline("cursor_current() needs a Kusto database cursor"),
     "extent_id": Offline("extent_id() needs Kusto's data extents"),

@@ -296,6 +296,22 @@ def geo_angle(args: Args) -> object:
     return ang % (2 * math.pi)
 
 
+def geo_azimuth(args: Args) -> object:
+    """The clockwise angle (radians, [0, 2pi)) at point 1 from true north to the geodesic towards point 2;
+    null for invalid, equal or antipodal points."""
+    p1, p2 = point_of(args[0], args[1]), point_of(args[2], args[3])
+    if p1 is None or p2 is None or p1 == p2:
+        return None
+    a, b = to_vec(p1), to_vec(p2)
+    if dot(a, b) < -1 + 1e-15:  # antipodal: every direction is a geodesic
+        return None
+    lat1, lat2 = math.radians(p1[1]), math.radians(p2[1])
+    dlng = math.radians(p2[0] - p1[0])
+    y = math.sin(dlng) * math.cos(lat2)
+    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dlng)
+    return math.atan2(y, x) % (2 * math.pi)
+
+
 def _line_points(shape: Shape) -> list[Vec]:
     return [to_vec(p) for p in shape.lines[0]]
 
@@ -439,6 +455,7 @@ FUNCTIONS: dict[str, Callable[[Args], object]] = {
     "geo_line_centroid": line_centroid,
     "geo_polygon_centroid": polygon_centroid,
     "geo_angle": geo_angle,
+    "geo_azimuth": geo_azimuth,
     "geo_line_interpolate_point": line_interpolate_point,
     "geo_line_locate_point": line_locate_point,
     "geo_point_in_circle": point_in_circle,

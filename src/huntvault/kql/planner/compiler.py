@@ -265,6 +265,10 @@ class ExprCompiler:
             return self.call_user(name, binding, node)
         entry = registry.resolve(name)
         if entry is None:
+            if name.lower() in registry.GRAPH_FUNCTIONS:
+                raise self.err(
+                    f"{name}() is a graph function: use it in graph-match or graph-shortest-paths", node
+                )
             raise self.err(f"unknown function {name}()", node)
         try:
             return CALLS[type(entry)](self, entry, node)

@@ -334,8 +334,12 @@ class Planner:
             cte_name = self.fresh("let_" + re.sub(r"\W", "_", name))
             self.ctes[cte_name] = inner.sql
             source = exp.Table(this=exp.to_identifier(cte_name))
-            b.cte = Rel(exp.select(*[col(n) for n, _ in inner.cols]).from_(source, copy=False), inner.cols)
-        return Rel(b.cte.sql.copy(), list(b.cte.cols))
+            b.cte = Rel(
+                exp.select(*[col(n) for n, _ in inner.cols]).from_(source, copy=False),
+                inner.cols,
+                graph=inner.graph,  # `let g = T | make-graph ...;` keeps its graph for g's graph operators
+            )
+        return Rel(b.cte.sql.copy(), list(b.cte.cols), graph=b.cte.graph)
 
     def table(self, name: str, node: A.Node) -> Rel:
         """An archive table, restricted to the planner's window when there is one."""
