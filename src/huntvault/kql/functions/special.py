@@ -9,6 +9,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Offline, Special
 from huntvault.kql.lowering.fold import folded_scalar
 from huntvault.kql.lowering.pycall import py_value
+from huntvault.kql.lowering.tables import Overlay
 from huntvault.kql.values import S, T, call, literal, to_dynamic
 
 
@@ -54,7 +55,10 @@ def r_pack_all(c: Compiler, node: A.Call) -> T:
     if node.args:
         flag = c.compile(node.args[0])
         skip = bool(flag.is_const and flag.const)
-    entries = [(name, T(v.sql, v.type)) for name, v in c.scope.cols.items()]
+    cols = c.scope.cols
+    if isinstance(cols, Overlay):  # the input row: not the columns the same extend assigns before it
+        cols = cols.base
+    entries = [(name, T(v.sql, v.type)) for name, v in cols.items()]
     packed = _pack(entries)
     return py_value(c, "bag_drop_empty", [packed], "dynamic") if skip else packed
 

@@ -45,6 +45,11 @@ def lower_print(p: Planner, node: A.PrintSource, env: Env) -> Rel:
     items, cols = [], []
     for i, (name, expr) in enumerate(node.items):
         v = p.compile(expr, scope)
+        if v.parts is not None and name is None:  # several results (array_sort_asc(a1, a2)): one column each
+            for pname, part in v.parts:
+                items.append(alias(part.sql, pname))
+                cols.append((pname, part.type))
+            continue
         out = (
             name or f"print_{i}"
         )  # print has no columns: a bare name is a let value, not a column to name after
