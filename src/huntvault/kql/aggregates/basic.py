@@ -11,8 +11,7 @@ from huntvault.kql.values import T, call, dtype, to_string
 
 
 def a_count(c: Compiler, args: list[T], node: A.Call) -> T:
-    if args:  # count(x) counts the rows where x is not null
-        return T(exp.Count(this=args[0].sql), "long")
+    # count(x) counts every row, nulls included (the summarize page: "includes null values in its count")
     return T(exp.Count(this=exp.Star()), "long")
 
 
@@ -58,7 +57,10 @@ def a_avg(c: Compiler, args: list[T], node: A.Call) -> T:
     v = numeric(args[0])
     if v.type == "timespan":
         return T(exp.Cast(this=exp.Avg(this=v.sql), to=dtype("BIGINT")), "timespan")
-    return T(exp.Avg(this=v.sql), "real")
+    # Kusto divides the sum by the count of non-null values: none gives NaN (0/0), not null
+    none = exp.EQ(this=exp.Count(this=v.sql.copy()), expression=exp.Literal.number(0))
+    nan = exp.Cast(this=exp.Literal.string("NaN"), to=dtype("DOUBLE"))
+    return T(exp.Case(ifs=[exp.If(this=none, true=nan)], default=exp.Avg(this=v.sql)), "real")
 
 
 def a_avgif(c: Compiler, args: list[T], node: A.Call) -> T:
