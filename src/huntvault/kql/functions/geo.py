@@ -24,6 +24,7 @@ GEO_SIGNATURES: dict[str, tuple[int, int, str]] = {
     "geo_line_centroid": (1, 1, "dynamic"),
     "geo_polygon_centroid": (1, 1, "dynamic"),
     "geo_angle": (6, 6, "real"),
+    "geo_azimuth": (4, 4, "real"),
     "geo_line_interpolate_point": (2, 2, "dynamic"),
     "geo_line_locate_point": (3, 3, "real"),
     "geo_point_in_circle": (5, 5, "bool"),

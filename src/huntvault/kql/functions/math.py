@@ -1,9 +1,11 @@
-"""Math and rounding: abs, round, sqrt, log*, exp, pow, ceiling, sign, min_of/max_of, rand, bin/floor, bin_at."""
+"""Math and rounding: abs, round, sqrt, log*, exp, pow, ceiling, sign, min_of/max_of, rand, bin/floor, bin_at,
+bin_auto."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
+from huntvault.errors import KqlSemanticError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
 from huntvault.kql.lowering.coerce import type_argument, unify
@@ -120,6 +122,27 @@ def f_bin_at(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(exp.Cast(this=b2, to=kind), v.type, name=v.name)
 
 
+def _setting(c: Compiler, name: str, node: A.Call) -> T | None:
+    """The value of `set name = ...;` (bound like a let of that name), None when the query sets none."""
+    try:
+        return c.compile(A.Name(name, pos=node.pos))
+    except KqlSemanticError:
+        return None
+
+
+def f_bin_auto(c: Compiler, args: list[T], node: A.Call) -> T:
+    """bin_auto(v): bin(v, query_bin_auto_size), shifted so that query_bin_auto_at (default 0) is a bin's start."""
+    size = _setting(c, "query_bin_auto_size", node)
+    if size is None:
+        raise c.err(
+            "bin_auto() needs the bin size: put `set query_bin_auto_size=<size>;` before the query", node
+        )
+    at = _setting(c, "query_bin_auto_at", node)
+    if at is None:
+        return f_bin(c, [args[0], size], node)
+    return f_bin_at(c, [args[0], size, at], node)
+
+
 FUNCTIONS: dict[str, Function] = {
     "abs": Function(f_abs, (1, 1), same_as(0)),
     "round": Function(f_round, (1, 2), "real"),
@@ -138,6 +161,7 @@ FUNCTIONS: dict[str, Function] = {
     "bin": Function(f_bin, (2, 2), None, keeps_name=False),
     "floor": Function(f_bin, (2, 2), None),
     "bin_at": Function(f_bin_at, (3, 3), None),
+    "bin_auto": Function(f_bin_auto, (1, 1), None),
     "beta_cdf": py_function("beta_cdf", (3, 3), "real"),
     "beta_pdf": py_function("beta_pdf", (3, 3), "real"),
     "beta_inv": py_function("beta_inv", (3, 3), "real"),

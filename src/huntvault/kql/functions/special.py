@@ -106,7 +106,7 @@ OFFLINE: dict[str, Offline] = {
     "devicefromip": Offline("DeviceFromIP() needs Defender's IP-to-device back end"),
     "assignedipaddresses": Offline("AssignedIPAddresses() needs Defender's device back end"),
     "seenby": Offline("SeenBy() needs Defender's device back end"),
-    # cluster metadata: an offline archive has no cluster, principal, cursor or extents
+    # cluster metadata: an offline archive has no cluster, principal or cursor (extents: functions/metadata.py)
     "current_cluster_endpoint": Offline("current_cluster_endpoint() needs a Kusto cluster"),
     "current_database": Offline("current_database() needs a Kusto cluster"),
     "current_principal": Offline("current_principal() needs a Kusto cluster's identity"),
@@ -115,7 +115,5 @@ OFFLINE: dict[str, Offline] = {
     "cursor_after": Offline("cursor_after() needs a Kusto database cursor"),
     "cursor_before_or_at": Offline("cursor_before_or_at() needs a Kusto database cursor"),
     "cursor_current": Offline("cursor_current() needs a Kusto database cursor"),
-    "extent_id": Offline("extent_id() needs Kusto's data extents"),
-    "extent_tags": Offline("extent_tags() needs Kusto's data extents"),
-    "estimate_data_size": Offline("estimate_data_size() needs Kusto's storage estimates"),
+    "geo_info_from_ip_address": Offline("geo_info_from_ip_address() needs Microsoft's IP geolocation data"),
 }

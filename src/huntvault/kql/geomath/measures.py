@@ -296,6 +296,22 @@ def geo_angle(args: Args) -> object:
     return ang % (2 * math.pi)
 
 
+def geo_azimuth(args: Args) -> object:
+    """The clockwise angle (radians, [0, 2*pi)) at p1 from true north to the great circle towards p2;
+    null for invalid, equal or antipodal points (no single great circle)."""
+    p, q = point_of(args[0], args[1]), point_of(args[2], args[3])
+    if p is None or q is None:
+        return None
+    a, b = to_vec(p), to_vec(q)
+    if norm(cross(a, b)) < 1e-15:  # the same point or antipodes
+        return None
+    lat1, lat2 = math.radians(p[1]), math.radians(q[1])
+    dlng = math.radians(q[0] - p[0])
+    east = math.sin(dlng) * math.cos(lat2)
+    north = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dlng)
+    return math.atan2(east, north) % (2 * math.pi)
+
+
 def _line_points(shape: Shape) -> list[Vec]:
     return [to_vec(p) for p in shape.lines[0]]
 
@@ -439,6 +455,7 @@ FUNCTIONS: dict[str, Callable[[Args], object]] = {
     "geo_line_centroid": line_centroid,
     "geo_polygon_centroid": polygon_centroid,
     "geo_angle": geo_angle,
+    "geo_azimuth": geo_azimuth,
     "geo_line_interpolate_point": line_interpolate_point,
     "geo_line_locate_point": line_locate_point,
     "geo_point_in_circle": point_in_circle,
