@@ -20,6 +20,17 @@ def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> F
     return Function(lower, arity, kind)
 
 
+def log_fn(name: str) -> Function:
+    """log, log10, log2: null for a negative argument (the log page), -inf for 0."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        x = convert(args[0], "real").sql if args[0].type == "dynamic" else args[0].sql
+        negative = exp.LT(this=x, expression=N(0))
+        return T(exp.Case(ifs=[exp.If(this=negative, true=exp.Null())], default=call(name, x.copy())), "real")
+
+    return Function(lower, (1, 1), "real")
+
+
 def f_exp_base(base: int) -> Lowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         return T(call("pow", N(base), exp.Cast(this=args[0].sql, to=dtype("DOUBLE"))), "real")
@@ -66,8 +77,23 @@ def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_round(c: Compiler, args: list[T], node: A.Call) -> T:
-    digits = exp.Cast(this=args[1].sql, to=dtype("INT")) if len(args) > 1 else N(0)
-    return T(call("round", exp.Cast(this=args[0].sql, to=dtype("DOUBLE")), digits), "real")
+    """Kusto's rounding: scale by 10^digits (digits may be negative), round half away from zero, scale back,
+    so round(2.15, 1) is 2.2 (2.15 * 10 is 21.5 in doubles) where a decimal-exact round gives 2.1."""
+    x = exp.Cast(this=args[0].sql, to=dtype("DOUBLE"))
+    if len(args) == 1:
+        scaled: exp.Expression = x
+    else:
+        scale = call("pow", exp.Literal.number("10.0"), exp.Cast(this=args[1].sql, to=dtype("DOUBLE")))
+        scaled = exp.Mul(this=x, expression=scale)
+    # 0.49999999999999994 (the double just below 0.5): x.5 goes up, x.49999999999999994 does not
+    half_up = call(
+        "floor",
+        exp.Add(this=call("abs", scaled.copy()), expression=exp.Literal.number("0.49999999999999994")),
+    )
+    rounded: exp.Expression = exp.Mul(this=call("sign", scaled), expression=half_up)
+    if len(args) > 1:
+        rounded = exp.Div(this=rounded, expression=scale.copy())
+    return T(exp.Cast(this=rounded, to=dtype("DOUBLE")), "real")
 
 
 def f_minmax_of(name: str) -> Lowering:
@@ -147,9 +173,9 @@ FUNCTIONS: dict[str, Function] = {
     "abs": Function(f_abs, (1, 1), same_as(0)),
     "round": Function(f_round, (1, 2), "real"),
     "sqrt": math_fn("sqrt"),
-    "log": math_fn("ln"),
-    "log10": math_fn("log10"),
-    "log2": math_fn("log2"),
+    "log": log_fn("ln"),
+    "log10": log_fn("log10"),
+    "log2": log_fn("log2"),
     "exp": math_fn("exp"),
     "pow": math_fn("pow", arity=(2, 2)),
     "power": math_fn("pow", arity=(2, 2)),
