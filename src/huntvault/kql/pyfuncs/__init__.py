@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from huntvault.kql.pyfuncs import aggs, arrays, dates, mathfns, nets, text
+from huntvault.kql.pyfuncs import aggs, arrays, dates, mathfns, nets, paths, text
 
 #: the UDF's SQL name: kql_fn(function, types, args_json) -> text
 UDF_NAME = "kql_fn"
@@ -35,7 +35,9 @@ def _merge(*tables: dict[str, Impl]) -> dict[str, Impl]:
     return out
 
 
-IMPLS: dict[str, Impl] = _merge(text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS, aggs.IMPLS)
+IMPLS: dict[str, Impl] = _merge(
+    text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS, aggs.IMPLS, paths.IMPLS
+)
 
 #: the errors an implementation raises on bad input: the value is null, as Kusto's functions answer
 BAD_INPUT = (
