@@ -53,6 +53,49 @@ def f_binary(kind: type[exp.Binary]) -> Lowering:
     return lower
 
 
+_TWO_64 = 2**64
+
+
+def f_shift(left: bool) -> Lowering:
+    """binary_shift_left/right(value, shift): value shifted by shift % 64, null for a negative shift; a left
+    shift wraps in 64 bits as Kusto's does (DuckDB's << rejects an overflow and a negative value, so the
+    left shift is a multiplication modulo 2^64 in 128 bits)."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        value, shift = (exp.Cast(this=x.sql, to=dtype("BIGINT")) for x in args)
+        k = exp.Mod(this=shift, expression=N(64))
+        out: exp.Expression
+        if not left:
+            out = exp.BitwiseRightShift(this=value, expression=k)
+        elif c.planner.dialect.name != "duckdb":  # Spark's shiftleft wraps in 64 bits itself
+            out = exp.BitwiseLeftShift(this=value, expression=k)
+        else:
+            big = dtype("HUGEINT")
+            power = exp.BitwiseLeftShift(this=exp.Cast(this=N(1), to=big), expression=k)
+            product = exp.Mul(this=exp.Cast(this=value.copy(), to=big), expression=power)
+            modulus = exp.Cast(this=N(_TWO_64), to=big)
+            wrapped = exp.Mod(
+                this=exp.Paren(
+                    this=exp.Add(this=exp.Mod(this=product, expression=modulus), expression=modulus.copy())
+                ),
+                expression=modulus.copy(),
+            )
+            signed = exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.GTE(this=wrapped, expression=N(2**63)),
+                        true=exp.Sub(this=wrapped.copy(), expression=modulus.copy()),
+                    )
+                ],
+                default=wrapped.copy(),
+            )
+            out = exp.Cast(this=signed, to=dtype("BIGINT"))
+        negative = exp.LT(this=shift.copy(), expression=N(0))
+        return T(exp.Case(ifs=[exp.If(this=negative, true=exp.Null())], default=cast_expr(out)), "long")
+
+    return lower
+
+
 def f_binary_not(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(exp.BitwiseNot(this=exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), "long")
 
@@ -223,8 +266,8 @@ FUNCTIONS: dict[str, Function] = {
     "binary_and": Function(f_binary(exp.BitwiseAnd), (2, 2), "long"),
     "binary_or": Function(f_binary(exp.BitwiseOr), (2, 2), "long"),
     "binary_xor": Function(f_binary(exp.BitwiseXor), (2, 2), "long"),
-    "binary_shift_left": Function(f_binary(exp.BitwiseLeftShift), (2, 2), "long"),
-    "binary_shift_right": Function(f_binary(exp.BitwiseRightShift), (2, 2), "long"),
+    "binary_shift_left": Function(f_shift(left=True), (2, 2), "long"),
+    "binary_shift_right": Function(f_shift(left=False), (2, 2), "long"),
     "binary_not": Function(f_binary_not, (1, 1), "long"),
     "bitset_count_ones": Function(f_bitset_count_ones, (1, 1), "long"),
     "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None),
