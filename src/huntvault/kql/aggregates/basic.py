@@ -35,22 +35,23 @@ def _sum_type(v: T) -> str:
     return "timespan" if v.type == "timespan" else ("long" if v.type in ("int", "long") else "real")
 
 
-def a_sum(c: Compiler, args: list[T], node: A.Call) -> T:
-    v = numeric(args[0])
-    kind = _sum_type(v)
-    out: exp.Expression = exp.Sum(this=v.sql)
+def _sum_of(total: exp.Expression, kind: str) -> T:
+    """A sum of no (non-null) values is 0, not null (the bin page's padded days sum to 0)."""
+    zero = exp.Literal.number("0.0" if kind == "real" else "0")
+    out: exp.Expression = exp.Coalesce(this=total, expressions=[zero])
     if kind != "real":
         out = exp.Cast(this=out, to=dtype("BIGINT"))
     return T(out, kind)
+
+
+def a_sum(c: Compiler, args: list[T], node: A.Call) -> T:
+    v = numeric(args[0])
+    return _sum_of(exp.Sum(this=v.sql), _sum_type(v))
 
 
 def a_sumif(c: Compiler, args: list[T], node: A.Call) -> T:
     v = numeric(args[0])
-    kind = _sum_type(v)
-    out: exp.Expression = only_if(exp.Sum(this=v.sql), args[1])
-    if kind != "real":
-        out = exp.Cast(this=out, to=dtype("BIGINT"))
-    return T(out, kind)
+    return _sum_of(only_if(exp.Sum(this=v.sql), args[1]), _sum_type(v))
 
 
 def a_avg(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -156,6 +156,18 @@ def f_rand(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_bin(c: Compiler, args: list[T], node: A.Call) -> T:
+    """bin(v, size): v rounded down to a multiple of size; null for a null, zero or negative size."""
+    binned = _bin(c, args)
+    size = args[1]
+    if size.is_const and isinstance(size.const, (int, float)) and size.const > 0:
+        return binned
+    bad = exp.Not(this=exp.GT(this=size.sql.copy(), expression=N(0)))
+    return T(
+        exp.Case(ifs=[exp.If(this=bad, true=exp.Null())], default=binned.sql), binned.type, name=binned.name
+    )
+
+
+def _bin(c: Compiler, args: list[T]) -> T:
     v, size = args
     d = c.planner.dialect
     if v.type == "datetime":
