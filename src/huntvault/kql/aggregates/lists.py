@@ -96,4 +96,6 @@ AGGREGATES: dict[str, Aggregate] = {
     ),
     "make_bag": Aggregate(make_bag(False), "bag_", empty="{}", arity=(1, 2), returns="dynamic"),
     "make_bag_if": Aggregate(make_bag(True), "bag_", empty="{}", arity=(2, 3), returns="dynamic"),
+    # the deprecated spelling of make_bag (the make_bag page)
+    "make_dictionary": Aggregate(make_bag(False), "bag_", empty="{}", arity=(1, 2), returns="dynamic"),
 }
