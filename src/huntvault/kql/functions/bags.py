@@ -55,7 +55,11 @@ def f_pack(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_bag_keys(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(fn("to_json", call("json_keys", dyn(c, args[0]))), "dynamic")
+    """The root keys of a property bag; null for anything else (an array, a scalar: the bag_keys page)."""
+    bag = dyn(c, args[0])
+    keys = fn("to_json", call("json_keys", bag))
+    is_bag = exp.EQ(this=c.planner.dialect.json_type(bag.copy()), expression=S("OBJECT"))
+    return T(exp.Case(ifs=[exp.If(this=is_bag, true=keys)], default=exp.Null()), "dynamic")
 
 
 def f_bag_merge(c: Compiler, args: list[T], node: A.Call) -> T:
