@@ -218,7 +218,11 @@ def f_bin_auto(c: Compiler, args: list[T], node: A.Call) -> T:
         raise c.err(
             "bin_auto() needs the bin size: put `set query_bin_auto_size=<size>;` before the query", node
         )
+    if size.type not in ("int", "long", "real", "decimal", "timespan"):
+        raise c.err(f"query_bin_auto_size must be a number or a timespan, not a {size.type}", node)
     at = _setting(c, "query_bin_auto_at", node)
+    if at is not None and at.type not in ("int", "long", "real", "decimal", "timespan", "datetime"):
+        raise c.err(f"query_bin_auto_at must be a number, a timespan or a datetime, not a {at.type}", node)
     if at is None:
         return f_bin(c, [args[0], size], node)
     return f_bin_at(c, [args[0], size, at], node)
