@@ -112,7 +112,7 @@ AGGREGATES: dict[str, Aggregate] = {
     "any": Aggregate(a_any, "any_", arity=(1, None), extreme="any"),
     "take_any": Aggregate(a_any, "", arity=(1, None), extreme="any"),
     "anyif": Aggregate(a_anyif, "anyif_", arity=(2, 2)),
-    "take_anyif": Aggregate(a_anyif, "anyif_", arity=(2, 2)),
+    "take_anyif": Aggregate(a_anyif, "", arity=(2, 2)),  # named as its column (the take_anyif page)
     # arg_max/arg_min are expanded by summarize itself (several output columns); listed for name lookup
     "arg_max": Aggregate(a_any, "max_", arity=(1, None), extreme="max"),
     "argmax": Aggregate(a_any, "max_", arity=(1, None), extreme="max"),
