@@ -112,7 +112,10 @@ def f_percentile_tdigest(c: Compiler, args: list[T], node: A.Call) -> T:
     kind = type_argument(args[2]) if len(args) > 2 else "real"
     if kind is None:
         raise c.err(f"{node.name}() takes the result type as typeof(type)", node)
-    return convert(py_value(c, "percentile_tdigest", args[:2], "dynamic"), kind)
+    value = convert(py_value(c, "percentile_tdigest", args[:2], "dynamic"), kind)
+    # an unnamed call is named percentile_tdigest_<digest column> (the rank_tdigest page)
+    name = f"percentile_tdigest_{args[0].name}" if args[0].name else None
+    return T(value.sql, value.type, value.const, name=name)
 
 
 def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -286,7 +289,7 @@ FUNCTIONS: dict[str, Function] = {
     "binary_shift_right": Function(f_shift(left=False), (2, 2), "long"),
     "binary_not": Function(f_binary_not, (1, 1), "long"),
     "bitset_count_ones": Function(f_bitset_count_ones, (1, 1), "long"),
-    "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None),
+    "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None, keeps_name=True),
     "percentile_array_tdigest": py_function("percentile_array_tdigest", (2, None), "dynamic"),
     "rank_tdigest": py_function("rank_tdigest", (2, 2), "long"),
     "percentrank_tdigest": py_function("percentrank_tdigest", (2, 2), "real"),
