@@ -36,6 +36,7 @@ from huntvault.kql.functions import (
     hashes,
     ip,
     math,
+    metadata,
     regex,
     series,
     special,
@@ -121,7 +122,7 @@ FUNCTIONS: dict[str, Function] = merge(
     series.FUNCTIONS,
     geo.FUNCTIONS,
 )
-SPECIALS: dict[str, Special] = merge("special form", special.SPECIALS)
+SPECIALS: dict[str, Special] = merge("special form", special.SPECIALS, metadata.SPECIALS)
 OFFLINE: dict[str, Offline] = merge("offline built-in", special.OFFLINE)
 AGGREGATES: dict[str, Aggregate] = merge(
     "aggregate", agg_basic.AGGREGATES, agg_lists.AGGREGATES, agg_stats.AGGREGATES, agg_digests.AGGREGATES

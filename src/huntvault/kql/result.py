@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -67,6 +68,8 @@ def json_value(value: object, kind: str) -> JsonValue:
         return timespan_text(value)
     if isinstance(value, float) and value != value:
         return "NaN"
+    if isinstance(value, float) and value in (math.inf, -math.inf):  # JSON has none: Kusto shows ∞ and -∞
+        return "∞" if value > 0 else "-∞"
     return value
 
 

@@ -236,25 +236,26 @@ def fill_backward(xs: Series, args: list[Any]) -> Series:
 
 
 def fill_linear(xs: Series, args: list[Any]) -> Series:
-    """Linear interpolation between known points; edges take the nearest known value when fill_edges (default true)."""
+    """Linear interpolation between known points; edges take the nearest known value when fill_edges (default
+    true); an array of missing values only is filled with constant_value (0 by default, null keeps them).
+    (An array of whole numbers stays whole: kql_series truncates, _KEEPS_WHOLE.)"""
     placeholder = args[0] if args else None
     fill_edges = bool(args[1]) if len(args) > 1 and args[1] is not None else True
-    const = _num(args[2]) if len(args) > 2 else None
+    const = _num(args[2]) if len(args) > 2 else 0.0
     known = [i for i, v in enumerate(xs) if not _missing(v, placeholder)]
-    out: Series = list(xs)
     if not known:
-        return out
+        return [const for _ in xs]
+    out: Series = list(xs)
     for a, b in itertools.pairwise(known):
         va, vb = xs[a], xs[b]
         assert va is not None and vb is not None
         for i in range(a + 1, b):
             out[i] = va + (vb - va) * (i - a) / (b - a)
-    edge_lo = xs[known[0]] if fill_edges else const
-    edge_hi = xs[known[-1]] if fill_edges else const
-    for i in range(known[0]):
-        out[i] = edge_lo if (fill_edges or const is not None) else xs[i]
-    for i in range(known[-1] + 1, len(xs)):
-        out[i] = edge_hi if (fill_edges or const is not None) else xs[i]
+    if fill_edges:
+        for i in range(known[0]):
+            out[i] = xs[known[0]]
+        for i in range(known[-1] + 1, len(xs)):
+            out[i] = xs[known[-1]]
     return out
 
 
@@ -483,6 +484,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
+#: functions that keep an array of whole numbers whole (the reference: "preserves the original type of the
+#: array elements"; its interpolated values are truncated: 73.5 -> 73)
+_KEEPS_WHOLE = {"series_fill_linear"}
+
+
+def _whole(data: list[Any]) -> bool:
+    values = [v for v in data if v is not None]
+    return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
 def kql_series(name: str, series: str, args: str) -> str | None:
     """The UDF body: parse the JSON series and arguments, run the table entry, return JSON (null for a non-array)."""
     data = json.loads(series)
@@ -490,4 +501,6 @@ def kql_series(name: str, series: str, args: str) -> str | None:
         return None
     xs: Series = [_num(v) for v in data]
     result = SERIES_UDFS[name](xs, json.loads(args))
+    if name in _KEEPS_WHOLE and isinstance(result, list) and _whole(data):
+        result = [int(v) if isinstance(v, float) and math.isfinite(v) else v for v in result]
     return None if result is None else json.dumps(_clean(result))

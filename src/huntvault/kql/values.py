@@ -361,6 +361,47 @@ def timespan_text(micros: exp.Expression) -> exp.Expression:
     )
 
 
+#: Kusto's timespan text: [-][d.]hh:mm[:ss[.fffffff]]
+_TIMESPAN_TEXT = r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?$"
+
+
+def timespan_from_text(text: exp.Expression) -> exp.Expression:
+    """Microseconds of a timespan written as Kusto writes it (`1.02:03:04.5`), else of an interval DuckDB
+    reads (`2 days`), else null: the run-time half of totimespan() and of dynamic -> timespan."""
+
+    def part(group: int) -> exp.Expression:
+        got = call("regexp_extract", text.copy(), S(_TIMESPAN_TEXT), N(group))
+        return exp.Coalesce(
+            this=exp.TryCast(this=call("nullif", got, S("")), to=dtype("BIGINT")), expressions=[N(0)]
+        )
+
+    days, hours, minutes, seconds = part(2), part(3), part(4), part(5)
+    whole = exp.Add(
+        this=exp.Mul(
+            this=exp.Add(this=exp.Mul(this=days, expression=N(24)), expression=hours), expression=N(60)
+        ),
+        expression=minutes,
+    )
+    whole_s = exp.Add(this=exp.Mul(this=whole, expression=N(60)), expression=seconds)
+    ticks = call("rpad", call("regexp_extract", text.copy(), S(_TIMESPAN_TEXT), N(6)), N(7), S("0"))
+    frac = exp.Div(this=exp.TryCast(this=ticks, to=dtype("BIGINT")), expression=N(10))
+    micros = exp.Add(
+        this=exp.Mul(this=whole_s, expression=N(1_000_000)),
+        expression=exp.Cast(this=frac, to=dtype("BIGINT")),
+    )
+    negative = exp.EQ(this=call("regexp_extract", text.copy(), S(_TIMESPAN_TEXT), N(1)), expression=S("-"))
+    signed = exp.Case(
+        ifs=[exp.If(this=negative, true=exp.Neg(this=exp.Paren(this=micros)))], default=micros.copy()
+    )
+    matched = exp.NEQ(this=call("regexp_extract", text.copy(), S(_TIMESPAN_TEXT), N(3)), expression=S(""))
+    interval = exp.Mul(
+        this=call("epoch", exp.TryCast(this=text.copy(), to=dtype("INTERVAL"))), expression=N(1_000_000)
+    )
+    return exp.Cast(
+        this=exp.Case(ifs=[exp.If(this=matched, true=signed)], default=interval), to=dtype("BIGINT")
+    )
+
+
 def to_dynamic(v: T) -> T:
     """A value as dynamic (JSON)."""
     if v.type == "dynamic":
@@ -369,7 +410,7 @@ def to_dynamic(v: T) -> T:
         return null_of("dynamic")
     if v.type in ("string", "guid"):
         return T(fn("to_json", v.sql), "dynamic", name=v.name)
-    if v.type == "datetime":
+    if v.type in ("datetime", "timespan"):  # a dynamic holds their text (`"00:00:02"`), as Kusto's does
         return T(fn("to_json", to_string(v).sql), "dynamic", name=v.name)
     return T(fn("to_json", v.sql), "dynamic", name=v.name)
 
@@ -390,7 +431,7 @@ def convert(v: T, kql_type: str) -> T:
     if kql_type == "datetime" and v.type in NUMERIC:
         return null_of("datetime")
     if kql_type == "timespan" and v.type in ("string", "guid"):
-        return T(call("__kql_timespan", v.sql), "timespan", name=v.name)
+        return T(timespan_from_text(v.sql), "timespan", name=v.name)
     if kql_type == "bool" and v.type in ("string", "guid"):
         low = exp.Lower(this=exp.Trim(this=v.sql))
         return T(

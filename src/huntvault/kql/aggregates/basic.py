@@ -11,8 +11,7 @@ from huntvault.kql.values import T, call, dtype, to_string
 
 
 def a_count(c: Compiler, args: list[T], node: A.Call) -> T:
-    if args:  # count(x) counts the rows where x is not null
-        return T(exp.Count(this=args[0].sql), "long")
+    # count(x) counts every row, nulls included (the summarize page: "includes null values in its count")
     return T(exp.Count(this=exp.Star()), "long")
 
 
@@ -36,29 +35,33 @@ def _sum_type(v: T) -> str:
     return "timespan" if v.type == "timespan" else ("long" if v.type in ("int", "long") else "real")
 
 
-def a_sum(c: Compiler, args: list[T], node: A.Call) -> T:
-    v = numeric(args[0])
-    kind = _sum_type(v)
-    out: exp.Expression = exp.Sum(this=v.sql)
+def _sum_of(total: exp.Expression, kind: str) -> T:
+    """A sum of no (non-null) values is 0, not null (the bin page's padded days sum to 0)."""
+    zero = exp.Literal.number("0.0" if kind == "real" else "0")
+    out: exp.Expression = exp.Coalesce(this=total, expressions=[zero])
     if kind != "real":
         out = exp.Cast(this=out, to=dtype("BIGINT"))
     return T(out, kind)
+
+
+def a_sum(c: Compiler, args: list[T], node: A.Call) -> T:
+    v = numeric(args[0])
+    return _sum_of(exp.Sum(this=v.sql), _sum_type(v))
 
 
 def a_sumif(c: Compiler, args: list[T], node: A.Call) -> T:
     v = numeric(args[0])
-    kind = _sum_type(v)
-    out: exp.Expression = only_if(exp.Sum(this=v.sql), args[1])
-    if kind != "real":
-        out = exp.Cast(this=out, to=dtype("BIGINT"))
-    return T(out, kind)
+    return _sum_of(only_if(exp.Sum(this=v.sql), args[1]), _sum_type(v))
 
 
 def a_avg(c: Compiler, args: list[T], node: A.Call) -> T:
     v = numeric(args[0])
     if v.type == "timespan":
         return T(exp.Cast(this=exp.Avg(this=v.sql), to=dtype("BIGINT")), "timespan")
-    return T(exp.Avg(this=v.sql), "real")
+    # Kusto divides the sum by the count of non-null values: none gives NaN (0/0), not null
+    none = exp.EQ(this=exp.Count(this=v.sql.copy()), expression=exp.Literal.number(0))
+    nan = exp.Cast(this=exp.Literal.string("NaN"), to=dtype("DOUBLE"))
+    return T(exp.Case(ifs=[exp.If(this=none, true=nan)], default=exp.Avg(this=v.sql)), "real")
 
 
 def a_avgif(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -109,7 +112,7 @@ AGGREGATES: dict[str, Aggregate] = {
     "any": Aggregate(a_any, "any_", arity=(1, None), extreme="any"),
     "take_any": Aggregate(a_any, "", arity=(1, None), extreme="any"),
     "anyif": Aggregate(a_anyif, "anyif_", arity=(2, 2)),
-    "take_anyif": Aggregate(a_anyif, "anyif_", arity=(2, 2)),
+    "take_anyif": Aggregate(a_anyif, "", arity=(2, 2)),  # named as its column (the take_anyif page)
     # arg_max/arg_min are expanded by summarize itself (several output columns); listed for name lookup
     "arg_max": Aggregate(a_any, "max_", arity=(1, None), extreme="max"),
     "argmax": Aggregate(a_any, "max_", arity=(1, None), extreme="max"),

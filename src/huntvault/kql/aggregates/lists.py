@@ -64,21 +64,24 @@ def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowe
     return lower
 
 
-def a_make_bag(c: Compiler, args: list[T], node: A.Call) -> T:
-    """The group's property bags merged into one (later keys win)."""
-    v = args[0]
-    lam = exp.Lambda(
-        this=call("json_merge_patch", exp.column("acc"), exp.column("x")),
-        expressions=[exp.to_identifier("acc"), exp.to_identifier("x")],
-    )
-    objects = exp.Filter(
-        this=call("list", v.sql),
-        expression=exp.Where(
-            this=exp.EQ(this=call("json_type", v.sql), expression=exp.Literal.string("OBJECT"))
-        ),
-    )
-    red = call("list_reduce", call("list_prepend", _json_text("{}"), objects), lam)
-    return T(exp.Coalesce(this=red, expressions=[_json_text("{}")]), "dynamic")
+def make_bag(with_predicate: bool) -> AggLowering:
+    """The group's property bags merged into one (later keys win); make_bag_if only those of the rows where
+    its predicate is true."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        v = args[0]
+        lam = exp.Lambda(
+            this=call("json_merge_patch", exp.column("acc"), exp.column("x")),
+            expressions=[exp.to_identifier("acc"), exp.to_identifier("x")],
+        )
+        keep: exp.Expression = exp.EQ(this=call("json_type", v.sql), expression=exp.Literal.string("OBJECT"))
+        if with_predicate:
+            keep = exp.And(this=keep, expression=exp.Paren(this=as_bool(args[1])))
+        objects = exp.Filter(this=call("list", v.sql), expression=exp.Where(this=keep))
+        red = call("list_reduce", call("list_prepend", _json_text("{}"), objects), lam)
+        return T(exp.Coalesce(this=red, expressions=[_json_text("{}")]), "dynamic")
+
+    return lower
 
 
 AGGREGATES: dict[str, Aggregate] = {
@@ -91,6 +94,8 @@ AGGREGATES: dict[str, Aggregate] = {
     "make_list_with_nulls": Aggregate(
         make_list(False, False, nulls=True), "list_", empty="[]", arity=(1, 2), returns="dynamic"
     ),
-    "make_bag": Aggregate(a_make_bag, "bag_", empty="{}", arity=(1, 2), returns="dynamic"),
-    "make_bag_if": Aggregate(a_make_bag, "bag_", empty="{}", arity=(2, 3), returns="dynamic"),
+    "make_bag": Aggregate(make_bag(False), "bag_", empty="{}", arity=(1, 2), returns="dynamic"),
+    "make_bag_if": Aggregate(make_bag(True), "bag_", empty="{}", arity=(2, 3), returns="dynamic"),
+    # the deprecated spelling of make_bag (the make_bag page)
+    "make_dictionary": Aggregate(make_bag(False), "bag_", empty="{}", arity=(1, 2), returns="dynamic"),
 }

@@ -11,7 +11,7 @@ from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.coerce import type_argument
 from huntvault.kql.lowering.dynamic import dyn
 from huntvault.kql.lowering.pycall import py_function
-from huntvault.kql.values import S, T, call, convert, fn, literal, string, to_dynamic, to_string
+from huntvault.kql.values import N, S, T, call, convert, dtype, fn, literal, string, to_dynamic, to_string
 
 
 def f_parse_json(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -20,6 +20,8 @@ def f_parse_json(c: Compiler, args: list[T], node: A.Call) -> T:
         return v
     if v.type in ("string", "guid"):
         if v.is_const:
+            if isinstance(v.const, str) and not v.const.strip():  # an empty text is null, not ""
+                return literal(None, "dynamic")
             try:
                 return literal(json.loads(v.const), "dynamic")
             except (ValueError, RecursionError):
@@ -53,7 +55,11 @@ def f_pack(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_bag_keys(c: Compiler, args: list[T], node: A.Call) -> T:
-    return T(fn("to_json", call("json_keys", dyn(c, args[0]))), "dynamic")
+    """The root keys of a property bag; null for anything else (an array, a scalar: the bag_keys page)."""
+    bag = dyn(c, args[0])
+    keys = fn("to_json", call("json_keys", bag))
+    is_bag = exp.EQ(this=c.planner.dialect.json_type(bag.copy()), expression=S("OBJECT"))
+    return T(exp.Case(ifs=[exp.If(this=is_bag, true=keys)], default=exp.Null()), "dynamic")
 
 
 def f_bag_merge(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -87,13 +93,13 @@ def f_gettype(c: Compiler, args: list[T], node: A.Call) -> T:
     if v.type != "dynamic":
         return string(_TYPE_NAMES.get(v.type, v.type))
     jt = c.planner.dialect.json_type(v.sql)
-    return T(
-        exp.Case(
-            ifs=[exp.If(this=exp.EQ(this=jt, expression=S(a)), true=S(b)) for a, b in _JSON_TYPES],
-            default=S("null"),
-        ),
-        "string",
-    )
+    # a JSON integer is an int when it fits 32 bits (gettype(parse_json('1')) is "int"), else a long
+    number = exp.TryCast(this=v.sql.copy(), to=dtype("BIGINT"))
+    small = exp.Between(this=number, low=N(-(2**31)), high=N(2**31 - 1))
+    integer = exp.In(this=jt.copy(), expressions=[S("BIGINT"), S("UBIGINT")])
+    ifs = [exp.If(this=exp.And(this=integer, expression=small), true=S("int"))]
+    ifs += [exp.If(this=exp.EQ(this=jt.copy(), expression=S(a)), true=S(b)) for a, b in _JSON_TYPES]
+    return T(exp.Case(ifs=ifs, default=S("null")), "string")
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -1,13 +1,14 @@
-"""Conditionals and emptiness: iff/iif, case, coalesce, not, isempty/isnotempty, isnull/isnotnull."""
+"""Conditionals and emptiness: iff/iif, case, coalesce, not, assert, isempty/isnotempty, isnull/isnotnull."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.ir import Compiler, Function, Rel
 from huntvault.kql.lowering.coerce import unify
-from huntvault.kql.values import S, T, as_bool, literal, to_string
+from huntvault.kql.lowering.fold import folded_scalar
+from huntvault.kql.values import S, T, alias, as_bool, literal, to_string
 
 
 def f_isempty(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -69,7 +70,25 @@ def f_not(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(exp.Not(this=exp.Paren(this=as_bool(args[0]))), "bool")
 
 
+def f_assert(c: Compiler, args: list[T], node: A.Call) -> T:
+    """assert(condition, message): true, or the query fails naming the message. The condition must be
+    known before the query runs (constants and let values, never a row's column), as Kusto requires."""
+    cond, message = args
+    if not (message.is_const and isinstance(message.const, str)):
+        raise c.err("assert(): the message must be a string literal", node.args[1])
+    value = cond.const if cond.is_const else None
+    if not cond.is_const:
+        folded = folded_scalar(c.planner, Rel(exp.select(alias(as_bool(cond), "v")), [("v", "bool")]))
+        if folded is None or not folded.is_const:
+            raise c.err("assert(): the condition must be a constant (not a row's value)", node.args[0])
+        value = folded.const
+    if value is not True:
+        raise c.err(f"assert() has failed with message: '{message.const}'", node)
+    return literal(True, "bool")
+
+
 FUNCTIONS: dict[str, Function] = {
+    "assert": Function(f_assert, (2, 2), "bool"),
     "isempty": Function(f_isempty, (1, 1), "bool"),
     "isnotempty": Function(f_isnotempty, (1, 1), "bool"),
     "isnull": Function(f_isnull, (1, 1), "bool"),

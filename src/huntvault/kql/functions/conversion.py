@@ -9,7 +9,19 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function
 from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.syntax import parse_datetime_text, parse_timespan_text
-from huntvault.kql.values import NUMERIC, N, T, call, convert, dtype, literal, null_of, string, to_string
+from huntvault.kql.values import (
+    NUMERIC,
+    N,
+    T,
+    call,
+    convert,
+    dtype,
+    literal,
+    null_of,
+    string,
+    timespan_from_text,
+    to_string,
+)
 
 
 def conv(kql_type: str, keeps_name: bool = True) -> Function:
@@ -38,10 +50,7 @@ def f_totimespan(c: Compiler, args: list[T], node: A.Call) -> T:
             return null_of("timespan")
     if v.type in NUMERIC:
         return T(exp.Cast(this=exp.Div(this=v.sql, expression=N(10)), to=dtype("BIGINT")), "timespan")
-    s = to_string(v).sql
-    as_interval = exp.TryCast(this=s, to=dtype("INTERVAL"))
-    micros = exp.Mul(this=call("epoch", as_interval), expression=N(1_000_000))
-    return T(exp.Cast(this=micros, to=dtype("BIGINT")), "timespan")
+    return T(timespan_from_text(to_string(v).sql), "timespan")
 
 
 def f_todatetime(c: Compiler, args: list[T], node: A.Call) -> T:

@@ -240,7 +240,10 @@ def f_format_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
 
 def f_make_datetime(c: Compiler, args: list[T], node: A.Call) -> T:
     parts = [a.sql for a in args] + [N(0)] * (6 - len(args))
-    return T(exp.Cast(this=call("make_timestamp", *parts[:6]), to=dtype("TIMESTAMPTZ")), "datetime")
+    made: exp.Expression = call("make_timestamp", *parts[:6])
+    if c.planner.dialect.name == "duckdb":  # an impossible date (month 13, 29 February 2017) is null
+        made = call("try", made)
+    return T(exp.Cast(this=made, to=dtype("TIMESTAMPTZ")), "datetime")
 
 
 def f_make_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -288,7 +291,7 @@ FUNCTIONS: dict[str, Function] = {
     "datetime_diff": Function(f_datetime_diff, (3, 3), "long"),
     "datetime_add": Function(f_datetime_add, (3, 3), "datetime"),
     "format_datetime": Function(f_format_datetime, (2, 2), "string"),
-    "make_datetime": Function(f_make_datetime, (1, 6), "datetime"),
+    "make_datetime": Function(f_make_datetime, (3, 6), "datetime"),
     "make_timespan": Function(f_make_timespan, (2, 4), "timespan"),
     "unixtime_seconds_todatetime": Function(f_unixtime(1_000_000), (1, 1), "datetime"),
     "unixtime_milliseconds_todatetime": Function(f_unixtime(1000), (1, 1), "datetime"),

@@ -1,9 +1,11 @@
-"""Math and rounding: abs, round, sqrt, log*, exp, pow, ceiling, sign, min_of/max_of, rand, bin/floor, bin_at."""
+"""Math and rounding: abs, round, sqrt, log*, exp, pow, ceiling, sign, min_of/max_of, rand, bin/floor, bin_at,
+bin_auto."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
+from huntvault.errors import KqlSemanticError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
 from huntvault.kql.lowering.coerce import type_argument, unify
@@ -16,6 +18,17 @@ def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> F
         return T(call(name, *(convert(a, "real").sql if a.type == "dynamic" else a.sql for a in args)), kind)
 
     return Function(lower, arity, kind)
+
+
+def log_fn(name: str) -> Function:
+    """log, log10, log2: null for a negative argument (the log page), -inf for 0."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        x = convert(args[0], "real").sql if args[0].type == "dynamic" else args[0].sql
+        negative = exp.LT(this=x, expression=N(0))
+        return T(exp.Case(ifs=[exp.If(this=negative, true=exp.Null())], default=call(name, x.copy())), "real")
+
+    return Function(lower, (1, 1), "real")
 
 
 def f_exp_base(base: int) -> Lowering:
@@ -40,6 +53,49 @@ def f_binary(kind: type[exp.Binary]) -> Lowering:
     return lower
 
 
+_TWO_64 = 2**64
+
+
+def f_shift(left: bool) -> Lowering:
+    """binary_shift_left/right(value, shift): value shifted by shift % 64, null for a negative shift; a left
+    shift wraps in 64 bits as Kusto's does (DuckDB's << rejects an overflow and a negative value, so the
+    left shift is a multiplication modulo 2^64 in 128 bits)."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        value, shift = (exp.Cast(this=x.sql, to=dtype("BIGINT")) for x in args)
+        k = exp.Mod(this=shift, expression=N(64))
+        out: exp.Expression
+        if not left:
+            out = exp.BitwiseRightShift(this=value, expression=k)
+        elif c.planner.dialect.name != "duckdb":  # Spark's shiftleft wraps in 64 bits itself
+            out = exp.BitwiseLeftShift(this=value, expression=k)
+        else:
+            big = dtype("HUGEINT")
+            power = exp.BitwiseLeftShift(this=exp.Cast(this=N(1), to=big), expression=k)
+            product = exp.Mul(this=exp.Cast(this=value.copy(), to=big), expression=power)
+            modulus = exp.Cast(this=N(_TWO_64), to=big)
+            wrapped = exp.Mod(
+                this=exp.Paren(
+                    this=exp.Add(this=exp.Mod(this=product, expression=modulus), expression=modulus.copy())
+                ),
+                expression=modulus.copy(),
+            )
+            signed = exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.GTE(this=wrapped, expression=N(2**63)),
+                        true=exp.Sub(this=wrapped.copy(), expression=modulus.copy()),
+                    )
+                ],
+                default=wrapped.copy(),
+            )
+            out = exp.Cast(this=signed, to=dtype("BIGINT"))
+        negative = exp.LT(this=shift.copy(), expression=N(0))
+        return T(exp.Case(ifs=[exp.If(this=negative, true=exp.Null())], default=cast_expr(out)), "long")
+
+    return lower
+
+
 def f_binary_not(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(exp.BitwiseNot(this=exp.Cast(this=args[0].sql, to=dtype("BIGINT"))), "long")
 
@@ -56,7 +112,10 @@ def f_percentile_tdigest(c: Compiler, args: list[T], node: A.Call) -> T:
     kind = type_argument(args[2]) if len(args) > 2 else "real"
     if kind is None:
         raise c.err(f"{node.name}() takes the result type as typeof(type)", node)
-    return convert(py_value(c, "percentile_tdigest", args[:2], "dynamic"), kind)
+    value = convert(py_value(c, "percentile_tdigest", args[:2], "dynamic"), kind)
+    # an unnamed call is named percentile_tdigest_<digest column> (the rank_tdigest page)
+    name = f"percentile_tdigest_{args[0].name}" if args[0].name else None
+    return T(value.sql, value.type, value.const, name=name)
 
 
 def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -64,8 +123,23 @@ def f_abs(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_round(c: Compiler, args: list[T], node: A.Call) -> T:
-    digits = exp.Cast(this=args[1].sql, to=dtype("INT")) if len(args) > 1 else N(0)
-    return T(call("round", exp.Cast(this=args[0].sql, to=dtype("DOUBLE")), digits), "real")
+    """Kusto's rounding: scale by 10^digits (digits may be negative), round half away from zero, scale back,
+    so round(2.15, 1) is 2.2 (2.15 * 10 is 21.5 in doubles) where a decimal-exact round gives 2.1."""
+    x = exp.Cast(this=args[0].sql, to=dtype("DOUBLE"))
+    if len(args) == 1:
+        scaled: exp.Expression = x
+    else:
+        scale = call("pow", exp.Literal.number("10.0"), exp.Cast(this=args[1].sql, to=dtype("DOUBLE")))
+        scaled = exp.Mul(this=x, expression=scale)
+    # 0.49999999999999994 (the double just below 0.5): x.5 goes up, x.49999999999999994 does not
+    half_up = call(
+        "floor",
+        exp.Add(this=call("abs", scaled.copy()), expression=exp.Literal.number("0.49999999999999994")),
+    )
+    rounded: exp.Expression = exp.Mul(this=call("sign", scaled), expression=half_up)
+    if len(args) > 1:
+        rounded = exp.Div(this=rounded, expression=scale.copy())
+    return T(exp.Cast(this=rounded, to=dtype("DOUBLE")), "real")
 
 
 def f_minmax_of(name: str) -> Lowering:
@@ -85,6 +159,18 @@ def f_rand(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_bin(c: Compiler, args: list[T], node: A.Call) -> T:
+    """bin(v, size): v rounded down to a multiple of size; null for a null, zero or negative size."""
+    binned = _bin(c, args)
+    size = args[1]
+    if size.is_const and isinstance(size.const, (int, float)) and size.const > 0:
+        return binned
+    bad = exp.Not(this=exp.GT(this=size.sql.copy(), expression=N(0)))
+    return T(
+        exp.Case(ifs=[exp.If(this=bad, true=exp.Null())], default=binned.sql), binned.type, name=binned.name
+    )
+
+
+def _bin(c: Compiler, args: list[T]) -> T:
     v, size = args
     d = c.planner.dialect
     if v.type == "datetime":
@@ -120,13 +206,38 @@ def f_bin_at(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(exp.Cast(this=b2, to=kind), v.type, name=v.name)
 
 
+def _setting(c: Compiler, name: str, node: A.Call) -> T | None:
+    """The value of `set name = ...;` (bound like a let of that name), None when the query sets none."""
+    try:
+        return c.compile(A.Name(name, pos=node.pos))
+    except KqlSemanticError:
+        return None
+
+
+def f_bin_auto(c: Compiler, args: list[T], node: A.Call) -> T:
+    """bin_auto(v): bin(v, query_bin_auto_size), shifted so that query_bin_auto_at (default 0) is a bin's start."""
+    size = _setting(c, "query_bin_auto_size", node)
+    if size is None:
+        raise c.err(
+            "bin_auto() needs the bin size: put `set query_bin_auto_size=<size>;` before the query", node
+        )
+    if size.type not in ("int", "long", "real", "decimal", "timespan"):
+        raise c.err(f"query_bin_auto_size must be a number or a timespan, not a {size.type}", node)
+    at = _setting(c, "query_bin_auto_at", node)
+    if at is not None and at.type not in ("int", "long", "real", "decimal", "timespan", "datetime"):
+        raise c.err(f"query_bin_auto_at must be a number, a timespan or a datetime, not a {at.type}", node)
+    if at is None:
+        return f_bin(c, [args[0], size], node)
+    return f_bin_at(c, [args[0], size, at], node)
+
+
 FUNCTIONS: dict[str, Function] = {
     "abs": Function(f_abs, (1, 1), same_as(0)),
     "round": Function(f_round, (1, 2), "real"),
     "sqrt": math_fn("sqrt"),
-    "log": math_fn("ln"),
-    "log10": math_fn("log10"),
-    "log2": math_fn("log2"),
+    "log": log_fn("ln"),
+    "log10": log_fn("log10"),
+    "log2": log_fn("log2"),
     "exp": math_fn("exp"),
     "pow": math_fn("pow", arity=(2, 2)),
     "power": math_fn("pow", arity=(2, 2)),
@@ -138,6 +249,7 @@ FUNCTIONS: dict[str, Function] = {
     "bin": Function(f_bin, (2, 2), None, keeps_name=False),
     "floor": Function(f_bin, (2, 2), None),
     "bin_at": Function(f_bin_at, (3, 3), None),
+    "bin_auto": Function(f_bin_auto, (1, 1), None),
     "beta_cdf": py_function("beta_cdf", (3, 3), "real"),
     "beta_pdf": py_function("beta_pdf", (3, 3), "real"),
     "beta_inv": py_function("beta_inv", (3, 3), "real"),
@@ -173,11 +285,11 @@ FUNCTIONS: dict[str, Function] = {
     "binary_and": Function(f_binary(exp.BitwiseAnd), (2, 2), "long"),
     "binary_or": Function(f_binary(exp.BitwiseOr), (2, 2), "long"),
     "binary_xor": Function(f_binary(exp.BitwiseXor), (2, 2), "long"),
-    "binary_shift_left": Function(f_binary(exp.BitwiseLeftShift), (2, 2), "long"),
-    "binary_shift_right": Function(f_binary(exp.BitwiseRightShift), (2, 2), "long"),
+    "binary_shift_left": Function(f_shift(left=True), (2, 2), "long"),
+    "binary_shift_right": Function(f_shift(left=False), (2, 2), "long"),
     "binary_not": Function(f_binary_not, (1, 1), "long"),
     "bitset_count_ones": Function(f_bitset_count_ones, (1, 1), "long"),
-    "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None),
+    "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None, keeps_name=True),
     "percentile_array_tdigest": py_function("percentile_array_tdigest", (2, None), "dynamic"),
     "rank_tdigest": py_function("rank_tdigest", (2, 2), "long"),
     "percentrank_tdigest": py_function("percentrank_tdigest", (2, 2), "real"),

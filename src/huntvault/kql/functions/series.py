@@ -43,8 +43,10 @@ def _udf(c: Compiler, name: str, series: T, extra: list[T]) -> exp.Expression:
 
 
 def _prefix(node: A.Call, args: list[T]) -> str:
+    """`series_stats_x` for a column x; `series_stats_` for an expression, so its parts are `series_stats__min`
+    (the name the series_fit_poly page's example reads back)."""
     arg = args[0].name if args and args[0].name else ""
-    return f"{node.name.lower()}_{arg}" if arg else node.name.lower()
+    return f"{node.name.lower()}_{arg}"
 
 
 def udf_array(name: str, lo: int, hi: int | None) -> Function:

@@ -9,6 +9,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Offline, Special
 from huntvault.kql.lowering.fold import folded_scalar
 from huntvault.kql.lowering.pycall import py_value
+from huntvault.kql.lowering.tables import Overlay
 from huntvault.kql.values import S, T, call, literal, to_dynamic
 
 
@@ -54,7 +55,10 @@ def r_pack_all(c: Compiler, node: A.Call) -> T:
     if node.args:
         flag = c.compile(node.args[0])
         skip = bool(flag.is_const and flag.const)
-    entries = [(name, T(v.sql, v.type)) for name, v in c.scope.cols.items()]
+    cols = c.scope.cols
+    if isinstance(cols, Overlay):  # the input row: not the columns the same extend assigns before it
+        cols = cols.base
+    entries = [(name, T(v.sql, v.type)) for name, v in cols.items()]
     packed = _pack(entries)
     return py_value(c, "bag_drop_empty", [packed], "dynamic") if skip else packed
 
@@ -102,7 +106,7 @@ OFFLINE: dict[str, Offline] = {
     "devicefromip": Offline("DeviceFromIP() needs Defender's IP-to-device back end"),
     "assignedipaddresses": Offline("AssignedIPAddresses() needs Defender's device back end"),
     "seenby": Offline("SeenBy() needs Defender's device back end"),
-    # cluster metadata: an offline archive has no cluster, principal, cursor or extents
+    # cluster metadata: an offline archive has no cluster, principal or cursor (extents: functions/metadata.py)
     "current_cluster_endpoint": Offline("current_cluster_endpoint() needs a Kusto cluster"),
     "current_database": Offline("current_database() needs a Kusto cluster"),
     "current_principal": Offline("current_principal() needs a Kusto cluster's identity"),
@@ -112,7 +116,5 @@ OFFLINE: dict[str, Offline] = {
     "graph": Offline("graph() reads a persistent graph model of a Kusto database (make-graph builds one)"),
     "cursor_before_or_at": Offline("cursor_before_or_at() needs a Kusto database cursor"),
     "cursor_current": Offline("cursor_current() needs a Kusto database cursor"),
-    "extent_id": Offline("extent_id() needs Kusto's data extents"),
-    "extent_tags": Offline("extent_tags() needs Kusto's data extents"),
-    "estimate_data_size": Offline("estimate_data_size() needs Kusto's storage estimates"),
+    "geo_info_from_ip_address": Offline("geo_info_from_ip_address() needs Microsoft's IP geolocation data"),
 }

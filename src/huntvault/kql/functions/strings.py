@@ -156,7 +156,22 @@ def f_strcat_array(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("array_to_string", call("list_transform", items, lam), to_string(args[1]).sql), "string")
 
 
+def f_isascii(c: Compiler, args: list[T], node: A.Call) -> T:
+    """isascii(s): every character is 7-bit ASCII (an empty string is)."""
+    text = to_string(args[0]).sql
+    return T(exp.Not(this=c.planner.dialect.regex_match(text, S("[^\\x00-\\x7f]"))), "bool")
+
+
+def f_isutf8(c: Compiler, args: list[T], node: A.Call) -> T:
+    """isutf8(s): a string is valid UTF-8 here (the archive and both engines hold only valid UTF-8 text), so
+    true for any string value, null for null."""
+    text = to_string(args[0]).sql
+    return T(exp.Not(this=exp.Is(this=text, expression=exp.Null())), "bool")
+
+
 FUNCTIONS: dict[str, Function] = {
+    "isascii": Function(f_isascii, (1, 1), "bool"),
+    "isutf8": Function(f_isutf8, (1, 1), "bool"),
     "strcat": Function(f_strcat, (0, 64), "string"),
     "strcat_delim": Function(f_strcat_delim, (2, 65), "string"),
     "strlen": Function(f_strlen, (1, 1), "long"),

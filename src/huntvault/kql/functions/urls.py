@@ -10,7 +10,6 @@ from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.values import N, S, T, call, fn, to_string
 
 _URL = r"^(?:([A-Za-z][A-Za-z0-9+.-]*)://)?(?:([^:@/]*)(?::([^@/]*))?@)?([^:/?#]*)(?::(\d+))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$"
-_PATH = r"^(.*[\\/])?([^\\/]*?)(?:\.([^.\\/]*))?$"
 
 
 def f_parse_url(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -51,21 +50,6 @@ def f_parse_url(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("json_object", *[x for k, v in fields for x in (S(k), v)]), "dynamic")
 
 
-def f_parse_path(c: Compiler, args: list[T], node: A.Call) -> T:
-    s = to_string(args[0]).sql
-    d = c.planner.dialect
-    fields = [
-        ("Scheme", S("")),
-        ("RootPath", d.regex_extract(s, S(r"^([A-Za-z]:|\\\\[^\\]+)"), 1)),
-        ("DirectoryPath", call("rtrim", d.regex_extract(s, S(_PATH), 1), S("\\/"))),
-        ("DirectoryName", d.regex_extract(s, S(r"([^\\/]+)[\\/][^\\/]*$"), 1)),
-        ("Filename", d.regex_extract(s, S(r"([^\\/]*)$"), 1)),
-        ("Extension", d.regex_extract(s, S(_PATH), 3)),
-        ("AlternateDataStreamName", S("")),
-    ]
-    return T(call("json_object", *[x for k, v in fields for x in (S(k), v)]), "dynamic")
-
-
 def f_url_decode(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("url_decode", to_string(args[0]).sql), "string")
 
@@ -77,7 +61,7 @@ def f_url_encode(c: Compiler, args: list[T], node: A.Call) -> T:
 FUNCTIONS: dict[str, Function] = {
     "parse_url": Function(f_parse_url, (1, 1), "dynamic"),
     "parseurl": Function(f_parse_url, (1, 1), "dynamic"),
-    "parse_path": Function(f_parse_path, (1, 1), "dynamic"),
+    "parse_path": py_function("parse_path", (1, 1), "dynamic"),
     "url_decode": Function(f_url_decode, (1, 1), "string"),
     "url_encode": py_function("url_encode", (1, 1), "string"),
     "url_encode_component": py_function("url_encode_component", (1, 1), "string"),

@@ -75,7 +75,8 @@ def default_aggregate_name(p: Planner, node: A.Call, derived: str | None) -> str
             suffix += "_" + extra.name
     if node.name.lower() == "percentile" and len(node.args) > 1 and isinstance(node.args[1], A.Literal):
         suffix += "_" + str(node.args[1].value).replace(".", "_")
-    return agg.prefix + suffix
+    # an aggregate named after its column (take_anyif) over an expression: its own name
+    return agg.prefix + suffix or f"{node.name.lower()}_"
 
 
 # ---------------------------------------------------------------- values

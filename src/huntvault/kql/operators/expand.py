@@ -40,6 +40,23 @@ def parse_mv_expand(c: Cursor, t: Token) -> A.Node:
     return A.MvExpand(items, opts, limit, legacy, pos=t.pos)
 
 
+def _item_list(p: Planner, j: exp.Expression, pairs: bool) -> exp.Expression:
+    """A dynamic value's items: an array's elements, a bag's properties (one-key bags, or [key, value]
+    pairs when `pairs`), a scalar as itself."""
+    d = p.dialect
+    jt = d.json_type(j)
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.EQ(this=jt, expression=exp.Literal.string("ARRAY")), true=d.json_list(j.copy())),
+            exp.If(
+                this=exp.EQ(this=jt.copy(), expression=exp.Literal.string("OBJECT")),
+                true=d.bag_entries(j, pairs),
+            ),
+        ],
+        default=call("list_value", exp.Cast(this=j.copy(), to=JSON.copy())),
+    )
+
+
 def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
     scope = p.scope_of(rel, env)
     d = p.dialect
@@ -60,20 +77,7 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
             if v.type == "dynamic"
             else (d.try_json(v.sql) if v.type in ("string", "guid") else to_dynamic(v).sql)
         )
-        jt = d.json_type(j)
-        lst = exp.Case(
-            ifs=[
-                exp.If(
-                    this=exp.EQ(this=jt, expression=exp.Literal.string("ARRAY")), true=d.json_list(j.copy())
-                ),
-                exp.If(
-                    this=exp.EQ(this=jt.copy(), expression=exp.Literal.string("OBJECT")),
-                    true=d.bag_entries(j, bagmode == "array"),
-                ),
-            ],
-            default=call("list_value", exp.Cast(this=j.copy(), to=JSON.copy())),
-        )
-        expanded.append((name, item.to_type, lst))
+        expanded.append((name, item.to_type, _item_list(p, j, bagmode == "array")))
     names = {n for n, _, _ in expanded}
     keep = [(n, t) for n, t in rel.cols if n not in names]
     inner: list[exp.Expression] = [col(n) for n, _ in keep]
@@ -142,7 +146,7 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
         v = p.compile(item.expr, scope)
         name = item.name or v.name or "Column1"
         j = v.sql if v.type == "dynamic" else d.try_json(v.sql)
-        unnests.append(alias(exp.Unnest(expressions=[d.json_list(j)]), name))
+        unnests.append(alias(exp.Unnest(expressions=[_item_list(p, j, False)]), name))
         names.append(name)
         types.append(item.to_type or "dynamic")
     index = op.options.get("with_itemindex")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from huntvault.kql.pyfuncs import aggs, arrays, dates, mathfns, mining, nets, text
+from huntvault.kql.pyfuncs import aggs, arrays, dates, mathfns, mining, nets, paths, text
 
 #: the UDF's SQL name: kql_fn(function, types, args_json) -> text
 UDF_NAME = "kql_fn"
@@ -36,7 +36,7 @@ def _merge(*tables: dict[str, Impl]) -> dict[str, Impl]:
 
 
 IMPLS: dict[str, Impl] = _merge(
-    text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS, aggs.IMPLS, mining.IMPLS
+    text.IMPLS, nets.IMPLS, arrays.IMPLS, mathfns.IMPLS, dates.IMPLS, aggs.IMPLS, mining.IMPLS, paths.IMPLS
 )
 
 #: the errors an implementation raises on bad input: the value is null, as Kusto's functions answer

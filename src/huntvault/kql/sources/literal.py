@@ -37,6 +37,17 @@ def lower_datatable(p: Planner, node: A.Datatable, env: Env) -> Rel:
     if not rows:
         empty = exp.select(*[alias(null_of(t).sql, n) for n, t in cols]).where(exp.false(), copy=False)
         return Rel(empty, cols)
+    if p.dialect.name == "duckdb" and len(rows) > 1:
+        # one VALUES list keeps the rows in their written order (a UNION ALL's branches may interleave:
+        # make_list, take_any and arg_max's first row follow that order, as Kusto's do)
+        values = exp.Values(
+            expressions=[exp.Tuple(expressions=[cell.this for cell in r.expressions]) for r in rows],
+            alias=exp.TableAlias(
+                this=exp.to_identifier(p.fresh()),
+                columns=[exp.to_identifier(n, quoted=True) for n, _ in cols],
+            ),
+        )
+        return Rel(exp.select(*[col(n) for n, _ in cols]).from_(values, copy=False), cols)
     return union_all(p, rows, cols)
 
 
@@ -45,6 +56,11 @@ def lower_print(p: Planner, node: A.PrintSource, env: Env) -> Rel:
     items, cols = [], []
     for i, (name, expr) in enumerate(node.items):
         v = p.compile(expr, scope)
+        if v.parts is not None and name is None:  # several results (array_sort_asc(a1, a2)): one column each
+            for pname, part in v.parts:
+                items.append(alias(part.sql, pname))
+                cols.append((pname, part.type))
+            continue
         out = (
             name or f"print_{i}"
         )  # print has no columns: a bare name is a let value, not a column to name after

@@ -37,6 +37,9 @@ _DATETIME_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y",
+    "%m-%d-%Y %H:%M:%S",
+    "%m-%d-%Y %H:%M",
+    "%m-%d-%Y",  # `datetime('12-02-2022')` is 2 December (the todatetime and array_iff pages)
     "%d %b %Y %H:%M:%S",
     "%a, %d %b %Y %H:%M:%S GMT",
 )

@@ -27,6 +27,8 @@ def parse_script(
             pattern = _pattern(c)
             if pattern is not None:
                 lets.append(pattern)
+        elif c.at_word("set") and _setting_name(c) in VALUE_SETTINGS:
+            lets.append(_setting(c))
         elif c.at_word("declare", "set", "alias"):
             while c.tok.kind != "eof" and not c.at(";"):  # settings and declarations do not change results
                 c.advance()
@@ -50,6 +52,24 @@ def parse_script(
     script = A.Script(lets, queries[-1], len(queries), pos=0, text=text)
     check_depth(script, c)
     return script
+
+
+#: `set` options a query reads as values (bin_auto's bin size and fixed point); they bind like `let`s of
+#: the same name. Other options (hints, limits) do not change results and are skipped.
+VALUE_SETTINGS = frozenset({"query_bin_auto_size", "query_bin_auto_at"})
+
+
+def _setting_name(c: Cursor) -> str | None:
+    nxt = c.peek()
+    return str(nxt.value).lower() if nxt.kind == "ident" else None
+
+
+def _setting(c: Cursor) -> A.Let:
+    """`set query_bin_auto_size = 1h;` as a value bound to the option's name."""
+    start = c.expect_word("set")
+    name = c.identifier("an option name after set").lower()
+    c.expect("=", f"'=' and a value after set {name}")
+    return A.Let(name, parse_expr(c), pos=start.pos)
 
 
 def _pattern(c: Cursor) -> A.Let | None:
