@@ -70,7 +70,7 @@ from huntvault.kql.operators import (
     scan,
     summarize,
 )
-from huntvault.kql.plugins import columns, lookups, schemas, timeline
+from huntvault.kql.plugins import columns, lookups, schemas, sets, timeline
 from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
@@ -129,7 +129,13 @@ BINARY: dict[str, BinaryLowering] = merge(
 )
 LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
 PLUGINS: dict[str, Plugin] = merge(
-    "plugin", columns.PLUGINS, lookups.PLUGINS, schemas.PLUGINS, timeline.PLUGINS, geo_plugins.PLUGINS
+    "plugin",
+    columns.PLUGINS,
+    lookups.PLUGINS,
+    schemas.PLUGINS,
+    sets.PLUGINS,
+    timeline.PLUGINS,
+    geo_plugins.PLUGINS,
 )
 
 _OPERATORS: list[Operator] = [
