@@ -70,7 +70,7 @@ from huntvault.kql.operators import (
     scan,
     summarize,
 )
-from huntvault.kql.plugins import columns, lookups, schemas, sets, timeline
+from huntvault.kql.plugins import columns, engagement, lookups, schemas, sets, timeline
 from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
@@ -131,6 +131,7 @@ LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
 PLUGINS: dict[str, Plugin] = merge(
     "plugin",
     columns.PLUGINS,
+    engagement.PLUGINS,
     lookups.PLUGINS,
     schemas.PLUGINS,
     sets.PLUGINS,
