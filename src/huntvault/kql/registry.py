@@ -70,7 +70,7 @@ from huntvault.kql.operators import (
     scan,
     summarize,
 )
-from huntvault.kql.plugins import columns, engagement, lookups, schemas, sets, timeline
+from huntvault.kql.plugins import columns, engagement, lookups, schemas, sequences, sets, timeline
 from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
@@ -134,6 +134,7 @@ PLUGINS: dict[str, Plugin] = merge(
     engagement.PLUGINS,
     lookups.PLUGINS,
     schemas.PLUGINS,
+    sequences.PLUGINS,
     sets.PLUGINS,
     timeline.PLUGINS,
     geo_plugins.PLUGINS,

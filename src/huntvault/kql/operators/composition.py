@@ -56,6 +56,7 @@ OFFLINE_PLUGINS: dict[str, str] = {
     "http_request": "calls an HTTP endpoint",
     "http_request_post": "calls an HTTP endpoint",
     "azure_digital_twins_query_request": "queries Azure Digital Twins",
+    "identity_query_request": "queries Microsoft Entra ID",
     "ai_chat_completion": "calls Azure OpenAI",
     "ai_chat_completion_prompt": "calls Azure OpenAI",
     "ai_embed_text": "calls Azure OpenAI",
