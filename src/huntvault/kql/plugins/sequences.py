@@ -72,7 +72,17 @@ def lower_sequence_detect(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     items: list[tuple[str, exp.Expression]] = [("__t", micros(p, time)), *dims.items()]
     items += [(f"__p{i}", exp.Coalesce(this=e, expressions=[exp.false()])) for i, e in enumerate(preds)]
     numbered = p.select(
-        rel, [*[alias(e, n) for n, e in items], alias(exp.Window(this=exp.RowNumber()), "__rn")]
+        rel,
+        [
+            *[alias(e, n) for n, e in items],
+            alias(
+                exp.Window(
+                    this=exp.RowNumber(),
+                    order=exp.Order(expressions=[exp.Ordered(this=exp.Literal.number(1))]),
+                ),
+                "__rn",
+            ),
+        ],
     )
     ctes = ", ".join(f"e{i} AS (SELECT __rn, __t{d.sel()} FROM inp WHERE __p{i})" for i in range(len(steps)))
     joins = "".join(
