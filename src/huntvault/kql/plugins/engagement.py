@@ -33,9 +33,14 @@ from huntvault.kql.values import T, alias, col
 _MAX_ARGS = 64
 
 
+#: the calendar windows a Window argument may name, as DuckDB date_trunc units
+CALENDAR = {"week": "week", "month": "month", "year": "year"}
+
+
 @dataclass
 class Timeline:
-    """The Id, the timeline, the optional analysis range [Start, End] and the window size of one call."""
+    """The Id, the timeline, the optional analysis range [Start, End] and the window: a size (a timespan or a
+    number) or a calendar unit (`calendar`: windows start at startofweek (Sunday), startofmonth, startofyear)."""
 
     ident: T
     time: T
@@ -43,9 +48,10 @@ class Timeline:
     start: T | None
     end: T | None
     size: T
+    calendar: str | None = None
 
     def values(self, p: Planner) -> dict[str, exp.Expression]:
-        out = {"__size": self.size.sql}
+        out = {} if self.calendar else {"__size": self.size.sql}
         if self.start is not None and self.end is not None:
             out |= {"__start": micros(p, self.start), "__end": micros(p, self.end)}
         return out
@@ -55,16 +61,40 @@ class Timeline:
         return self.start is not None
 
     def bin(self, t: str = "__t") -> str:
+        if self.calendar == "week":
+            return f"EPOCH_US(DATE_TRUNC('week', MAKE_TIMESTAMP(CAST({t} AS BIGINT)) + INTERVAL 1 DAY) - INTERVAL 1 DAY)"
+        if self.calendar:
+            return f"EPOCH_US(DATE_TRUNC('{self.calendar}', MAKE_TIMESTAMP(CAST({t} AS BIGINT))))"
         if self.ranged:
             return f"__start + FLOOR(({t} - __start) / __size) * __size"
         return f"FLOOR({t} / __size) * __size"
+
+    def prev(self, b: str) -> str:
+        """The window before the one starting at `b`."""
+        return self.bin(f"({b}) - 1") if self.calendar else f"{b} - __size"
+
+    def bins(self) -> str:
+        """A table `r(__to)` of every window from Start's to End (inclusive)."""
+        if self.calendar:
+            return (
+                f"(SELECT EPOCH_US(x) AS __to FROM RANGE(MAKE_TIMESTAMP(CAST({self.bin('__start')} AS BIGINT)),"
+                f" MAKE_TIMESTAMP(CAST(__end AS BIGINT)) + INTERVAL 1 MICROSECOND, INTERVAL 1 {self.calendar})"
+                " AS g(x)) AS r"
+            )
+        return "RANGE(CAST(__start AS BIGINT), CAST(__end AS BIGINT) + 1, CAST(__size AS BIGINT)) AS r(__to)"
 
     def where(self, t: str = "__t") -> str:
         return f"{t} >= __start AND {t} <= __end" if self.ranged else "TRUE"
 
 
 def _timeline(
-    p: Planner, node: A.Call, args: list[T], ranged: bool, size_at: int, size_what: str = "the window"
+    p: Planner,
+    node: A.Call,
+    args: list[T],
+    ranged: bool,
+    size_at: int,
+    size_what: str = "the window",
+    calendar_ok: bool = False,
 ) -> Timeline:
     require_timeline(p, node, node.args[1], args[1])
     if ranged:
@@ -75,14 +105,28 @@ def _timeline(
                 v.type in ("long", "int", "real") and args[1].type != "datetime"
             ):
                 raise p.semantic(f"{node.name}(): Start and End must be of the timeline's type", arg)
-    require_step(p, node, node.args[size_at], args[size_at], size_what)
+    size = args[size_at]
+    calendar = None
+    if calendar_ok and size.type == "string" and size.is_const and str(size.const).lower() in CALENDAR:
+        calendar = CALENDAR[str(size.const).lower()]
+        if args[1].type != "datetime":
+            raise p.semantic(
+                f"{node.name}(): a '{size.const}' window needs a datetime timeline", node.args[size_at]
+            )
+        if p.dialect.name == "spark":
+            raise p.unsupported(
+                f"evaluate {node.name}() with a calendar window runs on the DuckDB engine only", node
+            )
+    else:
+        require_step(p, node, node.args[size_at], size, size_what)
     return Timeline(
         args[0],
         args[1],
         column_name(node.args[1], "Timestamp"),
         args[2] if ranged else None,
         args[3] if ranged else None,
-        args[size_at],
+        size,
+        calendar,
     )
 
 
@@ -106,19 +150,19 @@ def lower_activity_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     args = compile_args(p, rel, node, env, 3, _MAX_ARGS)
     ranged = _has_range(args, 2, 1)
     at = 4 if ranged else 2
-    tl = _timeline(p, node, args, ranged, at)
+    tl = _timeline(p, node, args, ranged, at, calendar_ok=True)
     dims = dims_of(p, node, node.args[at + 1 :], args[at + 1 :])
     d = dims
     sql = from_template(
         f"WITH x AS (SELECT DISTINCT __id{d.sel()}, {tl.bin()} AS __b FROM inp WHERE {tl.where()}),"
         f" g AS (SELECT __b{d.sel()}, COUNT(*) AS __dc FROM x GROUP BY __b{d.sel()}),"
         f" r AS (SELECT c.__b{d.sel('c')}, COUNT(*) AS __ret FROM x AS c JOIN x AS q"
-        f" ON q.__id = c.__id AND q.__b = c.__b - __size{d.eq('q', 'c')} GROUP BY c.__b{d.sel('c')})"
+        f" ON q.__id = c.__id AND q.__b = {tl.prev('c.__b')}{d.eq('q', 'c')} GROUP BY c.__b{d.sel('c')})"
         f" SELECT g.__b{d.sel('g')}, g.__dc, g.__dc - COALESCE(r.__ret, 0) AS __new,"
         f" CASE WHEN pg.__dc IS NULL THEN CAST('NaN' AS DOUBLE)"
         f" ELSE CAST(COALESCE(r.__ret, 0) AS DOUBLE) / pg.__dc END AS __rr"
         f" FROM g LEFT JOIN r ON r.__b = g.__b{d.eq('r', 'g')}"
-        f" LEFT JOIN g AS pg ON pg.__b = g.__b - __size{d.eq('pg', 'g')}",
+        f" LEFT JOIN g AS pg ON pg.__b = {tl.prev('g.__b')}{d.eq('pg', 'g')}",
         {"inp": input_of(p, rel, _items(tl, dims, p))},
         tl.values(p),
     )
@@ -154,7 +198,7 @@ def lower_new_activity_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) -> 
         nodes = nodes[:-1]
     call = A.Call(node.name, nodes, node.named, pos=node.pos)
     args = compile_args(p, rel, call, env, 5, _MAX_ARGS)
-    tl = _timeline(p, call, args, True, 4)
+    tl = _timeline(p, call, args, True, 4, calendar_ok=True)
     cohort: T | None = None
     rest_at = 5
     if len(args) > 5 and args[5].is_const:
@@ -181,24 +225,24 @@ def lower_new_activity_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) -> 
     sql = from_template(
         f"WITH x AS (SELECT DISTINCT __id{d.sel()}, {tl.bin()} AS __b FROM inp WHERE {tl.where()}),"
         f" f AS (SELECT __id{d.sel()}, MIN(__b) AS __first FROM x{exclude} GROUP BY __id{d.sel()}),"
-        f" c AS (SELECT * FROM (SELECT __first AS __from{d.sel()}, COUNT(*) AS __size FROM f"
+        f" c AS (SELECT * FROM (SELECT __first AS __from{d.sel()}, COUNT(*) AS __csize FROM f"
         f" GROUP BY __first{d.sel()}) AS c0{only}),"
-        f" pr AS (SELECT c.__from{d.sel('c')}, c.__size, r.__to FROM c"
-        f" JOIN RANGE(CAST(__start AS BIGINT), CAST(__end AS BIGINT) + 1, CAST(__size AS BIGINT)) AS r(__to)"
+        f" pr AS (SELECT c.__from{d.sel('c')}, c.__csize, r.__to FROM c"
+        f" JOIN {tl.bins()}"
         f" ON r.__to >= c.__from),"
         f" nx AS (SELECT x.__b AS __to, f.__first{d.sel('f')}, COUNT(*) AS __n FROM x JOIN f"
         f" ON f.__id = x.__id{d.eq('f', 'x')} GROUP BY x.__b, f.__first{d.sel('f')})"
-        f" SELECT pr.__from, pr.__to{d.sel('pr')}, pr.__size,"
+        f" SELECT pr.__from, pr.__to{d.sel('pr')}, pr.__csize,"
         f" COALESCE(SUM(CASE WHEN nx.__first > pr.__from OR (pr.__to = pr.__from AND nx.__first = pr.__from)"
         f" THEN nx.__n END), 0) AS __new,"
         f" COALESCE(SUM(CASE WHEN nx.__first = pr.__from THEN nx.__n END), 0) AS __ret"
         f" FROM pr LEFT JOIN nx ON nx.__to = pr.__to{d.eq('nx', 'pr')}"
-        f" GROUP BY pr.__from, pr.__to, pr.__size{d.sel('pr')}",
+        f" GROUP BY pr.__from, pr.__to, pr.__csize{d.sel('pr')}",
         tables,
         values,
     )
     long_, real = exp.DataType.build("BIGINT"), exp.DataType.build("DOUBLE")
-    churn = exp.Sub(this=col("__size"), expression=col("__ret"))
+    churn = exp.Sub(this=col("__csize"), expression=col("__ret"))
     proj = [
         alias(time_out(p, col("__from"), tl.time.type), f"from_{tl.time_name}"),
         alias(time_out(p, col("__to"), tl.time.type), f"to_{tl.time_name}"),
@@ -206,11 +250,11 @@ def lower_new_activity_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) -> 
         alias(exp.Cast(this=col("__ret"), to=long_.copy()), "dcount_retained_values"),
         alias(exp.Cast(this=churn, to=long_.copy()), "dcount_churn_values"),
         alias(
-            exp.Div(this=exp.Cast(this=col("__ret"), to=real.copy()), expression=col("__size")),
+            exp.Div(this=exp.Cast(this=col("__ret"), to=real.copy()), expression=col("__csize")),
             "retention_rate",
         ),
         alias(
-            exp.Div(this=exp.Cast(this=churn.copy(), to=real.copy()), expression=col("__size")), "churn_rate"
+            exp.Div(this=exp.Cast(this=churn.copy(), to=real.copy()), expression=col("__csize")), "churn_rate"
         ),
         *dims.out(),
     ]
