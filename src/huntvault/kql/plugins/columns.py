@@ -189,24 +189,40 @@ def lower_pivot(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     probe = p.select(rel, [alias(to_string(pv).sql, "v")]).distinct(copy=False)
     values = sorted(p.discover(probe))
     agg_scope = scope.with_aggregates([])
+    top = p.aggregate(agg_node.name.lower()) if isinstance(agg_node, A.Call) else None
+    empty = top.empty if top is not None else None
     out: list[exp.Expression] = [col(k) for k in keys]
     cols = [(k, dict(rel.cols)[k]) for k in keys]
     for value in values:
         v = p.compile(agg_node, agg_scope)
 
         def only(node: exp.Expression, value: str = value) -> exp.Expression:
-            if not isinstance(node, (exp.AggFunc, exp.Count)):
+            is_value = exp.EQ(this=to_string(pv).sql, expression=exp.Literal.string(value))
+            if isinstance(node, exp.Filter):  # an aggregate that filters already (make_list): both conditions
+                where = node.expression
+                cond = where.this if isinstance(where, exp.Where) else where
+                return exp.Filter(this=node.this, expression=exp.Where(this=exp.and_(cond, is_value)))
+            if not isinstance(node, (exp.AggFunc, exp.Count)) or isinstance(node.parent, exp.Filter):
                 return node
-            where = exp.Where(this=exp.EQ(this=to_string(pv).sql, expression=exp.Literal.string(value)))
-            return exp.Filter(this=node, expression=where)
+            return exp.Filter(this=node, expression=exp.Where(this=is_value))
 
         filtered = v.sql.transform(only)
+        if (
+            empty is not None
+        ):  # a cell without rows: count-like 0, lists [] (the reference's sum cells show 0)
+            filtered = exp.Coalesce(this=filtered, expressions=[_empty_cell(empty, v.type)])
         out.append(alias(filtered, value))
         cols.append((value, v.type))
     sql = p.select(rel, out)
     if keys:
         sql = sql.group_by(*[col(k) for k in keys], copy=False)
     return Rel(sql, cols)
+
+
+def _empty_cell(empty: str, kql_type: str) -> exp.Expression:
+    if empty == "0":
+        return exp.Cast(this=exp.Literal.number(0), to=exp.DataType.build(SQL_TYPES.get(kql_type, "BIGINT")))
+    return exp.Cast(this=exp.Literal.string(empty), to=exp.DataType.build("JSON"))
 
 
 PLUGINS: dict[str, Plugin] = {
