@@ -343,7 +343,46 @@ def lower_session_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return _select(p, sql, proj, cols)
 
 
+def lower_activity_counts_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
+    """activity_counts_metrics(Id, Time, Start, End, Window [, dims]): per window with rows (and dimension
+    values): count, dcount, new_dcount (Ids first seen, since Start, in this window) and aggregated_dcount
+    (distinct Ids from the first window to this one). Window may be a calendar unit (week, month, year)."""
+    args = compile_args(p, rel, node, env, 5, _MAX_ARGS)
+    tl = _timeline(p, node, args, True, 4, calendar_ok=True)
+    dims = dims_of(p, node, node.args[5:], args[5:])
+    d = dims
+    part = f"PARTITION BY {', '.join('g.' + k for k in dims.keys)} " if dims.keys else ""
+    sql = from_template(
+        f"WITH x AS (SELECT * FROM (SELECT __id{d.sel()}, {tl.bin()} AS __b FROM inp WHERE __t >= __start) AS x0"
+        f" WHERE __b <= __end),"
+        f" f AS (SELECT __id{d.sel()}, MIN(__b) AS __first FROM x GROUP BY __id{d.sel()}),"
+        f" g AS (SELECT __b{d.sel()}, COUNT(*) AS __count, COUNT(DISTINCT __id) AS __dcount FROM x"
+        f" GROUP BY __b{d.sel()}),"
+        f" n AS (SELECT __first AS __b{d.sel()}, COUNT(*) AS __new FROM f GROUP BY __first{d.sel()})"
+        f" SELECT g.__b{d.sel('g')}, g.__count, g.__dcount, COALESCE(n.__new, 0) AS __new,"
+        f" SUM(COALESCE(n.__new, 0)) OVER ({part}ORDER BY g.__b) AS __agg"
+        f" FROM g LEFT JOIN n ON n.__b = g.__b{d.eq('n', 'g')}",
+        {"inp": input_of(p, rel, _items(tl, dims, p))},
+        tl.values(p),
+    )
+    long_ = exp.DataType.build("BIGINT")
+    proj = [alias(time_out(p, col("__b"), tl.time.type), tl.time_name), *dims.out()]
+    proj += [
+        alias(exp.Cast(this=col(src), to=long_.copy()), out)
+        for src, out in (
+            ("__count", "count"),
+            ("__dcount", "dcount"),
+            ("__new", "new_dcount"),
+            ("__agg", "aggregated_dcount"),
+        )
+    ]
+    cols = [(tl.time_name, tl.time.type), *dims.cols()]
+    cols += [("count", "long"), ("dcount", "long"), ("new_dcount", "long"), ("aggregated_dcount", "long")]
+    return _select(p, sql, proj, cols)
+
+
 PLUGINS: dict[str, Plugin] = {
+    "activity_counts_metrics": Plugin(lower_activity_counts_metrics),
     "activity_metrics": Plugin(lower_activity_metrics),
     "new_activity_metrics": Plugin(lower_new_activity_metrics, spark=duckdb_only),  # RANGE() table
     "activity_engagement": Plugin(lower_activity_engagement),
