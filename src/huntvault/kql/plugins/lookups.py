@@ -14,7 +14,18 @@ from huntvault.kql.ir import Env, Planner, Plugin, Rel, Scope
 from huntvault.kql.lowering.template import from_template
 from huntvault.kql.values import alias, col, to_string
 
-Range = Callable[[Planner, A.Node, Scope], tuple[exp.Expression, exp.Expression]]
+
+@dataclass
+class AddressRange:
+    """An address column's bounds: `first` and `last` over the columns `pre` computes (name, expression)
+    in a step before."""
+
+    pre: list[tuple[str, exp.Expression]]
+    first: exp.Expression
+    last: exp.Expression
+
+
+Range = Callable[[Planner, A.Node, Scope], AddressRange]
 
 
 def _split(text: exp.Expression, sep: str, part: int) -> exp.Expression:
@@ -31,7 +42,7 @@ def _ipv4_int(addr: exp.Expression) -> exp.Expression:
     return total
 
 
-def _ipv4_range(p: Planner, node: A.Node, scope: Scope) -> tuple[exp.Expression, exp.Expression]:
+def _ipv4_range(p: Planner, node: A.Node, scope: Scope) -> AddressRange:
     """The first and last address (as integers) of an IPv4 address or network `a.b.c.d[/n]`; null when the
     text is not one."""
     text = to_string(p.compile(node, scope)).sql
@@ -48,13 +59,14 @@ def _ipv4_range(p: Planner, node: A.Node, scope: Scope) -> tuple[exp.Expression,
         },
     )
     lo, hi = (e.this if isinstance(e, exp.Alias) else e for e in template.expressions)
-    return lo, hi
+    return AddressRange([], lo, hi)
 
 
-def _ipv6_range(p: Planner, node: A.Node, scope: Scope) -> tuple[exp.Expression, exp.Expression]:
+def _ipv6_range(p: Planner, node: A.Node, scope: Scope) -> AddressRange:
     """The first and last address of an IPv6 address or network `addr[/n]` as 32 lowercase hex digits: the
     first is parse_ipv6's masked address; the last sets the host bits (the prefix length is the text's, 128
-    without one, 96 more for an IPv4 form); null when the text is not an address."""
+    without one, 96 more for an IPv4 form); null when the text is not an address. Computed in two steps:
+    the hex text `__h` and the prefix length `__bits` first, the bounds over them."""
     text = to_string(p.compile(node, scope)).sql
     masked = p.compile(A.Call("parse_ipv6", [node], pos=node.pos), scope).sql
     parts = from_template(
@@ -65,46 +77,24 @@ def _ipv6_range(p: Planner, node: A.Node, scope: Scope) -> tuple[exp.Expression,
         {
             "__m": masked,
             "__t": text,
-            "__v6": exp.Anonymous(
-                this="contains", expressions=[_split(text, "/", 1), exp.Literal.string(":")]
+            "__v6": exp.GT(
+                this=exp.StrPosition(this=_split(text, "/", 1), substr=exp.Literal.string(":")),
+                expression=exp.Literal.number(0),
             ),
         },
     )
     h, bits = (e.this if isinstance(e, exp.Alias) else e for e in parts.expressions)
-    # the hex text and the prefix length go through one struct, so each is computed once per row
-    pair = exp.Anonymous(
-        this="struct_pack",
-        expressions=[
-            exp.PropertyEQ(this=exp.to_identifier("h"), expression=h),
-            exp.PropertyEQ(this=exp.to_identifier("b"), expression=bits),
-        ],
-    )
-    last = from_template(
-        "SELECT CASE WHEN __x.h IS NULL THEN NULL ELSE LEFT(__x.h, __x.b // 4)"
-        " || CASE WHEN __x.b % 4 = 0 THEN '' ELSE LOWER(PRINTF('%x',"
-        " CAST('0x' || SUBSTR(__x.h, __x.b // 4 + 1, 1) AS INTEGER) | (15 >> (__x.b % 4)))) END"
-        " || REPEAT('f', 32 - __x.b // 4 - CASE WHEN __x.b % 4 = 0 THEN 0 ELSE 1 END) END AS hi",
+    bounds = from_template(
+        "SELECT __h AS lo, CASE WHEN __h IS NULL THEN NULL ELSE SUBSTR(__h, 1, CAST(FLOOR(__bits / 4) AS INT))"
+        " || CASE WHEN __bits % 4 = 0 THEN '' ELSE SUBSTR('0123456789abcdef',"
+        " ((STRPOS('0123456789abcdef', SUBSTR(__h, CAST(FLOOR(__bits / 4) AS INT) + 1, 1)) - 1)"
+        " | (15 >> CAST(__bits % 4 AS INT))) + 1, 1) END"
+        " || REPEAT('f', 32 - CAST(FLOOR(__bits / 4) AS INT) - CASE WHEN __bits % 4 = 0 THEN 0 ELSE 1 END) END AS hi",
         {},
         {},
     )
-    return h, _bind_struct(last.expressions[0].this, pair)
-
-
-def _bind_struct(template: exp.Expression, pair: exp.Expression) -> exp.Expression:
-    """`template` over one row value `__x`: a lambda applied to it, so the value is computed once."""
-    return exp.Anonymous(
-        this="list_extract",
-        expressions=[
-            exp.Anonymous(
-                this="list_transform",
-                expressions=[
-                    exp.Array(expressions=[pair]),
-                    exp.Lambda(this=template, expressions=[exp.to_identifier("__x")]),
-                ],
-            ),
-            exp.Literal.number(1),
-        ],
-    )
+    lo, hi = (e.this if isinstance(e, exp.Alias) else e for e in bounds.expressions)
+    return AddressRange([("__h", h), ("__bits", bits)], lo, hi)
 
 
 @dataclass(frozen=True)
@@ -116,6 +106,13 @@ class IpLookup:
     family: str
     address_range: Range
     lookup_first: bool
+
+
+def _two_step(
+    p: Planner, inner: exp.Select, passed: list[exp.Expression], computed: list[exp.Expression]
+) -> exp.Select:
+    """`SELECT passed..., computed... FROM (inner)`: the computed bounds read the inner step's columns."""
+    return exp.select(*passed, *computed).from_(inner.subquery(p.fresh(), copy=False), copy=False)
 
 
 def _lower(spec: IpLookup) -> Callable[[Planner, Rel, A.Call, Env], Rel]:
@@ -164,25 +161,36 @@ def _lookup(spec: IpLookup, p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel
     for arg, scope in ((node.args[1], src_scope), (node.args[2], look_scope)):
         if p.compile(arg, scope).type not in ("string", "dynamic", "null"):
             raise p.semantic(f"{name}(): the {spec.family} keys must be strings", arg)
-    s_lo, _ = spec.address_range(p, node.args[1], src_scope)
-    l_lo, l_hi = spec.address_range(p, node.args[2], look_scope)
-    inp = p.select(
-        rel,
-        [
-            *[col(n) for n, _ in rel.cols],
-            alias(s_lo, "__ip"),
-            *[alias(col(k), f"__sk{i}") for i, k in enumerate(extra)],
-        ],
-    )
+    src = spec.address_range(p, node.args[1], src_scope)
+    net = spec.address_range(p, node.args[2], look_scope)
     kept = [(n, t) for n, t in look.cols if n not in have]
-    lk = p.select(
-        look,
-        [
-            *[alias(col(n), f"__l{i}") for i, (n, _) in enumerate(kept)],
-            *[alias(col(k), f"__lk{i}") for i, k in enumerate(extra)],
-            alias(l_lo, "__lo"),
-            alias(l_hi, "__hi"),
-        ],
+    inp = _two_step(
+        p,
+        p.select(
+            rel,
+            [
+                *[col(n) for n, _ in rel.cols],
+                *[alias(col(k), f"__sk{i}") for i, k in enumerate(extra)],
+                *[alias(e, n) for n, e in src.pre],
+            ],
+        ),
+        [*[col(n) for n, _ in rel.cols], *[col(f"__sk{i}") for i in range(len(extra))]],
+        [alias(src.first, "__ip")],
+    )
+    passed = [f"__l{i}" for i in range(len(kept))] + [f"__lk{i}" for i in range(len(extra))]
+    lk = _two_step(
+        p,
+        p.select(
+            look,
+            [
+                *[alias(col(n), f"__l{i}") for i, (n, _) in enumerate(kept)],
+                *[alias(col(k), f"__lk{i}") for i, k in enumerate(extra)],
+                *[col(n) for n, _ in look.cols],
+                *[alias(e, n) for n, e in net.pre],
+            ],
+        ),
+        [col(n) for n in passed],
+        [alias(net.first, "__lo"), alias(net.last, "__hi")],
     )
     on = "t.__ip BETWEEN l.__lo AND l.__hi" + "".join(
         f" AND t.__sk{i} = l.__lk{i}" for i in range(len(extra))
@@ -204,11 +212,7 @@ IPV4 = IpLookup("ipv4_lookup", "IPv4", _ipv4_range, lookup_first=False)
 IPV6 = IpLookup("ipv6_lookup", "IPv6", _ipv6_range, lookup_first=True)
 
 
-def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
-
-
 PLUGINS: dict[str, Plugin] = {
     "ipv4_lookup": Plugin(_lower(IPV4)),
-    "ipv6_lookup": Plugin(_lower(IPV6), spark=duckdb_only),  # the hex range text uses DuckDB's PRINTF
+    "ipv6_lookup": Plugin(_lower(IPV6)),
 }
