@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from huntvault.errors import KqlSemanticError, KqlUnsupportedError
+from huntvault.errors import KqlLimitError, KqlSemanticError, KqlUnsupportedError
 from huntvault.kql import execute
 from huntvault.kql.backends import DuckDBBackend
 from tests.support.kql import NOW
@@ -123,4 +123,20 @@ def test_a_plugin_needing_a_service_fails_naming_it(name: str, args: str, backen
         execute(query, backend=backend, now=NOW)
     assert f"evaluate {name}()" in info.value.message
     assert "not available offline" in info.value.message
+    assert info.value.line == 2
+
+
+#: plugins that enumerate every window from Start to End refuse more than range()'s cap of them
+TOO_MANY_WINDOWS = [
+    EVENTS + "| evaluate new_activity_metrics(id, t, datetime(2017-01-01), datetime(2217-01-01), 1s)",
+    EVENTS + "| evaluate sliding_window_counts(id, t, datetime(2017-01-01), datetime(2217-01-01), 1d, 1s)",
+    EVENTS + "| evaluate active_users_count(id, t, datetime(2017-01-01), datetime(2217-01-01), 1d, 1d, 1, 1s)",
+]
+
+
+@pytest.mark.parametrize("query", TOO_MANY_WINDOWS, ids=["new_activity_metrics", "sliding", "active_users"])
+def test_too_many_windows_is_a_limit_error(query: str, backend: DuckDBBackend) -> None:
+    with pytest.raises(KqlLimitError) as info:
+        execute(query, backend=backend, now=NOW)
+    assert "the maximum is 1,048,576" in info.value.message
     assert info.value.line == 2

@@ -16,6 +16,7 @@ from huntvault.kql.ir import Env, Planner, Plugin, Rel, Scope
 from huntvault.kql.lowering.template import from_template
 from huntvault.kql.plugins.windows import (
     Dims,
+    check_window_count,
     column_name,
     compile_args,
     dims_of,
@@ -199,6 +200,8 @@ def lower_new_activity_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) -> 
     call = A.Call(node.name, nodes, node.named, pos=node.pos)
     args = compile_args(p, rel, call, env, 5, _MAX_ARGS)
     tl = _timeline(p, call, args, True, 4, calendar_ok=True)
+    days = {"week": 7.0, "month": 28.0, "year": 365.0}.get(tl.calendar or "", 0.0)
+    check_window_count(p, node, args[2], args[3], args[4], days)  # every window is enumerated
     cohort: T | None = None
     rest_at = 5
     if len(args) > 5 and args[5].is_const:

@@ -9,6 +9,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
 from huntvault.kql.lowering.template import from_template
+from huntvault.kql.plugins.windows import check_window_count
 from huntvault.kql.values import T, alias, as_bool, col
 
 
@@ -128,6 +129,7 @@ def lower_sliding_window_counts(p: Planner, rel: Rel, node: A.Call, env: Env) ->
     args = _args(p, rel, node, env, "sliding_window_counts", 6, 64)
     ident_v, time, start, end, lookback, size = args[:6]
     _timeline(p, node, args[:6], 2)
+    check_window_count(p, node, start, end, size)
     dims = args[6:]
     dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[6:])]
     keys = [f"__d{i}" for i in range(len(dims))]
@@ -167,6 +169,7 @@ def lower_active_users_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     args = _args(p, rel, node, env, "active_users_count", 8, 64)
     ident_v, time, start, end, lookback, period, active, size = args[:8]
     _timeline(p, node, args[:8], 2)
+    check_window_count(p, node, start, end, size)
     dims = args[8:]
     dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[8:])]
     keys = [f"__d{i}" for i in range(len(dims))]

@@ -4,9 +4,11 @@ microseconds), the analysis window's bins, dimension columns, and the timeline g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlglot import exp
 
+from huntvault.errors import KqlLimitError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Rel
 from huntvault.kql.values import T, alias, col
@@ -105,3 +107,27 @@ def input_of(p: Planner, rel: Rel, items: list[tuple[str, exp.Expression]]) -> e
 
 def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
+
+
+#: the most analysis windows a plugin enumerates between Start and End (range()'s cap)
+MAX_WINDOWS = 1_048_576
+
+
+def check_window_count(p: Planner, node: A.Call, start: T, end: T, size: T, days: float = 0.0) -> None:
+    """A KqlLimitError when Start..End holds more than MAX_WINDOWS windows of `size` (or of `days` days for
+    a calendar window): enumerating them would not finish."""
+    a, b = start.const, end.const
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        span = (b - a).total_seconds() * 1e6
+    elif isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        span = float(b) - float(a)
+    else:
+        return
+    step = days * 86_400e6 if days else float(size.const) if isinstance(size.const, (int, float)) else 0.0
+    if step > 0 and span / step > MAX_WINDOWS:
+        where = p.semantic(
+            f"{node.name}(): Start to End holds {int(span / step):,} windows; the maximum is {MAX_WINDOWS:,}"
+            " (a larger window or a shorter range); see docs/kql.md, Limits",
+            node,
+        )
+        raise KqlLimitError(where.message, where.line, where.column, where.query)
