@@ -82,7 +82,10 @@ class Timeline:
                 f" MAKE_TIMESTAMP(CAST(__end AS BIGINT)) + INTERVAL 1 MICROSECOND, INTERVAL 1 {self.calendar})"
                 " AS g(x)) AS r"
             )
-        return "RANGE(CAST(__start AS BIGINT), CAST(__end AS BIGINT) + 1, CAST(__size AS BIGINT)) AS r(__to)"
+        return (
+            "(SELECT UNNEST(GENERATE_SERIES(CAST(__start AS BIGINT), CAST(__end AS BIGINT), CAST(__size AS BIGINT)))"
+            " AS __to) AS r"
+        )
 
     def where(self, t: str = "__t") -> str:
         return f"{t} >= __start AND {t} <= __end" if self.ranged else "TRUE"
@@ -387,7 +390,7 @@ def lower_activity_counts_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) 
 PLUGINS: dict[str, Plugin] = {
     "activity_counts_metrics": Plugin(lower_activity_counts_metrics),
     "activity_metrics": Plugin(lower_activity_metrics),
-    "new_activity_metrics": Plugin(lower_new_activity_metrics, spark=duckdb_only),  # RANGE() table
+    "new_activity_metrics": Plugin(lower_new_activity_metrics),
     "activity_engagement": Plugin(lower_activity_engagement),
     "session_count": Plugin(lower_session_count),
 }

@@ -141,7 +141,8 @@ def lower_sliding_window_counts(p: Planner, rel: Rel, node: A.Call, env: Env) ->
     dim_out = "".join(f", g.{k}" for k in keys)
     sql = from_template(
         f"SELECT g.__b{dim_out}, COUNT(x.__id) AS __count, COUNT(DISTINCT x.__id) AS __dcount FROM"
-        f" (SELECT r.__b{dim_sel} FROM RANGE(__start, __end + 1, __size) AS r(__b)"
+        f" (SELECT r.__b{dim_sel} FROM (SELECT UNNEST(GENERATE_SERIES(CAST(__start AS BIGINT),"
+        f" CAST(__end AS BIGINT), CAST(__size AS BIGINT))) AS __b) AS r"
         f" CROSS JOIN (SELECT DISTINCT 1 AS __one{dim_sel} FROM inp) AS k) AS g"
         f" LEFT JOIN inp AS x ON x.__t >= g.__b - __lookback + __size AND x.__t < g.__b + __size{dim_join}"
         f" GROUP BY g.__b{dim_out}",
@@ -218,6 +219,6 @@ def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
 PLUGINS: dict[str, Plugin] = {
     "rows_near": Plugin(lower_rows_near),
     "rolling_percentile": Plugin(lower_rolling_percentile, spark=duckdb_only),  # QUANTILE_DISC
-    "sliding_window_counts": Plugin(lower_sliding_window_counts, spark=duckdb_only),  # RANGE() table
-    "active_users_count": Plugin(lower_active_users_count, spark=duckdb_only),
+    "sliding_window_counts": Plugin(lower_sliding_window_counts),
+    "active_users_count": Plugin(lower_active_users_count),
 }
