@@ -130,7 +130,8 @@ def test_a_plugin_needing_a_service_fails_naming_it(name: str, args: str, backen
 TOO_MANY_WINDOWS = [
     EVENTS + "| evaluate new_activity_metrics(id, t, datetime(2017-01-01), datetime(2217-01-01), 1s)",
     EVENTS + "| evaluate sliding_window_counts(id, t, datetime(2017-01-01), datetime(2217-01-01), 1d, 1s)",
-    EVENTS + "| evaluate active_users_count(id, t, datetime(2017-01-01), datetime(2217-01-01), 1d, 1d, 1, 1s)",
+    EVENTS
+    + "| evaluate active_users_count(id, t, datetime(2017-01-01), datetime(2217-01-01), 1d, 1d, 1, 1s)",
 ]
 
 

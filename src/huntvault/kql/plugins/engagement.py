@@ -20,7 +20,6 @@ from huntvault.kql.plugins.windows import (
     column_name,
     compile_args,
     dims_of,
-    duckdb_only,
     input_of,
     micros,
     require_constants,
