@@ -30,15 +30,12 @@ def lower_dcount_intersect(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     for arg, v in zip(node.args, values, strict=True):
         if v.type != "dynamic":
             raise p.semantic(f"dcount_intersect(): the arguments must be hll() values, not {v.type}", arg)
-    inp = p.select(rel, [alias(v.sql, f"__h{i}") for i, v in enumerate(values)])
-    merged = ", ".join(
-        f"LIST_DISTINCT(FLATTEN(LIST(FROM_JSON(CAST(__h{i} AS JSON), '[\"VARCHAR\"]')))) AS __m{i}"
-        for i in range(len(values))
-    )
+    inp = p.select(rel, [alias(p.dialect.json_list(v.sql), f"__h{i}") for i, v in enumerate(values)])
+    merged = ", ".join(f"LIST_DISTINCT(FLATTEN(LIST(__h{i}))) AS __m{i}" for i in range(len(values)))
     inter = ["__m0"]
     for i in range(1, len(values)):
-        inter.append(f"LIST_INTERSECT({inter[-1]}, __m{i})")
-    counts = ", ".join(f"CAST(COALESCE(LEN({e}), 0) AS BIGINT) AS s{i}" for i, e in enumerate(inter))
+        inter.append(f"ARRAY_INTERSECT({inter[-1]}, __m{i})")
+    counts = ", ".join(f"CAST(COALESCE(ARRAY_LENGTH({e}), 0) AS BIGINT) AS s{i}" for i, e in enumerate(inter))
     sql = from_template(f"SELECT {counts} FROM (SELECT {merged} FROM inp) AS m", {"inp": inp})
     cols = [(f"s{i}", "long") for i in range(len(values))]
     out = exp.select(*[col(n) for n, _ in cols]).from_(sql.subquery(p.fresh(), copy=False), copy=False)
@@ -59,11 +56,7 @@ def lower_preview(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return Rel(out, list(rel.cols), rel.order)
 
 
-def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
-
-
 PLUGINS: dict[str, Plugin] = {
-    "dcount_intersect": Plugin(lower_dcount_intersect, spark=duckdb_only),  # LIST_INTERSECT, FROM_JSON
+    "dcount_intersect": Plugin(lower_dcount_intersect),
     "preview": Plugin(lower_preview),
 }
