@@ -13,7 +13,6 @@ from huntvault.kql.plugins.windows import (
     column_name,
     compile_args,
     dims_of,
-    duckdb_only,
     input_of,
     micros,
     require_constants,
@@ -263,6 +262,6 @@ def lower_funnel_sequence_completion(p: Planner, rel: Rel, node: A.Call, env: En
 
 PLUGINS: dict[str, Plugin] = {
     "sequence_detect": Plugin(lower_sequence_detect),
-    "funnel_sequence": Plugin(lower_funnel_sequence, spark=duckdb_only),  # LIST_SLICE, TO_JSON of a list
+    "funnel_sequence": Plugin(lower_funnel_sequence),
     "funnel_sequence_completion": Plugin(lower_funnel_sequence_completion),
 }
