@@ -105,10 +105,6 @@ def input_of(p: Planner, rel: Rel, items: list[tuple[str, exp.Expression]]) -> e
     return p.select(rel, [alias(e, n) for n, e in items])
 
 
-def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
-
-
 #: the most analysis windows a plugin enumerates between Start and End (range()'s cap)
 MAX_WINDOWS = 1_048_576
 
