@@ -68,6 +68,10 @@ def lower_rows_near(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return Rel(out, list(rel.cols))
 
 
+#: the nearest-rank percentile of x.__v at __q: DuckDB's QUANTILE_DISC, Spark's PERCENTILE_DISC WITHIN GROUP
+_PERCENTILE = {False: "QUANTILE_DISC(x.__v, __q)", True: "PERCENTILE_DISC(__q) WITHIN GROUP (ORDER BY x.__v)"}
+
+
 def lower_rolling_percentile(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     """rolling_percentile(Value, Percentile, Index, BinSize, BinsToTake [, dims...]): per bin (and dimension
     values), the nearest-rank percentile of the values of that bin and the BinsToTake-1 bins before it."""
@@ -93,7 +97,7 @@ def lower_rolling_percentile(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     dim_join = "".join(f" AND x.{k} IS NOT DISTINCT FROM g.{k}" for k in keys)
     dim_out = "".join(f", g.{k}" for k in keys)
     sql = from_template(
-        f"SELECT g.__bin{dim_out}, QUANTILE_DISC(x.__v, __q) AS __p FROM"
+        f"SELECT g.__bin{dim_out}, {_PERCENTILE[p.dialect.name == 'spark']} AS __p FROM"
         f" (SELECT DISTINCT {bin_expr} AS __bin{dim_sel} FROM inp) AS g"
         f" JOIN (SELECT __v, {bin_expr} AS __bin{dim_sel} FROM inp) AS x"
         f" ON x.__bin > g.__bin - __take * __size AND x.__bin <= g.__bin{dim_join}"
@@ -212,13 +216,9 @@ def lower_active_users_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     return Rel(exp.select(*proj).from_(sql.subquery(p.fresh(), copy=False), copy=False), cols)
 
 
-def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
-
-
 PLUGINS: dict[str, Plugin] = {
     "rows_near": Plugin(lower_rows_near),
-    "rolling_percentile": Plugin(lower_rolling_percentile, spark=duckdb_only),  # QUANTILE_DISC
+    "rolling_percentile": Plugin(lower_rolling_percentile),
     "sliding_window_counts": Plugin(lower_sliding_window_counts),
     "active_users_count": Plugin(lower_active_users_count),
 }
