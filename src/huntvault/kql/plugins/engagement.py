@@ -14,7 +14,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel, Scope
 from huntvault.kql.lowering.template import from_template
-from huntvault.kql.plugins.windows import (
+from huntvault.kql.lowering.timelines import (
     Dims,
     check_window_count,
     column_name,

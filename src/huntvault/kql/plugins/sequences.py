@@ -9,7 +9,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
 from huntvault.kql.lowering.template import from_template
-from huntvault.kql.plugins.windows import (
+from huntvault.kql.lowering.timelines import (
     column_name,
     compile_args,
     dims_of,

@@ -9,7 +9,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
 from huntvault.kql.lowering.template import from_template
-from huntvault.kql.plugins.windows import check_window_count
+from huntvault.kql.lowering.timelines import check_window_count
 from huntvault.kql.values import T, alias, as_bool, col
 
 

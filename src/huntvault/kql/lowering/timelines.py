@@ -1,5 +1,6 @@
-"""What the user-analytics plugins share: their argument checks, the timeline as numbers (datetimes as epoch
-microseconds), the analysis window's bins, dimension columns, and the timeline given back in its own type."""
+"""What the user-analytics plugins (kql/plugins) share: their argument checks, the timeline as numbers
+(datetimes as epoch microseconds), the analysis window's bins, dimension columns, and the timeline given
+back in its own type."""
 
 from __future__ import annotations
 
