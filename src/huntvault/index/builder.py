@@ -12,12 +12,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huntvault.index.analyzers import get_analyzer, pretokenize
-from huntvault.index.fields import DOC_FIELD, FILE_FIELD, KEY_FIELD, KEY_HASH_FIELD, IndexLayout, all_fields
-from huntvault.index.sql import KEY_COLUMN, key_expression, key_hash_sql, literal, quote, value_sql
-from huntvault.schema import EXTRA_COLUMN
+from huntvault.index.fields import DOC_FIELD, FILE_FIELD, KEY_FIELD, KEY_HASH_FIELD, IndexLayout
+from huntvault.index.rowcodec import encode_rows, stored_plan
+from huntvault.index.sql import KEY_COLUMN, key_expression, key_hash_sql, value_sql
 
 BATCH_ROWS = 65_536
 PART_COLUMN = "__hv_part"  # the stable id of each row's archive part
+STORED_COLUMN = "__hv_stored"  # each row's stored value (index/rowcodec.py)
 TOKEN_CACHE_MAX = 50_000  # distinct values remembered across DuckDB vectors (cleared when full)
 _ROWS = "__hv_rows"
 
@@ -34,7 +35,7 @@ class DocumentBuilder:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._udfs: dict[str, str] = {}
-        self.dates = {f.source: True for f in all_fields(layout.table) if f.source and f.storage == "date"}
+        self.plan = stored_plan(layout)
         for i, name in enumerate(sorted({f.analyzer for f in layout.searchable})):
             udf = f"hv_analyze_{i}"
             self.con.create_function(
@@ -55,8 +56,8 @@ class DocumentBuilder:
         """The query building one JSON document per row of `__hv_rows` (columns `present`).
 
         Pivot values go to their raw fields ('' as absent: `eq ''` means "no value"), searchable ones to
-        their analyzed twins, and every retrievable column, once, into the stored `_doc` object (datetimes
-        as epoch microseconds, `_Extra` embedded as JSON) from which documents are rebuilt.
+        their analyzed twins; the row's retrievable values, encoded column-wise by `rowcodec.encode_rows`
+        (column `__hv_stored`), go to the stored `_doc` bytes from which documents are rebuilt.
         """
         table = self.layout.table
         pieces: list[tuple[str, str]] = [
@@ -64,12 +65,9 @@ class DocumentBuilder:
             (KEY_HASH_FIELD, key_hash_sql(table, present)),
             (FILE_FIELD, PART_COLUMN),
         ]
-        stored = self._stored(present)
         docs: list[str] = []
-        if stored:  # a bytes field (base64 in the JSON): stored without any tokenizer pass
-            docs.append(
-                f"',\"{DOC_FIELD}\":\"' || to_base64(encode(CAST(to_json({stored}) AS VARCHAR))) || '\"'"
-            )
+        if STORED_COLUMN in present:  # a bytes field (base64 in the JSON), encoded from Arrow beforehand
+            docs.append(f"',\"{DOC_FIELD}\":\"' || {STORED_COLUMN} || '\"'")
         for spec in self.layout.fields.values():
             if spec.key or not (spec.pivot or spec.searchable):
                 continue
@@ -88,24 +86,10 @@ class DocumentBuilder:
             f"FROM {_ROWS})"
         )
 
-    def _stored(self, present: set[str]) -> str:
-        """The struct of the retrievable columns (keyed as `IndexLayout.stored_columns` says), or ''."""
-        items: list[str] = []
-        for key, column in self.layout.stored_columns().items():
-            if column not in present:
-                continue
-            col = quote(column)
-            if column == EXTRA_COLUMN:
-                value = f"CASE WHEN {col} IN ('', '{{}}') THEN NULL WHEN json_valid({col}) THEN CAST({col} AS JSON) END"
-            elif self.dates.get(column):
-                value = f"epoch_us({col})"
-            else:
-                value = col
-            items.append(f"{literal(key)}: {value}")
-        return "{" + ", ".join(items) + "}" if items else ""
-
     def documents(self, rows: pa.Table) -> Iterator[list[str]]:
         """Batches of tantivy JSON documents for archive rows carrying their part id in `__hv_part`."""
+        if self.plan:
+            rows = rows.append_column(STORED_COLUMN, encode_rows(rows, self.plan))
         present = set(rows.schema.names)
         self.con.register(_ROWS, rows)
         reader = None
