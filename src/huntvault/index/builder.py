@@ -1,8 +1,9 @@
-"""Archive rows (Arrow, as `read_part` gives them) -> tantivy JSON documents, built column-wise by DuckDB."""
+"""Archive rows (Arrow, as `read_part` gives them) -> tantivy JSON documents, built column-wise (DuckDB, Arrow)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import duckdb
 import duckdb.func
@@ -21,6 +22,8 @@ PART_COLUMN = "__hv_part"  # the stable id of each row's archive part
 STORED_COLUMN = "__hv_stored"  # each row's stored value (index/rowcodec.py)
 TOKEN_CACHE_MAX = 50_000  # distinct values remembered across DuckDB vectors (cleared when full)
 _ROWS = "__hv_rows"
+_OPEN, _CLOSE, _QUOTE = pa.scalar("{"), pa.scalar("}"), pa.scalar('"')
+_DOC_OPEN = pa.scalar(f'"{DOC_FIELD}":"')  # bytes are base64 text in tantivy's JSON
 
 
 class DocumentBuilder:
@@ -52,22 +55,19 @@ class DocumentBuilder:
             self.con.remove_function(udf)
         self.con.close()
 
-    def sql(self, present: set[str]) -> str:
-        """The query building one JSON document per row of `__hv_rows` (columns `present`).
+    def pieces(self, present: set[str]) -> list[tuple[str, str]]:
+        """(tantivy field, SQL of its value) for each field a document may carry, over rows `present`.
 
         Pivot values go to their raw fields ('' as absent: `eq ''` means "no value"), searchable ones to
         their analyzed twins; the row's retrievable values, encoded column-wise by `rowcodec.encode_rows`
         (column `__hv_stored`), go to the stored `_doc` bytes from which documents are rebuilt.
         """
         table = self.layout.table
-        pieces: list[tuple[str, str]] = [
+        out: list[tuple[str, str]] = [
             (KEY_FIELD, KEY_COLUMN),
             (KEY_HASH_FIELD, key_hash_sql(table, present)),
             (FILE_FIELD, PART_COLUMN),
         ]
-        docs: list[str] = []
-        if STORED_COLUMN in present:  # a bytes field (base64 in the JSON), encoded from Arrow beforehand
-            docs.append(f"',\"{DOC_FIELD}\":\"' || {STORED_COLUMN} || '\"'")
         for spec in self.layout.fields.values():
             if spec.key or not (spec.pivot or spec.searchable):
                 continue
@@ -75,15 +75,20 @@ class DocumentBuilder:
             if spec.storage == "str":
                 value = f"nullif({value}, '')"
             if spec.pivot:
-                pieces.append((spec.value_field, value))
+                out.append((spec.value_field, value))
             if spec.searchable:  # analyzed here, once per distinct value; the writer only splits it
-                pieces.append((spec.text_field, f"nullif({self._udfs[spec.analyzer]}({value}), '')"))
-        # concat() skips NULL pieces, so absent values leave no key (tantivy wants absent fields, not nulls)
-        parts = docs + [f"',\"{name}\":' || CAST(to_json({expr}) AS VARCHAR)" for name, expr in pieces]
-        doc = "'{' || substr(concat(" + ", ".join(parts) + "), 2) || '}'"
+                out.append((spec.text_field, f"nullif({self._udfs[spec.analyzer]}({value}), '')"))
+        return out
+
+    def sql(self, present: set[str]) -> str:
+        """The query giving, per row of `__hv_rows`, each piece's JSON value (NULL: absent) and the stored
+        value (already base64 text): `documents` joins them into one JSON object per row with Arrow."""
+        cols = [f"CAST(to_json({expr}) AS VARCHAR)" for _, expr in self.pieces(present)]
+        if STORED_COLUMN in present:
+            cols.append(STORED_COLUMN)
         return (
-            f"SELECT {doc} AS doc FROM (SELECT *, {key_expression(table, present)} AS {KEY_COLUMN} "
-            f"FROM {_ROWS})"
+            f"SELECT {', '.join(cols)} FROM (SELECT *, {key_expression(self.layout.table, present)} "
+            f"AS {KEY_COLUMN} FROM {_ROWS})"
         )
 
     def documents(self, rows: pa.Table) -> Iterator[list[str]]:
@@ -91,12 +96,13 @@ class DocumentBuilder:
         if self.plan:
             rows = rows.append_column(STORED_COLUMN, encode_rows(rows, self.plan))
         present = set(rows.schema.names)
+        prefixes = [pa.scalar(f'"{name}":') for name, _ in self.pieces(present)]
         self.con.register(_ROWS, rows)
         reader = None
         try:
             reader = self.con.sql(self.sql(present)).to_arrow_reader(BATCH_ROWS)
             for batch in reader:
-                yield batch.column(0).to_pylist()
+                yield _join(batch, prefixes, STORED_COLUMN in present).to_pylist()
         finally:
             if reader is not None:
                 reader.close()
@@ -104,6 +110,18 @@ class DocumentBuilder:
                 self.con.unregister(_ROWS)
             except duckdb.Error:
                 pass  # an abandoned result still holds it; the next register replaces it
+
+
+def _join(batch: pa.RecordBatch, prefixes: list[pa.Scalar], stored: bool) -> pa.Array:
+    """One JSON object per row from its pieces' JSON values, column-wise: a NULL piece leaves no key
+    (tantivy wants absent fields, not nulls); the stored value is the last column."""
+    cols: list[Any] = [
+        pc.binary_join_element_wise(prefix, batch.column(i), "") for i, prefix in enumerate(prefixes)
+    ]
+    if stored:
+        cols.append(pc.binary_join_element_wise(_DOC_OPEN, batch.column(len(prefixes)), _QUOTE, ""))
+    body = pc.binary_join_element_wise(*cols, ",", null_handling="skip")
+    return pc.binary_join_element_wise(_OPEN, body, _CLOSE, "")
 
 
 def _vectorised(analyzer: str) -> Callable[[pa.Array | pa.ChunkedArray], pa.Array]:
