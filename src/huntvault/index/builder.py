@@ -9,6 +9,7 @@ import duckdb
 import duckdb.func
 import duckdb.sqltypes
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -17,7 +18,9 @@ from huntvault.index.fields import DOC_FIELD, FILE_FIELD, KEY_FIELD, KEY_HASH_FI
 from huntvault.index.rowcodec import encode_rows, stored_plan
 from huntvault.index.sql import KEY_COLUMN, key_expression, key_hash_sql, value_sql
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = (
+    8_192  # documents per Arrow batch: small enough that its buffers are reused, not page-faulted anew
+)
 PART_COLUMN = "__hv_part"  # the stable id of each row's archive part
 STORED_COLUMN = "__hv_stored"  # each row's stored value (index/rowcodec.py)
 TOKEN_CACHE_MAX = 50_000  # distinct values remembered across DuckDB vectors (cleared when full)
@@ -47,6 +50,7 @@ class DocumentBuilder:
                 [duckdb.sqltypes.VARCHAR],
                 duckdb.sqltypes.VARCHAR,
                 type=duckdb.func.ARROW,
+                null_handling=duckdb.func.SPECIAL,  # it returns NULL for a value without tokens
             )
             self._udfs[name] = udf
 
@@ -56,7 +60,7 @@ class DocumentBuilder:
         self.con.close()
 
     def pieces(self, present: set[str]) -> list[tuple[str, str]]:
-        """(tantivy field, SQL of its value) for each field a document may carry, over rows `present`.
+        """(tantivy field, SQL of its JSON value) for each field a document may carry, over rows `present`.
 
         Pivot values go to their raw fields ('' as absent: `eq ''` means "no value"), searchable ones to
         their analyzed twins; the row's retrievable values, encoded column-wise by `rowcodec.encode_rows`
@@ -64,9 +68,9 @@ class DocumentBuilder:
         """
         table = self.layout.table
         out: list[tuple[str, str]] = [
-            (KEY_FIELD, KEY_COLUMN),
-            (KEY_HASH_FIELD, key_hash_sql(table, present)),
-            (FILE_FIELD, PART_COLUMN),
+            (KEY_FIELD, _json(KEY_COLUMN)),
+            (KEY_HASH_FIELD, _json(key_hash_sql(table, present))),
+            (FILE_FIELD, _json(PART_COLUMN)),
         ]
         for spec in self.layout.fields.values():
             if spec.key or not (spec.pivot or spec.searchable):
@@ -75,15 +79,15 @@ class DocumentBuilder:
             if spec.storage == "str":
                 value = f"nullif({value}, '')"
             if spec.pivot:
-                out.append((spec.value_field, value))
+                out.append((spec.value_field, _json(value)))
             if spec.searchable:  # analyzed here, once per distinct value; the writer only splits it
-                out.append((spec.text_field, f"nullif({self._udfs[spec.analyzer]}({value}), '')"))
+                out.append((spec.text_field, f"{self._udfs[spec.analyzer]}({value})"))
         return out
 
     def sql(self, present: set[str]) -> str:
         """The query giving, per row of `__hv_rows`, each piece's JSON value (NULL: absent) and the stored
         value (already base64 text): `documents` joins them into one JSON object per row with Arrow."""
-        cols = [f"CAST(to_json({expr}) AS VARCHAR)" for _, expr in self.pieces(present)]
+        cols = [expr for _, expr in self.pieces(present)]
         if STORED_COLUMN in present:
             cols.append(STORED_COLUMN)
         return (
@@ -112,6 +116,10 @@ class DocumentBuilder:
                 pass  # an abandoned result still holds it; the next register replaces it
 
 
+def _json(expr: str) -> str:
+    return f"CAST(to_json({expr}) AS VARCHAR)"
+
+
 def _join(batch: pa.RecordBatch, prefixes: list[pa.Scalar], stored: bool) -> pa.Array:
     """One JSON object per row from its pieces' JSON values, column-wise: a NULL piece leaves no key
     (tantivy wants absent fields, not nulls); the stored value is the last column."""
@@ -125,7 +133,10 @@ def _join(batch: pa.RecordBatch, prefixes: list[pa.Scalar], stored: bool) -> pa.
 
 
 def _vectorised(analyzer: str) -> Callable[[pa.Array | pa.ChunkedArray], pa.Array]:
-    """A DuckDB Arrow function: analyze each distinct value of a vector once, then spread the results."""
+    """A DuckDB Arrow function: analyze each distinct value of a vector once, then spread the results.
+
+    Each result is already the JSON string of the pre-analyzed text (NULL when no token is left), so the
+    query does not run to_json over every row of every searchable column."""
     get_analyzer(analyzer)
     cache: dict[str, str] = {}
 
@@ -135,8 +146,9 @@ def _vectorised(analyzer: str) -> Callable[[pa.Array | pa.ChunkedArray], pa.Arra
         encoded = pc.dictionary_encode(values)
         if len(cache) > TOKEN_CACHE_MAX:
             cache.clear()
-        joined = pa.array(pretokenize(encoded.dictionary.to_pylist(), cache, analyzer), pa.string())
-        return pc.take(joined, encoded.indices)
+        texts = pretokenize(encoded.dictionary.to_pylist(), cache, analyzer)
+        quoted = [orjson.dumps(t).decode() if t else None for t in texts]
+        return pc.take(pa.array(quoted, pa.string()), encoded.indices)
 
     return run
 

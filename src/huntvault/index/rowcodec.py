@@ -27,7 +27,6 @@ SEP = "\x1f"  # between values
 NULL = "\x1e"  # a missing value ('' is a value)
 ESC = "\x1b"  # escapes the three control characters inside a value
 MAX_BATCH_ROWS = 65_536  # rows per encoded chunk (keeps base64 offsets far below 2 GiB)
-_SPECIAL = re.compile("[\x1b\x1e\x1f]")
 _ESCAPES = {ESC: ESC + "0", SEP: ESC + "1", NULL: ESC + "2"}
 _UNESCAPE = re.compile("\x1b([012])")
 _UNESCAPES = {"0": ESC, "1": SEP, "2": NULL}
@@ -99,7 +98,7 @@ def _kind(table: Table, key: str, column: str) -> str:
 
 
 def _as_text(values: pa.Array) -> pa.Array:
-    """One column as text: datetimes as epoch microseconds, strings escaped when they hold a separator."""
+    """One column as text: datetimes as epoch microseconds, the rest as Arrow prints them."""
     kind = values.type
     if pa.types.is_dictionary(kind):
         values = values.cast(kind.value_type)
@@ -107,21 +106,45 @@ def _as_text(values: pa.Array) -> pa.Array:
     if pa.types.is_timestamp(kind):
         micros = pc.cast(values, pa.timestamp("us", kind.tz), safe=False)
         return pc.cast(pc.cast(micros, pa.int64()), pa.string())
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        text = values if pa.types.is_string(kind) else values.cast(pa.string())
-        if pc.any(pc.match_substring_regex(text, _SPECIAL.pattern)).as_py():
-            for raw, escaped in ((ESC, _ESCAPES[ESC]), (SEP, _ESCAPES[SEP]), (NULL, _ESCAPES[NULL])):
-                text = pc.replace_substring(text, raw, escaped)
-        return text
+    if pa.types.is_string(kind):
+        return values
     return pc.cast(values, pa.string())
+
+
+def _escaped(text: pa.Array) -> pa.Array:
+    if not pa.types.is_string(text.type):
+        return text
+    for raw in (ESC, SEP, NULL):  # ESC first: the escapes it introduces are not escaped again
+        text = pc.replace_substring(text, raw, _ESCAPES[raw])
+    return text
+
+
+def _join(texts: list[pa.Array]) -> tuple[pa.Array, np.ndarray[Any, np.dtype[np.int32]]]:
+    joined = pc.binary_join_element_wise(*texts, SEP, null_handling="replace", null_replacement=NULL)
+    n = len(joined)
+    offsets = np.frombuffer(joined.buffers()[1], np.int32)[joined.offset : joined.offset + n + 1]
+    return joined, offsets
+
+
+def _specials(joined: pa.Array, offsets: np.ndarray[Any, np.dtype[np.int32]]) -> int:
+    """How many bytes of the joined rows are between ESC and SEP (one vectorised pass)."""
+    data = joined.buffers()[2]
+    if data is None:
+        return 0
+    raw = np.frombuffer(data, np.uint8)[int(offsets[0]) : int(offsets[-1])]
+    return int(np.count_nonzero((raw - np.uint8(0x1B)) <= 4))  # uint8 wraps: 0x1b..0x1f
 
 
 def _encode_batch(batch: pa.RecordBatch, columns: list[str]) -> pa.Array:
     n = batch.num_rows
     names = set(batch.schema.names)
     texts = [_as_text(batch.column(c)) if c in names else pa.nulls(n, pa.string()) for c in columns]
-    joined = pc.binary_join_element_wise(*texts, SEP, null_handling="replace", null_replacement=NULL)
-    lengths = pc.binary_length(joined).to_numpy(zero_copy_only=False)
+    joined, offsets = _join(texts)
+    # every separator and NULL marker is ours unless a value holds one: then escape (rare) and join again
+    expected = n * (len(columns) - 1) + sum(t.null_count for t in texts)
+    if _specials(joined, offsets) != expected:
+        joined, offsets = _join([_escaped(t) for t in texts])
+    lengths = np.diff(offsets)
     padded = pc.binary_join_element_wise(joined, _PADS.take(pa.array((-lengths) % 3)), "")
     offsets = np.frombuffer(padded.buffers()[1], np.int32)[padded.offset : padded.offset + n + 1]
     start, end = int(offsets[0]), int(offsets[-1])
