@@ -10,7 +10,7 @@ from typing import Any
 import tantivy
 
 from huntvault.index.fields import COMPLEX, DOC_FIELD, EXTRA_KEY, KEY_FIELD, IndexLayout, source_codes
-from huntvault.index.rowcodec import StoredColumn, decode_row, stored_plan
+from huntvault.index.rowcodec import row_decoder, stored_plan
 from huntvault.index.sql import BLOB_ACCOUNT_URL
 from huntvault.schema import CATEGORY_PREFIX, EXPORT_TIME_COLUMN, TENANT_COLUMN, Table
 
@@ -78,7 +78,7 @@ class _Plan:
     envelope: list[tuple[str, Getter]]  # key and envelope, before `properties`
     props: list[tuple[str, Getter]] | None  # None: no retrievable property (no `properties` object)
     metadata: list[tuple[str, Getter]]  # blob metadata, after `properties`
-    stored: list[StoredColumn]  # the slots of the stored `_doc` value
+    decode: Callable[[bytes], Stored]  # the stored `_doc` value -> {key: value}
 
 
 _PLANS: dict[int, tuple[IndexLayout, _Plan]] = {}
@@ -113,7 +113,7 @@ def _plan(layout: IndexLayout) -> _Plan:
         else:
             envelope.append((spec.path, get))
     has_props = any(f.retrievable for f in layout.fields.values() if f.path.startswith(COMPLEX + "/"))
-    plan = _Plan(envelope, props if has_props else None, metadata, stored_plan(layout))
+    plan = _Plan(envelope, props if has_props else None, metadata, row_decoder(stored_plan(layout)))
     if len(_PLANS) > 256:
         _PLANS.clear()
     _PLANS[id(layout)] = (layout, plan)
@@ -129,7 +129,7 @@ def export_document(layout: IndexLayout, doc: tantivy.Document) -> dict[str, Any
     """
     plan = _plan(layout)
     raw = doc.get_first(DOC_FIELD)
-    stored: Stored = decode_row(raw, plan.stored) if raw else {}
+    stored: Stored = plan.decode(raw) if raw else {}
     stored[KEY_FIELD] = doc.get_first(KEY_FIELD)
     out = {name: get(stored) for name, get in plan.envelope}
     if plan.props is not None:
