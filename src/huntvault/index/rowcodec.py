@@ -1,11 +1,4 @@
-"""The stored copy of a row's retrievable values: one compact value per document, encoded column-wise from Arrow.
-
-A row's retrievable columns are joined, in the layout's fixed order, by a unit separator (NULL marks a
-missing value; the three control characters are escaped inside values, which almost never hold them),
-padded to a multiple of three bytes and base64-encoded for tantivy's bytes field — all by Arrow kernels
-over whole columns and one base64 pass over the batch (rows padded to 3 bytes encode independently), so no
-Python runs per row and no JSON is built. A hit is decoded back by the column types (`decode_row`).
-"""
+"""The stored copy of a row's retrievable values: one compact value per document, encoded column-wise from Arrow."""
 
 from __future__ import annotations
 
@@ -155,7 +148,14 @@ def _encode_batch(batch: pa.RecordBatch, columns: list[str]) -> pa.Array:
 
 
 def encode_rows(rows: pa.Table, plan: list[StoredColumn]) -> pa.ChunkedArray:
-    """Each row's stored value (base64 text, as tantivy's JSON takes bytes), column-wise over `rows`."""
+    """Each row's stored value (base64 text, as tantivy's JSON takes bytes), column-wise over `rows`.
+
+    A row's retrievable columns are joined, in the plan's fixed order, by a unit separator (NULL marks a
+    missing value; the three control characters are escaped inside values, which almost never hold
+    them), padded to a multiple of three bytes and base64-encoded — by Arrow kernels over whole columns
+    and one base64 pass per batch (rows padded to 3 bytes encode independently, so each row's base64 is
+    a slice of the batch's): no Python runs per row and no JSON is built. `row_decoder` reads it back.
+    """
     columns = [slot.column for slot in plan]
     chunks = [_encode_batch(batch, columns) for batch in rows.to_batches(max_chunksize=MAX_BATCH_ROWS)]
     return pa.chunked_array(chunks, pa.string())
