@@ -389,6 +389,20 @@ class SparkDialect(Dialect):
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return json_text(value)
 
+    def expand_items(self, value: exp.Expression, bag_as_array: bool) -> exp.Expression:
+        # JSON is text here: the kind is told by its first character, then the array is parsed
+        kind = self.json_type(value)
+        return exp.Case(
+            ifs=[
+                exp.If(this=exp.EQ(this=kind, expression=S("ARRAY")), true=self.json_list(value.copy())),
+                exp.If(
+                    this=exp.EQ(this=kind.copy(), expression=S("OBJECT")),
+                    true=self.bag_entries(value.copy(), bag_as_array),
+                ),
+            ],
+            default=call("list_value", exp.Cast(this=value.copy(), to=dtype("JSON"))),
+        )
+
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
         key = json_text(exp.column("k"))
         value = native("get_json_object", bag.copy(), native("concat", S("$['"), exp.column("k"), S("']")))

@@ -52,7 +52,8 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
     if "with_itemindex" in op.options and isinstance(op.options["with_itemindex"], A.Name):
         index_col = op.options["with_itemindex"].name
     expanded: list[tuple[str, str | None, exp.Expression]] = []
-    for item in op.items:
+    sources: list[exp.Expression] = []  # each expanded value computed once, below the UNNEST
+    for i, item in enumerate(op.items):
         v = p.compile(item.expr, scope)
         name = item.name or v.name or "Column1"
         j = (
@@ -60,22 +61,14 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
             if v.type == "dynamic"
             else (d.try_json(v.sql) if v.type in ("string", "guid") else to_dynamic(v).sql)
         )
-        jt = d.json_type(j)
-        lst = exp.Case(
-            ifs=[
-                exp.If(
-                    this=exp.EQ(this=jt, expression=exp.Literal.string("ARRAY")), true=d.json_list(j.copy())
-                ),
-                exp.If(
-                    this=exp.EQ(this=jt.copy(), expression=exp.Literal.string("OBJECT")),
-                    true=d.bag_entries(j, bagmode == "array"),
-                ),
-            ],
-            default=call("list_value", exp.Cast(this=j.copy(), to=JSON.copy())),
-        )
-        expanded.append((name, item.to_type, lst))
+        if not isinstance(j, exp.Column):
+            sources.append(alias(j, f"__mvsrc{i}"))
+            j = col(f"__mvsrc{i}")
+        expanded.append((name, item.to_type, d.expand_items(j, bagmode == "array")))
     names = {n for n, _, _ in expanded}
     keep = [(n, t) for n, t in rel.cols if n not in names]
+    if sources:
+        rel = Rel(p.select(rel, [*p.star(rel), *sources]), rel.cols, rel.order)
     inner: list[exp.Expression] = [col(n) for n, _ in keep]
     for i, (_, _, items) in enumerate(expanded):
         inner.append(alias(exp.Unnest(expressions=[items]), f"__mv{i}"))

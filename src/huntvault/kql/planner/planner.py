@@ -19,6 +19,7 @@ from huntvault.kql.dialects import Dialect
 from huntvault.kql.ir import Aggregate, Binding, Catalog, Columns, Env, Function, Plugin, Rel, Scope, Window
 from huntvault.kql.limits import Budget
 from huntvault.kql.planner.compiler import LOWERING_FAILURES, ExprCompiler
+from huntvault.kql.planner.filters import FROM_KEY, WITH_KEY, below_extend, null_rejecting
 from huntvault.kql.values import T, cast_expr, col, convert, literal, null_of
 
 #: Legacy MDATP table names still found in hunting queries.
@@ -80,7 +81,7 @@ _AFTER_WHERE = (
     "order",
     "distinct",
     "qualify",
-    "with",
+    WITH_KEY,
     "joins",
     "laterals",
 )
@@ -88,7 +89,7 @@ _AFTER_WHERE = (
 
 def _simple(sql: exp.Select) -> bool:
     """A SELECT of plain columns from one source, nothing after the WHERE: a filter can join its WHERE."""
-    if any(sql.args.get(k) for k in _AFTER_WHERE) or not isinstance(sql.args.get("from"), exp.From):
+    if any(sql.args.get(k) for k in _AFTER_WHERE) or not isinstance(sql.args.get(FROM_KEY), exp.From):
         return False
     return all(_plain(e) for e in sql.expressions)
 
@@ -470,6 +471,11 @@ class Planner:
         """The rows of `rel` where `cond` holds: joined to rel's own WHERE when rel is a plain column
         SELECT (one SELECT level less per `where`), else a SELECT over it. `rel` is left as it was
         (a new SELECT shares its parts), so a relation bound with `as` keeps its rows."""
+        cond = null_rejecting(cond)
+        below = below_extend(rel, cond)
+        if below is not None:  # filter first, then compute the extend's columns
+            inner, moved, rebuild = below
+            return rebuild(self.filter(inner, moved))
         sql = rel.sql
         if not _simple(sql) or cond.find(exp.Window) is not None:
             return self.select(rel, self.star(rel)).where(cond, copy=False)
