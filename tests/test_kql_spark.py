@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from huntvault.kql import execute
 from tests.support.kql import NOW, Case, canonical, load_cases, sample_rows, write_archive
 
 SPARK_CASES = [c for c in load_cases() if c.spark]
+#: the process's PYSPARK_PYTHON before any Spark session is opened here (opening one must not set it)
+PYSPARK_PYTHON_BEFORE = os.environ.get("PYSPARK_PYTHON")
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -35,6 +39,18 @@ def spark_backend(spark_limits):  # type: ignore[no-untyped-def]
     backend = SparkBackend(None, spark_limits)
     assert str(backend.spark.sparkContext.master).startswith("spark://127.0.0.1:")
     return backend
+
+
+def test_spark_workers_python_is_given_to_the_session_not_the_process(spark_backend) -> None:  # type: ignore[no-untyped-def]
+    assert os.environ.get("PYSPARK_PYTHON") == PYSPARK_PYTHON_BEFORE  # the process environment is left alone
+    want = PYSPARK_PYTHON_BEFORE or sys.executable
+    assert spark_backend.spark.sparkContext.pythonExec == want
+    assert spark_backend.spark.conf.get("spark.pyspark.python") == want
+    # a Python UDF runs in the worker with that interpreter (series_stats is computed in Python)
+    rows = execute(
+        "print y = dynamic([1, 2, 3]) | project s = series_stats_dynamic(y).max", backend=spark_backend
+    ).rows()
+    assert rows == [{"s": 3.0}]
 
 
 def test_enough_spark_cases() -> None:

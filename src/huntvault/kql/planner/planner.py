@@ -63,6 +63,19 @@ def sql_nesting(root: exp.Expression, ctes: dict[str, int]) -> int:
     return best
 
 
+def used_ctes(root: exp.Expression, ctes: dict[str, exp.Select]) -> set[str]:
+    """The CTEs `root` reads, directly or through other CTEs (a let folded into a constant, such as a
+    has_any list computed at compile time, leaves its CTE unread: the engine need not bind it)."""
+    used: set[str] = set()
+    stack = [root]
+    while stack:
+        for table in stack.pop().find_all(exp.Table):
+            if table.name in ctes and table.name not in used:
+                used.add(table.name)
+                stack.append(ctes[table.name])
+    return used
+
+
 def _plain(e: exp.Expression) -> bool:
     """A projection that only passes columns through (`*`, `"a"` or `"a" AS "a"`)."""
     if isinstance(e, exp.Star):
@@ -174,10 +187,12 @@ class Planner:
                 1,
                 self.text,
             )
-        if self.ctes:
+        used = used_ctes(rel.sql, self.ctes)
+        if used:
             sql = rel.sql
             for name, body in self.ctes.items():
-                sql = sql.with_(name, as_=body, copy=False)
+                if name in used:
+                    sql = sql.with_(name, as_=body, copy=False)
             rel = Rel(sql, rel.cols, rel.order)
         return rel
 
