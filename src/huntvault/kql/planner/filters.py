@@ -23,9 +23,18 @@ def _literal(node: exp.Expression | None) -> bool:
     return isinstance(node, exp.Literal)
 
 
-def _same_literal(a: exp.Expression, b: exp.Expression) -> bool:
+def _differ(a: exp.Expression, b: exp.Expression) -> bool:
+    """Two literals surely unequal as SQL values: two different strings, or two numbers of different
+    value (`0` and `0.0` are equal; a string and a number are not known to differ)."""
     assert isinstance(a, exp.Literal) and isinstance(b, exp.Literal)
-    return a.is_string == b.is_string and a.this == b.this
+    if a.is_string and b.is_string:
+        return bool(a.this != b.this)
+    if a.is_number and b.is_number:
+        try:
+            return float(a.this) != float(b.this)
+        except ValueError:
+            return False
+    return False
 
 
 def _defaulted(node: exp.Expression | None) -> tuple[exp.Expression, exp.Expression] | None:
@@ -44,7 +53,7 @@ def _eq_default(node: exp.Expression) -> exp.Expression | None:
         return None
     for side, other in ((node.this, node.expression), (node.expression, node.this)):
         got = _defaulted(side)
-        if got is not None and _literal(other) and not _same_literal(got[1], other):
+        if got is not None and _literal(other) and _differ(got[1], other):
             return exp.EQ(this=got[0].copy(), expression=other.copy())
     return None
 
@@ -57,7 +66,7 @@ def _in_default(node: exp.Expression) -> exp.Expression | None:
     items = node.expressions
     if got is None or not items or not all(_literal(i) for i in items):
         return None
-    if any(_same_literal(got[1], i) for i in items):
+    if not all(_differ(got[1], i) for i in items):
         return None
     return exp.In(this=got[0].copy(), expressions=[i.copy() for i in items])
 
