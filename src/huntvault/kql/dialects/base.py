@@ -182,6 +182,17 @@ class Dialect:
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return call("to_json", value)
 
+    def one_per_key(self, source: exp.Expression, cols: list[str], keys: list[exp.Expression]) -> exp.Select:
+        """One row of `source` per value of `keys` (any one: the first met), its columns `cols`.
+
+        DuckDB: DISTINCT ON, a hash aggregate keeping each key's first row, where a row number over
+        key partitions sorts every partition."""
+        return (
+            exp.select(*[exp.column(n, quoted=True) for n in cols])
+            .from_(source, copy=False)
+            .distinct(*keys, copy=False)
+        )
+
     def expand_items(self, value: exp.Expression, bag_as_array: bool) -> exp.Expression:
         """mv-expand's items of a dynamic value (a column: it is read several times): an array's elements,
         a bag's one-property bags (or [key, value] pairs), any other value alone.

@@ -389,6 +389,20 @@ class SparkDialect(Dialect):
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return json_text(value)
 
+    def one_per_key(self, source: exp.Expression, cols: list[str], keys: list[exp.Expression]) -> exp.Select:
+        # no DISTINCT ON: the first row of each key partition by row number
+        rn = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=keys,
+            order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in keys]),
+        )
+        numbered = exp.select(exp.Star(), exp.alias_(rn, "__rn", quoted=True)).from_(source, copy=False)
+        return (
+            exp.select(*[exp.column(n, quoted=True) for n in cols])
+            .from_(numbered.subquery("_one", copy=False), copy=False)
+            .where(exp.EQ(this=exp.column("__rn", quoted=True), expression=N(1)), copy=False)
+        )
+
     def expand_items(self, value: exp.Expression, bag_as_array: bool) -> exp.Expression:
         # JSON is text here: the kind is told by its first character, then the array is parsed
         kind = self.json_type(value)
