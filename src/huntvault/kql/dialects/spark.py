@@ -160,8 +160,49 @@ def _cast(gen: Gen, node: exp.Expression) -> str:
     return gen.trycast_sql(node) if isinstance(node, exp.TryCast) else gen.cast_sql(node)
 
 
+#: an interval unit -> its place among make_interval's arguments (years, months, weeks, days, hours, mins, secs)
+_INTERVAL_ARGS = {"YEAR": 0, "MONTH": 1, "WEEK": 2, "DAY": 3, "HOUR": 4, "MINUTE": 5, "SECOND": 6}
+
+
+def _interval(gen: Gen, node: exp.Expression) -> str:
+    """`INTERVAL (n) unit` of a computed amount (datetime_add, startofyear(d, offset)): Spark's INTERVAL takes
+    literals only, make_interval takes expressions."""
+    assert isinstance(node, exp.Interval)
+    amount = node.this
+    unit = node.unit.name.upper() if node.unit is not None else ""
+    if isinstance(amount, exp.Cast) and amount.to.is_type(*exp.DataType.TEXT_TYPES):
+        amount = amount.this  # the DuckDB spelling casts the amount to text
+    place = _INTERVAL_ARGS.get(unit)
+    if isinstance(amount, exp.Literal) or place is None:
+        return str(gen.interval_sql(node))
+    parts: list[exp.Expression] = [N(0)] * 7
+    kind = "DECIMAL(18,6)" if unit == "SECOND" else "INT"
+    parts[place] = exp.Cast(this=amount, to=dtype(kind))
+    return gen.sql(native("make_interval", *parts))
+
+
+def _index_lambda(gen: Gen, node: exp.Expression) -> str:
+    """list_filter / list_transform with an (x, i) lambda: DuckDB counts i from 1, Spark from 0."""
+    lam = node.expression
+    if isinstance(lam, exp.Lambda) and len(lam.expressions) == 2:
+        index = lam.expressions[1].name
+        body = lam.this.transform(
+            lambda n: (
+                exp.Paren(this=exp.Add(this=exp.column(index), expression=N(1)))
+                if isinstance(n, exp.Column) and not n.table and n.name == index
+                else n
+            )
+        )
+        lam = exp.Lambda(this=body, expressions=[e.copy() for e in lam.expressions])
+    name = "filter" if isinstance(node, exp.ArrayFilter) else "transform"
+    return gen.func(name, gen.sql(node.this), gen.sql(lam))
+
+
 #: typed sqlglot node -> Spark SQL, where sqlglot's own Spark spelling is not what the lowering means
 SPARK_TRANSFORMS: dict[type[exp.Expr], NodeSQL] = {
+    exp.Interval: _interval,
+    exp.ArrayFilter: _index_lambda,
+    exp.Transform: _index_lambda,
     exp.JSONExtract: _json_extract,
     exp.JSONExtractScalar: _json_extract,
     exp.TimeToStr: _time_to_str,
@@ -220,6 +261,24 @@ def _json_array(gen: Gen, args: list[exp.Expression]) -> str:
     return gen.sql(native("concat", S("["), native("concat_ws", S(","), *texts), S("]")))
 
 
+def _date_part(gen: Gen, args: list[exp.Expression]) -> str:
+    """date_part: Spark numbers the days of the week from 1 (Sunday), DuckDB's `dow` from 0."""
+    part = args[0]
+    if isinstance(part, exp.Literal) and part.is_string and part.this.lower() == "dow":
+        return gen.sql(exp.Sub(this=native("dayofweek", args[1]), expression=N(1)))
+    return gen.sql(native("date_part", *args))
+
+
+def _json_object(gen: Gen, args: list[exp.Expression]) -> str:
+    """DuckDB's json_object(key, json, ...) (pack, bag_pack, url parts): Spark has none; the values are JSON
+    texts already (dynamic is text here), the keys are quoted as JSON strings, a null value is JSON null."""
+    members: list[exp.Expression] = []
+    for key, value in zip(args[::2], args[1::2], strict=False):
+        text = native("coalesce", exp.Cast(this=value, to=dtype("STRING")), S("null"))
+        members.append(native("concat", json_text(key), S(":"), text))
+    return gen.sql(native("concat", S("{"), native("concat_ws", S(","), *members), S("}")))
+
+
 def _list_slice(gen: Gen, args: list[exp.Expression]) -> str:
     length = exp.Add(this=exp.Sub(this=grouped(args[2]), expression=grouped(args[1])), expression=N(1))
     return gen.sql(native("slice", args[0], args[1], length))
@@ -262,6 +321,8 @@ SPARK_FUNCTIONS: dict[str, CallSQL] = {
     "strftime": _strftime,
     "range": _sequence,
     "json_array": _json_array,
+    "json_object": _json_object,
+    "date_part": _date_part,
     "list": rename("collect_list"),
     "list_position": rename("array_position"),
     "list_slice": _list_slice,
