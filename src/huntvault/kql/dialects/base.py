@@ -182,6 +182,20 @@ class Dialect:
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return call("to_json", value)
 
+    def zip_unnest(
+        self, source: exp.Expression, keep: list[str], lists: list[exp.Expression], index: bool
+    ) -> exp.Select:
+        """mv-expand's rows: `keep` columns of `source` repeated for each position of the lists, which expand
+        side by side (zipped, the shorter padded with nulls) as `__mv0`, `__mv1`...; with `index`, the
+        position (from 0) as `__mvidx`. DuckDB zips the UNNESTs of one SELECT itself."""
+        proj: list[exp.Expression] = [exp.column(n, quoted=True) for n in keep]
+        for i, items in enumerate(lists):
+            proj.append(exp.alias_(exp.Unnest(expressions=[items]), f"__mv{i}", quoted=True))
+        if index:
+            positions = call("range", call("len", lists[0].copy()))
+            proj.append(exp.alias_(exp.Unnest(expressions=[positions]), "__mvidx", quoted=True))
+        return exp.select(*proj).from_(source, copy=False)
+
     def one_per_key(self, source: exp.Expression, cols: list[str], keys: list[exp.Expression]) -> exp.Select:
         """One row of `source` per value of `keys` (any one: the first met), its columns `cols`.
 

@@ -62,6 +62,26 @@ def spark_path(path: str) -> str:
     return re.sub(r'\."((?:[^"\\]|\\.)*)"', lambda m: "['" + m.group(1).replace("'", "\\'") + "']", path)
 
 
+def java_replacement(rewrite: str) -> str:
+    """An RE2 rewrite (DuckDB's: `\\1` a group, `\\\\` a backslash) as a Java one (`$1`, `\\\\`, `\\$` a dollar)."""
+    out: list[str] = []
+    i = 0
+    while i < len(rewrite):
+        ch = rewrite[i]
+        nxt = rewrite[i + 1] if i + 1 < len(rewrite) else ""
+        if ch == "\\" and nxt.isdigit():
+            out.append("$" + nxt)
+            i += 2
+            continue
+        if ch == "\\" and nxt == "\\":
+            out.append("\\\\")
+            i += 2
+            continue
+        out.append("\\$" if ch == "$" else ch)
+        i += 1
+    return "".join(out)
+
+
 def json_text(value: exp.Expression) -> exp.Expression:
     """JSON text of any value: Spark's to_json takes only arrays, maps and structs, so the value is
     wrapped in a one-element array and the brackets are cut off."""
@@ -398,6 +418,8 @@ class SparkDialect(Dialect):
     def regex_replace(
         self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression
     ) -> exp.Expression:
+        if isinstance(repl, exp.Literal) and repl.is_string:
+            repl = S(java_replacement(repl.this))
         return native("regexp_replace", value, pattern, repl)
 
     def epoch_us(self, ts: exp.Expression) -> exp.Expression:
@@ -449,6 +471,38 @@ class SparkDialect(Dialect):
 
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return json_text(value)
+
+    def zip_unnest(
+        self, source: exp.Expression, keep: list[str], lists: list[exp.Expression], index: bool
+    ) -> exp.Select:
+        # one EXPLODE per SELECT (two would cross): explode the positions, then pick each list's item
+        sizes = [native("size", grouped(lst.copy())) for lst in lists]
+        longest = sizes[0] if len(sizes) == 1 else native("greatest", *sizes)
+        last = exp.Sub(this=grouped(longest), expression=N(1))
+        positions = native(
+            "if",
+            exp.LTE(this=grouped(longest.copy()), expression=N(0)),
+            native("array"),
+            native("sequence", N(0), last),
+        )
+        kept = [exp.column(n, quoted=True) for n in keep]
+        inner = exp.select(
+            *kept,
+            exp.alias_(native("explode", positions), "__mvidx", quoted=True),
+            *[exp.alias_(lst, f"__l{i}", quoted=True) for i, lst in enumerate(lists)],
+        ).from_(source, copy=False)
+        pos = exp.Add(this=exp.column("__mvidx", quoted=True), expression=N(1))
+        items = [
+            exp.alias_(
+                native("try_element_at", exp.column(f"__l{i}", quoted=True), pos.copy()),
+                f"__mv{i}",
+                quoted=True,
+            )
+            for i in range(len(lists))
+        ]
+        return exp.select(*[k.copy() for k in kept], *items, exp.column("__mvidx", quoted=True)).from_(
+            inner.subquery("_zip", copy=False), copy=False
+        )
 
     def one_per_key(self, source: exp.Expression, cols: list[str], keys: list[exp.Expression]) -> exp.Select:
         # no DISTINCT ON: the first row of each key partition by row number

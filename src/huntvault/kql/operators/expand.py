@@ -69,18 +69,14 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
     keep = [(n, t) for n, t in rel.cols if n not in names]
     if sources:
         rel = Rel(p.select(rel, [*p.star(rel), *sources]), rel.cols, rel.order)
-    inner: list[exp.Expression] = [col(n) for n, _ in keep]
-    for i, (_, _, items) in enumerate(expanded):
-        inner.append(alias(exp.Unnest(expressions=[items]), f"__mv{i}"))
     limit = None
     if op.limit is not None:
         limit = const_int(p, op.limit, env)
     elif op.legacy:
         limit = LEGACY_LIMIT
-    if index_col or limit is not None:
-        first = expanded[0][2].copy()
-        inner.append(alias(exp.Unnest(expressions=[call("range", call("len", first))]), "__mvidx"))
-    sub = p.select(rel, inner)
+    source, _ = p.wrap(rel)
+    lists = [items for _, _, items in expanded]
+    sub = d.zip_unnest(source, [n for n, _ in keep], lists, bool(index_col) or limit is not None)
     outer: list[exp.Expression] = []
     cols: list[tuple[str, str]] = []
     known = rel.types()
