@@ -132,6 +132,8 @@ def below_extend(
     if not added or not all(isinstance(a, exp.Alias) for a in added) or len(added) > len(rel.cols):
         return None
     defs = {a.alias: a.this for a in added}
+    if not any(not c.table and c.name in defs for c in cond.find_all(exp.Column)):
+        return None  # the filter reads none of the new columns: the engine moves it as well as we would
     inner_cols = rel.cols[: len(rel.cols) - len(added)]
     if [n for n, _ in rel.cols[len(inner_cols) :]] != list(defs) or any(n in defs for n, _ in inner_cols):
         return None

@@ -63,6 +63,15 @@ def sql_nesting(root: exp.Expression, ctes: dict[str, int]) -> int:
     return best
 
 
+#: how many extends a where goes below, and the size (SQL nodes) its condition may grow to on the way
+PUSH_DEPTH = 8
+PUSH_SIZE = 400
+
+
+def _size(e: exp.Expression) -> int:
+    return sum(1 for _ in e.walk())
+
+
 def used_ctes(root: exp.Expression, ctes: dict[str, exp.Select]) -> set[str]:
     """The CTEs `root` reads, directly or through other CTEs (a let folded into a constant, such as a
     has_any list computed at compile time, leaves its CTE unread: the engine need not bind it)."""
@@ -485,12 +494,18 @@ class Planner:
     def filter(self, rel: Rel, cond: exp.Expression) -> exp.Select:
         """The rows of `rel` where `cond` holds: joined to rel's own WHERE when rel is a plain column
         SELECT (one SELECT level less per `where`), else a SELECT over it. `rel` is left as it was
-        (a new SELECT shares its parts), so a relation bound with `as` keeps its rows."""
-        cond = null_rejecting(cond)
-        below = below_extend(rel, cond)
+        (a new SELECT shares its parts), so a relation bound with `as` keeps its rows.
+
+        Below extends of new columns the filter goes first (`below_extend`), at most PUSH_DEPTH of them
+        and while the condition stays small, so a long pipeline still compiles in linear time."""
+        return self._filter(rel, null_rejecting(cond), PUSH_DEPTH)
+
+    def _filter(self, rel: Rel, cond: exp.Expression, pushes: int) -> exp.Select:
+        below = below_extend(rel, cond) if pushes > 0 else None
         if below is not None:  # filter first, then compute the extend's columns
             inner, moved, rebuild = below
-            return rebuild(self.filter(inner, moved))
+            if _size(moved) <= max(PUSH_SIZE, 2 * _size(cond)):
+                return rebuild(self._filter(inner, null_rejecting(moved), pushes - 1))
         sql = rel.sql
         if not _simple(sql) or cond.find(exp.Window) is not None:
             return self.select(rel, self.star(rel)).where(cond, copy=False)
