@@ -236,7 +236,13 @@ def main() -> None:
     ap.add_argument(
         "--delta", action="store_true", help="only: Delta archive against the plain Parquet files"
     )
+    ap.add_argument("--no-delta", action="store_true", help="skip the Delta archive comparison at the end")
+    ap.add_argument("--only", default="", help="comma-separated query names (default: all)")
     args = ap.parse_args()
+    only = {n for n in args.only.split(",") if n}
+    unknown = only - set(QUERIES)
+    if unknown:
+        ap.error(f"--only: unknown queries {sorted(unknown)}; known: {', '.join(QUERIES)}")
     data = args.data or Path(f"/tmp/huntvault-kql-bench-{args.rows}")
     if not (data / "READY").exists():
         print(f"generating {args.rows:,} rows in {data} ...", flush=True)
@@ -265,6 +271,8 @@ def main() -> None:
         f"{'query':<22}{'baseline ms':>12}{'huntvault ms':>14}{'ratio':>8}{'same':>6}{'duckdb-kql ms':>15}{'ratio':>8}"
     )
     for name, (kql, sql) in QUERIES.items():
+        if only and name not in only:
+            continue
         base_t, base = best(lambda sql=sql: con.sql(sql).fetchall(), args.repeat)
         ours_t, ours = best(
             lambda kql=kql: execute(kql, backend=backend, now=NOW).table.to_pylist(), args.repeat
@@ -295,7 +303,8 @@ def main() -> None:
         print(
             f"geometric mean ratio duckdb-kql/baseline over the {len(peer_ratios)} queries it runs: {pgm:.2f}"
         )
-    delta_vs_parquet(data, args.repeat)
+    if not args.no_delta:
+        delta_vs_parquet(data, args.repeat)
 
 
 if __name__ == "__main__":
