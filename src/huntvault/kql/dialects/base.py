@@ -15,7 +15,7 @@ from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.generators.duckdb import DuckDBGenerator
 
-from huntvault.kql.values import call, dtype
+from huntvault.kql.values import alias, call, dtype
 
 #: one entry of a FUNCTIONS table: (generator, the call) -> SQL text
 FunctionSQL = Callable[[DuckDBGenerator, exp.Anonymous], str]
@@ -190,10 +190,10 @@ class Dialect:
         position (from 0) as `__mvidx`. DuckDB zips the UNNESTs of one SELECT itself."""
         proj: list[exp.Expression] = [exp.column(n, quoted=True) for n in keep]
         for i, items in enumerate(lists):
-            proj.append(exp.alias_(exp.Unnest(expressions=[items]), f"__mv{i}", quoted=True))
+            proj.append(alias(exp.Unnest(expressions=[items]), f"__mv{i}"))
         if index:
             positions = call("range", call("len", lists[0].copy()))
-            proj.append(exp.alias_(exp.Unnest(expressions=[positions]), "__mvidx", quoted=True))
+            proj.append(alias(exp.Unnest(expressions=[positions]), "__mvidx"))
         return exp.select(*proj).from_(source, copy=False)
 
     def one_per_key(self, source: exp.Expression, cols: list[str], keys: list[exp.Expression]) -> exp.Select:

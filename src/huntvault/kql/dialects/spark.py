@@ -19,7 +19,7 @@ from sqlglot.generators.spark import SparkGenerator
 
 from huntvault.errors import KqlUnsupportedError
 from huntvault.kql.dialects.base import JSON_PATH, Dialect
-from huntvault.kql.values import call, dtype
+from huntvault.kql.values import alias, call, dtype
 
 Gen = SparkGenerator
 #: typed node -> its Spark SQL
@@ -488,16 +488,12 @@ class SparkDialect(Dialect):
         kept = [exp.column(n, quoted=True) for n in keep]
         inner = exp.select(
             *kept,
-            exp.alias_(native("explode", positions), "__mvidx", quoted=True),
-            *[exp.alias_(lst, f"__l{i}", quoted=True) for i, lst in enumerate(lists)],
+            alias(native("explode", positions), "__mvidx"),
+            *[alias(lst, f"__l{i}") for i, lst in enumerate(lists)],
         ).from_(source, copy=False)
         pos = exp.Add(this=exp.column("__mvidx", quoted=True), expression=N(1))
         items = [
-            exp.alias_(
-                native("try_element_at", exp.column(f"__l{i}", quoted=True), pos.copy()),
-                f"__mv{i}",
-                quoted=True,
-            )
+            alias(native("try_element_at", exp.column(f"__l{i}", quoted=True), pos.copy()), f"__mv{i}")
             for i in range(len(lists))
         ]
         return exp.select(*[k.copy() for k in kept], *items, exp.column("__mvidx", quoted=True)).from_(
@@ -511,7 +507,7 @@ class SparkDialect(Dialect):
             partition_by=keys,
             order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in keys]),
         )
-        numbered = exp.select(exp.Star(), exp.alias_(rn, "__rn", quoted=True)).from_(source, copy=False)
+        numbered = exp.select(exp.Star(), alias(rn, "__rn")).from_(source, copy=False)
         return (
             exp.select(*[exp.column(n, quoted=True) for n in cols])
             .from_(numbered.subquery("_one", copy=False), copy=False)

@@ -28,7 +28,9 @@ def _json_text(c: Compiler, v: T) -> exp.Expression:
     """A UDF argument as JSON text (scalars through the dialect: Spark's to_json takes no scalar)."""
     if v.type == "dynamic" or (v.is_const and v.const is None):
         return to_dynamic(v).sql
-    if v.type == "datetime":  # its text as a JSON string already (to_json again would quote it twice on Spark)
+    if (
+        v.type == "datetime"
+    ):  # its text as a JSON string already (to_json again would quote it twice on Spark)
         return to_dynamic(v).sql
     return c.planner.dialect.to_json(v.sql)
 
