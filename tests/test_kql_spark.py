@@ -72,6 +72,7 @@ SPARK_SERIES = [
     "print y = dynamic([1, null, 3]) | project f = series_fill_linear(y)",
     "print y = dynamic([1, 2, 3, 40, 5, 6, 7, 8, 9, 10, 11, 12]) | extend series_decompose_anomalies(y, 1.5)",
     "print y = dynamic([1, 2, 3]) | project f = series_fir(y, dynamic([1, 1]))",
+    "print y = dynamic([1, 2, 3]) | project a = series_add(y, y), b = series_greater(y, 2), c = series_divide(6, y)",
     "datatable(k:string, y:dynamic)['a', dynamic([1, 5, 2]), 'b', dynamic([4])] "
     "| extend series_stats(y) | project k, series_stats_y_max, series_stats_y_avg",
     "datatable(t:datetime, g:string, v:long)[datetime(2024-06-15 00:10), 'a', 1, datetime(2024-06-15 02:10), 'a', 2, "
@@ -113,7 +114,6 @@ def test_spark_make_list_of_any_type(query: str, spark_backend) -> None:  # type
 @pytest.mark.parametrize(
     ("name", "query"),
     [
-        ("series_add", "print y = dynamic([1, 2, 3]) | project a = series_add(y, y)"),
         ("series_fill_const", "print y = dynamic([1, null]) | project a = series_fill_const(y, 0)"),
         (
             "make-series of a datetime aggregate",
