@@ -174,13 +174,22 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
     )
 
 
-def duckdb_only(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
-    raise p.unsupported("mv-apply runs on the DuckDB engine only", op)
+def spark_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
+    """Spark runs the LATERAL subquery over one array; with several arrays or with_itemindex its generator
+    would reference the outer row outside a WHERE, which Spark refuses."""
+    if len(op.items) > 1 or "with_itemindex" in op.options:
+        raise p.unsupported(
+            "mv-apply over several arrays or with_itemindex runs on the DuckDB engine only", op
+        )
+    return lower_mv_apply(p, rel, op, env)
 
 
 OPERATORS: list[Operator] = [
     operator(A.MvExpand, {"mv-expand": parse_mv_expand, "mvexpand": parse_mv_expand}, lower_mv_expand),
     operator(
-        A.MvApply, {"mv-apply": parse_mv_apply, "mvapply": parse_mv_apply}, lower_mv_apply, spark=duckdb_only
+        A.MvApply,
+        {"mv-apply": parse_mv_apply, "mvapply": parse_mv_apply},
+        lower_mv_apply,
+        spark=spark_mv_apply,
     ),
 ]
