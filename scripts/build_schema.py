@@ -40,6 +40,10 @@ SENTINEL_ONLY = {
 
 # Tables taken from the Sentinel-flavour CSV (their Defender-flavour columns are not in the markdown).
 CSV_PREFIXES = ("Email", "Identity", "CloudAppEvents", "UrlClickEvents", "DeviceTvm", "Behavior")
+# ...except those whose Defender flavour differs from the Sentinel one by more than the time column: their
+# columns come from their table page (the extra file). IdentityInfo in Sentinel is the UEBA table
+# (AccountUPN, AccountSID, MailAddress); Defender's has AccountUpn, OnPremSid, EmailAddress.
+FROM_PAGE = {"IdentityInfo"}
 
 # Streamable per defender-export.md section 6 (plus IdentityInfo and the newer categories seen on the wire).
 STREAMED = {
@@ -204,7 +208,7 @@ def parse_csv(path: Path) -> dict[str, list[dict[str, object]]]:
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             table = row["table_name"]
-            if not table.startswith(CSV_PREFIXES):
+            if not table.startswith(CSV_PREFIXES) or table in FROM_PAGE:
                 continue
             col, kql_type = row["column_name"], row["column_type"]
             if col in SENTINEL_ONLY:
