@@ -130,6 +130,17 @@ def test_hunts_over_absent_tables_run_like_over_empty_ones(backend: DuckDBBacken
         assert execute(query, backend=backend, now=NOW).table.to_pylist() == rows, query
 
 
+def test_identity_info_is_the_defender_table_and_answers_to_sentinel_names(backend: DuckDBBackend) -> None:
+    """The Defender columns are the table's; Sentinel's UEBA spellings bind to them, as TimeGenerated does."""
+    cols = [c.name for c in get_table("IdentityInfo").columns]  # type: ignore[union-attr]
+    assert {"AccountUpn", "OnPremSid", "EmailAddress", "CloudSid"} <= set(cols)
+    assert not {"AccountUPN", "AccountSID", "MailAddress", "AccountCloudSID"} & set(cols)
+    q = "IdentityInfo | where TimeGenerated > ago(1d) | project AccountUPN, AccountSID, MailAddress, AccountCloudSID"
+    result = execute(q, backend=backend, now=NOW).table
+    assert result.column_names == ["AccountUPN", "AccountSID", "MailAddress", "AccountCloudSID"]
+    assert result.num_rows == 0
+
+
 def test_a_misspelt_table_is_still_an_error_with_its_position(backend: DuckDBBackend) -> None:
     from huntvault.errors import KqlSemanticError
 
