@@ -11,6 +11,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "huntvault" / "schema" / "tables.json"
@@ -40,8 +41,12 @@ SENTINEL_ONLY = {
 
 # Tables taken from the Sentinel-flavour CSV (their Defender-flavour columns are not in the markdown).
 CSV_PREFIXES = ("Email", "Identity", "CloudAppEvents", "UrlClickEvents", "DeviceTvm", "Behavior")
+# ...except those whose Defender flavour differs from the Sentinel one by more than the time column: their
+# columns come from their table page (the extra file). IdentityInfo in Sentinel is the UEBA table
+# (AccountUPN, AccountSID, MailAddress); Defender's has AccountUpn, OnPremSid, EmailAddress.
+FROM_PAGE = {"IdentityInfo"}
 
-# Streamable per defender-export.md section 6 (plus IdentityInfo, seen on the wire).
+# Streamable per defender-export.md section 6 (plus IdentityInfo and the newer categories seen on the wire).
 STREAMED = {
     "AlertEvidence",
     "AlertInfo",
@@ -65,6 +70,13 @@ STREAMED = {
     "IdentityDirectoryEvents",
     "UrlClickEvents",
     "IdentityInfo",
+    # newer categories seen on the wire (defender-export.md section 6, third-party report)
+    "MessageEvents",
+    "MessageUrlInfo",
+    "MessagePostDeliveryEvents",
+    "CloudAuditEvents",
+    "CloudProcessEvents",
+    "CloudStorageAggregatedEvents",
 }
 
 SESSION_COLUMNS = [
@@ -116,22 +128,49 @@ HUNTVAULT_TABLES: dict[str, tuple[str, list[str] | None]] = {
 EXTRA = ROOT / "scripts" / "schema" / "advanced-hunting-extra.txt"
 
 
-def parse_extra(path: Path) -> dict[str, list[dict[str, object]]]:
-    """`Name Column:type ...` lines; a table without Timestamp gets one, marked inferred."""
-    tables: dict[str, list[dict[str, object]]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+#: type names the table pages use besides Kusto's own, and the Kusto type each one is
+TYPE_ALIASES = {
+    "boolean": "bool",
+    "nullable bool": "bool",
+    "integer": "int",
+    "enum": "string",  # an enumeration shown by name
+    "object": "dynamic",
+    "array": "dynamic",
+}
+
+
+def parse_extra(path: Path) -> dict[str, tuple[str, list[dict[str, object]]]]:
+    """`Name [@TimeColumn] Column:type ...` lines -> {name: (time column, columns)}.
+
+    The time column is Timestamp unless `@Column` names another datetime column; a table without either
+    gets a Timestamp first, marked inferred (the archive's day partitions need a time column).
+    """
+    tables: dict[str, tuple[str, list[dict[str, object]]]] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         name, *specs = line.split()
+        time_col = "Timestamp"
+        if specs and specs[0].startswith("@"):
+            time_col = specs.pop(0)[1:]
         cols: list[dict[str, object]] = []
         for spec in specs:
-            col, kql_type = spec.split(":")
+            col, _, kql_type = spec.partition(":")
+            kql_type = TYPE_ALIASES.get(kql_type, kql_type)
+            if kql_type not in ARROW:
+                raise SystemExit(f"{path.name}:{n}: {name}.{col}: unknown type {kql_type!r}")
+            if any(c["name"] == col for c in cols):
+                raise SystemExit(f"{path.name}:{n}: {name}.{col} is listed twice")
             cols.append({"name": col, "type": kql_type, "json_in_string": kql_type == "dynamic"})
-        if not any(c["name"] == "Timestamp" for c in cols):
+        if not any(c["name"] == time_col and c["type"] == "datetime" for c in cols):
+            if time_col != "Timestamp":
+                raise SystemExit(f"{path.name}:{n}: {name}: time column {time_col} is not a datetime column")
             cols.insert(
                 0, {"name": "Timestamp", "type": "datetime", "json_in_string": False, "inferred": True}
             )
-        tables[name] = cols
+        if name in tables:
+            raise SystemExit(f"{path.name}:{n}: {name} is listed twice")
+        tables[name] = (time_col, cols)
     return tables
 
 
@@ -154,7 +193,7 @@ def parse_markdown(path: Path) -> dict[str, list[dict[str, object]]]:
         if not m:
             continue
         col, kql_type, note = m.group(1), m.group(2), m.group(3)
-        kql_type = "bool" if kql_type == "boolean" else kql_type
+        kql_type = TYPE_ALIASES.get(kql_type, kql_type)
         json_in_string = note.startswith("**yes**")
         cols = tables.setdefault(current, [])
         if any(c["name"] == col for c in cols):
@@ -170,7 +209,7 @@ def parse_csv(path: Path) -> dict[str, list[dict[str, object]]]:
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             table = row["table_name"]
-            if not table.startswith(CSV_PREFIXES):
+            if not table.startswith(CSV_PREFIXES) or table in FROM_PAGE:
                 continue
             col, kql_type = row["column_name"], row["column_type"]
             if col in SENTINEL_ONLY:
@@ -180,7 +219,7 @@ def parse_csv(path: Path) -> dict[str, list[dict[str, object]]]:
             )
             if any(c["name"] == col for c in cols):
                 continue
-            kql_type = "bool" if kql_type == "boolean" else kql_type
+            kql_type = TYPE_ALIASES.get(kql_type, kql_type)
             cols.append({"name": col, "type": kql_type, "json_in_string": kql_type == "dynamic"})
     return tables
 
@@ -217,14 +256,14 @@ def main() -> None:
             "dedupe_key": dedupe_key(name, cols),
             "columns": cols,
         }
-    for name, cols in parse_extra(EXTRA).items():
+    for name, (time_col, cols) in parse_extra(EXTRA).items():
         if name in tables:
             raise SystemExit(f"{EXTRA.name}: {name} is already in the reference files")
         cols.append({"name": "MachineGroup", "type": "string", "json_in_string": False, "decoration": True})
         tables[name] = {
-            "streamed": False,
+            "streamed": name in STREAMED,
             "legacy": False,
-            "time_column": "Timestamp",
+            "time_column": time_col,
             "dedupe_key": None,
             "columns": cols,
         }
@@ -242,13 +281,16 @@ def main() -> None:
             "columns": cols,
         }
     doc = {
-        "about": "Defender advanced-hunting tables (Defender flavour) as exported by the Streaming API. "
-        "Generated by scripts/build_schema.py from shared/reference; dynamic columns arrive as JSON in a string.",
+        "about": "Defender advanced-hunting tables (Defender flavour): every table of the schema, streamed "
+        "ones as the Streaming API exports them, plus huntvault's own. Generated by scripts/build_schema.py "
+        "from shared/reference and scripts/schema/advanced-hunting-extra.txt; dynamic columns arrive as JSON "
+        "in a string.",
         "kql_to_arrow": ARROW,
         "tables": dict(sorted(tables.items())),
     }
     OUT.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    print(f"{len(tables)} tables, {sum(len(t['columns']) for t in tables.values())} columns -> {OUT}")  # type: ignore[arg-type]
+    n_columns = sum(len(cast("list[object]", t["columns"])) for t in tables.values())
+    print(f"{len(tables)} tables, {n_columns} columns -> {OUT}")
 
 
 if __name__ == "__main__":

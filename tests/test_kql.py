@@ -275,7 +275,7 @@ def test_corpus_parse_and_execute(shared_dir: Path, emulator_archive: Path) -> N
     assert (
         parsed + multi >= len(files) - 2
     )  # the two non-query artifacts are listed in docs/kql-unsupported.md
-    assert executed / parsed >= 0.95
+    assert executed / parsed >= 0.98  # 335/340; the 5 others read externaldata from a URL
 
 
 def test_cli_hunt_jsonl(archive: Path) -> None:

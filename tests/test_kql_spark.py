@@ -184,3 +184,23 @@ def test_spark_hunt_window_matches_duckdb(spark_limits, tmp_path: Path) -> None:
     assert re.search(
         r"\bdate`? BETWEEN CAST\('2024-06-14' AS DATE\) AND CAST\('2024-06-14' AS DATE\)", spark.sql
     )
+
+
+def test_spark_binds_the_tables_an_archive_does_not_carry(spark_limits, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Tables without parts get their typed empty view when a query first names them: same answer as DuckDB."""
+    from huntvault.kql.backends import DuckDBBackend, SparkBackend
+
+    archive = write_archive(tmp_path / "archive", sample_rows())
+    spark_backend = SparkBackend(archive, spark_limits)
+    duck_backend = DuckDBBackend(archive)
+    for query in (
+        "CloudAuditEvents | take 1",
+        "EntraIdSignInEvents | where Timestamp > ago(7d) | summarize n = count() by AccountUpn",
+        "DeviceProcessEvents | distinct DeviceName "
+        "| join kind=leftanti (DisruptionAndResponseEvents | distinct DeviceName) on DeviceName | count",
+        "MessageUrlInfo | getschema | project ColumnName, ColumnType",
+    ):
+        spark = execute(query, backend=spark_backend, now=NOW)
+        duck = execute(query, backend=duck_backend, now=NOW)
+        assert spark.table.column_names == duck.table.column_names, query
+        assert canonical(spark.rows(), False) == canonical(duck.rows(), False), spark.sql

@@ -340,34 +340,34 @@ class TenantActivity:
         return ("UrlClickEvents", t, row)
 
     def _identity_info(self, u: User, t: int, rid: str) -> Event:
-        row = dict(blank_cached("IdentityInfo"))
+        row = self._row("IdentityInfo", t, rid)  # the Defender flavour (AccountUpn, OnPremSid, EmailAddress)
         row.update(
             {
-                "Timestamp": self.fmt(t),
                 "AccountObjectId": u.object_id,
-                "AccountUPN": u.upn,
+                "AccountUpn": u.upn,
+                "OnPremSid": u.sid,
+                "AccountDisplayName": u.display_name,
                 "AccountName": u.name,
                 "AccountDomain": DOMAIN_DNS,
-                "AccountSID": u.sid,
-                "AccountDisplayName": u.display_name,
+                "Type": "ServiceAccount" if u.is_service else "User",
                 "GivenName": u.display_name.split()[0],
                 "Surname": u.display_name.split()[-1],
                 "Department": u.department,
                 "JobTitle": u.job_title,
-                "MailAddress": u.upn,
+                "EmailAddress": u.upn,
                 "IsAccountEnabled": True,
                 "City": "Redmond",
                 "Country": "US",
-                "SAMAccountName": u.name,
-                "AccountTenantId": self.tenant.tenant_id,
-                "IsServiceAccount": u.is_service,
+                "TenantId": self.tenant.tenant_id,
                 "AssignedRoles": orjson.dumps(["Global Reader"] if u.is_admin else []).decode(),
                 "GroupMembership": orjson.dumps(
                     ["Domain Users"] + (["Domain Admins"] if u.is_admin else [])
                 ).decode(),
-                "Tags": "",
+                "Tags": "[]",
                 "RiskLevel": "Low",
-                "UserType": "Member",
+                "TenantMembershipType": "Member",
+                "IdentityEnvironment": "Hybrid",
+                "SourceProviders": orjson.dumps(["ActiveDirectory", "EntraID"]).decode(),
             }
         )
         return ("IdentityInfo", t, row)

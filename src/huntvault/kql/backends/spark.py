@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+from sqlglot import exp
 
 from huntvault.archive import ArchiveLocation
 from huntvault.errors import KqlCancelledError, KqlEngineError, KqlUnsupportedError
@@ -121,6 +122,10 @@ class SparkBackend(TableCatalog):
         self.spark.udf.register(FN_UDF_NAME, _fn_udf, StringType())
         tables: dict[str, list[tuple[str, str]]] = {}
         partitioned: set[str] = set()
+        # tables without parts get a typed empty view when a query first names them (most of the catalog's
+        # tables are empty on most archives, and each view is a round trip to the JVM)
+        self._empty: dict[str, list[tuple[str, str]]] = {}
+        self._empty_lock = threading.Lock()
         if root is not None:
             snap = snapshot(root)
             tables = archive_tables(snap)
@@ -131,18 +136,31 @@ class SparkBackend(TableCatalog):
                 else:
                     files = [str(p) for p in sorted((Path(str(root)) / name).glob("date=*/*.parquet"))]
                     base = str(Path(str(root)) / name)
-                if files:
-                    df = self.spark.read.option("basePath", base).parquet(*files)
-                    if PARTITION_COLUMN in df.columns:
-                        partitioned.add(name)
-                else:
-                    sel = ", ".join(
-                        f"CAST(NULL AS {_SPARK_TYPES.get(SQL_TYPES[t], SQL_TYPES[t])}) AS `{c}`"
-                        for c, t in cols
-                    )
-                    df = self.spark.sql(f"SELECT {sel} WHERE false")
+                if not files:
+                    self._empty[name] = cols
+                    continue
+                df = self.spark.read.option("basePath", base).parquet(*files)
+                if PARTITION_COLUMN in df.columns:
+                    partitioned.add(name)
                 df.createOrReplaceTempView(name)
         super().__init__(tables, limits, partitioned)
+
+    def table_expr(self, name: str) -> exp.Expression:
+        self._create_empty(name)
+        return super().table_expr(name)
+
+    def _create_empty(self, name: str) -> None:
+        """The typed empty view of a table without parts, the first time a query names it."""
+        if name not in self._empty:
+            return
+        with self._empty_lock:
+            cols = self._empty.pop(name, None)
+            if cols is None:
+                return
+            sel = ", ".join(
+                f"CAST(NULL AS {_SPARK_TYPES.get(SQL_TYPES[t], SQL_TYPES[t])}) AS `{c}`" for c, t in cols
+            )
+            self.spark.sql(f"SELECT {sel} WHERE false").createOrReplaceTempView(name)
 
     @property
     def dialect(self) -> str:
@@ -191,6 +209,8 @@ class SparkBackend(TableCatalog):
             watcher.join()
 
     def discover(self, sql: str) -> list[str]:
+        for name in list(self._empty):  # a discovery query may read any table
+            self._create_empty(name)
         try:
             return [str(r[0]) for r in self.spark.sql(sql).collect() if r[0] is not None]
         except Exception as exc:

@@ -93,6 +93,8 @@ FUNCTIONS: dict[str, Function] = {
     "isnotempty": Function(f_isnotempty, (1, 1), "bool"),
     "isnull": Function(f_isnull, (1, 1), "bool"),
     "isnotnull": Function(f_isnotnull, (1, 1), "bool"),
+    "notempty": Function(f_isnotempty, (1, 1), "bool"),  # deprecated alias of isnotempty
+    "notnull": Function(f_isnotnull, (1, 1), "bool"),  # deprecated alias of isnotnull
     "iff": Function(f_iff, (3, 3), None),
     "iif": Function(f_iff, (3, 3), None),
     "case": Function(f_case, (3, None), None),

@@ -23,6 +23,11 @@ COLUMN_ALIASES: dict[str, str] = {
     "EventTime": "Timestamp",
     "ComputerName": "DeviceName",
     "MachineId": "DeviceId",
+    # Sentinel's UEBA IdentityInfo spells these IdentityInfo columns otherwise
+    "AccountUPN": "AccountUpn",
+    "AccountSID": "OnPremSid",
+    "AccountCloudSID": "CloudSid",
+    "MailAddress": "EmailAddress",
 }
 
 #: exceptions a lowering may raise on arguments it did not expect: reported as errors at the call
