@@ -349,6 +349,7 @@ class MakeSeries(Node):
     end: Node | None
     step: Node
     by: list[Assign]
+    nonempty: bool = False  # kind=nonempty: the default-valued series even over an empty input
 
 
 @dataclass

@@ -14,6 +14,16 @@ from huntvault.kql.values import T, alias, call, col, convert, dtype, literal, n
 
 def parse_make_series(c: Cursor, t: Token) -> A.Node:
     aggs: list[tuple[A.Assign, A.Node | None]] = []
+    nonempty = False
+    while True:
+        opts = options(c, {"kind"})
+        if not opts:
+            break
+        kind = opts.get("kind")
+        if kind is not None:
+            if not (isinstance(kind, A.Name) and kind.name.lower() == "nonempty"):
+                raise c.error("make-series kind= takes nonempty", t)
+            nonempty = True
     while True:
         a = assignment(c)
         default = None
@@ -45,7 +55,7 @@ def parse_make_series(c: Cursor, t: Token) -> A.Node:
     by: list[A.Assign] = []
     if c.accept_word("by"):
         by = assignments(c)
-    return A.MakeSeries(aggs, on, start, end, step, by, pos=t.pos)
+    return A.MakeSeries(aggs, on, start, end, step, by, nonempty, pos=t.pos)
 
 
 def parse_top_nested(c: Cursor, t: Token) -> A.Node:
@@ -178,6 +188,8 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         .from_(base.copy(), copy=False)
         .distinct(copy=False)
     )
+    if not keys and op.nonempty:  # one series of defaults even when no row comes in
+        key_sql = exp.select(alias(exp.Literal.number(1), "__one"))
     grid = (
         exp.select(*[col(n, "k") for n, _ in keys], col("__bin", "g"))
         .from_(key_sql.subquery("k"), copy=False)
@@ -228,6 +240,8 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     final = exp.select(*outs).from_(ordered.subquery(p.fresh()), copy=False)
     if keys:
         final = final.group_by(*[col(n) for n, _ in keys], copy=False)
+    elif not op.nonempty:  # an empty input makes no series (unless kind=nonempty)
+        final = final.having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)), copy=False)
     return Rel(final, cols)
 
 
