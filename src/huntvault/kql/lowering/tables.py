@@ -194,7 +194,9 @@ def expand_tables(p: Planner, tables: list[A.Node], fuzzy: bool, env: Env) -> li
     out: list[tuple[str, A.Node]] = []
     for t in tables:
         if isinstance(t, A.Name) and "*" in t.name:
-            for name in p.catalog.table_names():
+            # a wildcard reaches the query's `view` lets (not its other lets), then the catalog's tables
+            views = [n for n, b in env.items() if b.func is not None and b.func.view and not b.func.params]
+            for name in views + [n for n in p.catalog.table_names() if n not in env]:
                 if fnmatch.fnmatchcase(name, t.name):
                     out.append((name, A.Name(name, pos=t.pos)))
             continue
@@ -229,24 +231,31 @@ def union_of(
 def union_rels(p: Planner, rels: list[tuple[str, Rel]], kind: str, source_col: str | None) -> Rel:
     """UNION ALL of relations: the column superset in first-seen order (`name_type` when types differ)."""
     names: list[str] = []
-    types: dict[str, set[str]] = {}
+    types: dict[str, list[str]] = {}  # each name's types, in first-seen order
     for _, r in rels:
         for n, t in r.cols:
             if n not in types:
                 names.append(n)
-                types[n] = set()
-            types[n].add(t)
+                types[n] = []
+            if t not in types[n]:
+                types[n].append(t)
     if kind == "inner":
         common = set.intersection(*[{n for n, _ in r.cols} for _, r in rels])
         names = [n for n in names if n in common]
     out_cols: list[tuple[str, str, str]] = []  # output name, source name, type
+    taken = {n for n in names if len(types[n]) == 1} | ({source_col} if source_col else set())
     for n in names:
         ts = types[n]
         if len(ts) == 1:
-            out_cols.append((n, n, next(iter(ts))))
-        else:
-            for t in sorted(ts):
-                out_cols.append((f"{n}_{t}", n, t))
+            out_cols.append((n, n, ts[0]))
+            continue
+        for t in ts:
+            out, k = f"{n}_{t}", 0
+            while out in taken:  # a suffixed name that an input already has gets a number (x_long1)
+                k += 1
+                out = f"{n}_{t}{k}"
+            taken.add(out)
+            out_cols.append((out, n, t))
     selects: list[exp.Select] = []
     for label, r in rels:
         rtypes = r.types()
