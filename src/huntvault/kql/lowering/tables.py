@@ -11,7 +11,7 @@ from huntvault.errors import KqlError, KqlSemanticError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Rel, Scope
 from huntvault.kql.lowering.terms import term_match
-from huntvault.kql.values import T, alias, col, null_of, to_string
+from huntvault.kql.values import T, alias, call, col, null_of, to_string
 
 # ---------------------------------------------------------------- names
 
@@ -172,6 +172,15 @@ def sort_keys(p: Planner, rel: Rel, keys: list[A.SortKey], env: Env) -> list[exp
         v = p.compile(k.expr, scope)
         sql = to_string(v).sql if v.type == "dynamic" else v.sql
         nulls_first = k.nulls_first if k.nulls_first is not None else not k.desc
+        if v.type == "real":  # NaN sorts with the nulls (after them under nulls first, before under last)
+            rank = exp.Case(
+                ifs=[
+                    exp.If(this=exp.Is(this=sql.copy(), expression=exp.Null()), true=exp.Literal.number(2)),
+                    exp.If(this=call("isnan", sql.copy()), true=exp.Literal.number(1)),
+                ],
+                default=exp.Literal.number(0),
+            )
+            out.append(exp.Ordered(this=rank, desc=nulls_first, nulls_first=False))
         out.append(exp.Ordered(this=sql, desc=k.desc, nulls_first=nulls_first))
     return out
 

@@ -280,7 +280,12 @@ class Planner:
             else:
                 v = self.compile(arg, scope)
                 if ptype and ptype not in (v.type, "dynamic") and v.type != "null":
+                    const = v.const
                     v = convert(v, ptype)
+                    if ptype in ("real", "long", "int") and _number(const):
+                        # a constant argument stays a constant (percentiles(x, p) with p a parameter)
+                        assert isinstance(const, int | float)
+                        v = literal(float(const) if ptype == "real" else int(const), ptype)
                 fenv[pname] = Binding(value=v)
         for let in b.func.lets:
             fenv = self.bind_let(let, fenv)
@@ -545,3 +550,7 @@ def _left_only(join: A.Join, where: A.Where, left: Rel, env: Env) -> bool:
         elif isinstance(item, A.Node):
             stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "pos")
     return True
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
