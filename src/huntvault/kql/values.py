@@ -432,7 +432,9 @@ def convert(v: T, kql_type: str) -> T:
             cast(fn("try_strptime", v.sql.copy(), exp.Literal.string(f)), "datetime", safe=True)
             for f in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
         ]
-        return T(exp.Coalesce(this=cast(v.sql, "datetime", safe=True), expressions=us), "datetime", name=v.name)
+        return T(
+            exp.Coalesce(this=cast(v.sql, "datetime", safe=True), expressions=us), "datetime", name=v.name
+        )
     if kql_type == "datetime" and v.type in NUMERIC:
         return null_of("datetime")
     if kql_type == "timespan" and v.type in ("string", "guid"):

@@ -11,7 +11,7 @@ from huntvault.errors import KqlError, KqlSemanticError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Rel, Scope
 from huntvault.kql.lowering.terms import term_match
-from huntvault.kql.values import T, alias, call, col, null_of, to_string
+from huntvault.kql.values import T, alias, as_bool, call, col, null_of, to_string
 
 # ---------------------------------------------------------------- names
 
@@ -307,11 +307,31 @@ def search_predicate(p: Planner, pred: A.Node, rel: Rel, scope: Scope) -> exp.Ex
         for o in ors[1:]:
             out = exp.Or(this=out, expression=o)
         return exp.Paren(this=out)
+    if isinstance(pred, A.Binary) and isinstance(pred.left, A.Star):  # `* has "x"`: any column matches
+        terms = [
+            as_bool(p.compile(A.Binary(pred.op, A.Name(n, pos=pred.pos), pred.right, pos=pred.pos), scope))
+            for n, _ in rel.cols
+        ]
+        if not terms:
+            return exp.false()
+        anyof = terms[0]
+        for term in terms[1:]:
+            anyof = exp.Or(this=anyof, expression=term)
+        return exp.Paren(this=anyof)
     if isinstance(pred, A.Binary) and pred.op in ("and", "or"):
         a = search_predicate(p, pred.left, rel, scope)
         b = search_predicate(p, pred.right, rel, scope)
         return (exp.And if pred.op == "and" else exp.Or)(this=exp.Paren(this=a), expression=exp.Paren(this=b))
     return p.compile(pred, scope).sql
+
+
+def has_star(pred: A.Node) -> bool:
+    """Whether a predicate tests `*` (every column), as `where * has "x"` does."""
+    if isinstance(pred, A.Binary):
+        return isinstance(pred.left, A.Star) or (
+            pred.op in ("and", "or") and (has_star(pred.left) or has_star(pred.right))
+        )
+    return False
 
 
 def searchable(p: Planner, rel: Rel, pred: A.Node, env: Env) -> exp.Expression | None:

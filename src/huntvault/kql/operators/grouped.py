@@ -241,7 +241,9 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     if keys:
         final = final.group_by(*[col(n) for n, _ in keys], copy=False)
     elif not op.nonempty:  # an empty input makes no series (unless kind=nonempty)
-        final = final.having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)), copy=False)
+        final = final.having(
+            exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)), copy=False
+        )
     return Rel(final, cols)
 
 

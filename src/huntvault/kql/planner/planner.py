@@ -7,7 +7,6 @@ operator, other source, function and plugin is an entry of `registry`, written a
 from __future__ import annotations
 
 import dataclasses
-
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -525,7 +524,9 @@ CORE_SOURCES: dict[type[A.Node], Callable[[Planner, A.Node, Env], Rel]] = {
 
 
 #: calls whose value depends on the rows around (a filter using them cannot move below a join)
-_ROW_DEPENDENT = frozenset({"row_number", "row_cumsum", "row_rank_dense", "row_rank_min", "prev", "next", "rand"})
+_ROW_DEPENDENT = frozenset(
+    {"row_number", "row_cumsum", "row_rank_dense", "row_rank_min", "prev", "next", "rand"}
+)
 
 
 def _left_only(join: A.Join, where: A.Where, left: Rel, env: Env) -> bool:
@@ -540,9 +541,9 @@ def _left_only(join: A.Join, where: A.Where, left: Rel, env: Env) -> bool:
             stack.extend(item)
         elif isinstance(item, dict):
             stack.extend(item.values())
-        elif isinstance(item, A.Pipeline):
-            return False
-        elif isinstance(item, A.Call) and item.name.lower() in _ROW_DEPENDENT:
+        elif isinstance(item, A.Pipeline) or (
+            isinstance(item, A.Call) and item.name.lower() in _ROW_DEPENDENT
+        ):
             return False
         elif isinstance(item, A.Name):
             if item.name not in names and item.name not in env:
