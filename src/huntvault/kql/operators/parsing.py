@@ -119,7 +119,7 @@ def lower_parse(p: Planner, rel: Rel, op: A.Parse, env: Env) -> Rel:
     if op.kind != "relaxed":
         for e, kind in converted.values():
             if kind != "string":
-                ok = exp.and_(ok, exp.Not(this=exp.Is(this=e.copy(), expression=exp.Null())))
+                ok = exp.And(this=ok, expression=exp.Not(this=exp.Is(this=e.copy(), expression=exp.Null())))
     new: dict[str, tuple[exp.Expression, str]] = {}
     for name, (e, kind) in converted.items():
         miss = exp.Literal.string("") if kind == "string" else exp.Null()
