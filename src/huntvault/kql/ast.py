@@ -371,6 +371,7 @@ class Sample(Node):
 @dataclass
 class SearchOp(Node):
     predicate: Node
+    case_sensitive: bool = False  # kind=case_sensitive
 
 
 @dataclass

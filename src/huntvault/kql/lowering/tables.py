@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterator, Mapping
 
 from sqlglot import exp
@@ -10,7 +11,6 @@ from sqlglot import exp
 from huntvault.errors import KqlError, KqlSemanticError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Rel, Scope
-from huntvault.kql.lowering.terms import term_match
 from huntvault.kql.values import T, alias, as_bool, call, col, null_of, to_string
 
 # ---------------------------------------------------------------- names
@@ -296,32 +296,55 @@ def union_all(p: Planner, selects: list[exp.Select], cols: list[tuple[str, str]]
 # ---------------------------------------------------------------- search and find
 
 
-def search_predicate(p: Planner, pred: A.Node, rel: Rel, scope: Scope) -> exp.Expression:
-    """A bare string literal searches every column for the term; anything else is an ordinary predicate."""
+def _search_term(term: str, case_sensitive: bool) -> tuple[str, A.Literal]:
+    """The operator a search term stands for (the search page's table): `x` has, `x*` hasprefix,
+    `*x` hassuffix, `*x*` contains, `a*b` matches regex `\\ba.*b\\b`."""
+    cs = "_cs" if case_sensitive else ""
+    inner = term.strip("*")
+    lead, trail = term.startswith("*"), term.endswith("*")
+    if "*" in inner:
+        body = ".*".join(re.escape(part) for part in inner.split("*"))
+        return "matches regex", A.Literal(("" if case_sensitive else "(?i)") + rf"\b{body}\b", "string")
+    if lead and trail:
+        return "contains" + cs, A.Literal(inner, "string")
+    if trail:
+        return "hasprefix" + cs, A.Literal(inner, "string")
+    if lead:
+        return "hassuffix" + cs, A.Literal(inner, "string")
+    return "has" + cs, A.Literal(term, "string")
+
+
+def _any_column(p: Planner, op: str, right: A.Node, rel: Rel, scope: Scope, at: int) -> exp.Expression:
+    terms = [as_bool(p.compile(A.Binary(op, A.Name(n, pos=at), right, pos=at), scope)) for n, _ in rel.cols]
+    if not terms:
+        return exp.false()
+    anyof = terms[0]
+    for term in terms[1:]:
+        anyof = exp.Or(this=anyof, expression=term)
+    return exp.Paren(this=anyof)
+
+
+def search_predicate(
+    p: Planner, pred: A.Node, rel: Rel, scope: Scope, case_sensitive: bool = False
+) -> exp.Expression:
+    """search's predicate: a bare string term tests every column (wildcards pick the operator), `col:"x"`
+    one column, `*` alone every row, `* has "x"` every column; anything else is an ordinary predicate."""
+    if isinstance(pred, A.Star):
+        return exp.true()
     if isinstance(pred, A.Literal) and isinstance(pred.value, str):
-        needle = T(exp.Literal.string(pred.value), "string", pred.value)
-        ors = [term_match(p.dialect, to_string(T(col(n), t)), needle, "has", False) for n, t in rel.cols]
-        if not ors:
-            return exp.false()
-        out = ors[0]
-        for o in ors[1:]:
-            out = exp.Or(this=out, expression=o)
-        return exp.Paren(this=out)
+        op, needle = _search_term(pred.value, case_sensitive)
+        return _any_column(p, op, needle, rel, scope, pred.pos)
+    if isinstance(pred, A.Binary) and pred.op == ":" and isinstance(pred.right, A.Literal):
+        op, needle = _search_term(str(pred.right.value), case_sensitive)
+        return as_bool(p.compile(A.Binary(op, pred.left, needle, pos=pred.pos), scope))
     if isinstance(pred, A.Binary) and isinstance(pred.left, A.Star):  # `* has "x"`: any column matches
-        terms = [
-            as_bool(p.compile(A.Binary(pred.op, A.Name(n, pos=pred.pos), pred.right, pos=pred.pos), scope))
-            for n, _ in rel.cols
-        ]
-        if not terms:
-            return exp.false()
-        anyof = terms[0]
-        for term in terms[1:]:
-            anyof = exp.Or(this=anyof, expression=term)
-        return exp.Paren(this=anyof)
+        return _any_column(p, pred.op, pred.right, rel, scope, pred.pos)
     if isinstance(pred, A.Binary) and pred.op in ("and", "or"):
-        a = search_predicate(p, pred.left, rel, scope)
-        b = search_predicate(p, pred.right, rel, scope)
+        a = search_predicate(p, pred.left, rel, scope, case_sensitive)
+        b = search_predicate(p, pred.right, rel, scope, case_sensitive)
         return (exp.And if pred.op == "and" else exp.Or)(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+    if isinstance(pred, A.Unary) and pred.op == "not":
+        return exp.Not(this=exp.Paren(this=search_predicate(p, pred.operand, rel, scope, case_sensitive)))
     return p.compile(pred, scope).sql
 
 
@@ -334,10 +357,12 @@ def has_star(pred: A.Node) -> bool:
     return False
 
 
-def searchable(p: Planner, rel: Rel, pred: A.Node, env: Env) -> exp.Expression | None:
+def searchable(
+    p: Planner, rel: Rel, pred: A.Node, env: Env, case_sensitive: bool = False
+) -> exp.Expression | None:
     """The search predicate over one table, or None when the table cannot match (it lacks a named column)."""
     try:
-        return search_predicate(p, pred, rel, p.scope_of(rel, env))
+        return search_predicate(p, pred, rel, p.scope_of(rel, env), case_sensitive)
     except KqlError:
         return None
 

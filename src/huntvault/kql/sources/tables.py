@@ -16,9 +16,11 @@ def lower_union(p: Planner, node: A.UnionSource, env: Env) -> Rel:
 
 def lower_search(p: Planner, node: A.SearchSource, env: Env) -> Rel:
     rels: list[tuple[str, Rel]] = []
+    kind = node.options.get("kind")
+    case_sensitive = isinstance(kind, A.Name) and kind.name.lower() == "case_sensitive"
     for label, t in search_tables(p, node.tables, env):
         r = p.relation(t, env)
-        pred = searchable(p, r, node.predicate, env)
+        pred = searchable(p, r, node.predicate, env, case_sensitive)
         if pred is None:
             continue  # a table without the named columns cannot match
         rels.append((label, Rel(p.select(r, p.star(r)).where(pred, copy=False), r.cols)))

@@ -243,6 +243,11 @@ def _comparison(c: Cursor) -> A.Node:
             op = "!=" if t.value == "<>" else str(t.value)
             left = A.Binary(op, left, _additive(c), pos=t.pos)
             continue
+        if t.kind == "punct" and t.value == ":" and isinstance(left, A.Name) and c.peek().kind == "string":
+            c.advance()  # search's `Column:"term"` (the term tested in one column)
+            s = c.advance()
+            left = A.Binary(":", left, A.Literal(str(s.value), "string", pos=s.pos), pos=t.pos)
+            continue
         width = 1
         if t.kind == "ident":
             word: str | None = str(t.value).lower()
@@ -647,7 +652,16 @@ def _search(c: Cursor, t: Token) -> A.Node:
     c.advance()
     opts = options(c, {"kind", "withsource"})
     tables = _in_tables(c)
-    return A.SearchSource(tables, parse_expr(c), opts, pos=t.pos)
+    return A.SearchSource(tables, search_expr(c), opts, pos=t.pos)
+
+
+def search_expr(c: Cursor) -> A.Node:
+    """search's predicate: `*` alone (every row) or an expression."""
+    if c.at("*") and (
+        c.peek().kind == "eof" or (c.peek().kind == "punct" and c.peek().value in ("|", ";", ")"))
+    ):
+        return A.Star(pos=c.advance().pos)
+    return parse_expr(c)
 
 
 #: tabular sources that start with a keyword (the conditions under which the word starts one are in `_word`)
