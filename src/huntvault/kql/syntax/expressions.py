@@ -638,11 +638,24 @@ def _find(c: Cursor, t: Token) -> A.Node:
     c.advance()
     opts = options(c, {"withsource", "datascope", "database"})
     tables = _in_tables(c)
-    c.expect_word("where")
+    if tables:
+        c.expect_word("where")
+    else:
+        c.accept_word("where")  # `find Session_Id == 'x'`: the abbreviated form over every table
     pred = parse_expr(c)
     project: list[str] | None = None
     if c.accept_word("project"):
-        project = c.name_patterns()
+        project = []
+        while True:  # column names, and pack_all() for a bag of the other columns
+            if c.at_word("pack_all") and _is_punct(c.peek(), "("):
+                c.advance()
+                c.expect("(")
+                c.expect(")")
+                project.append("pack_all()")
+            else:
+                project.append(c.identifier("a column name"))
+            if not c.accept(","):
+                break
     elif c.dashed_word() == "project-smart":
         c.consume_dashed("project-smart")
     return A.FindSource(tables, pred, project, opts, pos=t.pos)
