@@ -350,6 +350,7 @@ class MakeSeries(Node):
     step: Node
     by: list[Assign]
     nonempty: bool = False  # kind=nonempty: the default-valued series even over an empty input
+    in_range: bool = False  # `on x in range(start, stop, step)`: bin() bins and an inclusive stop
 
 
 @dataclass

@@ -34,9 +34,15 @@ def parse_make_series(c: Cursor, t: Token) -> A.Node:
         if not c.accept(","):
             break
     c.expect_word("on")
-    on = parse_expr(c)
+    in_range = False
+    if c.tok.kind == "ident" and c.peek().kind == "ident" and str(c.peek().value).lower() == "in":
+        n = c.tok  # `on Axis in range(start, stop, step)`: the axis is a column name, `in` is no list test
+        on: A.Node = A.Name(c.identifier("an axis column"), pos=n.pos)
+    else:
+        on = parse_expr(c)
     start = end = None
     if c.accept_word("in"):
+        in_range = True
         c.expect_word("range")
         c.expect("(")
         start = parse_expr(c)
@@ -55,7 +61,7 @@ def parse_make_series(c: Cursor, t: Token) -> A.Node:
     by: list[A.Assign] = []
     if c.accept_word("by"):
         by = assignments(c)
-    return A.MakeSeries(aggs, on, start, end, step, by, nonempty, pos=t.pos)
+    return A.MakeSeries(aggs, on, start, end, step, by, nonempty, in_range, pos=t.pos)
 
 
 def parse_top_nested(c: Cursor, t: Token) -> A.Node:
@@ -114,6 +120,14 @@ def _agg(p: Planner, rel: Rel, env: Env, item: A.Assign, counter: list[int]) -> 
     return f"Column{counter[0]}", v
 
 
+def _floor_to(micros: exp.Expression, step: exp.Expression) -> exp.Expression:
+    """`micros` down to a multiple of `step` (bin())."""
+    return exp.Mul(
+        this=exp.Cast(this=call("floor", exp.Div(this=micros, expression=step.copy())), to=dtype("BIGINT")),
+        expression=step.copy(),
+    )
+
+
 def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     """One row per `by` group: each aggregate as an array over the bins, and the bin starts as an array."""
     d = p.dialect
@@ -130,7 +144,13 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         start_us = exp.Subquery(
             this=exp.select(exp.Min(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False)
         )
-    if op.end is not None:
+    if op.in_range and op.start is not None:  # the alternate syntax bins with bin(), not bin_at(start)
+        start_us = _floor_to(start_us, step.sql)
+    if op.end is not None and op.in_range:  # ... and its stop is inclusive
+        end_us = exp.Add(
+            this=_floor_to(d.epoch_us(p.compile(op.end, scope).sql), step.sql), expression=step.sql.copy()
+        )
+    elif op.end is not None:
         end_us = d.epoch_us(p.compile(op.end, scope).sql)
     else:
         end_us = exp.Add(
