@@ -138,6 +138,7 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     if axis.type != "datetime":
         raise p.unsupported("make-series supports a datetime axis only", op.on)
     base, _ = p.wrap(rel)
+    start_us: exp.Expression
     if op.start is not None:
         start_us = d.epoch_us(p.compile(op.start, scope).sql)
     else:
@@ -146,6 +147,7 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         )
     if op.in_range and op.start is not None:  # the alternate syntax bins with bin(), not bin_at(start)
         start_us = _floor_to(start_us, step.sql)
+    end_us: exp.Expression
     if op.end is not None and op.in_range:  # ... and its stop is inclusive
         end_us = exp.Add(
             this=_floor_to(d.epoch_us(p.compile(op.end, scope).sql), step.sql), expression=step.sql.copy()
