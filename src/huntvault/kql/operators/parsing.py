@@ -105,6 +105,8 @@ def _pattern(op: A.Parse) -> tuple[str, list[tuple[str, str, int]]]:
 
 def lower_parse(p: Planner, rel: Rel, op: A.Parse, env: Env) -> Rel:
     src = to_string(p.compile(op.expr, p.scope_of(rel, env))).sql
+    if "U" in op.flags and p.dialect.name != "duckdb":  # Java's (?U) is not RE2's ungreedy swap
+        raise p.unsupported("parse flags=U (ungreedy) runs on the DuckDB engine only", op)
     pattern, groups = _pattern(op)
     d = p.dialect
     matched = d.regex_match(src, exp.Literal.string(pattern))
