@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
+from huntvault.kql.ir import Binding, Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import default_aggregate_name, union_rels
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignment, assignments, options, parse_expr, parse_pipeline
@@ -96,9 +96,13 @@ def parse_partition(c: Cursor, t: Token) -> A.Node:
     c.expect_word("by")
     column = c.identifier("a column")
     options(c, set())
-    c.expect("(")
-    body = parse_pipeline(c, allow_implicit=True)
-    c.expect(")")
+    if c.accept("{"):  # legacy strategy: a subquery with its own source, reading the key as a value
+        body = parse_pipeline(c)
+        c.expect("}")
+    else:
+        c.expect("(")
+        body = parse_pipeline(c, allow_implicit=True)
+        c.expect(")")
     if not isinstance(body, A.Pipeline):
         body = A.Pipeline(body, [], pos=body.pos)
     return A.Partition(column, body, pos=t.pos)
@@ -440,7 +444,8 @@ def lower_partition(p: Planner, rel: Rel, op: A.Partition, env: Env) -> Rel:
     """partition by Col (subquery): the subquery runs on each value's rows (values found by a first query)."""
     if op.by not in dict(rel.cols):
         raise p.semantic(f"partition: unknown column {op.by!r}", op)
-    key = to_string(T(col(op.by), dict(rel.cols)[op.by]))
+    key_type = dict(rel.cols)[op.by]
+    key = to_string(T(col(op.by), key_type))
     probe = p.select(rel, [alias(key.sql, "v")]).distinct(copy=False)
     values = sorted(p.discover(probe))
     parts: list[tuple[str, Rel]] = []
@@ -451,7 +456,9 @@ def lower_partition(p: Planner, rel: Rel, op: A.Partition, env: Env) -> Rel:
         if not values:
             cond = exp.false()
         piece = Rel(p.select(rel, p.star(rel)).where(cond, copy=False), rel.cols)
-        parts.append((value, p.pipeline(op.body, env, implicit=piece)))
+        # the key column's value of this partition, for a subquery with its own source (`toscalar(Key)`)
+        keyed = {**env, op.by: Binding(value=convert(T(exp.Literal.string(value), "string"), key_type))}
+        parts.append((value, p.pipeline(op.body, keyed, implicit=piece)))
     return union_rels(p, parts, "outer", None)
 
 
