@@ -350,6 +350,8 @@ class MakeSeries(Node):
     end: Node | None
     step: Node
     by: list[Assign]
+    nonempty: bool = False  # kind=nonempty: the default-valued series even over an empty input
+    in_range: bool = False  # `on x in range(start, stop, step)`: bin() bins and an inclusive stop
 
 
 @dataclass
@@ -371,6 +373,7 @@ class Sample(Node):
 @dataclass
 class SearchOp(Node):
     predicate: Node
+    case_sensitive: bool = False  # kind=case_sensitive
 
 
 @dataclass

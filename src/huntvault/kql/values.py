@@ -427,7 +427,14 @@ def convert(v: T, kql_type: str) -> T:
         inner = fn("json_extract_string", v.sql, exp.Literal.string("$"))
         return convert(T(inner, "string"), kql_type)
     if kql_type == "datetime" and v.type in ("string", "guid"):
-        return T(cast(v.sql, "datetime", safe=True), "datetime", name=v.name)
+        # ISO text casts directly; Kusto also reads the US forms (MM/dd/yyyy [HH:mm[:ss]])
+        us = [
+            cast(fn("try_strptime", v.sql.copy(), exp.Literal.string(f)), "datetime", safe=True)
+            for f in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+        ]
+        return T(
+            exp.Coalesce(this=cast(v.sql, "datetime", safe=True), expressions=us), "datetime", name=v.name
+        )
     if kql_type == "datetime" and v.type in NUMERIC:
         return null_of("datetime")
     if kql_type == "timespan" and v.type in ("string", "guid"):

@@ -310,6 +310,11 @@ def _strftime(gen: Gen, args: list[exp.Expression]) -> str:
     return gen.sql(native("date_format", *args))
 
 
+def _try_strptime(gen: Gen, args: list[exp.Expression]) -> str:
+    """DuckDB's try_strptime(text, format) as Spark's to_timestamp (null on a mismatch when not ANSI)."""
+    return gen.sql(exp.StrToTime(this=args[0], format=args[1]))
+
+
 def _trunc(gen: Gen, args: list[exp.Expression]) -> str:
     if len(args) == 1:
         return gen.sql(exp.Cast(this=args[0], to=dtype("BIGINT")))
@@ -350,6 +355,7 @@ SPARK_FUNCTIONS: dict[str, CallSQL] = {
     "epoch_us": rename("unix_micros"),
     "make_timestamptz": rename("timestamp_micros"),
     "printf": rename("format_string"),
+    "try_strptime": _try_strptime,
     "to_microseconds": _no_micro_interval,
 }
 

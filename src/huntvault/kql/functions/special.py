@@ -3,10 +3,12 @@ column_ifexists, pack_all), and the Defender built-ins that cannot run offline."
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Compiler, Offline, Special
+from huntvault.kql.ir import Compiler, Env, Offline, Special
 from huntvault.kql.lowering.fold import folded_scalar
 from huntvault.kql.lowering.pycall import py_value
 from huntvault.kql.lowering.tables import Overlay
@@ -18,6 +20,8 @@ def r_toscalar(c: Compiler, node: A.Call) -> T:
     p = c.planner
     if not p.is_tabular(arg, c.scope):
         return c.compile(arg)
+    for name in _row_context_names(arg, c.scope.env):
+        raise c.err(f"toscalar(): can't use '{name}' as it is defined outside its row-context scope", node)
     rel = p.relation(arg, c.scope.env)
     folded = folded_scalar(p, rel)  # computed once, at compile time: the query gets a constant
     if folded is not None:
@@ -25,6 +29,32 @@ def r_toscalar(c: Compiler, node: A.Call) -> T:
     name, kind = rel.cols[0]
     sub = exp.select(exp.column(name, quoted=True)).from_(rel.sql.subquery(p.fresh("ts"))).limit(1)
     return T(exp.Subquery(this=sub), kind)
+
+
+def _row_context_names(arg: A.Node, env: Env) -> list[str]:
+    """Names `arg` reads that are bound to a row's columns (a function parameter given a column): toscalar
+    runs once per query, so it cannot read them (the toscalar page's limitation)."""
+    out: list[str] = []
+    stack: list[object] = [arg]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, A.Name):
+            b = env.get(item.name)
+            v = b.value if b is not None else None
+            free = v is not None and not isinstance(v.sql, exp.Subquery)
+            if (
+                free
+                and v is not None
+                and any(c.find_ancestor(exp.Subquery) is None for c in v.sql.find_all(exp.Column))
+            ):
+                out.append(item.name)
+        elif isinstance(item, A.Node):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "pos")
+    return out
 
 
 def r_materialize(c: Compiler, node: A.Call) -> T:

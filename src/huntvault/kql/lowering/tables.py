@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterator, Mapping
 
 from sqlglot import exp
@@ -10,8 +11,7 @@ from sqlglot import exp
 from huntvault.errors import KqlError, KqlSemanticError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Rel, Scope
-from huntvault.kql.lowering.terms import term_match
-from huntvault.kql.values import T, alias, col, null_of, to_string
+from huntvault.kql.values import T, alias, as_bool, call, col, null_of, to_string
 
 # ---------------------------------------------------------------- names
 
@@ -172,6 +172,15 @@ def sort_keys(p: Planner, rel: Rel, keys: list[A.SortKey], env: Env) -> list[exp
         v = p.compile(k.expr, scope)
         sql = to_string(v).sql if v.type == "dynamic" else v.sql
         nulls_first = k.nulls_first if k.nulls_first is not None else not k.desc
+        if v.type == "real":  # NaN sorts with the nulls (after them under nulls first, before under last)
+            rank = exp.Case(
+                ifs=[
+                    exp.If(this=exp.Is(this=sql.copy(), expression=exp.Null()), true=exp.Literal.number(2)),
+                    exp.If(this=call("isnan", sql.copy()), true=exp.Literal.number(1)),
+                ],
+                default=exp.Literal.number(0),
+            )
+            out.append(exp.Ordered(this=rank, desc=nulls_first, nulls_first=False))
         out.append(exp.Ordered(this=sql, desc=k.desc, nulls_first=nulls_first))
     return out
 
@@ -194,7 +203,9 @@ def expand_tables(p: Planner, tables: list[A.Node], fuzzy: bool, env: Env) -> li
     out: list[tuple[str, A.Node]] = []
     for t in tables:
         if isinstance(t, A.Name) and "*" in t.name:
-            for name in p.catalog.table_names():
+            # a wildcard reaches the query's `view` lets (not its other lets), then the catalog's tables
+            views = [n for n, b in env.items() if b.func is not None and b.func.view and not b.func.params]
+            for name in views + [n for n in p.catalog.table_names() if n not in env]:
                 if fnmatch.fnmatchcase(name, t.name):
                     out.append((name, A.Name(name, pos=t.pos)))
             continue
@@ -229,24 +240,31 @@ def union_of(
 def union_rels(p: Planner, rels: list[tuple[str, Rel]], kind: str, source_col: str | None) -> Rel:
     """UNION ALL of relations: the column superset in first-seen order (`name_type` when types differ)."""
     names: list[str] = []
-    types: dict[str, set[str]] = {}
+    types: dict[str, list[str]] = {}  # each name's types, in first-seen order
     for _, r in rels:
         for n, t in r.cols:
             if n not in types:
                 names.append(n)
-                types[n] = set()
-            types[n].add(t)
+                types[n] = []
+            if t not in types[n]:
+                types[n].append(t)
     if kind == "inner":
         common = set.intersection(*[{n for n, _ in r.cols} for _, r in rels])
         names = [n for n in names if n in common]
     out_cols: list[tuple[str, str, str]] = []  # output name, source name, type
+    taken = {n for n in names if len(types[n]) == 1} | ({source_col} if source_col else set())
     for n in names:
         ts = types[n]
         if len(ts) == 1:
-            out_cols.append((n, n, next(iter(ts))))
-        else:
-            for t in sorted(ts):
-                out_cols.append((f"{n}_{t}", n, t))
+            out_cols.append((n, n, ts[0]))
+            continue
+        for t in ts:
+            out, k = f"{n}_{t}", 0
+            while out in taken:  # a suffixed name that an input already has gets a number (x_long1)
+                k += 1
+                out = f"{n}_{t}{k}"
+            taken.add(out)
+            out_cols.append((out, n, t))
     selects: list[exp.Select] = []
     for label, r in rels:
         rtypes = r.types()
@@ -278,28 +296,73 @@ def union_all(p: Planner, selects: list[exp.Select], cols: list[tuple[str, str]]
 # ---------------------------------------------------------------- search and find
 
 
-def search_predicate(p: Planner, pred: A.Node, rel: Rel, scope: Scope) -> exp.Expression:
-    """A bare string literal searches every column for the term; anything else is an ordinary predicate."""
+def _search_term(term: str, case_sensitive: bool) -> tuple[str, A.Literal]:
+    """The operator a search term stands for (the search page's table): `x` has, `x*` hasprefix,
+    `*x` hassuffix, `*x*` contains, `a*b` matches regex `\\ba.*b\\b`."""
+    cs = "_cs" if case_sensitive else ""
+    inner = term.strip("*")
+    lead, trail = term.startswith("*"), term.endswith("*")
+    if "*" in inner:
+        body = ".*".join(re.escape(part) for part in inner.split("*"))
+        return "matches regex", A.Literal(("" if case_sensitive else "(?i)") + rf"\b{body}\b", "string")
+    if lead and trail:
+        return "contains" + cs, A.Literal(inner, "string")
+    if trail:
+        return "hasprefix" + cs, A.Literal(inner, "string")
+    if lead:
+        return "hassuffix" + cs, A.Literal(inner, "string")
+    return "has" + cs, A.Literal(term, "string")
+
+
+def _any_column(p: Planner, op: str, right: A.Node, rel: Rel, scope: Scope, at: int) -> exp.Expression:
+    terms = [as_bool(p.compile(A.Binary(op, A.Name(n, pos=at), right, pos=at), scope)) for n, _ in rel.cols]
+    if not terms:
+        return exp.false()
+    anyof = terms[0]
+    for term in terms[1:]:
+        anyof = exp.Or(this=anyof, expression=term)
+    return exp.Paren(this=anyof)
+
+
+def search_predicate(
+    p: Planner, pred: A.Node, rel: Rel, scope: Scope, case_sensitive: bool = False
+) -> exp.Expression:
+    """search's predicate: a bare string term tests every column (wildcards pick the operator), `col:"x"`
+    one column, `*` alone every row, `* has "x"` every column; anything else is an ordinary predicate."""
+    if isinstance(pred, A.Star):
+        return exp.true()
     if isinstance(pred, A.Literal) and isinstance(pred.value, str):
-        needle = T(exp.Literal.string(pred.value), "string", pred.value)
-        ors = [term_match(p.dialect, to_string(T(col(n), t)), needle, "has", False) for n, t in rel.cols]
-        if not ors:
-            return exp.false()
-        out = ors[0]
-        for o in ors[1:]:
-            out = exp.Or(this=out, expression=o)
-        return exp.Paren(this=out)
+        op, needle = _search_term(pred.value, case_sensitive)
+        return _any_column(p, op, needle, rel, scope, pred.pos)
+    if isinstance(pred, A.Binary) and pred.op == ":" and isinstance(pred.right, A.Literal):
+        op, needle = _search_term(str(pred.right.value), case_sensitive)
+        return as_bool(p.compile(A.Binary(op, pred.left, needle, pos=pred.pos), scope))
+    if isinstance(pred, A.Binary) and isinstance(pred.left, A.Star):  # `* has "x"`: any column matches
+        return _any_column(p, pred.op, pred.right, rel, scope, pred.pos)
     if isinstance(pred, A.Binary) and pred.op in ("and", "or"):
-        a = search_predicate(p, pred.left, rel, scope)
-        b = search_predicate(p, pred.right, rel, scope)
+        a = search_predicate(p, pred.left, rel, scope, case_sensitive)
+        b = search_predicate(p, pred.right, rel, scope, case_sensitive)
         return (exp.And if pred.op == "and" else exp.Or)(this=exp.Paren(this=a), expression=exp.Paren(this=b))
+    if isinstance(pred, A.Unary) and pred.op == "not":
+        return exp.Not(this=exp.Paren(this=search_predicate(p, pred.operand, rel, scope, case_sensitive)))
     return p.compile(pred, scope).sql
 
 
-def searchable(p: Planner, rel: Rel, pred: A.Node, env: Env) -> exp.Expression | None:
+def has_star(pred: A.Node) -> bool:
+    """Whether a predicate tests `*` (every column), as `where * has "x"` does."""
+    if isinstance(pred, A.Binary):
+        return isinstance(pred.left, A.Star) or (
+            pred.op in ("and", "or") and (has_star(pred.left) or has_star(pred.right))
+        )
+    return False
+
+
+def searchable(
+    p: Planner, rel: Rel, pred: A.Node, env: Env, case_sensitive: bool = False
+) -> exp.Expression | None:
     """The search predicate over one table, or None when the table cannot match (it lacks a named column)."""
     try:
-        return search_predicate(p, pred, rel, p.scope_of(rel, env))
+        return search_predicate(p, pred, rel, p.scope_of(rel, env), case_sensitive)
     except KqlError:
         return None
 

@@ -6,9 +6,9 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
-from huntvault.kql.lowering.tables import const_int, search_predicate
+from huntvault.kql.lowering.tables import const_int, has_star, search_predicate
 from huntvault.kql.syntax import Cursor, Token
-from huntvault.kql.syntax.expressions import options, parse_expr
+from huntvault.kql.syntax.expressions import options, parse_expr, search_expr
 from huntvault.kql.values import alias, as_bool, call, col
 
 
@@ -18,6 +18,8 @@ def parse_where(c: Cursor, t: Token) -> A.Node:
 
 def lower_where(p: Planner, rel: Rel, op: A.Where, env: Env) -> Rel:
     scope = p.scope_of(rel, env)
+    if has_star(op.predicate):
+        return Rel(p.filter(rel, search_predicate(p, op.predicate, rel, scope)), rel.cols, rel.order)
     cond = as_bool(p.compile(op.predicate, scope))
     if cond.find(exp.Window) is not None:
         # SQL cannot filter on a window function (row_number(), prev()...): compute it first
@@ -32,12 +34,14 @@ def lower_where(p: Planner, rel: Rel, op: A.Where, env: Env) -> Rel:
 
 
 def parse_search(c: Cursor, t: Token) -> A.Node:
-    options(c, {"kind"})
-    return A.SearchOp(parse_expr(c), pos=t.pos)
+    opts = options(c, {"kind"})
+    kind = opts.get("kind")
+    case_sensitive = isinstance(kind, A.Name) and kind.name.lower() == "case_sensitive"
+    return A.SearchOp(search_expr(c), case_sensitive, pos=t.pos)
 
 
 def lower_search(p: Planner, rel: Rel, op: A.SearchOp, env: Env) -> Rel:
-    pred = search_predicate(p, op.predicate, rel, p.scope_of(rel, env))
+    pred = search_predicate(p, op.predicate, rel, p.scope_of(rel, env), op.case_sensitive)
     return Rel(p.filter(rel, pred), rel.cols, rel.order)
 
 

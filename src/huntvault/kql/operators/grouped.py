@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
+from huntvault.kql.ir import Binding, Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import default_aggregate_name, union_rels
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignment, assignments, options, parse_expr, parse_pipeline
@@ -14,6 +14,16 @@ from huntvault.kql.values import T, alias, call, col, convert, dtype, literal, n
 
 def parse_make_series(c: Cursor, t: Token) -> A.Node:
     aggs: list[tuple[A.Assign, A.Node | None]] = []
+    nonempty = False
+    while True:
+        opts = options(c, {"kind"})
+        if not opts:
+            break
+        kind = opts.get("kind")
+        if kind is not None:
+            if not (isinstance(kind, A.Name) and kind.name.lower() == "nonempty"):
+                raise c.error("make-series kind= takes nonempty", t)
+            nonempty = True
     while True:
         a = assignment(c)
         default = None
@@ -24,9 +34,15 @@ def parse_make_series(c: Cursor, t: Token) -> A.Node:
         if not c.accept(","):
             break
     c.expect_word("on")
-    on = parse_expr(c)
+    in_range = False
+    if c.tok.kind == "ident" and c.peek().kind == "ident" and str(c.peek().value).lower() == "in":
+        n = c.tok  # `on Axis in range(start, stop, step)`: the axis is a column name, `in` is no list test
+        on: A.Node = A.Name(c.identifier("an axis column"), pos=n.pos)
+    else:
+        on = parse_expr(c)
     start = end = None
     if c.accept_word("in"):
+        in_range = True
         c.expect_word("range")
         c.expect("(")
         start = parse_expr(c)
@@ -45,7 +61,7 @@ def parse_make_series(c: Cursor, t: Token) -> A.Node:
     by: list[A.Assign] = []
     if c.accept_word("by"):
         by = assignments(c)
-    return A.MakeSeries(aggs, on, start, end, step, by, pos=t.pos)
+    return A.MakeSeries(aggs, on, start, end, step, by, nonempty, in_range, pos=t.pos)
 
 
 def parse_top_nested(c: Cursor, t: Token) -> A.Node:
@@ -80,9 +96,13 @@ def parse_partition(c: Cursor, t: Token) -> A.Node:
     c.expect_word("by")
     column = c.identifier("a column")
     options(c, set())
-    c.expect("(")
-    body = parse_pipeline(c, allow_implicit=True)
-    c.expect(")")
+    if c.accept("{"):  # legacy strategy: a subquery with its own source, reading the key as a value
+        body = parse_pipeline(c)
+        c.expect("}")
+    else:
+        c.expect("(")
+        body = parse_pipeline(c, allow_implicit=True)
+        c.expect(")")
     if not isinstance(body, A.Pipeline):
         body = A.Pipeline(body, [], pos=body.pos)
     return A.Partition(column, body, pos=t.pos)
@@ -104,6 +124,14 @@ def _agg(p: Planner, rel: Rel, env: Env, item: A.Assign, counter: list[int]) -> 
     return f"Column{counter[0]}", v
 
 
+def _floor_to(micros: exp.Expression, step: exp.Expression) -> exp.Expression:
+    """`micros` down to a multiple of `step` (bin())."""
+    return exp.Mul(
+        this=exp.Cast(this=call("floor", exp.Div(this=micros, expression=step.copy())), to=dtype("BIGINT")),
+        expression=step.copy(),
+    )
+
+
 def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     """One row per `by` group: each aggregate as an array over the bins, and the bin starts as an array."""
     d = p.dialect
@@ -114,13 +142,21 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     if axis.type != "datetime":
         raise p.unsupported("make-series supports a datetime axis only", op.on)
     base, _ = p.wrap(rel)
+    start_us: exp.Expression
     if op.start is not None:
         start_us = d.epoch_us(p.compile(op.start, scope).sql)
     else:
         start_us = exp.Subquery(
             this=exp.select(exp.Min(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False)
         )
-    if op.end is not None:
+    if op.in_range and op.start is not None:  # the alternate syntax bins with bin(), not bin_at(start)
+        start_us = _floor_to(start_us, step.sql)
+    end_us: exp.Expression
+    if op.end is not None and op.in_range:  # ... and its stop is inclusive
+        end_us = exp.Add(
+            this=_floor_to(d.epoch_us(p.compile(op.end, scope).sql), step.sql), expression=step.sql.copy()
+        )
+    elif op.end is not None:
         end_us = d.epoch_us(p.compile(op.end, scope).sql)
     else:
         end_us = exp.Add(
@@ -178,6 +214,8 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         .from_(base.copy(), copy=False)
         .distinct(copy=False)
     )
+    if not keys and op.nonempty:  # one series of defaults even when no row comes in
+        key_sql = exp.select(alias(exp.Literal.number(1), "__one"))
     grid = (
         exp.select(*[col(n, "k") for n, _ in keys], col("__bin", "g"))
         .from_(key_sql.subquery("k"), copy=False)
@@ -228,6 +266,10 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     final = exp.select(*outs).from_(ordered.subquery(p.fresh()), copy=False)
     if keys:
         final = final.group_by(*[col(n) for n, _ in keys], copy=False)
+    elif not op.nonempty:  # an empty input makes no series (unless kind=nonempty)
+        final = final.having(
+            exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(0)), copy=False
+        )
     return Rel(final, cols)
 
 
@@ -402,7 +444,8 @@ def lower_partition(p: Planner, rel: Rel, op: A.Partition, env: Env) -> Rel:
     """partition by Col (subquery): the subquery runs on each value's rows (values found by a first query)."""
     if op.by not in dict(rel.cols):
         raise p.semantic(f"partition: unknown column {op.by!r}", op)
-    key = to_string(T(col(op.by), dict(rel.cols)[op.by]))
+    key_type = dict(rel.cols)[op.by]
+    key = to_string(T(col(op.by), key_type))
     probe = p.select(rel, [alias(key.sql, "v")]).distinct(copy=False)
     values = sorted(p.discover(probe))
     parts: list[tuple[str, Rel]] = []
@@ -413,7 +456,9 @@ def lower_partition(p: Planner, rel: Rel, op: A.Partition, env: Env) -> Rel:
         if not values:
             cond = exp.false()
         piece = Rel(p.select(rel, p.star(rel)).where(cond, copy=False), rel.cols)
-        parts.append((value, p.pipeline(op.body, env, implicit=piece)))
+        # the key column's value of this partition, for a subquery with its own source (`toscalar(Key)`)
+        keyed = {**env, op.by: Binding(value=convert(T(exp.Literal.string(value), "string"), key_type))}
+        parts.append((value, p.pipeline(op.body, keyed, implicit=piece)))
     return union_rels(p, parts, "outer", None)
 
 

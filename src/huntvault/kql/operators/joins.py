@@ -108,24 +108,22 @@ def lower_join(p: Planner, left: Rel, op: A.Join, env: Env) -> Rel:
     lscope = {n: T(col(n, lt), t) for n, t in left.cols}
     rscope = {n: T(col(n, rt), t) for n, t in right.cols}
     conds: list[exp.Expression] = []
-    lkeys: list[str] = []
+    rkeys: set[str] = set()  # the right side's key columns (lookup does not repeat them)
     scope = Scope({}, env, p, sides={"$left": lscope, "$right": rscope})
     for cond in op.on:
         if isinstance(cond, A.Name):
             if cond.name not in lscope or cond.name not in rscope:
                 raise p.semantic(f"join key {cond.name!r} must exist on both sides", cond)
             a, b = lscope[cond.name], rscope[cond.name]
-            lkeys.append(cond.name)
+            rkeys.add(cond.name)
         elif isinstance(cond, A.Binary) and cond.op == "==":
             a = p.compile(cond.left, scope)
             b = p.compile(cond.right, scope)
             if _side(cond.left) == "$right" and _side(cond.right) == "$left":
                 a, b = b, a
-            if isinstance(cond.left, A.Member):
-                if _side(cond.left) == "$left":
-                    lkeys.append(cond.left.name)
-                else:
-                    lkeys.append(cond.right.name if isinstance(cond.right, A.Member) else "")
+            rkeys.update(
+                m.name for m in (cond.left, cond.right) if isinstance(m, A.Member) and _side(m) == "$right"
+            )
         else:
             raise p.semantic("join conditions are column names or $left.a == $right.b", cond)
         if a.type != b.type and "dynamic" in (a.type, b.type):
@@ -160,7 +158,7 @@ def lower_join(p: Planner, left: Rel, op: A.Join, env: Env) -> Rel:
     taken = {n for n, _ in left.cols}
     proj: list[exp.Expression] = [alias(col(n, lt), n) for n, _ in left.cols]
     cols = list(left.cols)
-    lookup_keys = set(lkeys) if op.lookup else set()
+    lookup_keys = rkeys if op.lookup else set()
     for n, t in right.cols:
         if op.lookup and n in lookup_keys:
             continue

@@ -48,30 +48,56 @@ def _parse(c: Cursor, t: Token, where: bool) -> A.Node:
     return A.Parse(expr, parts, kind, flags, where, pos=t.pos)
 
 
-def _pattern(op: A.Parse) -> tuple[str, list[tuple[str, str]]]:
-    """The RE2 pattern of the parse expression and its capture columns (name, type)."""
-    pattern = "(?s)" if op.kind != "regex" or "s" in op.flags else ""
-    if "i" in op.flags.lower():
-        pattern += "(?i)"
+#: the text a typed column of a strict pattern must look like
+_TYPED_BODIES = {
+    "long": r"-?\d+",
+    "int": r"-?\d+",
+    "real": r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?",
+    "decimal": r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?",
+}
+
+
+def _user_groups(literal: str) -> int:
+    """How many capturing groups a regex-mode literal opens itself (they shift the columns' groups)."""
+    try:
+        return re.compile(literal).groups
+    except re.error:
+        return len(re.findall(r"(?<!\\)\((?!\?)", literal))
+
+
+def _pattern(op: A.Parse) -> tuple[str, list[tuple[str, str, int]]]:
+    """The RE2 pattern of the parse expression and its capture columns (name, type, group number)."""
+    # simple and relaxed patterns span newlines; regex mode takes RE2 flags (U swaps greediness)
+    flags = "".join(f for f in "imsU" if f in op.flags)
+    if op.kind != "regex" and "s" not in flags:
+        flags += "s"
+    pattern = f"(?{flags})" if flags else ""
     if op.kind != "regex":
         pattern += "^"
-    groups: list[tuple[str, str]] = []
+    groups: list[tuple[str, str, int]] = []
+    group = 0
     for i, part in enumerate(op.parts):
         last = i == len(op.parts) - 1
         if part.literal is not None:
-            pattern += part.literal if op.kind == "regex" else re.escape(part.literal)
+            if op.kind == "regex":
+                pattern += part.literal
+                group += _user_groups(part.literal)
+            else:
+                pattern += re.escape(part.literal)
         elif part.column is not None:
             kind = part.type or "string"
-            if kind in ("long", "int"):
-                body = r"-?\d+"
-            elif kind in ("real", "decimal"):
-                body = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+            lazy = ".*" if last else ".*?"
+            typed = _TYPED_BODIES.get(kind)
+            if typed is not None:
+                # relaxed: a value of another shape still matches (and converts to null)
+                body = f"{typed}|{lazy}" if op.kind == "relaxed" else typed
             elif op.kind == "regex":
-                body = ".*?" if not last else ".*"
+                body = ".*"  # regex mode is greedy unless flags=U
             else:
-                body = ".*" if last else ".*?"
+                body = lazy
             pattern += f"({body})"
-            groups.append((part.column, kind))
+            group += 1
+            groups.append((part.column, kind, group))
         else:
             pattern += ".*" if last else ".*?"
     return pattern, groups
@@ -79,17 +105,28 @@ def _pattern(op: A.Parse) -> tuple[str, list[tuple[str, str]]]:
 
 def lower_parse(p: Planner, rel: Rel, op: A.Parse, env: Env) -> Rel:
     src = to_string(p.compile(op.expr, p.scope_of(rel, env))).sql
+    if "U" in op.flags and p.dialect.name != "duckdb":  # Java's (?U) is not RE2's ungreedy swap
+        raise p.unsupported("parse flags=U (ungreedy) runs on the DuckDB engine only", op)
     pattern, groups = _pattern(op)
     d = p.dialect
     matched = d.regex_match(src, exp.Literal.string(pattern))
+    converted: dict[str, tuple[exp.Expression, str]] = {}
+    for name, kind, gi in groups:
+        raw = T(d.regex_extract(src, exp.Literal.string(pattern), gi), "string")
+        if kind != "string":
+            raw = T(exp.Trim(this=raw.sql), "string")
+        converted[name] = ((raw if kind == "string" else convert(raw, kind)).sql, kind)
+    # simple and regex kinds are strict: a typed column that does not convert fails the whole match
+    ok: exp.Expression = matched
+    if op.kind != "relaxed":
+        for e, kind in converted.values():
+            if kind != "string":
+                ok = exp.And(this=ok, expression=exp.Not(this=exp.Is(this=e.copy(), expression=exp.Null())))
     new: dict[str, tuple[exp.Expression, str]] = {}
-    for gi, (name, kind) in enumerate(groups, start=1):
-        extracted = d.regex_extract(src, exp.Literal.string(pattern), gi)
-        raw = T(
-            exp.Case(ifs=[exp.If(this=matched, true=extracted)], default=exp.Literal.string("")), "string"
-        )
-        value = raw if kind == "string" else convert(raw, kind)
-        new[name] = (value.sql, kind)
+    for name, (e, kind) in converted.items():
+        miss = exp.Literal.string("") if kind == "string" else exp.Null()
+        value = exp.Case(ifs=[exp.If(this=ok.copy(), true=e)], default=miss)
+        new[name] = (value, kind)
     proj: list[exp.Expression] = []
     cols: list[tuple[str, str]] = []
     known = rel.types()
@@ -106,7 +143,7 @@ def lower_parse(p: Planner, rel: Rel, op: A.Parse, env: Env) -> Rel:
             cols.append((n, t))
     sql = p.select(rel, proj)
     if op.where:
-        sql = sql.where(matched.copy(), copy=False)
+        sql = sql.where(ok.copy(), copy=False)
     return Rel(sql, cols, rel.order)
 
 

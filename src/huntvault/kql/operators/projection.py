@@ -4,6 +4,7 @@ getschema, render."""
 from __future__ import annotations
 
 import fnmatch
+import re
 
 from sqlglot import exp
 
@@ -112,20 +113,28 @@ def parse_project_reorder(c: Cursor, t: Token) -> A.Node:
     pats: list[tuple[str, str | None]] = []
     for pat in c.name_patterns():
         order = None
-        if c.at_word("asc", "desc", "granny-asc", "granny-desc"):
+        dashed = (c.dashed_word() or "").lower()
+        if dashed in ("granny-asc", "granny-desc"):
+            c.consume_dashed(dashed)
+            order = dashed
+        elif c.at_word("asc", "desc"):
             order = str(c.advance().value).lower()
         pats.append((pat, order))
     return A.ProjectReorder(pats, pos=t.pos)
+
+
+def _granny(name: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def lower_project_reorder(p: Planner, rel: Rel, op: A.ProjectReorder, env: Env) -> Rel:
     first: list[tuple[str, str]] = []
     for pat, order in op.patterns:
         found = [(n, t) for n, t in rel.cols if fnmatch.fnmatchcase(n, pat) and (n, t) not in first]
-        if order in ("asc", "granny-asc"):
-            found.sort(key=lambda c: c[0])
-        elif order in ("desc", "granny-desc"):
-            found.sort(key=lambda c: c[0], reverse=True)
+        if order in ("asc", "desc"):
+            found.sort(key=lambda c: c[0], reverse=order == "desc")
+        elif order in ("granny-asc", "granny-desc"):  # digit runs compare as numbers (a3 < a20 < a100)
+            found.sort(key=lambda c: _granny(c[0]), reverse=order == "granny-desc")
         first += found
     cols = first + [c for c in rel.cols if c not in first]
     return Rel(p.select(rel, [col(n) for n, _ in cols]), cols, rel.order)

@@ -6,6 +6,7 @@ operator, other source, function and plugin is an entry of `registry`, written a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -305,7 +306,12 @@ class Planner:
             else:
                 v = self.compile(arg, scope)
                 if ptype and ptype not in (v.type, "dynamic") and v.type != "null":
+                    const = v.const
                     v = convert(v, ptype)
+                    if ptype in ("real", "long", "int") and _number(const):
+                        # a constant argument stays a constant (percentiles(x, p) with p a parameter)
+                        assert isinstance(const, int | float)
+                        v = literal(float(const) if ptype == "real" else int(const), ptype)
                 fenv[pname] = Binding(value=v)
         for let in b.func.lets:
             fenv = self.bind_let(let, fenv)
@@ -475,8 +481,17 @@ class Planner:
             rel = implicit
         else:
             rel = self.relation(node.source, env)
-        for op in node.ops:
+        pushed: A.Node | None = None
+        for i, op in enumerate(node.ops):
             self.checkpoint()
+            if op is pushed:  # already applied to the join's left side
+                continue
+            nxt = node.ops[i + 1] if i + 1 < len(node.ops) else None
+            if isinstance(op, A.Join) and isinstance(nxt, A.Where) and _left_only(op, nxt, rel, env):
+                # Kusto pushes a filter on the left's columns below an innerunique join, so it
+                # picks the surviving left row per key (the join-innerunique page's example)
+                rel = self.pipeline(A.Pipeline(None, [nxt], pos=nxt.pos), env, implicit=rel)
+                pushed = nxt
             if isinstance(op, A.Fork | A.Facet) and op is not self.last_op:
                 raise self.semantic(
                     "fork and facet must be the query's last operator (their tables cannot be used by "
@@ -544,3 +559,37 @@ CORE_SOURCES: dict[type[A.Node], Callable[[Planner, A.Node, Env], Rel]] = {
     A.Member: Planner.src_pattern,
     A.Index: Planner.src_pattern,
 }
+
+
+#: calls whose value depends on the rows around (a filter using them cannot move below a join)
+_ROW_DEPENDENT = frozenset(
+    {"row_number", "row_cumsum", "row_rank_dense", "row_rank_min", "prev", "next", "rand"}
+)
+
+
+def _left_only(join: A.Join, where: A.Where, left: Rel, env: Env) -> bool:
+    """Whether `where` right after an innerunique join reads only the left side's columns (or lets)."""
+    if join.kind != "innerunique" or join.lookup:
+        return False
+    names = {n for n, _ in left.cols}
+    stack: list[object] = [where.predicate]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, A.Pipeline) or (
+            isinstance(item, A.Call) and item.name.lower() in _ROW_DEPENDENT
+        ):
+            return False
+        elif isinstance(item, A.Name):
+            if item.name not in names and item.name not in env:
+                return False
+        elif isinstance(item, A.Node):
+            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "pos")
+    return True
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

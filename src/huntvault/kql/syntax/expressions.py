@@ -243,6 +243,11 @@ def _comparison(c: Cursor) -> A.Node:
             op = "!=" if t.value == "<>" else str(t.value)
             left = A.Binary(op, left, _additive(c), pos=t.pos)
             continue
+        if t.kind == "punct" and t.value == ":" and isinstance(left, A.Name) and c.peek().kind == "string":
+            c.advance()  # search's `Column:"term"` (the term tested in one column)
+            s = c.advance()
+            left = A.Binary(":", left, A.Literal(str(s.value), "string", pos=s.pos), pos=t.pos)
+            continue
         width = 1
         if t.kind == "ident":
             word: str | None = str(t.value).lower()
@@ -633,11 +638,24 @@ def _find(c: Cursor, t: Token) -> A.Node:
     c.advance()
     opts = options(c, {"withsource", "datascope", "database"})
     tables = _in_tables(c)
-    c.expect_word("where")
+    if tables:
+        c.expect_word("where")
+    else:
+        c.accept_word("where")  # `find Session_Id == 'x'`: the abbreviated form over every table
     pred = parse_expr(c)
     project: list[str] | None = None
     if c.accept_word("project"):
-        project = c.name_patterns()
+        project = []
+        while True:  # column names, and pack_all() for a bag of the other columns
+            if c.at_word("pack_all") and _is_punct(c.peek(), "("):
+                c.advance()
+                c.expect("(")
+                c.expect(")")
+                project.append("pack_all()")
+            else:
+                project.append(c.identifier("a column name"))
+            if not c.accept(","):
+                break
     elif c.dashed_word() == "project-smart":
         c.consume_dashed("project-smart")
     return A.FindSource(tables, pred, project, opts, pos=t.pos)
@@ -647,7 +665,16 @@ def _search(c: Cursor, t: Token) -> A.Node:
     c.advance()
     opts = options(c, {"kind", "withsource"})
     tables = _in_tables(c)
-    return A.SearchSource(tables, parse_expr(c), opts, pos=t.pos)
+    return A.SearchSource(tables, search_expr(c), opts, pos=t.pos)
+
+
+def search_expr(c: Cursor) -> A.Node:
+    """search's predicate: `*` alone (every row) or an expression."""
+    if c.at("*") and (
+        c.peek().kind == "eof" or (c.peek().kind == "punct" and c.peek().value in ("|", ";", ")"))
+    ):
+        return A.Star(pos=c.advance().pos)
+    return parse_expr(c)
 
 
 #: tabular sources that start with a keyword (the conditions under which the word starts one are in `_word`)

@@ -29,7 +29,9 @@ def parse_script(
                 lets.append(pattern)
         elif c.at_word("set") and _setting_name(c) in VALUE_SETTINGS:
             lets.append(_setting(c))
-        elif c.at_word("declare", "set", "alias"):
+        elif c.at_word("declare") and _setting_name(c) == "query_parameters":
+            lets.extend(_query_parameters(c))
+        elif c.at_word("declare", "set", "alias", "restrict"):
             while c.tok.kind != "eof" and not c.at(";"):  # settings and declarations do not change results
                 c.advance()
         else:
@@ -70,6 +72,28 @@ def _setting(c: Cursor) -> A.Let:
     name = c.identifier("an option name after set").lower()
     c.expect("=", f"'=' and a value after set {name}")
     return A.Let(name, parse_expr(c), pos=start.pos)
+
+
+def _query_parameters(c: Cursor) -> list[A.Let]:
+    """`declare query_parameters(n:long = 90, s:string)`: a parameter's default binds like a `let`
+    (in process no request carries parameter values, so a parameter without a default stays unknown)."""
+    c.expect_word("declare")
+    c.identifier("query_parameters")
+    c.expect("(")
+    out: list[A.Let] = []
+    while not c.at(")"):
+        t = c.tok
+        name = c.identifier("a parameter name")
+        c.expect(":", "':' and a type")
+        kind = c.type_name()
+        if c.accept("="):
+            value = parse_expr(c)
+            conv = "todouble" if kind == "real" else f"to{kind}"
+            out.append(A.Let(name, A.Call(conv, [value], pos=value.pos), pos=t.pos))
+        if not c.accept(","):
+            break
+    c.expect(")")
+    return out
 
 
 def _pattern(c: Cursor) -> A.Let | None:
