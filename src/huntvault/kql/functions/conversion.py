@@ -80,6 +80,8 @@ FUNCTIONS: dict[str, Function] = {
     "totimespan": Function(f_totimespan, (1, 1), "timespan", keeps_name=True),
     "time": Function(f_totimespan, (1, 1), "timespan"),
     "todatetime": Function(f_todatetime, (1, 1), "datetime", keeps_name=True),
+    "todate": Function(f_todatetime, (1, 1), "datetime", keeps_name=True),
+    "totime": Function(f_totimespan, (1, 1), "timespan", keeps_name=True),
     "todecimal": Function(f_todecimal, (1, 1), "real", keeps_name=True),
     "tohex": Function(f_tohex, (1, 2), "string"),
     "toint": conv("int"),
