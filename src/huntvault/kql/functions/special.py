@@ -17,7 +17,11 @@ def r_toscalar(c: Compiler, node: A.Call) -> T:
     arg = node.args[0]
     p = c.planner
     if not p.is_tabular(arg, c.scope):
-        return c.compile(arg)
+        v = c.compile(arg)
+        if v.is_const:
+            return v
+        # evaluated once for the whole query (`toscalar(new_guid())` is one guid on every row)
+        return T(exp.Subquery(this=exp.select(v.sql)), v.type, name=v.name)
     rel = p.relation(arg, c.scope.env)
     folded = folded_scalar(p, rel)  # computed once, at compile time: the query gets a constant
     if folded is not None:
