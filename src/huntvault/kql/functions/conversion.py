@@ -113,6 +113,7 @@ FUNCTIONS: dict[str, Function] = {
     "double": conv("real", keeps_name=False),
     "decimal": conv("real", keeps_name=False),
     "bool": conv("bool", keeps_name=False),
+    "boolean": conv("bool", keeps_name=False),
     "string": conv("string", keeps_name=False),
     "toguid": py_function("toguid", (1, 1), "guid"),
 }
