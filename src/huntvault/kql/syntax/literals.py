@@ -28,6 +28,7 @@ TYPE_NAMES: dict[str, str] = {
     "dynamic": "dynamic",
     "guid": "guid",
     "uniqueid": "guid",
+    "uuid": "guid",
     "decimal": "decimal",
 }
 

@@ -80,7 +80,7 @@ _PUNCT = (
 _NUMBER = re.compile(
     r"(0[xX][0-9a-fA-F]+)|([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)", re.ASCII
 )
-_RAW_LITERALS = {"datetime", "date", "time", "timespan", "guid"}
+_RAW_LITERALS = {"datetime", "date", "time", "timespan", "guid", "uuid", "uniqueid"}
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_]*")
 _IDENT_START = re.compile(r"[A-Za-z_$]")
 _DIGITS = frozenset("0123456789")
