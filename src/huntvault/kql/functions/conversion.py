@@ -43,7 +43,7 @@ _EPOCH_TICKS = 621_355_968_000_000_000
 def as_ticks(v: T) -> T:
     """A timespan or datetime as Kusto's number for it: 100-ns ticks (from 0001-01-01 for a datetime)."""
     micros = v.sql if v.type == "timespan" else call("epoch_us", v.sql)
-    ticks = exp.Mul(this=exp.Cast(this=micros, to=dtype("BIGINT")), expression=N(10))
+    ticks: exp.Expression = exp.Mul(this=exp.Cast(this=micros, to=dtype("BIGINT")), expression=N(10))
     if v.type == "datetime":
         ticks = exp.Add(this=ticks, expression=N(_EPOCH_TICKS))
     return T(exp.Paren(this=ticks), "long", name=v.name)

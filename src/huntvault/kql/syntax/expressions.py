@@ -454,7 +454,7 @@ def _word(c: Cursor, t: Token) -> A.Node:
         value = _json_value(c)
         c.expect(")")
         return A.Literal(value, "dynamic", pos=t.pos)
-    if low in ("datetime", "date", "timespan", "time", "guid", "uuid", "uniqueid") and is_call:
+    if low in TYPED_LITERALS and is_call:
         return _typed_literal(c, low, t)
     special = _special_real(c) if low in ("real", "double") and is_call else None
     if special is not None:
@@ -491,6 +491,10 @@ def _special_real(c: Cursor) -> float | None:
     if _is_punct(first, "+", "-") and second.kind == "ident":
         return _SPECIAL_REALS.get(f"{first.value}{str(second.value).lower()}")
     return None
+
+
+#: the literal forms whose text is read raw: `datetime(2020-01-01)`, `time(1d)`, `guid(74be...)`, `uuid(...)`
+TYPED_LITERALS = frozenset({"datetime", "date", "timespan", "time", "guid", "uuid", "uniqueid"})
 
 
 def _typed_literal(c: Cursor, low: str, t: Token) -> A.Literal:
@@ -553,7 +557,7 @@ def _json_value(c: Cursor) -> Any:
         if low == "null":
             c.advance()
             return None
-        if low in ("datetime", "timespan", "time", "date", "guid", "uuid", "uniqueid") and _is_punct(c.peek(), "("):
+        if low in TYPED_LITERALS and _is_punct(c.peek(), "("):
             return _typed_literal(c, low, t).value
         if low == "dynamic" and _is_punct(c.peek(), "("):  # dynamic({"a": dynamic([1])}) nests
             c.advance()
