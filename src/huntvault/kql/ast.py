@@ -339,6 +339,7 @@ class Serialize(Node):
 class Evaluate(Node):
     call: Call
     options: dict[str, Node] = field(default_factory=dict)
+    schema: list[ColumnDecl] | None = None  # `evaluate plugin(...) : (Name:type, ...)`
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
 from huntvault.kql.lowering.tables import union_of
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import call_args, options, union_tables
+from huntvault.kql.values import T, alias, col, convert, null_of
 
 
 def parse_union(c: Cursor, t: Token) -> A.Node:
@@ -56,6 +59,7 @@ OFFLINE_PLUGINS: dict[str, str] = {
     "http_request": "calls an HTTP endpoint",
     "http_request_post": "calls an HTTP endpoint",
     "azure_digital_twins_query_request": "queries Azure Digital Twins",
+    "identity_query_request": "queries Microsoft Entra ID",
     "ai_chat_completion": "calls Azure OpenAI",
     "ai_chat_completion_prompt": "calls Azure OpenAI",
     "ai_embed_text": "calls Azure OpenAI",
@@ -79,7 +83,9 @@ def parse_evaluate(c: Cursor, t: Token) -> A.Node:
             if depth == 0:
                 break
         return A.Evaluate(A.Call(name, [], pos=s.pos), opts, pos=t.pos)
-    return A.Evaluate(call_args(c, name, s), opts, pos=t.pos)
+    call = call_args(c, name, s)
+    schema = c.delimited("(", ")", c.column_decl) if c.accept(":") else None
+    return A.Evaluate(call, opts, schema, pos=t.pos)
 
 
 def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
@@ -90,7 +96,22 @@ def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
     if plugin is None:
         raise p.unsupported(f"evaluate {op.call.name}() is not supported", op)
     lower = plugin.spark if p.dialect.name == "spark" and plugin.spark is not None else plugin.lower
-    return lower(p, rel, op.call, env)
+    out = lower(p, rel, op.call, env)
+    return out if op.schema is None else with_schema(p, out, op.schema)
+
+
+def with_schema(p: Planner, rel: Rel, schema: list[A.ColumnDecl]) -> Rel:
+    """The plugin's output as its declared schema `: (Name:type, ...)`: those columns in that order, each
+    converted to its type (null when the output lacks it)."""
+    have = dict(rel.cols)
+    proj: list[exp.Expression] = []
+    cols: list[tuple[str, str]] = []
+    for decl in schema:
+        kind = decl.type
+        v = convert(T(col(decl.name), have[decl.name]), kind) if decl.name in have else null_of(kind)
+        proj.append(alias(v.sql, decl.name))
+        cols.append((decl.name, kind))
+    return Rel(p.select(rel, proj), cols, rel.order)
 
 
 OPERATORS: list[Operator] = [
