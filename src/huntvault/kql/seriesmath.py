@@ -146,8 +146,17 @@ def outliers(xs: Series, args: list[Any]) -> list[float]:
     return out
 
 
+#: an auto-detected period repeats at least this many times in the series (series_seasonal's page: period 5
+#: of 20 points is found, period 6 of 12 points is "too short to be detected")
+MIN_CYCLES = 4
+#: a period's multiples score almost as high as the period itself: the shortest lag scoring within this
+#: share of the best one is the period (the page's 20-point series is period 5, not 10)
+HARMONIC_SHARE = 0.9
+
+
 def detect_period(ys: list[float], threshold: float) -> int:
-    """The lag (>= 2, <= n/2) with the highest normalised autocorrelation, when it reaches `threshold`; else 0."""
+    """The period by normalised autocorrelation over lags 2..n/2: the shortest lag scoring within
+    HARMONIC_SHARE of the best, when it reaches `threshold` and repeats MIN_CYCLES times; else 0."""
     n = len(ys)
     if n < 4:
         return 0
@@ -156,12 +165,17 @@ def detect_period(ys: list[float], threshold: float) -> int:
     energy = sum(v * v for v in d)
     if energy == 0:
         return 0
-    best, best_score = 0, threshold
-    for lag in range(2, n // 2 + 1):
-        score = sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag)
-        if score >= best_score + 1e-12:
-            best, best_score = lag, score
-    return best
+    scores = {
+        lag: sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag)
+        for lag in range(2, n // 2 + 1)
+    }
+    best = max(scores.values())
+    if best < threshold:
+        return 0
+    lag = min(k for k, v in scores.items() if v >= best * HARMONIC_SHARE - 1e-12)
+    if scores[lag] < threshold or lag * MIN_CYCLES > n:
+        return 0
+    return lag
 
 
 def decompose(xs: Series, args: list[Any]) -> dict[str, list[float]]:
@@ -424,7 +438,7 @@ def periods_validate(xs: Series, args: list[Any]) -> dict[str, list[float]]:
 def seasonal(xs: Series, args: list[Any]) -> list[float]:
     """The seasonal component (median per phase) for the given or detected period."""
     period = args[0] if args and args[0] is not None else -1
-    return decompose(xs, [period, "none", 0, 0.6])["seasonal"]
+    return decompose(xs, [period, "none", 0, 0.7])["seasonal"]  # the page: detection threshold 0.7
 
 
 def decompose_forecast(xs: Series, args: list[Any]) -> dict[str, list[float]]:

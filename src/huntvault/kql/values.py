@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,6 +82,35 @@ def _optional(arg: list[exp.Expression], i: int) -> exp.Expression | None:
 #: DuckDB functions sqlglot has a typed node for: `call` builds the node, so each dialect's generator
 #: spells it its own way (Spark: ARRAY_CONTAINS, RLIKE, LOCATE, UNBASE64, MAX_BY...); the rest stay calls
 #: by name, which the dialects' function tables translate (dialects/spark.py, SPARK_FUNCTIONS).
+#: Kusto regex spellings RE2 (DuckDB) or Java (Spark) lack -> one both run: a named group is a plain
+#: group (KQL reads groups by number), `\uXXXX` / `\u{X}` / `\U{X}` a `\x{X}`, `\<` / `\>` a `\b`
+_REGEX_SPELLINGS = re.compile(
+    r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|[uU]\{([0-9A-Fa-f]{1,6})\}|([<>])|.)|\(\?P?<([A-Za-z_][\w.\[\]]*)>",
+    re.DOTALL,
+)
+
+
+def _respell(m: re.Match[str]) -> str:
+    code = m.group(1) or m.group(2) or m.group(3)
+    if code:
+        return "\\x{" + code + "}"
+    if m.group(4):
+        return "\\b"
+    if m.group(5) is not None:
+        return "("
+    return m.group(0)
+
+
+def portable_regex(pattern: exp.Expression) -> exp.Expression:
+    """A constant pattern in the regex syntax both backends read (other escapes and classes unchanged)."""
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        text = pattern.this
+        fixed = _REGEX_SPELLINGS.sub(_respell, text)
+        if fixed != text:
+            return exp.Literal.string(fixed)
+    return pattern
+
+
 TYPED: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
     "list_contains": lambda a: exp.ArrayContains(this=a[0], expression=a[1]),
     "list_transform": lambda a: exp.Transform(this=a[0], expression=a[1]),
@@ -88,11 +118,15 @@ TYPED: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
     "list_concat": lambda a: exp.ArrayConcat(this=a[0], expressions=a[1:]),
     "list_value": lambda a: exp.Array(expressions=a),
     "len": lambda a: exp.ArraySize(this=a[0]),
-    "regexp_matches": lambda a: exp.RegexpLike(this=a[0], expression=a[1]),
-    "regexp_extract": lambda a: exp.RegexpExtract(this=a[0], expression=a[1], group=_optional(a, 2)),
-    "regexp_extract_all": lambda a: exp.RegexpExtractAll(this=a[0], expression=a[1], group=_optional(a, 2)),
+    "regexp_matches": lambda a: exp.RegexpLike(this=a[0], expression=portable_regex(a[1])),
+    "regexp_extract": lambda a: exp.RegexpExtract(
+        this=a[0], expression=portable_regex(a[1]), group=_optional(a, 2)
+    ),
+    "regexp_extract_all": lambda a: exp.RegexpExtractAll(
+        this=a[0], expression=portable_regex(a[1]), group=_optional(a, 2)
+    ),
     "regexp_replace": lambda a: exp.RegexpReplace(
-        this=a[0], expression=a[1], replacement=a[2], modifiers=_optional(a, 3)
+        this=a[0], expression=portable_regex(a[1]), replacement=a[2], modifiers=_optional(a, 3)
     ),
     "strpos": lambda a: exp.StrPosition(this=a[0], substr=a[1]),
     "contains": lambda a: exp.Contains(this=a[0], expression=a[1]),

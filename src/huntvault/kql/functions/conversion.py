@@ -28,10 +28,25 @@ def conv(kql_type: str, keeps_name: bool = True) -> Function:
     """to<type>(x): null when the value does not convert; the to... spellings keep the argument's name."""
 
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        if kql_type in NUMERIC and args[0].type in ("timespan", "datetime"):
+            return convert(as_ticks(args[0]), kql_type)
         return convert(args[0], kql_type)
 
     result = "string" if kql_type in ("string", "guid") else kql_type
     return Function(lower, (1, 1), result, keeps_name=keeps_name)
+
+
+#: 100-ns ticks from 0001-01-01 to 1970-01-01 (Kusto's datetime as a number counts ticks from year 1)
+_EPOCH_TICKS = 621_355_968_000_000_000
+
+
+def as_ticks(v: T) -> T:
+    """A timespan or datetime as Kusto's number for it: 100-ns ticks (from 0001-01-01 for a datetime)."""
+    micros = v.sql if v.type == "timespan" else call("epoch_us", v.sql)
+    ticks: exp.Expression = exp.Mul(this=exp.Cast(this=micros, to=dtype("BIGINT")), expression=N(10))
+    if v.type == "datetime":
+        ticks = exp.Add(this=ticks, expression=N(_EPOCH_TICKS))
+    return T(exp.Paren(this=ticks), "long", name=v.name)
 
 
 def f_tostring(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -64,6 +79,8 @@ def f_todatetime(c: Compiler, args: list[T], node: A.Call) -> T:
 
 
 def f_todecimal(c: Compiler, args: list[T], node: A.Call) -> T:
+    if args[0].type in ("timespan", "datetime"):
+        return convert(as_ticks(args[0]), "real")
     return convert(args[0], "real")
 
 
@@ -80,6 +97,8 @@ FUNCTIONS: dict[str, Function] = {
     "totimespan": Function(f_totimespan, (1, 1), "timespan", keeps_name=True),
     "time": Function(f_totimespan, (1, 1), "timespan"),
     "todatetime": Function(f_todatetime, (1, 1), "datetime", keeps_name=True),
+    "todate": Function(f_todatetime, (1, 1), "datetime", keeps_name=True),
+    "totime": Function(f_totimespan, (1, 1), "timespan", keeps_name=True),
     "todecimal": Function(f_todecimal, (1, 1), "real", keeps_name=True),
     "tohex": Function(f_tohex, (1, 2), "string"),
     "toint": conv("int"),
@@ -94,6 +113,7 @@ FUNCTIONS: dict[str, Function] = {
     "double": conv("real", keeps_name=False),
     "decimal": conv("real", keeps_name=False),
     "bool": conv("bool", keeps_name=False),
+    "boolean": conv("bool", keeps_name=False),
     "string": conv("string", keeps_name=False),
     "toguid": py_function("toguid", (1, 1), "guid"),
 }

@@ -53,6 +53,14 @@ def masked(num: exp.Expression, bits: exp.Expression) -> exp.Expression:
     return exp.Cast(this=floor, to=dtype("BIGINT"))
 
 
+def combined_bits(d: Dialect, a: exp.Expression, b: exp.Expression, args: list[T]) -> exp.Expression:
+    """The mask two addresses are compared under: the smallest of their /prefixes and the prefix argument."""
+    masks = [prefix_mask(d, a, None), prefix_mask(d, b, None)]
+    if len(args) == 3:
+        masks.append(args[2].sql)
+    return call("least", *masks)
+
+
 def f_parse_ipv4(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     s = to_string(args[0]).sql
@@ -79,16 +87,14 @@ def f_ipv4_is_in_range(c: Compiler, args: list[T], node: A.Call) -> T:
 def f_ipv4_is_match(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
-    bits: exp.Expression = call("least", prefix_mask(d, a, None), prefix_mask(d, b, None))
-    if len(args) == 3:
-        bits = args[2].sql
+    bits = combined_bits(d, a, b, args)
     return T(exp.EQ(this=masked(ipv4_num(d, a), bits), expression=masked(ipv4_num(d, b), bits)), "bool")
 
 
 def f_ipv4_compare(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
-    bits: exp.Expression = call("least", prefix_mask(d, a, None), prefix_mask(d, b, None))
+    bits = combined_bits(d, a, b, args)
     ma, mb = masked(ipv4_num(d, a), bits), masked(ipv4_num(d, b), bits)
     return T(exp.Cast(this=call("sign", exp.Sub(this=ma, expression=mb)), to=dtype("BIGINT")), "long")
 

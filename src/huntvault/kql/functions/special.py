@@ -19,7 +19,11 @@ def r_toscalar(c: Compiler, node: A.Call) -> T:
     arg = node.args[0]
     p = c.planner
     if not p.is_tabular(arg, c.scope):
-        return c.compile(arg)
+        v = c.compile(arg)
+        if v.is_const:
+            return v
+        # evaluated once for the whole query (`toscalar(new_guid())` is one guid on every row)
+        return T(exp.Subquery(this=exp.select(v.sql)), v.type, name=v.name)
     for name in _row_context_names(arg, c.scope.env):
         raise c.err(f"toscalar(): can't use '{name}' as it is defined outside its row-context scope", node)
     rel = p.relation(arg, c.scope.env)

@@ -459,7 +459,7 @@ def _word(c: Cursor, t: Token) -> A.Node:
         value = _json_value(c)
         c.expect(")")
         return A.Literal(value, "dynamic", pos=t.pos)
-    if low in ("datetime", "date", "timespan", "time", "guid") and is_call:
+    if low in TYPED_LITERALS and is_call:
         return _typed_literal(c, low, t)
     special = _special_real(c) if low in ("real", "double") and is_call else None
     if special is not None:
@@ -498,6 +498,10 @@ def _special_real(c: Cursor) -> float | None:
     return None
 
 
+#: the literal forms whose text is read raw: `datetime(2020-01-01)`, `time(1d)`, `guid(74be...)`, `uuid(...)`
+TYPED_LITERALS = frozenset({"datetime", "date", "timespan", "time", "guid", "uuid", "uniqueid"})
+
+
 def _typed_literal(c: Cursor, low: str, t: Token) -> A.Literal:
     c.advance()
     c.expect("(")
@@ -508,7 +512,7 @@ def _typed_literal(c: Cursor, low: str, t: Token) -> A.Literal:
     else:
         raise c.error(f"unexpected {c.describe(c.tok)} in {low}(...)")
     c.expect(")", f"')' closing {low}(...)")
-    kind = {"date": "datetime", "time": "timespan"}.get(low, low)
+    kind = {"date": "datetime", "time": "timespan", "uuid": "guid", "uniqueid": "guid"}.get(low, low)
     if raw.lower() == "null" or raw == "":
         return A.Literal(None, kind, pos=t.pos)
     try:
@@ -558,7 +562,7 @@ def _json_value(c: Cursor) -> Any:
         if low == "null":
             c.advance()
             return None
-        if low in ("datetime", "timespan", "time", "date", "guid") and _is_punct(c.peek(), "("):
+        if low in TYPED_LITERALS and _is_punct(c.peek(), "("):
             return _typed_literal(c, low, t).value
         if low == "dynamic" and _is_punct(c.peek(), "("):  # dynamic({"a": dynamic([1])}) nests
             c.advance()

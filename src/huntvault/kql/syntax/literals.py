@@ -28,6 +28,7 @@ TYPE_NAMES: dict[str, str] = {
     "dynamic": "dynamic",
     "guid": "guid",
     "uniqueid": "guid",
+    "uuid": "guid",
     "decimal": "decimal",
 }
 
@@ -91,6 +92,31 @@ def _loose_datetime(raw: str) -> datetime | None:
         return None
 
 
+#: RFC 822 / RFC 850 texts: `Sat, 8 Nov 14 15:05:02 GMT`, `Saturday, 08-Nov-14 15:05 GMT`, `8 Nov 2014 15:05`
+_RFC_DATE = re.compile(
+    r"^(?:[A-Za-z]+,\s*)?(\d{1,2})[ -]([A-Za-z]{3})[ -](\d{2}|\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"(?:\s*(?:GMT|UTC|Z))?$",
+    re.ASCII,
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+#: a trailing zone name on the ISO and sortable forms (`2014-11-08 15:05 GMT`): datetimes are UTC
+_ZONE_SUFFIX = re.compile(r"\s+(?:GMT|UTC)$", re.ASCII)
+
+
+def _rfc_datetime(raw: str) -> datetime | None:
+    m = _RFC_DATE.match(raw.strip())
+    if not m or m.group(2).lower() not in _MONTHS:
+        return None
+    d, mon, y, h, mi, sec = m.groups()
+    year = int(y) + (2000 if len(y) == 2 and int(y) < 50 else 1900 if len(y) == 2 else 0)
+    try:
+        return datetime(
+            year, _MONTHS.index(mon.lower()) + 1, int(d), int(h), int(mi), int(sec or 0), tzinfo=UTC
+        )
+    except ValueError:
+        return None
+
+
 def parse_datetime_text(raw: str) -> datetime:
     """A datetime literal's text (ISO 8601 and the common variants) as an aware UTC datetime."""
     try:
@@ -102,7 +128,10 @@ def parse_datetime_text(raw: str) -> datetime:
             return datetime.strptime(raw.strip(), fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
-    loose = _loose_datetime(raw)
+    loose = _loose_datetime(raw) or _rfc_datetime(raw)
     if loose is not None:
         return loose
+    bare = _ZONE_SUFFIX.sub("", raw.strip())
+    if bare != raw.strip():
+        return parse_datetime_text(bare)
     raise KqlSyntaxError(f"invalid datetime literal {raw!r}")

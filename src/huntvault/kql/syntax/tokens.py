@@ -29,10 +29,12 @@ TIMESPAN_UNITS: dict[str, float] = {
     "ms": 1_000,
     "milli": 1_000,
     "millis": 1_000,
+    "millisec": 1_000,
     "millisecond": 1_000,
     "milliseconds": 1_000,
     "micro": 1,
     "micros": 1,
+    "microsec": 1,
     "microsecond": 1,
     "microseconds": 1,
     "tick": 0.1,
@@ -78,7 +80,7 @@ _PUNCT = (
 _NUMBER = re.compile(
     r"(0[xX][0-9a-fA-F]+)|([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)", re.ASCII
 )
-_RAW_LITERALS = {"datetime", "date", "time", "timespan", "guid"}
+_RAW_LITERALS = {"datetime", "date", "time", "timespan", "guid", "uuid", "uniqueid"}
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_]*")
 _IDENT_START = re.compile(r"[A-Za-z_$]")
 _DIGITS = frozenset("0123456789")
