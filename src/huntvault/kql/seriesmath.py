@@ -147,20 +147,27 @@ def outliers(xs: Series, args: list[Any]) -> list[float]:
 
 
 def detect_period(ys: list[float], threshold: float) -> int:
-    """The lag (>= 2, <= n/2) with the highest normalised autocorrelation, when it reaches `threshold`; else 0."""
+    """The period autodetected for decompose/seasonal: the lag (4 bins up to a third of the series, so at least
+    three whole cycles are seen) with the highest normalised autocorrelation when it reaches `threshold`; a
+    multiple of a shorter qualifying period gives way to that shorter period.  0 when none qualifies."""
     n = len(ys)
-    if n < 4:
+    if n < 12:
         return 0
     mean = sum(ys) / n
     d = [y - mean for y in ys]
     energy = sum(v * v for v in d)
     if energy == 0:
         return 0
+    scores = {
+        lag: sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag) for lag in range(4, n // 3 + 1)
+    }
     best, best_score = 0, threshold
-    for lag in range(2, n // 2 + 1):
-        score = sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag)
+    for lag, score in scores.items():
         if score >= best_score + 1e-12:
             best, best_score = lag, score
+    for lag in sorted(scores):
+        if lag < best and best % lag == 0 and scores[lag] >= threshold:
+            return lag
     return best
 
 
@@ -424,7 +431,7 @@ def periods_validate(xs: Series, args: list[Any]) -> dict[str, list[float]]:
 def seasonal(xs: Series, args: list[Any]) -> list[float]:
     """The seasonal component (median per phase) for the given or detected period."""
     period = args[0] if args and args[0] is not None else -1
-    return decompose(xs, [period, "none", 0, 0.6])["seasonal"]
+    return decompose(xs, [period, "none", 0, 0.7])["seasonal"]
 
 
 def decompose_forecast(xs: Series, args: list[Any]) -> dict[str, list[float]]:
