@@ -147,9 +147,9 @@ def outliers(xs: Series, args: list[Any]) -> list[float]:
 
 
 def detect_period(ys: list[float], threshold: float) -> int:
-    """The period autodetected for decompose/seasonal: the lag (4 bins up to a third of the series, so at least
-    three whole cycles are seen) with the highest normalised autocorrelation when it reaches `threshold`; a
-    multiple of a shorter qualifying period gives way to that shorter period.  0 when none qualifies."""
+    """The period autodetected for decompose/seasonal: among lags of 4 bins up to a third of the series (so at
+    least three whole cycles are seen) where the normalised autocorrelation peaks (a smooth series correlates
+    with itself at every short lag; a period shows as a peak), the strongest one reaching `threshold`; else 0."""
     n = len(ys)
     if n < 12:
         return 0
@@ -158,16 +158,18 @@ def detect_period(ys: list[float], threshold: float) -> int:
     energy = sum(v * v for v in d)
     if energy == 0:
         return 0
-    scores = {
-        lag: sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag) for lag in range(4, n // 3 + 1)
-    }
+    top = n // 3
+
+    def acf(lag: int) -> float:
+        return sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag)
+
+    scores = {lag: acf(lag) for lag in range(3, top + 2)}
     best, best_score = 0, threshold
-    for lag, score in scores.items():
-        if score >= best_score + 1e-12:
+    for lag in range(4, top + 1):
+        score = scores[lag]
+        peak = score >= scores[lag - 1] and score >= scores[lag + 1]
+        if peak and score >= best_score + 1e-12:
             best, best_score = lag, score
-    for lag in sorted(scores):
-        if lag < best and best % lag == 0 and scores[lag] >= threshold:
-            return lag
     return best
 
 
