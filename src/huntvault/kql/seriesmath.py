@@ -386,6 +386,21 @@ def fit_2lines(xs: Series, args: list[Any]) -> dict[str, Any] | None:
     }
 
 
+def fit_2lines_bag(xs: Series, args: list[Any]) -> dict[str, Any] | None:
+    """series_fit_2lines_dynamic: the same fit as one bag, each side's line in its own `right` / `left` bag."""
+    flat = fit_2lines(xs, args)
+    if flat is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        side, _, rest = key.partition("_")
+        if side in ("right", "left"):
+            out.setdefault(side, {})[rest] = value
+        else:
+            out[key] = value
+    return out
+
+
 def fit_poly(xs: Series, args: list[Any]) -> dict[str, Any] | None:
     """Polynomial least squares of the given degree (x = the second argument, or 1..n)."""
     import numpy as np
@@ -473,6 +488,7 @@ SERIES_UDFS: dict[str, Callable[[Series, list[Any]], Any]] = {
     "series_iir": iir,
     "series_periods_detect": periods_detect,
     "series_fit_2lines": fit_2lines,
+    "series_fit_2lines_dynamic": fit_2lines_bag,
     "series_fit_poly": fit_poly,
     "series_periods_validate": periods_validate,
     "series_seasonal": seasonal,
