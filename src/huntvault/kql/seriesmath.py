@@ -188,9 +188,15 @@ def decompose(xs: Series, args: list[Any]) -> dict[str, list[float]]:
         season = detect_period(learn, season_thr)
     seasonal = [0.0] * n
     if season > 1 and learn:
+        base = learn
+        if trend == "linefit":
+            # a trend would leak into the per-phase medians (each phase's median sits at the middle cycle's
+            # level, leaving a staircase a line cannot fit): take the phases' medians around a first line fit
+            slope0, icept0 = _line(learn)
+            base = [y - (slope0 * (i + 1) + icept0) for i, y in enumerate(learn)]
         medians = []
         for phase in range(season):
-            vals = sorted(learn[phase::season])
+            vals = sorted(base[phase::season])
             m = len(vals)
             medians.append(
                 0.0 if not m else (vals[m // 2] if m % 2 else (vals[m // 2 - 1] + vals[m // 2]) / 2)
