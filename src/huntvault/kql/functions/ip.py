@@ -58,7 +58,9 @@ def combined_prefix(d: Dialect, a: exp.Expression, b: exp.Expression, extra: lis
     parts = [prefix_mask(d, a, None), prefix_mask(d, b, None)]
     if extra:
         # a prefix argument outside 0..32 is clamped to the address width
-        parts.append(call("least", N(32), call("greatest", N(0), exp.Cast(this=extra[0].sql, to=dtype("BIGINT")))))
+        parts.append(
+            call("least", N(32), call("greatest", N(0), exp.Cast(this=extra[0].sql, to=dtype("BIGINT"))))
+        )
     return call("least", *parts)
 
 

@@ -28,8 +28,12 @@ _DOMAINS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
     "log10": lambda x: exp.LT(this=x, expression=N(0)),
     "log2": lambda x: exp.LT(this=x, expression=N(0)),
     "sqrt": lambda x: exp.LT(this=x, expression=N(0)),
-    "acos": lambda x: exp.Or(this=exp.LT(this=x, expression=N(-1)), expression=exp.GT(this=x, expression=N(1))),
-    "asin": lambda x: exp.Or(this=exp.LT(this=x, expression=N(-1)), expression=exp.GT(this=x, expression=N(1))),
+    "acos": lambda x: exp.Or(
+        this=exp.LT(this=x, expression=N(-1)), expression=exp.GT(this=x, expression=N(1))
+    ),
+    "asin": lambda x: exp.Or(
+        this=exp.LT(this=x, expression=N(-1)), expression=exp.GT(this=x, expression=N(1))
+    ),
 }
 
 
@@ -40,7 +44,9 @@ def domain_fn(name: str) -> Function:
 
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         x = convert(args[0], "real").sql if args[0].type == "dynamic" else args[0].sql
-        return T(exp.Case(ifs=[exp.If(this=outside(x), true=exp.Null())], default=call(name, x.copy())), "real")
+        return T(
+            exp.Case(ifs=[exp.If(this=outside(x), true=exp.Null())], default=call(name, x.copy())), "real"
+        )
 
     return Function(lower, (1, 1), "real")
 
