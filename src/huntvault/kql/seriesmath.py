@@ -146,36 +146,31 @@ def outliers(xs: Series, args: list[Any]) -> list[float]:
     return out
 
 
-#: an auto-detected period repeats at least this many times in the series (series_seasonal's page: period 5
-#: of 20 points is found, period 6 of 12 points is "too short to be detected")
-MIN_CYCLES = 4
-#: a period's multiples score almost as high as the period itself: the shortest lag scoring within this
-#: share of the best one is the period (the page's 20-point series is period 5, not 10)
-HARMONIC_SHARE = 0.9
-
-
 def detect_period(ys: list[float], threshold: float) -> int:
-    """The period by normalised autocorrelation over lags 2..n/2: the shortest lag scoring within
-    HARMONIC_SHARE of the best, when it reaches `threshold` and repeats MIN_CYCLES times; else 0."""
+    """The period autodetected for decompose/seasonal: among lags of 4 bins up to a third of the series (so at
+    least three whole cycles are seen) where the normalised autocorrelation peaks (a smooth series correlates
+    with itself at every short lag; a period shows as a peak), the strongest one reaching `threshold`; else 0."""
     n = len(ys)
-    if n < 4:
+    if n < 12:
         return 0
     mean = sum(ys) / n
     d = [y - mean for y in ys]
     energy = sum(v * v for v in d)
     if energy == 0:
         return 0
-    scores = {
-        lag: sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag)
-        for lag in range(2, n // 2 + 1)
-    }
-    best = max(scores.values())
-    if best < threshold:
-        return 0
-    lag = min(k for k, v in scores.items() if v >= best * HARMONIC_SHARE - 1e-12)
-    if scores[lag] < threshold or lag * MIN_CYCLES > n:
-        return 0
-    return lag
+    top = n // 3
+
+    def acf(lag: int) -> float:
+        return sum(d[i] * d[i + lag] for i in range(n - lag)) / energy * n / (n - lag)
+
+    scores = {lag: acf(lag) for lag in range(3, top + 2)}
+    best, best_score = 0, threshold
+    for lag in range(4, top + 1):
+        score = scores[lag]
+        peak = score >= scores[lag - 1] and score >= scores[lag + 1]
+        if peak and score >= best_score + 1e-12:
+            best, best_score = lag, score
+    return best
 
 
 def decompose(xs: Series, args: list[Any]) -> dict[str, list[float]]:
@@ -193,9 +188,15 @@ def decompose(xs: Series, args: list[Any]) -> dict[str, list[float]]:
         season = detect_period(learn, season_thr)
     seasonal = [0.0] * n
     if season > 1 and learn:
+        base = learn
+        if trend == "linefit":
+            # a trend would leak into the per-phase medians (each phase's median sits at the middle cycle's
+            # level, leaving a staircase a line cannot fit): take the phases' medians around a first line fit
+            slope0, icept0 = _line(learn)
+            base = [y - (slope0 * (i + 1) + icept0) for i, y in enumerate(learn)]
         medians = []
         for phase in range(season):
-            vals = sorted(learn[phase::season])
+            vals = sorted(base[phase::season])
             m = len(vals)
             medians.append(
                 0.0 if not m else (vals[m // 2] if m % 2 else (vals[m // 2 - 1] + vals[m // 2]) / 2)
@@ -391,6 +392,21 @@ def fit_2lines(xs: Series, args: list[Any]) -> dict[str, Any] | None:
     }
 
 
+def fit_2lines_bag(xs: Series, args: list[Any]) -> dict[str, Any] | None:
+    """series_fit_2lines_dynamic: the same fit as one bag, each side's line in its own `right` / `left` bag."""
+    flat = fit_2lines(xs, args)
+    if flat is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        side, _, rest = key.partition("_")
+        if side in ("right", "left"):
+            out.setdefault(side, {})[rest] = value
+        else:
+            out[key] = value
+    return out
+
+
 def fit_poly(xs: Series, args: list[Any]) -> dict[str, Any] | None:
     """Polynomial least squares of the given degree (x = the second argument, or 1..n)."""
     import numpy as np
@@ -438,7 +454,7 @@ def periods_validate(xs: Series, args: list[Any]) -> dict[str, list[float]]:
 def seasonal(xs: Series, args: list[Any]) -> list[float]:
     """The seasonal component (median per phase) for the given or detected period."""
     period = args[0] if args and args[0] is not None else -1
-    return decompose(xs, [period, "none", 0, 0.7])["seasonal"]  # the page: detection threshold 0.7
+    return decompose(xs, [period, "none", 0, 0.7])["seasonal"]
 
 
 def decompose_forecast(xs: Series, args: list[Any]) -> dict[str, list[float]]:
@@ -532,6 +548,7 @@ SERIES_UDFS: dict[str, Callable[[Series, list[Any]], Any]] = {
     "series_iir": iir,
     "series_periods_detect": periods_detect,
     "series_fit_2lines": fit_2lines,
+    "series_fit_2lines_dynamic": fit_2lines_bag,
     "series_fit_poly": fit_poly,
     "series_periods_validate": periods_validate,
     "series_seasonal": seasonal,

@@ -53,12 +53,15 @@ def masked(num: exp.Expression, bits: exp.Expression) -> exp.Expression:
     return exp.Cast(this=floor, to=dtype("BIGINT"))
 
 
-def combined_bits(d: Dialect, a: exp.Expression, b: exp.Expression, args: list[T]) -> exp.Expression:
-    """The mask two addresses are compared under: the smallest of their /prefixes and the prefix argument."""
-    masks = [prefix_mask(d, a, None), prefix_mask(d, b, None)]
-    if len(args) == 3:
-        masks.append(args[2].sql)
-    return call("least", *masks)
+def combined_prefix(d: Dialect, a: exp.Expression, b: exp.Expression, extra: list[T]) -> exp.Expression:
+    """The bits compared: the smallest of both addresses' /prefix (32 when absent) and the optional argument."""
+    parts = [prefix_mask(d, a, None), prefix_mask(d, b, None)]
+    if extra:
+        # a prefix argument outside 0..32 is clamped to the address width
+        parts.append(
+            call("least", N(32), call("greatest", N(0), exp.Cast(this=extra[0].sql, to=dtype("BIGINT"))))
+        )
+    return call("least", *parts)
 
 
 def f_parse_ipv4(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -87,14 +90,14 @@ def f_ipv4_is_in_range(c: Compiler, args: list[T], node: A.Call) -> T:
 def f_ipv4_is_match(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
-    bits = combined_bits(d, a, b, args)
+    bits = combined_prefix(d, a, b, args[2:])
     return T(exp.EQ(this=masked(ipv4_num(d, a), bits), expression=masked(ipv4_num(d, b), bits)), "bool")
 
 
 def f_ipv4_compare(c: Compiler, args: list[T], node: A.Call) -> T:
     d = c.planner.dialect
     a, b = to_string(args[0]).sql, to_string(args[1]).sql
-    bits = combined_bits(d, a, b, args)
+    bits = combined_prefix(d, a, b, args[2:])
     ma, mb = masked(ipv4_num(d, a), bits), masked(ipv4_num(d, b), bits)
     return T(exp.Cast(this=call("sign", exp.Sub(this=ma, expression=mb)), to=dtype("BIGINT")), "long")
 

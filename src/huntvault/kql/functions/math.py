@@ -3,6 +3,8 @@ bin_auto."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlglot import exp
 
 from huntvault.errors import KqlSemanticError
@@ -20,13 +22,31 @@ def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> F
     return Function(lower, arity, kind)
 
 
-def log_fn(name: str) -> Function:
-    """log, log10, log2: null for a negative argument (the log page), -inf for 0."""
+#: the argument range outside which a function's page documents a null result
+_DOMAINS: dict[str, Callable[[exp.Expression], exp.Expression]] = {
+    "ln": lambda x: exp.LT(this=x, expression=N(0)),
+    "log10": lambda x: exp.LT(this=x, expression=N(0)),
+    "log2": lambda x: exp.LT(this=x, expression=N(0)),
+    "sqrt": lambda x: exp.LT(this=x, expression=N(0)),
+    "acos": lambda x: exp.Or(
+        this=exp.LT(this=x, expression=N(-1)), expression=exp.GT(this=x, expression=N(1))
+    ),
+    "asin": lambda x: exp.Or(
+        this=exp.LT(this=x, expression=N(-1)), expression=exp.GT(this=x, expression=N(1))
+    ),
+}
+
+
+def domain_fn(name: str) -> Function:
+    """A function null outside its documented domain: log, log10, log2, sqrt (negative: null, the log and sqrt
+    pages; log of 0 is -inf) and acos, asin (outside [-1, 1]: null, their pages)."""
+    outside = _DOMAINS[name]
 
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         x = convert(args[0], "real").sql if args[0].type == "dynamic" else args[0].sql
-        negative = exp.LT(this=x, expression=N(0))
-        return T(exp.Case(ifs=[exp.If(this=negative, true=exp.Null())], default=call(name, x.copy())), "real")
+        return T(
+            exp.Case(ifs=[exp.If(this=outside(x), true=exp.Null())], default=call(name, x.copy())), "real"
+        )
 
     return Function(lower, (1, 1), "real")
 
@@ -234,10 +254,10 @@ def f_bin_auto(c: Compiler, args: list[T], node: A.Call) -> T:
 FUNCTIONS: dict[str, Function] = {
     "abs": Function(f_abs, (1, 1), same_as(0)),
     "round": Function(f_round, (1, 2), "real"),
-    "sqrt": math_fn("sqrt"),
-    "log": log_fn("ln"),
-    "log10": log_fn("log10"),
-    "log2": log_fn("log2"),
+    "sqrt": domain_fn("sqrt"),
+    "log": domain_fn("ln"),
+    "log10": domain_fn("log10"),
+    "log2": domain_fn("log2"),
     "exp": math_fn("exp"),
     "pow": math_fn("pow", arity=(2, 2)),
     "power": math_fn("pow", arity=(2, 2)),
@@ -269,8 +289,8 @@ FUNCTIONS: dict[str, Function] = {
     "cos": math_fn("cos"),
     "sin": math_fn("sin"),
     "tan": math_fn("tan"),
-    "acos": math_fn("acos"),
-    "asin": math_fn("asin"),
+    "acos": domain_fn("acos"),
+    "asin": domain_fn("asin"),
     "atan": math_fn("atan"),
     "atan2": math_fn("atan2", arity=(2, 2)),
     "cot": math_fn("cot"),

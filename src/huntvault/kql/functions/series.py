@@ -240,7 +240,7 @@ FUNCTIONS: dict[str, Function] = {
     "series_product": py_function("series_product", (1, 1), "real"),
     "series_fit_poly": udf_parts("series_fit_poly", 1, 3, FIT_POLY),
     "series_fit_2lines": udf_parts("series_fit_2lines", 1, 1, FIT_2LINES),
-    "series_fit_2lines_dynamic": udf_parts("series_fit_2lines", 1, 1, FIT_2LINES, bag=True),
+    "series_fit_2lines_dynamic": udf_parts("series_fit_2lines_dynamic", 1, 1, FIT_2LINES, bag=True),
     "series_periods_validate": udf_parts("series_periods_validate", 2, None, PERIODS),
     "series_seasonal": udf_array("series_seasonal", 1, 2),
     "series_decompose_forecast": udf_parts("series_decompose_forecast", 2, 5, DECOMPOSE),

@@ -187,8 +187,13 @@ class Planner:
         for let in script.lets:
             env = self.bind_let(let, env)
         query = script.query
-        if isinstance(query, A.Pipeline) and query.ops and isinstance(query.ops[-1], A.Fork | A.Facet):
-            self.last_op = query.ops[-1]
+        if isinstance(query, A.Pipeline):
+            # a trailing `render` only presents the result: fork/facet before it are still the last operator
+            ops = list(query.ops)
+            while ops and isinstance(ops[-1], A.Render):
+                ops.pop()
+            if ops and isinstance(ops[-1], A.Fork | A.Facet):
+                self.last_op = ops[-1]
         rel = self.relation(script.query, env)
         depths: dict[str, int] = {}
         for name, body in self.ctes.items():

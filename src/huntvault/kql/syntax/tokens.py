@@ -279,6 +279,10 @@ class Lexer:
             if unit.lower() not in TIMESPAN_UNITS:
                 if m.group(1) is None and re.fullmatch(r"[eE]\d*", unit):
                     raise self.error(f"malformed number {raw + unit!r}", start)
+                if raw.isascii() and raw.isdigit() and ("_" in unit or any(ch.isdigit() for ch in unit)):
+                    # a name that starts with digits (`5h_MovingAvg` in the series_fir page): not a number
+                    self.i = u.end()
+                    return self.token("ident", raw + unit, start)
                 raise self.error(f"unknown timespan unit {unit!r} after {raw}", self.i)
             self.i = u.end()
             micros = float(raw) * TIMESPAN_UNITS[unit.lower()]
