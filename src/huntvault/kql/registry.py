@@ -73,7 +73,7 @@ from huntvault.kql.operators import (
     scan,
     summarize,
 )
-from huntvault.kql.plugins import columns, lookups, mining, schemas, timeline
+from huntvault.kql.plugins import columns, intersections, lookups, mining, schemas, timeline
 from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
@@ -139,6 +139,7 @@ PLUGINS: dict[str, Plugin] = merge(
     timeline.PLUGINS,
     geo_plugins.PLUGINS,
     mining.PLUGINS,
+    intersections.PLUGINS,
 )
 
 _OPERATORS: list[Operator] = [
