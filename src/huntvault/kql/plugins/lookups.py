@@ -1,4 +1,4 @@
-"""ipv4_lookup: rows joined to the lookup table row whose IPv4 network (prefix notation) holds their address."""
+"""ipv4_lookup, ipv6_lookup: rows joined to the lookup table rows whose IP network (prefix notation) holds their address."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel, Scope
 from huntvault.kql.lowering.template import from_template
-from huntvault.kql.values import alias, col, to_string
+from huntvault.kql.pyfuncs import UDF_NAME
+from huntvault.kql.values import S, alias, call, col, dtype, to_string
 
 
 def _ipv4_range(text: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
@@ -95,4 +96,53 @@ def lower_ipv4_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     )
 
 
-PLUGINS: dict[str, Plugin] = {"ipv4_lookup": Plugin(lower_ipv4_lookup)}
+def _ipv6_match(ip: exp.Expression, net: exp.Expression) -> exp.Expression:
+    """ipv6_is_match(ip, net) through the Python function (both may carry a prefix: the smaller applies)."""
+    args = call("json_array", call("to_json", ip), call("to_json", net))
+    udf = call(
+        UDF_NAME, S("ipv6_is_match"), S("string,string->bool"), exp.Cast(this=args, to=dtype("VARCHAR"))
+    )
+    return exp.Coalesce(this=exp.TryCast(this=udf, to=dtype("BOOLEAN")), expressions=[exp.false()])
+
+
+def lower_ipv6_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
+    """ipv6_lookup(LookupTable, SourceKey, LookupKey [, return_unmatched]): the lookup's columns, then the
+    row's (as the ipv6_lookup page shows them; a name both have is kept from the row); unmatched rows
+    (lookup columns null) only with return_unmatched."""
+    if not 3 <= len(node.args) <= 4:
+        raise p.semantic(
+            "ipv6_lookup() takes the lookup table, the source IPv6 column, the lookup column"
+            " and optionally return_unmatched",
+            node,
+        )
+    table = node.args[0]
+    if not p.is_tabular(table, Scope({}, env, p)):
+        raise p.semantic("ipv6_lookup(): the first argument must be a table", table)
+    look = p.relation(table, env)
+    unmatched_node = node.named.get("return_unmatched") or (node.args[3] if len(node.args) > 3 else None)
+    unmatched = False
+    if unmatched_node is not None:
+        v = p.compile(unmatched_node, p.scope_of(rel, env))
+        if not (v.is_const and isinstance(v.const, bool)):
+            raise p.semantic("ipv6_lookup(): return_unmatched must be true or false", unmatched_node)
+        unmatched = v.const
+    source = to_string(p.compile(node.args[1], p.scope_of(rel, env))).sql
+    key = to_string(p.compile(node.args[2], p.scope_of(look, env))).sql
+    inp = p.select(rel, [*[col(n) for n, _ in rel.cols], alias(source, "__ip")])
+    kept = [(n, t) for n, t in look.cols if n not in dict(rel.cols)]
+    lk = p.select(look, [*[alias(col(n), f"__l{i}") for i, (n, _) in enumerate(kept)], alias(key, "__net")])
+    joined = from_template(
+        f"SELECT * FROM inp AS t {'LEFT ' if unmatched else ''}JOIN look AS l ON __match",
+        {"inp": inp, "look": lk},
+        {"__match": _ipv6_match(exp.column("__ip", table="t"), exp.column("__net", table="l"))},
+    )
+    proj = [alias(col(f"__l{i}"), n) for i, (n, _) in enumerate(kept)] + [col(n) for n, _ in rel.cols]
+    return Rel(
+        exp.select(*proj).from_(joined.subquery(p.fresh(), copy=False), copy=False), [*kept, *rel.cols]
+    )
+
+
+PLUGINS: dict[str, Plugin] = {
+    "ipv4_lookup": Plugin(lower_ipv4_lookup),
+    "ipv6_lookup": Plugin(lower_ipv6_lookup),
+}
