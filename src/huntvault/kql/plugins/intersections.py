@@ -6,6 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
+from huntvault.kql.plugins.timeline import duckdb_only
 from huntvault.kql.values import alias, call, col, dtype
 
 #: the plugin takes 2 to 16 hll values (the dcount_intersect page)
@@ -54,4 +55,6 @@ def lower_dcount_intersect(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return Rel(p.select(rel, outs), cols)
 
 
-PLUGINS: dict[str, Plugin] = {"dcount_intersect": Plugin(lower_dcount_intersect)}
+PLUGINS: dict[str, Plugin] = {
+    "dcount_intersect": Plugin(lower_dcount_intersect, spark=duckdb_only)
+}  # DuckDB list functions

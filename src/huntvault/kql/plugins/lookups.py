@@ -7,6 +7,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel, Scope
 from huntvault.kql.lowering.template import from_template
+from huntvault.kql.plugins.timeline import duckdb_only
 from huntvault.kql.pyfuncs import UDF_NAME
 from huntvault.kql.values import S, alias, call, col, dtype, to_string
 
@@ -144,5 +145,5 @@ def lower_ipv6_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
 
 PLUGINS: dict[str, Plugin] = {
     "ipv4_lookup": Plugin(lower_ipv4_lookup),
-    "ipv6_lookup": Plugin(lower_ipv6_lookup),
+    "ipv6_lookup": Plugin(lower_ipv6_lookup, spark=duckdb_only),  # a Python predicate per pair
 }
