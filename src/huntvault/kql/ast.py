@@ -339,6 +339,8 @@ class Serialize(Node):
 class Evaluate(Node):
     call: Call
     options: dict[str, Node] = field(default_factory=dict)
+    #: the output schema after `: (...)` (a `*` entry: the input's columns the plugin kept)
+    schema: list[ColumnDecl] | None = None
 
 
 @dataclass

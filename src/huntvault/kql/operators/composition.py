@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Operator, Planner, Rel, operator
 from huntvault.kql.lowering.tables import union_of
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import call_args, options, union_tables
+from huntvault.kql.values import T, alias, col, convert, null_of
 
 
 def parse_union(c: Cursor, t: Token) -> A.Node:
@@ -79,7 +82,38 @@ def parse_evaluate(c: Cursor, t: Token) -> A.Node:
             if depth == 0:
                 break
         return A.Evaluate(A.Call(name, [], pos=s.pos), opts, pos=t.pos)
-    return A.Evaluate(call_args(c, name, s), opts, pos=t.pos)
+    called = call_args(c, name, s)
+    schema = c.delimited("(", ")", lambda: _schema_entry(c)) if c.accept(":") else None
+    return A.Evaluate(called, opts, schema, pos=t.pos)
+
+
+def _schema_entry(c: Cursor) -> A.ColumnDecl:
+    """One entry of a plugin's output schema: `name:type`, or `*` (the input's columns)."""
+    if c.at("*"):
+        return A.ColumnDecl("*", "", pos=c.advance().pos)
+    return c.column_decl()
+
+
+def _with_schema(p: Planner, rel: Rel, out: Rel, schema: list[A.ColumnDecl], op: A.Evaluate) -> Rel:
+    """The plugin's output shaped by its declared schema: the declared columns (converted; null when the
+    plugin did not produce them), after the input's columns the plugin kept when `*` comes first."""
+    produced = dict(out.cols)
+    declared = [d for d in schema if d.name != "*"]
+    names = {d.name for d in declared}
+    if len(names) != len(declared):
+        raise p.semantic("evaluate: the output schema names a column twice", op)
+    proj: list[exp.Expression] = []
+    cols: list[tuple[str, str]] = []
+    if any(d.name == "*" for d in schema):
+        for n in (name for name, _ in rel.cols):
+            if n in produced and n not in names:
+                proj.append(col(n))
+                cols.append((n, produced[n]))
+    for d in declared:
+        value = T(col(d.name), produced[d.name]) if d.name in produced else null_of(d.type)
+        proj.append(alias(convert(value, d.type).sql, d.name))
+        cols.append((d.name, d.type))
+    return Rel(p.select(out, proj), cols)
 
 
 def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
@@ -90,7 +124,8 @@ def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
     if plugin is None:
         raise p.unsupported(f"evaluate {op.call.name}() is not supported", op)
     lower = plugin.spark if p.dialect.name == "spark" and plugin.spark is not None else plugin.lower
-    return lower(p, rel, op.call, env)
+    out = lower(p, rel, op.call, env)
+    return out if op.schema is None else _with_schema(p, rel, out, op.schema, op)
 
 
 OPERATORS: list[Operator] = [
