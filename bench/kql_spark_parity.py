@@ -1,7 +1,8 @@
 """Spark parity over the Kusto documentation's examples: of the kqldocs cases DuckDB passes, the share that
 also pass on `--engine spark` (same plan, one Spark session for all), and how the others fail.
 
-Run: `.venv/bin/python bench/kql_spark_parity.py [--master local[1]] [--limit N]`. Needs ../shared (the
+Run: `.venv/bin/python bench/kql_spark_parity.py [--master local[1] | --cluster] [--limit N]`; `--cluster`
+starts a standalone master and worker on 127.0.0.1 (tests/support/spark.py) and runs there. Needs ../shared (the
 cases and the checker, loaded with importlib) and pyspark. A Spark failure is either an error naming the
 feature as DuckDB-only (KqlUnsupportedError) or a real gap (another error, or different rows); both are
 listed by kind at the end.
@@ -47,8 +48,20 @@ def _check(chk: Any, case: dict[str, Any], backend: Any) -> str | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--master", default="local[1]")
+    ap.add_argument("--cluster", action="store_true", help="a standalone master + worker on 127.0.0.1")
     ap.add_argument("--limit", type=int, default=0)
     args = ap.parse_args()
+    if args.cluster:
+        from tests.support.spark import start_spark_cluster
+
+        with start_spark_cluster() as cluster:
+            return measure(HuntLimits(spark_master=cluster.url, spark_conf=cluster.conf), args.limit)
+    local = (("spark.driver.host", "127.0.0.1"), ("spark.driver.bindAddress", "127.0.0.1"))
+    return measure(HuntLimits(spark_master=args.master, spark_conf=local), args.limit)
+
+
+def measure(limits: HuntLimits, limit: int) -> int:
+    """Run the DuckDB-passing docs cases on Spark with `limits`; print the share and the failures."""
     spec = importlib.util.spec_from_file_location("kqldocs_check", SHARED / "tools" / "kqldocs_check.py")
     if spec is None or spec.loader is None:
         print("../shared/tools/kqldocs_check.py is absent")
@@ -59,12 +72,12 @@ def main() -> int:
     cases = [c for c in (json.loads(ln) for ln in lines if ln.strip()) if not SKIP & set(c["flags"])]
     duck = DuckDBBackend(None)
     passing = [c for c in cases if _check(chk, c, duck) is None]
-    if args.limit:
-        passing = passing[: args.limit]
+    if limit:
+        passing = passing[:limit]
     from huntvault.kql.backends import SparkBackend
 
     t0 = time.perf_counter()
-    spark = SparkBackend(None, HuntLimits(spark_master=args.master))
+    spark = SparkBackend(None, limits)
     print(f"spark session: {time.perf_counter() - t0:.1f} s", flush=True)
     kinds: collections.Counter[str] = collections.Counter()
     failures: list[tuple[str, str]] = []

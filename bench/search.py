@@ -37,6 +37,7 @@ from huntvault.archive import read_part, table_files
 from huntvault.index import IndexPoller, IndexStore, default_layout
 from huntvault.index.analyzers import register_analyzers
 from huntvault.index.builder import DocumentBuilder, with_part
+from huntvault.index.rowcodec import encode_rows
 from huntvault.schema import get_table
 from huntvault.search import SearchEngine, from_query_string
 
@@ -171,8 +172,9 @@ def profile(archive: Path, work: Path, docs: int) -> dict[str, Any]:
     )
     builder = DocumentBuilder(layout)
     built: list[str] = stage(
-        "DuckDB builds the JSON documents", lambda: [d for b in builder.documents(data) for d in b]
+        "DuckDB + Arrow build the JSON documents", lambda: [d for b in builder.documents(data) for d in b]
     )
+    stage("  of which: Arrow encodes the stored values", lambda: encode_rows(data, builder.plan))
     builder.close()
     folder = work / "profile-index"
     shutil.rmtree(folder, ignore_errors=True)

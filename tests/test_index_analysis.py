@@ -12,6 +12,7 @@ from huntvault.index import IndexStore, analyze, full_layout
 from huntvault.index.analyzers import pretokenize
 from huntvault.index.builder import DocumentBuilder, with_part
 from huntvault.index.fields import DOC_FIELD
+from huntvault.index.rowcodec import decode_row, stored_plan
 from huntvault.schema import get_table
 from huntvault.search import SearchEngine, from_query_string
 from tests.support.search import INDEX, generate_table, write_archive
@@ -52,7 +53,8 @@ def test_builder_feeds_pre_analyzed_text() -> None:
         docs = [orjson.loads(d) for batch in builder.documents(rows) for d in batch]
     finally:
         builder.close()
-    by_text = {orjson.loads(base64.b64decode(d[DOC_FIELD]))[spec.stored_key]: d for d in docs}
+    plan = stored_plan(layout)
+    by_text = {decode_row(base64.b64decode(d[DOC_FIELD]), plan)[spec.stored_key]: d for d in docs}
     for value in ODD:
         doc = by_text[value]
         tokens = analyze(value)

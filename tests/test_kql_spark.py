@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from huntvault.kql import execute
 from tests.support.kql import NOW, Case, canonical, load_cases, sample_rows, write_archive
 
 SPARK_CASES = [c for c in load_cases() if c.spark]
+#: the process's PYSPARK_PYTHON before any Spark session is opened here (opening one must not set it)
+PYSPARK_PYTHON_BEFORE = os.environ.get("PYSPARK_PYTHON")
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -37,6 +41,18 @@ def spark_backend(spark_limits):  # type: ignore[no-untyped-def]
     return backend
 
 
+def test_spark_workers_python_is_given_to_the_session_not_the_process(spark_backend) -> None:  # type: ignore[no-untyped-def]
+    assert os.environ.get("PYSPARK_PYTHON") == PYSPARK_PYTHON_BEFORE  # the process environment is left alone
+    want = PYSPARK_PYTHON_BEFORE or sys.executable
+    assert spark_backend.spark.sparkContext.pythonExec == want
+    assert spark_backend.spark.conf.get("spark.pyspark.python") == want
+    # a Python UDF runs in the worker with that interpreter (series_stats is computed in Python)
+    rows = execute(
+        "print y = dynamic([1, 2, 3]) | project s = series_stats_dynamic(y).max", backend=spark_backend
+    ).rows()
+    assert rows == [{"s": 3.0}]
+
+
 def test_enough_spark_cases() -> None:
     assert len(SPARK_CASES) >= 30
 
@@ -56,6 +72,7 @@ SPARK_SERIES = [
     "print y = dynamic([1, null, 3]) | project f = series_fill_linear(y)",
     "print y = dynamic([1, 2, 3, 40, 5, 6, 7, 8, 9, 10, 11, 12]) | extend series_decompose_anomalies(y, 1.5)",
     "print y = dynamic([1, 2, 3]) | project f = series_fir(y, dynamic([1, 1]))",
+    "print y = dynamic([1, 2, 3]) | project a = series_add(y, y), b = series_greater(y, 2), c = series_divide(6, y)",
     "datatable(k:string, y:dynamic)['a', dynamic([1, 5, 2]), 'b', dynamic([4])] "
     "| extend series_stats(y) | project k, series_stats_y_max, series_stats_y_avg",
     "datatable(t:datetime, g:string, v:long)[datetime(2024-06-15 00:10), 'a', 1, datetime(2024-06-15 02:10), 'a', 2, "
@@ -97,8 +114,11 @@ def test_spark_make_list_of_any_type(query: str, spark_backend) -> None:  # type
 @pytest.mark.parametrize(
     ("name", "query"),
     [
-        ("series_add", "print y = dynamic([1, 2, 3]) | project a = series_add(y, y)"),
         ("series_fill_const", "print y = dynamic([1, null]) | project a = series_fill_const(y, 0)"),
+        (
+            "mv-apply over several arrays or with_itemindex",
+            "print d = dynamic([1, 2]) | mv-apply with_itemindex=i x = d on (where i > 0)",
+        ),
         (
             "make-series of a datetime aggregate",
             "datatable(t:datetime, v:long)[datetime(2024-01-01), 1] "

@@ -93,7 +93,7 @@ def start_spark_cluster(timeout: float = 120.0) -> Iterator[SparkCluster]:
                     state = json.loads(resp.read())
                 if state.get("aliveworkers", 0) >= 1:
                     break
-            except OSError:
+            except (OSError, ValueError):  # not up yet, or another process answered on the port for now
                 pass
             if master.poll() is not None or worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(

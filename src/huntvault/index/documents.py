@@ -1,4 +1,4 @@
-"""Export-shape documents rebuilt from a tantivy document's stored `_doc` object (one stored value per row)."""
+"""Export-shape documents rebuilt from a tantivy document's stored `_doc` value (one stored value per row)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 import tantivy
 
 from huntvault.index.fields import COMPLEX, DOC_FIELD, EXTRA_KEY, KEY_FIELD, IndexLayout, source_codes
+from huntvault.index.rowcodec import row_decoder, stored_plan
 from huntvault.index.sql import BLOB_ACCOUNT_URL
 from huntvault.schema import CATEGORY_PREFIX, EXPORT_TIME_COLUMN, TENANT_COLUMN, Table
 
@@ -78,6 +78,7 @@ class _Plan:
     envelope: list[tuple[str, Getter]]  # key and envelope, before `properties`
     props: list[tuple[str, Getter]] | None  # None: no retrievable property (no `properties` object)
     metadata: list[tuple[str, Getter]]  # blob metadata, after `properties`
+    decode: Callable[[bytes], Stored]  # the stored `_doc` value -> {key: value}
 
 
 _PLANS: dict[int, tuple[IndexLayout, _Plan]] = {}
@@ -112,7 +113,7 @@ def _plan(layout: IndexLayout) -> _Plan:
         else:
             envelope.append((spec.path, get))
     has_props = any(f.retrievable for f in layout.fields.values() if f.path.startswith(COMPLEX + "/"))
-    plan = _Plan(envelope, props if has_props else None, metadata)
+    plan = _Plan(envelope, props if has_props else None, metadata, row_decoder(stored_plan(layout)))
     if len(_PLANS) > 256:
         _PLANS.clear()
     _PLANS[id(layout)] = (layout, plan)
@@ -122,14 +123,14 @@ def _plan(layout: IndexLayout) -> _Plan:
 def export_document(layout: IndexLayout, doc: tantivy.Document) -> dict[str, Any]:
     """The export-shape document of the retrievable fields: key, envelope, `properties`, blob metadata.
 
-    Values come from the stored `_doc` object (strings as the archive holds them, '' included; datetimes
-    stored as epoch microseconds, printed in ISO form); unknown properties (`_Extra`) are merge-patched
+    Values come from the stored `_doc` value (index/rowcodec.py: strings as the archive holds them, ''
+    included; datetimes stored as epoch microseconds, printed in ISO form); unknown properties (`_Extra`) are merge-patched
     into `properties`, as the archive's catalog does.
     """
-    raw = doc.get_first(DOC_FIELD)
-    stored: Stored = orjson.loads(raw) if raw else {}
-    stored[KEY_FIELD] = doc.get_first(KEY_FIELD)
     plan = _plan(layout)
+    raw = doc.get_first(DOC_FIELD)
+    stored: Stored = plan.decode(raw) if raw else {}
+    stored[KEY_FIELD] = doc.get_first(KEY_FIELD)
     out = {name: get(stored) for name, get in plan.envelope}
     if plan.props is not None:
         props: Any = {name: get(stored) for name, get in plan.props}

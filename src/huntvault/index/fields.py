@@ -41,12 +41,12 @@ EDM_STORAGE: dict[str, str] = {
 KEY_FIELD = "id"
 FILE_FIELD = "_file"  # the stable id of the archive part a document came from (deletes, --verify)
 KEY_HASH_FIELD = "_kh"  # columnar u64: the key's hash (joins the index's hits to archive rows)
-DOC_FIELD = "_doc"  # stored bytes: the retrievable values of the row, one JSON object (index/documents.py)
+DOC_FIELD = "_doc"  # stored bytes: the retrievable values of the row, one compact value (index/rowcodec.py)
 EXTRA_KEY = "x"  # the key of the row's `_Extra` in DOC_FIELD (properties the schema does not know)
 COMPLEX = "properties"
 ATTRIBUTES = ("searchable", "filterable", "sortable", "facetable", "retrievable")
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,127}$")
-LAYOUT_VERSION = 4  # 4: attributes per field (index definitions), short tantivy field names
+LAYOUT_VERSION = 5  # 4: attributes per field (index definitions); 5: the stored value encoded by rowcodec
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class FieldSpec:
 
     Physically a field has up to two tantivy fields: the analyzed text `s<n>` (searchable strings) and the
     raw value `v<n>`, indexed and columnar ("fast") when the field is filterable, sortable or facetable.
-    Retrievable values are stored together, one JSON object per document (`_doc`, keyed by `n`): one
+    Retrievable values are stored together, one compact value per document (`_doc`, index/rowcodec.py): one
     stored value per document costs a fraction of one per field. A field with none of these is only
     in the definition.
     """
@@ -182,7 +182,7 @@ class IndexLayout:
         return path == COMPLEX
 
     def stored_columns(self) -> dict[str, str]:
-        """The keys of the stored `_doc` object and the archive column each holds: the columns of the
+        """The keys of the decoded `_doc` value (in encoding order) and the archive column each holds: the columns of the
         retrievable fields (computed fields keep only what they derive from), and `_Extra`."""
         codes = source_codes(self.table)
         out: dict[str, str] = {}

@@ -339,8 +339,7 @@ class Serialize(Node):
 class Evaluate(Node):
     call: Call
     options: dict[str, Node] = field(default_factory=dict)
-    #: the output schema after `: (...)` (a `*` entry: the input's columns the plugin kept)
-    schema: list[ColumnDecl] | None = None
+    schema: list[ColumnDecl] | None = None  # `evaluate plugin(...) : (Name:type, ...)`
 
 
 @dataclass

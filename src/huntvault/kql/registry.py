@@ -73,7 +73,7 @@ from huntvault.kql.operators import (
     scan,
     summarize,
 )
-from huntvault.kql.plugins import columns, intersections, lookups, mining, schemas, timeline
+from huntvault.kql.plugins import columns, engagement, lookups, mining, schemas, sequences, sets, timeline
 from huntvault.kql.plugins import geo as geo_plugins
 from huntvault.kql.scalar import arithmetic, comparison, lists, text
 from huntvault.kql.sources import external, literal
@@ -134,12 +134,14 @@ LIST_OPERATORS: dict[str, ListLowering] = merge("list operator", lists.LISTS)
 PLUGINS: dict[str, Plugin] = merge(
     "plugin",
     columns.PLUGINS,
+    engagement.PLUGINS,
     lookups.PLUGINS,
     schemas.PLUGINS,
+    sequences.PLUGINS,
+    sets.PLUGINS,
     timeline.PLUGINS,
     geo_plugins.PLUGINS,
     mining.PLUGINS,
-    intersections.PLUGINS,
 )
 
 _OPERATORS: list[Operator] = [

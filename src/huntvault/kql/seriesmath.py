@@ -451,7 +451,61 @@ def ifft(xs: Series, args: list[Any]) -> dict[str, list[float]] | None:
     return fft(xs, args, inverse=True)
 
 
+def _divide(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return math.nan  # a non-finite result: null in the JSON answer
+
+
+def _power(a: float, b: float) -> float:
+    try:
+        return math.pow(a, b)
+    except (ValueError, OverflowError):
+        return math.nan
+
+
+#: the element-wise series functions: (a, b) -> the result element (both present)
+ELEMENT_WISE: dict[str, Callable[[float, float], float | bool]] = {
+    "series_add": lambda a, b: a + b,
+    "series_subtract": lambda a, b: a - b,
+    "series_multiply": lambda a, b: a * b,
+    "series_divide": _divide,
+    "series_pow": _power,
+    "series_greater": lambda a, b: a > b,
+    "series_greater_equals": lambda a, b: a >= b,
+    "series_less": lambda a, b: a < b,
+    "series_less_equals": lambda a, b: a <= b,
+    "series_equals": lambda a, b: a == b,
+    "series_not_equals": lambda a, b: a != b,
+}
+
+
+def element_wise(name: str) -> Callable[[Series, list[Any]], Series | list[float | bool | None]]:
+    """`series op other` element by element (args: other, and true when other is the left operand); other
+    is a series or a scalar; the result has the longer length, a missing element gives null (the same
+    answer as the SQL lowering on DuckDB, for engines without list lambdas)."""
+    op = ELEMENT_WISE[name]
+
+    def run(xs: Series, args: list[Any]) -> list[float | bool | None]:
+        other = args[0] if args else None
+        flipped = bool(args[1]) if len(args) > 1 else False
+        ys = [_num(v) for v in other] if isinstance(other, list) else None
+        scalar = None if isinstance(other, list) else _num(other)
+        out: list[float | bool | None] = []
+        for i in range(max(len(xs), len(ys)) if ys is not None else len(xs)):
+            a = xs[i] if i < len(xs) else None
+            b = (ys[i] if i < len(ys) else None) if ys is not None else scalar
+            if flipped:
+                a, b = b, a
+            out.append(None if a is None or b is None else op(a, b))
+        return out
+
+    return run
+
+
 SERIES_UDFS: dict[str, Callable[[Series, list[Any]], Any]] = {
+    **{name: element_wise(name) for name in ELEMENT_WISE},
     "series_stats": stats,
     "series_fit_line": fit_line,
     "series_outliers": outliers,

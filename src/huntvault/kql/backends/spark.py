@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # pyspark is an optional dependency (`pip install huntvault[s
 
 _SPARK_TYPES = {"VARCHAR": "STRING", "JSON": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "INT": "INT"}
 _GROUPS = itertools.count(1)
+#: Spark's setting of the Python that runs UDFs in the workers
+PYTHON_CONF = "spark.pyspark.python"
 #: how often a running query looks at its cancel event and deadline (seconds)
 CANCEL_POLL = 0.05
 
@@ -72,10 +74,15 @@ def spark_root(master: str, conf: tuple[tuple[str, str], ...]) -> SparkSession:
             )
         from pyspark.sql import SparkSession  # optional dependency, loaded when Spark is asked for
 
-        # Python UDFs (series_*) run in workers: this interpreter (and its huntvault) must run them
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Python UDFs (series_*) run in workers: this interpreter (and its huntvault) must run them,
+        # unless the settings or the environment name another one. Given to this session only (its
+        # configuration and the context's `pythonExec`, which every UDF registered on it carries), not
+        # through os.environ, which every other Spark user of the process would see.
+        python = dict(conf).get(PYTHON_CONF) or os.environ.get("PYSPARK_PYTHON") or sys.executable
         builder = (
             SparkSession.builder.master(master)
+            .config(PYTHON_CONF, python)
+            .config("spark.executorEnv.PYSPARK_PYTHON", python)
             .appName("huntvault-hunt")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
@@ -86,6 +93,7 @@ def spark_root(master: str, conf: tuple[tuple[str, str], ...]) -> SparkSession:
         for k, v in conf:
             builder = builder.config(k, v)
         root = builder.getOrCreate()
+        root.sparkContext.pythonExec = python
         root.sparkContext.setLogLevel("ERROR")
         _SPARK_ROOTS[key] = root
         return root

@@ -15,7 +15,7 @@ from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.generators.duckdb import DuckDBGenerator
 
-from huntvault.kql.values import call, dtype
+from huntvault.kql.values import alias, call, dtype
 
 #: one entry of a FUNCTIONS table: (generator, the call) -> SQL text
 FunctionSQL = Callable[[DuckDBGenerator, exp.Anonymous], str]
@@ -34,8 +34,36 @@ def _duckdb_json_path(gen: DuckDBGenerator, node: exp.Anonymous) -> str:
     return gen.sql(call("json_extract", base, path))
 
 
-#: DuckDB needs only the marker rendered: the lowering speaks DuckDB
-DUCKDB_FUNCTIONS: dict[str, FunctionSQL] = {JSON_PATH: _duckdb_json_path}
+def _is_marker(node: exp.Expression | None) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.lower() == JSON_PATH
+
+
+def _is_root(path: exp.Expression | None) -> bool:
+    """`'$'` as a string literal or as sqlglot's parsed JSON path."""
+    if isinstance(path, exp.Literal):
+        return path.is_string and path.this == "$"
+    return isinstance(path, exp.JSONPath) and [type(p) for p in path.expressions] == [exp.JSONPathRoot]
+
+
+def _fused_text(gen: DuckDBGenerator, marker: exp.Expression) -> str:
+    """The text at a JSON path in one call: `json_extract_string(x, p)` parses x once, where the unfused
+    `json_extract(x, p) ->> '$'` parses x, prints the value as JSON and parses that again (same result
+    for every value: a JSON string unquoted, null for a missing key or a JSON null)."""
+    base, path = marker.expressions
+    return gen.func("JSON_EXTRACT_STRING", gen.sql(base), gen.sql(path))
+
+
+def _duckdb_json_string(gen: DuckDBGenerator, node: exp.Anonymous) -> str:
+    if len(node.expressions) == 2 and _is_marker(node.expressions[0]) and _is_root(node.expressions[1]):
+        return _fused_text(gen, node.expressions[0])
+    return gen.func(node.name, *node.expressions)
+
+
+#: DuckDB needs only the marker rendered (and a JSON access fused with the unquoting of its result)
+DUCKDB_FUNCTIONS: dict[str, FunctionSQL] = {
+    JSON_PATH: _duckdb_json_path,
+    "json_extract_string": _duckdb_json_string,
+}
 
 
 class HuntDuckDBGenerator(DuckDBGenerator):
@@ -44,6 +72,11 @@ class HuntDuckDBGenerator(DuckDBGenerator):
     def anonymous_sql(self, expression: exp.Anonymous) -> str:
         rule = DUCKDB_FUNCTIONS.get(expression.name.lower())
         return rule(self, expression) if rule is not None else super().anonymous_sql(expression)
+
+    def jsonextractscalar_sql(self, expression: exp.JSONExtractScalar) -> str:
+        if _is_marker(expression.this) and _is_root(expression.expression):
+            return _fused_text(self, expression.this)
+        return str(super().jsonextractscalar_sql(expression))
 
 
 class HuntDuckDB(DuckDB):
@@ -148,6 +181,48 @@ class Dialect:
 
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return call("to_json", value)
+
+    def zip_unnest(
+        self, source: exp.Expression, keep: list[str], lists: list[exp.Expression], index: bool
+    ) -> exp.Select:
+        """mv-expand's rows: `keep` columns of `source` repeated for each position of the lists, which expand
+        side by side (zipped, the shorter padded with nulls) as `__mv0`, `__mv1`...; with `index`, the
+        position (from 0) as `__mvidx`. DuckDB zips the UNNESTs of one SELECT itself."""
+        proj: list[exp.Expression] = [exp.column(n, quoted=True) for n in keep]
+        for i, items in enumerate(lists):
+            proj.append(alias(exp.Unnest(expressions=[items]), f"__mv{i}"))
+        if index:
+            positions = call("range", call("len", lists[0].copy()))
+            proj.append(alias(exp.Unnest(expressions=[positions]), "__mvidx"))
+        return exp.select(*proj).from_(source, copy=False)
+
+    def one_per_key(self, source: exp.Expression, cols: list[str], keys: list[exp.Expression]) -> exp.Select:
+        """One row of `source` per value of `keys` (any one: the first met), its columns `cols`.
+
+        DuckDB: DISTINCT ON, a hash aggregate keeping each key's first row, where a row number over
+        key partitions sorts every partition."""
+        return (
+            exp.select(*[exp.column(n, quoted=True) for n in cols])
+            .from_(source, copy=False)
+            .distinct(*keys, copy=False)
+        )
+
+    def expand_items(self, value: exp.Expression, bag_as_array: bool) -> exp.Expression:
+        """mv-expand's items of a dynamic value (a column: it is read several times): an array's elements,
+        a bag's one-property bags (or [key, value] pairs), any other value alone.
+
+        DuckDB: an array is the one cast that succeeds (TRY_CAST to JSON[] parses the value once, where
+        testing json_type first parses it twice); the other kinds are told apart only when it fails."""
+        other = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.EQ(this=self.json_type(value.copy()), expression=exp.Literal.string("OBJECT")),
+                    true=self.bag_entries(value.copy(), bag_as_array),
+                )
+            ],
+            default=call("list_value", exp.Cast(this=value.copy(), to=dtype("JSON"))),
+        )
+        return exp.Coalesce(this=exp.TryCast(this=value, to=dtype("JSON[]")), expressions=[other])
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
         """A property bag as a list of one-property bags (or of [key, value] pairs), for mv-expand."""

@@ -19,7 +19,7 @@ from sqlglot.generators.spark import SparkGenerator
 
 from huntvault.errors import KqlUnsupportedError
 from huntvault.kql.dialects.base import JSON_PATH, Dialect
-from huntvault.kql.values import call, dtype
+from huntvault.kql.values import alias, call, dtype
 
 Gen = SparkGenerator
 #: typed node -> its Spark SQL
@@ -60,6 +60,26 @@ def spark_path(path: str) -> str:
     if "[#-" in path:
         raise KqlUnsupportedError("negative array indexes (x[-1]) are not supported on the Spark engine")
     return re.sub(r'\."((?:[^"\\]|\\.)*)"', lambda m: "['" + m.group(1).replace("'", "\\'") + "']", path)
+
+
+def java_replacement(rewrite: str) -> str:
+    """An RE2 rewrite (DuckDB's: `\\1` a group, `\\\\` a backslash) as a Java one (`$1`, `\\\\`, `\\$` a dollar)."""
+    out: list[str] = []
+    i = 0
+    while i < len(rewrite):
+        ch = rewrite[i]
+        nxt = rewrite[i + 1] if i + 1 < len(rewrite) else ""
+        if ch == "\\" and nxt.isdigit():
+            out.append("$" + nxt)
+            i += 2
+            continue
+        if ch == "\\" and nxt == "\\":
+            out.append("\\\\")
+            i += 2
+            continue
+        out.append("\\$" if ch == "$" else ch)
+        i += 1
+    return "".join(out)
 
 
 def json_text(value: exp.Expression) -> exp.Expression:
@@ -160,8 +180,49 @@ def _cast(gen: Gen, node: exp.Expression) -> str:
     return gen.trycast_sql(node) if isinstance(node, exp.TryCast) else gen.cast_sql(node)
 
 
+#: an interval unit -> its place among make_interval's arguments (years, months, weeks, days, hours, mins, secs)
+_INTERVAL_ARGS = {"YEAR": 0, "MONTH": 1, "WEEK": 2, "DAY": 3, "HOUR": 4, "MINUTE": 5, "SECOND": 6}
+
+
+def _interval(gen: Gen, node: exp.Expression) -> str:
+    """`INTERVAL (n) unit` of a computed amount (datetime_add, startofyear(d, offset)): Spark's INTERVAL takes
+    literals only, make_interval takes expressions."""
+    assert isinstance(node, exp.Interval)
+    amount = node.this
+    unit = node.unit.name.upper() if node.unit is not None else ""
+    if isinstance(amount, exp.Cast) and amount.to.is_type(*exp.DataType.TEXT_TYPES):
+        amount = amount.this  # the DuckDB spelling casts the amount to text
+    place = _INTERVAL_ARGS.get(unit)
+    if isinstance(amount, exp.Literal) or place is None:
+        return str(gen.interval_sql(node))
+    parts: list[exp.Expression] = [N(0)] * 7
+    kind = "DECIMAL(18,6)" if unit == "SECOND" else "INT"
+    parts[place] = exp.Cast(this=amount, to=dtype(kind))
+    return gen.sql(native("make_interval", *parts))
+
+
+def _index_lambda(gen: Gen, node: exp.Expression) -> str:
+    """list_filter / list_transform with an (x, i) lambda: DuckDB counts i from 1, Spark from 0."""
+    lam = node.expression
+    if isinstance(lam, exp.Lambda) and len(lam.expressions) == 2:
+        index = lam.expressions[1].name
+        body = lam.this.transform(
+            lambda n: (
+                exp.Paren(this=exp.Add(this=exp.column(index), expression=N(1)))
+                if isinstance(n, exp.Column) and not n.table and n.name == index
+                else n
+            )
+        )
+        lam = exp.Lambda(this=body, expressions=[e.copy() for e in lam.expressions])
+    name = "filter" if isinstance(node, exp.ArrayFilter) else "transform"
+    return gen.func(name, gen.sql(node.this), gen.sql(lam))
+
+
 #: typed sqlglot node -> Spark SQL, where sqlglot's own Spark spelling is not what the lowering means
 SPARK_TRANSFORMS: dict[type[exp.Expr], NodeSQL] = {
+    exp.Interval: _interval,
+    exp.ArrayFilter: _index_lambda,
+    exp.Transform: _index_lambda,
     exp.JSONExtract: _json_extract,
     exp.JSONExtractScalar: _json_extract,
     exp.TimeToStr: _time_to_str,
@@ -220,6 +281,24 @@ def _json_array(gen: Gen, args: list[exp.Expression]) -> str:
     return gen.sql(native("concat", S("["), native("concat_ws", S(","), *texts), S("]")))
 
 
+def _date_part(gen: Gen, args: list[exp.Expression]) -> str:
+    """date_part: Spark numbers the days of the week from 1 (Sunday), DuckDB's `dow` from 0."""
+    part = args[0]
+    if isinstance(part, exp.Literal) and part.is_string and part.this.lower() == "dow":
+        return gen.sql(exp.Sub(this=native("dayofweek", args[1]), expression=N(1)))
+    return gen.sql(native("date_part", *args))
+
+
+def _json_object(gen: Gen, args: list[exp.Expression]) -> str:
+    """DuckDB's json_object(key, json, ...) (pack, bag_pack, url parts): Spark has none; the values are JSON
+    texts already (dynamic is text here), the keys are quoted as JSON strings, a null value is JSON null."""
+    members: list[exp.Expression] = []
+    for key, value in zip(args[::2], args[1::2], strict=False):
+        text = native("coalesce", exp.Cast(this=value, to=dtype("STRING")), S("null"))
+        members.append(native("concat", json_text(key), S(":"), text))
+    return gen.sql(native("concat", S("{"), native("concat_ws", S(","), *members), S("}")))
+
+
 def _list_slice(gen: Gen, args: list[exp.Expression]) -> str:
     length = exp.Add(this=exp.Sub(this=grouped(args[2]), expression=grouped(args[1])), expression=N(1))
     return gen.sql(native("slice", args[0], args[1], length))
@@ -262,6 +341,8 @@ SPARK_FUNCTIONS: dict[str, CallSQL] = {
     "strftime": _strftime,
     "range": _sequence,
     "json_array": _json_array,
+    "json_object": _json_object,
+    "date_part": _date_part,
     "list": rename("collect_list"),
     "list_position": rename("array_position"),
     "list_slice": _list_slice,
@@ -337,6 +418,8 @@ class SparkDialect(Dialect):
     def regex_replace(
         self, value: exp.Expression, pattern: exp.Expression, repl: exp.Expression
     ) -> exp.Expression:
+        if isinstance(repl, exp.Literal) and repl.is_string:
+            repl = S(java_replacement(repl.this))
         return native("regexp_replace", value, pattern, repl)
 
     def epoch_us(self, ts: exp.Expression) -> exp.Expression:
@@ -388,6 +471,62 @@ class SparkDialect(Dialect):
 
     def to_json(self, value: exp.Expression) -> exp.Expression:
         return json_text(value)
+
+    def zip_unnest(
+        self, source: exp.Expression, keep: list[str], lists: list[exp.Expression], index: bool
+    ) -> exp.Select:
+        # one EXPLODE per SELECT (two would cross): explode the positions, then pick each list's item
+        sizes = [native("size", grouped(lst.copy())) for lst in lists]
+        longest = sizes[0] if len(sizes) == 1 else native("greatest", *sizes)
+        last = exp.Sub(this=grouped(longest), expression=N(1))
+        positions = native(
+            "if",
+            exp.LTE(this=grouped(longest.copy()), expression=N(0)),
+            native("array"),
+            native("sequence", N(0), last),
+        )
+        kept = [exp.column(n, quoted=True) for n in keep]
+        inner = exp.select(
+            *kept,
+            alias(native("explode", positions), "__mvidx"),
+            *[alias(lst, f"__l{i}") for i, lst in enumerate(lists)],
+        ).from_(source, copy=False)
+        pos = exp.Add(this=exp.column("__mvidx", quoted=True), expression=N(1))
+        items = [
+            alias(native("try_element_at", exp.column(f"__l{i}", quoted=True), pos.copy()), f"__mv{i}")
+            for i in range(len(lists))
+        ]
+        return exp.select(*[k.copy() for k in kept], *items, exp.column("__mvidx", quoted=True)).from_(
+            inner.subquery("_zip", copy=False), copy=False
+        )
+
+    def one_per_key(self, source: exp.Expression, cols: list[str], keys: list[exp.Expression]) -> exp.Select:
+        # no DISTINCT ON: the first row of each key partition by row number
+        rn = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=keys,
+            order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in keys]),
+        )
+        numbered = exp.select(exp.Star(), alias(rn, "__rn")).from_(source, copy=False)
+        return (
+            exp.select(*[exp.column(n, quoted=True) for n in cols])
+            .from_(numbered.subquery("_one", copy=False), copy=False)
+            .where(exp.EQ(this=exp.column("__rn", quoted=True), expression=N(1)), copy=False)
+        )
+
+    def expand_items(self, value: exp.Expression, bag_as_array: bool) -> exp.Expression:
+        # JSON is text here: the kind is told by its first character, then the array is parsed
+        kind = self.json_type(value)
+        return exp.Case(
+            ifs=[
+                exp.If(this=exp.EQ(this=kind, expression=S("ARRAY")), true=self.json_list(value.copy())),
+                exp.If(
+                    this=exp.EQ(this=kind.copy(), expression=S("OBJECT")),
+                    true=self.bag_entries(value.copy(), bag_as_array),
+                ),
+            ],
+            default=call("list_value", exp.Cast(this=value.copy(), to=dtype("JSON"))),
+        )
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
         key = json_text(exp.column("k"))

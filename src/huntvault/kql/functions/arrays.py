@@ -22,7 +22,7 @@ def f_pack_array(c: Compiler, args: list[T], node: A.Call) -> T:
         return literal(
             [a.const for a in args], "dynamic"
         )  # constant-folded: has_any/in can use it at compile time
-    return T(fn("to_json", call("list_value", *[to_dynamic(a).sql for a in args])), "dynamic")
+    return T(call("json_array", *[to_dynamic(a).sql for a in args]), "dynamic")
 
 
 def set_fn(kind: str) -> Lowering:

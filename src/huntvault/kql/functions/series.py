@@ -12,7 +12,7 @@ from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import doubles, dyn
 from huntvault.kql.lowering.pycall import py_function
 from huntvault.kql.seriesmath import UDF_NAME
-from huntvault.kql.values import N, S, T, call, dtype, fn, to_dynamic
+from huntvault.kql.values import N, S, T, call, dtype, fn, literal, to_dynamic
 
 
 def duckdb_only(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -28,7 +28,11 @@ def _json_text(c: Compiler, v: T) -> exp.Expression:
     """A UDF argument as JSON text (scalars through the dialect: Spark's to_json takes no scalar)."""
     if v.type == "dynamic" or (v.is_const and v.const is None):
         return to_dynamic(v).sql
-    return c.planner.dialect.to_json(to_dynamic(v).sql if v.type == "datetime" else v.sql)
+    if (
+        v.type == "datetime"
+    ):  # its text as a JSON string already (to_json again would quote it twice on Spark)
+        return to_dynamic(v).sql
+    return c.planner.dialect.to_json(v.sql)
 
 
 def _udf(c: Compiler, name: str, series: T, extra: list[T]) -> exp.Expression:
@@ -121,6 +125,20 @@ def element_wise(name: str) -> Lowering:
     return lower
 
 
+def element_wise_udf(name: str) -> Lowering:
+    """The element-wise functions where SQL has no list lambdas over two lists (Spark): the kql_series UDF
+    with the series first, the other argument and whether it is the left operand."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        flipped = not _is_series(args[0])
+        series, other = (args[1], args[0]) if flipped else (args[0], args[1])
+        if not _is_series(series):
+            raise c.err(f"{node.name}() needs at least one series (dynamic array) argument", node)
+        return T(_udf(c, name, series, [other, literal(flipped, "bool")]), "dynamic")
+
+    return lower
+
+
 def f_fill_const(c: Compiler, args: list[T], node: A.Call) -> T:
     """series_fill_const(series, constant [, missing_value_placeholder]): missing (null or the placeholder) -> constant."""
     x = exp.column("__x")
@@ -183,7 +201,10 @@ FIT_POLY = [
 COMPLEX = [("real", "dynamic"), ("imag", "dynamic")]
 
 FUNCTIONS: dict[str, Function] = {
-    **{name: Function(element_wise(name), (2, 2), "dynamic", spark=duckdb_only) for name in BINARY_OPS},
+    **{
+        name: Function(element_wise(name), (2, 2), "dynamic", spark=element_wise_udf(name))
+        for name in BINARY_OPS
+    },
     "series_fill_const": Function(f_fill_const, (2, 3), "dynamic", spark=duckdb_only),
     "series_stats": udf_parts("series_stats", 1, 2, STATS),
     "series_stats_dynamic": udf_parts("series_stats", 1, 2, STATS, bag=True),

@@ -19,7 +19,11 @@ def _json_text(c: Compiler, v: T) -> exp.Expression:
         return to_dynamic(v).sql
     if v.type == "bool":
         return c.planner.dialect.to_json(exp.Cast(this=v.sql, to=dtype("BOOLEAN")))
-    return c.planner.dialect.to_json(to_dynamic(v).sql if v.type == "datetime" else v.sql)
+    if (
+        v.type == "datetime"
+    ):  # its text as a JSON string already (to_json again would quote it twice on Spark)
+        return to_dynamic(v).sql
+    return c.planner.dialect.to_json(v.sql)
 
 
 def _jsonable(v: T) -> Any:

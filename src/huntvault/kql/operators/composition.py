@@ -59,6 +59,7 @@ OFFLINE_PLUGINS: dict[str, str] = {
     "http_request": "calls an HTTP endpoint",
     "http_request_post": "calls an HTTP endpoint",
     "azure_digital_twins_query_request": "queries Azure Digital Twins",
+    "identity_query_request": "queries Microsoft Entra ID",
     "ai_chat_completion": "calls Azure OpenAI",
     "ai_chat_completion_prompt": "calls Azure OpenAI",
     "ai_embed_text": "calls Azure OpenAI",
@@ -82,38 +83,16 @@ def parse_evaluate(c: Cursor, t: Token) -> A.Node:
             if depth == 0:
                 break
         return A.Evaluate(A.Call(name, [], pos=s.pos), opts, pos=t.pos)
-    called = call_args(c, name, s)
+    call = call_args(c, name, s)
     schema = c.delimited("(", ")", lambda: _schema_entry(c)) if c.accept(":") else None
-    return A.Evaluate(called, opts, schema, pos=t.pos)
+    return A.Evaluate(call, opts, schema, pos=t.pos)
 
 
 def _schema_entry(c: Cursor) -> A.ColumnDecl:
-    """One entry of a plugin's output schema: `name:type`, or `*` (the input's columns)."""
+    """One entry of a plugin's output schema: `Name:type`, or `*` (the input's columns the plugin kept)."""
     if c.at("*"):
         return A.ColumnDecl("*", "", pos=c.advance().pos)
     return c.column_decl()
-
-
-def _with_schema(p: Planner, rel: Rel, out: Rel, schema: list[A.ColumnDecl], op: A.Evaluate) -> Rel:
-    """The plugin's output shaped by its declared schema: the declared columns (converted; null when the
-    plugin did not produce them), after the input's columns the plugin kept when `*` comes first."""
-    produced = dict(out.cols)
-    declared = [d for d in schema if d.name != "*"]
-    names = {d.name for d in declared}
-    if len(names) != len(declared):
-        raise p.semantic("evaluate: the output schema names a column twice", op)
-    proj: list[exp.Expression] = []
-    cols: list[tuple[str, str]] = []
-    if any(d.name == "*" for d in schema):
-        for n in (name for name, _ in rel.cols):
-            if n in produced and n not in names:
-                proj.append(col(n))
-                cols.append((n, produced[n]))
-    for d in declared:
-        value = T(col(d.name), produced[d.name]) if d.name in produced else null_of(d.type)
-        proj.append(alias(convert(value, d.type).sql, d.name))
-        cols.append((d.name, d.type))
-    return Rel(p.select(out, proj), cols)
 
 
 def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
@@ -125,7 +104,29 @@ def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
         raise p.unsupported(f"evaluate {op.call.name}() is not supported", op)
     lower = plugin.spark if p.dialect.name == "spark" and plugin.spark is not None else plugin.lower
     out = lower(p, rel, op.call, env)
-    return out if op.schema is None else _with_schema(p, rel, out, op.schema, op)
+    return out if op.schema is None else with_schema(p, out, op.schema, [n for n, _ in rel.cols])
+
+
+def with_schema(p: Planner, rel: Rel, schema: list[A.ColumnDecl], inputs: list[str] | None = None) -> Rel:
+    """The plugin's output as its declared schema `: (Name:type, ...)`: those columns in that order, each
+    converted to its type (null when the output lacks it); a `*` entry stands for the input's columns
+    (`inputs`) the plugin kept and the schema does not name (the bag_unpack page's wildcard example)."""
+    have = dict(rel.cols)
+    named = {d.name for d in schema}
+    proj: list[exp.Expression] = []
+    cols: list[tuple[str, str]] = []
+    for decl in schema:
+        if decl.name == "*":
+            for name in inputs or []:
+                if name in have and name not in named:
+                    proj.append(col(name))
+                    cols.append((name, have[name]))
+            continue
+        kind = decl.type
+        v = convert(T(col(decl.name), have[decl.name]), kind) if decl.name in have else null_of(kind)
+        proj.append(alias(v.sql, decl.name))
+        cols.append((decl.name, kind))
+    return Rel(p.select(rel, proj), cols, rel.order)
 
 
 OPERATORS: list[Operator] = [

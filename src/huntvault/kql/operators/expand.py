@@ -69,7 +69,8 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
     if "with_itemindex" in op.options and isinstance(op.options["with_itemindex"], A.Name):
         index_col = op.options["with_itemindex"].name
     expanded: list[tuple[str, str | None, exp.Expression]] = []
-    for item in op.items:
+    sources: list[exp.Expression] = []  # each expanded value computed once, below the UNNEST
+    for i, item in enumerate(op.items):
         v = p.compile(item.expr, scope)
         name = item.name or v.name or "Column1"
         j = (
@@ -77,21 +78,22 @@ def lower_mv_expand(p: Planner, rel: Rel, op: A.MvExpand, env: Env) -> Rel:
             if v.type == "dynamic"
             else (d.try_json(v.sql) if v.type in ("string", "guid") else to_dynamic(v).sql)
         )
-        expanded.append((name, item.to_type, _item_list(p, j, bagmode == "array")))
+        if not isinstance(j, exp.Column):
+            sources.append(alias(j, f"__mvsrc{i}"))
+            j = col(f"__mvsrc{i}")
+        expanded.append((name, item.to_type, d.expand_items(j, bagmode == "array")))
     names = {n for n, _, _ in expanded}
     keep = [(n, t) for n, t in rel.cols if n not in names]
-    inner: list[exp.Expression] = [col(n) for n, _ in keep]
-    for i, (_, _, items) in enumerate(expanded):
-        inner.append(alias(exp.Unnest(expressions=[items]), f"__mv{i}"))
+    if sources:
+        rel = Rel(p.select(rel, [*p.star(rel), *sources]), rel.cols, rel.order)
     limit = None
     if op.limit is not None:
         limit = const_int(p, op.limit, env)
     elif op.legacy:
         limit = LEGACY_LIMIT
-    if index_col or limit is not None:
-        first = expanded[0][2].copy()
-        inner.append(alias(exp.Unnest(expressions=[call("range", call("len", first))]), "__mvidx"))
-    sub = p.select(rel, inner)
+    source, _ = p.wrap(rel)
+    lists = [items for _, _, items in expanded]
+    sub = d.zip_unnest(source, [n for n, _ in keep], lists, bool(index_col) or limit is not None)
     outer: list[exp.Expression] = []
     cols: list[tuple[str, str]] = []
     known = rel.types()
@@ -189,13 +191,22 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
     )
 
 
-def duckdb_only(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
-    raise p.unsupported("mv-apply runs on the DuckDB engine only", op)
+def spark_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
+    """Spark runs the LATERAL subquery over one array; with several arrays or with_itemindex its generator
+    would reference the outer row outside a WHERE, which Spark refuses."""
+    if len(op.items) > 1 or "with_itemindex" in op.options:
+        raise p.unsupported(
+            "mv-apply over several arrays or with_itemindex runs on the DuckDB engine only", op
+        )
+    return lower_mv_apply(p, rel, op, env)
 
 
 OPERATORS: list[Operator] = [
     operator(A.MvExpand, {"mv-expand": parse_mv_expand, "mvexpand": parse_mv_expand}, lower_mv_expand),
     operator(
-        A.MvApply, {"mv-apply": parse_mv_apply, "mvapply": parse_mv_apply}, lower_mv_apply, spark=duckdb_only
+        A.MvApply,
+        {"mv-apply": parse_mv_apply, "mvapply": parse_mv_apply},
+        lower_mv_apply,
+        spark=spark_mv_apply,
     ),
 ]

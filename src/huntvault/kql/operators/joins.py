@@ -9,7 +9,7 @@ from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
 from huntvault.kql.lowering.tables import unique
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import options, parse_expr, parse_pipeline, parse_postfix
-from huntvault.kql.values import T, alias, call, col, to_string
+from huntvault.kql.values import T, alias, col, to_string
 
 JOIN_KINDS = {
     "innerunique",
@@ -183,18 +183,8 @@ def lower_join(p: Planner, left: Rel, op: A.Join, env: Env) -> Rel:
 def dedupe(p: Planner, rel: Rel, key_exprs: list[exp.Expression]) -> Rel:
     """innerunique: one left row per join key (the first met), before an inner join."""
     keys = [k.transform(lambda n: col(n.name) if isinstance(n, exp.Column) else n) for k in key_exprs]
-    rn = exp.Window(
-        this=call("row_number"),
-        partition_by=keys,
-        order=exp.Order(expressions=[exp.Ordered(this=k.copy()) for k in keys]),
-    )
-    inner = p.select(rel, [*p.star(rel), alias(rn, "__rn")])
-    sql = (
-        exp.select(*[col(n) for n, _ in rel.cols])
-        .from_(inner.subquery(p.fresh(), copy=False), copy=False)
-        .where(exp.EQ(this=col("__rn"), expression=exp.Literal.number(1)), copy=False)
-    )
-    return Rel(sql, rel.cols)
+    sub, _ = p.wrap(rel)
+    return Rel(p.dialect.one_per_key(sub, [n for n, _ in rel.cols], keys), rel.cols)
 
 
 OPERATORS: list[Operator] = [

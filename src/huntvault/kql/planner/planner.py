@@ -19,6 +19,7 @@ from huntvault.kql.dialects import Dialect
 from huntvault.kql.ir import Aggregate, Binding, Catalog, Columns, Env, Function, Plugin, Rel, Scope, Window
 from huntvault.kql.limits import Budget
 from huntvault.kql.planner.compiler import LOWERING_FAILURES, ExprCompiler
+from huntvault.kql.planner.filters import FROM_KEY, WITH_KEY, below_extend, null_rejecting
 from huntvault.kql.values import T, cast_expr, col, convert, literal, null_of
 
 #: Legacy MDATP table names still found in hunting queries.
@@ -62,6 +63,28 @@ def sql_nesting(root: exp.Expression, ctes: dict[str, int]) -> int:
     return best
 
 
+#: how many extends a where goes below, and the size (SQL nodes) its condition may grow to on the way
+PUSH_DEPTH = 8
+PUSH_SIZE = 400
+
+
+def _size(e: exp.Expression) -> int:
+    return sum(1 for _ in e.walk())
+
+
+def used_ctes(root: exp.Expression, ctes: dict[str, exp.Select]) -> set[str]:
+    """The CTEs `root` reads, directly or through other CTEs (a let folded into a constant, such as a
+    has_any list computed at compile time, leaves its CTE unread: the engine need not bind it)."""
+    used: set[str] = set()
+    stack = [root]
+    while stack:
+        for table in stack.pop().find_all(exp.Table):
+            if table.name in ctes and table.name not in used:
+                used.add(table.name)
+                stack.append(ctes[table.name])
+    return used
+
+
 def _plain(e: exp.Expression) -> bool:
     """A projection that only passes columns through (`*`, `"a"` or `"a" AS "a"`)."""
     if isinstance(e, exp.Star):
@@ -80,7 +103,7 @@ _AFTER_WHERE = (
     "order",
     "distinct",
     "qualify",
-    "with",
+    WITH_KEY,
     "joins",
     "laterals",
 )
@@ -88,7 +111,7 @@ _AFTER_WHERE = (
 
 def _simple(sql: exp.Select) -> bool:
     """A SELECT of plain columns from one source, nothing after the WHERE: a filter can join its WHERE."""
-    if any(sql.args.get(k) for k in _AFTER_WHERE) or not isinstance(sql.args.get("from"), exp.From):
+    if any(sql.args.get(k) for k in _AFTER_WHERE) or not isinstance(sql.args.get(FROM_KEY), exp.From):
         return False
     return all(_plain(e) for e in sql.expressions)
 
@@ -186,8 +209,12 @@ class Planner:
         return rel
 
     def _with_ctes(self, sql: exp.Select) -> exp.Select:
+        """`sql` with the CTEs it reads (a CTE no table reads, such as a let folded into a constant list,
+        is left out)."""
+        used = used_ctes(sql, self.ctes)
         for name, body in self.ctes.items():
-            sql = sql.with_(name, as_=body, copy=False)
+            if name in used:
+                sql = sql.with_(name, as_=body, copy=False)
         return sql
 
     def bind_let(self, let: A.Let, env: Env) -> Env:
@@ -489,7 +516,18 @@ class Planner:
     def filter(self, rel: Rel, cond: exp.Expression) -> exp.Select:
         """The rows of `rel` where `cond` holds: joined to rel's own WHERE when rel is a plain column
         SELECT (one SELECT level less per `where`), else a SELECT over it. `rel` is left as it was
-        (a new SELECT shares its parts), so a relation bound with `as` keeps its rows."""
+        (a new SELECT shares its parts), so a relation bound with `as` keeps its rows.
+
+        Below extends of new columns the filter goes first (`below_extend`), at most PUSH_DEPTH of them
+        and while the condition stays small, so a long pipeline still compiles in linear time."""
+        return self._filter(rel, null_rejecting(cond), PUSH_DEPTH)
+
+    def _filter(self, rel: Rel, cond: exp.Expression, pushes: int) -> exp.Select:
+        below = below_extend(rel, cond) if pushes > 0 else None
+        if below is not None:  # filter first, then compute the extend's columns
+            inner, moved, rebuild = below
+            if _size(moved) <= max(PUSH_SIZE, 2 * _size(cond)):
+                return rebuild(self._filter(inner, null_rejecting(moved), pushes - 1))
         sql = rel.sql
         if not _simple(sql) or cond.find(exp.Window) is not None:
             return self.select(rel, self.star(rel)).where(cond, copy=False)

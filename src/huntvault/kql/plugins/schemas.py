@@ -78,7 +78,16 @@ def lower_narrow(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
         rel,
         [
             *p.star(rel),
-            alias(exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)), "__row"),
+            alias(
+                exp.Sub(
+                    this=exp.Window(
+                        this=exp.RowNumber(),
+                        order=exp.Order(expressions=[exp.Ordered(this=exp.Literal.number(1))]),
+                    ),
+                    expression=exp.Literal.number(1),
+                ),
+                "__row",
+            ),
         ],
     )
     sub, _ = p.wrap(Rel(numbered, [*rel.cols, ("__row", "long")]))

@@ -1,5 +1,5 @@
 """Plugins over a timeline or the serialized rows: rows_near, rolling_percentile, sliding_window_counts,
-active_users_count. Each is one SQL template (`lowering.template`) over the input with internal column
+active_users_count (activity_counts_metrics is with the other activity plugins, in engagement.py). Each is one SQL template (`lowering.template`) over the input with internal column
 names; times are handled as epoch microseconds and given back as datetimes."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
 from huntvault.kql.lowering.template import from_template
+from huntvault.kql.lowering.timelines import check_window_count
 from huntvault.kql.values import T, alias, as_bool, col
 
 
@@ -67,6 +68,10 @@ def lower_rows_near(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return Rel(out, list(rel.cols))
 
 
+#: the nearest-rank percentile of x.__v at __q: DuckDB's QUANTILE_DISC, Spark's PERCENTILE_DISC WITHIN GROUP
+_PERCENTILE = {False: "QUANTILE_DISC(x.__v, __q)", True: "PERCENTILE_DISC(__q) WITHIN GROUP (ORDER BY x.__v)"}
+
+
 def lower_rolling_percentile(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     """rolling_percentile(Value, Percentile, Index, BinSize, BinsToTake [, dims...]): per bin (and dimension
     values), the nearest-rank percentile of the values of that bin and the BinsToTake-1 bins before it."""
@@ -92,7 +97,7 @@ def lower_rolling_percentile(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     dim_join = "".join(f" AND x.{k} IS NOT DISTINCT FROM g.{k}" for k in keys)
     dim_out = "".join(f", g.{k}" for k in keys)
     sql = from_template(
-        f"SELECT g.__bin{dim_out}, QUANTILE_DISC(x.__v, __q) AS __p FROM"
+        f"SELECT g.__bin{dim_out}, {_PERCENTILE[p.dialect.name == 'spark']} AS __p FROM"
         f" (SELECT DISTINCT {bin_expr} AS __bin{dim_sel} FROM inp) AS g"
         f" JOIN (SELECT __v, {bin_expr} AS __bin{dim_sel} FROM inp) AS x"
         f" ON x.__bin > g.__bin - __take * __size AND x.__bin <= g.__bin{dim_join}"
@@ -128,6 +133,7 @@ def lower_sliding_window_counts(p: Planner, rel: Rel, node: A.Call, env: Env) ->
     args = _args(p, rel, node, env, "sliding_window_counts", 6, 64)
     ident_v, time, start, end, lookback, size = args[:6]
     _timeline(p, node, args[:6], 2)
+    check_window_count(p, node, start, end, size)
     dims = args[6:]
     dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[6:])]
     keys = [f"__d{i}" for i in range(len(dims))]
@@ -139,7 +145,8 @@ def lower_sliding_window_counts(p: Planner, rel: Rel, node: A.Call, env: Env) ->
     dim_out = "".join(f", g.{k}" for k in keys)
     sql = from_template(
         f"SELECT g.__b{dim_out}, COUNT(x.__id) AS __count, COUNT(DISTINCT x.__id) AS __dcount FROM"
-        f" (SELECT r.__b{dim_sel} FROM RANGE(__start, __end + 1, __size) AS r(__b)"
+        f" (SELECT r.__b{dim_sel} FROM (SELECT UNNEST(GENERATE_SERIES(CAST(__start AS BIGINT),"
+        f" CAST(__end AS BIGINT), CAST(__size AS BIGINT))) AS __b) AS r"
         f" CROSS JOIN (SELECT DISTINCT 1 AS __one{dim_sel} FROM inp) AS k) AS g"
         f" LEFT JOIN inp AS x ON x.__t >= g.__b - __lookback + __size AND x.__t < g.__b + __size{dim_join}"
         f" GROUP BY g.__b{dim_out}",
@@ -167,6 +174,7 @@ def lower_active_users_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     args = _args(p, rel, node, env, "active_users_count", 8, 64)
     ident_v, time, start, end, lookback, period, active, size = args[:8]
     _timeline(p, node, args[:8], 2)
+    check_window_count(p, node, start, end, size)
     dims = args[8:]
     dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[8:])]
     keys = [f"__d{i}" for i in range(len(dims))]
@@ -208,61 +216,9 @@ def lower_active_users_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     return Rel(exp.select(*proj).from_(sql.subquery(p.fresh(), copy=False), copy=False), cols)
 
 
-def lower_activity_counts_metrics(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    """activity_counts_metrics(Id, Time, Start, End, Window [, dims]): per window with rows (and dimension
-    values): count, dcount, new_dcount (Ids first seen, since Start, in this window) and aggregated_dcount
-    (distinct Ids from the first window to this one)."""
-    args = _args(p, rel, node, env, "activity_counts_metrics", 5, 64)
-    ident_v, time, start, end, window = args[:5]
-    _timeline(p, node, args[:5], 2)
-    dims = args[5:]
-    dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[5:])]
-    keys = [f"__d{i}" for i in range(len(dims))]
-    items = [("__id", ident_v.sql), ("__t", _micros(p, time))]
-    items += [(k, d.sql) for k, d in zip(keys, dims, strict=True)]
-    dim_sel = "".join(f", {k}" for k in keys)
-    dim_g = "".join(f", g.{k}" for k in keys)
-    dim_join = "".join(f" AND n.{k} IS NOT DISTINCT FROM g.{k}" for k in keys)
-    part = f"PARTITION BY {', '.join('g.' + k for k in keys)} " if keys else ""
-    sql = from_template(
-        f"WITH x AS (SELECT __id{dim_sel}, __start + FLOOR((__t - __start) / __size) * __size AS __b FROM inp"
-        f" WHERE __t >= __start AND __t < __end + __size),"
-        f" f AS (SELECT __id{dim_sel}, MIN(__b) AS __first FROM x GROUP BY __id{dim_sel}),"
-        f" g AS (SELECT __b{dim_sel}, COUNT(*) AS __count, COUNT(DISTINCT __id) AS __dcount FROM x"
-        f" GROUP BY __b{dim_sel}),"
-        f" n AS (SELECT __first AS __b{dim_sel}, COUNT(*) AS __new FROM f GROUP BY __first{dim_sel})"
-        f" SELECT g.__b{dim_g}, g.__count, g.__dcount, COALESCE(n.__new, 0) AS __new,"
-        f" SUM(COALESCE(n.__new, 0)) OVER ({part}ORDER BY g.__b) AS __agg"
-        f" FROM g LEFT JOIN n ON n.__b = g.__b{dim_join}",
-        {"inp": _input(p, rel, items)},
-        {"__start": _micros(p, start), "__end": _micros(p, end), "__size": window.sql},
-    )
-    time_name = _column_name(node.args[1], "Timestamp")
-    proj = [alias(p.dialect.from_epoch_us(col("__b")), time_name)]
-    proj += [alias(col(k), n) for k, n in zip(keys, dim_names, strict=True)]
-    long_ = exp.DataType.build("BIGINT")
-    proj += [
-        alias(exp.Cast(this=col(src), to=long_.copy()), out)
-        for src, out in (
-            ("__count", "count"),
-            ("__dcount", "dcount"),
-            ("__new", "new_dcount"),
-            ("__agg", "aggregated_dcount"),
-        )
-    ]
-    cols = [(time_name, "datetime"), *[(n, d.type) for n, d in zip(dim_names, dims, strict=True)]]
-    cols += [("count", "long"), ("dcount", "long"), ("new_dcount", "long"), ("aggregated_dcount", "long")]
-    return Rel(exp.select(*proj).from_(sql.subquery(p.fresh(), copy=False), copy=False), cols)
-
-
-def duckdb_only(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
-    raise p.unsupported(f"evaluate {node.name}() runs on the DuckDB engine only", node)
-
-
 PLUGINS: dict[str, Plugin] = {
     "rows_near": Plugin(lower_rows_near),
-    "rolling_percentile": Plugin(lower_rolling_percentile, spark=duckdb_only),  # QUANTILE_DISC
-    "sliding_window_counts": Plugin(lower_sliding_window_counts, spark=duckdb_only),  # RANGE() table
-    "active_users_count": Plugin(lower_active_users_count, spark=duckdb_only),
-    "activity_counts_metrics": Plugin(lower_activity_counts_metrics),
+    "rolling_percentile": Plugin(lower_rolling_percentile),
+    "sliding_window_counts": Plugin(lower_sliding_window_counts),
+    "active_users_count": Plugin(lower_active_users_count),
 }
