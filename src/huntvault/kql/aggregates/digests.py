@@ -147,7 +147,9 @@ AGGREGATES: dict[str, Aggregate] = {
     "percentilesw": Aggregate(a_percentilesw, "percentilesw_", arity=(3, None), spark=duckdb_only),
     "percentilesw_array": Aggregate(a_percentilesw_array, "percentile_", arity=(3, None), returns="dynamic", spark=duckdb_only),
     "tdigest": Aggregate(a_tdigest, "tdigest_", arity=(1, 2), returns="dynamic", spark=duckdb_only),
-    "tdigest_merge": Aggregate(a_tdigest_merge, "tdigest_merge_", arity=(1, 1), returns="dynamic", spark=duckdb_only),
+    # named merge_tdigests_X whichever spelling is used (the tdigest_merge page's output)
+    "tdigest_merge": Aggregate(a_tdigest_merge, "merge_tdigests_", arity=(1, 1), returns="dynamic", spark=duckdb_only),
+    "merge_tdigest": Aggregate(a_tdigest_merge, "merge_tdigests_", arity=(1, 1), returns="dynamic", spark=duckdb_only),
     "merge_tdigests": Aggregate(a_tdigest_merge, "merge_tdigests_", arity=(1, 1), returns="dynamic", spark=duckdb_only),
     "hll_if": Aggregate(a_hll_if, "hll_if_", arity=(2, 3), returns="dynamic"),
     "hll_merge": Aggregate(a_hll_merge, "hll_merge_", arity=(1, 1), returns="dynamic", spark=duckdb_only),

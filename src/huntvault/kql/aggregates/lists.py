@@ -6,7 +6,6 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import AggLowering, Aggregate, Compiler
-from huntvault.kql.lowering.dynamic import ordered_distinct
 from huntvault.kql.values import T, as_bool, call, dtype, to_dynamic
 
 JSON = dtype("JSON")
@@ -15,6 +14,56 @@ JSON_LIST = dtype("JSON[]")
 
 def _json_text(text: str) -> exp.Expression:
     return exp.Cast(this=exp.Literal.string(text), to=JSON.copy())
+
+
+def _lam(body: exp.Expression, *params: str) -> exp.Expression:
+    return exp.Lambda(this=body, expressions=[exp.to_identifier(p) for p in params])
+
+
+#: up to this many distinct values, their first positions are found by scanning the list (fast, linear);
+#: more, by a stable sort of the list (n log n, never quadratic)
+SCAN_LIMIT = 32
+
+
+def _sorted_firsts(lst: exp.Expression) -> exp.Expression:
+    """The first position of each distinct item, in O(n log n): a stable sort of the positions by value
+    (by the values' hashes: the sort compares integers), the first position of each run of equal values."""
+    grade = call(
+        "list_grade_up", call("list_transform", lst.copy(), _lam(call("hash", exp.column("hv_")), "hv_"))
+    )
+    by_value = call("list_select", lst.copy(), grade)
+    # (value, previous value, position) for each item in value order; a run starts where they differ
+    triples = call("list_zip", by_value, call("list_prepend", exp.Null(), by_value.copy()), grade.copy())
+    third = exp.Bracket(this=exp.column("hp_"), expressions=[exp.Literal.number(2)])
+    starts = exp.And(
+        this=exp.Not(this=exp.Is(this=third, expression=exp.Null())),
+        expression=exp.NullSafeNEQ(
+            this=exp.Bracket(this=exp.column("hp_"), expressions=[exp.Literal.number(0)]),
+            expression=exp.Bracket(this=exp.column("hp_"), expressions=[exp.Literal.number(1)]),
+        ),
+    )
+    return call(
+        "list_transform", call("list_filter", triples, _lam(starts, "hp_")), _lam(third.copy(), "hp_")
+    )
+
+
+def first_seen_distinct(lst: exp.Expression, distinct: exp.Expression) -> exp.Expression:
+    """The list's distinct items (`distinct`: the same items, distinct in any order) in first-seen order
+    (Kusto's make_set): few distinct items are looked up in the list, many are found by sorting it (each
+    way gets an empty list when it is not the one used, so only one does the work)."""
+    few = exp.LTE(this=call("len", distinct.copy()), expression=exp.Literal.number(SCAN_LIMIT))
+    empty = exp.Array(expressions=[])
+
+    def when(cond: exp.Expression, value: exp.Expression) -> exp.Expression:
+        return exp.Case(ifs=[exp.If(this=cond, true=value)], default=empty.copy())
+
+    scanned = call(
+        "list_transform",
+        when(few, distinct.copy()),
+        _lam(call("list_position", lst.copy(), exp.column("hd_")), "hd_"),
+    )
+    sorted_ = _sorted_firsts(when(exp.Not(this=few.copy()), lst.copy()))
+    return call("list_select", lst, call("list_sort", call("list_concat", scanned, sorted_)))
 
 
 def _flat_set(v: T, where: exp.Expression) -> exp.Expression:
@@ -30,7 +79,7 @@ def _flat_set(v: T, where: exp.Expression) -> exp.Expression:
         default=exp.Array(expressions=[item.copy()]),
     )
     flat = call("flatten", exp.Filter(this=call("list", as_list), expression=exp.Where(this=where)))
-    return ordered_distinct(flat)
+    return first_seen_distinct(flat, call("list_distinct", flat.copy()))
 
 
 def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowering:
@@ -45,7 +94,7 @@ def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowe
                 limit = args[2]
         elif len(args) > 1:
             limit = args[1]
-        values = call("list", exp.Distinct(expressions=[item]) if distinct else item)
+        values = call("list", item)
         # nulls are ignored, as in Kusto (make_list_with_nulls keeps them, as JSON null)
         where: exp.Expression = exp.Not(this=exp.Is(this=v.sql, expression=exp.Null()))
         if nulls:
@@ -54,8 +103,19 @@ def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowe
         if cond is not None:
             where = exp.And(this=where, expression=exp.Paren(this=as_bool(cond)))
         agg: exp.Expression = exp.Filter(this=values, expression=exp.Where(this=where))
-        if distinct and v.type == "dynamic" and c.planner.dialect.name != "spark":
+        if distinct and c.planner.dialect.name == "spark":
+            agg = exp.Filter(
+                this=call("list", exp.Distinct(expressions=[item.copy()])),
+                expression=exp.Where(this=where.copy()),
+            )
+        elif distinct and v.type == "dynamic":
             agg = _flat_set(v, where.copy())
+        elif distinct:
+            unique = exp.Filter(
+                this=call("list", exp.Distinct(expressions=[item.copy()])),
+                expression=exp.Where(this=where.copy()),
+            )
+            agg = first_seen_distinct(agg, unique)
         if limit is not None:
             agg = call("list_slice", agg, exp.Literal.number(1), limit.sql)
         out = exp.Cast(this=exp.Cast(this=agg, to=JSON_LIST.copy()), to=JSON.copy())

@@ -84,8 +84,15 @@ def parse_evaluate(c: Cursor, t: Token) -> A.Node:
                 break
         return A.Evaluate(A.Call(name, [], pos=s.pos), opts, pos=t.pos)
     call = call_args(c, name, s)
-    schema = c.delimited("(", ")", c.column_decl) if c.accept(":") else None
+    schema = c.delimited("(", ")", lambda: _schema_entry(c)) if c.accept(":") else None
     return A.Evaluate(call, opts, schema, pos=t.pos)
+
+
+def _schema_entry(c: Cursor) -> A.ColumnDecl:
+    """One entry of a plugin's output schema: `Name:type`, or `*` (the input's columns the plugin kept)."""
+    if c.at("*"):
+        return A.ColumnDecl("*", "", pos=c.advance().pos)
+    return c.column_decl()
 
 
 def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
@@ -97,16 +104,24 @@ def lower_evaluate(p: Planner, rel: Rel, op: A.Evaluate, env: Env) -> Rel:
         raise p.unsupported(f"evaluate {op.call.name}() is not supported", op)
     lower = plugin.spark if p.dialect.name == "spark" and plugin.spark is not None else plugin.lower
     out = lower(p, rel, op.call, env)
-    return out if op.schema is None else with_schema(p, out, op.schema)
+    return out if op.schema is None else with_schema(p, out, op.schema, [n for n, _ in rel.cols])
 
 
-def with_schema(p: Planner, rel: Rel, schema: list[A.ColumnDecl]) -> Rel:
+def with_schema(p: Planner, rel: Rel, schema: list[A.ColumnDecl], inputs: list[str] | None = None) -> Rel:
     """The plugin's output as its declared schema `: (Name:type, ...)`: those columns in that order, each
-    converted to its type (null when the output lacks it)."""
+    converted to its type (null when the output lacks it); a `*` entry stands for the input's columns
+    (`inputs`) the plugin kept and the schema does not name (the bag_unpack page's wildcard example)."""
     have = dict(rel.cols)
+    named = {d.name for d in schema}
     proj: list[exp.Expression] = []
     cols: list[tuple[str, str]] = []
     for decl in schema:
+        if decl.name == "*":
+            for name in inputs or []:
+                if name in have and name not in named:
+                    proj.append(col(name))
+                    cols.append((name, have[name]))
+            continue
         kind = decl.type
         v = convert(T(col(decl.name), have[decl.name]), kind) if decl.name in have else null_of(kind)
         proj.append(alias(v.sql, decl.name))
