@@ -9,25 +9,8 @@ from sqlglot import exp
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
 from huntvault.kql.lowering.template import from_template
-from huntvault.kql.lowering.timelines import check_window_count
+from huntvault.kql.lowering.timelines import check_window_count, column_name, compile_args, micros
 from huntvault.kql.values import T, alias, as_bool, col
-
-
-def _args(p: Planner, rel: Rel, node: A.Call, env: Env, name: str, least: int, most: int) -> list[T]:
-    if not least <= len(node.args) <= most:
-        want = f"{least}" if least == most else f"{least} to {most}"
-        raise p.semantic(f"{name}() takes {want} arguments, got {len(node.args)}", node)
-    scope = p.scope_of(rel, env)
-    return [p.compile(a, scope) for a in node.args]
-
-
-def _micros(p: Planner, v: T) -> exp.Expression:
-    """A datetime as epoch microseconds (timespans and numbers are already numbers)."""
-    return p.dialect.epoch_us(v.sql) if v.type == "datetime" else v.sql
-
-
-def _column_name(node: A.Node, fallback: str) -> str:
-    return node.name if isinstance(node, A.Name) else fallback
 
 
 def _input(p: Planner, rel: Rel, items: list[tuple[str, exp.Expression]]) -> exp.Select:
@@ -38,7 +21,7 @@ def lower_rows_near(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     """rows_near(predicate, before [, after]): the rows from `before` rows before to `after` rows after a row
     where the predicate holds, in the input's order (serialized rows): a row is kept when a hit lies within
     `after` rows before it or `before` rows after it."""
-    args = _args(p, rel, node, env, "rows_near", 2, 3)
+    args = compile_args(p, rel, node, env, 2, 3)
     pred, before = args[0], args[1]
     after = args[2] if len(args) > 2 else before
     for v in (before, after):
@@ -75,20 +58,20 @@ _PERCENTILE = {False: "QUANTILE_DISC(x.__v, __q)", True: "PERCENTILE_DISC(__q) W
 def lower_rolling_percentile(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     """rolling_percentile(Value, Percentile, Index, BinSize, BinsToTake [, dims...]): per bin (and dimension
     values), the nearest-rank percentile of the values of that bin and the BinsToTake-1 bins before it."""
-    args = _args(p, rel, node, env, "rolling_percentile", 5, 64)
+    args = compile_args(p, rel, node, env, 5, 64)
     value, pct, index, size, take = args[:5]
     if not (take.is_const and isinstance(take.const, int) and take.const > 0):
         raise p.semantic("rolling_percentile(): BinsToTake must be a positive constant integer", node)
     if not (pct.is_const and isinstance(pct.const, (int, float))):
         raise p.semantic("rolling_percentile(): the percentile must be a constant number", node)
     dims = args[5:]
-    dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[5:])]
-    index_name = _column_name(node.args[2], "Index")
-    value_name = _column_name(node.args[0], "value")
+    dim_names = [column_name(n, f"dim{i}") for i, n in enumerate(node.args[5:])]
+    index_name = column_name(node.args[2], "Index")
+    value_name = column_name(node.args[0], "value")
     pct_text = f"{pct.const:g}".replace(".", "_")
     out_name = f"rolling_{take.const}_percentile_{value_name}_{pct_text}"
     keys = [f"__d{i}" for i in range(len(dims))]
-    items = [("__v", value.sql), ("__b", exp.Paren(this=_micros(p, index)))] + [
+    items = [("__v", value.sql), ("__b", exp.Paren(this=micros(p, index)))] + [
         (k, d.sql) for k, d in zip(keys, dims, strict=True)
     ]
     bin_expr = "FLOOR(__b / __size) * __size"
@@ -130,14 +113,14 @@ def _timeline(p: Planner, node: A.Call, args: list[T], at: int) -> None:
 def lower_sliding_window_counts(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     """sliding_window_counts(Id, Time, Start, End, Lookback, Bin [, dims]): per bin from Start to End, the
     count and distinct count of Id over the Lookback window that ends with the bin."""
-    args = _args(p, rel, node, env, "sliding_window_counts", 6, 64)
+    args = compile_args(p, rel, node, env, 6, 64)
     ident_v, time, start, end, lookback, size = args[:6]
     _timeline(p, node, args[:6], 2)
     check_window_count(p, node, start, end, size)
     dims = args[6:]
-    dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[6:])]
+    dim_names = [column_name(n, f"dim{i}") for i, n in enumerate(node.args[6:])]
     keys = [f"__d{i}" for i in range(len(dims))]
-    items = [("__id", ident_v.sql), ("__t", _micros(p, time))] + [
+    items = [("__id", ident_v.sql), ("__t", micros(p, time))] + [
         (k, d.sql) for k, d in zip(keys, dims, strict=True)
     ]
     dim_sel = "".join(f", {k}" for k in keys)
@@ -152,13 +135,13 @@ def lower_sliding_window_counts(p: Planner, rel: Rel, node: A.Call, env: Env) ->
         f" GROUP BY g.__b{dim_out}",
         {"inp": _input(p, rel, items)},
         {
-            "__start": _micros(p, start),
-            "__end": _micros(p, end),
+            "__start": micros(p, start),
+            "__end": micros(p, end),
             "__size": size.sql,
             "__lookback": lookback.sql,
         },
     )
-    time_name = _column_name(node.args[1], "Timestamp")
+    time_name = column_name(node.args[1], "Timestamp")
     proj = [alias(p.dialect.from_epoch_us(col("__b")), time_name)]
     proj += [alias(col(k), n) for k, n in zip(keys, dim_names, strict=True)]
     proj += [alias(col("__count"), "Count"), alias(col("__dcount"), "dcount")]
@@ -171,14 +154,14 @@ def lower_active_users_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
     """active_users_count(Id, Time, Start, End, Lookback, Period, ActivePeriods, Bin [, dims]): per bin, the
     distinct Ids with a row in the bin that was active in at least ActivePeriods distinct periods of the
     Lookback window ending with that row's period. Bins without such an Id give no row."""
-    args = _args(p, rel, node, env, "active_users_count", 8, 64)
+    args = compile_args(p, rel, node, env, 8, 64)
     ident_v, time, start, end, lookback, period, active, size = args[:8]
     _timeline(p, node, args[:8], 2)
     check_window_count(p, node, start, end, size)
     dims = args[8:]
-    dim_names = [_column_name(n, f"dim{i}") for i, n in enumerate(node.args[8:])]
+    dim_names = [column_name(n, f"dim{i}") for i, n in enumerate(node.args[8:])]
     keys = [f"__d{i}" for i in range(len(dims))]
-    items = [("__id", ident_v.sql), ("__t", _micros(p, time))] + [
+    items = [("__id", ident_v.sql), ("__t", micros(p, time))] + [
         (k, d.sql) for k, d in zip(keys, dims, strict=True)
     ]
     dim_sel = "".join(f", {k}" for k in keys)
@@ -196,15 +179,15 @@ def lower_active_users_count(p: Planner, rel: Rel, node: A.Call, env: Env) -> Re
         f") AS a WHERE __bin <= __end GROUP BY __bin{dim_sel}",
         {"inp": _input(p, rel, items)},
         {
-            "__start": _micros(p, start),
-            "__end": _micros(p, end),
+            "__start": micros(p, start),
+            "__end": micros(p, end),
             "__size": size.sql,
             "__period": period.sql,
             "__lookback": lookback.sql,
             "__active": active.sql,
         },
     )
-    time_name = _column_name(node.args[1], "Timestamp")
+    time_name = column_name(node.args[1], "Timestamp")
     proj = [alias(p.dialect.from_epoch_us(col("__bin")), time_name)]
     proj += [alias(col(k), n) for k, n in zip(keys, dim_names, strict=True)]
     proj.append(alias(col("__dcount"), "dcount"))
