@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
+from huntvault.kql.pyfuncs import format_timespan
+
 #: a JSON-ready cell: what json.dumps takes (dynamic values come back as parsed JSON)
 JsonValue = object
 
@@ -39,19 +41,6 @@ class HuntResult:
         ]
 
 
-def timespan_text(value: timedelta) -> str:
-    """Kusto's timespan text `[-][d.]hh:mm:ss[.fffffff]`."""
-    micros = value // timedelta(microseconds=1)
-    sign = "-" if micros < 0 else ""
-    micros = abs(micros)
-    days, rest = divmod(micros, 86_400_000_000)
-    hours, rest = divmod(rest, 3_600_000_000)
-    minutes, rest = divmod(rest, 60_000_000)
-    seconds, frac = divmod(rest, 1_000_000)
-    out = f"{sign}{str(days) + '.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
-    return out + (f".{frac:06d}0" if frac else "")
-
-
 def json_value(value: object, kind: str) -> JsonValue:
     if value is None:
         return None
@@ -65,7 +54,7 @@ def json_value(value: object, kind: str) -> JsonValue:
         text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
         return text + "Z"
     if isinstance(value, timedelta):
-        return timespan_text(value)
+        return format_timespan(value)
     if isinstance(value, float) and value != value:
         return "NaN"
     if isinstance(value, float) and value in (math.inf, -math.inf):  # JSON has none: Kusto shows ∞ and -∞
