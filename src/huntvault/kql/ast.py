@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -11,6 +12,20 @@ class Node:
     """Base of every node; `pos` is the offset of the node's first character in the query text."""
 
     pos: int = field(default=0, kw_only=True, compare=False, repr=False)
+
+
+def walk(root: object) -> Iterator[Node]:
+    """Every node under `root` (a node, or lists, tuples and dicts of them), depth first, `root` first."""
+    stack: list[object] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, Node):
+            yield item
+            stack.extend(getattr(item, f.name) for f in fields(item) if f.name != "pos")
 
 
 # ---------------------------------------------------------------- scalar expressions

@@ -3,8 +3,6 @@ column_ifexists, pack_all), and the Defender built-ins that cannot run offline."
 
 from __future__ import annotations
 
-import dataclasses
-
 from sqlglot import exp
 
 from huntvault.kql import ast as A
@@ -39,14 +37,8 @@ def _row_context_names(arg: A.Node, env: Env) -> list[str]:
     """Names `arg` reads that are bound to a row's columns (a function parameter given a column): toscalar
     runs once per query, so it cannot read them (the toscalar page's limitation)."""
     out: list[str] = []
-    stack: list[object] = [arg]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, A.Name):
+    for item in A.walk(arg):
+        if isinstance(item, A.Name):
             b = env.get(item.name)
             v = b.value if b is not None else None
             free = v is not None and not isinstance(v.sql, exp.Subquery)
@@ -56,8 +48,6 @@ def _row_context_names(arg: A.Node, env: Env) -> list[str]:
                 and any(c.find_ancestor(exp.Subquery) is None for c in v.sql.find_all(exp.Column))
             ):
                 out.append(item.name)
-        elif isinstance(item, A.Node):
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "pos")
     return out
 
 

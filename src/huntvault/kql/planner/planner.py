@@ -6,7 +6,6 @@ operator, other source, function and plugin is an entry of `registry`, written a
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -577,22 +576,11 @@ def _left_only(join: A.Join, where: A.Where, left: Rel, env: Env) -> bool:
     if join.kind != "innerunique" or join.lookup:
         return False
     names = {n for n, _ in left.cols}
-    stack: list[object] = [where.predicate]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, A.Pipeline) or (
-            isinstance(item, A.Call) and item.name.lower() in _ROW_DEPENDENT
-        ):
+    for item in A.walk(where.predicate):
+        if isinstance(item, A.Pipeline) or (isinstance(item, A.Call) and item.name.lower() in _ROW_DEPENDENT):
             return False
-        elif isinstance(item, A.Name):
-            if item.name not in names and item.name not in env:
-                return False
-        elif isinstance(item, A.Node):
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "pos")
+        if isinstance(item, A.Name) and item.name not in names and item.name not in env:
+            return False
     return True
 
 

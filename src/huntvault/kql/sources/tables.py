@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from sqlglot import exp
 
 from huntvault.kql import ast as A
@@ -33,19 +31,7 @@ def lower_search(p: Planner, node: A.SearchSource, env: Env) -> Rel:
 
 def _names(node: object) -> set[str]:
     """The names an expression reads (columns or lets)."""
-    out: set[str] = set()
-    stack: list[object] = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, A.Name):
-            out.add(item.name)
-        elif isinstance(item, A.Node):
-            stack.extend(getattr(item, f.name) for f in dataclasses.fields(item) if f.name != "pos")
-    return out
+    return {item.name for item in A.walk(node) if isinstance(item, A.Name)}
 
 
 def _for_table(pred: A.Node, cols: set[str], env: Env) -> A.Node:
