@@ -91,11 +91,25 @@ def _split_once(lines: list[str], sep: str) -> tuple[list[str], list[str]]:
     return lines[:i], lines[i + 1 :]
 
 
+def _settled(value: Any) -> Any:
+    """Floats to 14 significant digits (inside arrays and bags too): a least-squares fit's last bits depend on
+    the BLAS build under numpy, not on huntvault."""
+    if isinstance(value, float):
+        return float(f"{value:.14g}")
+    if isinstance(value, list):
+        return [_settled(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _settled(v) for k, v in value.items()}
+    return value
+
+
 def canonical(rows: list[dict[str, Any]], ordered: bool) -> list[str]:
     # column order matters (Kusto's output shape); key order inside dynamic bags does not
     out = [
         "{"
-        + ", ".join(f"{json.dumps(k)}: {json.dumps(v, sort_keys=True, default=str)}" for k, v in r.items())
+        + ", ".join(
+            f"{json.dumps(k)}: {json.dumps(_settled(v), sort_keys=True, default=str)}" for k, v in r.items()
+        )
         + "}"
         for r in rows
     ]
