@@ -218,6 +218,23 @@ def _index_lambda(gen: Gen, node: exp.Expression) -> str:
     return gen.func(name, gen.sql(node.this), gen.sql(lam))
 
 
+def _real_div(gen: Gen, node: exp.Expression) -> str:
+    """A real division (the lowering casts the dividend to DOUBLE) keeps IEEE results by zero, as Kusto and
+    DuckDB do: x/0 is +inf or -inf, 0/0 and NaN/0 are NaN (Spark's own division answers null; Spark orders
+    NaN above every number, so NaN is tested first)."""
+    assert isinstance(node, exp.Div)
+    dividend, divisor = node.this, node.expression
+    real = isinstance(dividend, exp.Cast) and dividend.to.is_type(exp.DataType.Type.DOUBLE)
+    if not real or isinstance(divisor, exp.Nullif):  # a long division (by NULLIF(b, 0)) stays null by zero
+        return str(gen.div_sql(node))
+    a, b = gen.sql(dividend), gen.sql(divisor)
+    by_zero = (
+        f"CASE WHEN isnan({a}) OR {a} = 0 THEN CAST('NaN' AS DOUBLE) WHEN {a} > 0 THEN CAST('Infinity' AS DOUBLE)"
+        f" WHEN {a} < 0 THEN CAST('-Infinity' AS DOUBLE) END"
+    )
+    return f"(CASE WHEN {b} = 0 THEN {by_zero} ELSE {a} / {b} END)"
+
+
 #: typed sqlglot node -> Spark SQL, where sqlglot's own Spark spelling is not what the lowering means
 SPARK_TRANSFORMS: dict[type[exp.Expr], NodeSQL] = {
     exp.Interval: _interval,
@@ -228,6 +245,7 @@ SPARK_TRANSFORMS: dict[type[exp.Expr], NodeSQL] = {
     exp.TimeToStr: _time_to_str,
     exp.Cast: _cast,
     exp.TryCast: _cast,
+    exp.Div: _real_div,
 }
 
 
@@ -335,6 +353,16 @@ def _no_micro_interval(gen: Gen, args: list[exp.Expression]) -> str:
     raise KqlUnsupportedError("to_microseconds has no Spark spelling (add_micros is used there)")
 
 
+def _isinf(gen: Gen, args: list[exp.Expression]) -> str:
+    x = gen.sql(args[0])
+    return f"(abs({x}) = CAST('Infinity' AS DOUBLE))"
+
+
+def _isfinite(gen: Gen, args: list[exp.Expression]) -> str:
+    x = gen.sql(args[0])  # NaN is neither finite nor infinite; Spark orders NaN above Infinity
+    return f"(NOT isnan({x}) AND abs({x}) < CAST('Infinity' AS DOUBLE))"
+
+
 #: DuckDB function (lower-case name) -> Spark SQL; names not listed print as they are
 SPARK_FUNCTIONS: dict[str, CallSQL] = {
     JSON_PATH: _json_path_marker,
@@ -357,6 +385,8 @@ SPARK_FUNCTIONS: dict[str, CallSQL] = {
     "printf": rename("format_string"),
     "try_strptime": _try_strptime,
     "to_microseconds": _no_micro_interval,
+    "isinf": _isinf,
+    "isfinite": _isfinite,
 }
 
 

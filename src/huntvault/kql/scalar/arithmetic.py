@@ -95,7 +95,8 @@ def arith_div(c: Compiler, a: T, b: T, node: A.Binary) -> T:
         return T(exp.Cast(this=exp.Div(this=a.sql, expression=b.sql), to=dtype("BIGINT")), "timespan")
     kind = promote(a.type, b.type)
     if kind == "long":
-        q = exp.Div(this=exp.Cast(this=a.sql, to=dtype("DOUBLE")), expression=b.sql)
+        by = exp.Nullif(this=b.sql, expression=exp.Literal.number(0))  # a long division by zero is null
+        q = exp.Div(this=exp.Cast(this=a.sql, to=dtype("DOUBLE")), expression=by)
         return T(exp.TryCast(this=fn("trunc", q), to=dtype("BIGINT")), "long")
     return T(exp.Div(this=exp.Cast(this=a.sql, to=dtype("DOUBLE")), expression=b.sql), "real")
 
