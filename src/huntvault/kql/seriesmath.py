@@ -579,8 +579,11 @@ def _whole(data: list[Any]) -> bool:
     return bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
-def kql_series(name: str, series: str, args: str) -> str | None:
-    """The UDF body: parse the JSON series and arguments, run the table entry, return JSON (null for a non-array)."""
+def kql_series(name: str, series: str | None, args: str) -> str | None:
+    """The UDF body: parse the JSON series and arguments, run the table entry, return JSON (null for a null or
+    non-array series, and when the entry answers null)."""
+    if series is None:
+        return None
     data = json.loads(series)
     if not isinstance(data, list):
         return None

@@ -60,7 +60,14 @@ def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
     """The kql_series (series_*), kql_geo (geo_*) and kql_fn (Python scalar functions) UDFs on a connection, once."""
     text = duckdb.sqltype("VARCHAR")
     try:  # cheaper than listing duckdb_functions() first (that listing costs a hunt's start-up ~20 ms)
-        con.create_function(UDF_NAME, kql_series, [text, text, text], text, side_effects=False)
+        con.create_function(  # "special": a series entry may answer null (DuckDB's default handling refuses None)
+            UDF_NAME,
+            kql_series,
+            [text, text, text],
+            text,
+            null_handling=FunctionNullHandling.SPECIAL,
+            side_effects=False,
+        )
     except (duckdb.NotImplementedException, duckdb.CatalogException):
         pass  # already registered on this connection
     try:

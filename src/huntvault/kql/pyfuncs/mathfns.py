@@ -57,7 +57,7 @@ def _ibeta(x: float, a: float, b: float) -> float:
 
 def beta_cdf(x: Any, alpha: Any, beta: Any) -> Any:
     x, a, b = float(x), float(alpha), float(beta)
-    if a <= 0 or b <= 0:
+    if not (0 < a <= 10000 and 0 < b <= 10000):  # the reference: NaN outside (0, 10000]
         return math.nan
     if x < 0 or x > 1:
         return math.nan
