@@ -82,6 +82,27 @@ def _flat_set(v: T, where: exp.Expression) -> exp.Expression:
     return first_seen_distinct(flat, call("list_distinct", flat.copy()))
 
 
+def _flat_items(c: Compiler, v: T, item: exp.Expression) -> exp.Expression:
+    """make_list of dynamic values: an array adds its elements, in order (Kusto flattens one level, so a
+    list of arrays is made with make_list(pack_array(x))); any other value is one item. DuckDB: a list of
+    lists, flattened after; Spark (items are JSON texts joined with commas): an array's text between its
+    brackets, null (skipped) when empty."""
+    is_array = exp.EQ(this=c.planner.dialect.json_type(v.sql.copy()), expression=exp.Literal.string("ARRAY"))
+    if c.planner.dialect.name == "spark":
+        text = exp.Trim(this=item.copy())
+        inner = exp.Substring(
+            this=text,
+            start=exp.Literal.number(2),
+            length=exp.Sub(this=exp.Length(this=text.copy()), expression=exp.Literal.number(2)),
+        )
+        items = exp.Nullif(this=exp.Trim(this=inner), expression=exp.Literal.string(""))
+        return exp.Case(ifs=[exp.If(this=is_array, true=items)], default=item)
+    return exp.Case(
+        ifs=[exp.If(this=is_array, true=exp.Cast(this=item.copy(), to=JSON_LIST.copy()))],
+        default=exp.Array(expressions=[item]),
+    )
+
+
 def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         v = args[0]
@@ -103,6 +124,15 @@ def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowe
         if cond is not None:
             where = exp.And(this=where, expression=exp.Paren(this=as_bool(cond)))
         agg: exp.Expression = exp.Filter(this=values, expression=exp.Where(this=where))
+        if not distinct and not nulls and v.type == "dynamic":
+            flat = exp.Filter(
+                this=call("list", _flat_items(c, v, item)), expression=exp.Where(this=where.copy())
+            )
+            if c.planner.dialect.name == "spark":
+                agg = flat
+            else:  # an array's null element stays a JSON null (the cast to JSON[] made it SQL NULL)
+                null = exp.Coalesce(this=exp.column("fl_"), expressions=[_json_text("null")])
+                agg = call("list_transform", call("flatten", flat), _lam(null, "fl_"))
         if distinct and c.planner.dialect.name == "spark":
             agg = exp.Filter(
                 this=call("list", exp.Distinct(expressions=[item.copy()])),

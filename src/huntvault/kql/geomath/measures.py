@@ -252,7 +252,9 @@ def polygon_perimeter(args: Args) -> object:
     shape = parse(args[0], POLYGONS)
     if shape is None:
         return None
-    return sum(haversine(r[i], r[i + 1]) for poly in shape.polygons for r in poly for i in range(len(r) - 1))
+    # a multipolygon's perimeter is its union's (overlapping polygons share no boundary), as its area is
+    rings = [r for poly in union(shape.polygons) for r in poly]
+    return sum(haversine(r[i], r[i + 1]) for r in rings for i in range(len(r) - 1))
 
 
 def line_centroid(args: Args) -> object:
