@@ -336,6 +336,6 @@ FUNCTIONS: dict[str, Function] = {
     "rank_tdigest": py_function("rank_tdigest", (2, 2), "long"),
     "percentrank_tdigest": py_function("percentrank_tdigest", (2, 2), "real"),
     "merge_tdigest": py_function("merge_tdigest", (1, None), "dynamic"),
-    "hll_merge": py_function("hll_merge", (1, None), "dynamic"),
+    "hll_merge": py_function("hll_merge", (2, 64), "dynamic"),
     "dcount_hll": Function(f_dcount_hll, (1, 1), "long", keeps_name=True),
 }
