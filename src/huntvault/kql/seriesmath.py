@@ -128,6 +128,8 @@ def outliers(xs: Series, args: list[Any]) -> list[float]:
         lo_p, hi_p = 25.0, 75.0
     elif kind != "ctukey":
         raise ValueError(f"series_outliers: unknown kind {kind!r} (tukey or ctukey)")
+    elif not (2.0 <= lo_p <= 98.0 and 2.0 <= hi_p <= 98.0):
+        raise ValueError(f"series_outliers: percentiles must be in [2.0, 98.0], not {lo_p:g} and {hi_p:g}")
     good = sorted(v for v in xs if not _missing(v, ignore) and v is not None and math.isfinite(v))
     if not good:
         return [0.0 for _ in xs]

@@ -12,7 +12,7 @@ from huntvault.kql import ast as A
 from huntvault.kql.ir import Compiler, Function, Lowering, same_as
 from huntvault.kql.lowering.coerce import type_argument, unify
 from huntvault.kql.lowering.pycall import py_function, py_value
-from huntvault.kql.values import N, T, call, cast_expr, convert, dtype
+from huntvault.kql.values import N, S, T, call, cast_expr, convert, dtype
 
 
 def math_fn(name: str, kind: str = "real", arity: tuple[int, int] = (1, 1)) -> Function:
@@ -135,6 +135,27 @@ def f_percentile_tdigest(c: Compiler, args: list[T], node: A.Call) -> T:
     value = convert(py_value(c, "percentile_tdigest", args[:2], "dynamic"), kind)
     # an unnamed call is named percentile_tdigest_<digest column> (the rank_tdigest page)
     name = f"percentile_tdigest_{args[0].name}" if args[0].name else None
+    return T(value.sql, value.type, value.const, name=name)
+
+
+def f_percentile_array_tdigest(c: Compiler, args: list[T], node: A.Call) -> T:
+    """percentile(s)_array_tdigest(digest, p1 [, p2...]) or (digest, dynamic([p...]) [, typeof(t)]): an array,
+    its values converted to t when a type is given."""
+    kind = ""
+    if len(args) > 2 and args[-1].is_const and isinstance(args[-1].const, str):
+        kind = type_argument(args[-1]) or ""
+        if not kind:
+            raise c.err(f"{node.name}() takes the result type as typeof(type)", node)
+        args = args[:-1]
+    return py_value(
+        c, "percentile_array_tdigest", [args[0], T(S(kind), "string", kind), *args[1:]], "dynamic"
+    )
+
+
+def f_dcount_hll(c: Compiler, args: list[T], node: A.Call) -> T:
+    """dcount_hll(hll): the estimate; an unnamed call is named dcount_hll_<hll column> (the hll_merge page)."""
+    value = py_value(c, "dcount_hll", args, "long")
+    name = f"dcount_hll_{args[0].name}" if args[0].name else None
     return T(value.sql, value.type, value.const, name=name)
 
 
@@ -310,10 +331,11 @@ FUNCTIONS: dict[str, Function] = {
     "binary_not": Function(f_binary_not, (1, 1), "long"),
     "bitset_count_ones": Function(f_bitset_count_ones, (1, 1), "long"),
     "percentile_tdigest": Function(f_percentile_tdigest, (2, 3), None, keeps_name=True),
-    "percentile_array_tdigest": py_function("percentile_array_tdigest", (2, None), "dynamic"),
+    "percentile_array_tdigest": Function(f_percentile_array_tdigest, (2, None), "dynamic"),
+    "percentiles_array_tdigest": Function(f_percentile_array_tdigest, (2, None), "dynamic"),
     "rank_tdigest": py_function("rank_tdigest", (2, 2), "long"),
     "percentrank_tdigest": py_function("percentrank_tdigest", (2, 2), "real"),
     "merge_tdigest": py_function("merge_tdigest", (1, None), "dynamic"),
-    "hll_merge": py_function("hll_merge", (1, None), "dynamic"),
-    "dcount_hll": py_function("dcount_hll", (1, 1), "long"),
+    "hll_merge": py_function("hll_merge", (2, 64), "dynamic"),
+    "dcount_hll": Function(f_dcount_hll, (1, 1), "long", keeps_name=True),
 }

@@ -110,9 +110,10 @@ def f_split(c: Compiler, args: list[T], node: A.Call) -> T:
         idx = args[2].const
         if not isinstance(idx, int):
             raise c.err("split() needs a constant index", node)
-        return T(
-            fn("to_json", call("list_value", exp.Bracket(this=parts, expressions=[N(int(idx))]))), "dynamic"
-        )
+        if idx < 0:  # no such part: an empty array, as past the end
+            return T(fn("to_json", call("list_slice", parts, N(1), N(0))), "dynamic")
+        # the part at a zero-based index, or [] when the string has fewer parts
+        return T(fn("to_json", call("list_slice", parts, N(idx + 1), N(idx + 1))), "dynamic")
     return T(fn("to_json", parts), "dynamic")
 
 
@@ -173,7 +174,7 @@ FUNCTIONS: dict[str, Function] = {
     "isascii": Function(f_isascii, (1, 1), "bool"),
     "isutf8": Function(f_isutf8, (1, 1), "bool"),
     "strcat": Function(f_strcat, (0, 64), "string"),
-    "strcat_delim": Function(f_strcat_delim, (2, 65), "string"),
+    "strcat_delim": Function(f_strcat_delim, (3, 65), "string"),
     "strlen": Function(f_strlen, (1, 1), "long"),
     "substring": Function(f_substring, (2, 3), "string"),
     "tolower": Function(f_tolower, (1, 1), "string"),

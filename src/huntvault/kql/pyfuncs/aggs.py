@@ -76,12 +76,18 @@ def percentile_tdigest(digest: Any, percent: Any, kind: Any = None) -> Any:
     return _nearest_rank(ordered, float(percent))
 
 
-def percentile_array_tdigest(digest: Any, *percents: Any) -> Any:
+def percentile_array_tdigest(digest: Any, kind: Any, *percents: Any) -> Any:
+    """The percentiles in order; a numeric `kind` (int, long, real, decimal) converts each, others keep them."""
     ordered = digest if isinstance(digest, list) else []
     ps: list[Any] = []
     for p in percents:
         ps += p if isinstance(p, list) else [p]
-    return [_nearest_rank(ordered, float(p)) for p in ps]
+    values = [_nearest_rank(ordered, float(p)) for p in ps]
+    if kind in ("int", "long"):
+        return [None if v is None else int(float(v)) for v in values]
+    if kind in ("real", "decimal"):
+        return [None if v is None else float(v) for v in values]
+    return values
 
 
 def rank_tdigest(digest: Any, value: Any) -> Any:

@@ -300,7 +300,9 @@ def url_encode(s: Any) -> Any:
 
 
 def url_encode_component(s: Any) -> Any:
-    return quote(_text(s), safe="-_.!~*'()")
+    """Like url_encode but a space is %20; hex digits in lower case as url_encode's (the page's %3a%2f)."""
+    out = quote(_text(s), safe="-_.!~*'()")
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), out)
 
 
 def url_decode(s: Any) -> Any:
