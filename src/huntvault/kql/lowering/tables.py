@@ -85,11 +85,27 @@ def default_aggregate_name(p: Planner, node: A.Call, derived: str | None) -> str
 def const_int(p: Planner, node: A.Node, env: Env) -> int:
     """A constant number argument (take 10, top 5, limit 128)."""
     v = p.compile(node, Scope({}, env, p))
-    if not v.is_const or not isinstance(v.const, (int, float)) or v.const != v.const:
+    value = v.const if v.is_const else _computed_number(p, v)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         raise p.semantic("expected a constant number", node)
-    if abs(v.const) >= 2**63:
+    if abs(value) >= 2**63:
         raise p.semantic("the number is out of range", node)
-    return int(v.const)
+    return int(value)
+
+
+def _computed_number(p: Planner, v: T) -> float | None:
+    """A numeric expression over constants the compiler does not fold (`top 2 * n`), computed by a small
+    first query (it reads no column: the scope it was compiled in has none)."""
+    if v.type not in ("int", "long", "real", "decimal"):
+        return None
+    try:
+        texts = p.discover(exp.select(alias(v.sql.copy(), "v")))
+    except KqlError:
+        return None
+    try:
+        return float(texts[0]) if texts else None
+    except ValueError:
+        return None
 
 
 def opt_bool(node: A.Node | None) -> bool:

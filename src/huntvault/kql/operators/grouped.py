@@ -124,6 +124,10 @@ def _agg(p: Planner, rel: Rel, env: Env, item: A.Assign, counter: list[int]) -> 
     return f"Column{counter[0]}", v
 
 
+_NUMBERS = ("int", "long", "real", "decimal")
+_AXIS_TYPES = ("datetime", "timespan", *_NUMBERS)
+
+
 def _floor_to(micros: exp.Expression, step: exp.Expression) -> exp.Expression:
     """`micros` down to a multiple of `step` (bin())."""
     return exp.Mul(
@@ -139,29 +143,39 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     axis = p.compile(op.on, scope)
     axis_name = axis.name or "Column1"
     step = p.compile(op.step, scope)
-    if axis.type != "datetime":
-        raise p.unsupported("make-series supports a datetime axis only", op.on)
+    if axis.type not in _AXIS_TYPES:
+        raise p.semantic(f"make-series needs a datetime, timespan or numeric axis, not {axis.type}", op.on)
+    if (axis.type in _NUMBERS) != (step.type in _NUMBERS) or step.type not in (*_NUMBERS, "timespan"):
+        want = "a number" if axis.type in _NUMBERS else "a timespan"
+        raise p.semantic(f"make-series step of a {axis.type} axis must be {want}", op.step)
+
+    def line(v: exp.Expression) -> exp.Expression:
+        """An axis value on the number line the bins are cut from (a datetime as epoch microseconds;
+        a timespan is microseconds already)."""
+        return d.epoch_us(v) if axis.type == "datetime" else v
+
+    bounds = [p.compile(b, scope) for b in (op.start, op.end) if b is not None]
     base, _ = p.wrap(rel)
     start_us: exp.Expression
     if op.start is not None:
-        start_us = d.epoch_us(p.compile(op.start, scope).sql)
+        start_us = line(p.compile(op.start, scope).sql)
     else:
         start_us = exp.Subquery(
-            this=exp.select(exp.Min(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False)
+            this=exp.select(exp.Min(this=line(axis.sql.copy()))).from_(base.copy(), copy=False)
         )
     if op.in_range and op.start is not None:  # the alternate syntax bins with bin(), not bin_at(start)
         start_us = _floor_to(start_us, step.sql)
     end_us: exp.Expression
     if op.end is not None and op.in_range:  # ... and its stop is inclusive
         end_us = exp.Add(
-            this=_floor_to(d.epoch_us(p.compile(op.end, scope).sql), step.sql), expression=step.sql.copy()
+            this=_floor_to(line(p.compile(op.end, scope).sql), step.sql), expression=step.sql.copy()
         )
     elif op.end is not None:
-        end_us = d.epoch_us(p.compile(op.end, scope).sql)
+        end_us = line(p.compile(op.end, scope).sql)
     else:
         end_us = exp.Add(
             this=exp.Subquery(
-                this=exp.select(exp.Max(this=d.epoch_us(axis.sql.copy()))).from_(base.copy(), copy=False)
+                this=exp.select(exp.Max(this=line(axis.sql.copy()))).from_(base.copy(), copy=False)
             ),
             expression=step.sql.copy(),
         )
@@ -189,15 +203,15 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         this=call(
             "floor",
             exp.Div(
-                this=exp.Sub(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),
+                this=exp.Sub(this=line(axis.sql.copy()), expression=start_us.copy()),
                 expression=step.sql.copy(),
             ),
         ),
         to=dtype("BIGINT"),
     )
     in_range = exp.And(
-        this=exp.GTE(this=d.epoch_us(axis.sql.copy()), expression=start_us.copy()),
-        expression=exp.LT(this=d.epoch_us(axis.sql.copy()), expression=end_us.copy()),
+        this=exp.GTE(this=line(axis.sql.copy()), expression=start_us.copy()),
+        expression=exp.LT(this=line(axis.sql.copy()), expression=end_us.copy()),
     )
     agg_sql = (
         exp.select(
@@ -244,19 +258,16 @@ def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
         as_json = to_dynamic(T(raw.sql.copy(), raw.type)).sql
         outs.append(alias(d.json_list_in_order(raw.sql, as_json, col("__bin")), n))
         cols.append((n, "dynamic"))
-    stamp = to_string(
-        T(
-            d.from_epoch_us(
-                exp.Add(
-                    this=start_us.copy(), expression=exp.Mul(this=col("__bin"), expression=step.sql.copy())
-                )
-            ),
-            "datetime",
-        )
-    ).sql
-    outs.append(
-        alias(d.json_list_in_order(stamp, to_dynamic(T(stamp.copy(), "string")).sql, col("__bin")), axis_name)
-    )
+    point = exp.Add(this=start_us.copy(), expression=exp.Mul(this=col("__bin"), expression=step.sql.copy()))
+    if axis.type == "datetime":
+        stamp = T(to_string(T(d.from_epoch_us(point), "datetime")).sql, "string")
+    elif axis.type == "timespan":
+        stamp = T(point, "timespan")
+    else:  # the bin starts keep a whole-number axis whole unless a bound or the step is fractional
+        whole = all(v.type in ("int", "long") for v in (axis, step, *bounds))
+        stamp = T(point, "long" if whole else "real")
+    raw_stamp = to_string(stamp).sql if stamp.type == "timespan" else stamp.sql
+    outs.append(alias(d.json_list_in_order(raw_stamp, to_dynamic(stamp).sql, col("__bin")), axis_name))
     cols.append((axis_name, "dynamic"))
     ordered = (
         exp.select(exp.Star())

@@ -76,6 +76,8 @@ def parse_project_away(c: Cursor, t: Token) -> A.Node:
 
 def lower_project_away(p: Planner, rel: Rel, op: A.ProjectAway, env: Env) -> Rel:
     cols = [(n, t) for n, t in rel.cols if not matches(n, op.patterns)]
+    if not cols:
+        raise p.semantic("project-away removes every column: a table needs at least one", op)
     return Rel(p.select(rel, [col(n) for n, _ in cols]), cols, rel.order)
 
 
@@ -85,6 +87,8 @@ def parse_project_keep(c: Cursor, t: Token) -> A.Node:
 
 def lower_project_keep(p: Planner, rel: Rel, op: A.ProjectKeep, env: Env) -> Rel:
     cols = [(n, t) for n, t in rel.cols if matches(n, op.patterns)]
+    if not cols:
+        raise p.semantic("project-keep matches no column: a table needs at least one", op)
     return Rel(p.select(rel, [col(n) for n, _ in cols]), cols, rel.order)
 
 

@@ -79,9 +79,20 @@ def _count(start: exp.Expression, span: exp.Expression, step: exp.Expression) ->
     return [exp.Literal.number(0), total]
 
 
+def _past(stop: exp.Expression, step: exp.Expression) -> exp.Expression:
+    """The exclusive bound one past `stop` in the step's direction (a descending range counts down to it)."""
+    down = exp.LT(this=step.copy(), expression=exp.Literal.number(0))
+    return exp.Case(
+        ifs=[exp.If(this=down, true=exp.Sub(this=stop.copy(), expression=exp.Literal.number(1)))],
+        default=exp.Add(this=stop, expression=exp.Literal.number(1)),
+    )
+
+
 def lower_range(p: Planner, node: A.RangeSource, env: Env) -> Rel:
     scope = Scope({}, env, p)
     start, stop, step = (p.compile(n, scope) for n in (node.start, node.stop, node.step))
+    if step.is_const and step.const in (0, 0.0):
+        raise p.semantic("range step must not be zero", node.step)
     d = p.dialect
     if start.type == "datetime":
         value = d.add_micros(start.sql, exp.Mul(this=col("i"), expression=step.sql))
@@ -99,7 +110,7 @@ def lower_range(p: Planner, node: A.RangeSource, env: Env) -> Rel:
         sql = exp.select(alias(value, node.column)).from_(d.integers(*_count(start.sql, stop.sql, step.sql)))
         return Rel(sql, [(node.column, "real")])
     sql = exp.select(alias(exp.Cast(this=col("i"), to=dtype("BIGINT")), node.column)).from_(
-        d.integers(start.sql, exp.Add(this=stop.sql, expression=exp.Literal.number(1)), step.sql)
+        d.integers(start.sql, _past(stop.sql, step.sql), step.sql)
     )
     return Rel(sql, [(node.column, kind)])
 
