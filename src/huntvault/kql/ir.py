@@ -274,6 +274,7 @@ class Function:
     `returns` is a KQL type name, a rule over the compiled arguments, or None when the lowering
     alone decides (polymorphic legacy entries); a declared type is checked against the lowering's.
     `keeps_name`: `project f(x.y)` is named after the argument (`x_y`), as the conversions are.
+    `stars`: a `*` argument stands for the input row's columns, in order (`pack_array(*)`).
     """
 
     lower: Lowering
@@ -281,6 +282,7 @@ class Function:
     returns: str | TypeRule | None = None
     spark: Lowering | None = None
     keeps_name: bool = False
+    stars: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
 from huntvault.kql.pyfuncs import format_timespan
+from huntvault.kql.pyfuncs.dates import iso_seconds
 
 #: a JSON-ready cell: what json.dumps takes (dynamic values come back as parsed JSON)
 JsonValue = object
@@ -51,7 +52,7 @@ def json_value(value: object, kind: str) -> JsonValue:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+        text = f"{iso_seconds(value)}.{value.microsecond:06d}".rstrip("0").rstrip(".")
         return text + "Z"
     if isinstance(value, timedelta):
         return format_timespan(value)

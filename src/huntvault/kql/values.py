@@ -218,7 +218,8 @@ def null_of(kql_type: str) -> T:
 
 
 def fmt_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+    u = value.astimezone(UTC)
+    return f"{u.year:04d}" + u.strftime("-%m-%d %H:%M:%S.%f+00")  # %Y leaves years before 1000 unpadded
 
 
 def literal(value: Any, kql_type: str) -> T:
@@ -259,7 +260,8 @@ def literal(value: Any, kql_type: str) -> T:
 
 def _json_default(v: Any) -> Any:
     if isinstance(v, datetime):
-        return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        u = v.astimezone(UTC)
+        return f"{u.year:04d}" + u.strftime("-%m-%dT%H:%M:%S.%fZ")
     raise TypeError(repr(v))
 
 

@@ -76,7 +76,7 @@ def f_zip(c: Compiler, args: list[T], node: A.Call) -> T:
 FUNCTIONS: dict[str, Function] = {
     "array_length": Function(f_array_length, (1, 1), "long"),
     "arraylength": Function(f_array_length, (1, 1), "long"),
-    "pack_array": Function(f_pack_array, (0, None), "dynamic"),
+    "pack_array": Function(f_pack_array, (0, None), "dynamic", stars=True),
     "set_union": Function(set_fn("union"), (1, 64), "dynamic"),
     "set_intersect": Function(set_fn("intersect"), (1, 64), "dynamic"),
     "set_difference": Function(set_fn("difference"), (1, 64), "dynamic"),

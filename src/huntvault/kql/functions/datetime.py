@@ -238,11 +238,30 @@ def f_format_timespan(c: Compiler, args: list[T], node: A.Call) -> T:
     return to_string(args[0])
 
 
+#: make_datetime's documented ranges: year, (month and day: the calendar's), hour, minute, second [low, high)
+_MAKE_DATETIME_RANGES = {0: (1, 10_000), 3: (0, 24), 4: (0, 60), 5: (0, 60)}
+
+
 def f_make_datetime(c: Compiler, args: list[T], node: A.Call) -> T:
+    """make_datetime(year, month, day [, hour, minute [, second]]): null outside the documented ranges
+    (year 1-9999, hour 0-23, minute 0-59, second 0 to 59.9999999), not rolled over into the next unit."""
     parts = [a.sql for a in args] + [N(0)] * (6 - len(args))
+    if len(args) == 6:  # 100-ns ticks truncated to microseconds (59.9999999 stays in its minute)
+        ticks = exp.Round(this=exp.Mul(this=parts[5], expression=N(10_000_000)))
+        micros = exp.Floor(this=exp.Div(this=ticks, expression=N(10)))
+        parts[5] = exp.Div(this=micros, expression=N(1_000_000))
     made: exp.Expression = call("make_timestamp", *parts[:6])
     if c.planner.dialect.name == "duckdb":  # an impossible date (month 13, 29 February 2017) is null
         made = call("try", made)
+    checks = [
+        exp.and_(
+            exp.GTE(this=args[i].sql.copy(), expression=N(low)),
+            exp.LT(this=args[i].sql.copy(), expression=N(high)),
+        )
+        for i, (low, high) in _MAKE_DATETIME_RANGES.items()
+        if i < len(args)
+    ]
+    made = exp.If(this=exp.and_(*checks), true=made, false=exp.Null())
     return T(exp.Cast(this=made, to=dtype("TIMESTAMPTZ")), "datetime")
 
 

@@ -24,7 +24,7 @@ def dyn(c: Compiler, v: T) -> exp.Expression:
 
 def json_list(c: Compiler, v: T) -> exp.Expression:
     """The value as a SQL list of JSON elements (null unless it is a JSON array)."""
-    return exp.Cast(this=dyn(c, v), to=JSON_LIST.copy())
+    return exp.TryCast(this=dyn(c, v), to=JSON_LIST.copy())
 
 
 def doubles(c: Compiler, v: T) -> exp.Expression:

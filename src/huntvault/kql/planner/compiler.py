@@ -14,6 +14,7 @@ from huntvault.kql import ast as A
 from huntvault.kql import registry
 from huntvault.kql.dialects import JSON_PATH, json_path
 from huntvault.kql.ir import Aggregate, Binding, Function, Offline, Planner, Scope, Special, TypeRule
+from huntvault.kql.lowering.tables import Overlay
 from huntvault.kql.scalar.comparison import between
 from huntvault.kql.values import NUMERIC, T, as_bool, cast_expr, convert, dtype, literal
 
@@ -311,7 +312,15 @@ class ExprCompiler:
 
     def call_function(self, entry: Function, node: A.Call) -> T:
         self.arity(node, entry.arity)
-        args = [self.compile(a) for a in node.args]
+        args: list[T] = []
+        for a in node.args:
+            if entry.stars and isinstance(a, A.Star):
+                cols = self.scope.cols
+                if isinstance(cols, Overlay):  # the input row: not the columns the same extend assigns
+                    cols = cols.base
+                args += [T(v.sql, v.type, name=name) for name, v in cols.items()]
+            else:
+                args.append(self.compile(a))
         lower = (
             entry.spark if entry.spark is not None and self.planner.dialect.name == "spark" else entry.lower
         )

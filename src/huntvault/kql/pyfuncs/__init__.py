@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from huntvault.kql.pyfuncs import aggs, arrays, dates, mathfns, mining, nets, paths, text
+from huntvault.kql.pyfuncs.dates import iso_seconds
 
 #: the UDF's SQL name: kql_fn(function, types, args_json) -> text
 UDF_NAME = "kql_fn"
@@ -98,9 +99,8 @@ def clean(value: Any) -> Any:
 
 def format_datetime(value: datetime) -> str:
     """ISO 8601 as the engine writes datetimes in text (`...:00Z`, or 7 fractional digits)."""
-    utc = value.astimezone(UTC)
-    whole = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    return whole + (f".{utc.microsecond:06d}0Z" if utc.microsecond else "Z")
+    micro = value.microsecond
+    return iso_seconds(value) + (f".{micro:06d}0Z" if micro else "Z")
 
 
 def format_timespan(value: timedelta) -> str:

@@ -38,10 +38,17 @@ def array_rotate_right(a: Any, n: int) -> Any:
     return array_rotate_left(a, -int(n))
 
 
-def array_shift_left(a: Any, n: int, fill: Any = None) -> Any:
+#: array_shift_left/right called without a default_value
+_NO_FILL = object()
+
+
+def array_shift_left(a: Any, n: int, fill: Any = _NO_FILL) -> Any:
+    """Without a default_value the vacated places are "" in an array of strings, else null (the page's rule)."""
     lst = _arr(a)
     if lst is None:
         return None
+    if fill is _NO_FILL:
+        fill = "" if lst and all(isinstance(v, str) for v in lst) else None
     k = int(n)
     size = len(lst)
     if k >= 0:
@@ -51,7 +58,7 @@ def array_shift_left(a: Any, n: int, fill: Any = None) -> Any:
     return [fill] * k + lst[: size - k]
 
 
-def array_shift_right(a: Any, n: int, fill: Any = None) -> Any:
+def array_shift_right(a: Any, n: int, fill: Any = _NO_FILL) -> Any:
     return array_shift_left(a, -int(n), fill)
 
 

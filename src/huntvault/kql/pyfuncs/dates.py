@@ -11,6 +11,12 @@ from zoneinfo import ZoneInfo, available_timezones
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def iso_seconds(dt: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` in UTC with four year digits (strftime's %Y writes the year 900 as `900`)."""
+    u = dt.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+
+
 def _us(dt: datetime) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1)
 

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote_plus
 from xml.etree import ElementTree
 
+from huntvault.kql.pyfuncs.dates import iso_seconds
+
 _M64 = (1 << 64) - 1
 _P1, _P2, _P3, _P4, _P5 = (
     11400714785074694791,
@@ -108,7 +110,7 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        return f"{iso_seconds(value)}.{value.microsecond:06d}0Z"
     if isinstance(value, timedelta):
         return _span_text(value)
     if isinstance(value, bool):
