@@ -250,6 +250,22 @@ RawLowering = Callable[[Compiler, A.Call], T]
 TypeRule = Callable[[Sequence[T]], str]
 #: an aggregate's lowering: the compiler, the compiled arguments, the call -> the aggregate value
 AggLowering = Callable[[Compiler, list[T], A.Call], T]
+
+
+@dataclass(frozen=True)
+class SetInput:
+    """What a first-seen set aggregate (make_set, make_set_if) collects, for summarize's two-level plan:
+    each row's item (JSON), the rows that count, the size limit, and whether the item is a dynamic value
+    whose arrays add their elements (flattened)."""
+
+    item: exp.Expression
+    where: exp.Expression
+    limit: exp.Expression | None
+    flatten: bool
+
+
+#: the compiled arguments of a first-seen set aggregate -> what it collects
+SetLowering = Callable[[list[T]], SetInput]
 #: a scalar binary operator: (compiler, left, right, node) -> value
 BinaryLowering = Callable[[Compiler, T, T, A.Binary], T]
 #: a list operator (in, has_any...): (compiler, node) -> value
@@ -316,6 +332,9 @@ class Aggregate:
     extreme: str | None = None
     #: how many leading arguments name the result (`covariance_x_y`: 2)
     name_args: int = 1
+    #: make_set/make_set_if: summarize plans them in two levels on DuckDB (first position per value, then
+    #: one list per group in that order); `lower` is the one-level lowering used elsewhere
+    first_seen: SetLowering | None = None
 
 
 N = TypeVar("N", bound=A.Node)

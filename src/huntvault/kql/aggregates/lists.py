@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import AggLowering, Aggregate, Compiler
+from huntvault.kql.ir import AggLowering, Aggregate, Compiler, SetInput, SetLowering
 from huntvault.kql.values import T, as_bool, call, dtype, to_dynamic
 
 JSON = dtype("JSON")
@@ -103,21 +103,40 @@ def _flat_items(c: Compiler, v: T, item: exp.Expression) -> exp.Expression:
     )
 
 
+def _arguments(args: list[T], conditional: bool) -> tuple[T, T | None, T | None]:
+    """(value, predicate, size limit) of make_list/make_set and their _if forms."""
+    if conditional:
+        return args[0], args[1], args[2] if len(args) > 2 else None
+    return args[0], None, args[1] if len(args) > 1 else None
+
+
+def _not_null(v: T) -> exp.Expression:
+    return exp.Not(this=exp.Is(this=v.sql, expression=exp.Null()))
+
+
+def set_input(conditional: bool) -> SetLowering:
+    """What make_set (make_set_if) collects, for summarize's two-level plan (the same items, rows and
+    limit as the one-level lowering below)."""
+
+    def collect(args: list[T]) -> SetInput:
+        v, cond, limit = _arguments(args, conditional)
+        where = _not_null(v)
+        if cond is not None:
+            where = exp.And(this=where, expression=exp.Paren(this=as_bool(cond)))
+        flatten = v.type == "dynamic"
+        item = v.sql if flatten else to_dynamic(v).sql
+        return SetInput(item, where, limit.sql if limit is not None else None, flatten)
+
+    return collect
+
+
 def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowering:
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
-        v = args[0]
+        v, cond, limit = _arguments(args, conditional)
         item = to_dynamic(v).sql
-        limit = None
-        cond = None
-        if conditional:
-            cond = args[1]
-            if len(args) > 2:
-                limit = args[2]
-        elif len(args) > 1:
-            limit = args[1]
         values = call("list", item)
         # nulls are ignored, as in Kusto (make_list_with_nulls keeps them, as JSON null)
-        where: exp.Expression = exp.Not(this=exp.Is(this=v.sql, expression=exp.Null()))
+        where: exp.Expression = _not_null(v)
         if nulls:
             values = call("list", exp.Coalesce(this=item.copy(), expressions=[_json_text("null")]))
             where = exp.true()
@@ -175,9 +194,25 @@ def make_bag(with_predicate: bool) -> AggLowering:
 
 
 AGGREGATES: dict[str, Aggregate] = {
-    "make_set": Aggregate(make_list(True, False), "set_", empty="[]", arity=(1, 2), returns="dynamic"),
-    "makeset": Aggregate(make_list(True, False), "set_", empty="[]", arity=(1, 2), returns="dynamic"),
-    "make_set_if": Aggregate(make_list(True, True), "set_", empty="[]", arity=(2, 3), returns="dynamic"),
+    "make_set": Aggregate(
+        make_list(True, False),
+        "set_",
+        empty="[]",
+        arity=(1, 2),
+        returns="dynamic",
+        first_seen=set_input(False),
+    ),
+    "makeset": Aggregate(
+        make_list(True, False),
+        "set_",
+        empty="[]",
+        arity=(1, 2),
+        returns="dynamic",
+        first_seen=set_input(False),
+    ),
+    "make_set_if": Aggregate(
+        make_list(True, True), "set_", empty="[]", arity=(2, 3), returns="dynamic", first_seen=set_input(True)
+    ),
     "make_list": Aggregate(make_list(False, False), "list_", empty="[]", arity=(1, 2), returns="dynamic"),
     "makelist": Aggregate(make_list(False, False), "list_", empty="[]", arity=(1, 2), returns="dynamic"),
     "make_list_if": Aggregate(make_list(False, True), "list_", empty="[]", arity=(2, 3), returns="dynamic"),

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, operator
+from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, SetInput, operator
 from huntvault.kql.lowering.tables import aggregate_inside, default_aggregate_name, first_column_name, unique
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignments, options
-from huntvault.kql.values import T, alias, call, col, dtype
+from huntvault.kql.values import T, alias, call, col, dtype, ident
 
 
 def parse_summarize(c: Cursor, t: Token) -> A.Node:
@@ -52,6 +53,7 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         taken=taken,
     )
     has_struct = False
+    sets: list[_Set] = []
     for item in op.aggs:
         expr = item.expr
         agg = p.aggregate(expr.name.lower()) if isinstance(expr, A.Call) else None
@@ -89,6 +91,12 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
             name = f"Column{counter}"
         name = unique(name, out.taken)
         out.taken.add(name)
+        collects = _first_seen(p, scope, item.expr)
+        if collects is not None:  # make_set: its own two-level pre-aggregation, joined on the keys
+            sets.append(_Set(name, collects, p.fresh("ms")))
+            out.outer.append(alias(sets[-1].result(), name))
+            out.cols.append((name, v.type))
+            continue
         sql = v.sql
         top = p.aggregate(expr.name.lower()) if isinstance(expr, A.Call) else None
         if not keys and top is not None and top.empty == "0":
@@ -97,12 +105,172 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         out.outer.append(col(name))
         out.cols.append((name, v.type))
     sub, _ = p.wrap(rel)
+    if sets:
+        return Rel(_with_sets(p, sub, keys, out, sets), out.cols)
     sql = exp.select(*out.inner).from_(sub, copy=False)
     if keys:
         sql = sql.group_by(*[v.sql.copy() for _, v in keys], copy=False)
     if has_struct:
         sql = exp.select(*out.outer).from_(sql.subquery(p.fresh(), copy=False), copy=False)
     return Rel(sql, out.cols)
+
+
+def _first_seen(p: Planner, scope: Scope, expr: A.Node) -> SetInput | None:
+    """What a make_set/make_set_if that is the whole aggregate expression collects, on DuckDB (None: the
+    aggregate's one-level lowering, as on Spark and inside expressions)."""
+    if p.dialect.name != "duckdb" or not isinstance(expr, A.Call) or expr.name in scope.env:
+        return None
+    agg = p.aggregate(expr.name.lower())
+    if agg is None or agg.first_seen is None:
+        return None
+    return agg.first_seen([p.compile(a, scope) for a in expr.args])
+
+
+@dataclass
+class _Set:
+    """A first-seen set aggregate of this summarize: its output column, what it collects, and the alias
+    of its pre-aggregated subquery (also the name of that subquery's list column)."""
+
+    name: str
+    collects: SetInput
+    alias: str
+
+    def result(self) -> exp.Expression:
+        """The dynamic value: the group's list (sliced to the size limit), `[]` for a group without items."""
+        values: exp.Expression = col(self.alias, self.alias)
+        if self.collects.limit is not None:
+            values = call("list_slice", values, exp.Literal.number(1), self.collects.limit.copy())
+        as_json = exp.Cast(this=exp.Cast(this=values, to=dtype("JSON[]")), to=dtype("JSON"))
+        return exp.Coalesce(
+            this=as_json, expressions=[exp.Cast(this=exp.Literal.string("[]"), to=dtype("JSON"))]
+        )
+
+
+def _with_sets(
+    p: Planner, sub: exp.Subquery, keys: list[tuple[str, T]], out: _Output, sets: list[_Set]
+) -> exp.Select:
+    """summarize with first-seen sets (make_set keeps Kusto's first-seen order), in two levels per set: the
+    first row position of each (keys, value), then per group one list ordered by it (`list(v ORDER BY
+    first)`). One pass over the input numbers its rows (`row_number() OVER ()`: the order the rows arrive,
+    as a one-level `list()` sees them) and computes the keys; the other aggregates group it as usual; each
+    set's subquery is joined to them on the keys (null keys match). Without other aggregates the first
+    set's subquery keeps every group itself (a group without items has a null value) and carries the
+    others."""
+    pos = p.fresh("pos")
+    knames = [p.fresh("k") for _ in keys]
+    src_name = p.fresh("src")
+    numbered = exp.select(
+        exp.Star(),
+        *[alias(v.sql.copy(), k) for (_, v), k in zip(keys, knames, strict=True)],
+        alias(exp.Window(this=exp.RowNumber()), pos),
+    ).from_(sub, copy=False)
+
+    def source() -> exp.Table:
+        return exp.Table(this=ident(src_name))
+
+    others = out.inner[len(keys) :]
+    carrier = None if others else sets[0]
+    parts: list[tuple[exp.Select, str]] = []  # (subquery, alias) joined in order
+    if carrier is None:
+        main_name = p.fresh("mg")
+        main = exp.select(*[alias(col(k), n) for (n, _), k in zip(keys, knames, strict=True)], *others)
+        main = main.from_(source(), copy=False)
+        if keys:
+            main = main.group_by(*[col(k) for k in knames], copy=False)
+        parts.append((main, main_name))
+        base_keys = [col(n, main_name) for n, _ in keys]
+        outer_keys = [alias(col(n, main_name), n) for n, _ in keys]
+    else:
+        base_keys = [col(k, carrier.alias) for k in knames]
+        outer_keys = [alias(col(k, carrier.alias), n) for (n, _), k in zip(keys, knames, strict=True)]
+    for s in sets:
+        parts.append((_set_subquery(p, source, knames, pos, s, carries=s is carrier), s.alias))
+    first, first_name = parts[0]
+    sql = exp.select(*outer_keys, *out.outer[len(keys) :]).from_(
+        first.subquery(first_name, copy=False), copy=False
+    )
+    for part, name in parts[1:]:
+        on = [
+            exp.NullSafeEQ(this=b.copy(), expression=col(k, name))
+            for b, k in zip(base_keys, knames, strict=True)
+        ]
+        sql = sql.join(
+            part.subquery(name, copy=False),
+            on=exp.and_(*on) if on else None,
+            join_type="left" if on else "cross",
+            copy=False,
+        )
+    sql = sql.with_(src_name, as_=numbered, copy=False)
+    # the WITH stays inside: the query's own CTEs (lets, which the input may read) go on the outside
+    return exp.select(exp.Star()).from_(sql.subquery(p.fresh(), copy=False), copy=False)
+
+
+def _set_subquery(
+    p: Planner, source: Callable[[], exp.Table], knames: list[str], pos: str, s: _Set, carries: bool
+) -> exp.Select:
+    """One set's two levels over the numbered input: (keys, item, first position) then (keys, list). A set
+    that carries the groups keeps the rows it skips as a null item, so every group has a row."""
+    c = s.collects
+    keys = [col(k) for k in knames]
+    item_name, first = "hv_item", "hv_first"
+    if c.flatten:  # a dynamic value: an array adds its elements, in their order, at its row's position
+        as_list = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.EQ(
+                        this=call("json_type", c.item.copy()), expression=exp.Literal.string("ARRAY")
+                    ),
+                    true=exp.Cast(this=c.item.copy(), to=dtype("JSON[]")),
+                )
+            ],
+            default=exp.Array(expressions=[c.item.copy()]),
+        )
+        lists = exp.select(*keys, alias(as_list, "hv_list"), col(pos)).from_(source(), copy=False)
+        if carries:  # a skipped row, or one adding no element, still gives its group one (null) item
+            lists = lists.select(alias(c.where.copy(), "hv_keep"), copy=False)
+            keep = exp.And(
+                this=col("hv_keep"),
+                expression=exp.GT(this=call("len", col("hv_list")), expression=exp.Literal.number(0)),
+            )
+            nulls = exp.Array(expressions=[exp.Null()])
+            listed: exp.Expression = exp.Case(ifs=[exp.If(this=keep, true=col("hv_list"))], default=nulls)
+        else:
+            lists = lists.where(c.where.copy(), copy=False)
+            listed = col("hv_list")
+        rows = exp.select(
+            *[col(k) for k in knames],
+            alias(call("unnest", listed), item_name),
+            alias(call("generate_subscripts", listed.copy(), exp.Literal.number(1)), "hv_index"),
+            col(pos),
+        ).from_(lists.subquery(p.fresh(), copy=False), copy=False)
+        position: exp.Expression = call(
+            "struct_pack",
+            exp.PropertyEQ(this=exp.to_identifier("p"), expression=col(pos)),
+            exp.PropertyEQ(this=exp.to_identifier("i"), expression=col("hv_index")),
+        )
+    else:
+        item = c.item.copy()
+        if carries:
+            item = exp.Case(ifs=[exp.If(this=c.where.copy(), true=item)])
+        rows = exp.select(*keys, alias(item, item_name), col(pos)).from_(source(), copy=False)
+        if not carries:
+            rows = rows.where(c.where.copy(), copy=False)
+        position = col(pos)
+    firsts = exp.select(*[col(k) for k in knames], col(item_name), alias(call("min", position), first))
+    firsts = firsts.from_(rows.subquery(p.fresh(), copy=False), copy=False)
+    firsts = firsts.group_by(*[col(k) for k in knames], col(item_name), copy=False)
+    ordered: exp.Expression = call(
+        "list", exp.Order(this=col(item_name), expressions=[exp.Ordered(this=col(first))])
+    )
+    ordered = exp.Filter(
+        this=ordered,
+        expression=exp.Where(this=exp.Not(this=exp.Is(this=col(item_name), expression=exp.Null()))),
+    )
+    grouped = exp.select(*[col(k) for k in knames], alias(ordered, s.alias))
+    grouped = grouped.from_(firsts.subquery(p.fresh(), copy=False), copy=False)
+    if knames:
+        grouped = grouped.group_by(*[col(k) for k in knames], copy=False)
+    return grouped
 
 
 @dataclass
