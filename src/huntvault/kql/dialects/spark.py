@@ -19,7 +19,7 @@ from sqlglot.generators.spark import SparkGenerator
 
 from huntvault.errors import KqlUnsupportedError
 from huntvault.kql.dialects.base import JSON_PATH, Dialect
-from huntvault.kql.values import alias, call, dtype
+from huntvault.kql.values import alias, call, dtype, portable_regex
 
 Gen = SparkGenerator
 #: typed node -> its Spark SQL
@@ -416,7 +416,7 @@ class SparkDialect(Dialect):
         return native(names[kind], hay, needle)
 
     def regex_match(self, value: exp.Expression, pattern: exp.Expression) -> exp.Expression:
-        return exp.RegexpLike(this=value, expression=pattern)
+        return exp.RegexpLike(this=value, expression=portable_regex(pattern))
 
     def regex_escape(self, value: exp.Expression) -> exp.Expression:
         return exp.DPipe(this=exp.DPipe(this=S("\\Q"), expression=value), expression=S("\\E"))
@@ -426,7 +426,7 @@ class SparkDialect(Dialect):
     ) -> exp.Expression:
         if isinstance(repl, exp.Literal) and repl.is_string:
             repl = S(java_replacement(repl.this))
-        return native("regexp_replace", value, pattern, repl)
+        return native("regexp_replace", value, portable_regex(pattern), repl)
 
     def epoch_us(self, ts: exp.Expression) -> exp.Expression:
         return native("unix_micros", ts)
