@@ -240,7 +240,7 @@ def literal(value: Any, kql_type: str) -> T:
 
 def _json_default(v: Any) -> Any:
     if isinstance(v, datetime):
-        return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")  # 7 digits, as pack() writes it
     raise TypeError(repr(v))
 
 
