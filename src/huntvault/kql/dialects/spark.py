@@ -335,9 +335,17 @@ def _no_micro_interval(gen: Gen, args: list[exp.Expression]) -> str:
     raise KqlUnsupportedError("to_microseconds has no Spark spelling (add_micros is used there)")
 
 
+def _interval_seconds(gen: Gen, args: list[exp.Expression]) -> str:
+    """epoch(TRY_CAST(text AS INTERVAL)), timespan text's fallback past Kusto's `[-][d.]hh:mm:ss` form
+    (`2 days`, which Kusto does not read either): null on Spark, which has no seconds of an interval."""
+    del gen, args
+    return "CAST(NULL AS DOUBLE)"
+
+
 #: DuckDB function (lower-case name) -> Spark SQL; names not listed print as they are
 SPARK_FUNCTIONS: dict[str, CallSQL] = {
     JSON_PATH: _json_path_marker,
+    "epoch": _interval_seconds,
     "json_extract": _json_extract_call,
     "json_extract_string": _json_extract_call,
     "struct_pack": _struct_pack,
