@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from typing import Any
 from sqlglot import exp
 
 from huntvault.errors import KqlSemanticError
+from huntvault.kql import regexes
 
 NOCONST: Any = object()
 
@@ -79,38 +79,19 @@ def _optional(arg: list[exp.Expression], i: int) -> exp.Expression | None:
     return arg[i] if len(arg) > i else None
 
 
-#: DuckDB functions sqlglot has a typed node for: `call` builds the node, so each dialect's generator
-#: spells it its own way (Spark: ARRAY_CONTAINS, RLIKE, LOCATE, UNBASE64, MAX_BY...); the rest stay calls
-#: by name, which the dialects' function tables translate (dialects/spark.py, SPARK_FUNCTIONS).
-#: Kusto regex spellings RE2 (DuckDB) or Java (Spark) lack -> one both run: a named group is a plain
-#: group (KQL reads groups by number), `\uXXXX` / `\u{X}` / `\U{X}` a `\x{X}`, `\<` / `\>` a `\b`
-_REGEX_SPELLINGS = re.compile(
-    r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|[uU]\{([0-9A-Fa-f]{1,6})\}|([<>])|.)|\(\?P?<([A-Za-z_][\w.\[\]]*)>",
-    re.DOTALL,
-)
-
-
-def _respell(m: re.Match[str]) -> str:
-    code = m.group(1) or m.group(2) or m.group(3)
-    if code:
-        return "\\x{" + code + "}"
-    if m.group(4):
-        return "\\b"
-    if m.group(5) is not None:
-        return "("
-    return m.group(0)
-
-
 def portable_regex(pattern: exp.Expression) -> exp.Expression:
-    """A constant pattern in the regex syntax both backends read (other escapes and classes unchanged)."""
+    """A constant pattern in the regex syntax both backends read (kql/regexes.py)."""
     if isinstance(pattern, exp.Literal) and pattern.is_string:
         text = pattern.this
-        fixed = _REGEX_SPELLINGS.sub(_respell, text)
+        fixed = regexes.portable(text)
         if fixed != text:
             return exp.Literal.string(fixed)
     return pattern
 
 
+#: DuckDB functions sqlglot has a typed node for: `call` builds the node, so each dialect's generator
+#: spells it its own way (Spark: ARRAY_CONTAINS, RLIKE, LOCATE, UNBASE64, MAX_BY...); the rest stay calls
+#: by name, which the dialects' function tables translate (dialects/spark.py, SPARK_FUNCTIONS).
 TYPED: dict[str, Callable[[list[exp.Expression]], exp.Expression]] = {
     "list_contains": lambda a: exp.ArrayContains(this=a[0], expression=a[1]),
     "list_transform": lambda a: exp.Transform(this=a[0], expression=a[1]),
@@ -260,8 +241,8 @@ def literal(value: Any, kql_type: str) -> T:
 
 def _json_default(v: Any) -> Any:
     if isinstance(v, datetime):
-        u = v.astimezone(UTC)
-        return f"{u.year:04d}" + u.strftime("-%m-%dT%H:%M:%S.%fZ")
+        u = v.astimezone(UTC)  # four-digit years before 1000 too; 7 digits, as pack() writes it
+        return f"{u.year:04d}" + u.strftime("-%m-%dT%H:%M:%S.%f0Z")
     raise TypeError(repr(v))
 
 

@@ -19,7 +19,7 @@ from sqlglot.generators.spark import SparkGenerator
 
 from huntvault.errors import KqlUnsupportedError
 from huntvault.kql.dialects.base import JSON_PATH, Dialect
-from huntvault.kql.values import alias, call, dtype
+from huntvault.kql.values import alias, call, dtype, portable_regex
 
 Gen = SparkGenerator
 #: typed node -> its Spark SQL
@@ -363,9 +363,17 @@ def _isfinite(gen: Gen, args: list[exp.Expression]) -> str:
     return f"(NOT isnan({x}) AND abs({x}) < CAST('Infinity' AS DOUBLE))"
 
 
+def _interval_seconds(gen: Gen, args: list[exp.Expression]) -> str:
+    """epoch(TRY_CAST(text AS INTERVAL)), timespan text's fallback past Kusto's `[-][d.]hh:mm:ss` form
+    (`2 days`, which Kusto does not read either): null on Spark, which has no seconds of an interval."""
+    del gen, args
+    return "CAST(NULL AS DOUBLE)"
+
+
 #: DuckDB function (lower-case name) -> Spark SQL; names not listed print as they are
 SPARK_FUNCTIONS: dict[str, CallSQL] = {
     JSON_PATH: _json_path_marker,
+    "epoch": _interval_seconds,
     "json_extract": _json_extract_call,
     "json_extract_string": _json_extract_call,
     "struct_pack": _struct_pack,
@@ -446,7 +454,7 @@ class SparkDialect(Dialect):
         return native(names[kind], hay, needle)
 
     def regex_match(self, value: exp.Expression, pattern: exp.Expression) -> exp.Expression:
-        return exp.RegexpLike(this=value, expression=pattern)
+        return exp.RegexpLike(this=value, expression=portable_regex(pattern))
 
     def regex_escape(self, value: exp.Expression) -> exp.Expression:
         return exp.DPipe(this=exp.DPipe(this=S("\\Q"), expression=value), expression=S("\\E"))
@@ -456,7 +464,7 @@ class SparkDialect(Dialect):
     ) -> exp.Expression:
         if isinstance(repl, exp.Literal) and repl.is_string:
             repl = S(java_replacement(repl.this))
-        return native("regexp_replace", value, pattern, repl)
+        return native("regexp_replace", value, portable_regex(pattern), repl)
 
     def epoch_us(self, ts: exp.Expression) -> exp.Expression:
         return native("unix_micros", ts)

@@ -7,6 +7,7 @@ import re
 from sqlglot import exp
 
 from huntvault.kql import ast as A
+from huntvault.kql import regexes
 from huntvault.kql.dialects import Dialect
 from huntvault.kql.ir import Compiler
 from huntvault.kql.values import T, to_string
@@ -102,3 +103,7 @@ def check_regex(c: Compiler, pattern: str, node: A.Node) -> None:
     """Reject a constant pattern RE2 cannot run, at the node's position."""
     if lookaround(pattern):
         raise c.err(LOOKAROUND, node)
+    try:
+        regexes.respell(pattern)
+    except regexes.RegexClassError as ex:
+        raise c.err(f"regular expression: {ex}", node) from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from huntvault.errors import KqlSyntaxError
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Planner, Plugin, Rel
 from huntvault.kql.lowering.template import from_template
@@ -20,6 +21,7 @@ from huntvault.kql.lowering.timelines import (
     require_timeline,
     time_out,
 )
+from huntvault.kql.syntax import parse_timespan_text
 from huntvault.kql.values import T, alias, as_bool, col, literal, to_string
 
 #: the most steps a sequence may have
@@ -187,6 +189,20 @@ def lower_funnel_sequence(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return Rel(exp.select(*proj).from_(sql.subquery(p.fresh(), copy=False), copy=False), cols)
 
 
+def _spans(items: list[object]) -> list[int] | None:
+    """Microseconds of a dynamic array of timespans (a dynamic literal holds them as text, `"01:00:00"`)."""
+    out: list[int] = []
+    for x in items:
+        try:
+            micros = parse_timespan_text(x) if isinstance(x, str) else None
+        except KqlSyntaxError:
+            micros = None
+        if micros is None or micros < 0:
+            return None
+        out.append(int(micros))
+    return out
+
+
 def lower_funnel_sequence_completion(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     """funnel_sequence_completion(Id, Time, Start, End, Step, State, Sequence, MaxSequenceStepWindows): per
     window (of the first state's event), step of the sequence and period of MaxSequenceStepWindows, the
@@ -197,17 +213,12 @@ def lower_funnel_sequence_completion(p: Planner, rel: Rel, node: A.Call, env: En
     require_step(p, node, node.args[4], args[4], "the step")
     seq = _sequence(p, node, node.args[6], args[6])
     periods = args[7]
-    if not (
-        periods.is_const
-        and isinstance(periods.const, list)
-        and periods.const
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in periods.const)
-    ):
+    spans = _spans(periods.const) if periods.is_const and isinstance(periods.const, list) else None
+    if not spans:
         raise p.semantic(
             f"{node.name}(): MaxSequenceStepWindows must be a constant dynamic array of timespans",
             node.args[7],
         )
-    spans = [int(x) for x in periods.const]
     k = len(seq)
     ctes = [
         f"e{j} AS (SELECT DISTINCT __id, __t FROM inp WHERE __t >= __start AND __t <= __end AND __s = __q{j})"

@@ -11,12 +11,16 @@ from huntvault.kql.ir import BinaryLowering, Compiler
 from huntvault.kql.values import NUMERIC, T, convert, dtype, fn, literal, promote
 
 
-def _numbers(a: T, b: T) -> tuple[T, T]:
-    """Dynamic operands take part as reals."""
-    return (
-        convert(a, "real") if a.type == "dynamic" else a,
-        convert(b, "real") if b.type == "dynamic" else b,
-    )
+def _numbers(a: T, b: T, spans: bool = False) -> tuple[T, T]:
+    """Dynamic operands take part as reals; with `spans` (+ and -), as timespans beside a timespan (a
+    dynamic holds a timespan as its text, `"1.00:00:00"`)."""
+
+    def number(v: T, other: T) -> T:
+        if v.type != "dynamic":
+            return v
+        return convert(v, "timespan" if spans and other.type == "timespan" else "real")
+
+    return number(a, b), number(b, a)
 
 
 def _micros(value: exp.Expression, a: T, b: T) -> exp.Expression:
@@ -43,7 +47,7 @@ def arith_add(c: Compiler, a: T, b: T, node: A.Node) -> T:
         return T(d.add_micros(a.sql, b.sql), "datetime")
     if b.type == "datetime" and a.type in ("timespan", *NUMERIC):
         return T(d.add_micros(b.sql, a.sql), "datetime")
-    a, b = _numbers(a, b)
+    a, b = _numbers(a, b, spans=True)
     if a.type == "timespan" or b.type == "timespan":
         return T(_micros(exp.Add(this=a.sql, expression=b.sql), a, b), "timespan")
     if a.type in ("string", "guid") or b.type in ("string", "guid"):
@@ -64,7 +68,7 @@ def arith_sub(c: Compiler, a: T, b: T, node: A.Binary) -> T:
         return T(exp.Sub(this=d.epoch_us(a.sql), expression=d.epoch_us(b.sql)), "timespan")
     if a.type == "datetime" and b.type in ("timespan", *NUMERIC):
         return T(d.add_micros(a.sql, exp.Neg(this=exp.Paren(this=b.sql))), "datetime")
-    a, b = _numbers(a, b)
+    a, b = _numbers(a, b, spans=True)
     if a.type == "timespan" or b.type == "timespan":
         return T(_micros(exp.Sub(this=a.sql, expression=b.sql), a, b), "timespan")
     return T(exp.Sub(this=a.sql, expression=b.sql), promote(a.type, b.type))

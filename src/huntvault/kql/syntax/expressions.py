@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from huntvault.errors import KqlSyntaxError
 from huntvault.kql import ast as A
+from huntvault.kql.pyfuncs import format_timespan
 from huntvault.kql.syntax.cursor import Cursor
 from huntvault.kql.syntax.literals import parse_datetime_text, parse_timespan_text
 from huntvault.kql.syntax.tokens import Token
@@ -525,6 +527,14 @@ def _typed_literal(c: Cursor, low: str, t: Token) -> A.Literal:
     return A.Literal(raw, kind, pos=t.pos)
 
 
+def _json_item(value: Any, kind: str) -> Any:
+    """A KQL literal inside dynamic(...) as the value the dynamic holds: a timespan as its text
+    (`"1.00:00:00"`), as Kusto's JSON and pack() write it; a datetime stays one (written with 7 digits)."""
+    if kind == "timespan" and value is not None:
+        return format_timespan(timedelta(microseconds=value))
+    return value
+
+
 def _json_value(c: Cursor) -> Any:
     """One value inside `dynamic(...)`: JSON plus KQL literals (datetime(), timespans, negative numbers)."""
     t = c.tok
@@ -548,12 +558,12 @@ def _json_value(c: Cursor) -> Any:
         return t.value
     if t.kind == "punct" and t.value == "-" and c.peek().kind in ("number", "timespan"):
         c.advance()
-        value = c.advance().value
-        assert isinstance(value, (int, float))  # number and timespan tokens carry numbers
-        return -value
+        number = c.advance()
+        assert isinstance(number.value, (int, float))  # number and timespan tokens carry numbers
+        return _json_item(-number.value, number.kind)
     if t.kind in ("number", "timespan"):
         c.advance()
-        return t.value
+        return _json_item(t.value, t.kind)
     if t.kind == "ident":
         low = str(t.value).lower()
         if low in ("true", "false"):
@@ -563,7 +573,8 @@ def _json_value(c: Cursor) -> Any:
             c.advance()
             return None
         if low in TYPED_LITERALS and _is_punct(c.peek(), "("):
-            return _typed_literal(c, low, t).value
+            lit = _typed_literal(c, low, t)
+            return _json_item(lit.value, lit.type)
         if low == "dynamic" and _is_punct(c.peek(), "("):  # dynamic({"a": dynamic([1])}) nests
             c.advance()
             c.advance()
