@@ -193,23 +193,13 @@ def make_bag(with_predicate: bool) -> AggLowering:
     return lower
 
 
+MAKE_SET = Aggregate(
+    make_list(True, False), "set_", empty="[]", arity=(1, 2), returns="dynamic", first_seen=set_input(False)
+)
+
 AGGREGATES: dict[str, Aggregate] = {
-    "make_set": Aggregate(
-        make_list(True, False),
-        "set_",
-        empty="[]",
-        arity=(1, 2),
-        returns="dynamic",
-        first_seen=set_input(False),
-    ),
-    "makeset": Aggregate(
-        make_list(True, False),
-        "set_",
-        empty="[]",
-        arity=(1, 2),
-        returns="dynamic",
-        first_seen=set_input(False),
-    ),
+    "make_set": MAKE_SET,
+    "makeset": MAKE_SET,  # the deprecated spelling
     "make_set_if": Aggregate(
         make_list(True, True), "set_", empty="[]", arity=(2, 3), returns="dynamic", first_seen=set_input(True)
     ),

@@ -59,39 +59,21 @@ def sandbox(con: duckdb.DuckDBPyConnection, readable: list[Path], limits: HuntLi
 def register_series_udf(con: duckdb.DuckDBPyConnection) -> None:
     """The kql_series (series_*), kql_geo (geo_*) and kql_fn (Python scalar functions) UDFs on a connection, once."""
     text = duckdb.sqltype("VARCHAR")
-    try:  # cheaper than listing duckdb_functions() first (that listing costs a hunt's start-up ~20 ms)
-        con.create_function(  # "special": a series entry may answer null (DuckDB's default handling refuses None)
-            UDF_NAME,
-            kql_series,
-            [text, text, text],
-            text,
-            null_handling=FunctionNullHandling.SPECIAL,
-            side_effects=False,
-        )
-    except (duckdb.NotImplementedException, duckdb.CatalogException):
-        pass  # already registered on this connection
-    try:
-        con.create_function(
-            GEO_UDF,
-            kql_geo,
-            [text, text],
-            text,
-            null_handling=FunctionNullHandling.SPECIAL,
-            side_effects=False,
-        )
-    except (duckdb.NotImplementedException, duckdb.CatalogException):
-        pass
-    try:  # the scalar functions computed in Python (kql/pyfuncs): kql_fn(name, types, args_json)
-        con.create_function(  # "special": the UDF answers null itself
-            FN_UDF_NAME,
-            kql_fn,
-            [text, text, text],
-            text,
-            null_handling=FunctionNullHandling.SPECIAL,
-            side_effects=False,
-        )
-    except (duckdb.NotImplementedException, duckdb.CatalogException):
-        pass
+    # the Python scalar functions (kql/pyfuncs) take (name, types, args_json); "special" null handling: an entry
+    # may answer null itself (DuckDB's default handling refuses None)
+    udfs = ((UDF_NAME, kql_series, 3), (GEO_UDF, kql_geo, 2), (FN_UDF_NAME, kql_fn, 3))
+    for name, function, arity in udfs:
+        try:  # cheaper than listing duckdb_functions() first (that listing costs a hunt's start-up ~20 ms)
+            con.create_function(
+                name,
+                function,
+                [text] * arity,
+                text,
+                null_handling=FunctionNullHandling.SPECIAL,
+                side_effects=False,
+            )
+        except (duckdb.NotImplementedException, duckdb.CatalogException):
+            pass  # already registered on this connection
 
 
 def create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
