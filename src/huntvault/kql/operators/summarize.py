@@ -33,6 +33,9 @@ def _empty_value(sql: exp.Expression, v: T) -> exp.Expression:
 
 
 def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
+    source = rel  # its columns are what `*` means (take_any(*), arg_max(x, *))
+    if _nested_sets(p, rel, op, env):
+        rel = _numbered(p, rel)
     scope = p.scope_of(rel, env)
     keys: list[tuple[str, T]] = []
     counter = 0
@@ -59,7 +62,7 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         agg = p.aggregate(expr.name.lower()) if isinstance(expr, A.Call) else None
         if isinstance(expr, A.Call) and agg is not None and agg.extreme is not None:
             has_struct = True
-            arg_extreme(p, rel, scope, item, expr, agg.extreme, keys, out)
+            arg_extreme(p, source, scope, item, expr, agg.extreme, keys, out)
             continue
         agg_scope = scope.with_aggregates([])
         v = p.compile(expr, agg_scope)
@@ -106,13 +109,38 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         out.cols.append((name, v.type))
     sub, _ = p.wrap(rel)
     if sets:
-        return Rel(_with_sets(p, sub, keys, out, sets), out.cols)
+        return Rel(_with_sets(p, sub, keys, out, sets, _sort_keys(rel)), out.cols)
     sql = exp.select(*out.inner).from_(sub, copy=False)
     if keys:
         sql = sql.group_by(*[v.sql.copy() for _, v in keys], copy=False)
     if has_struct:
         sql = exp.select(*out.outer).from_(sql.subquery(p.fresh(), copy=False), copy=False)
     return Rel(sql, out.cols)
+
+
+def _nested_sets(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> bool:
+    """Whether a make_set/make_set_if sits inside an expression (`array_length(make_set(x))`) over an input
+    without usable sort keys, on DuckDB: its one-level `list()` needs a row position to order by."""
+    if p.dialect.name != "duckdb" or _sort_keys(rel) is not None:
+        return False
+    for item in op.aggs:
+        whole = item.expr if isinstance(item.expr, A.Call) else None
+        for node in A.walk(item.expr):
+            if node is whole or not isinstance(node, A.Call) or node.name in env:
+                continue
+            agg = p.aggregate(node.name.lower())
+            if agg is not None and agg.first_seen is not None:
+                return True
+    return False
+
+
+def _numbered(p: Planner, rel: Rel) -> Rel:
+    """rel with a row position column (`row_number() OVER ()`: the order the rows arrive, the same every
+    run) as its sort key: the aggregates that keep an order (`list(x ORDER BY pos)`) follow it."""
+    pos = p.fresh("pos")
+    sub, _ = p.wrap(rel)
+    sql = exp.select(exp.Star(), alias(exp.Window(this=exp.RowNumber()), pos)).from_(sub, copy=False)
+    return Rel(sql, [*rel.cols, (pos, "long")], [exp.Ordered(this=col(pos))])
 
 
 def _first_seen(p: Planner, scope: Scope, expr: A.Node) -> SetInput | None:
@@ -146,13 +174,26 @@ class _Set:
         )
 
 
+def _sort_keys(rel: Rel) -> list[exp.Ordered] | None:
+    """The input's sort keys (a `sort` before the summarize) while every column they read is still there."""
+    if not rel.order:
+        return None
+    names = {x.name for o in rel.order for x in o.find_all(exp.Column)}
+    return [o.copy() for o in rel.order] if names <= set(rel.types()) else None
+
+
 def _with_sets(
-    p: Planner, sub: exp.Subquery, keys: list[tuple[str, T]], out: _Output, sets: list[_Set]
+    p: Planner,
+    sub: exp.Subquery,
+    keys: list[tuple[str, T]],
+    out: _Output,
+    sets: list[_Set],
+    order: list[exp.Ordered] | None = None,
 ) -> exp.Select:
     """summarize with first-seen sets (make_set keeps Kusto's first-seen order), in two levels per set: the
     first row position of each (keys, value), then per group one list ordered by it (`list(v ORDER BY
     first)`). One pass over the input numbers its rows (`row_number() OVER ()`: the order the rows arrive,
-    as a one-level `list()` sees them) and computes the keys; the other aggregates group it as usual; each
+    as a one-level `list()` sees them; `OVER (ORDER BY keys)` after a sort: its order, on any plan) and computes the keys; the other aggregates group it as usual; each
     set's subquery is joined to them on the keys (null keys match). Without other aggregates the first
     set's subquery keeps every group itself (a group without items has a null value) and carries the
     others."""
@@ -162,7 +203,7 @@ def _with_sets(
     numbered = exp.select(
         exp.Star(),
         *[alias(v.sql.copy(), k) for (_, v), k in zip(keys, knames, strict=True)],
-        alias(exp.Window(this=exp.RowNumber()), pos),
+        alias(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order) if order else None), pos),
     ).from_(sub, copy=False)
 
     def source() -> exp.Table:
