@@ -9,7 +9,15 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, SetInput, operator
-from huntvault.kql.lowering.tables import aggregate_inside, default_aggregate_name, first_column_name, unique
+from huntvault.kql.lowering.tables import (
+    aggregate_inside,
+    default_aggregate_name,
+    first_column_name,
+    numbered,
+    sets_need_positions,
+    sort_keys_of,
+    unique,
+)
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignments, options
 from huntvault.kql.values import T, alias, call, col, dtype, ident
@@ -34,8 +42,8 @@ def _empty_value(sql: exp.Expression, v: T) -> exp.Expression:
 
 def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
     source = rel  # its columns are what `*` means (take_any(*), arg_max(x, *))
-    if _nested_sets(p, rel, op, env):
-        rel = _numbered(p, rel)
+    if sets_need_positions(p, rel, [item.expr for item in op.aggs], env, whole=False):
+        rel = numbered(p, rel)
     scope = p.scope_of(rel, env)
     keys: list[tuple[str, T]] = []
     counter = 0
@@ -109,38 +117,13 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         out.cols.append((name, v.type))
     sub, _ = p.wrap(rel)
     if sets:
-        return Rel(_with_sets(p, sub, keys, out, sets, _sort_keys(rel)), out.cols)
+        return Rel(_with_sets(p, sub, keys, out, sets, sort_keys_of(rel)), out.cols)
     sql = exp.select(*out.inner).from_(sub, copy=False)
     if keys:
         sql = sql.group_by(*[v.sql.copy() for _, v in keys], copy=False)
     if has_struct:
         sql = exp.select(*out.outer).from_(sql.subquery(p.fresh(), copy=False), copy=False)
     return Rel(sql, out.cols)
-
-
-def _nested_sets(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> bool:
-    """Whether a make_set/make_set_if sits inside an expression (`array_length(make_set(x))`) over an input
-    without usable sort keys, on DuckDB: its one-level `list()` needs a row position to order by."""
-    if p.dialect.name != "duckdb" or _sort_keys(rel) is not None:
-        return False
-    for item in op.aggs:
-        whole = item.expr if isinstance(item.expr, A.Call) else None
-        for node in A.walk(item.expr):
-            if node is whole or not isinstance(node, A.Call) or node.name in env:
-                continue
-            agg = p.aggregate(node.name.lower())
-            if agg is not None and agg.first_seen is not None:
-                return True
-    return False
-
-
-def _numbered(p: Planner, rel: Rel) -> Rel:
-    """rel with a row position column (`row_number() OVER ()`: the order the rows arrive, the same every
-    run) as its sort key: the aggregates that keep an order (`list(x ORDER BY pos)`) follow it."""
-    pos = p.fresh("pos")
-    sub, _ = p.wrap(rel)
-    sql = exp.select(exp.Star(), alias(exp.Window(this=exp.RowNumber()), pos)).from_(sub, copy=False)
-    return Rel(sql, [*rel.cols, (pos, "long")], [exp.Ordered(this=col(pos))])
 
 
 def _first_seen(p: Planner, scope: Scope, expr: A.Node) -> SetInput | None:
@@ -172,14 +155,6 @@ class _Set:
         return exp.Coalesce(
             this=as_json, expressions=[exp.Cast(this=exp.Literal.string("[]"), to=dtype("JSON"))]
         )
-
-
-def _sort_keys(rel: Rel) -> list[exp.Ordered] | None:
-    """The input's sort keys (a `sort` before the summarize) while every column they read is still there."""
-    if not rel.order:
-        return None
-    names = {x.name for o in rel.order for x in o.find_all(exp.Column)}
-    return [o.copy() for o in rel.order] if names <= set(rel.types()) else None
 
 
 def _with_sets(
