@@ -298,6 +298,8 @@ def lower_top_nested(p: Planner, rel: Rel, op: A.TopNested, env: Env) -> Rel:
     """Each level groups by the keys so far and keeps the top N groups within its parent group; a level
     `with others = C` adds, under each kept parent, one row (key C) aggregating the groups it did not keep,
     with the deeper levels' columns null."""
+    if sets_need_positions(p, rel, [level.agg.expr for level in op.levels], env, whole=True):
+        rel = numbered(p, rel)  # make_set's first-seen order, the same on every run
     scope = p.scope_of(rel, env)
     base_sub, _ = p.wrap(rel)
     keys: list[tuple[str, T]] = []
