@@ -119,3 +119,22 @@ def test_engine_error_mapping_rules() -> None:
         'Conversion Error: Malformed JSON at byte 0 of input: unexpected character.  Input: "a b" when casting',
     )
     assert "'a b' is not valid JSON" in for_people(json_err, 'print "a b"').message
+
+
+def test_make_set_inside_an_expression_keeps_one_order_on_big_groups(backend: DuckDBBackend) -> None:
+    """A make_set inside an expression is a one-level `list()`: its rows are numbered, so a big group's
+    first-seen order is the same on every run (DuckDB's threads combine partial lists in any order) and
+    the same as the whole make_set's (the two-level plan). The input is sorted on a key projected away
+    (parallel sort, no sort key left to order by)."""
+    query = (
+        "range i from 1 to 100000 step 1 | extend k = i % 3, h = hash(i) | sort by h asc | project-away h"
+        " | summarize s = array_slice(make_set(i % 2000), 0, 99999), w = make_set(i % 2000) by k"
+    )
+    results = [execute(query, backend=backend, now=NOW) for _ in range(2)]
+    numbered = results[0].sql.split("ROW_NUMBER() OVER ()", 1)[1]
+    assert "ORDER BY" in numbered, results[0].sql  # the one-level list: list(... ORDER BY the position)
+    runs = [sorted(r.rows(), key=lambda row: str(row["k"])) for r in results]
+    assert runs[0] == runs[1]
+    for row in runs[0]:
+        s, w = row["s"], row["w"]
+        assert isinstance(s, list) and s == w and len(s) > 1000

@@ -66,7 +66,25 @@ def first_seen_distinct(lst: exp.Expression, distinct: exp.Expression) -> exp.Ex
     return call("list_select", lst, call("list_sort", call("list_concat", scanned, sorted_)))
 
 
-def _flat_set(v: T, where: exp.Expression) -> exp.Expression:
+def _sort_keys(c: Compiler) -> list[exp.Ordered] | None:
+    """The input's sort keys (`sort`/`order by`/`top` before the aggregate) when the aggregate may use them:
+    on DuckDB, and only while every column they read is still a column of the input."""
+    order = c.scope.order
+    if not order or c.planner.dialect.name != "duckdb":
+        return None
+    names = {x.name for o in order for x in o.find_all(exp.Column)}
+    return [o.copy() for o in order] if all(n in c.scope.cols for n in names) else None
+
+
+def _list(c: Compiler, item: exp.Expression) -> exp.Expression:
+    """`list(item)`, in the input's sort order when it has one (`list(item ORDER BY keys)`): DuckDB's
+    parallel hash aggregation combines the partial lists of its threads in any order, so a big group's
+    list would not follow a sorted input (make_list "tracks the input's order when it is sorted")."""
+    keys = _sort_keys(c)
+    return call("list", exp.Order(this=item, expressions=keys) if keys else item)
+
+
+def _flat_set(c: Compiler, v: T, where: exp.Expression) -> exp.Expression:
     """make_set of dynamic values: arrays add their elements (Kusto flattens them), distinct in first-seen order."""
     item = v.sql
     as_list = exp.Case(
@@ -78,7 +96,7 @@ def _flat_set(v: T, where: exp.Expression) -> exp.Expression:
         ],
         default=exp.Array(expressions=[item.copy()]),
     )
-    flat = call("flatten", exp.Filter(this=call("list", as_list), expression=exp.Where(this=where)))
+    flat = call("flatten", exp.Filter(this=_list(c, as_list), expression=exp.Where(this=where)))
     return first_seen_distinct(flat, call("list_distinct", flat.copy()))
 
 
@@ -134,19 +152,17 @@ def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowe
     def lower(c: Compiler, args: list[T], node: A.Call) -> T:
         v, cond, limit = _arguments(args, conditional)
         item = to_dynamic(v).sql
-        values = call("list", item)
+        values = _list(c, item)
         # nulls are ignored, as in Kusto (make_list_with_nulls keeps them, as JSON null)
         where: exp.Expression = _not_null(v)
         if nulls:
-            values = call("list", exp.Coalesce(this=item.copy(), expressions=[_json_text("null")]))
+            values = _list(c, exp.Coalesce(this=item.copy(), expressions=[_json_text("null")]))
             where = exp.true()
         if cond is not None:
             where = exp.And(this=where, expression=exp.Paren(this=as_bool(cond)))
         agg: exp.Expression = exp.Filter(this=values, expression=exp.Where(this=where))
         if not distinct and not nulls and v.type == "dynamic":
-            flat = exp.Filter(
-                this=call("list", _flat_items(c, v, item)), expression=exp.Where(this=where.copy())
-            )
+            flat = exp.Filter(this=_list(c, _flat_items(c, v, item)), expression=exp.Where(this=where.copy()))
             if c.planner.dialect.name == "spark":
                 agg = flat
             else:  # an array's null element stays a JSON null (the cast to JSON[] made it SQL NULL)
@@ -158,7 +174,7 @@ def make_list(distinct: bool, conditional: bool, nulls: bool = False) -> AggLowe
                 expression=exp.Where(this=where.copy()),
             )
         elif distinct and v.type == "dynamic":
-            agg = _flat_set(v, where.copy())
+            agg = _flat_set(c, v, where.copy())
         elif distinct:
             unique = exp.Filter(
                 this=call("list", exp.Distinct(expressions=[item.copy()])),

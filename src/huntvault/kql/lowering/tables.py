@@ -388,3 +388,37 @@ def search_tables(p: Planner, tables: list[A.Node], env: Env) -> list[tuple[str,
     if tables:
         return expand_tables(p, tables, True, env)
     return [(n, A.Name(n)) for n in p.catalog.table_names() if p.catalog.columns(n)]
+
+
+def sort_keys_of(rel: Rel) -> list[exp.Ordered] | None:
+    """The input's sort keys (a `sort` before it) while every column they read is still there."""
+    if not rel.order:
+        return None
+    names = {x.name for o in rel.order for x in o.find_all(exp.Column)}
+    return [o.copy() for o in rel.order] if names <= set(rel.types()) else None
+
+
+def sets_need_positions(p: Planner, rel: Rel, exprs: list[A.Node], env: Env, whole: bool) -> bool:
+    """Whether a make_set/make_set_if among `exprs` is lowered as a one-level `list()` (inside an
+    expression, `array_length(make_set(x))`; every one with `whole`, as in make-series) over an input
+    without usable sort keys, on DuckDB: its list needs a row position to order by."""
+    if p.dialect.name != "duckdb" or sort_keys_of(rel) is not None:
+        return False
+    for expr in exprs:
+        top = None if whole or not isinstance(expr, A.Call) else expr
+        for node in A.walk(expr):
+            if node is top or not isinstance(node, A.Call) or node.name in env:
+                continue
+            agg = p.aggregate(node.name.lower())
+            if agg is not None and agg.first_seen is not None:
+                return True
+    return False
+
+
+def numbered(p: Planner, rel: Rel) -> Rel:
+    """rel with a row position column (`row_number() OVER ()`: the order the rows arrive, the same every
+    run) as its sort key: the aggregates that keep an order (`list(x ORDER BY pos)`) follow it."""
+    pos = p.fresh("pos")
+    sub = rel.sql.subquery(p.fresh(), copy=False)
+    sql = exp.select(exp.Star(), alias(exp.Window(this=exp.RowNumber()), pos)).from_(sub, copy=False)
+    return Rel(sql, [*rel.cols, (pos, "long")], [exp.Ordered(this=col(pos))])

@@ -6,7 +6,7 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Binding, Env, Operator, Planner, Rel, Scope, operator
-from huntvault.kql.lowering.tables import default_aggregate_name, union_rels
+from huntvault.kql.lowering.tables import default_aggregate_name, numbered, sets_need_positions, union_rels
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignment, assignments, options, parse_expr, parse_pipeline
 from huntvault.kql.values import T, alias, call, col, convert, dtype, literal, null_of, to_dynamic, to_string
@@ -139,6 +139,8 @@ def _floor_to(micros: exp.Expression, step: exp.Expression) -> exp.Expression:
 def lower_make_series(p: Planner, rel: Rel, op: A.MakeSeries, env: Env) -> Rel:
     """One row per `by` group: each aggregate as an array over the bins, and the bin starts as an array."""
     d = p.dialect
+    if sets_need_positions(p, rel, [item.expr for item, _ in op.aggs], env, whole=True):
+        rel = numbered(p, rel)  # make_set's first-seen order, the same on every run
     scope = p.scope_of(rel, env)
     axis = p.compile(op.on, scope)
     axis_name = axis.name or "Column1"
@@ -296,6 +298,8 @@ def lower_top_nested(p: Planner, rel: Rel, op: A.TopNested, env: Env) -> Rel:
     """Each level groups by the keys so far and keeps the top N groups within its parent group; a level
     `with others = C` adds, under each kept parent, one row (key C) aggregating the groups it did not keep,
     with the deeper levels' columns null."""
+    if sets_need_positions(p, rel, [level.agg.expr for level in op.levels], env, whole=True):
+        rel = numbered(p, rel)  # make_set's first-seen order, the same on every run
     scope = p.scope_of(rel, env)
     base_sub, _ = p.wrap(rel)
     keys: list[tuple[str, T]] = []

@@ -9,7 +9,15 @@ from sqlglot import exp
 
 from huntvault.kql import ast as A
 from huntvault.kql.ir import Env, Operator, Planner, Rel, Scope, SetInput, operator
-from huntvault.kql.lowering.tables import aggregate_inside, default_aggregate_name, first_column_name, unique
+from huntvault.kql.lowering.tables import (
+    aggregate_inside,
+    default_aggregate_name,
+    first_column_name,
+    numbered,
+    sets_need_positions,
+    sort_keys_of,
+    unique,
+)
 from huntvault.kql.syntax import Cursor, Token
 from huntvault.kql.syntax.expressions import assignments, options
 from huntvault.kql.values import T, alias, call, col, dtype, ident
@@ -33,6 +41,9 @@ def _empty_value(sql: exp.Expression, v: T) -> exp.Expression:
 
 
 def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
+    source = rel  # its columns are what `*` means (take_any(*), arg_max(x, *))
+    if sets_need_positions(p, rel, [item.expr for item in op.aggs], env, whole=False):
+        rel = numbered(p, rel)
     scope = p.scope_of(rel, env)
     keys: list[tuple[str, T]] = []
     counter = 0
@@ -59,7 +70,7 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         agg = p.aggregate(expr.name.lower()) if isinstance(expr, A.Call) else None
         if isinstance(expr, A.Call) and agg is not None and agg.extreme is not None:
             has_struct = True
-            arg_extreme(p, rel, scope, item, expr, agg.extreme, keys, out)
+            arg_extreme(p, source, scope, item, expr, agg.extreme, keys, out)
             continue
         agg_scope = scope.with_aggregates([])
         v = p.compile(expr, agg_scope)
@@ -106,7 +117,7 @@ def lower_summarize(p: Planner, rel: Rel, op: A.Summarize, env: Env) -> Rel:
         out.cols.append((name, v.type))
     sub, _ = p.wrap(rel)
     if sets:
-        return Rel(_with_sets(p, sub, keys, out, sets), out.cols)
+        return Rel(_with_sets(p, sub, keys, out, sets, sort_keys_of(rel)), out.cols)
     sql = exp.select(*out.inner).from_(sub, copy=False)
     if keys:
         sql = sql.group_by(*[v.sql.copy() for _, v in keys], copy=False)
@@ -147,12 +158,17 @@ class _Set:
 
 
 def _with_sets(
-    p: Planner, sub: exp.Subquery, keys: list[tuple[str, T]], out: _Output, sets: list[_Set]
+    p: Planner,
+    sub: exp.Subquery,
+    keys: list[tuple[str, T]],
+    out: _Output,
+    sets: list[_Set],
+    order: list[exp.Ordered] | None = None,
 ) -> exp.Select:
     """summarize with first-seen sets (make_set keeps Kusto's first-seen order), in two levels per set: the
     first row position of each (keys, value), then per group one list ordered by it (`list(v ORDER BY
     first)`). One pass over the input numbers its rows (`row_number() OVER ()`: the order the rows arrive,
-    as a one-level `list()` sees them) and computes the keys; the other aggregates group it as usual; each
+    as a one-level `list()` sees them; `OVER (ORDER BY keys)` after a sort: its order, on any plan) and computes the keys; the other aggregates group it as usual; each
     set's subquery is joined to them on the keys (null keys match). Without other aggregates the first
     set's subquery keeps every group itself (a group without items has a null value) and carries the
     others."""
@@ -162,7 +178,7 @@ def _with_sets(
     numbered = exp.select(
         exp.Star(),
         *[alias(v.sql.copy(), k) for (_, v), k in zip(keys, knames, strict=True)],
-        alias(exp.Window(this=exp.RowNumber()), pos),
+        alias(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order) if order else None), pos),
     ).from_(sub, copy=False)
 
     def source() -> exp.Table:
