@@ -5,7 +5,7 @@ folder, deterministic) a DeviceProcessEvents archive with a few large groups (1M
 one of them 20,000 distinct) and many small ones, then runs each KQL query through huntvault and two
 hand-written SQL queries with the same groups: the unordered `list(DISTINCT v)` (the baseline: what
 make_set cost before it kept Kusto's order) and the ordered two-level SQL (first position per (key, value),
-then one list per key ordered by it). Prints the medians of `--repeat` runs and huntvault / baseline, in
+then one list per key ordered by it). Prints the best of `--repeat` runs and huntvault / baseline, in
 wall time and in process CPU time (all threads, DuckDB's too: steadier on a busy machine);
 `order` says whether huntvault's lists equal the ordered SQL's, element for element ("set": the same
 values in another order, "NO": other values). Only ratios measured in
@@ -15,11 +15,9 @@ the same run mean anything on a shared machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from huntvault import schema  # noqa: E402
 from huntvault.kql import execute  # noqa: E402
 from huntvault.kql.backends import DuckDBBackend  # noqa: E402
 from huntvault.kql.values import SQL_TYPES  # noqa: E402
+from kql import LAST_CPU, best  # noqa: E402  (bench/kql.py: best-of-n wall and CPU time)
 
 NOW = datetime(2024, 7, 1, tzinfo=UTC)
 TABLE = "DeviceProcessEvents"
@@ -124,22 +123,6 @@ QUERIES: dict[str, tuple[str, str, str]] = {
 }
 
 
-#: the median CPU time (all of the process's threads: DuckDB's workers too) of the last `median` call
-LAST_CPU: list[float] = [0.0]
-
-
-def median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """The median wall time of `repeat` runs and the last result (the median CPU time goes to LAST_CPU)."""
-    times, cpus, result = [], [], None
-    for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    LAST_CPU[0] = statistics.median(cpus)
-    return statistics.median(times), result
-
-
 def _lists(rows: list[tuple[Any, Any]]) -> dict[str, list[Any]]:
     return {str(k): list(v or []) for k, v in rows}
 
@@ -165,11 +148,11 @@ def main() -> None:
         for name, (kql, unordered, ordered) in QUERIES.items():
             if only and name not in only:
                 continue
-            base_t, base = median(lambda sql=unordered: con.sql(sql).fetchall(), args.repeat)
+            base_t, base = best(lambda sql=unordered: con.sql(sql).fetchall(), args.repeat)
             base_cpu = LAST_CPU[0]
-            ord_t, ord_rows = median(lambda sql=ordered: con.sql(sql).fetchall(), args.repeat)
+            ord_t, ord_rows = best(lambda sql=ordered: con.sql(sql).fetchall(), args.repeat)
             ord_cpu = LAST_CPU[0]
-            ours_t, ours = median(
+            ours_t, ours = best(
                 lambda kql=kql: execute(kql, backend=backend, now=NOW).table.to_pylist(), args.repeat
             )
             ours_cpu = LAST_CPU[0]
