@@ -116,10 +116,6 @@ def test_spark_make_list_of_any_type(query: str, spark_backend) -> None:  # type
     [
         ("series_fill_const", "print y = dynamic([1, null]) | project a = series_fill_const(y, 0)"),
         (
-            "mv-apply over several arrays or with_itemindex",
-            "print d = dynamic([1, 2]) | mv-apply with_itemindex=i x = d on (where i > 0)",
-        ),
-        (
             "make-series of a datetime aggregate",
             "datatable(t:datetime, v:long)[datetime(2024-01-01), 1] "
             "| make-series s = max(t) on t from datetime(2024-01-01) to datetime(2024-01-03) step 1d",

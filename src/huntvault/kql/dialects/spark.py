@@ -349,6 +349,13 @@ def _json_path_marker(gen: Gen, args: list[exp.Expression]) -> str:
     return _json_access(gen, args[0], args[1])
 
 
+def _list_extract(gen: Gen, args: list[exp.Expression]) -> str:
+    """DuckDB's list_extract(list, i): 1-based, null out of range and at 0 (Spark's [i] counts from 0, and its
+    try_element_at refuses index 0)."""
+    at = exp.Nullif(this=exp.Cast(this=args[1], to=dtype("INT")), expression=N(0))
+    return gen.sql(native("try_element_at", args[0], at))
+
+
 def _no_micro_interval(gen: Gen, args: list[exp.Expression]) -> str:
     raise KqlUnsupportedError("to_microseconds has no Spark spelling (add_micros is used there)")
 
@@ -387,6 +394,7 @@ SPARK_FUNCTIONS: dict[str, CallSQL] = {
     "list": rename("collect_list"),
     "list_position": rename("array_position"),
     "list_slice": _list_slice,
+    "list_extract": _list_extract,
     "arbitrary": rename("any_value"),
     "epoch_us": rename("unix_micros"),
     "make_timestamptz": rename("timestamp_micros"),
@@ -573,9 +581,11 @@ class SparkDialect(Dialect):
         )
 
     def bag_entries(self, bag: exp.Expression, as_array: bool) -> exp.Expression:
+        # each value's own JSON text: the bag parsed once as a map of variants (get_json_object gives a
+        # number or a nested value as an unquoted string, which came back as a JSON string: {"a": "1"})
         key = json_text(exp.column("k"))
-        value = native("get_json_object", bag.copy(), native("concat", S("$['"), exp.column("k"), S("']")))
-        quoted = json_text(value)
+        values = native("from_json", bag.copy(), S("map<string,variant>"))
+        quoted = native("to_json", exp.Bracket(this=values, expressions=[exp.column("k")]))
         if as_array:
             body = native("concat", S("["), key, S(","), quoted, S("]"))
         else:

@@ -52,6 +52,16 @@ def set_fn(kind: str) -> Lowering:
     return lower
 
 
+def spark_set_fn(name: str) -> Lowering:
+    """Spark: the set functions in Python (kql_fn UDF); Spark's JSON arrays parse to strings, so its own list
+    functions would give `["1","2"]` for `[1,2]` and could not tell 1 from "1"."""
+
+    def lower(c: Compiler, args: list[T], node: A.Call) -> T:
+        return py_value(c, name, [to_dynamic(a) for a in args], "dynamic")
+
+    return lower
+
+
 def f_set_has_element(c: Compiler, args: list[T], node: A.Call) -> T:
     return T(call("list_contains", json_list(c, args[0]), to_dynamic(args[1]).sql), "bool")
 
@@ -77,10 +87,12 @@ FUNCTIONS: dict[str, Function] = {
     "array_length": Function(f_array_length, (1, 1), "long"),
     "arraylength": Function(f_array_length, (1, 1), "long"),
     "pack_array": Function(f_pack_array, (0, None), "dynamic", stars=True),
-    "set_union": Function(set_fn("union"), (1, 64), "dynamic"),
-    "set_intersect": Function(set_fn("intersect"), (1, 64), "dynamic"),
-    "set_difference": Function(set_fn("difference"), (1, 64), "dynamic"),
-    "array_concat": Function(set_fn("concat"), (1, 64), "dynamic"),
+    "set_union": Function(set_fn("union"), (1, 64), "dynamic", spark=spark_set_fn("set_union")),
+    "set_intersect": Function(set_fn("intersect"), (1, 64), "dynamic", spark=spark_set_fn("set_intersect")),
+    "set_difference": Function(
+        set_fn("difference"), (1, 64), "dynamic", spark=spark_set_fn("set_difference")
+    ),
+    "array_concat": Function(set_fn("concat"), (1, 64), "dynamic", spark=spark_set_fn("array_concat")),
     "set_has_element": Function(f_set_has_element, (2, 2), "bool"),
     "array_index_of": py_function("array_index_of", (2, 5), "long"),
     "array_slice": py_function("array_slice", (3, 3), "dynamic"),

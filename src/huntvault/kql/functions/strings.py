@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from huntvault.kql import ast as A
-from huntvault.kql.ir import Compiler, Function
+from huntvault.kql.ir import Compiler, Function, Lowering
 from huntvault.kql.lowering.dynamic import json_list
 from huntvault.kql.lowering.pycall import py_function, py_value
 from huntvault.kql.values import N, S, T, call, dtype, fn, string, to_string
@@ -27,6 +27,17 @@ def f_strcat_delim(c: Compiler, args: list[T], node: A.Call) -> T:
     for p in parts[1:]:
         out = exp.DPipe(this=exp.DPipe(this=out, expression=delim), expression=p)
     return T(out, "string")
+
+
+def _never_null(lower: Lowering) -> Lowering:
+    """Spark: each string part of strcat/strcat_delim as "" when null (Spark's || is null when any part is; a
+    Spark string function can give null where DuckDB's gives "", and Kusto concatenates null as "")."""
+
+    def spark(c: Compiler, args: list[T], node: A.Call) -> T:
+        parts = [T(exp.Coalesce(this=to_string(a).sql, expressions=[S("")]), "string") for a in args]
+        return lower(c, parts, node)
+
+    return spark
 
 
 def f_strlen(c: Compiler, args: list[T], node: A.Call) -> T:
@@ -173,8 +184,8 @@ def f_isutf8(c: Compiler, args: list[T], node: A.Call) -> T:
 FUNCTIONS: dict[str, Function] = {
     "isascii": Function(f_isascii, (1, 1), "bool"),
     "isutf8": Function(f_isutf8, (1, 1), "bool"),
-    "strcat": Function(f_strcat, (0, 64), "string"),
-    "strcat_delim": Function(f_strcat_delim, (3, 65), "string"),
+    "strcat": Function(f_strcat, (0, 64), "string", spark=_never_null(f_strcat)),
+    "strcat_delim": Function(f_strcat_delim, (3, 65), "string", spark=_never_null(f_strcat_delim)),
     "strlen": Function(f_strlen, (1, 1), "long"),
     "substring": Function(f_substring, (2, 3), "string"),
     "tolower": Function(f_tolower, (1, 1), "string"),

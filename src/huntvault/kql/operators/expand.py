@@ -136,8 +136,11 @@ def parse_mv_apply(c: Cursor, t: Token) -> A.Node:
     return A.MvApply(items, opts, body, limit, pos=t.pos)
 
 
-def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
-    """Each row's array becomes a small table, the subquery runs on it (a LATERAL join), results join the row."""
+def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env, zipped: bool = False) -> Rel:
+    """Each row's array becomes a small table, the subquery runs on it (a LATERAL join), results join the row.
+
+    `zipped` (Spark, which allows one generator per SELECT): several arrays and the item index come from one
+    explode of the positions (the dialect's zip_unnest, as mv-expand), not from one UNNEST each."""
     outer = p.fresh("o")
     scope = p.scope_of(rel, env, table=outer)
     d = p.dialect
@@ -160,6 +163,24 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
     # the subquery's table: the row's own columns, one row per array item (the expanded ones replaced)
     carried = [(n, t) for n, t in rel.cols if n not in names]
     inner_raw = exp.select(*[alias(col(n, outer), n) for n, _ in carried], *unnests)
+    if zipped:
+        arrays = [u.this.expressions[0] for u in unnests[: len(op.items)]]
+        row = exp.select(
+            *[alias(col(n, outer), n) for n, _ in carried],
+            *[alias(a, n) for a, n in zip(arrays, names, strict=False)],
+        )
+        zipped_sql = d.zip_unnest(
+            row.subquery(p.fresh(), copy=False),
+            [n for n, _ in carried],
+            [col(n) for n in names[: len(arrays)]],
+            True,
+        )
+        picks = [alias(col(f"__mv{i}"), n) for i, n in enumerate(names[: len(arrays)])]
+        if len(names) > len(arrays):
+            picks.append(alias(col("__mvidx"), names[-1]))
+        inner_raw = exp.select(*[col(n) for n, _ in carried], *picks).from_(
+            zipped_sql.subquery(p.fresh(), copy=False), copy=False
+        )
     conv: list[exp.Expression] = [col(n) for n, _ in carried]
     for n, t in zip(names, types, strict=True):
         if isinstance(index, A.Name) and n == index.name:  # the item index is an integer already
@@ -192,13 +213,9 @@ def lower_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
 
 
 def spark_mv_apply(p: Planner, rel: Rel, op: A.MvApply, env: Env) -> Rel:
-    """Spark runs the LATERAL subquery over one array; with several arrays or with_itemindex its generator
-    would reference the outer row outside a WHERE, which Spark refuses."""
-    if len(op.items) > 1 or "with_itemindex" in op.options:
-        raise p.unsupported(
-            "mv-apply over several arrays or with_itemindex runs on the DuckDB engine only", op
-        )
-    return lower_mv_apply(p, rel, op, env)
+    """Spark: several arrays or with_itemindex are zipped by one explode of the positions (Spark allows one
+    generator per SELECT)."""
+    return lower_mv_apply(p, rel, op, env, zipped=len(op.items) > 1 or "with_itemindex" in op.options)
 
 
 OPERATORS: list[Operator] = [

@@ -111,7 +111,7 @@ def lower_parse_kv(p: Planner, rel: Rel, op: A.ParseKv, env: Env) -> Rel:
             lam = exp.Lambda(this=call("trim", exp.column("x")), expressions=[exp.to_identifier("x")])
             at = call("list_position", call("list_transform", names, lam), exp.Literal.string(key.name))
             raw: exp.Expression = exp.Coalesce(
-                this=exp.Bracket(this=values, expressions=[at]), expressions=[exp.Literal.string("")]
+                this=call("list_extract", values, at), expressions=[exp.Literal.string("")]
             )
         else:
             pattern, groups = _key_pattern(key.name, pair, kv, quotes, escapes, greedy)

@@ -286,6 +286,42 @@ def _canon(v: Any) -> str:
     return json.dumps(v, sort_keys=True)
 
 
+def _json_key(value: Any) -> str:
+    """An element's identity for the set functions: its JSON text (1 and 1.0 and "1" differ, as in DuckDB's JSON)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _set_op(kind: str) -> Any:
+    """set_union / set_intersect / set_difference / array_concat over decoded arrays (the Spark plan; DuckDB's
+    list SQL gives the same): a non-array counts as empty, but a non-array first argument of intersect and
+    difference is null; every result but concat's keeps each element once, first seen first."""
+
+    def op(*arrays: Any) -> Any:
+        lists = [_arr(a) for a in arrays]
+        first = lists[0]
+        rest = [lst or [] for lst in lists[1:]]
+        if kind in ("concat", "union"):
+            out = [x for lst in [first or [], *rest] for x in lst]
+        elif first is None:
+            return None
+        else:
+            keys = [{_json_key(x) for x in lst} for lst in rest]
+            want = kind == "intersect"
+            out = [x for x in first if all((_json_key(x) in k) == want for k in keys)]
+        if kind == "concat":
+            return out
+        seen: set[str] = set()
+        kept: list[Any] = []
+        for x in out:
+            key = _json_key(x)
+            if key not in seen:
+                seen.add(key)
+                kept.append(x)
+        return kept
+
+    return op
+
+
 def jaccard_index(a: Any, b: Any) -> Any:
     la, lb = _arr(a), _arr(b)
     if la is None or lb is None:
@@ -346,6 +382,10 @@ IMPLS: dict[str, Any] = {
     "bag_set_key": bag_set_key,
     "bag_zip": bag_zip,
     "jaccard_index": jaccard_index,
+    "set_union": _set_op("union"),
+    "set_intersect": _set_op("intersect"),
+    "set_difference": _set_op("difference"),
+    "array_concat": _set_op("concat"),
     "treepath": treepath,
     "repeat": repeat,
     "dynamic_to_json": dynamic_to_json,
