@@ -120,6 +120,13 @@ def test_spark_make_list_of_any_type(query: str, spark_backend) -> None:  # type
             "datatable(t:datetime, v:long)[datetime(2024-01-01), 1] "
             "| make-series s = max(t) on t from datetime(2024-01-01) to datetime(2024-01-03) step 1d",
         ),
+        (  # an inner lookup runs on Spark; the outer one would put the Python UDF in a LEFT JOIN's condition
+            "geo_polygon_lookup",
+            "let P = datatable(name:string, poly:dynamic)"
+            '["a", dynamic({"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]})];'
+            "datatable(lng:real, lat:real)[0.5, 0.5, 5.0, 5.0] "
+            "| evaluate geo_polygon_lookup(P, poly, lng, lat, return_unmatched = true)",
+        ),
     ],
 )
 def test_spark_duckdb_only_features_fail_by_name(name: str, query: str, spark_backend) -> None:  # type: ignore[no-untyped-def]

@@ -52,7 +52,7 @@ def _flag(p: Planner, opts: dict[str, T], key: str, node: A.Call) -> bool:
     return v.const
 
 
-def _lookup(p: Planner, left: Rel, node: A.Call, env: Env, line: bool) -> Rel:
+def _lookup(p: Planner, left: Rel, node: A.Call, env: Env, line: bool, outer_udf_join: bool = True) -> Rel:
     least = 5 if line else 4
     if len(node.args) < least:
         raise p.semantic(
@@ -104,6 +104,12 @@ def _lookup(p: Planner, left: Rel, node: A.Call, env: Env, line: bool) -> Rel:
         proj.append(alias(col(n, rt), out))
         cols.append((out, t))
     join = "LEFT OUTER" if _flag(p, opts, "return_unmatched", node) else "INNER"
+    if join != "INNER" and not outer_udf_join:
+        raise p.unsupported(
+            f"{node.name}() runs on the DuckDB engine only with return_unmatched=true"
+            " (Spark refuses a Python UDF in an outer join's condition)",
+            node,
+        )
     sql = (
         exp.select(*proj)
         .from_(left.sql.subquery(lt, copy=False), copy=False)
@@ -124,7 +130,15 @@ def lower_line_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
     return _lookup(p, rel, node, env, line=True)
 
 
+def spark_polygon_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
+    return _lookup(p, rel, node, env, line=False, outer_udf_join=False)
+
+
+def spark_line_lookup(p: Planner, rel: Rel, node: A.Call, env: Env) -> Rel:
+    return _lookup(p, rel, node, env, line=True, outer_udf_join=False)
+
+
 PLUGINS: dict[str, Plugin] = {
-    "geo_polygon_lookup": Plugin(lower_polygon_lookup),
-    "geo_line_lookup": Plugin(lower_line_lookup),
+    "geo_polygon_lookup": Plugin(lower_polygon_lookup, spark=spark_polygon_lookup),
+    "geo_line_lookup": Plugin(lower_line_lookup, spark=spark_line_lookup),
 }
