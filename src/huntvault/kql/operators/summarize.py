@@ -175,7 +175,7 @@ def _with_sets(
     pos = p.fresh("pos")
     knames = [p.fresh("k") for _ in keys]
     src_name = p.fresh("src")
-    numbered = exp.select(
+    keyed = exp.select(
         exp.Star(),
         *[alias(v.sql.copy(), k) for (_, v), k in zip(keys, knames, strict=True)],
         alias(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order) if order else None), pos),
@@ -216,7 +216,7 @@ def _with_sets(
             join_type="left" if on else "cross",
             copy=False,
         )
-    sql = sql.with_(src_name, as_=numbered, copy=False)
+    sql = sql.with_(src_name, as_=keyed, copy=False)
     # the WITH stays inside: the query's own CTEs (lets, which the input may read) go on the outside
     return exp.select(exp.Star()).from_(sql.subquery(p.fresh(), copy=False), copy=False)
 
